@@ -1,0 +1,42 @@
+/*
+ * gw_config.h - smimegw.conf, a typed and bounded table.
+ *
+ * Syntax: one "key = value" per line; '#' starts a comment line; blank
+ * lines are ignored; a value may be double-quoted (then \" and \\ are
+ * its only escapes).  Unknown keys, repeated keys and bad values are
+ * errors reported as "FILE:LINE: key: reason".  Relative paths are taken
+ * relative to the directory holding the configuration file.
+ *
+ * The file is found in this order: the -c option, $SMIMEGW_CONF, then
+ * the compiled-in default (/etc/smimegw/smimegw.conf).
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct gw_config {
+	char *path;		/* the file this came from */
+	char *data_dir;		/* LMDB stores and spool */
+	char *pkcs11_module;	/* path of the PKCS#11 module */
+	char *token;		/* RFC 7512 URI selecting the token */
+	char *pin_file;		/* token user PIN, mode 0600/0400 */
+	char *authserv_id;	/* Authentication-Results authserv-id */
+	uint64_t store_map_size; /* LMDB map size, bytes */
+	char *log_level;	/* error, warning, info, debug */
+};
+
+/* Which file to read given the -c argument (may be NULL). */
+const char *gw_config_path(const char *opt_c);
+
+/* Reads and validates path.  Returns 0 and *out (free with
+ * gw_config_free), GW_ERR_CONFIG with "FILE:LINE: ..." detail, GW_ERR_IO
+ * when the file cannot be read, GW_ERR_NOMEM. */
+int gw_config_load(const char *path, struct gw_config **out);
+void gw_config_free(struct gw_config *cfg);
+
+/* Writes every key with its effective value, as a valid config file. */
+void gw_config_print(FILE *fp, const struct gw_config *cfg);
+
+#endif

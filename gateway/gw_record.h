@@ -1,0 +1,40 @@
+/*
+ * gw_record.h - the binary layout of records kept in the store.
+ *
+ * A record is a sequence of fields: a 2-byte tag, a 4-byte length (both
+ * big-endian) and the value.  Readers skip tags they do not know, so a
+ * record can gain fields without a migration.  Field values are bytes;
+ * strings are stored without their NUL, integers as 8 bytes big-endian.
+ */
+#ifndef GW_RECORD_H
+#define GW_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_rec_writer;
+
+struct gw_rec_writer *gw_rec_writer_new(void);
+void gw_rec_writer_free(struct gw_rec_writer *w);
+int gw_rec_put(struct gw_rec_writer *w, unsigned tag, const void *p,
+	       size_t len);
+int gw_rec_put_str(struct gw_rec_writer *w, unsigned tag, const char *s);
+int gw_rec_put_u64(struct gw_rec_writer *w, unsigned tag, uint64_t v);
+/* The encoded record; owned by the writer. */
+const unsigned char *gw_rec_data(const struct gw_rec_writer *w, size_t *len);
+
+struct gw_rec_field {
+	unsigned tag;
+	const unsigned char *p;
+	size_t len;
+};
+
+/* Reads the field at *off and advances it.  Returns 1 for a field, 0 at
+ * the end, GW_ERR_STORE for a truncated record. */
+int gw_rec_next(const unsigned char *buf, size_t len, size_t *off,
+		struct gw_rec_field *f);
+/* A malloc'd NUL-terminated copy of a string field, NULL on OOM. */
+char *gw_rec_strdup(const struct gw_rec_field *f);
+uint64_t gw_rec_u64(const struct gw_rec_field *f);
+
+#endif

@@ -1,0 +1,155 @@
+/* cert_info.c - certificate facts for people. */
+#include "cert_info.h"
+
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+const char *
+cert_info_key_desc(EVP_PKEY *pk, char *buf, size_t len)
+{
+	char grp[64];
+
+	if (pk == NULL)
+		snprintf(buf, len, "unknown");
+	else if (EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS"))
+		snprintf(buf, len, "RSA-%d", EVP_PKEY_get_bits(pk));
+	else if (EVP_PKEY_is_a(pk, "EC") &&
+		 EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
+						grp, sizeof(grp), NULL))
+		snprintf(buf, len, "EC %s",
+			 strcmp(grp, "prime256v1") == 0   ? "P-256"
+			 : strcmp(grp, "secp384r1") == 0 ? "P-384"
+			 : strcmp(grp, "secp521r1") == 0 ? "P-521"
+							 : grp);
+	else
+		snprintf(buf, len, "%s-%d", EVP_PKEY_get0_type_name(pk),
+			 EVP_PKEY_get_bits(pk));
+	return buf;
+}
+
+const char *
+cert_info_fingerprint(X509 *x, char buf[96])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	buf[0] = '\0';
+	if (!X509_digest(x, EVP_sha256(), md, &n))
+		return buf;
+	for (i = 0; i < n && i < 32; i++)
+		snprintf(buf + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	return buf;
+}
+
+const char *
+cert_info_time(const ASN1_TIME *t, char buf[32])
+{
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm)) {
+		snprintf(buf, 32, "invalid");
+		return buf;
+	}
+	strftime(buf, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return buf;
+}
+
+const char *
+cert_info_name(const X509_NAME *n, char *buf, size_t len)
+{
+	BIO *b;
+	int r;
+
+	buf[0] = '\0';
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return buf;
+	X509_NAME_print_ex(b, n, 0,
+			   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	r = BIO_read(b, buf, (int)len - 1);
+	buf[r > 0 ? r : 0] = '\0';
+	BIO_free(b);
+	return buf;
+}
+
+static void
+print_sans(FILE *fp, X509 *x, int type, const char *label, int w)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	int i, first = 1;
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	fprintf(fp, "%-*s ", w, label);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != type)
+			continue;
+		fprintf(fp, "%s%.*s", first ? "" : ", ",
+			ASN1_STRING_length(g->d.ia5),
+			(const char *)ASN1_STRING_get0_data(g->d.ia5));
+		first = 0;
+	}
+	fprintf(fp, "%s\n", first ? "-" : "");
+	GENERAL_NAMES_free(gens);
+}
+
+static void
+print_ext_value(FILE *fp, X509 *x, int nid, const char *label, int w)
+{
+	X509_EXTENSION *ext;
+	BIO *b;
+	char buf[512];
+	int idx, r;
+
+	fprintf(fp, "%-*s ", w, label);
+	if ((idx = X509_get_ext_by_NID(x, nid, -1)) < 0) {
+		fprintf(fp, "-\n");
+		return;
+	}
+	ext = X509_get_ext(x, idx);
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (!X509V3_EXT_print(b, ext, 0, 0))
+		BIO_puts(b, "(unreadable)");
+	r = BIO_read(b, buf, sizeof(buf) - 1);
+	buf[r > 0 ? r : 0] = '\0';
+	BIO_free(b);
+	fprintf(fp, "%s%s\n", buf,
+		X509_EXTENSION_get_critical(ext) ? " (critical)" : "");
+}
+
+void
+cert_info_print(FILE *fp, X509 *x, int w)
+{
+	char buf[1024], t[32];
+	const ASN1_INTEGER *ser;
+	BIGNUM *bn;
+	char *hex;
+
+	fprintf(fp, "%-*s %s\n", w, "Subject:",
+		cert_info_name(X509_get_subject_name(x), buf, sizeof(buf)));
+	fprintf(fp, "%-*s %s\n", w, "Issuer:",
+		cert_info_name(X509_get_issuer_name(x), buf, sizeof(buf)));
+	ser = X509_get0_serialNumber(x);
+	bn = ASN1_INTEGER_to_BN(ser, NULL);
+	hex = bn ? BN_bn2hex(bn) : NULL;
+	fprintf(fp, "%-*s %s\n", w, "Serial:", hex ? hex : "?");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	fprintf(fp, "%-*s %s\n", w, "Not before:",
+		cert_info_time(X509_get0_notBefore(x), t));
+	fprintf(fp, "%-*s %s\n", w, "Not after:",
+		cert_info_time(X509_get0_notAfter(x), t));
+	print_sans(fp, x, GEN_DNS, "SAN DNS:", w);
+	print_sans(fp, x, GEN_EMAIL, "SAN email:", w);
+	print_ext_value(fp, x, NID_key_usage, "Key usage:", w);
+	print_ext_value(fp, x, NID_ext_key_usage, "Extended key usage:", w);
+	fprintf(fp, "%-*s %s\n", w, "Key:",
+		cert_info_key_desc(X509_get0_pubkey(x), buf, sizeof(buf)));
+	fprintf(fp, "%-*s %s\n", w, "SHA-256 fingerprint:",
+		cert_info_fingerprint(x, buf));
+}

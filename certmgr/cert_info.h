@@ -1,0 +1,27 @@
+/*
+ * cert_info.h - human-readable facts about a certificate, for show and
+ * list commands.  Output goes to a FILE; nothing is allocated for the
+ * caller.
+ */
+#ifndef CERT_INFO_H
+#define CERT_INFO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <openssl/x509.h>
+
+/* "RSA-2048", "EC P-256", ... into buf. */
+const char *cert_info_key_desc(EVP_PKEY *pk, char *buf, size_t len);
+/* SHA-256 fingerprint as colon-separated upper-case hex (96 bytes). */
+const char *cert_info_fingerprint(X509 *x, char buf[96]);
+/* "YYYY-MM-DD HH:MM:SS UTC" */
+const char *cert_info_time(const ASN1_TIME *t, char buf[32]);
+/* RFC 2253-style one-line subject/issuer, UTF-8, into buf. */
+const char *cert_info_name(const X509_NAME *n, char *buf, size_t len);
+/* Prints the labelled fields (subject, issuer, serial, validity, SANs,
+ * key usage, EKU, key, fingerprint), one per line, labels padded to
+ * width. */
+void cert_info_print(FILE *fp, X509 *x, int width);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * certmgr.h - the gateway's own identities: create, request, install,
+ * import, delete.
+ *
+ * Each operation changes the token and the store together and leaves
+ * nothing behind when it fails: token objects made by a failed
+ * operation are destroyed, and the store changes in one transaction at
+ * the end.  The token is opened on first need (list, show and export
+ * never touch it).
+ */
+#ifndef CERTMGR_H
+#define CERTMGR_H
+
+#include <openssl/x509.h>
+
+#include "cert_build.h"
+#include "gw_config.h"
+#include "identity.h"
+#include "p11_token.h"
+
+struct certmgr;
+
+/* Opens the store under cfg->data_dir.  cfg must outlive the result. */
+int certmgr_open(const struct gw_config *cfg, struct certmgr **out);
+void certmgr_free(struct certmgr *cm);
+
+/* Test hook: the clock used for validity checks (0: time(NULL)). */
+void certmgr_set_now(struct certmgr *cm, time_t now);
+
+int certmgr_create(struct certmgr *cm, const char *name,
+		   const struct cert_spec *spec, enum p11_keytype kt,
+		   int fqdn_check);
+int certmgr_csr(struct certmgr *cm, const char *name, X509_REQ **out);
+int certmgr_install(struct certmgr *cm, const char *name, const char *file,
+		    int fqdn_check);
+
+struct certmgr_p12 {
+	const char *file;
+	const char *passphrase_file; /* NULL: no passphrase */
+	int fqdn_check;
+	enum cert_usage usage;	     /* 0: from the certificate's keyUsage */
+};
+int certmgr_import_p12(struct certmgr *cm, const char *name,
+		       const struct certmgr_p12 *opts);
+
+/* Removes the token objects and the record; *objects gets how many
+ * token objects went (may be NULL). */
+int certmgr_delete(struct certmgr *cm, const char *name, size_t *objects);
+
+int certmgr_get(struct certmgr *cm, const char *name, struct identity **out);
+int certmgr_foreach(struct certmgr *cm, identity_fn fn, void *arg);
+
+/* Runs the requirement checks for an identity's certificate. */
+int certmgr_check(struct certmgr *cm, const struct identity *id,
+		  struct cert_check_report *report);
+
+/* The key's protection attributes on the token (opens the token). */
+int certmgr_key_attrs(struct certmgr *cm, const struct identity *id,
+		      struct p11_key_attrs *attrs);
+
+#endif

@@ -1,0 +1,248 @@
+/* identity.c - identity records: encoding and store access. */
+#include "identity.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_err.h"
+#include "gw_record.h"
+
+enum {
+	TAG_VERSION = 1,
+	TAG_NAME = 2,
+	TAG_USAGE = 3,
+	TAG_KEY_URI = 4,
+	TAG_KEY_TYPE = 5,
+	TAG_SOURCE = 6,
+	TAG_CERT = 7,
+	TAG_CHAIN = 8, /* repeated, one certificate each */
+	TAG_CREATED = 9,
+	TAG_UPDATED = 10,
+};
+
+#define IDENTITY_VERSION 1
+
+int
+identity_name_valid(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > 64 || !isalnum((unsigned char)name[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
+		    name[i] != '_' && name[i] != '-')
+			return 0;
+	return 1;
+}
+
+void
+identity_free(struct identity *id)
+{
+	if (id == NULL)
+		return;
+	free(id->name);
+	free(id->key_uri);
+	free(id->key_type);
+	free(id->source);
+	X509_free(id->cert);
+	sk_X509_pop_free(id->chain, X509_free);
+	free(id);
+}
+
+static int
+put_cert(struct gw_rec_writer *w, unsigned tag, X509 *x)
+{
+	unsigned char *der = NULL;
+	int len, rc;
+
+	if ((len = i2d_X509(x, &der)) <= 0)
+		return gw_err_set_ssl(GW_ERR_CRYPTO,
+				      "cannot encode a certificate");
+	rc = gw_rec_put(w, tag, der, (size_t)len);
+	OPENSSL_free(der);
+	return rc;
+}
+
+static int
+encode(const struct identity *id, struct gw_rec_writer *w)
+{
+	int i, rc = 0;
+
+	rc |= gw_rec_put_u64(w, TAG_VERSION, IDENTITY_VERSION);
+	rc |= gw_rec_put_str(w, TAG_NAME, id->name);
+	rc |= gw_rec_put_u64(w, TAG_USAGE, (uint64_t)id->usage);
+	rc |= gw_rec_put_str(w, TAG_KEY_URI, id->key_uri);
+	rc |= gw_rec_put_str(w, TAG_KEY_TYPE, id->key_type ? id->key_type : "");
+	rc |= gw_rec_put_str(w, TAG_SOURCE, id->source ? id->source : "");
+	rc |= gw_rec_put_u64(w, TAG_CREATED, id->created);
+	rc |= gw_rec_put_u64(w, TAG_UPDATED, id->updated);
+	if (rc != 0)
+		return gw_err_set(GW_ERR_NOMEM, "encoding identity");
+	if ((rc = put_cert(w, TAG_CERT, id->cert)) != 0)
+		return rc;
+	for (i = 0; id->chain != NULL && i < sk_X509_num(id->chain); i++)
+		if ((rc = put_cert(w, TAG_CHAIN, sk_X509_value(id->chain, i))) !=
+		    0)
+			return rc;
+	return 0;
+}
+
+static int
+decode(const unsigned char *buf, size_t len, struct identity **out)
+{
+	struct identity *id;
+	struct gw_rec_field f;
+	const unsigned char *p;
+	size_t off = 0;
+	X509 *x;
+	int r, rc = GW_ERR_NOMEM;
+
+	if ((id = calloc(1, sizeof(*id))) == NULL)
+		return GW_ERR_NOMEM;
+	while ((r = gw_rec_next(buf, len, &off, &f)) == 1) {
+		switch (f.tag) {
+		case TAG_NAME:
+			if ((id->name = gw_rec_strdup(&f)) == NULL)
+				goto out;
+			break;
+		case TAG_USAGE:
+			id->usage = (enum cert_usage)gw_rec_u64(&f);
+			break;
+		case TAG_KEY_URI:
+			if ((id->key_uri = gw_rec_strdup(&f)) == NULL)
+				goto out;
+			break;
+		case TAG_KEY_TYPE:
+			if ((id->key_type = gw_rec_strdup(&f)) == NULL)
+				goto out;
+			break;
+		case TAG_SOURCE:
+			if ((id->source = gw_rec_strdup(&f)) == NULL)
+				goto out;
+			break;
+		case TAG_CREATED:
+			id->created = gw_rec_u64(&f);
+			break;
+		case TAG_UPDATED:
+			id->updated = gw_rec_u64(&f);
+			break;
+		case TAG_CERT:
+		case TAG_CHAIN:
+			p = f.p;
+			if ((x = d2i_X509(NULL, &p, (long)f.len)) == NULL) {
+				rc = gw_err_set_ssl(GW_ERR_STORE,
+						    "corrupt certificate in "
+						    "identity record");
+				goto out;
+			}
+			if (f.tag == TAG_CERT) {
+				X509_free(id->cert);
+				id->cert = x;
+				break;
+			}
+			if ((id->chain == NULL &&
+			     (id->chain = sk_X509_new_null()) == NULL) ||
+			    !sk_X509_push(id->chain, x)) {
+				X509_free(x);
+				goto out;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (r < 0) {
+		rc = r;
+		goto out;
+	}
+	if (id->name == NULL || id->key_uri == NULL || id->cert == NULL) {
+		rc = gw_err_set(GW_ERR_STORE, "incomplete identity record");
+		goto out;
+	}
+	*out = id;
+	id = NULL;
+	rc = 0;
+out:
+	identity_free(id);
+	return rc;
+}
+
+int
+identity_get(struct gw_txn *txn, const char *name, struct identity **out)
+{
+	const void *val;
+	size_t vlen;
+	int rc;
+
+	*out = NULL;
+	rc = gw_txn_get(txn, GW_DB_IDENTITIES, name, strlen(name), &val, &vlen);
+	if (rc == GW_ERR_NOT_FOUND)
+		return gw_err_set(rc, "no identity named '%s'", name);
+	if (rc != 0)
+		return rc;
+	return decode(val, vlen, out);
+}
+
+int
+identity_put(struct gw_txn *txn, const struct identity *id, unsigned flags)
+{
+	struct gw_rec_writer *w;
+	const unsigned char *buf;
+	size_t len;
+	int rc;
+
+	if ((w = gw_rec_writer_new()) == NULL)
+		return GW_ERR_NOMEM;
+	if ((rc = encode(id, w)) == 0) {
+		buf = gw_rec_data(w, &len);
+		rc = gw_txn_put(txn, GW_DB_IDENTITIES, id->name,
+				strlen(id->name), buf, len, flags);
+		if (rc == GW_ERR_EXISTS)
+			rc = gw_err_set(rc, "an identity named '%s' already "
+					    "exists",
+					id->name);
+	}
+	gw_rec_writer_free(w);
+	return rc;
+}
+
+int
+identity_del(struct gw_txn *txn, const char *name)
+{
+	int rc;
+
+	rc = gw_txn_del(txn, GW_DB_IDENTITIES, name, strlen(name));
+	if (rc == GW_ERR_NOT_FOUND)
+		return gw_err_set(rc, "no identity named '%s'", name);
+	return rc;
+}
+
+struct foreach_ctx {
+	identity_fn fn;
+	void *arg;
+};
+
+static int
+foreach_one(void *arg, const void *key, size_t klen, const void *val,
+	    size_t vlen)
+{
+	struct foreach_ctx *c = arg;
+	struct identity *id = NULL;
+	int rc;
+
+	if ((rc = decode(val, vlen, &id)) != 0)
+		return rc;
+	rc = c->fn(c->arg, id);
+	identity_free(id);
+	return rc;
+}
+
+int
+identity_foreach(struct gw_txn *txn, identity_fn fn, void *arg)
+{
+	struct foreach_ctx c = {fn, arg};
+
+	return gw_txn_foreach(txn, GW_DB_IDENTITIES, foreach_one, &c);
+}

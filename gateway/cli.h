@@ -1,0 +1,36 @@
+/*
+ * cli.h - the smimegw command-line front: shared context and helpers.
+ *
+ * Exit status of every command: 0 success, 1 the operation failed (the
+ * reason is on stderr), 2 usage error.  Commands that follow other
+ * conventions (message open, process) say so in smimegw(1).
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include "gw_config.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+struct cli_ctx {
+	const char *conf_opt;	/* -c argument or NULL */
+	struct gw_config *cfg;	/* loaded on first use */
+};
+
+/* Loads the configuration once; returns 0 or a GW_ERR_* code. */
+int cli_config(struct cli_ctx *ctx, struct gw_config **out);
+
+/* Prints "smimegw WHAT: reason: detail" and returns the exit status for
+ * rc (CLI_EXIT_USAGE for GW_ERR_USAGE, CLI_EXIT_FAIL otherwise). */
+int cli_fail(const char *what, int rc);
+
+/* Prints a usage error and returns CLI_EXIT_USAGE. */
+int cli_usage(const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_config_main(struct cli_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,144 @@
+/* smimegw.c - the smimegw command: global options and dispatch. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cli.h"
+#include "gw_err.h"
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: smimegw [-c FILE] COMMAND ...\n"
+		"\n"
+		"commands:\n"
+		"  cert create|csr|install|import|list|show|export|delete\n"
+		"                      the gateway's own S/MIME identities\n"
+		"  config check|show   validate or print the configuration\n"
+		"\n"
+		"options:\n"
+		"  -c FILE             configuration file (default: "
+		"$SMIMEGW_CONF or %s)\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"See smimegw(1) and smimegw.conf(5).\n",
+		SMIMEGW_DEFAULT_CONF);
+}
+
+int
+cli_config(struct cli_ctx *ctx, struct gw_config **out)
+{
+	int rc;
+
+	if (ctx->cfg == NULL &&
+	    (rc = gw_config_load(gw_config_path(ctx->conf_opt), &ctx->cfg)) !=
+		0)
+		return rc;
+	*out = ctx->cfg;
+	return 0;
+}
+
+int
+cli_fail(const char *what, int rc)
+{
+	const char *d = gw_err_detail();
+
+	if (*d != '\0')
+		fprintf(stderr, "smimegw %s: %s: %s\n", what, gw_strerror(rc),
+			d);
+	else
+		fprintf(stderr, "smimegw %s: %s\n", what, gw_strerror(rc));
+	return rc == GW_ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+int
+cli_usage(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "smimegw %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see smimegw %s --help)\n", what);
+	return CLI_EXIT_USAGE;
+}
+
+int
+cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct gw_config *cfg;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		printf("usage: smimegw config check|show\n"
+		       "  check   validate the configuration file and report "
+		       "FILE:LINE errors\n"
+		       "  show    print every key with its effective value\n");
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "show") != 0)
+		return cli_usage("config", "unknown subcommand '%s'", argv[1]);
+	if ((rc = cli_config(ctx, &cfg)) != 0)
+		return cli_fail("config", rc);
+	if (strcmp(argv[1], "show") == 0)
+		gw_config_print(stdout, cfg);
+	else
+		printf("%s: OK\n", cfg->path);
+	return CLI_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cli_ctx ctx = {NULL, NULL};
+	int c, rc;
+
+	/* Stop at the first non-option: the rest belongs to the command. */
+	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			ctx.conf_opt = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("smimegw %s (%s)\n", SMIMEGW_VERSION,
+			       OpenSSL_version(OPENSSL_VERSION));
+			return CLI_EXIT_OK;
+		default:
+			usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "cert") == 0)
+		rc = cli_cert_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "config") == 0)
+		rc = cli_config_main(&ctx, argc, argv);
+	else {
+		fprintf(stderr, "smimegw: unknown command '%s'\n", argv[0]);
+		usage(stderr);
+		rc = CLI_EXIT_USAGE;
+	}
+	gw_config_free(ctx.cfg);
+	return rc;
+}

@@ -158,7 +158,9 @@ cert_spec_validate(const struct cert_spec *s, int fqdn_check)
 const EVP_MD *
 cert_digest_for(EVP_PKEY *pub)
 {
-	if (EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) >= 384)
+	if (EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) > 384)
+		return EVP_sha512();
+	if (EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) > 256)
 		return EVP_sha384();
 	return EVP_sha256();
 }

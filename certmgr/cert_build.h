@@ -9,8 +9,7 @@
  * (sign: digitalSignature + nonRepudiation; encrypt: keyEncipherment for
  * RSA, keyAgreement for EC; both: all of them), extendedKeyUsage
  * emailProtection, subject and authority key identifiers, a random
- * positive 127-bit serial.  Digest: SHA-384 for P-384 keys, SHA-256
- * otherwise.
+ * positive 127-bit serial.  Digest: see cert_digest_for().
  */
 #ifndef CERT_BUILD_H
 #define CERT_BUILD_H
@@ -62,8 +61,8 @@ int cert_build_selfsigned(const struct cert_spec *spec, EVP_PKEY *pub,
  * signkey. */
 int cert_build_csr(X509 *cert, EVP_PKEY *signkey, X509_REQ **out);
 
-/* The digest smimegw signs with for this key: SHA-384 for P-384 and
- * larger curves, SHA-256 otherwise. */
+/* The digest smimegw signs with for this key: SHA-512 for P-521,
+ * SHA-384 for P-384, SHA-256 otherwise. */
 const EVP_MD *cert_digest_for(EVP_PKEY *pub);
 
 #endif

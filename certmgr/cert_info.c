@@ -75,6 +75,21 @@ cert_info_name(const X509_NAME *n, char *buf, size_t len)
 	return buf;
 }
 
+/* Certificate bytes to a terminal: printable ASCII as is, the rest as
+ * \xNN, so a hostile certificate cannot send control sequences. */
+static void
+print_safe(FILE *fp, const unsigned char *p, int len)
+{
+	int i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			fputc(p[i], fp);
+		else
+			fprintf(fp, "\\x%02X", p[i]);
+	}
+}
+
 static void
 print_sans(FILE *fp, X509 *x, int type, const char *label, int w)
 {
@@ -88,9 +103,9 @@ print_sans(FILE *fp, X509 *x, int type, const char *label, int w)
 		g = sk_GENERAL_NAME_value(gens, i);
 		if (g->type != type)
 			continue;
-		fprintf(fp, "%s%.*s", first ? "" : ", ",
-			ASN1_STRING_length(g->d.ia5),
-			(const char *)ASN1_STRING_get0_data(g->d.ia5));
+		fprintf(fp, "%s", first ? "" : ", ");
+		print_safe(fp, ASN1_STRING_get0_data(g->d.ia5),
+			   ASN1_STRING_length(g->d.ia5));
 		first = 0;
 	}
 	fprintf(fp, "%s\n", first ? "-" : "");

@@ -549,7 +549,7 @@ certmgr_import_p12(struct certmgr *cm, const char *name,
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
 	STACK_OF(X509) *ca = NULL;
-	char pass[PASSPHRASE_MAX + 2], ktype[32];
+	char pass[PASSPHRASE_MAX + 2], ktype[80];
 	const char *pw = NULL;
 	char *key_uri = NULL;
 	enum cert_usage usage;
@@ -671,7 +671,22 @@ certmgr_delete(struct certmgr *cm, const char *name, size_t *objects)
 
 	if (objects != NULL)
 		*objects = 0;
-	if ((rc = certmgr_get(cm, name, &id)) != 0)
+	if ((rc = certmgr_get(cm, name, &id)) == GW_ERR_NOT_FOUND &&
+	    identity_name_valid(name)) {
+		/* No record: clear what a killed create or import left on
+		 * the token under this label, if anything. */
+		size_t n = 0;
+		int rc2;
+
+		if ((rc2 = token(cm, &tok)) != 0)
+			return rc2;
+		if ((rc2 = p11_objects_destroy_label(tok, name, &n)) != 0)
+			return rc2;
+		if (objects != NULL)
+			*objects = n;
+		return n > 0 ? 0 : rc;
+	}
+	if (rc != 0)
 		return rc;
 	if ((rc = token(cm, &tok)) != 0 ||
 	    (rc = p11_objects_destroy(tok, id->key_uri, objects)) != 0)

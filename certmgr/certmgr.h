@@ -5,8 +5,10 @@
  * Each operation changes the token and the store together and leaves
  * nothing behind when it fails: token objects made by a failed
  * operation are destroyed, and the store changes in one transaction at
- * the end.  The token is opened on first need (list, show and export
- * never touch it).
+ * the end (a process killed half-way can leave token objects without a
+ * record; certmgr_delete() clears them).  The token is opened on first
+ * need: list and export never touch it, show does to report the key's
+ * protection.
  */
 #ifndef CERTMGR_H
 #define CERTMGR_H
@@ -44,7 +46,10 @@ int certmgr_import_p12(struct certmgr *cm, const char *name,
 		       const struct certmgr_p12 *opts);
 
 /* Removes the token objects and the record; *objects gets how many
- * token objects went (may be NULL). */
+ * token objects went (may be NULL).  With no record of that name, the
+ * token objects labelled name (left by a create or import that was
+ * killed half-way) are removed instead; GW_ERR_NOT_FOUND when there
+ * were none either. */
 int certmgr_delete(struct certmgr *cm, const char *name, size_t *objects);
 
 int certmgr_get(struct certmgr *cm, const char *name, struct identity **out);

@@ -61,7 +61,7 @@ store_err(int rc, const char *op)
 static int
 db_index(const char *name, size_t *idx)
 {
-	size_t i;
+	size_t i = 0;
 
 	for (i = 0; i < NDB; i++) {
 		if (strcmp(db_names[i], name) == 0) {
@@ -198,7 +198,7 @@ gw_txn_get(struct gw_txn *t, const char *db, const void *key, size_t klen,
 	   const void **val, size_t *vlen)
 {
 	MDB_val k = {klen, (void *)key}, v;
-	size_t i;
+	size_t i = 0;
 	int rc;
 
 	if ((rc = db_index(db, &i)) != 0)
@@ -215,7 +215,7 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 	   const void *val, size_t vlen, unsigned flags)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-	size_t i;
+	size_t i = 0;
 	int rc;
 
 	if ((rc = db_index(db, &i)) != 0)
@@ -230,7 +230,7 @@ int
 gw_txn_del(struct gw_txn *t, const char *db, const void *key, size_t klen)
 {
 	MDB_val k = {klen, (void *)key};
-	size_t i;
+	size_t i = 0;
 	int rc;
 
 	if ((rc = db_index(db, &i)) != 0)
@@ -243,7 +243,7 @@ gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	size_t i;
+	size_t i = 0;
 	int rc, mrc;
 
 	if ((rc = db_index(db, &i)) != 0)

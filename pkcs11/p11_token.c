@@ -1043,10 +1043,11 @@ out:
 	return rc;
 }
 
-int
-p11_objects_destroy(struct p11_token *tok, const char *key_uri, size_t *count)
+/* Destroys the objects matching tmpl, counting them. */
+static int
+destroy_matching(struct p11_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl,
+		 size_t *count)
 {
-	struct p11_uri *uri = NULL;
 	CK_OBJECT_HANDLE objs[P11_MAX_OBJECTS];
 	CK_ULONG n = 0, i;
 	CK_RV rv;
@@ -1054,24 +1055,44 @@ p11_objects_destroy(struct p11_token *tok, const char *key_uri, size_t *count)
 
 	if (count != NULL)
 		*count = 0;
-	if ((rc = uri_id(key_uri, &uri)) != 0)
+	if ((rc = find_objects(tok, tmpl, ntmpl, objs, P11_MAX_OBJECTS, &n)) !=
+	    0)
 		return rc;
-	if ((rc = find_by_id(tok, (CK_OBJECT_CLASS)-1, uri->id, uri->id_len,
-			     objs, P11_MAX_OBJECTS, &n)) != 0)
-		goto out;
 	for (i = 0; i < n; i++) {
 		if ((rv = tok->f->C_DestroyObject(tok->session, objs[i])) !=
-		    CKR_OK) {
-			rc = rv_err(rv, "C_DestroyObject");
-			goto out;
-		}
+		    CKR_OK)
+			return rv_err(rv, "C_DestroyObject");
 		if (count != NULL)
 			(*count)++;
 	}
-	rc = 0;
-out:
+	return 0;
+}
+
+int
+p11_objects_destroy(struct p11_token *tok, const char *key_uri, size_t *count)
+{
+	struct p11_uri *uri = NULL;
+	int rc;
+
+	if (count != NULL)
+		*count = 0;
+	if ((rc = uri_id(key_uri, &uri)) != 0)
+		return rc;
+	{
+		CK_ATTRIBUTE t[] = {{CKA_ID, uri->id, uri->id_len}};
+		rc = destroy_matching(tok, t, 1, count);
+	}
 	p11_uri_free(uri);
 	return rc;
+}
+
+int
+p11_objects_destroy_label(struct p11_token *tok, const char *label,
+			  size_t *count)
+{
+	CK_ATTRIBUTE t[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+
+	return destroy_matching(tok, t, 1, count);
 }
 
 int

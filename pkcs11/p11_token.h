@@ -98,6 +98,11 @@ int p11_cert_store(struct p11_token *tok, const char *key_uri,
 int p11_objects_destroy(struct p11_token *tok, const char *key_uri,
 			size_t *count);
 
+/* Destroys every object labelled label (objects a killed create or
+ * import left behind).  *count gets the number destroyed. */
+int p11_objects_destroy_label(struct p11_token *tok, const char *label,
+			      size_t *count);
+
 struct p11_key_attrs {
 	int present;		/* a private key with this id exists */
 	int sensitive;

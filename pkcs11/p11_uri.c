@@ -76,7 +76,7 @@ set_attr(struct p11_uri *u, const char *name, size_t nlen, const char *val,
 	    {"object", &u->object}, {"type", &u->type},
 	};
 	unsigned char *dec = NULL;
-	size_t i, declen;
+	size_t i, declen = 0;
 	int rc;
 
 	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)

@@ -140,4 +140,17 @@ same "delete removes key pair and certificate from the token" \
 refused "deleted identity is gone from the store" "no identity named 'host'" \
 	gw cert show host
 refused "delete unknown" "no identity named 'host'" gw cert delete host --yes
+# A create killed half-way leaves a key pair without a record: it blocks
+# the name until delete clears it.
+pkcs11-tool --module "$MODULE" --token-label "$LABEL" --login \
+	--pin "$(cat "$T/tok/user.pin")" --keypairgen --key-type EC:prime256v1 \
+	--label orphan --id 0badc0de >/dev/null 2>&1
+refused "orphaned token objects block the name" \
+	"token '$LABEL' already holds an object labelled 'orphan'" \
+	gw cert create orphan --cn a.example.com --country DE --days 1
+ok "delete clears orphaned token objects" gw cert delete orphan --yes
+has "delete reports the orphans" "$T/out" \
+	"deleted identity 'orphan' (2 token objects destroyed)"
+ok "the name is free again" gw cert create orphan --cn a.example.com \
+	--country DE --days 1 --key ec:p256
 finish

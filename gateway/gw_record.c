@@ -37,7 +37,12 @@ gw_rec_put(struct gw_rec_writer *w, unsigned tag, const void *p, size_t len)
 
 	if (w->failed)
 		return w->failed;
-	if (len > REC_MAX || need > REC_MAX || tag > 0xffff)
+	if (tag > 0xffff)
+		return w->failed = gw_err_set(GW_ERR_LIMIT,
+					      "record tag %u out of range "
+					      "(0..65535)",
+					      tag);
+	if (len > REC_MAX || need > REC_MAX)
 		return w->failed = gw_err_set(GW_ERR_LIMIT,
 					      "record larger than %zu bytes",
 					      REC_MAX);

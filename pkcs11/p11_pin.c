@@ -17,10 +17,12 @@ p11_pin_read(const char *path, char buf[P11_PIN_MAX], size_t *len)
 	struct stat st;
 	ssize_t r;
 	size_t n = 0, i;
-	int fd = -1, rc;
+	int fd = -1, rc, over = 0;
 
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO must be refused below, not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) <
+	    0) {
 		rc = gw_err_set(GW_ERR_IO, "pin_file %s: %s", path,
 				errno == ELOOP ? "is a symbolic link"
 					       : strerror(errno));
@@ -36,7 +38,8 @@ p11_pin_read(const char *path, char buf[P11_PIN_MAX], size_t *len)
 				path);
 		goto out;
 	}
-	if ((st.st_mode & 0177) != 0) {
+	/* Exactly 0600 or 0400: no group/other bits, no set-ID or sticky. */
+	if ((st.st_mode & 07777) != 0600 && (st.st_mode & 07777) != 0400) {
 		rc = gw_err_set(GW_ERR_PERM,
 				"pin_file %s: mode %04o, must be 0600 or 0400",
 				path, (unsigned)(st.st_mode & 07777));
@@ -49,8 +52,15 @@ p11_pin_read(const char *path, char buf[P11_PIN_MAX], size_t *len)
 				path, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
+	/* Up to P11_PIN_MAX - 2 bytes of PIN and "\r\n": the buffer full is
+	 * fine if the file ends there, so probe one byte more. */
 	for (;;) {
-		r = read(fd, buf + n, P11_PIN_MAX - n);
+		char extra;
+
+		if (n < P11_PIN_MAX)
+			r = read(fd, buf + n, P11_PIN_MAX - n);
+		else
+			r = read(fd, &extra, 1);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -60,18 +70,24 @@ p11_pin_read(const char *path, char buf[P11_PIN_MAX], size_t *len)
 		}
 		if (r == 0)
 			break;
-		n += (size_t)r;
 		if (n == P11_PIN_MAX) {
-			rc = gw_err_set(GW_ERR_INVALID,
-					"pin_file %s: PIN longer than %d bytes",
-					path, P11_PIN_MAX - 2);
-			goto out;
+			OPENSSL_cleanse(&extra, sizeof(extra));
+			over = 1;
+			break;
 		}
+		n += (size_t)r;
 	}
-	if (n > 0 && buf[n - 1] == '\n')
+	if (n > 0 && buf[n - 1] == '\n') {
 		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;
+	}
+	if (over || n > P11_PIN_MAX - 2) {
+		rc = gw_err_set(GW_ERR_INVALID,
+				"pin_file %s: PIN longer than %d bytes", path,
+				P11_PIN_MAX - 2);
+		goto out;
+	}
 	if (n == 0) {
 		rc = gw_err_set(GW_ERR_INVALID, "pin_file %s: empty PIN", path);
 		goto out;

@@ -39,9 +39,10 @@ pct_decode(const char *attr, size_t alen, const char *s, size_t len,
 		}
 		if (i + 2 >= len) {
 			free(buf);
-			return gw_err_set(GW_ERR_PARSE,
-					  "PKCS#11 URI: %.*s: truncated %%-escape",
-					  (int)alen, attr);
+			return gw_err_set(
+			    GW_ERR_PARSE,
+			    "PKCS#11 URI: %.*s: truncated %%-escape", (int)alen,
+			    attr);
 		}
 		if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
 			free(buf);

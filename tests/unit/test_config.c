@@ -89,7 +89,8 @@ static const struct cfg_case cases[] = {
 	   "store_map_size = 2G\n"
 	   "log_level = debug\n"),
 	 .want = {{"data_dir", "/srv/smimegw"},
-		  {"pkcs11_module", "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"},
+		  {"pkcs11_module",
+		   "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"},
 		  {"token", "pkcs11:token=gw;manufacturer=ACME;serial=42"},
 		  {"pin_file", "/etc/gw/pin"},
 		  {"authserv_id", "mx1.example.org"},
@@ -288,7 +289,8 @@ static const struct cfg_case cases[] = {
 	/* Sizes that are refused */
 	{.name = "size: unknown suffix",
 	 T("store_map_size = 16X\n"),
-	 .rc = GW_ERR_CONFIG, .detail = "%F:1: store_map_size: '16X' " NOT_A_SIZE},
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: store_map_size: '16X' " NOT_A_SIZE},
 	{.name = "size: two-letter suffix",
 	 T("store_map_size = 16MB\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -299,7 +301,8 @@ static const struct cfg_case cases[] = {
 	 .detail = "%F:1: store_map_size: '16 M' " NOT_A_SIZE},
 	{.name = "size: suffix alone",
 	 T("store_map_size = M\n"),
-	 .rc = GW_ERR_CONFIG, .detail = "%F:1: store_map_size: 'M' " NOT_A_SIZE},
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: store_map_size: 'M' " NOT_A_SIZE},
 	{.name = "size: negative",
 	 T("store_map_size = -16M\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -336,7 +339,8 @@ static const struct cfg_case cases[] = {
 	 .rc = GW_ERR_CONFIG, .detail = "%F:1: store_map_size: 0 " SIZE_RANGE},
 	{.name = "size: 15M",
 	 T("store_map_size = 15M\n"),
-	 .rc = GW_ERR_CONFIG, .detail = "%F:1: store_map_size: 15M " SIZE_RANGE},
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: store_map_size: 15M " SIZE_RANGE},
 	{.name = "size: one byte above the maximum",
 	 T("store_map_size = 1099511627777\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -352,7 +356,8 @@ static const struct cfg_case cases[] = {
 	 .detail = "%F:1: log_level: 'verbose' " LOG_CHOICES},
 	{.name = "log_level: upper case",
 	 T("log_level = DEBUG\n"),
-	 .rc = GW_ERR_CONFIG, .detail = "%F:1: log_level: 'DEBUG' " LOG_CHOICES},
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: log_level: 'DEBUG' " LOG_CHOICES},
 	{.name = "log_level: prefix of a level",
 	 T("log_level = warn\n"),
 	 .rc = GW_ERR_CONFIG, .detail = "%F:1: log_level: 'warn' " LOG_CHOICES},
@@ -411,7 +416,8 @@ static const struct cfg_case cases[] = {
 	{.name = "token: slot-id",
 	 T("token = pkcs11:slot-id=0\n"),
 	 .rc = GW_ERR_CONFIG,
-	 .detail = "%F:1: token: PKCS#11 URI: attribute 'slot-id' " P11_NOT_SUPP},
+	 .detail =
+	     "%F:1: token: PKCS#11 URI: attribute 'slot-id' " P11_NOT_SUPP},
 	{.name = "token: module-path in the query",
 	 T("token = pkcs11:token=gw?module-path=/usr/lib/p11.so\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -609,7 +615,8 @@ test_case(void **state)
 	assert_string_equal(gw_err_detail(), "");
 	for (kv = tc->want; kv < tc->want + 8 && kv->key != NULL; kv++) {
 		expand(kv->val, want, sizeof(want));
-		assert_string_equal(field(cfg, kv->key, buf, sizeof(buf)), want);
+		assert_string_equal(field(cfg, kv->key, buf, sizeof(buf)),
+				    want);
 	}
 	gw_config_free(cfg);
 }

@@ -1,0 +1,937 @@
+/*
+ * mime_codec.c - base64, quoted-printable, CRLF canonicalisation, and
+ * RFC 2047 / charset decoding to display UTF-8.  See mime_codec.h.
+ */
+#include "mime_codec.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "gw_err.h"
+
+/* Base64 alphabet value, or one of these classes. */
+#define B64_BAD 0xffu
+#define B64_WS 0xfeu
+#define B64_PAD 0xfdu
+
+static const unsigned char b64_val[256] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xfe, 0xfe, 0xff, 0xff, 0xfe, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0x3e, 0xff, 0xff, 0xff, 0x3f,
+	0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b,
+	0x3c, 0x3d, 0xff, 0xff, 0xff, 0xfd, 0xff, 0xff,
+	0xff, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+	0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+	0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+	0x17, 0x18, 0x19, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20,
+	0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28,
+	0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f, 0x30,
+	0x31, 0x32, 0x33, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+/*
+ * Decoding tables: the value of each alphabet byte pre-shifted to its
+ * place in a 24-bit group, and bit 24 set for everything else, so that
+ * a quantum is four loads, three ORs and one test.  Built at compile
+ * time from B64V().
+ */
+#define B64V(c)                                                              \
+	((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                              \
+	 : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                         \
+	 : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                         \
+	 : (c) == '+'		    ? 62                                     \
+	 : (c) == '/'		    ? 63                                     \
+				    : -1)
+#define B64T(c, sh)                                                          \
+	(B64V(c) < 0 ? 0x01000000u : (uint32_t)B64V(c) << (sh))
+#define B64R(b, sh)                                                          \
+	B64T(b, sh), B64T(b + 1, sh), B64T(b + 2, sh), B64T(b + 3, sh),     \
+	    B64T(b + 4, sh), B64T(b + 5, sh), B64T(b + 6, sh),               \
+	    B64T(b + 7, sh), B64T(b + 8, sh), B64T(b + 9, sh),               \
+	    B64T(b + 10, sh), B64T(b + 11, sh), B64T(b + 12, sh),            \
+	    B64T(b + 13, sh), B64T(b + 14, sh), B64T(b + 15, sh)
+#define B64TAB(sh)                                                           \
+	{                                                                    \
+		B64R(0, sh), B64R(16, sh), B64R(32, sh), B64R(48, sh),       \
+		    B64R(64, sh), B64R(80, sh), B64R(96, sh), B64R(112, sh), \
+		    B64R(128, sh), B64R(144, sh), B64R(160, sh),             \
+		    B64R(176, sh), B64R(192, sh), B64R(208, sh),             \
+		    B64R(224, sh), B64R(240, sh)                             \
+	}
+
+static const uint32_t b64_d0[256] = B64TAB(18);
+static const uint32_t b64_d1[256] = B64TAB(12);
+static const uint32_t b64_d2[256] = B64TAB(6);
+static const uint32_t b64_d3[256] = B64TAB(0);
+
+static const char b64_chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static const char hex_upper[] = "0123456789ABCDEF";
+
+/* windows-1252 0x80..0x9f; the undefined slots map to U+FFFD. */
+static const uint16_t cp1252_c1[32] = {
+	0x20ac, 0xfffd, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021,
+	0x02c6, 0x2030, 0x0160, 0x2039, 0x0152, 0xfffd, 0x017d, 0xfffd,
+	0xfffd, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014,
+	0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0xfffd, 0x017e, 0x0178,
+};
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
+bad_args(const void *in, size_t inlen, const void *out, size_t outsz,
+	 const size_t *outlen)
+{
+	return (in == NULL && inlen > 0) || (out == NULL && outsz > 0) ||
+	       outlen == NULL;
+}
+
+/* ---- base64 ---------------------------------------------------------- */
+
+size_t
+mime_base64_decoded_max(size_t inlen)
+{
+	return inlen / 4 * 3 + 3;
+}
+
+int
+mime_base64_decode(const unsigned char *in, size_t inlen, unsigned char *out,
+		   size_t outsz, size_t *outlen, unsigned *flags)
+{
+	size_t i = 0, o = 0;
+	uint32_t acc = 0, w;
+	unsigned q = 0, fl = 0, v;
+	int padded = 0;
+	int r = GW_ERR_INVALID;
+
+	if (bad_args(in, inlen, out, outsz, outlen))
+		goto out;
+	r = GW_ERR_LIMIT;
+	while (i < inlen) {
+		if (q == 0) {
+			/* Whole quanta of four alphabet bytes, no checks. */
+			while (inlen - i >= 4 && outsz - o >= 3) {
+				w = b64_d0[in[i]] | b64_d1[in[i + 1]] |
+				    b64_d2[in[i + 2]] | b64_d3[in[i + 3]];
+				if (w >> 24)
+					break;
+				out[o] = (unsigned char)(w >> 16);
+				out[o + 1] = (unsigned char)(w >> 8);
+				out[o + 2] = (unsigned char)w;
+				i += 4;
+				o += 3;
+			}
+			if (i >= inlen)
+				break;
+		}
+		v = b64_val[in[i++]];
+		if (v < 64) {
+			acc = acc << 6 | v;
+			if (++q == 4) {
+				if (outsz - o < 3)
+					goto out;
+				out[o++] = (unsigned char)(acc >> 16);
+				out[o++] = (unsigned char)(acc >> 8);
+				out[o++] = (unsigned char)acc;
+				q = 0;
+				acc = 0;
+			}
+		} else if (v == B64_PAD) {
+			padded = 1;
+			break;
+		} else if (v != B64_WS) {
+			fl |= MIME_DEC_BAD_CHAR;
+		}
+	}
+	/* The final, partial quantum. */
+	switch (q) {
+	case 0:
+		if (padded)
+			fl |= MIME_DEC_BAD_CHAR; /* '=' where no quantum was open */
+		break;
+	case 1:
+		fl |= MIME_DEC_TRUNCATED;
+		break;
+	case 2:
+		if (outsz - o < 1)
+			goto out;
+		out[o++] = (unsigned char)(acc >> 4);
+		break;
+	case 3:
+		if (outsz - o < 2)
+			goto out;
+		out[o++] = (unsigned char)(acc >> 10);
+		out[o++] = (unsigned char)(acc >> 2);
+		break;
+	}
+	if (q >= 2 && !padded)
+		fl |= MIME_DEC_NO_PAD;
+	for (; padded && i < inlen; i++) {
+		v = b64_val[in[i]];
+		if (v != B64_PAD && v != B64_WS) {
+			fl |= MIME_DEC_AFTER_PAD;
+			break;
+		}
+	}
+	*outlen = o;
+	if (flags != NULL)
+		*flags |= fl;
+	r = 0;
+out:
+	return r;
+}
+
+size_t
+mime_base64_encoded_max(size_t inlen)
+{
+	size_t chars;
+
+	if (inlen > SIZE_MAX / 3)
+		return SIZE_MAX;
+	chars = (inlen + 2) / 3 * 4;
+	return chars + (chars + 75) / 76 * 2;
+}
+
+static void
+b64_quantum(const unsigned char *in, unsigned char *out)
+{
+	uint32_t w = (uint32_t)in[0] << 16 | (uint32_t)in[1] << 8 | in[2];
+
+	out[0] = (unsigned char)b64_chars[w >> 18];
+	out[1] = (unsigned char)b64_chars[(w >> 12) & 63];
+	out[2] = (unsigned char)b64_chars[(w >> 6) & 63];
+	out[3] = (unsigned char)b64_chars[w & 63];
+}
+
+int
+mime_base64_encode(const unsigned char *in, size_t inlen, unsigned char *out,
+		   size_t outsz, size_t *outlen)
+{
+	size_t i = 0, o = 0, col = 0, rest, k;
+	unsigned char tail[3];
+	int r = GW_ERR_INVALID;
+
+	if (bad_args(in, inlen, out, outsz, outlen))
+		goto out;
+	r = GW_ERR_LIMIT;
+	/* The size is exact, so one check covers every write below. */
+	if (outsz < mime_base64_encoded_max(inlen))
+		goto out;
+	/* Whole lines: 57 bytes make 76 characters. */
+	while (inlen - i >= 57) {
+		for (k = 0; k < 19; k++)
+			b64_quantum(in + i + 3 * k, out + o + 4 * k);
+		out[o + 76] = '\r';
+		out[o + 77] = '\n';
+		i += 57;
+		o += 78;
+	}
+	for (; inlen - i >= 3; i += 3, o += 4, col += 4)
+		b64_quantum(in + i, out + o);
+	rest = inlen - i;
+	if (rest > 0) {
+		memset(tail, 0, sizeof(tail));
+		memcpy(tail, in + i, rest);
+		b64_quantum(tail, out + o);
+		if (rest == 1)
+			out[o + 2] = '=';
+		out[o + 3] = '=';
+		o += 4;
+		col += 4;
+	}
+	if (col > 0) {
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	*outlen = o;
+	r = 0;
+out:
+	return r;
+}
+
+/* ---- quoted-printable ------------------------------------------------ */
+
+size_t
+mime_qp_decoded_max(size_t inlen)
+{
+	return inlen;
+}
+
+int
+mime_qp_decode(const unsigned char *in, size_t inlen, unsigned char *out,
+	       size_t outsz, size_t *outlen, unsigned *flags)
+{
+	const unsigned char *lf;
+	size_t i = 0, o = 0, e, el, t, j;
+	unsigned fl = 0;
+	int soft, hi, lo;
+	int r = GW_ERR_INVALID;
+
+	if (bad_args(in, inlen, out, outsz, outlen))
+		goto out;
+	r = GW_ERR_LIMIT;
+	while (i < inlen) {
+		/* One line: content [i, e), line end of el bytes. */
+		lf = memchr(in + i, '\n', inlen - i);
+		if (lf != NULL) {
+			e = (size_t)(lf - in);
+			el = 1;
+			if (e > i && in[e - 1] == '\r') {
+				e--;
+				el = 2;
+			}
+		} else {
+			e = inlen;
+			el = 0;
+		}
+		/* Whitespace ending a line is transport padding. */
+		t = e;
+		while (t > i && (in[t - 1] == ' ' || in[t - 1] == '\t'))
+			t--;
+		soft = 0;
+		for (j = i; j < t; j++) {
+			if (o >= outsz)
+				goto out;
+			if (in[j] != '=') {
+				out[o++] = in[j];
+				continue;
+			}
+			if (j + 1 == t) {
+				soft = 1;
+				break;
+			}
+			if (j + 2 < t && (hi = hexval(in[j + 1])) >= 0 &&
+			    (lo = hexval(in[j + 2])) >= 0) {
+				out[o++] = (unsigned char)(hi << 4 | lo);
+				j += 2;
+				continue;
+			}
+			fl |= MIME_DEC_BAD_ESCAPE;
+			out[o++] = '=';
+		}
+		if (!soft && el > 0) {
+			if (outsz - o < el)
+				goto out;
+			memcpy(out + o, in + e, el);
+			o += el;
+		}
+		i = e + el;
+	}
+	*outlen = o;
+	if (flags != NULL)
+		*flags |= fl;
+	r = 0;
+out:
+	return r;
+}
+
+size_t
+mime_qp_encoded_max(size_t inlen)
+{
+	if (inlen > SIZE_MAX / 4)
+		return SIZE_MAX;
+	/* 3 per byte, plus a soft break after at least 73 columns. */
+	return 3 * inlen + 3 * (inlen / 24 + 1);
+}
+
+int
+mime_qp_encode(const unsigned char *in, size_t inlen, unsigned qpflags,
+	       unsigned char *out, size_t outsz, size_t *outlen)
+{
+	size_t i = 0, o = 0, col = 0, tok;
+	unsigned char c;
+	int binary = (qpflags & MIME_QP_BINARY) != 0;
+	int literal, eol_next;
+	int r = GW_ERR_INVALID;
+
+	if (bad_args(in, inlen, out, outsz, outlen))
+		goto out;
+	r = GW_ERR_LIMIT;
+	while (i < inlen) {
+		c = in[i];
+		if (!binary && (c == '\n' ||
+				(c == '\r' && i + 1 < inlen && in[i + 1] == '\n'))) {
+			if (outsz - o < 2)
+				goto out;
+			out[o++] = '\r';
+			out[o++] = '\n';
+			col = 0;
+			i += c == '\r' ? 2 : 1;
+			continue;
+		}
+		literal = c >= 33 && c <= 126 && c != '=';
+		if (c == ' ' || c == '\t') {
+			eol_next = i + 1 == inlen;
+			if (!binary && !eol_next)
+				eol_next = in[i + 1] == '\n' ||
+					   (in[i + 1] == '\r' && i + 2 < inlen &&
+					    in[i + 2] == '\n');
+			literal = !eol_next;
+		}
+		tok = literal ? 1 : 3;
+		if (col + tok > 75) {
+			if (outsz - o < 3)
+				goto out;
+			out[o++] = '=';
+			out[o++] = '\r';
+			out[o++] = '\n';
+			col = 0;
+		}
+		if (col == 0 && c == 'F' && inlen - i >= 5 &&
+		    memcmp(in + i, "From ", 5) == 0) {
+			literal = 0;
+			tok = 3;
+		}
+		if (outsz - o < tok)
+			goto out;
+		if (literal) {
+			out[o++] = c;
+		} else {
+			out[o++] = '=';
+			out[o++] = (unsigned char)hex_upper[c >> 4];
+			out[o++] = (unsigned char)hex_upper[c & 15];
+		}
+		col += tok;
+		i++;
+	}
+	*outlen = o;
+	r = 0;
+out:
+	return r;
+}
+
+/* ---- CRLF ------------------------------------------------------------ */
+
+size_t
+mime_crlf_max(size_t inlen)
+{
+	if (inlen > SIZE_MAX / 2)
+		return SIZE_MAX;
+	return inlen * 2;
+}
+
+/*
+ * Walk in[] as runs of plain bytes each followed by one line end; call
+ * emit for each run, with the line end (if any) made CRLF.  Shared by
+ * the length and the conversion so that they always agree.
+ */
+struct crlf_sink {
+	unsigned char *out;
+	size_t outsz;
+	size_t len;
+	int overflow;
+};
+
+static void
+crlf_put(struct crlf_sink *k, const unsigned char *s, size_t n, int eol)
+{
+	size_t need = n + (eol ? 2 : 0);
+
+	if (k->out != NULL) {
+		if (k->outsz - k->len < need) {
+			k->overflow = 1;
+			return;
+		}
+		memcpy(k->out + k->len, s, n);
+		if (eol) {
+			k->out[k->len + n] = '\r';
+			k->out[k->len + n + 1] = '\n';
+		}
+	}
+	k->len += need;
+}
+
+static void
+crlf_walk(const unsigned char *in, size_t inlen, struct crlf_sink *k)
+{
+	const unsigned char *lf, *cr;
+	size_t i = 0, seg, at;
+
+	while (i < inlen && !k->overflow) {
+		lf = memchr(in + i, '\n', inlen - i);
+		seg = lf != NULL ? (size_t)(lf - in) : inlen;
+		/* Lone CRs inside [i, seg). */
+		while (i < seg && !k->overflow &&
+		       (cr = memchr(in + i, '\r', seg - i)) != NULL) {
+			at = (size_t)(cr - in);
+			if (lf != NULL && at + 1 == seg)
+				break; /* the CR of a CRLF */
+			crlf_put(k, in + i, at - i, 1);
+			i = at + 1;
+		}
+		if (lf == NULL) {
+			crlf_put(k, in + i, seg - i, 0);
+			break;
+		}
+		if (seg > i && in[seg - 1] == '\r')
+			crlf_put(k, in + i, seg - 1 - i, 1);
+		else
+			crlf_put(k, in + i, seg - i, 1);
+		i = seg + 1;
+	}
+}
+
+size_t
+mime_crlf_canon_len(const unsigned char *in, size_t inlen)
+{
+	struct crlf_sink k = {NULL, 0, 0, 0};
+
+	if (in == NULL)
+		return 0;
+	crlf_walk(in, inlen, &k);
+	return k.len;
+}
+
+int
+mime_crlf_canon(const unsigned char *in, size_t inlen, unsigned char *out,
+		size_t outsz, size_t *outlen)
+{
+	struct crlf_sink k = {out, outsz, 0, 0};
+	int r = GW_ERR_INVALID;
+
+	if (bad_args(in, inlen, out, outsz, outlen))
+		goto out;
+	if (out == NULL) {
+		/* Zero-sized output: only an empty input fits. */
+		r = inlen == 0 ? 0 : GW_ERR_LIMIT;
+		if (r == 0)
+			*outlen = 0;
+		goto out;
+	}
+	crlf_walk(in, inlen, &k);
+	r = GW_ERR_LIMIT;
+	if (k.overflow)
+		goto out;
+	*outlen = k.len;
+	r = 0;
+out:
+	return r;
+}
+
+/* ---- display UTF-8 --------------------------------------------------- */
+
+enum charset {
+	CS_NONE,
+	CS_UTF8, /* utf-8 and us-ascii: validated */
+	CS_LATIN1,
+	CS_CP1252,
+};
+
+static int
+ascii_ncaseeq(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+	unsigned char x, y;
+
+	if (strlen(b) != alen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		x = (unsigned char)a[i];
+		y = (unsigned char)b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+static enum charset
+charset_lookup(const char *name, size_t len)
+{
+	static const struct {
+		const char *name;
+		enum charset cs;
+	} names[] = {
+	    {"utf-8", CS_UTF8},		{"utf8", CS_UTF8},
+	    {"us-ascii", CS_UTF8},	{"ascii", CS_UTF8},
+	    {"iso-8859-1", CS_LATIN1},	{"iso8859-1", CS_LATIN1},
+	    {"iso_8859-1", CS_LATIN1},	{"latin1", CS_LATIN1},
+	    {"l1", CS_LATIN1},		{"windows-1252", CS_CP1252},
+	    {"cp1252", CS_CP1252},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (ascii_ncaseeq(name, len, names[i].name))
+			return names[i].cs;
+	return CS_NONE;
+}
+
+/* A bounded writer of sanitised UTF-8 that validates what it is fed. */
+struct u8w {
+	char *buf;
+	size_t sz;
+	size_t len;
+	int full;
+	unsigned char seq[4];
+	unsigned nseq;
+	unsigned need;
+};
+
+static void
+u8w_init(struct u8w *w, char *buf, size_t sz)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->sz = sz;
+	buf[0] = '\0';
+}
+
+static void
+u8w_cp(struct u8w *w, uint32_t cp)
+{
+	unsigned char b[4];
+	size_t n;
+
+	if (w->full)
+		return;
+	if ((cp < 0x20 && cp != '\t') || (cp >= 0x80 && cp < 0xa0))
+		cp = 0xfffd;
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (unsigned char)(0xc0 | cp >> 6);
+		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | cp >> 12);
+		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (unsigned char)(0xf0 | cp >> 18);
+		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	if (w->sz - w->len < n + 1) {
+		w->full = 1;
+		return;
+	}
+	memcpy(w->buf + w->len, b, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+/* A pending incomplete sequence becomes one U+FFFD. */
+static void
+u8w_flush(struct u8w *w)
+{
+	if (w->need > 0)
+		u8w_cp(w, 0xfffd);
+	w->need = 0;
+	w->nseq = 0;
+}
+
+static void
+u8w_byte(struct u8w *w, unsigned char c)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	uint32_t cp;
+
+	if (w->need > 0) {
+		if (w->nseq == 1) {
+			switch (w->seq[0]) {
+			case 0xe0:
+				lo = 0xa0;
+				break;
+			case 0xed:
+				hi = 0x9f;
+				break;
+			case 0xf0:
+				lo = 0x90;
+				break;
+			case 0xf4:
+				hi = 0x8f;
+				break;
+			}
+		}
+		if (c >= lo && c <= hi) {
+			w->seq[w->nseq++] = c;
+			if (--w->need > 0)
+				return;
+			switch (w->nseq) {
+			case 2:
+				cp = (uint32_t)(w->seq[0] & 0x1f) << 6 |
+				     (w->seq[1] & 0x3f);
+				break;
+			case 3:
+				cp = (uint32_t)(w->seq[0] & 0x0f) << 12 |
+				     (uint32_t)(w->seq[1] & 0x3f) << 6 |
+				     (w->seq[2] & 0x3f);
+				break;
+			default:
+				cp = (uint32_t)(w->seq[0] & 0x07) << 18 |
+				     (uint32_t)(w->seq[1] & 0x3f) << 12 |
+				     (uint32_t)(w->seq[2] & 0x3f) << 6 |
+				     (w->seq[3] & 0x3f);
+				break;
+			}
+			w->nseq = 0;
+			u8w_cp(w, cp);
+			return;
+		}
+		/* Broken sequence: one U+FFFD, then c starts afresh. */
+		u8w_flush(w);
+	}
+	if (c < 0x80) {
+		u8w_cp(w, c);
+		return;
+	}
+	if (c >= 0xc2 && c <= 0xdf)
+		w->need = 1;
+	else if (c >= 0xe0 && c <= 0xef)
+		w->need = 2;
+	else if (c >= 0xf0 && c <= 0xf4)
+		w->need = 3;
+	else {
+		u8w_cp(w, 0xfffd);
+		return;
+	}
+	w->seq[0] = c;
+	w->nseq = 1;
+}
+
+static void
+u8w_put(struct u8w *w, enum charset cs, unsigned char c)
+{
+	switch (cs) {
+	case CS_LATIN1:
+		u8w_cp(w, c);
+		break;
+	case CS_CP1252:
+		u8w_cp(w, c >= 0x80 && c < 0xa0 ? cp1252_c1[c - 0x80] : c);
+		break;
+	default:
+		u8w_byte(w, c);
+		break;
+	}
+}
+
+size_t
+mime_rfc2047_decoded_max(size_t inlen)
+{
+	if (inlen > (SIZE_MAX - 1) / 3)
+		return SIZE_MAX;
+	return 3 * inlen + 1;
+}
+
+int
+mime_charset_supported(const char *charset)
+{
+	return charset != NULL &&
+	       charset_lookup(charset, strlen(charset)) != CS_NONE;
+}
+
+int
+mime_charset_to_utf8(const char *charset, const unsigned char *in,
+		     size_t inlen, char *out, size_t outsz, size_t *outlen)
+{
+	struct u8w w;
+	enum charset cs;
+	size_t i;
+	int r = GW_ERR_INVALID;
+
+	if (charset == NULL || (in == NULL && inlen > 0) || out == NULL ||
+	    outsz == 0)
+		goto out;
+	r = GW_ERR_UNSUPPORTED;
+	if ((cs = charset_lookup(charset, strlen(charset))) == CS_NONE)
+		goto out;
+	u8w_init(&w, out, outsz);
+	for (i = 0; i < inlen && !w.full; i++)
+		u8w_put(&w, cs, in[i]);
+	u8w_flush(&w);
+	if (outlen != NULL)
+		*outlen = w.len;
+	r = w.full ? GW_ERR_LIMIT : 0;
+out:
+	return r;
+}
+
+/* ---- RFC 2047 -------------------------------------------------------- */
+
+struct ew {
+	enum charset cs; /* CS_NONE: a well-formed word we do not decode */
+	char enc;	 /* 'b' or 'q' */
+	const char *text;
+	size_t textlen;
+	const char *end; /* just past "?=" */
+};
+
+/* Parse an encoded word at s (which starts "=?"); 0 when it is none. */
+static int
+ew_parse(const char *s, struct ew *ew)
+{
+	const char *p = s + 2, *cs, *star;
+	size_t cslen;
+
+	cs = p;
+	while (*p != '\0' && *p != '?' && (unsigned char)*p > ' ' &&
+	       (unsigned char)*p < 127)
+		p++;
+	if (*p != '?' || p == cs)
+		return 0;
+	cslen = (size_t)(p - cs);
+	if ((star = memchr(cs, '*', cslen)) != NULL)
+		cslen = (size_t)(star - cs); /* RFC 2231 5: charset*lang */
+	p++;
+	if (*p != 'B' && *p != 'b' && *p != 'Q' && *p != 'q')
+		return 0;
+	ew->enc = (*p == 'B' || *p == 'b') ? 'b' : 'q';
+	p++;
+	if (*p != '?')
+		return 0;
+	p++;
+	ew->text = p;
+	while (*p != '\0' && *p != '?' && (unsigned char)*p > ' ' &&
+	       (unsigned char)*p < 127)
+		p++;
+	if (p[0] != '?' || p[1] != '=')
+		return 0;
+	ew->textlen = (size_t)(p - ew->text);
+	ew->end = p + 2;
+	ew->cs = cslen > 0 ? charset_lookup(cs, cslen) : CS_NONE;
+	return 1;
+}
+
+static void
+ew_decode(struct u8w *w, const struct ew *ew)
+{
+	const unsigned char *t = (const unsigned char *)ew->text;
+	size_t i;
+	uint32_t acc = 0;
+	unsigned q = 0, v;
+	int hi, lo;
+
+	for (i = 0; i < ew->textlen; i++) {
+		if (ew->enc == 'q') {
+			if (t[i] == '_') {
+				u8w_put(w, ew->cs, ' ');
+			} else if (t[i] == '=' && i + 2 < ew->textlen &&
+				   (hi = hexval(t[i + 1])) >= 0 &&
+				   (lo = hexval(t[i + 2])) >= 0) {
+				u8w_put(w, ew->cs, (unsigned char)(hi << 4 | lo));
+				i += 2;
+			} else {
+				u8w_put(w, ew->cs, t[i]);
+			}
+			continue;
+		}
+		if ((v = b64_val[t[i]]) >= 64)
+			continue; /* padding and stray bytes */
+		acc = acc << 6 | v;
+		if (++q == 4) {
+			u8w_put(w, ew->cs, (unsigned char)(acc >> 16));
+			u8w_put(w, ew->cs, (unsigned char)(acc >> 8));
+			u8w_put(w, ew->cs, (unsigned char)acc);
+			q = 0;
+			acc = 0;
+		}
+	}
+	if (q == 2) {
+		u8w_put(w, ew->cs, (unsigned char)(acc >> 4));
+	} else if (q == 3) {
+		u8w_put(w, ew->cs, (unsigned char)(acc >> 10));
+		u8w_put(w, ew->cs, (unsigned char)(acc >> 2));
+	}
+}
+
+static int
+is_lwsp(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A decodable word starts at s. */
+static int
+ew_decodable(const char *s, struct ew *ew)
+{
+	return s[0] == '=' && s[1] == '?' && ew_parse(s, ew) &&
+	       ew->cs != CS_NONE;
+}
+
+int
+mime_decode_rfc2047(const char *in, char *out, size_t outsz)
+{
+	struct u8w w;
+	struct ew ew;
+	const char *s, *q;
+	enum charset prev_cs = CS_NONE;
+	int prev_word = 0;
+	int r = GW_ERR_INVALID;
+
+	if (in == NULL || out == NULL || outsz == 0)
+		goto out;
+	u8w_init(&w, out, outsz);
+	s = in;
+	while (*s != '\0' && !w.full) {
+		if (ew_decodable(s, &ew)) {
+			/* Adjacent words of one charset may split a char. */
+			if (!prev_word || ew.cs != prev_cs)
+				u8w_flush(&w);
+			ew_decode(&w, &ew);
+			prev_word = 1;
+			prev_cs = ew.cs;
+			s = ew.end;
+			continue;
+		}
+		if (prev_word && is_lwsp(*s)) {
+			for (q = s; is_lwsp(*q); q++)
+				;
+			if (ew_decodable(q, &ew)) {
+				s = q; /* whitespace between words goes */
+				continue;
+			}
+		}
+		if (prev_word)
+			u8w_flush(&w);
+		prev_word = 0;
+		if (s[0] == '=' && s[1] == '?' && ew_parse(s, &ew)) {
+			/* A word in a charset we leave alone: copy it. */
+			for (q = s; q < ew.end; q++)
+				u8w_byte(&w, (unsigned char)*q);
+			s = ew.end;
+			continue;
+		}
+		u8w_byte(&w, (unsigned char)*s++);
+	}
+	u8w_flush(&w);
+	r = w.full ? GW_ERR_LIMIT : 0;
+out:
+	return r;
+}

@@ -236,6 +236,19 @@ certmgr_check(struct certmgr *cm, const struct identity *id,
 }
 
 int
+certmgr_load_key(struct certmgr *cm, const struct identity *id,
+		 EVP_PKEY **key)
+{
+	struct p11_token *tok;
+	int rc;
+
+	*key = NULL;
+	if ((rc = token(cm, &tok)) != 0)
+		return rc;
+	return p11_key_load(tok, id->key_uri, key);
+}
+
+int
 certmgr_key_attrs(struct certmgr *cm, const struct identity *id,
 		  struct p11_key_attrs *attrs)
 {
@@ -315,9 +328,8 @@ out:
 	return rc;
 }
 
-/* Every certificate in a PEM bundle, or the one DER certificate. */
-static int
-read_certs(const char *path, STACK_OF(X509) **out)
+int
+certmgr_read_certs(const char *path, STACK_OF(X509) **out)
 {
 	STACK_OF(X509) *sk = NULL;
 	BIO *b = NULL;
@@ -435,7 +447,7 @@ certmgr_install(struct certmgr *cm, const char *name, const char *file,
 
 	if ((rc = certmgr_get(cm, name, &id)) != 0)
 		return rc;
-	if ((rc = read_certs(file, &certs)) != 0)
+	if ((rc = certmgr_read_certs(file, &certs)) != 0)
 		goto out;
 	want = X509_get0_pubkey(id->cert);
 	for (i = 0; i < sk_X509_num(certs); i++) {

@@ -59,6 +59,14 @@ int certmgr_foreach(struct certmgr *cm, identity_fn fn, void *arg);
 int certmgr_check(struct certmgr *cm, const struct identity *id,
 		  struct cert_check_report *report);
 
+/* Every certificate of a PEM bundle, or the one DER certificate, from
+ * a file of at most 4 MiB.  GW_ERR_PARSE naming the file otherwise. */
+int certmgr_read_certs(const char *path, STACK_OF(X509) **out);
+
+/* The identity's private key, usable through the token (get1). */
+int certmgr_load_key(struct certmgr *cm, const struct identity *id,
+		     EVP_PKEY **key);
+
 /* The key's protection attributes on the token (opens the token). */
 int certmgr_key_attrs(struct certmgr *cm, const struct identity *id,
 		      struct p11_key_attrs *attrs);

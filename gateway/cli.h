@@ -31,6 +31,7 @@ int cli_usage(const char *what, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ usage(FILE *fp)
 		"commands:\n"
 		"  cert create|csr|install|import|list|show|export|delete\n"
 		"                      the gateway's own S/MIME identities\n"
+		"  message sign|encrypt|sign-encrypt|triple|open|decrypt|verify\n"
+		"                      S/MIME on one message (stdin to stdout)\n"
 		"  config check|show   validate or print the configuration\n"
 		"\n"
 		"options:\n"
@@ -132,6 +134,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "cert") == 0)
 		rc = cli_cert_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "message") == 0)
+		rc = cli_message_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "config") == 0)
 		rc = cli_config_main(&ctx, argc, argv);
 	else {

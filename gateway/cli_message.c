@@ -1,0 +1,614 @@
+/* cli_message.c - "smimegw message ...": S/MIME on one message. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+
+#include "certmgr.h"
+#include "cli.h"
+#include "gw_err.h"
+#include "mime_parser.h"
+#include "smime.h"
+#include "smime_open.h"
+
+#define MAX_TO 256
+
+static const char message_usage_text[] =
+    "usage: smimegw message COMMAND [options] [-i FILE] [-o FILE]\n"
+    "  sign --cert NAME [--mode detached|opaque] [--digest "
+    "sha256|sha384|sha512] [--pss]\n"
+    "  encrypt --to CERT [--to CERT ...] [--cipher aes128-cbc|aes192-cbc|"
+    "aes256-cbc|\n"
+    "          aes128-gcm|aes256-gcm] [--oaep]\n"
+    "  sign-encrypt --cert NAME --to CERT ... (sign, then encrypt)\n"
+    "  triple --cert NAME --to CERT ...       (sign, encrypt, sign again)\n"
+    "  open [--ca FILE] [--remove-signature]  decrypt and verify every "
+    "layer\n"
+    "  decrypt                                one encrypted layer\n"
+    "  verify [--ca FILE] [--remove-signature] one signed layer\n"
+    "CERT is a certificate file (PEM or DER) or an identity name.\n"
+    "The message is read from stdin (or -i FILE) and written to stdout\n"
+    "(or -o FILE).\n";
+
+enum {
+	OPT_CERT = 256,
+	OPT_MODE,
+	OPT_DIGEST,
+	OPT_PSS,
+	OPT_TO,
+	OPT_CIPHER,
+	OPT_OAEP,
+	OPT_CA,
+	OPT_REMOVE_SIG,
+};
+
+static const struct option msg_opts[] = {
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"digest", required_argument, NULL, OPT_DIGEST},
+    {"pss", no_argument, NULL, OPT_PSS},
+    {"to", required_argument, NULL, OPT_TO},
+    {"cipher", required_argument, NULL, OPT_CIPHER},
+    {"oaep", no_argument, NULL, OPT_OAEP},
+    {"ca", required_argument, NULL, OPT_CA},
+    {"remove-signature", no_argument, NULL, OPT_REMOVE_SIG},
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+enum msg_cmd {
+	CMD_SIGN = 1,
+	CMD_ENCRYPT = 2,
+	CMD_SIGN_ENCRYPT = 3,
+	CMD_TRIPLE = 4,
+	CMD_OPEN,
+	CMD_DECRYPT,
+	CMD_VERIFY,
+};
+
+static const struct {
+	const char *name;
+	enum msg_cmd cmd;
+	const int allowed[12];
+} msg_cmds[] = {
+    {"sign", CMD_SIGN, {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, 0}},
+    {"encrypt", CMD_ENCRYPT, {OPT_TO, OPT_CIPHER, OPT_OAEP, 0}},
+    {"sign-encrypt",
+     CMD_SIGN_ENCRYPT,
+     {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER, OPT_OAEP,
+      0}},
+    {"triple",
+     CMD_TRIPLE,
+     {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER, OPT_OAEP,
+      0}},
+    {"open", CMD_OPEN, {OPT_CA, OPT_REMOVE_SIG, 0}},
+    {"decrypt", CMD_DECRYPT, {0}},
+    {"verify", CMD_VERIFY, {OPT_CA, OPT_REMOVE_SIG, 0}},
+};
+
+struct msg_args {
+	enum msg_cmd cmd;
+	const char *cert, *mode, *digest, *cipher, *ca, *in, *out;
+	const char *to[MAX_TO];
+	size_t nto;
+	int pss, oaep, remove_sig;
+};
+
+static const char *
+opt_name(int c)
+{
+	static char buf[64];
+	const struct option *o;
+
+	for (o = msg_opts; o->name != NULL; o++)
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	return "?";
+}
+
+static int
+parse(int argc, char **argv, const char *what, struct msg_args *a)
+{
+	size_t ci, k;
+	int c;
+
+	for (ci = 0; ci < sizeof(msg_cmds) / sizeof(msg_cmds[0]); ci++)
+		if (strcmp(msg_cmds[ci].name, argv[0]) == 0)
+			break;
+	if (ci == sizeof(msg_cmds) / sizeof(msg_cmds[0]))
+		return cli_usage("message", "unknown subcommand '%s'", argv[0]);
+	a->cmd = msg_cmds[ci].cmd;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":i:o:h", msg_opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(message_usage_text, stdout);
+			exit(CLI_EXIT_OK);
+		}
+		if (c == '?')
+			return cli_usage(what, "unknown option '%s'",
+					 argv[optind - 1]);
+		if (c == ':')
+			return cli_usage(what, "option '%s' needs a value",
+					 argv[optind - 1]);
+		if (c != 'i' && c != 'o') {
+			for (k = 0; msg_cmds[ci].allowed[k] != 0; k++)
+				if (msg_cmds[ci].allowed[k] == c)
+					break;
+			if (msg_cmds[ci].allowed[k] == 0)
+				return cli_usage(what,
+						 "option '%s' does not apply to "
+						 "'message %s'",
+						 opt_name(c), argv[0]);
+		}
+		switch (c) {
+		case OPT_CERT: a->cert = optarg; break;
+		case OPT_MODE: a->mode = optarg; break;
+		case OPT_DIGEST: a->digest = optarg; break;
+		case OPT_PSS: a->pss = 1; break;
+		case OPT_CIPHER: a->cipher = optarg; break;
+		case OPT_OAEP: a->oaep = 1; break;
+		case OPT_CA: a->ca = optarg; break;
+		case OPT_REMOVE_SIG: a->remove_sig = 1; break;
+		case 'i': a->in = optarg; break;
+		case 'o': a->out = optarg; break;
+		case OPT_TO:
+			if (a->nto == MAX_TO)
+				return cli_usage(what, "more than %d --to",
+						 MAX_TO);
+			a->to[a->nto++] = optarg;
+			break;
+		}
+	}
+	if (optind < argc)
+		return cli_usage(what, "unexpected argument '%s'", argv[optind]);
+	if ((a->cmd & CMD_SIGN) && a->cmd <= CMD_TRIPLE && a->cert == NULL)
+		return cli_usage(what, "--cert NAME is required");
+	if ((a->cmd & CMD_ENCRYPT || a->cmd == CMD_TRIPLE) &&
+	    a->cmd <= CMD_TRIPLE && a->nto == 0)
+		return cli_usage(what, "at least one --to is required");
+	return 0;
+}
+
+/* Reads the whole input (at most SMIME_MSG_MAX bytes). */
+static int
+read_input(const char *path, struct gw_buf *b)
+{
+	FILE *fp = stdin;
+	unsigned char *dst;
+	size_t n;
+	int rc = 0;
+
+	if (path != NULL && (fp = fopen(path, "rb")) == NULL)
+		return gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
+	for (;;) {
+		if ((rc = gw_buf_reserve(b, 65536, &dst)) != 0) {
+			if (rc == GW_ERR_LIMIT) {
+				gw_err_clear();
+				rc = gw_err_set(GW_ERR_LIMIT,
+						"the message is larger than "
+						"%zu bytes",
+						b->max);
+			}
+			break;
+		}
+		n = fread(dst, 1, 65536, fp);
+		b->len += n;
+		if (n < 65536)
+			break;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = gw_err_set(GW_ERR_IO, "%s: read error",
+				path ? path : "stdin");
+	if (fp != stdin)
+		fclose(fp);
+	return rc;
+}
+
+static int
+write_output(const char *path, const struct gw_buf *b)
+{
+	FILE *fp = stdout;
+	int rc = 0;
+
+	if (path != NULL && (fp = fopen(path, "wb")) == NULL)
+		return gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fwrite(b->data, 1, b->len, fp) != b->len || fflush(fp) != 0)
+		rc = gw_err_set(GW_ERR_IO, "cannot write %s",
+				path ? path : "stdout");
+	if (fp != stdout && fclose(fp) != 0 && rc == 0)
+		rc = gw_err_set(GW_ERR_IO, "cannot write %s", path);
+	return rc;
+}
+
+/* ---- signing and encryption ----------------------------------------- */
+
+static int
+sign_once(struct certmgr *cm, const struct msg_args *a,
+	  const unsigned char *msg, size_t len, struct gw_buf *out)
+{
+	struct smime_signer s;
+	struct identity *id = NULL;
+	struct mime_tree *tree = NULL;
+	EVP_PKEY *key = NULL;
+	time_t now = time(NULL);
+	char addr[256], matched[256];
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = certmgr_get(cm, a->cert, &id)) != 0)
+		goto out;
+	if (!(id->usage & CERT_USAGE_SIGN)) {
+		rc = gw_err_set(GW_ERR_REQUIREMENT,
+				"--cert: identity '%s' is for encryption only",
+				a->cert);
+		goto out;
+	}
+	if (X509_cmp_time(X509_get0_notAfter(id->cert), &now) < 0 ||
+	    X509_cmp_time(X509_get0_notBefore(id->cert), &now) > 0) {
+		rc = gw_err_set(GW_ERR_EXPIRED,
+				"--cert: the certificate of identity '%s' is "
+				"not valid now",
+				a->cert);
+		goto out;
+	}
+	if ((rc = smime_parse(msg, len, &tree)) != 0)
+		goto out;
+	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
+			   addr, sizeof(addr));
+	if (addr[0] == '\0') {
+		rc = gw_err_set(GW_ERR_INVALID,
+				"the message has no From address to sign for");
+		goto out;
+	}
+	if (!smime_cert_covers(id->cert, addr, matched, sizeof(matched))) {
+		rc = gw_err_set(GW_ERR_REQUIREMENT,
+				"--cert: identity '%s' does not cover the From "
+				"address %s (its SANs name neither the address "
+				"nor its domain)",
+				a->cert, addr);
+		goto out;
+	}
+	if ((rc = certmgr_load_key(cm, id, &key)) != 0)
+		goto out;
+	s.cert = id->cert;
+	s.key = key;
+	s.chain = id->chain;
+	s.md = a->digest ? smime_digest_by_name(a->digest) : NULL;
+	s.pss = a->pss;
+	s.mode = a->mode && strcmp(a->mode, "opaque") == 0 ? SMIME_SIGN_OPAQUE
+							    : SMIME_SIGN_DETACHED;
+	rc = smime_sign(msg, len, &s, out);
+out:
+	mime_tree_free(tree);
+	EVP_PKEY_free(key);
+	identity_free(id);
+	return rc;
+}
+
+static int
+recipient_cert(struct certmgr *cm, const char *to, X509 **out)
+{
+	STACK_OF(X509) *sk = NULL;
+	struct identity *id = NULL;
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if (stat(to, &st) == 0) {
+		if ((rc = certmgr_read_certs(to, &sk)) != 0)
+			return rc;
+		*out = sk_X509_shift(sk);
+		sk_X509_pop_free(sk, X509_free);
+		return 0;
+	}
+	if (!identity_name_valid(to))
+		return gw_err_set(GW_ERR_NOT_FOUND,
+				  "--to: '%s' is neither a file nor an identity",
+				  to);
+	if ((rc = certmgr_get(cm, to, &id)) != 0) {
+		gw_err_clear();
+		return gw_err_set(GW_ERR_NOT_FOUND,
+				  "--to: '%s' is neither a file nor an identity",
+				  to);
+	}
+	*out = id->cert;
+	id->cert = NULL;
+	identity_free(id);
+	return 0;
+}
+
+static int
+encrypt_once(struct certmgr *cm, const struct msg_args *a,
+	     const unsigned char *msg, size_t len, struct gw_buf *out)
+{
+	struct smime_recipients r;
+	X509 *x = NULL;
+	size_t i;
+	int rc = 0;
+
+	memset(&r, 0, sizeof(r));
+	if ((r.certs = sk_X509_new_null()) == NULL)
+		return GW_ERR_NOMEM;
+	for (i = 0; i < a->nto; i++) {
+		if ((rc = recipient_cert(cm, a->to[i], &x)) != 0)
+			goto out;
+		if ((rc = smime_check_recipient(x, time(NULL))) != 0 ||
+		    !sk_X509_push(r.certs, x)) {
+			X509_free(x);
+			rc = rc ? rc : GW_ERR_NOMEM;
+			goto out;
+		}
+	}
+	r.cipher = a->cipher ? smime_cipher_by_name(a->cipher) : NULL;
+	r.oaep = a->oaep;
+	rc = smime_encrypt(msg, len, &r, out);
+out:
+	sk_X509_pop_free(r.certs, X509_free);
+	return rc;
+}
+
+static int
+outgoing(struct certmgr *cm, const struct msg_args *a, struct gw_buf *in,
+	 struct gw_buf *out)
+{
+	struct gw_buf t1, t2;
+	int rc;
+
+	gw_buf_init(&t1, SMIME_MSG_MAX);
+	gw_buf_init(&t2, SMIME_MSG_MAX);
+	switch (a->cmd) {
+	case CMD_SIGN:
+		rc = sign_once(cm, a, in->data, in->len, out);
+		break;
+	case CMD_ENCRYPT:
+		rc = encrypt_once(cm, a, in->data, in->len, out);
+		break;
+	case CMD_SIGN_ENCRYPT:
+		if ((rc = sign_once(cm, a, in->data, in->len, &t1)) == 0)
+			rc = encrypt_once(cm, a, t1.data, t1.len, out);
+		break;
+	default: /* triple */
+		if ((rc = sign_once(cm, a, in->data, in->len, &t1)) == 0 &&
+		    (rc = encrypt_once(cm, a, t1.data, t1.len, &t2)) == 0)
+			rc = sign_once(cm, a, t2.data, t2.len, out);
+		break;
+	}
+	gw_buf_free_secret(&t1);
+	gw_buf_free(&t2);
+	return rc;
+}
+
+/* ---- incoming -------------------------------------------------------- */
+
+struct key_search {
+	struct certmgr *cm;
+	CMS_ContentInfo *cms;
+	struct identity *found;
+};
+
+static int
+is_recipient(CMS_ContentInfo *cms, X509 *cert)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	STACK_OF(CMS_RecipientEncryptedKey) *reks;
+	CMS_RecipientInfo *ri;
+	int i, j;
+
+	for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+		ri = sk_CMS_RecipientInfo_value(ris, i);
+		switch (CMS_RecipientInfo_type(ri)) {
+		case CMS_RECIPINFO_TRANS:
+			if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+				return 1;
+			break;
+		case CMS_RECIPINFO_AGREE:
+			reks = CMS_RecipientInfo_kari_get0_reks(ri);
+			for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks);
+			     j++)
+				if (CMS_RecipientEncryptedKey_cert_cmp(
+					sk_CMS_RecipientEncryptedKey_value(reks,
+									   j),
+					cert) == 0)
+					return 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+search_one(void *arg, const struct identity *id)
+{
+	struct key_search *ks = arg;
+	struct identity *copy;
+
+	if (!(id->usage & CERT_USAGE_ENCRYPT) || !is_recipient(ks->cms, id->cert))
+		return 0;
+	/* The record passed in is borrowed: fetch our own. */
+	if (certmgr_get(ks->cm, id->name, &copy) != 0)
+		return 0;
+	ks->found = copy;
+	return 1;
+}
+
+static int
+find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
+{
+	struct key_search ks = {arg, cms, NULL};
+	int rc;
+
+	*cert = NULL;
+	*key = NULL;
+	if ((rc = certmgr_foreach(ks.cm, search_one, &ks)) != 0)
+		return rc;
+	if (ks.found == NULL)
+		return GW_ERR_NOT_FOUND;
+	if ((rc = certmgr_load_key(ks.cm, ks.found, key)) == 0) {
+		*cert = ks.found->cert;
+		ks.found->cert = NULL;
+	}
+	identity_free(ks.found);
+	return rc;
+}
+
+struct trust_fill {
+	X509_STORE *store;
+};
+
+static int
+trust_identity(void *arg, const struct identity *id)
+{
+	struct trust_fill *tf = arg;
+
+	X509_STORE_add_cert(tf->store, id->cert);
+	ERR_clear_error(); /* a duplicate is not an error */
+	return 0;
+}
+
+/* Trust anchors: the --ca file and the gateway's own identities. */
+static int
+build_trust(struct certmgr *cm, const char *ca, X509_STORE **out)
+{
+	struct trust_fill tf;
+	STACK_OF(X509) *sk = NULL;
+	int i, rc;
+
+	if ((tf.store = X509_STORE_new()) == NULL)
+		return GW_ERR_NOMEM;
+	X509_STORE_set_flags(tf.store, X509_V_FLAG_PARTIAL_CHAIN);
+	if (ca != NULL) {
+		if ((rc = certmgr_read_certs(ca, &sk)) != 0)
+			goto fail;
+		for (i = 0; i < sk_X509_num(sk); i++)
+			X509_STORE_add_cert(tf.store, sk_X509_value(sk, i));
+		ERR_clear_error();
+		sk_X509_pop_free(sk, X509_free);
+	}
+	if ((rc = certmgr_foreach(cm, trust_identity, &tf)) != 0)
+		goto fail;
+	*out = tf.store;
+	return 0;
+fail:
+	X509_STORE_free(tf.store);
+	return rc;
+}
+
+static int
+incoming(struct certmgr *cm, const struct gw_config *cfg,
+	 const struct msg_args *a, struct gw_buf *in, struct gw_buf *out,
+	 struct smime_open_result *res)
+{
+	struct smime_open_opts o;
+	X509_STORE *trust = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	if ((rc = build_trust(cm, a->ca, &trust)) != 0)
+		return rc;
+	o.trust = trust;
+	o.remove_signature = a->remove_sig;
+	o.authserv_id = cfg->authserv_id;
+	o.only = a->cmd == CMD_DECRYPT	 ? SMIME_OPEN_DECRYPT
+		 : a->cmd == CMD_VERIFY ? SMIME_OPEN_VERIFY
+					: SMIME_OPEN_ALL;
+	o.find_key = find_key;
+	o.find_key_arg = cm;
+	rc = smime_open(in->data, in->len, &o, out, res);
+	X509_STORE_free(trust);
+	return rc;
+}
+
+int
+cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct msg_args a;
+	struct gw_config *cfg;
+	struct certmgr *cm = NULL;
+	struct gw_buf in, out;
+	struct smime_open_result res;
+	char what[64];
+	int rc, ex;
+
+	memset(&a, 0, sizeof(a));
+	memset(&res, 0, sizeof(res));
+	gw_buf_init(&in, SMIME_MSG_MAX);
+	gw_buf_init(&out, SMIME_MSG_MAX);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(message_usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	snprintf(what, sizeof(what), "message %s", argv[1]);
+	if ((ex = parse(argc - 1, argv + 1, what, &a)) != 0)
+		goto out;
+	if (a.mode != NULL && strcmp(a.mode, "detached") != 0 &&
+	    strcmp(a.mode, "opaque") != 0) {
+		ex = cli_usage(what, "--mode: '%s' is not detached or opaque",
+			       a.mode);
+		goto out;
+	}
+	if (a.digest != NULL && smime_digest_by_name(a.digest) == NULL) {
+		ex = cli_usage(what,
+			       "--digest: '%s' is not sha256, sha384 or sha512",
+			       a.digest);
+		goto out;
+	}
+	if (a.cipher != NULL && smime_cipher_by_name(a.cipher) == NULL) {
+		ex = cli_usage(what,
+			       "--cipher: '%s' is not aes128-cbc, aes192-cbc, "
+			       "aes256-cbc, aes128-gcm or aes256-gcm",
+			       a.cipher);
+		goto out;
+	}
+	if ((rc = read_input(a.in, &in)) != 0) {
+		cli_fail(what, rc);
+		ex = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = cli_config(ctx, &cfg)) != 0 ||
+	    (rc = certmgr_open(cfg, &cm)) != 0) {
+		ex = cli_fail(what, rc);
+		goto out;
+	}
+	if (a.cmd <= CMD_TRIPLE) {
+		if ((rc = outgoing(cm, &a, &in, &out)) != 0 ||
+		    (rc = write_output(a.out, &out)) != 0) {
+			ex = cli_fail(what, rc);
+			goto out;
+		}
+		ex = CLI_EXIT_OK;
+		goto out;
+	}
+	if ((rc = incoming(cm, cfg, &a, &in, &out, &res)) != 0) {
+		ex = cli_fail(what, rc);
+		if (rc == GW_ERR_LIMIT)
+			ex = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if ((rc = write_output(a.out, &out)) != 0) {
+		ex = cli_fail(what, rc);
+		goto out;
+	}
+	if (res.status != SMIME_OK)
+		fprintf(stderr, "smimegw %s: %s\n", what, res.reason);
+	ex = res.status == SMIME_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+out:
+	smime_open_result_free(&res);
+	certmgr_free(cm);
+	gw_buf_free_secret(&in);
+	gw_buf_free_secret(&out);
+	return ex;
+}

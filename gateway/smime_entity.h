@@ -1,0 +1,50 @@
+/*
+ * smime_entity.h - a message as S/MIME sees it: the outer header block
+ * and the MIME entity that gets protected.
+ *
+ * The outer header block is every header field of the message except
+ * Content-* and MIME-Version, in its original order, byte for byte
+ * apart from line ends (CRLF).  The entity is the Content-* fields and
+ * the body.  smime_entity() writes the entity in canonical form: CRLF
+ * line ends everywhere, and with SMIME_ENT_SIGN also 7-bit safe (parts
+ * sent as 8bit or binary, or with 8-bit bytes, NULs, bare CRs or lines
+ * over 998 bytes under a 7bit label, are re-encoded: quoted-printable
+ * for text, base64 otherwise, and their Content-Transfer-Encoding
+ * replaced) and without multipart preambles or epilogues, so that MIME
+ * downgrades and whitespace changes on the path cannot break a
+ * signature.  Parts that need nothing are copied byte for byte.
+ *
+ * Both functions append to out and return 0 or a GW_ERR_* code (LIMIT
+ * when out's ceiling is reached).  msg is the buffer the tree was
+ * parsed from.
+ */
+#ifndef SMIME_ENTITY_H
+#define SMIME_ENTITY_H
+
+#include <stddef.h>
+
+#include "gw_buf.h"
+#include "mime_parser.h"
+
+#define SMIME_ENT_SIGN 0x1u
+
+/* Appends the outer header fields.  With authserv_id set, fields named
+ * Authentication-Results or X-SMIME-Gateway whose authserv-id equals it
+ * (case-insensitively) are left out: a copy that arrived from outside
+ * must not pass for ours. */
+int smime_outer_headers(const unsigned char *msg, const struct mime_part *root,
+			const char *authserv_id, struct gw_buf *out);
+
+int smime_entity(const unsigned char *msg, const struct mime_part *root,
+		 unsigned flags, struct gw_buf *out);
+
+/* Appends in[0..n) with canonical CRLF line ends. */
+int smime_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n);
+
+/* 1 when the header name starts with "Content-" (case-insensitive). */
+int smime_is_content_header(const char *name);
+
+/* The first header field's value, unfolded, or NULL. */
+const char *smime_header(const struct mime_part *part, const char *name);
+
+#endif

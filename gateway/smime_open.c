@@ -1,0 +1,628 @@
+/* smime_open.c - incoming S/MIME: layers, decryption, verification. */
+#include "smime_open.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "gw_err.h"
+#include "mime_codec.h"
+#include "mime_parser.h"
+#include "smime.h"
+#include "smime_entity.h"
+
+#define MAX_LAYERS 8
+
+enum kind {
+	K_NONE,
+	K_ENVELOPED,	/* enveloped-data or authEnveloped-data */
+	K_SIGNED_OPAQUE,
+	K_SIGNED_DETACHED,
+	K_CERTS_ONLY,
+	K_PKCS7,	/* application/pkcs7-mime without a usable smime-type */
+};
+
+void
+smime_open_result_free(struct smime_open_result *res)
+{
+	sk_X509_pop_free(res->signer_certs, X509_free);
+	res->signer_certs = NULL;
+}
+
+static int
+is_pkcs7_mime(const char *ct)
+{
+	return strcmp(ct, "application/pkcs7-mime") == 0 ||
+	       strcmp(ct, "application/x-pkcs7-mime") == 0;
+}
+
+static int
+is_pkcs7_sig(const char *ct)
+{
+	return ct != NULL && (strcasecmp(ct, "application/pkcs7-signature") == 0 ||
+			      strcasecmp(ct, "application/x-pkcs7-signature") ==
+				  0);
+}
+
+static enum kind
+classify(const struct mime_part *p)
+{
+	const char *ct = mime_part_content_type(p), *st, *fn;
+
+	if (is_pkcs7_mime(ct) ||
+	    (strcmp(ct, "application/octet-stream") == 0 &&
+	     (fn = mime_part_filename(p)) != NULL && strlen(fn) > 4 &&
+	     strcasecmp(fn + strlen(fn) - 4, ".p7m") == 0)) {
+		if ((st = mime_part_param(p, "smime-type")) == NULL)
+			return K_PKCS7;
+		if (strcasecmp(st, "enveloped-data") == 0 ||
+		    strcasecmp(st, "authEnveloped-data") == 0)
+			return K_ENVELOPED;
+		if (strcasecmp(st, "signed-data") == 0)
+			return K_SIGNED_OPAQUE;
+		if (strcasecmp(st, "certs-only") == 0)
+			return K_CERTS_ONLY;
+		return K_PKCS7;
+	}
+	if (strcmp(ct, "multipart/signed") == 0 &&
+	    mime_part_child_count(p) == 2 &&
+	    (is_pkcs7_sig(mime_part_param(p, "protocol")) ||
+	     is_pkcs7_sig(mime_part_content_type(mime_part_child(p, 1)))))
+		return K_SIGNED_DETACHED;
+	return K_NONE;
+}
+
+/* ---- result bookkeeping --------------------------------------------- */
+
+static void
+add_layer(struct smime_open_result *res, const char *name)
+{
+	size_t n = strlen(res->layers);
+
+	snprintf(res->layers + n, sizeof(res->layers) - n, "%s%s",
+		 n ? "," : "", name);
+}
+
+/* Latches the first failure: its reason and AR result. */
+static void
+fail(struct smime_open_result *res, const char *ar, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fail(struct smime_open_result *res, const char *ar, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (res->status == SMIME_FAILED)
+		return;
+	res->status = SMIME_FAILED;
+	res->ar = ar;
+	va_start(ap, fmt);
+	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The innermost OpenSSL reason, with its data string when there is one. */
+static void
+ssl_reason(char *buf, size_t len, int *lib_reason)
+{
+	unsigned long e, last = 0;
+	const char *data = NULL, *d;
+	int flags;
+
+	buf[0] = '\0';
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &d, &flags)) != 0) {
+		last = e;
+		if ((flags & ERR_TXT_STRING) && d != NULL && *d != '\0')
+			data = d, snprintf(buf, len, "%s", d);
+		if (lib_reason != NULL && ERR_GET_LIB(e) == ERR_LIB_CMS &&
+		    *lib_reason == 0)
+			*lib_reason = ERR_GET_REASON(e);
+	}
+	if (data == NULL && last != 0)
+		snprintf(buf, len, "%s",
+			 ERR_reason_error_string(last)
+			     ? ERR_reason_error_string(last)
+			     : "unknown error");
+}
+
+/* ---- CMS from a MIME part ------------------------------------------- */
+
+static int
+part_cms(const unsigned char *msg, const struct mime_part *p,
+	 CMS_ContentInfo **out, struct smime_open_result *res)
+{
+	struct mime_range r = mime_part_body_range(p);
+	const char *cte = mime_part_cte(p);
+	struct gw_buf der;
+	const unsigned char *q;
+	unsigned char *dst;
+	size_t n = r.end - r.start, dlen = 0;
+	int rc;
+
+	*out = NULL;
+	gw_buf_init(&der, SMIME_MSG_MAX);
+	if (strcmp(cte, "binary") == 0 || strcmp(cte, "8bit") == 0) {
+		q = msg + r.start;
+		dlen = n;
+	} else {
+		if ((rc = gw_buf_reserve(&der, mime_base64_decoded_max(n),
+					 &dst)) != 0)
+			goto out;
+		if ((rc = mime_base64_decode(msg + r.start, n, dst,
+					     mime_base64_decoded_max(n), &dlen,
+					     NULL)) != 0)
+			goto out;
+		q = dst;
+	}
+	if ((*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen)) == NULL) {
+		ERR_clear_error();
+		fail(res, "permerror",
+		     "the S/MIME part is not a valid CMS object");
+		rc = GW_ERR_PARSE;
+		goto out;
+	}
+	rc = 0;
+out:
+	gw_buf_free(&der);
+	return rc;
+}
+
+/* ---- signer checks -------------------------------------------------- */
+
+/* Verifies a SignedData.  dcont: the detached content, or NULL (then the
+ * encapsulated content is written to content). */
+static int
+verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
+	     const struct smime_open_opts *o, struct gw_buf *content,
+	     struct smime_open_result *res)
+{
+	STACK_OF(X509) *signers = NULL;
+	BIO *out = NULL;
+	BUF_MEM *bm;
+	char why[256], addr[256], id[256];
+	int cms_reason = 0, i, ok, rc = 0;
+
+	ERR_clear_error();
+	if (dcont == NULL && (out = BIO_new(BIO_s_mem())) == NULL)
+		return GW_ERR_NOMEM;
+	ok = CMS_verify(cms, o->extra, o->trust, dcont, out, CMS_BINARY);
+	if (!ok) {
+		ssl_reason(why, sizeof(why), &cms_reason);
+		switch (cms_reason) {
+		case CMS_R_CERTIFICATE_VERIFY_ERROR:
+			fail(res, "fail", "signer certificate not trusted (%s)",
+			     why);
+			break;
+		case CMS_R_VERIFICATION_FAILURE:
+		case CMS_R_CONTENT_VERIFY_ERROR:
+			fail(res, "fail",
+			     "signature does not match the content (altered "
+			     "in transit?)");
+			break;
+		case CMS_R_SIGNER_CERTIFICATE_NOT_FOUND:
+			fail(res, "fail",
+			     "the signer's certificate is neither in the "
+			     "message nor known");
+			break;
+		case CMS_R_NO_CONTENT:
+			fail(res, "permerror", "signed data without content");
+			break;
+		default:
+			fail(res, "fail", "signature verification failed (%s)",
+			     why);
+			break;
+		}
+		goto out;
+	}
+	signers = CMS_get0_signers(cms);
+	smime_from_address(from, addr, sizeof(addr));
+	for (i = 0; i < sk_X509_num(signers); i++) {
+		X509 *x = sk_X509_value(signers, i);
+
+		if (res->signer_certs == NULL &&
+		    (res->signer_certs = sk_X509_new_null()) == NULL) {
+			rc = GW_ERR_NOMEM;
+			goto out;
+		}
+		if (X509_up_ref(x) && !sk_X509_push(res->signer_certs, x))
+			X509_free(x);
+		if (!smime_cert_covers(x, addr, id, sizeof(id)) && addr[0] != '\0') {
+			fail(res, "fail",
+			     "the signer certificate (%s) does not cover the "
+			     "From address %s",
+			     id, addr);
+			goto out;
+		}
+		snprintf(res->signer, sizeof(res->signer), "%s", id);
+	}
+	res->signatures++;
+	if (out != NULL) {
+		BIO_get_mem_ptr(out, &bm);
+		rc = gw_buf_add(content, bm->data, bm->length);
+	}
+out:
+	sk_X509_free(signers);
+	BIO_free(out);
+	return rc;
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static void
+add_quoted(struct gw_buf *b, const char *s)
+{
+	gw_buf_adds(b, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			gw_buf_adds(b, "\\");
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			gw_buf_adds(b, " ");
+		else
+			gw_buf_add(b, s, 1);
+	}
+	gw_buf_adds(b, "\"");
+}
+
+static int
+result_headers(const struct smime_open_opts *o,
+	       const struct smime_open_result *res, const char *eol,
+	       struct gw_buf *out)
+{
+	gw_buf_addf(out, "Authentication-Results: %s;%s\tsmime=%s",
+		    o->authserv_id, eol, res->ar);
+	if (res->signer[0] != '\0' && strcmp(res->ar, "pass") == 0) {
+		gw_buf_addf(out, "%s\tbody.smime-identifier=", eol);
+		add_quoted(out, res->signer);
+	}
+	if (res->reason[0] != '\0') {
+		gw_buf_addf(out, "%s\treason=", eol);
+		add_quoted(out, res->reason);
+	}
+	return gw_buf_addf(out,
+			   "%sX-SMIME-Gateway: %s; smime-gateway-message=%d;%s"
+			   "\tsmime-gateway-verified=%d; decrypted=%d; "
+			   "signatures=%d;%s\tlayers=%s%s%s",
+			   eol, o->authserv_id, res->smime, eol, res->verified,
+			   res->decrypted, res->signatures, eol,
+			   res->layers[0] ? res->layers : "none",
+			   res->efail ? "; efail-nested-encrypted=1" : "", eol);
+}
+
+/* The message without our authserv-id's result fields, otherwise byte
+ * for byte. */
+static int
+stripped_copy(const unsigned char *msg, size_t len,
+	      const struct mime_part *root, const char *authserv,
+	      struct gw_buf *out)
+{
+	const struct mime_header *h;
+	const char *name, *v;
+	struct mime_range hr = mime_part_header_range(root);
+	size_t i, n;
+	int rc;
+
+	for (i = 0; i < mime_part_header_count(root); i++) {
+		h = mime_part_header_at(root, i);
+		name = mime_header_name(h);
+		v = mime_header_value(h);
+		if ((strcasecmp(name, "Authentication-Results") == 0 ||
+		     strcasecmp(name, "X-SMIME-Gateway") == 0)) {
+			while (isspace((unsigned char)*v))
+				v++;
+			n = strcspn(v, "; \t\r\n");
+			if (n == strlen(authserv) &&
+			    strncasecmp(v, authserv, n) == 0)
+				continue;
+		}
+		if ((rc = gw_buf_add(out, msg + mime_header_offset(h),
+				     mime_header_length(h))) != 0)
+			return rc;
+	}
+	return gw_buf_add(out, msg + hr.end, len - hr.end);
+}
+
+/* Next message: the current one's outer fields, then the entity. */
+static int
+rewrap(const unsigned char *cur, const struct mime_part *root,
+       const unsigned char *entity, size_t elen, struct gw_buf *next)
+{
+	int rc;
+
+	if ((rc = smime_outer_headers(cur, root, NULL, next)) != 0 ||
+	    (rc = gw_buf_adds(next, "MIME-Version: 1.0\r\n")) != 0)
+		return rc;
+	return smime_add_crlf(next, entity, elen);
+}
+
+/* An encrypted part anywhere below the root (EFAIL direct exfiltration:
+ * decrypting it would mix attacker text with the plaintext). */
+static int
+nested_encrypted(const struct mime_part *root)
+{
+	const struct mime_part *p;
+
+	for (p = mime_part_next(root); p != NULL; p = mime_part_next(p))
+		if (classify(p) == K_ENVELOPED ||
+		    (classify(p) == K_PKCS7 &&
+		     !is_pkcs7_sig(mime_part_content_type(p))))
+			return 1;
+	return 0;
+}
+
+static int
+content_is_smime(const unsigned char *e, size_t n)
+{
+	struct mime_tree *t = NULL;
+	enum kind k = K_NONE;
+
+	if (smime_parse(e, n, &t) == 0)
+		k = classify(mime_tree_root(t));
+	mime_tree_free(t);
+	return k != K_NONE && k != K_CERTS_ONLY;
+}
+
+/* What a pkcs7-mime part without smime-type holds. */
+static enum kind
+kind_of_cms(CMS_ContentInfo *cms)
+{
+	switch (OBJ_obj2nid(CMS_get0_type(cms))) {
+	case NID_pkcs7_enveloped:
+	case NID_id_smime_ct_authEnvelopedData:
+		return K_ENVELOPED;
+	case NID_pkcs7_signed:
+		if (CMS_get0_content(cms) == NULL ||
+		    *CMS_get0_content(cms) == NULL)
+			return sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(
+				   cms)) > 0
+				   ? K_SIGNED_OPAQUE
+				   : K_CERTS_ONLY;
+		return K_SIGNED_OPAQUE;
+	default:
+		return K_NONE;
+	}
+}
+
+/* ---- the layers ------------------------------------------------------ */
+
+static int
+decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
+	      struct gw_buf *plain, struct smime_open_result *res)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *out = NULL;
+	BUF_MEM *bm;
+	char why[256];
+	int rc;
+
+	if (o->find_key == NULL)
+		rc = GW_ERR_NOT_FOUND;
+	else
+		rc = o->find_key(o->find_key_arg, cms, &cert, &key);
+	if (rc == GW_ERR_NOT_FOUND) {
+		fail(res, "permerror",
+		     "no identity of this gateway is a recipient of the "
+		     "message");
+		rc = 0;
+		goto out;
+	}
+	if (rc != 0) {
+		fail(res, gw_err_class(rc) == GW_ERRCLASS_TEMPORARY
+			      ? "temperror"
+			      : "permerror",
+		     "cannot use the decryption key: %s: %s", gw_strerror(rc),
+		     gw_err_detail());
+		rc = 0;
+		goto out;
+	}
+	if ((out = BIO_new(BIO_s_mem())) == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto out;
+	}
+	ERR_clear_error();
+	if (!CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY)) {
+		ssl_reason(why, sizeof(why), NULL);
+		fail(res, "permerror",
+		     "decryption failed (%s): wrong key or damaged message",
+		     why);
+		goto out;
+	}
+	BIO_get_mem_ptr(out, &bm);
+	rc = gw_buf_add(plain, bm->data, bm->length);
+	if (bm->data != NULL)
+		OPENSSL_cleanse(bm->data, bm->length);
+	res->decrypted++;
+out:
+	BIO_free(out);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+int
+smime_open(const unsigned char *msg, size_t len,
+	   const struct smime_open_opts *o, struct gw_buf *out,
+	   struct smime_open_result *res)
+{
+	struct gw_buf cur, next, entity;
+	struct mime_tree *tree = NULL;
+	const struct mime_part *root;
+	CMS_ContentInfo *cms = NULL;
+	BIO *dcont = NULL;
+	struct mime_range r;
+	enum kind k;
+	const char *eol = "\r\n", *from;
+	int depth, rc, changed = 0, smime_inside;
+
+	memset(res, 0, sizeof(*res));
+	res->ar = "none";
+	gw_buf_init(&cur, SMIME_MSG_MAX);
+	gw_buf_init(&next, SMIME_MSG_MAX);
+	gw_buf_init(&entity, SMIME_MSG_MAX);
+	if (o->now != 0)
+		X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(o->trust),
+					   o->now);
+	if ((rc = smime_parse(msg, len, &tree)) != 0)
+		goto out;
+	root = mime_tree_root(tree);
+	if (mime_part_header_count(root) > 0) {
+		const struct mime_header *h = mime_part_header_at(root, 0);
+		size_t e = mime_header_offset(h) + mime_header_length(h);
+		if (e >= 2 && msg[e - 1] == '\n' && msg[e - 2] != '\r')
+			eol = "\n";
+	}
+	if ((rc = stripped_copy(msg, len, root, o->authserv_id, &cur)) != 0)
+		goto out;
+	mime_tree_free(tree);
+	tree = NULL;
+
+	for (depth = 0; depth < MAX_LAYERS; depth++) {
+		mime_tree_free(tree);
+		tree = NULL;
+		CMS_ContentInfo_free(cms);
+		cms = NULL;
+		gw_buf_reset(&entity);
+		gw_buf_reset(&next);
+		if ((rc = smime_parse(cur.data, cur.len, &tree)) != 0)
+			goto out;
+		root = mime_tree_root(tree);
+		from = smime_header(root, "From");
+		k = classify(root);
+		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
+		    k == K_CERTS_ONLY) {
+			if ((rc = part_cms(cur.data, root, &cms, res)) != 0) {
+				res->smime = 1;
+				rc = 0;
+				break;
+			}
+			if (k == K_PKCS7)
+				k = kind_of_cms(cms);
+		}
+		if (depth == 0 && o->only == SMIME_OPEN_DECRYPT &&
+		    k != K_ENVELOPED) {
+			res->status = SMIME_WRONG_KIND;
+			snprintf(res->reason, sizeof(res->reason),
+				 "the message is not encrypted");
+			break;
+		}
+		if (depth == 0 && o->only == SMIME_OPEN_VERIFY &&
+		    k != K_SIGNED_OPAQUE && k != K_SIGNED_DETACHED) {
+			res->status = SMIME_WRONG_KIND;
+			snprintf(res->reason, sizeof(res->reason),
+				 "the message is not signed");
+			break;
+		}
+		if (k == K_NONE) {
+			if (depth == 0 && nested_encrypted(root)) {
+				res->smime = 1;
+				res->efail = 1;
+				fail(res, "permerror",
+				     "an encrypted part nested inside another "
+				     "multipart was left encrypted (EFAIL "
+				     "protection)");
+			}
+			break;
+		}
+		res->smime = 1;
+		if (k == K_CERTS_ONLY) {
+			add_layer(res, "certs-only");
+			if (res->signer_certs == NULL)
+				res->signer_certs = CMS_get1_certs(cms);
+			if (res->status == SMIME_OK && res->signatures == 0 &&
+			    res->decrypted == 0)
+				res->ar = "neutral";
+			break;
+		}
+		if (k == K_ENVELOPED) {
+			add_layer(res, OBJ_obj2nid(CMS_get0_type(cms)) ==
+						   NID_id_smime_ct_authEnvelopedData
+					   ? "authEnveloped-data"
+					   : "enveloped-data");
+			if ((rc = decrypt_layer(cms, o, &entity, res)) != 0)
+				goto out;
+			if (res->status != SMIME_OK)
+				break;
+			if ((rc = rewrap(cur.data, root, entity.data, entity.len,
+					 &next)) != 0)
+				goto out;
+			gw_buf_free_secret(&cur);
+			cur = next;
+			gw_buf_init(&next, SMIME_MSG_MAX);
+			changed = 1;
+			if (o->only == SMIME_OPEN_DECRYPT)
+				break;
+			continue;
+		}
+		/* Signed, opaque or detached. */
+		add_layer(res, "signed-data");
+		if (k == K_SIGNED_DETACHED) {
+			const struct mime_part *c0 = mime_part_child(root, 0);
+			r = mime_part_range(c0);
+			if ((rc = part_cms(cur.data, mime_part_child(root, 1),
+					   &cms, res)) != 0) {
+				rc = 0;
+				break;
+			}
+			if ((dcont = BIO_new_mem_buf(cur.data + r.start,
+						     (int)(r.end - r.start))) ==
+			    NULL) {
+				rc = GW_ERR_NOMEM;
+				goto out;
+			}
+			if ((rc = verify_layer(cms, dcont, from, o, &entity,
+					       res)) != 0)
+				goto out;
+			BIO_free(dcont);
+			dcont = NULL;
+			if (res->status != SMIME_OK)
+				break;
+			if ((rc = gw_buf_add(&entity, cur.data + r.start,
+					     r.end - r.start)) != 0)
+				goto out;
+		} else {
+			if ((rc = verify_layer(cms, NULL, from, o, &entity,
+					       res)) != 0)
+				goto out;
+			if (res->status != SMIME_OK)
+				break;
+		}
+		smime_inside = content_is_smime(entity.data, entity.len);
+		if (smime_inside || o->remove_signature) {
+			if ((rc = rewrap(cur.data, root, entity.data, entity.len,
+					 &next)) != 0)
+				goto out;
+			gw_buf_free_secret(&cur);
+			cur = next;
+			gw_buf_init(&next, SMIME_MSG_MAX);
+			changed = 1;
+		}
+		if (!smime_inside || o->only == SMIME_OPEN_VERIFY)
+			break;
+	}
+	if (depth == MAX_LAYERS)
+		fail(res, "permerror", "more than %d S/MIME layers",
+		     MAX_LAYERS);
+	if (res->status == SMIME_OK) {
+		res->verified = res->smime;
+		if (res->signatures > 0)
+			res->ar = "pass";
+		else if (res->decrypted > 0)
+			res->ar = "none";
+	}
+	if ((rc = result_headers(o, res, changed ? "\r\n" : eol, out)) != 0 ||
+	    (rc = gw_buf_add(out, cur.data, cur.len)) != 0)
+		goto out;
+out:
+	BIO_free(dcont);
+	CMS_ContentInfo_free(cms);
+	mime_tree_free(tree);
+	gw_buf_free_secret(&cur);
+	gw_buf_free_secret(&next);
+	gw_buf_free_secret(&entity);
+	return rc;
+}

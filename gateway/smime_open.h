@@ -1,0 +1,96 @@
+/*
+ * smime_open.h - incoming S/MIME: find the layers, decrypt, verify.
+ *
+ * smime_open() peels the S/MIME layers of a message from the outside in:
+ * application/(x-)pkcs7-mime enveloped-data, authEnveloped-data and
+ * signed-data, multipart/signed with (x-)pkcs7-signature, certs-only.
+ *
+ * - Decryption needs a key: opts->find_key is asked with the CMS object
+ *   and returns the certificate and (token) key of an identity that one
+ *   of its RecipientInfos names (issuer+serial or subject key id).
+ * - Signatures are verified with CMS over exactly the bytes received
+ *   (detached) and the signer chain is validated against opts->trust
+ *   for S/MIME signing at opts->now.  The signer's certificate must
+ *   cover the From address (SAN email, or SAN DNS equal to or
+ *   wildcard-matching its domain) when the message has one.
+ * - A signature whose content is another S/MIME layer is an outer
+ *   signature (triple wrap, or sign-after-encrypt): it is removed once
+ *   verified.  The innermost signature is retained, or removed with
+ *   opts->remove_signature.
+ * - Only a whole-body encrypted entity is decrypted; an encrypted part
+ *   nested inside another multipart is left alone and flagged (EFAIL
+ *   direct exfiltration).
+ * - A layer that fails (no key, bad decrypt, bad or untrusted
+ *   signature) is left exactly as it was, with every layer outside it
+ *   removed; a message that fails at its outermost layer comes out
+ *   byte for byte unchanged apart from the result headers.
+ *
+ * The output starts with an Authentication-Results field (RFC 8601)
+ * with the smime method of RFC 7281 and an X-SMIME-Gateway field with
+ * the smime-gateway-message and smime-gateway-verified flags; copies of
+ * either that arrived bearing opts->authserv_id are dropped first.
+ *
+ * Returns 0 when the result is written (whatever the S/MIME outcome:
+ * see res->status), or a GW_ERR_* code when no output could be made
+ * (input over the ceiling, out of memory).
+ */
+#ifndef SMIME_OPEN_H
+#define SMIME_OPEN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/cms.h>
+#include <openssl/x509.h>
+
+#include "gw_buf.h"
+
+enum smime_open_only {
+	SMIME_OPEN_ALL,
+	SMIME_OPEN_DECRYPT, /* one layer, which must be encrypted */
+	SMIME_OPEN_VERIFY,  /* one layer, which must be signed */
+};
+
+/* Returns 0 and get1 cert and key of a matching identity; GW_ERR_NOT_FOUND
+ * when none matches; another GW_ERR_* (e.g. token trouble) to fail. */
+typedef int (*smime_find_key_fn)(void *arg, CMS_ContentInfo *cms,
+				 X509 **cert, EVP_PKEY **key);
+
+struct smime_open_opts {
+	X509_STORE *trust;	/* get0: trust anchors for signers */
+	STACK_OF(X509) *extra;	/* get0, may be NULL: untrusted helpers */
+	int remove_signature;
+	const char *authserv_id;
+	time_t now;		/* 0: time(NULL) */
+	enum smime_open_only only;
+	smime_find_key_fn find_key;
+	void *find_key_arg;
+};
+
+enum smime_status {
+	SMIME_OK = 0,	  /* every layer decrypted and verified */
+	SMIME_FAILED = 1, /* some layer failed; see reason */
+	SMIME_WRONG_KIND = 2, /* decrypt/verify only: not that kind */
+};
+
+struct smime_open_result {
+	enum smime_status status;
+	int smime;		/* smime-gateway-message */
+	int verified;		/* smime-gateway-verified */
+	int decrypted;		/* layers decrypted */
+	int signatures;		/* signatures verified */
+	int efail;		/* nested encrypted part left alone */
+	const char *ar;		/* none, pass, fail, neutral, permerror, temperror */
+	char signer[256];	/* identity of the (last) verified signer */
+	char layers[128];	/* e.g. "enveloped-data,signed-data" */
+	char reason[512];	/* why it failed, for people */
+	STACK_OF(X509) *signer_certs; /* get1: signers seen; caller frees */
+};
+
+void smime_open_result_free(struct smime_open_result *res);
+
+int smime_open(const unsigned char *msg, size_t len,
+	       const struct smime_open_opts *opts, struct gw_buf *out,
+	       struct smime_open_result *res);
+
+#endif

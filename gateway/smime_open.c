@@ -397,7 +397,6 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	EVP_PKEY *key = NULL;
 	BIO *out = NULL;
 	BUF_MEM *bm;
-	char why[256];
 	int rc;
 
 	if (o->find_key == NULL)
@@ -426,10 +425,16 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	}
 	ERR_clear_error();
 	if (!CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY)) {
-		ssl_reason(why, sizeof(why), NULL);
+		/*
+		 * One reason for every failure: telling a key-transport
+		 * failure from a content failure would hand senders a
+		 * padding oracle (Bleichenbacher); OpenSSL's random-key
+		 * countermeasure makes them look alike for the same reason.
+		 */
+		ERR_clear_error();
 		fail(res, "permerror",
-		     "decryption failed (%s): wrong key or damaged message",
-		     why);
+		     "decryption failed: wrong key, damaged message, or a "
+		     "key-transport mechanism the token refuses");
 		goto out;
 	}
 	BIO_get_mem_ptr(out, &bm);

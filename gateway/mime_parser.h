@@ -21,10 +21,16 @@
  *   header range  [header_start, header_end): the header fields, each
  *                 with its line end; excludes the empty line.
  *   body range    [body_start, body_end): body_start is just past the
- *                 empty line.  For a child of a multipart, body_end
- *                 excludes the CRLF or LF that precedes the next boundary
- *                 delimiter line (RFC 2046 5.1.1: it belongs to the
- *                 delimiter); it never goes below body_start.
+ *                 empty line.  A part inside a multipart ends where the
+ *                 line end (CRLF or LF) before the next delimiter line
+ *                 begins, since that line end belongs to the delimiter
+ *                 (RFC 2046 5.1.1).  When that line end is the empty line
+ *                 after the headers (an empty body) or the end of the
+ *                 last header field (no empty line), header_end and
+ *                 body_start are pulled back to it: a part is exactly
+ *                 the octets between its delimiter lines.  All parts
+ *                 closed by one delimiter end at the same offset; a part
+ *                 that got no octet before it is empty at that offset.
  *   part range    [header_start, body_end): the whole entity; for the
  *                 first child of a multipart/signed these are the bytes
  *                 the signature covers.

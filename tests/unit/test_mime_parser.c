@@ -92,6 +92,8 @@ sb_defects(struct sb *b, unsigned d)
 static void
 dump_part(struct sb *b, const struct mime_part *p, const char *path)
 {
+	static const char *const dnames[] = {"filename", "size",
+					     "creation-date"};
 	struct mime_range hr = mime_part_header_range(p);
 	struct mime_range br = mime_part_body_range(p);
 	struct mime_range pr = mime_part_preamble(p);
@@ -140,21 +142,13 @@ dump_part(struct sb *b, const struct mime_part *p, const char *path)
 		sb_quote(b, v, strlen(v));
 		sb_printf(b, "\n");
 	}
-	for (i = 0; i < mime_part_header_count(p); i++) {
-		/* Disposition parameters, looked up by the names seen. */
-		const char *names[] = {"filename", "size", "creation-date"};
-		size_t k;
-
-		if (i > 0)
-			break;
-		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-			if ((v = mime_part_disposition_param(p, names[k])) ==
-			    NULL)
-				continue;
-			sb_printf(b, "  D %s=", names[k]);
-			sb_quote(b, v, strlen(v));
-			sb_printf(b, "\n");
-		}
+	/* Disposition parameters, by the names the cases use. */
+	for (i = 0; i < sizeof(dnames) / sizeof(dnames[0]); i++) {
+		if ((v = mime_part_disposition_param(p, dnames[i])) == NULL)
+			continue;
+		sb_printf(b, "  D %s=", dnames[i]);
+		sb_quote(b, v, strlen(v));
+		sb_printf(b, "\n");
 	}
 	for (i = 0; i < mime_part_child_count(p); i++) {
 		snprintf(sub, sizeof(sub), "%s.%zu", path, i);

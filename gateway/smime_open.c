@@ -24,6 +24,7 @@ enum kind {
 	K_SIGNED_DETACHED,
 	K_CERTS_ONLY,
 	K_PKCS7,	/* application/pkcs7-mime without a usable smime-type */
+	K_UNSUPPORTED,	/* pkcs7-mime holding another CMS content type */
 };
 
 void
@@ -199,10 +200,17 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 			     why);
 			break;
 		case CMS_R_VERIFICATION_FAILURE:
-		case CMS_R_CONTENT_VERIFY_ERROR:
 			fail(res, "fail",
 			     "signature does not match the content (altered "
 			     "in transit?)");
+			break;
+		case CMS_R_CONTENT_VERIFY_ERROR:
+			/* Raised first when the check itself could not run
+			 * (e.g. an algorithm OpenSSL cannot verify); a real
+			 * mismatch raises VERIFICATION_FAILURE first. */
+			fail(res, "fail", "the signature could not be checked "
+					  "(%s)",
+			     why);
 			break;
 		case CMS_R_SIGNER_CERTIFICATE_NOT_FOUND:
 			fail(res, "fail",
@@ -248,6 +256,42 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 out:
 	sk_X509_free(signers);
 	BIO_free(out);
+	return rc;
+}
+
+/*
+ * A detached signature covers the canonical (CRLF) form of the signed
+ * part.  It is checked over exactly the bytes received; only when that
+ * fails and the part has bare LF line ends (a store or MTA converted
+ * them) is it checked again over the CRLF form the signer signed.
+ */
+static int
+verify_detached(CMS_ContentInfo *cms, const unsigned char *p, size_t n,
+		const char *from, const struct smime_open_opts *o,
+		struct gw_buf *content, struct smime_open_result *res)
+{
+	struct smime_open_result saved = *res;
+	struct gw_buf canon;
+	BIO *b;
+	int rc;
+
+	if ((b = BIO_new_mem_buf(p, (int)n)) == NULL)
+		return GW_ERR_NOMEM;
+	rc = verify_layer(cms, b, from, o, content, res);
+	BIO_free(b);
+	if (rc != 0 || res->status == SMIME_OK ||
+	    mime_crlf_canon_len(p, n) == n)
+		return rc;
+	*res = saved;
+	gw_buf_init(&canon, SMIME_MSG_MAX);
+	if ((rc = smime_add_crlf(&canon, p, n)) == 0) {
+		if ((b = BIO_new_mem_buf(canon.data, (int)canon.len)) == NULL)
+			rc = GW_ERR_NOMEM;
+		else
+			rc = verify_layer(cms, b, from, o, content, res);
+		BIO_free(b);
+	}
+	gw_buf_free(&canon);
 	return rc;
 }
 
@@ -326,6 +370,23 @@ stripped_copy(const unsigned char *msg, size_t len,
 	return gw_buf_add(out, msg + hr.end, len - hr.end);
 }
 
+static int
+starts_like_entity(const unsigned char *e, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || e[0] == '\n' || (n > 1 && e[0] == '\r' && e[1] == '\n'))
+		return 1;
+	for (i = 0; i < n && i < 998; i++) {
+		if (e[i] == ':')
+			return i > 0;
+		/* field-name: printable US-ASCII except ':' (RFC 5322). */
+		if (e[i] < 33 || e[i] > 126)
+			return 0;
+	}
+	return 0;
+}
+
 /* Next message: the current one's outer fields, then the entity. */
 static int
 rewrap(const unsigned char *cur, const struct mime_part *root,
@@ -335,6 +396,12 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 
 	if ((rc = smime_outer_headers(cur, root, NULL, next)) != 0 ||
 	    (rc = gw_buf_adds(next, "MIME-Version: 1.0\r\n")) != 0)
+		return rc;
+	/* Content that does not start with a header field or an empty
+	 * line is not a MIME entity: give it an empty header block, so
+	 * that it stays body (text/plain) instead of becoming headers. */
+	if (!starts_like_entity(entity, elen) &&
+	    (rc = gw_buf_adds(next, "\r\n")) != 0)
 		return rc;
 	return smime_add_crlf(next, entity, elen);
 }
@@ -383,7 +450,7 @@ kind_of_cms(CMS_ContentInfo *cms)
 				   : K_CERTS_ONLY;
 		return K_SIGNED_OPAQUE;
 	default:
-		return K_NONE;
+		return K_UNSUPPORTED;
 	}
 }
 
@@ -458,7 +525,6 @@ smime_open(const unsigned char *msg, size_t len,
 	struct mime_tree *tree = NULL;
 	const struct mime_part *root;
 	CMS_ContentInfo *cms = NULL;
-	BIO *dcont = NULL;
 	struct mime_range r;
 	enum kind k;
 	const char *eol = "\r\n", *from;
@@ -505,8 +571,9 @@ smime_open(const unsigned char *msg, size_t len,
 				rc = 0;
 				break;
 			}
-			if (k == K_PKCS7)
-				k = kind_of_cms(cms);
+			/* The CMS content type decides; the smime-type
+			 * label is only a hint. */
+			k = kind_of_cms(cms);
 		}
 		if (depth == 0 && o->only == SMIME_OPEN_DECRYPT &&
 		    k != K_ENVELOPED) {
@@ -534,6 +601,17 @@ smime_open(const unsigned char *msg, size_t len,
 			break;
 		}
 		res->smime = 1;
+		if (k == K_UNSUPPORTED) {
+			char oid[80];
+
+			OBJ_obj2txt(oid, sizeof(oid), CMS_get0_type(cms), 0);
+			add_layer(res, "unsupported");
+			fail(res, "permerror",
+			     "unsupported CMS content type %s (smimegw opens "
+			     "signed, enveloped and authEnveloped data)",
+			     oid);
+			break;
+		}
 		if (k == K_CERTS_ONLY) {
 			add_layer(res, "certs-only");
 			if (res->signer_certs == NULL)
@@ -573,17 +651,10 @@ smime_open(const unsigned char *msg, size_t len,
 				rc = 0;
 				break;
 			}
-			if ((dcont = BIO_new_mem_buf(cur.data + r.start,
-						     (int)(r.end - r.start))) ==
-			    NULL) {
-				rc = GW_ERR_NOMEM;
+			if ((rc = verify_detached(cms, cur.data + r.start,
+						  r.end - r.start, from, o,
+						  &entity, res)) != 0)
 				goto out;
-			}
-			if ((rc = verify_layer(cms, dcont, from, o, &entity,
-					       res)) != 0)
-				goto out;
-			BIO_free(dcont);
-			dcont = NULL;
 			if (res->status != SMIME_OK)
 				break;
 			if ((rc = gw_buf_add(&entity, cur.data + r.start,
@@ -613,7 +684,9 @@ smime_open(const unsigned char *msg, size_t len,
 		fail(res, "permerror", "more than %d S/MIME layers",
 		     MAX_LAYERS);
 	if (res->status == SMIME_OK) {
-		res->verified = res->smime;
+		/* Verified means something was decrypted or verified. */
+		res->verified = res->smime &&
+				res->signatures + res->decrypted > 0;
 		if (res->signatures > 0)
 			res->ar = "pass";
 		else if (res->decrypted > 0)
@@ -623,7 +696,6 @@ smime_open(const unsigned char *msg, size_t len,
 	    (rc = gw_buf_add(out, cur.data, cur.len)) != 0)
 		goto out;
 out:
-	BIO_free(dcont);
 	CMS_ContentInfo_free(cms);
 	mime_tree_free(tree);
 	gw_buf_free_secret(&cur);

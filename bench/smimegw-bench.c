@@ -1226,6 +1226,8 @@ main(int argc, char **argv)
 {
 	struct opts o;
 
+	/* As a long-lived gateway process does (see gw_buf.h). */
+	gw_buf_tune_malloc();
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);

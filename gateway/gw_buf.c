@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <malloc.h>
+#include <pthread.h>
+
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 
 #include "gw_err.h"
@@ -30,7 +34,7 @@ void
 gw_buf_free_secret(struct gw_buf *b)
 {
 	if (b->data != NULL)
-		OPENSSL_cleanse(b->data, b->cap);
+		OPENSSL_cleanse(b->data, b->len);
 	gw_buf_free(b);
 }
 
@@ -117,4 +121,82 @@ gw_buf_steal(struct gw_buf *b, size_t *len)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	return d;
+}
+
+/* ---- BIO ------------------------------------------------------------- */
+
+static BIO_METHOD *buf_bio_method;
+static pthread_once_t buf_bio_once = PTHREAD_ONCE_INIT;
+
+static int
+buf_bio_write(BIO *bio, const char *data, int n)
+{
+	struct gw_buf *b = BIO_get_data(bio);
+
+	if (n < 0 || gw_buf_add(b, data, (size_t)n) != 0)
+		return -1;
+	return n;
+}
+
+static int
+buf_bio_puts(BIO *bio, const char *s)
+{
+	return buf_bio_write(bio, s, (int)strlen(s));
+}
+
+static long
+buf_bio_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		return 1;
+	case BIO_CTRL_PENDING:
+	case BIO_CTRL_WPENDING:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int
+buf_bio_create(BIO *bio)
+{
+	BIO_set_init(bio, 1);
+	return 1;
+}
+
+static void
+buf_bio_init_method(void)
+{
+	BIO_METHOD *m;
+
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+			      "smimegw buffer")) == NULL)
+		return;
+	BIO_meth_set_write(m, buf_bio_write);
+	BIO_meth_set_puts(m, buf_bio_puts);
+	BIO_meth_set_ctrl(m, buf_bio_ctrl);
+	BIO_meth_set_create(m, buf_bio_create);
+	buf_bio_method = m;
+}
+
+BIO *
+gw_buf_bio(struct gw_buf *b)
+{
+	BIO *bio;
+
+	pthread_once(&buf_bio_once, buf_bio_init_method);
+	if (buf_bio_method == NULL || (bio = BIO_new(buf_bio_method)) == NULL)
+		return NULL;
+	BIO_set_data(bio, b);
+	return bio;
+}
+
+void
+gw_buf_tune_malloc(void)
+{
+	/* Keep up to 256 MiB of freed memory and serve big buffers from
+	 * the heap, not from mmap: messages up to the 64 MiB ceiling. */
+	mallopt(M_MMAP_THRESHOLD, 128 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }

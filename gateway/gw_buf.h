@@ -5,7 +5,8 @@
  * ceiling) instead of growing: every buffer filled from untrusted input
  * has a bound.  The contents stay NUL-terminated for convenience (the
  * NUL is not counted in len).  gw_buf_free() wipes nothing; use
- * gw_buf_free_secret() for plaintext scratch.
+ * gw_buf_free_secret() for plaintext scratch: it wipes the bytes that
+ * were written (len), not the untouched capacity.
  */
 #ifndef GW_BUF_H
 #define GW_BUF_H
@@ -32,5 +33,21 @@ int gw_buf_addf(struct gw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Moves the data out (caller frees with free()); b is left empty. */
 unsigned char *gw_buf_steal(struct gw_buf *b, size_t *len);
+
+/*
+ * An OpenSSL BIO whose writes append to b (borrowed: b must outlive the
+ * BIO), so that CMS output lands in our buffer without a memory BIO's
+ * copy-and-wipe growth.  A write past b's ceiling fails.  NULL on OOM.
+ */
+struct bio_st;
+struct bio_st *gw_buf_bio(struct gw_buf *b);
+
+/*
+ * Process-wide malloc settings for a process that handles one message
+ * after another: large buffers stay mapped and are reused instead of
+ * being returned to the kernel after every message (which costs a page
+ * fault per page on the next one).  Call once at start.
+ */
+void gw_buf_tune_malloc(void);
 
 #endif

@@ -92,15 +92,39 @@ add_base64(struct gw_buf *out, const unsigned char *der, size_t n)
 	return 0;
 }
 
+/*
+ * Finishes cms over the content in and writes its encoding into der.
+ * With CMS_STREAM the content is encrypted or copied while it is
+ * written (BER, indefinite lengths), straight into der.
+ */
 static int
-cms_der(CMS_ContentInfo *cms, unsigned char **der, size_t *len)
+cms_output(CMS_ContentInfo *cms, BIO *in, unsigned flags, size_t hint,
+	   int err, struct gw_buf *der)
 {
-	int n;
+	unsigned char *p;
+	BIO *sink = NULL;
+	int rc = 0, n;
 
-	*der = NULL;
-	if ((n = i2d_CMS_ContentInfo(cms, der)) <= 0)
+	if ((rc = gw_buf_reserve(der, hint + 16384, &p)) != 0)
+		return rc;
+	if (flags & CMS_STREAM) {
+		if ((sink = gw_buf_bio(der)) == NULL)
+			return GW_ERR_NOMEM;
+		if (!i2d_CMS_bio_stream(sink, cms, in, (int)flags))
+			rc = gw_err_set_ssl(err, "building the CMS structure");
+		BIO_free(sink);
+		return rc;
+	}
+	if (!CMS_final(cms, in, NULL, flags))
+		return gw_err_set_ssl(err, "building the CMS structure");
+	if ((n = i2d_CMS_ContentInfo(cms, NULL)) <= 0 ||
+	    (rc = gw_buf_reserve(der, (size_t)n, &p)) != 0)
+		return rc ? rc
+			  : gw_err_set_ssl(GW_ERR_CRYPTO,
+					   "encoding the CMS object");
+	if (i2d_CMS_ContentInfo(cms, &p) != n)
 		return gw_err_set_ssl(GW_ERR_CRYPTO, "encoding the CMS object");
-	*len = (size_t)n;
+	der->len += (size_t)n;
 	return 0;
 }
 
@@ -164,13 +188,13 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	BIO *in = NULL;
 	const EVP_MD *md = s->md ? s->md : EVP_sha256();
 	unsigned flags = CMS_PARTIAL | CMS_BINARY;
-	unsigned char *der = NULL;
-	size_t derlen = 0;
+	struct gw_buf der;
 	char bnd[64];
 	int i, rc;
 
 	gw_buf_init(&outer, SMIME_MSG_MAX);
 	gw_buf_init(&entity, SMIME_MSG_MAX);
+	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
 	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA")) {
 		rc = gw_err_set(GW_ERR_INVALID,
 				"--pss needs an RSA signing certificate");
@@ -178,8 +202,13 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	}
 	if ((rc = split(msg, len, SMIME_ENT_SIGN, &outer, &entity)) != 0)
 		goto out;
+	/* Opaque content streams into the output, except with PSS: OpenSSL
+	 * 3.0's streaming encoder fails on a PSS SignerInfo ("illegal zero
+	 * content"), so that combination is finalised in memory. */
 	if (s->mode == SMIME_SIGN_DETACHED)
 		flags |= CMS_DETACHED;
+	else if (!s->pss)
+		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
 	if ((in = BIO_new_mem_buf(entity.data, (int)entity.len)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
@@ -193,13 +222,13 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	for (i = 0; s->chain != NULL && i < sk_X509_num(s->chain); i++)
 		if (!CMS_add1_cert(cms, sk_X509_value(s->chain, i)))
 			goto ssl;
-	if (!CMS_final(cms, in, NULL, flags)) {
-		rc = gw_err_set_ssl(GW_ERR_P11,
-				    "signing with the token key failed");
+	/* Opaque: the content goes into the structure; stream it straight
+	 * into our buffer instead of through growing memory BIOs. */
+	if ((rc = cms_output(cms, in, flags,
+			      s->mode == SMIME_SIGN_DETACHED ? 0 : entity.len,
+			      GW_ERR_P11, &der)) != 0)
 		goto out;
-	}
-	if ((rc = cms_der(cms, &der, &derlen)) != 0 ||
-	    (rc = gw_buf_add(out, outer.data, outer.len)) != 0)
+	if ((rc = gw_buf_add(out, outer.data, outer.len)) != 0)
 		goto out;
 	if (s->mode == SMIME_SIGN_DETACHED) {
 		if ((rc = make_boundary(&entity, bnd)) != 0 ||
@@ -221,7 +250,7 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 				      "Content-Description: S/MIME "
 				      "Cryptographic Signature\r\n\r\n",
 				      bnd)) != 0 ||
-		    (rc = add_base64(out, der, derlen)) != 0 ||
+		    (rc = add_base64(out, der.data, der.len)) != 0 ||
 		    (rc = gw_buf_addf(out, "\r\n--%s--\r\n", bnd)) != 0)
 			goto out;
 	} else {
@@ -233,7 +262,7 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 				      "Content-Transfer-Encoding: base64\r\n"
 				      "Content-Disposition: attachment; "
 				      "filename=\"smime.p7m\"\r\n\r\n")) != 0 ||
-		    (rc = add_base64(out, der, derlen)) != 0)
+		    (rc = add_base64(out, der.data, der.len)) != 0)
 			goto out;
 	}
 	rc = 0;
@@ -241,7 +270,7 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 ssl:
 	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the signature");
 out:
-	OPENSSL_free(der);
+	gw_buf_free(&der);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	gw_buf_free(&outer);
@@ -322,14 +351,14 @@ smime_encrypt(const unsigned char *msg, size_t len,
 	struct gw_buf outer, entity;
 	CMS_ContentInfo *cms = NULL;
 	const EVP_CIPHER *cipher = r->cipher ? r->cipher : EVP_aes_256_cbc();
-	unsigned flags = CMS_PARTIAL | CMS_BINARY;
-	unsigned char *der = NULL;
-	size_t derlen = 0;
+	unsigned flags = CMS_PARTIAL | CMS_BINARY | CMS_STREAM;
+	struct gw_buf der;
 	BIO *in = NULL;
 	int i, rc, aead;
 
 	gw_buf_init(&outer, SMIME_MSG_MAX);
 	gw_buf_init(&entity, SMIME_MSG_MAX);
+	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
 	if (r->certs == NULL || sk_X509_num(r->certs) == 0) {
 		rc = gw_err_set(GW_ERR_INVALID, "no recipient");
 		goto out;
@@ -345,9 +374,8 @@ smime_encrypt(const unsigned char *msg, size_t len,
 		if ((rc = add_recipient(cms, sk_X509_value(r->certs, i),
 					r->oaep)) != 0)
 			goto out;
-	if (!CMS_final(cms, in, NULL, flags))
-		goto ssl;
-	if ((rc = cms_der(cms, &der, &derlen)) != 0 ||
+	if ((rc = cms_output(cms, in, flags, entity.len, GW_ERR_CRYPTO,
+			      &der)) != 0 ||
 	    (rc = gw_buf_add(out, outer.data, outer.len)) != 0 ||
 	    (rc = gw_buf_addf(out,
 			      "MIME-Version: 1.0\r\n"
@@ -358,14 +386,14 @@ smime_encrypt(const unsigned char *msg, size_t len,
 			      "filename=\"smime.p7m\"\r\n\r\n",
 			      aead ? "authEnveloped-data" : "enveloped-data")) !=
 		0 ||
-	    (rc = add_base64(out, der, derlen)) != 0)
+	    (rc = add_base64(out, der.data, der.len)) != 0)
 		goto out;
 	rc = 0;
 	goto out;
 ssl:
 	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the envelope");
 out:
-	OPENSSL_free(der);
+	gw_buf_free(&der);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	gw_buf_free(&outer);

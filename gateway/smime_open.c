@@ -184,12 +184,11 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 {
 	STACK_OF(X509) *signers = NULL;
 	BIO *out = NULL;
-	BUF_MEM *bm;
 	char why[256], addr[256], id[256];
 	int cms_reason = 0, i, ok, rc = 0;
 
 	ERR_clear_error();
-	if (dcont == NULL && (out = BIO_new(BIO_s_mem())) == NULL)
+	if (dcont == NULL && (out = gw_buf_bio(content)) == NULL)
 		return GW_ERR_NOMEM;
 	ok = CMS_verify(cms, o->extra, o->trust, dcont, out, CMS_BINARY);
 	if (!ok) {
@@ -249,10 +248,6 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 		snprintf(res->signer, sizeof(res->signer), "%s", id);
 	}
 	res->signatures++;
-	if (out != NULL) {
-		BIO_get_mem_ptr(out, &bm);
-		rc = gw_buf_add(content, bm->data, bm->length);
-	}
 out:
 	sk_X509_free(signers);
 	BIO_free(out);
@@ -342,7 +337,7 @@ result_headers(const struct smime_open_opts *o,
 static int
 stripped_copy(const unsigned char *msg, size_t len,
 	      const struct mime_part *root, const char *authserv,
-	      struct gw_buf *out)
+	      struct gw_buf *out, int *removed)
 {
 	const struct mime_header *h;
 	const char *name, *v;
@@ -360,8 +355,10 @@ stripped_copy(const unsigned char *msg, size_t len,
 				v++;
 			n = strcspn(v, "; \t\r\n");
 			if (n == strlen(authserv) &&
-			    strncasecmp(v, authserv, n) == 0)
+			    strncasecmp(v, authserv, n) == 0) {
+				(*removed)++;
 				continue;
+			}
 		}
 		if ((rc = gw_buf_add(out, msg + mime_header_offset(h),
 				     mime_header_length(h))) != 0)
@@ -421,13 +418,63 @@ nested_encrypted(const struct mime_part *root)
 	return 0;
 }
 
+/* Length of the header block of e, with its empty line. */
+static size_t
+header_block_len(const unsigned char *e, size_t n)
+{
+	const unsigned char *end;
+
+	if ((end = memmem(e, n, "\r\n\r\n", 4)) != NULL)
+		return (size_t)(end - e) + 4;
+	if ((end = memmem(e, n, "\n\n", 2)) != NULL)
+		return (size_t)(end - e) + 2;
+	return n;
+}
+
+/* Whether a Content-Type may make a layer (then the body is needed). */
+static int
+maybe_layer(const struct mime_part *root)
+{
+	const char *ct = mime_part_content_type(root);
+
+	return is_pkcs7_mime(ct) || strcmp(ct, "multipart/signed") == 0 ||
+	       strcmp(ct, "application/octet-stream") == 0;
+}
+
+/*
+ * Parses the message of a layer.  The outermost one is parsed whole (the
+ * EFAIL check looks at every part); below it, the Content-Type decides,
+ * so the header block is parsed first and the body only when it may hold
+ * another layer: a large decrypted or verified message is not scanned
+ * again just to find that it is plain.
+ */
+static int
+parse_layer(const unsigned char *e, size_t n, int depth,
+	    struct mime_tree **out)
+{
+	size_t h;
+	int rc;
+
+	*out = NULL;
+	if (depth > 0 && (h = header_block_len(e, n)) < n) {
+		if ((rc = smime_parse(e, h, out)) != 0)
+			return rc;
+		if (!maybe_layer(mime_tree_root(*out)))
+			return 0;
+		mime_tree_free(*out);
+		*out = NULL;
+	}
+	return smime_parse(e, n, out);
+}
+
+/* Whether an entity is itself an S/MIME layer. */
 static int
 content_is_smime(const unsigned char *e, size_t n)
 {
 	struct mime_tree *t = NULL;
 	enum kind k = K_NONE;
 
-	if (smime_parse(e, n, &t) == 0)
+	if (parse_layer(e, n, 1, &t) == 0)
 		k = classify(mime_tree_root(t));
 	mime_tree_free(t);
 	return k != K_NONE && k != K_CERTS_ONLY;
@@ -463,7 +510,6 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	BIO *out = NULL;
-	BUF_MEM *bm;
 	int rc;
 
 	if (o->find_key == NULL)
@@ -486,7 +532,7 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 		rc = 0;
 		goto out;
 	}
-	if ((out = BIO_new(BIO_s_mem())) == NULL) {
+	if ((out = gw_buf_bio(plain)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;
 	}
@@ -504,10 +550,6 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 		     "key-transport mechanism the token refuses");
 		goto out;
 	}
-	BIO_get_mem_ptr(out, &bm);
-	rc = gw_buf_add(plain, bm->data, bm->length);
-	if (bm->data != NULL)
-		OPENSSL_cleanse(bm->data, bm->length);
 	res->decrypted++;
 out:
 	BIO_free(out);
@@ -528,7 +570,8 @@ smime_open(const unsigned char *msg, size_t len,
 	struct mime_range r;
 	enum kind k;
 	const char *eol = "\r\n", *from;
-	int depth, rc, changed = 0, smime_inside;
+	unsigned char *scratch;
+	int depth, rc, changed = 0, smime_inside, removed = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->ar = "none";
@@ -547,19 +590,23 @@ smime_open(const unsigned char *msg, size_t len,
 		if (e >= 2 && msg[e - 1] == '\n' && msg[e - 2] != '\r')
 			eol = "\n";
 	}
-	if ((rc = stripped_copy(msg, len, root, o->authserv_id, &cur)) != 0)
+	if ((rc = gw_buf_reserve(&cur, len, &scratch)) != 0 ||
+	    (rc = stripped_copy(msg, len, root, o->authserv_id, &cur,
+				&removed)) != 0)
 		goto out;
-	mime_tree_free(tree);
-	tree = NULL;
-
-	for (depth = 0; depth < MAX_LAYERS; depth++) {
+	/* When nothing was stripped, cur has the same bytes: keep the tree. */
+	if (removed > 0) {
 		mime_tree_free(tree);
 		tree = NULL;
+	}
+
+	for (depth = 0; depth < MAX_LAYERS; depth++) {
 		CMS_ContentInfo_free(cms);
 		cms = NULL;
 		gw_buf_reset(&entity);
 		gw_buf_reset(&next);
-		if ((rc = smime_parse(cur.data, cur.len, &tree)) != 0)
+		if (tree == NULL &&
+		    (rc = parse_layer(cur.data, cur.len, depth, &tree)) != 0)
 			goto out;
 		root = mime_tree_root(tree);
 		from = smime_header(root, "From");
@@ -635,6 +682,8 @@ smime_open(const unsigned char *msg, size_t len,
 				goto out;
 			gw_buf_free_secret(&cur);
 			cur = next;
+			mime_tree_free(tree);
+			tree = NULL;
 			gw_buf_init(&next, SMIME_MSG_MAX);
 			changed = 1;
 			if (o->only == SMIME_OPEN_DECRYPT)
@@ -674,6 +723,8 @@ smime_open(const unsigned char *msg, size_t len,
 				goto out;
 			gw_buf_free_secret(&cur);
 			cur = next;
+			mime_tree_free(tree);
+			tree = NULL;
 			gw_buf_init(&next, SMIME_MSG_MAX);
 			changed = 1;
 		}

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "cli.h"
+#include "gw_buf.h"
 #include "gw_err.h"
 
 static void
@@ -108,6 +109,7 @@ main(int argc, char **argv)
 	struct cli_ctx ctx = {NULL, NULL};
 	int c, rc;
 
+	gw_buf_tune_malloc();
 	/* Stop at the first non-option: the rest belongs to the command. */
 	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
 		switch (c) {

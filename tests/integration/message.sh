@@ -76,6 +76,9 @@ openssl cms -cmsout -print -in "$T/spss.eml" >"$T/pss.txt" 2>&1
 matches "PSS signature algorithm" "$T/pss.txt" "rsassaPss"
 ok "PSS verifies in openssl" openssl cms -verify -in "$T/spss.eml" \
 	-CAfile "$T/gw-rsa.pem" -purpose smimesign -out /dev/null
+ok "sign opaque RSASSA-PSS" gw message sign --cert gw-rsa --pss --mode opaque -i "$M" -o "$T/sopss.eml"
+ok "opaque PSS verifies in openssl" openssl cms -verify -in "$T/sopss.eml" \
+	-CAfile "$T/gw-rsa.pem" -purpose smimesign -out /dev/null
 ok "sign with EC identity" gw message sign --cert gw-ec -i "$M" -o "$T/sec.eml"
 ok "ECDSA verifies in openssl" openssl cms -verify -in "$T/sec.eml" \
 	-CAfile "$T/gw-ec.pem" -purpose smimesign -out /dev/null

@@ -3,18 +3,20 @@
 #
 # Usage: bench/profile.sh WORKDIR OP SIZE [perf|callgrind] [--build DIR]
 #   WORKDIR  a work directory left by `bench/run.sh --keep`
-#   OP       sign | encrypt1 | encrypt10 | decrypt | verify
+#   OP       sign | encrypt1 | encrypt10 | decrypt | verify, or the same
+#            with an api- prefix (api-sign ...): the OpenSSL CMS API
+#            baseline with the token key instead of smimegw
 #   SIZE     4096 | 102400 | 1048576 | 10485760
 # perf (default): `perf record --call-graph dwarf` of the operation alone
-# (smimegw-bench op --op-only), then the flat profile (self time) and
-# the inclusive time of every function above 2 %.  callgrind: one
+# (smimegw-bench op --op-only, or --api-only), then the flat profile
+# (self time) and the inclusive time of every function above 1.5 %.  callgrind: one
 # warm-up and a few calls under valgrind; prints the inclusive tree.
 # Output goes to stdout and WORKDIR/profile-OP-SIZE.*.
 set -euo pipefail
 export LC_ALL=C
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-[ $# -ge 3 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 3 ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 W=$(cd "$1" && pwd)
 OP=$2
 S=$3
@@ -27,7 +29,9 @@ BENCH=$BUILD/bench/smimegw-bench
 export SOFTHSM2_CONF=$W/tok/softhsm2.conf
 cd "$W"
 
-case $OP in
+ONLY=--op-only
+case $OP in api-*) ONLY=--api-only ;; esac
+case ${OP#api-} in
 sign) args=(--op sign --in m$S.eml) ;;
 encrypt1) args=(--op encrypt --in m$S.eml --rcpt r1.pem) ;;
 encrypt10) args=(--op encrypt --in m$S.eml)
@@ -41,7 +45,7 @@ case $S in
 4096) n=3000 ;; 102400) n=600 ;; 1048576) n=100 ;; *) n=20 ;;
 esac
 common=(-c smimegw.conf --identity bench --swkey r1.key --swcert r1.pem
-	--size "$S" --op-only --warmup 1 --batch-cpu 0)
+	--size "$S" $ONLY --warmup 1 --batch-cpu 0)
 out=$W/profile-$OP-$S
 
 if [ "$TOOL" = callgrind ]; then

@@ -63,6 +63,13 @@ smime_cipher_by_name(const char *name)
 	return NULL;
 }
 
+/*
+ * Content from this size on is streamed into the output (BER): it saves
+ * the copies of OpenSSL's memory BIOs.  Below it the streaming machinery
+ * costs more than it saves (measured: bench/, encrypt at 4 KiB).
+ */
+#define SMIME_STREAM_MIN ((size_t)64 << 10)
+
 static const char *
 micalg(const EVP_MD *md)
 {
@@ -147,19 +154,32 @@ make_boundary(const struct gw_buf *entity, char bnd[64])
 	return gw_err_set(GW_ERR_INTERNAL, "no free MIME boundary");
 }
 
-/* Parses msg and writes its outer headers and its entity. */
+/*
+ * Parses msg and writes its outer headers and its entity.  Signing needs
+ * the whole tree (every part is made 7-bit safe); encryption needs only
+ * the header block.
+ */
 static int
 split(const unsigned char *msg, size_t len, unsigned flags,
       struct gw_buf *outer, struct gw_buf *entity)
 {
 	struct mime_tree *tree = NULL;
+	unsigned char *room;
+	size_t n = len;
 	int rc;
 
-	if ((rc = smime_parse(msg, len, &tree)) != 0)
+	if (!(flags & SMIME_ENT_SIGN))
+		n = smime_header_block_len(msg, len);
+	if ((rc = smime_parse(msg, n, &tree)) != 0)
 		return rc;
-	if ((rc = smime_outer_headers(msg, mime_tree_root(tree), NULL,
+	if ((rc = gw_buf_reserve(entity, len + 1024, &room)) == 0 &&
+	    (rc = smime_outer_headers(msg, mime_tree_root(tree), NULL,
 				      outer)) == 0)
-		rc = smime_entity(msg, mime_tree_root(tree), flags, entity);
+		rc = (flags & SMIME_ENT_SIGN)
+			 ? smime_entity(msg, mime_tree_root(tree), flags,
+					entity)
+			 : smime_entity_plain(msg, len, mime_tree_root(tree),
+					      entity);
 	mime_tree_free(tree);
 	return rc;
 }
@@ -207,7 +227,7 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	 * content"), so that combination is finalised in memory. */
 	if (s->mode == SMIME_SIGN_DETACHED)
 		flags |= CMS_DETACHED;
-	else if (!s->pss)
+	else if (!s->pss && entity.len >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
 	if ((in = BIO_new_mem_buf(entity.data, (int)entity.len)) == NULL ||
@@ -351,7 +371,7 @@ smime_encrypt(const unsigned char *msg, size_t len,
 	struct gw_buf outer, entity;
 	CMS_ContentInfo *cms = NULL;
 	const EVP_CIPHER *cipher = r->cipher ? r->cipher : EVP_aes_256_cbc();
-	unsigned flags = CMS_PARTIAL | CMS_BINARY | CMS_STREAM;
+	unsigned flags = CMS_PARTIAL | CMS_BINARY;
 	struct gw_buf der;
 	BIO *in = NULL;
 	int i, rc, aead;
@@ -366,6 +386,8 @@ smime_encrypt(const unsigned char *msg, size_t len,
 	if ((rc = split(msg, len, 0, &outer, &entity)) != 0)
 		goto out;
 	aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
+	if (entity.len >= SMIME_STREAM_MIN)
+		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
 	if ((in = BIO_new_mem_buf(entity.data, (int)entity.len)) == NULL ||
 	    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)

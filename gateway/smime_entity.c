@@ -264,3 +264,35 @@ smime_entity(const unsigned char *msg, const struct mime_part *root,
 {
 	return add_part(out, msg, root, 1, flags);
 }
+
+size_t
+smime_header_block_len(const unsigned char *msg, size_t len)
+{
+	const unsigned char *p = msg, *end = msg + len;
+
+	/* The first empty line: "\n\n" or "\n\r\n" (or one at the start). */
+	if (len > 0 && (msg[0] == '\n' || (len > 1 && msg[0] == '\r' &&
+					     msg[1] == '\n')))
+		return msg[0] == '\n' ? 1 : 2;
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		p++;
+		if (p < end && *p == '\n')
+			return (size_t)(p - msg) + 1;
+		if (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+			return (size_t)(p - msg) + 2;
+	}
+	return len;
+}
+
+int
+smime_entity_plain(const unsigned char *msg, size_t len,
+		   const struct mime_part *root, struct gw_buf *out)
+{
+	size_t start = mime_part_body_range(root).start;
+	int rc;
+
+	if ((rc = add_part_headers(out, msg, root, 1, NULL)) != 0 ||
+	    (rc = gw_buf_adds(out, "\r\n")) != 0)
+		return rc;
+	return start < len ? smime_add_crlf(out, msg + start, len - start) : 0;
+}

@@ -38,6 +38,19 @@ int smime_outer_headers(const unsigned char *msg, const struct mime_part *root,
 int smime_entity(const unsigned char *msg, const struct mime_part *root,
 		 unsigned flags, struct gw_buf *out);
 
+/*
+ * The entity for encryption, from a tree of the header block alone:
+ * the root's Content-* fields, the empty line, then msg[body..len) with
+ * CRLF line ends, byte for byte otherwise.  An envelope needs no 7-bit
+ * form, so the body is never parsed.
+ */
+int smime_entity_plain(const unsigned char *msg, size_t len,
+		       const struct mime_part *root, struct gw_buf *out);
+
+/* Length of the header block of msg with its empty line (all of msg
+ * when it has none). */
+size_t smime_header_block_len(const unsigned char *msg, size_t len);
+
 /* Appends in[0..n) with canonical CRLF line ends. */
 int smime_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n);
 

@@ -138,6 +138,27 @@ ok "first recipient decrypts" openssl cms -decrypt -in "$T/e2.eml" -recip "$T/bo
 	-inkey "$T/bob.key" -out /dev/null
 ok "second recipient decrypts" openssl cms -decrypt -in "$T/e2.eml" -recip "$T/carol.pem" \
 	-inkey "$T/carol.key" -out /dev/null
+# Content from 64 KiB on is streamed into the output (BER).
+{ sed -n '1,/^\r$/p' "$M" | grep -v '^Content-'; printf 'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+  head -c 300000 /dev/urandom | base64 -w 76 | sed 's/$/\r/'; } >"$T/big.eml"
+sed '1,/^\r$/d' "$T/big.eml" >"$T/big.body"
+for c in aes256-cbc aes256-gcm; do
+	ok "large message: encrypt $c (streamed)" gw message encrypt --to "$T/bob.pem" \
+		--cipher $c -i "$T/big.eml" -o "$T/big-$c.eml"
+	openssl cms -decrypt -in "$T/big-$c.eml" -recip "$T/bob.pem" -inkey "$T/bob.key" \
+		-out "$T/big-$c.dec" 2>/dev/null
+	same "large message: openssl decrypts $c exactly" \
+		"$(sed '1,/^\r$/d' "$T/big-$c.dec" | md5sum)" "$(md5sum <"$T/big.body")"
+done
+ok "large message: opaque signature (streamed)" gw message sign --cert gw-rsa \
+	--mode opaque -i "$T/big.eml" -o "$T/big-so.eml"
+ok "large message: openssl verifies the streamed signature" openssl cms -verify \
+	-in "$T/big-so.eml" -CAfile "$T/gw-rsa.pem" -purpose smimesign -out /dev/null
+gw message encrypt --to gw-rsa -i "$T/big.eml" -o "$T/big-to-gw.eml"
+ok "large message: open decrypts the streamed envelope" gw message open \
+	-i "$T/big-to-gw.eml" -o "$T/big-open.eml"
+same "large message: content restored" "$(sed '1,/^\r$/d' "$T/big-open.eml" | md5sum)" \
+	"$(md5sum <"$T/big.body")"
 refused "recipient without keyEncipherment" "keyUsage lacks keyEncipherment" \
 	gw message encrypt --to "$T/signonly.pem" -i "$M"
 refused "expired recipient" "the certificate has expired" \

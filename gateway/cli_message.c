@@ -172,10 +172,13 @@ parse(int argc, char **argv, const char *what, struct msg_args *a)
 	}
 	if (optind < argc)
 		return cli_usage(what, "unexpected argument '%s'", argv[optind]);
-	if ((a->cmd & CMD_SIGN) && a->cmd <= CMD_TRIPLE && a->cert == NULL)
+	if ((a->cmd == CMD_SIGN || a->cmd == CMD_SIGN_ENCRYPT ||
+	     a->cmd == CMD_TRIPLE) &&
+	    a->cert == NULL)
 		return cli_usage(what, "--cert NAME is required");
-	if ((a->cmd & CMD_ENCRYPT || a->cmd == CMD_TRIPLE) &&
-	    a->cmd <= CMD_TRIPLE && a->nto == 0)
+	if ((a->cmd == CMD_ENCRYPT || a->cmd == CMD_SIGN_ENCRYPT ||
+	     a->cmd == CMD_TRIPLE) &&
+	    a->nto == 0)
 		return cli_usage(what, "at least one --to is required");
 	return 0;
 }

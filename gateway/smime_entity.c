@@ -44,25 +44,97 @@ smime_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 	return 0;
 }
 
-/* The authserv-id of an Authentication-Results style value: the first
- * token, up to ';' or white space. */
-static int
-authserv_matches(const char *value, const char *id)
+/* Skips white space and RFC 5322 comments (nested, with quoted pairs). */
+static const char *
+skip_cfws(const char *p)
 {
-	size_t n;
+	int depth;
 
-	while (isspace((unsigned char)*value))
-		value++;
-	n = strcspn(value, "; \t\r\n");
-	return n == strlen(id) && strncasecmp(value, id, n) == 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p != '(')
+			return p;
+		for (depth = 0; *p != '\0'; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '(')
+				depth++;
+			else if (*p == ')' && --depth == 0) {
+				p++;
+				break;
+			}
+		}
+	}
+}
+
+int
+smime_is_our_result(const char *name, const char *value, const char *id)
+{
+	char got[256];
+	const char *p;
+	size_t n = 0;
+
+	if (id == NULL || (strcasecmp(name, "Authentication-Results") != 0 &&
+			   strcasecmp(name, "X-SMIME-Gateway") != 0))
+		return 0;
+	/* authserv-id = value (RFC 8601 2.2): a token or a quoted-string,
+	 * after optional comments and folding white space. */
+	p = skip_cfws(value);
+	if (*p == '"') {
+		for (p++; *p != '\0' && *p != '"' && n < sizeof(got) - 1; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			got[n++] = *p;
+		}
+	} else {
+		while (*p != '\0' && strchr("; \t\r\n(", *p) == NULL &&
+		       n < sizeof(got) - 1)
+			got[n++] = *p++;
+	}
+	got[n] = '\0';
+	return strcasecmp(got, id) == 0;
+}
+
+/*
+ * Appends a header field so that it can never become more than one
+ * field: a CR not followed by LF (which some readers take as a line
+ * break) becomes a space, a bare LF becomes CRLF, and a field cut off by
+ * the end of the input gets its CRLF.
+ */
+int
+smime_add_field_bytes(struct gw_buf *out, const unsigned char *p, size_t n,
+		      int canon)
+{
+	size_t i, start = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) {
+			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
+			    (rc = gw_buf_add(out, " ", 1)) != 0)
+				return rc;
+			start = i + 1;
+		} else if (canon && p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
+			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
+			    (rc = gw_buf_add(out, "\r\n", 2)) != 0)
+				return rc;
+			start = i + 1;
+		}
+	}
+	if ((rc = gw_buf_add(out, p + start, n - start)) != 0)
+		return rc;
+	if (n == 0 || p[n - 1] != '\n')
+		return gw_buf_add(out, canon ? "\r\n" : "\n", canon ? 2 : 1);
+	return 0;
 }
 
 static int
 add_field(struct gw_buf *out, const unsigned char *msg,
 	  const struct mime_header *h)
 {
-	return smime_add_crlf(out, msg + mime_header_offset(h),
-			      mime_header_length(h));
+	return smime_add_field_bytes(out, msg + mime_header_offset(h),
+				     mime_header_length(h), 1);
 }
 
 int
@@ -80,10 +152,8 @@ smime_outer_headers(const unsigned char *msg, const struct mime_part *root,
 		if (smime_is_content_header(name) ||
 		    strcasecmp(name, "MIME-Version") == 0)
 			continue;
-		if (authserv_id != NULL &&
-		    (strcasecmp(name, "Authentication-Results") == 0 ||
-		     strcasecmp(name, "X-SMIME-Gateway") == 0) &&
-		    authserv_matches(mime_header_value(h), authserv_id))
+		if (smime_is_our_result(name, mime_header_value(h),
+					authserv_id))
 			continue;
 		if ((rc = add_field(out, msg, h)) != 0)
 			return rc;

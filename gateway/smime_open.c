@@ -340,29 +340,30 @@ stripped_copy(const unsigned char *msg, size_t len,
 	      struct gw_buf *out, int *removed)
 {
 	const struct mime_header *h;
-	const char *name, *v;
+	const char *name;
 	struct mime_range hr = mime_part_header_range(root);
-	size_t i, n;
+	size_t i, before, n;
 	int rc;
 
 	for (i = 0; i < mime_part_header_count(root); i++) {
 		h = mime_part_header_at(root, i);
 		name = mime_header_name(h);
-		v = mime_header_value(h);
-		if ((strcasecmp(name, "Authentication-Results") == 0 ||
-		     strcasecmp(name, "X-SMIME-Gateway") == 0)) {
-			while (isspace((unsigned char)*v))
-				v++;
-			n = strcspn(v, "; \t\r\n");
-			if (n == strlen(authserv) &&
-			    strncasecmp(v, authserv, n) == 0) {
-				(*removed)++;
-				continue;
-			}
+		if (smime_is_our_result(name, mime_header_value(h), authserv)) {
+			(*removed)++;
+			continue;
 		}
-		if ((rc = gw_buf_add(out, msg + mime_header_offset(h),
-				     mime_header_length(h))) != 0)
+		/* Byte for byte, but a lone CR (which some readers take as
+		 * a line break, so a field could carry a forged one) becomes
+		 * a space. */
+		before = out->len;
+		n = mime_header_length(h);
+		if ((rc = smime_add_field_bytes(out, msg + mime_header_offset(h),
+						n, 0)) != 0)
 			return rc;
+		if (out->len - before != n ||
+		    memcmp(out->data + before, msg + mime_header_offset(h), n) !=
+			0)
+			(*removed)++; /* the bytes changed: parse again */
 	}
 	return gw_buf_add(out, msg + hr.end, len - hr.end);
 }
@@ -384,11 +385,17 @@ starts_like_entity(const unsigned char *e, size_t n)
 	return 0;
 }
 
-/* Next message: the current one's outer fields, then the entity. */
+/*
+ * Next message: the current one's outer fields, then the entity.  Of the
+ * entity's own header fields only the Content-* ones are kept: anything
+ * else inside a protected layer (a second From, forged result fields)
+ * was put there by the sender and must not reach the top-level header.
+ */
 static int
 rewrap(const unsigned char *cur, const struct mime_part *root,
        const unsigned char *entity, size_t elen, struct gw_buf *next)
 {
+	struct mime_tree *t = NULL;
 	int rc;
 
 	if ((rc = smime_outer_headers(cur, root, NULL, next)) != 0 ||
@@ -397,10 +404,17 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 	/* Content that does not start with a header field or an empty
 	 * line is not a MIME entity: give it an empty header block, so
 	 * that it stays body (text/plain) instead of becoming headers. */
-	if (!starts_like_entity(entity, elen) &&
-	    (rc = gw_buf_adds(next, "\r\n")) != 0)
+	if (!starts_like_entity(entity, elen)) {
+		if ((rc = gw_buf_adds(next, "\r\n")) != 0)
+			return rc;
+		return smime_add_crlf(next, entity, elen);
+	}
+	if ((rc = smime_parse(entity, smime_header_block_len(entity, elen),
+			      &t)) != 0)
 		return rc;
-	return smime_add_crlf(next, entity, elen);
+	rc = smime_entity_plain(entity, elen, mime_tree_root(t), next);
+	mime_tree_free(t);
+	return rc;
 }
 
 /* An encrypted part anywhere below the root (EFAIL direct exfiltration:
@@ -416,19 +430,6 @@ nested_encrypted(const struct mime_part *root)
 		     !is_pkcs7_sig(mime_part_content_type(p))))
 			return 1;
 	return 0;
-}
-
-/* Length of the header block of e, with its empty line. */
-static size_t
-header_block_len(const unsigned char *e, size_t n)
-{
-	const unsigned char *end;
-
-	if ((end = memmem(e, n, "\r\n\r\n", 4)) != NULL)
-		return (size_t)(end - e) + 4;
-	if ((end = memmem(e, n, "\n\n", 2)) != NULL)
-		return (size_t)(end - e) + 2;
-	return n;
 }
 
 /* Whether a Content-Type may make a layer (then the body is needed). */
@@ -456,7 +457,7 @@ parse_layer(const unsigned char *e, size_t n, int depth,
 	int rc;
 
 	*out = NULL;
-	if (depth > 0 && (h = header_block_len(e, n)) < n) {
+	if (depth > 0 && (h = smime_header_block_len(e, n)) < n) {
 		if ((rc = smime_parse(e, h, out)) != 0)
 			return rc;
 		if (!maybe_layer(mime_tree_root(*out)))

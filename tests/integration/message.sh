@@ -231,6 +231,29 @@ same "open: forged results bearing our authserv-id are removed" \
 has "open: results of other authserv-ids are kept" "$T/o8.eml" \
 	"Authentication-Results: other.example; spf=pass"
 
+{ printf 'Authentication-Results: "gw.test"; smime=pass\r\n'
+  printf 'Authentication-Results: (forged) gw.test; smime=pass\r\n'
+  cat "$T/tampered.eml"; } >"$T/spoof2.eml"
+gw message open -i "$T/spoof2.eml" -o "$T/o8b.eml" 2>/dev/null
+same "open: forged results with a quoted or commented authserv-id are removed" \
+	"$(grep -c 'smime=pass' "$T/o8b.eml")" 0
+{ printf 'Subject: hello\rAuthentication-Results: gw.test; smime=pass\r\n'
+  cat "$T/tampered.eml"; } >"$T/lonecr.eml"
+gw message open -i "$T/lonecr.eml" -o "$T/o8c.eml" 2>/dev/null
+same "open: a lone CR cannot smuggle a result field" \
+	"$(tr '\r' '\n' <"$T/o8c.eml" | grep -c '^Authentication-Results: gw.test; smime=pass')" 0
+{ printf 'Authentication-Results: gw.test; smime=pass\r\nFrom: ceo@example.com\r\n'
+  printf 'X-Inner: 1\r\nContent-Type: text/plain\r\n\r\nforged inside\r\n'; } >"$T/inner.ent"
+{ printf 'From: attacker@evil.example\r\nTo: x@example.com\r\nSubject: inner\r\n'
+  openssl cms -encrypt -binary -aes256 -in "$T/inner.ent" "$T/gw-rsa.pem" | sed 's/$/\r/'; } >"$T/inner-enc.eml"
+ok "open: an envelope with forged inner header fields" gw message open \
+	-i "$T/inner-enc.eml" -o "$T/o8d.eml"
+same "open: inner header fields other than Content-* are not hoisted" \
+	"$(grep -c -e 'smime=pass' -e '^From: ceo' -e '^X-Inner' "$T/o8d.eml")" 0
+has "open: the inner body is kept" "$T/o8d.eml" "forged inside"
+refused "triple without --cert" "--cert NAME is required" \
+	gw message triple --to gw-rsa -i "$M"
+
 { printf 'From: attacker@evil.example\r\nTo: x@example.com\r\nMIME-Version: 1.0\r\n'
   printf 'Content-Type: multipart/mixed; boundary="E"\r\n\r\n--E\r\n'
   printf 'Content-Type: text/html\r\n\r\n<img src="http://evil.example/?\r\n--E\r\n'

@@ -198,7 +198,8 @@ needs_7bit(const struct mime_part *p, const unsigned char *b, size_t n)
  * the root only its Content-* fields. */
 static int
 add_part_headers(struct gw_buf *out, const unsigned char *msg,
-		 const struct mime_part *p, int is_root, const char *cte)
+		 const struct mime_part *p, int is_root, const char *cte,
+		 int default_ct)
 {
 	const struct mime_header *h;
 	const char *name;
@@ -219,7 +220,7 @@ add_part_headers(struct gw_buf *out, const unsigned char *msg,
 			return rc;
 	}
 	/* An entity without Content-Type is text/plain; say so. */
-	if (is_root && !have_ct &&
+	if (is_root && !have_ct && default_ct &&
 	    (rc = gw_buf_adds(out, "Content-Type: text/plain; "
 				   "charset=us-ascii\r\n")) != 0)
 		return rc;
@@ -305,7 +306,7 @@ add_part(struct gw_buf *out, const unsigned char *msg,
 		/* Composite: only 7bit is 7-bit safe once the inside is. */
 		if (sign && eightbit)
 			newcte = "7bit";
-		if ((rc = add_part_headers(out, msg, p, is_root, newcte)) != 0 ||
+		if ((rc = add_part_headers(out, msg, p, is_root, newcte, 1)) != 0 ||
 		    (rc = gw_buf_adds(out, "\r\n")) != 0)
 			return rc;
 		if (mime_part_kind(p) == MIME_KIND_MESSAGE)
@@ -317,12 +318,12 @@ add_part(struct gw_buf *out, const unsigned char *msg,
 	}
 	if (sign && needs_7bit(p, b, n)) {
 		newcte = is_text(p) ? "quoted-printable" : "base64";
-		if ((rc = add_part_headers(out, msg, p, is_root, newcte)) != 0 ||
+		if ((rc = add_part_headers(out, msg, p, is_root, newcte, 1)) != 0 ||
 		    (rc = gw_buf_adds(out, "\r\n")) != 0)
 			return rc;
 		return add_encoded(out, b, n, is_text(p));
 	}
-	if ((rc = add_part_headers(out, msg, p, is_root, NULL)) != 0 ||
+	if ((rc = add_part_headers(out, msg, p, is_root, NULL, 1)) != 0 ||
 	    (rc = gw_buf_adds(out, "\r\n")) != 0)
 		return rc;
 	return smime_add_crlf(out, b, n);
@@ -361,7 +362,7 @@ smime_entity_plain(const unsigned char *msg, size_t len,
 	size_t start = mime_part_body_range(root).start;
 	int rc;
 
-	if ((rc = add_part_headers(out, msg, root, 1, NULL)) != 0 ||
+	if ((rc = add_part_headers(out, msg, root, 1, NULL, 0)) != 0 ||
 	    (rc = gw_buf_adds(out, "\r\n")) != 0)
 		return rc;
 	return start < len ? smime_add_crlf(out, msg + start, len - start) : 0;

@@ -40,8 +40,9 @@ int smime_entity(const unsigned char *msg, const struct mime_part *root,
 
 /*
  * The entity for encryption, from a tree of the header block alone:
- * the root's Content-* fields, the empty line, then msg[body..len) with
- * CRLF line ends, byte for byte otherwise.  An envelope needs no 7-bit
+ * the root's Content-* fields (none added: no Content-Type means
+ * text/plain), the empty line, then msg[body..len) with CRLF line
+ * ends, byte for byte otherwise.  An envelope needs no 7-bit
  * form, so the body is never parsed.
  */
 int smime_entity_plain(const unsigned char *msg, size_t len,

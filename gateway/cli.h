@@ -33,5 +33,7 @@ int cli_usage(const char *what, const char *fmt, ...)
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_ca_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

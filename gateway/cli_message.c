@@ -10,9 +10,12 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include "castore.h"
 #include "certmgr.h"
 #include "cli.h"
 #include "gw_err.h"
+#include "gw_store.h"
+#include "keystore.h"
 #include "mime_parser.h"
 #include "smime.h"
 #include "smime_open.h"
@@ -28,11 +31,21 @@ static const char message_usage_text[] =
     "          aes128-gcm|aes256-gcm] [--oaep]\n"
     "  sign-encrypt --cert NAME --to CERT ... (sign, then encrypt)\n"
     "  triple --cert NAME --to CERT ...       (sign, encrypt, sign again)\n"
-    "  open [--ca FILE] [--remove-signature]  decrypt and verify every "
+    "  open [--ca FILE] [--system] [--remove-signature]\n"
+    "                                         decrypt and verify every "
     "layer\n"
     "  decrypt                                one encrypted layer\n"
-    "  verify [--ca FILE] [--remove-signature] one signed layer\n"
-    "CERT is a certificate file (PEM or DER) or an identity name.\n"
+    "  verify [--ca FILE] [--system] [--remove-signature]\n"
+    "                                         one signed layer\n"
+    "CERT is tried as a certificate file (PEM or DER), then as an "
+    "identity\n"
+    "name, then as an email address looked up in the public keys "
+    "(smimegw\n"
+    "pubkey lookup): file > identity name > address.\n"
+    "Signatures are verified against --ca, the trusted CAs (smimegw ca), "
+    "the\n"
+    "gateway's own identities and, with --system, the system trust "
+    "store.\n"
     "The message is read from stdin (or -i FILE) and written to stdout\n"
     "(or -o FILE).\n";
 
@@ -46,6 +59,7 @@ enum {
 	OPT_OAEP,
 	OPT_CA,
 	OPT_REMOVE_SIG,
+	OPT_SYSTEM,
 };
 
 static const struct option msg_opts[] = {
@@ -58,6 +72,7 @@ static const struct option msg_opts[] = {
     {"oaep", no_argument, NULL, OPT_OAEP},
     {"ca", required_argument, NULL, OPT_CA},
     {"remove-signature", no_argument, NULL, OPT_REMOVE_SIG},
+    {"system", no_argument, NULL, OPT_SYSTEM},
     {"input", required_argument, NULL, 'i'},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
@@ -89,9 +104,9 @@ static const struct {
      CMD_TRIPLE,
      {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER, OPT_OAEP,
       0}},
-    {"open", CMD_OPEN, {OPT_CA, OPT_REMOVE_SIG, 0}},
+    {"open", CMD_OPEN, {OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 0}},
     {"decrypt", CMD_DECRYPT, {0}},
-    {"verify", CMD_VERIFY, {OPT_CA, OPT_REMOVE_SIG, 0}},
+    {"verify", CMD_VERIFY, {OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 0}},
 };
 
 struct msg_args {
@@ -99,7 +114,10 @@ struct msg_args {
 	const char *cert, *mode, *digest, *cipher, *ca, *in, *out;
 	const char *to[MAX_TO];
 	size_t nto;
-	int pss, oaep, remove_sig;
+	int pss, oaep, remove_sig, system;
+	/* Read from the store by prepare() before certmgr opens it. */
+	STACK_OF(X509) *rcpts;	/* the --to certificates, in order */
+	X509_STORE *trust;	/* trust anchors for open and verify */
 };
 
 static const char *
@@ -160,6 +178,7 @@ parse(int argc, char **argv, const char *what, struct msg_args *a)
 		case OPT_OAEP: a->oaep = 1; break;
 		case OPT_CA: a->ca = optarg; break;
 		case OPT_REMOVE_SIG: a->remove_sig = 1; break;
+		case OPT_SYSTEM: a->system = 1; break;
 		case 'i': a->in = optarg; break;
 		case 'o': a->out = optarg; break;
 		case OPT_TO:
@@ -299,12 +318,15 @@ out:
 	return rc;
 }
 
+/* One --to: a certificate file, else an identity name, else an address
+ * looked up in the public keys (keystore_lookup()). */
 static int
-recipient_cert(struct certmgr *cm, const char *to, X509 **out)
+recipient_cert(struct gw_txn *txn, const char *to, X509 **out)
 {
 	STACK_OF(X509) *sk = NULL;
 	struct identity *id = NULL;
 	struct stat st;
+	char name[KEYSTORE_NAME_MAX + 1], detail[1536];
 	int rc;
 
 	*out = NULL;
@@ -315,19 +337,27 @@ recipient_cert(struct certmgr *cm, const char *to, X509 **out)
 		sk_X509_pop_free(sk, X509_free);
 		return 0;
 	}
-	if (!identity_name_valid(to))
-		return gw_err_set(GW_ERR_NOT_FOUND,
-				  "--to: '%s' is neither a file nor an identity",
-				  to);
-	if ((rc = certmgr_get(cm, to, &id)) != 0) {
+	if (identity_name_valid(to)) {
+		if ((rc = identity_get(txn, to, &id)) == 0) {
+			*out = id->cert;
+			id->cert = NULL;
+			identity_free(id);
+			return 0;
+		}
+		if (rc != GW_ERR_NOT_FOUND)
+			return rc;
 		gw_err_clear();
+	}
+	if (strchr(to, '@') == NULL)
 		return gw_err_set(GW_ERR_NOT_FOUND,
 				  "--to: '%s' is neither a file nor an identity",
 				  to);
+	if ((rc = keystore_lookup(txn, to, time(NULL), out, name,
+				  sizeof(name))) != 0) {
+		snprintf(detail, sizeof(detail), "%s", gw_err_detail());
+		gw_err_clear();
+		return gw_err_set(rc, "--to: %s", detail);
 	}
-	*out = id->cert;
-	id->cert = NULL;
-	identity_free(id);
 	return 0;
 }
 
@@ -336,29 +366,12 @@ encrypt_once(struct certmgr *cm, const struct msg_args *a,
 	     const unsigned char *msg, size_t len, struct gw_buf *out)
 {
 	struct smime_recipients r;
-	X509 *x = NULL;
-	size_t i;
-	int rc = 0;
 
 	memset(&r, 0, sizeof(r));
-	if ((r.certs = sk_X509_new_null()) == NULL)
-		return GW_ERR_NOMEM;
-	for (i = 0; i < a->nto; i++) {
-		if ((rc = recipient_cert(cm, a->to[i], &x)) != 0)
-			goto out;
-		if ((rc = smime_check_recipient(x, time(NULL))) != 0 ||
-		    !sk_X509_push(r.certs, x)) {
-			X509_free(x);
-			rc = rc ? rc : GW_ERR_NOMEM;
-			goto out;
-		}
-	}
+	r.certs = a->rcpts; /* resolved and checked by prepare() */
 	r.cipher = a->cipher ? smime_cipher_by_name(a->cipher) : NULL;
 	r.oaep = a->oaep;
-	rc = smime_encrypt(msg, len, &r, out);
-out:
-	sk_X509_pop_free(r.certs, X509_free);
-	return rc;
+	return smime_encrypt(msg, len, &r, out);
 }
 
 static int
@@ -481,9 +494,10 @@ trust_identity(void *arg, const struct identity *id)
 	return 0;
 }
 
-/* Trust anchors: the --ca file and the gateway's own identities. */
+/* Trust anchors: the --ca file, the gateway's own identities, the
+ * trusted CAs and, with --system, the system's default trust store. */
 static int
-build_trust(struct certmgr *cm, const char *ca, X509_STORE **out)
+build_trust(struct gw_txn *txn, const struct msg_args *a, X509_STORE **out)
 {
 	struct trust_fill tf;
 	STACK_OF(X509) *sk = NULL;
@@ -492,20 +506,72 @@ build_trust(struct certmgr *cm, const char *ca, X509_STORE **out)
 	if ((tf.store = X509_STORE_new()) == NULL)
 		return GW_ERR_NOMEM;
 	X509_STORE_set_flags(tf.store, X509_V_FLAG_PARTIAL_CHAIN);
-	if (ca != NULL) {
-		if ((rc = certmgr_read_certs(ca, &sk)) != 0)
+	if (a->ca != NULL) {
+		if ((rc = certmgr_read_certs(a->ca, &sk)) != 0)
 			goto fail;
 		for (i = 0; i < sk_X509_num(sk); i++)
 			X509_STORE_add_cert(tf.store, sk_X509_value(sk, i));
 		ERR_clear_error();
 		sk_X509_pop_free(sk, X509_free);
 	}
-	if ((rc = certmgr_foreach(cm, trust_identity, &tf)) != 0)
+	if ((rc = identity_foreach(txn, trust_identity, &tf)) != 0 ||
+	    (rc = castore_load(txn, tf.store)) != 0)
 		goto fail;
+	if (a->system && !X509_STORE_set_default_paths(tf.store)) {
+		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
+				    "--system: cannot load the system trust "
+				    "store");
+		goto fail;
+	}
 	*out = tf.store;
 	return 0;
 fail:
 	X509_STORE_free(tf.store);
+	return rc;
+}
+
+/*
+ * Reads what the command needs from the store (the --to certificates,
+ * or the trust anchors) in one read transaction on an environment of
+ * its own, closed again before certmgr_open(): LMDB must not have one
+ * environment open twice in a process, and certmgr keeps its own.
+ */
+static int
+prepare(const struct gw_config *cfg, struct msg_args *a)
+{
+	struct gw_store *st = NULL;
+	struct gw_txn *txn = NULL;
+	X509 *x = NULL;
+	size_t i;
+	int rc;
+
+	if (a->cmd == CMD_SIGN)
+		return 0; /* nothing to read */
+	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
+				&st)) != 0 ||
+	    (rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0)
+		goto out;
+	if (a->cmd > CMD_TRIPLE) {
+		rc = build_trust(txn, a, &a->trust);
+		goto out;
+	}
+	if ((a->rcpts = sk_X509_new_null()) == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < a->nto; i++) {
+		if ((rc = recipient_cert(txn, a->to[i], &x)) != 0)
+			goto out;
+		if ((rc = smime_check_recipient(x, time(NULL))) != 0 ||
+		    !sk_X509_push(a->rcpts, x)) {
+			X509_free(x);
+			rc = rc ? rc : GW_ERR_NOMEM;
+			goto out;
+		}
+	}
+out:
+	gw_txn_abort(txn);
+	gw_store_close(st);
 	return rc;
 }
 
@@ -515,13 +581,9 @@ incoming(struct certmgr *cm, const struct gw_config *cfg,
 	 struct smime_open_result *res)
 {
 	struct smime_open_opts o;
-	X509_STORE *trust = NULL;
-	int rc;
 
 	memset(&o, 0, sizeof(o));
-	if ((rc = build_trust(cm, a->ca, &trust)) != 0)
-		return rc;
-	o.trust = trust;
+	o.trust = a->trust; /* built by prepare() */
 	o.remove_signature = a->remove_sig;
 	o.authserv_id = cfg->authserv_id;
 	o.only = a->cmd == CMD_DECRYPT	 ? SMIME_OPEN_DECRYPT
@@ -529,9 +591,7 @@ incoming(struct certmgr *cm, const struct gw_config *cfg,
 					: SMIME_OPEN_ALL;
 	o.find_key = find_key;
 	o.find_key_arg = cm;
-	rc = smime_open(in->data, in->len, &o, out, res);
-	X509_STORE_free(trust);
-	return rc;
+	return smime_open(in->data, in->len, &o, out, res);
 }
 
 int
@@ -582,6 +642,7 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_config(ctx, &cfg)) != 0 ||
+	    (rc = prepare(cfg, &a)) != 0 ||
 	    (rc = certmgr_open(cfg, &cm)) != 0) {
 		ex = cli_fail(what, rc);
 		goto out;
@@ -610,6 +671,8 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 	ex = res.status == SMIME_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
 	smime_open_result_free(&res);
+	sk_X509_pop_free(a.rcpts, X509_free);
+	X509_STORE_free(a.trust);
 	certmgr_free(cm);
 	gw_buf_free_secret(&in);
 	gw_buf_free_secret(&out);

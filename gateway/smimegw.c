@@ -22,6 +22,11 @@ usage(FILE *fp)
 		"                      the gateway's own S/MIME identities\n"
 		"  message sign|encrypt|sign-encrypt|triple|open|decrypt|verify\n"
 		"                      S/MIME on one message (stdin to stdout)\n"
+		"  pubkey add|list|show|delete|search|lookup|export|import\n"
+		"                      partners' public keys (encryption, "
+		"verification)\n"
+		"  ca add|list|show|delete\n"
+		"                      trusted CAs for verifying signatures\n"
 		"  config check|show   validate or print the configuration\n"
 		"\n"
 		"options:\n"
@@ -140,6 +145,10 @@ main(int argc, char **argv)
 		rc = cli_message_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "config") == 0)
 		rc = cli_config_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "pubkey") == 0)
+		rc = cli_pubkey_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "ca") == 0)
+		rc = cli_ca_main(&ctx, argc, argv);
 	else {
 		fprintf(stderr, "smimegw: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -1,0 +1,578 @@
+/* cli_pubkey.c - "smimegw pubkey ...": partners' public keys. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "cert_check.h"
+#include "cert_info.h"
+#include "cli.h"
+#include "gw_buf.h"
+#include "gw_err.h"
+#include "gw_store.h"
+#include "identity.h"
+#include "keystore.h"
+
+#define W 21 /* label width in "show" output */
+
+static const char pubkey_usage_text[] =
+    "usage: smimegw pubkey COMMAND ...\n"
+    "  add NAME [FILE] [--allow-expired]  store a partner certificate "
+    "(PEM;\n"
+    "                                     no FILE or '-': standard "
+    "input)\n"
+    "  list\n"
+    "  show NAME\n"
+    "  delete NAME\n"
+    "  search TEXT                        name, subject, SAN email or "
+    "domain,\n"
+    "                                     fingerprint\n"
+    "  lookup ADDRESS                     the key that encrypts to "
+    "ADDRESS\n"
+    "  export FILE                        every key in one text file "
+    "('-': stdout)\n"
+    "  import FILE [--replace] [--allow-expired]\n"
+    "                                     all or nothing; conflicts "
+    "refuse the\n"
+    "                                     import unless --replace\n";
+
+enum {
+	OPT_ALLOW_EXPIRED = 256,
+	OPT_REPLACE,
+};
+
+static const struct option pubkey_opts[] = {
+    {"allow-expired", no_argument, NULL, OPT_ALLOW_EXPIRED},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct {
+	const char *cmd;
+	int min, max; /* positional arguments */
+	const char *operands;
+	const int allowed[4];
+} cmd_table[] = {
+    {"add", 1, 2, "NAME [FILE]", {OPT_ALLOW_EXPIRED, 0}},
+    {"list", 0, 0, "", {0}},
+    {"show", 1, 1, "NAME", {0}},
+    {"delete", 1, 1, "NAME", {0}},
+    {"search", 1, 1, "TEXT", {0}},
+    {"lookup", 1, 1, "ADDRESS", {0}},
+    {"export", 1, 1, "FILE", {0}},
+    {"import", 1, 1, "FILE", {OPT_REPLACE, OPT_ALLOW_EXPIRED, 0}},
+};
+
+struct pubkey_args {
+	const char *cmd;
+	const char *pos[2];
+	int npos;
+	int allow_expired, replace;
+};
+
+static const char *
+opt_name(int c)
+{
+	static char buf[64];
+	const struct option *o;
+
+	for (o = pubkey_opts; o->name != NULL; o++)
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	return "?";
+}
+
+static int
+parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
+{
+	size_t ci, k;
+	int c;
+
+	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
+		if (strcmp(cmd_table[ci].cmd, a->cmd) == 0)
+			break;
+	if (ci == sizeof(cmd_table) / sizeof(cmd_table[0]))
+		return cli_usage("pubkey", "unknown subcommand '%s'", a->cmd);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", pubkey_opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(pubkey_usage_text, stdout);
+			exit(CLI_EXIT_OK);
+		}
+		if (c == '?')
+			return cli_usage(what, "unknown option '%s'",
+					 argv[optind - 1]);
+		if (c == ':')
+			return cli_usage(what, "option '%s' needs a value",
+					 argv[optind - 1]);
+		for (k = 0; cmd_table[ci].allowed[k] != 0; k++)
+			if (cmd_table[ci].allowed[k] == c)
+				break;
+		if (cmd_table[ci].allowed[k] == 0)
+			return cli_usage(what,
+					 "option '%s' does not apply to "
+					 "'pubkey %s'",
+					 opt_name(c), a->cmd);
+		switch (c) {
+		case OPT_ALLOW_EXPIRED: a->allow_expired = 1; break;
+		case OPT_REPLACE: a->replace = 1; break;
+		}
+	}
+	/* argv[0] is the subcommand; getopt moved the operands last. */
+	for (; optind < argc; optind++) {
+		if (a->npos >= cmd_table[ci].max)
+			return cli_usage(what, "unexpected argument '%s'",
+					 argv[optind]);
+		a->pos[a->npos++] = argv[optind];
+	}
+	if (a->npos < cmd_table[ci].min)
+		return cli_usage(what, "missing %s", cmd_table[ci].operands);
+	return 0;
+}
+
+/* The whole of path ('-' or NULL: stdin), at most max bytes. */
+static int
+read_all(const char *path, size_t max, struct gw_buf *b)
+{
+	int use_stdin = path == NULL || strcmp(path, "-") == 0;
+	const char *label = use_stdin ? "stdin" : path;
+	FILE *fp = stdin;
+	unsigned char *dst;
+	size_t n;
+	int rc = 0;
+
+	gw_buf_init(b, max);
+	if (!use_stdin && (fp = fopen(path, "rb")) == NULL)
+		return gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
+	for (;;) {
+		if ((rc = gw_buf_reserve(b, 65536, &dst)) != 0) {
+			if (rc == GW_ERR_LIMIT) {
+				gw_err_clear();
+				rc = gw_err_set(GW_ERR_LIMIT,
+						"%s: larger than %zu bytes",
+						label, max);
+			}
+			break;
+		}
+		n = fread(dst, 1, 65536, fp);
+		b->len += n;
+		if (n < 65536)
+			break;
+	}
+	if (rc == 0 && ferror(fp))
+		rc = gw_err_set(GW_ERR_IO, "%s: read error", label);
+	if (rc == 0 && b->len == 0)
+		rc = gw_err_set(GW_ERR_PARSE, "%s: empty input", label);
+	if (fp != stdin)
+		fclose(fp);
+	return rc;
+}
+
+/* Writes b to path atomically (a temporary file renamed over it), or to
+ * stdout for '-'. */
+static int
+write_all(const char *path, const struct gw_buf *b)
+{
+	char *tmp = NULL;
+	size_t len;
+	FILE *fp = NULL;
+	int fd = -1, rc = 0;
+
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(b->data, 1, b->len, stdout) != b->len ||
+		    fflush(stdout) != 0)
+			return gw_err_set(GW_ERR_IO, "cannot write stdout");
+		return 0;
+	}
+	len = strlen(path) + sizeof(".XXXXXX");
+	if ((tmp = malloc(len)) == NULL)
+		return GW_ERR_NOMEM;
+	snprintf(tmp, len, "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0) {
+		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if ((fp = fdopen(fd, "wb")) == NULL) {
+		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (fwrite(b->data, 1, b->len, fp) != b->len || fflush(fp) != 0 ||
+	    fsync(fileno(fp)) != 0)
+		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (fclose(fp) != 0 && rc == 0)
+		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
+	if (rc != 0)
+		unlink(tmp);
+out:
+	free(tmp);
+	return rc;
+}
+
+/* "valid", "expired" or "not-yet-valid" at now. */
+static const char *
+state_name(X509 *x, time_t now)
+{
+	if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
+		return "expired";
+	if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
+		return "not-yet-valid";
+	return "valid";
+}
+
+/* The SAN email and DNS entries, escaped, comma-separated, cut. */
+static const char *
+san_list(X509 *x, char *buf, size_t size)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	const unsigned char *v;
+	size_t o = 0, j, n;
+	int i;
+
+	buf[0] = '\0';
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
+			continue;
+		v = ASN1_STRING_get0_data(g->d.ia5);
+		n = (size_t)ASN1_STRING_length(g->d.ia5);
+		if (o > 0 && o + 1 < size)
+			buf[o++] = ',';
+		for (j = 0; j < n && o + 5 < size; j++) {
+			if (v[j] >= 0x21 && v[j] < 0x7f && v[j] != '\\')
+				buf[o++] = (char)v[j];
+			else
+				o += (size_t)snprintf(buf + o, size - o,
+						      "\\x%02x", v[j]);
+		}
+		buf[o] = '\0';
+	}
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+	if (buf[0] == '\0')
+		snprintf(buf, size, "-");
+	return buf;
+}
+
+static void
+list_header(void)
+{
+	printf("%-20s %-14s %-10s %-13s %-8s %s\n", "NAME", "USE",
+	       "NOT AFTER", "STATE", "SOURCE", "ADDRESSES");
+}
+
+static int
+list_one(void *arg, const struct keystore_key *k)
+{
+	size_t *count = arg;
+	char t[32], sans[512];
+
+	cert_info_time(X509_get0_notAfter(k->cert), t);
+	t[10] = '\0';
+	printf("%-20s %-14s %-10s %-13s %-8s %s\n", k->name,
+	       keystore_caps_name(k->caps), t,
+	       state_name(k->cert, time(NULL)),
+	       k->source ? k->source : "?",
+	       san_list(k->cert, sans, sizeof(sans)));
+	if (count != NULL)
+		(*count)++;
+	return 0;
+}
+
+static void
+print_time(const char *label, uint64_t secs)
+{
+	time_t t = (time_t)secs;
+	struct tm tm;
+	char buf[32];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	printf("%-*s %s\n", W, label, buf);
+}
+
+static void
+show_key(const struct keystore_key *k)
+{
+	struct cert_check_opts o;
+	struct cert_check_report rep;
+	const char *st = state_name(k->cert, time(NULL));
+	char t[32];
+	size_t i;
+
+	printf("%-*s %s\n", W, "Name:", k->name);
+	printf("%-*s %s\n", W, "Capabilities:", keystore_caps_name(k->caps));
+	if (strcmp(st, "valid") == 0)
+		printf("%-*s valid until %s\n", W, "Status:",
+		       cert_info_time(X509_get0_notAfter(k->cert), t));
+	else if (strcmp(st, "expired") == 0)
+		printf("%-*s EXPIRED on %s: never used to encrypt\n", W,
+		       "Status:",
+		       cert_info_time(X509_get0_notAfter(k->cert), t));
+	else
+		printf("%-*s NOT YET VALID until %s: not used to encrypt\n",
+		       W, "Status:",
+		       cert_info_time(X509_get0_notBefore(k->cert), t));
+	printf("%-*s %s\n", W, "Allow expired:",
+	       k->allow_expired ? "yes" : "no");
+	printf("%-*s %s\n", W, "Source:", k->source ? k->source : "?");
+	print_time("Added:", k->added);
+	print_time("Updated:", k->updated);
+	cert_info_print(stdout, k->cert, W);
+	memset(&o, 0, sizeof(o));
+	o.usage = (k->caps & KEYSTORE_CAP_ENCRYPT) &&
+			  !(k->caps & KEYSTORE_CAP_VERIFY)
+		      ? CERT_USAGE_ENCRYPT
+		  : !(k->caps & KEYSTORE_CAP_ENCRYPT) &&
+			  (k->caps & KEYSTORE_CAP_VERIFY)
+		      ? CERT_USAGE_SIGN
+		      : CERT_USAGE_BOTH;
+	o.role = CERT_ROLE_PARTNER;
+	cert_check(k->cert, &o, &rep);
+	gw_err_clear();
+	printf("Requirements (partner, %s):\n", cert_usage_name(o.usage));
+	for (i = 0; i < rep.n; i++)
+		printf("  %-4s  %-20s %s\n",
+		       cert_check_status_name(rep.r[i].status), rep.r[i].name,
+		       rep.r[i].detail);
+}
+
+static int
+count_one(void *arg, const struct keystore_key *k)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static const char *
+outcome_name(enum keystore_outcome o)
+{
+	switch (o) {
+	case KEYSTORE_ADDED:
+		return "added";
+	case KEYSTORE_DUPLICATE:
+		return "duplicate";
+	case KEYSTORE_CONFLICT:
+		return "conflict";
+	case KEYSTORE_REPLACED:
+		return "replaced";
+	case KEYSTORE_PENDING:
+		break;
+	}
+	return "pending";
+}
+
+static int
+cmd_import(struct gw_store *st, const struct pubkey_args *a, const char *what)
+{
+	struct keystore_import *imp = NULL;
+	struct gw_txn *txn = NULL;
+	struct gw_buf in;
+	enum keystore_outcome oc;
+	size_t i, n, cnt[5] = {0};
+	int rc;
+
+	memset(&in, 0, sizeof(in));
+	if ((rc = read_all(a->pos[0], KEYSTORE_EXPORT_MAX, &in)) != 0 ||
+	    (rc = keystore_import_parse((const char *)in.data, in.len,
+					strcmp(a->pos[0], "-") ? a->pos[0]
+							       : "stdin",
+					a->allow_expired, time(NULL), &imp)) !=
+		0)
+		goto out;
+	n = keystore_import_count(imp);
+	if ((rc = gw_txn_begin(st, GW_TXN_WRITE, &txn)) != 0)
+		goto out;
+	rc = keystore_import_apply(txn, imp, a->replace, time(NULL));
+	if (rc == GW_ERR_EXISTS) {
+		for (i = 0; i < n; i++)
+			if (keystore_import_outcome(imp, i) ==
+			    KEYSTORE_CONFLICT)
+				fprintf(stderr,
+					"smimegw %s: conflict: '%s' (line %u): "
+					"a different certificate is stored "
+					"under this name\n",
+					what, keystore_import_name(imp, i),
+					keystore_import_line(imp, i));
+	}
+	if (rc != 0)
+		goto out;
+	rc = gw_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		oc = keystore_import_outcome(imp, i);
+		cnt[oc]++;
+		printf("%-10s %s (line %u)%s\n", outcome_name(oc),
+		       keystore_import_name(imp, i),
+		       keystore_import_line(imp, i),
+		       oc == KEYSTORE_DUPLICATE
+			   ? ": same certificate already stored, skipped"
+			   : "");
+	}
+	printf("imported %zu key%s: %zu added, %zu replaced, %zu "
+	       "duplicate%s skipped\n",
+	       n, n == 1 ? "" : "s", cnt[KEYSTORE_ADDED],
+	       cnt[KEYSTORE_REPLACED], cnt[KEYSTORE_DUPLICATE],
+	       cnt[KEYSTORE_DUPLICATE] == 1 ? "" : "s");
+out:
+	gw_txn_abort(txn);
+	keystore_import_free(imp);
+	gw_buf_free(&in);
+	return rc;
+}
+
+int
+cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct pubkey_args a;
+	struct gw_config *cfg;
+	struct gw_store *st = NULL;
+	struct gw_txn *txn = NULL;
+	struct keystore_key *k = NULL;
+	struct keystore_match m;
+	struct gw_buf buf;
+	X509 *x = NULL;
+	char what[64], t[32], fp[96];
+	size_t count = 0;
+	int rc = 0, ex = CLI_EXIT_OK, wr;
+
+	memset(&a, 0, sizeof(a));
+	gw_buf_init(&buf, KEYSTORE_EXPORT_MAX);
+	if (argc < 2) {
+		fputs(pubkey_usage_text, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(pubkey_usage_text, stdout);
+		return CLI_EXIT_OK;
+	}
+	a.cmd = argv[1];
+	snprintf(what, sizeof(what), "pubkey %s", a.cmd);
+	if ((ex = parse_args(argc - 1, argv + 1, &a, what)) != 0)
+		goto out;
+	/* Read and check the input before touching the store. */
+	if (strcmp(a.cmd, "add") == 0) {
+		if (!identity_name_valid(a.pos[0])) {
+			rc = gw_err_set(GW_ERR_INVALID,
+					"NAME: '%s' must be 1-64 letters, "
+					"digits, '.', '_' or '-', starting "
+					"with a letter or digit",
+					a.pos[0]);
+			goto fail;
+		}
+		if ((rc = read_all(a.npos > 1 ? a.pos[1] : "-",
+				   KEYSTORE_PEM_MAX, &buf)) != 0 ||
+		    (rc = keystore_read_pem((const char *)buf.data, buf.len,
+					    a.npos > 1 && strcmp(a.pos[1], "-")
+						? a.pos[1]
+						: "stdin",
+					    &x)) != 0)
+			goto fail;
+	}
+	if ((rc = cli_config(ctx, &cfg)) != 0 ||
+	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
+				&st)) != 0)
+		goto fail;
+	wr = strcmp(a.cmd, "add") == 0 || strcmp(a.cmd, "delete") == 0;
+	if (strcmp(a.cmd, "import") == 0) {
+		if ((rc = cmd_import(st, &a, what)) != 0)
+			goto fail;
+		goto out;
+	}
+	if ((rc = gw_txn_begin(st, wr ? GW_TXN_WRITE : GW_TXN_READ, &txn)) !=
+	    0)
+		goto fail;
+
+	if (strcmp(a.cmd, "add") == 0) {
+		if ((rc = keystore_add(txn, a.pos[0], x, a.allow_expired,
+				       time(NULL))) != 0 ||
+		    (rc = keystore_get(txn, a.pos[0], &k)) != 0)
+			goto fail;
+		rc = gw_txn_commit(txn);
+		txn = NULL;
+		if (rc != 0)
+			goto fail;
+		printf("added public key '%s' (%s)\n", k->name,
+		       keystore_caps_name(k->caps));
+		show_key(k);
+	} else if (strcmp(a.cmd, "delete") == 0) {
+		if ((rc = keystore_del(txn, a.pos[0])) != 0)
+			goto fail;
+		rc = gw_txn_commit(txn);
+		txn = NULL;
+		if (rc != 0)
+			goto fail;
+		printf("deleted public key '%s'\n", a.pos[0]);
+	} else if (strcmp(a.cmd, "list") == 0) {
+		list_header();
+		if ((rc = keystore_foreach(txn, list_one, NULL)) != 0)
+			goto fail;
+	} else if (strcmp(a.cmd, "show") == 0) {
+		if ((rc = keystore_get(txn, a.pos[0], &k)) != 0)
+			goto fail;
+		show_key(k);
+	} else if (strcmp(a.cmd, "search") == 0) {
+		list_header();
+		if ((rc = keystore_search(txn, a.pos[0], list_one, &count)) !=
+		    0)
+			goto fail;
+		if (count == 0) {
+			rc = gw_err_set(GW_ERR_NOT_FOUND,
+					"no public key matches '%.256s'",
+					a.pos[0]);
+			goto fail;
+		}
+	} else if (strcmp(a.cmd, "lookup") == 0) {
+		if ((rc = keystore_lookup_match(txn, a.pos[0], time(NULL), &x,
+						&m)) != 0)
+			goto fail;
+		printf("%-*s %s\n", W, "Address:", a.pos[0]);
+		printf("%-*s %s\n", W, "Key:", m.name);
+		printf("%-*s %s\n", W, "Source:",
+		       m.harvested ? "harvested keys" : "public keys");
+		printf("%-*s %s %s\n", W, "Match:",
+		       keystore_match_name(m.kind), m.san);
+		printf("%-*s %s\n", W, "Not after:",
+		       cert_info_time(X509_get0_notAfter(x), t));
+		printf("%-*s %s\n", W, "SHA-256 fingerprint:",
+		       cert_info_fingerprint(x, fp));
+	} else if (strcmp(a.cmd, "export") == 0) {
+		if ((rc = keystore_export(txn, &buf)) != 0 ||
+		    (rc = keystore_foreach(txn, count_one, &count)) != 0)
+			goto fail;
+		gw_txn_abort(txn);
+		txn = NULL;
+		if ((rc = write_all(a.pos[0], &buf)) != 0)
+			goto fail;
+		if (strcmp(a.pos[0], "-") != 0)
+			printf("exported %zu public key%s to %s\n", count,
+			       count == 1 ? "" : "s", a.pos[0]);
+	}
+	goto out;
+fail:
+	ex = cli_fail(what, rc);
+out:
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	keystore_key_free(k);
+	X509_free(x);
+	gw_buf_free(&buf);
+	return ex;
+}

@@ -944,7 +944,7 @@ add_prim(struct comp *comp, size_t *nc, struct prim *pr, size_t *np,
  *            CMS_decrypt(cms, key, cert, NULL, out, 0)
  *   verify:  SMIME_read_CMS(in, &dcont) (the detached content), then
  *            CMS_verify(cms, NULL, store, dcont, out, 0), store = the
- *            trust anchors smimegw gets (the identity, partial chains)
+ *            trust anchors smimegw is given (the identity, partial chains)
  */
 struct apictx {
 	const char *name;

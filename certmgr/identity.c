@@ -52,20 +52,6 @@ identity_free(struct identity *id)
 }
 
 static int
-put_cert(struct gw_rec_writer *w, unsigned tag, X509 *x)
-{
-	unsigned char *der = NULL;
-	int len, rc;
-
-	if ((len = i2d_X509(x, &der)) <= 0)
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot encode a certificate");
-	rc = gw_rec_put(w, tag, der, (size_t)len);
-	OPENSSL_free(der);
-	return rc;
-}
-
-static int
 encode(const struct identity *id, struct gw_rec_writer *w)
 {
 	int i, rc = 0;
@@ -80,10 +66,11 @@ encode(const struct identity *id, struct gw_rec_writer *w)
 	rc |= gw_rec_put_u64(w, TAG_UPDATED, id->updated);
 	if (rc != 0)
 		return gw_err_set(GW_ERR_NOMEM, "encoding identity");
-	if ((rc = put_cert(w, TAG_CERT, id->cert)) != 0)
+	if ((rc = gw_rec_put_x509(w, TAG_CERT, id->cert)) != 0)
 		return rc;
 	for (i = 0; id->chain != NULL && i < sk_X509_num(id->chain); i++)
-		if ((rc = put_cert(w, TAG_CHAIN, sk_X509_value(id->chain, i))) !=
+		if ((rc = gw_rec_put_x509(w, TAG_CHAIN,
+					   sk_X509_value(id->chain, i))) !=
 		    0)
 			return rc;
 	return 0;
@@ -94,7 +81,6 @@ decode(const unsigned char *buf, size_t len, struct identity **out)
 {
 	struct identity *id;
 	struct gw_rec_field f;
-	const unsigned char *p;
 	size_t off = 0;
 	X509 *x;
 	int r, rc = GW_ERR_NOMEM;
@@ -129,23 +115,20 @@ decode(const unsigned char *buf, size_t len, struct identity **out)
 			id->updated = gw_rec_u64(&f);
 			break;
 		case TAG_CERT:
-		case TAG_CHAIN:
-			p = f.p;
-			if ((x = d2i_X509(NULL, &p, (long)f.len)) == NULL) {
-				rc = gw_err_set_ssl(GW_ERR_STORE,
-						    "corrupt certificate in "
-						    "identity record");
+			if ((rc = gw_rec_get_x509(&f, &id->cert,
+						  "identity record")) != 0)
 				goto out;
-			}
-			if (f.tag == TAG_CERT) {
-				X509_free(id->cert);
-				id->cert = x;
-				break;
-			}
+			break;
+		case TAG_CHAIN:
+			x = NULL;
+			if ((rc = gw_rec_get_x509(&f, &x, "identity record")) !=
+			    0)
+				goto out;
 			if ((id->chain == NULL &&
 			     (id->chain = sk_X509_new_null()) == NULL) ||
 			    !sk_X509_push(id->chain, x)) {
 				X509_free(x);
+				rc = GW_ERR_NOMEM;
 				goto out;
 			}
 			break;

@@ -101,20 +101,14 @@ castore_ca_check(X509 *cert)
 static int
 encode(const struct castore_ca *ca, struct gw_rec_writer *w)
 {
-	unsigned char *der = NULL;
-	int len, rc = 0;
+	int rc = 0;
 
 	rc |= gw_rec_put_u64(w, TAG_VERSION, CASTORE_VERSION);
 	rc |= gw_rec_put_str(w, TAG_SOURCE, ca->source ? ca->source : "");
 	rc |= gw_rec_put_u64(w, TAG_ADDED, ca->added);
 	if (rc != 0)
 		return gw_err_set(GW_ERR_NOMEM, "encoding CA record");
-	if ((len = i2d_X509(ca->cert, &der)) <= 0)
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot encode a certificate");
-	rc = gw_rec_put(w, TAG_CERT, der, (size_t)len);
-	OPENSSL_free(der);
-	return rc;
+	return gw_rec_put_x509(w, TAG_CERT, ca->cert);
 }
 
 static int
@@ -123,7 +117,6 @@ decode(const void *key, size_t klen, const unsigned char *buf, size_t len,
 {
 	struct castore_ca *ca;
 	struct gw_rec_field f;
-	const unsigned char *p;
 	size_t off = 0;
 	int r, rc = GW_ERR_NOMEM;
 
@@ -145,15 +138,9 @@ decode(const void *key, size_t klen, const unsigned char *buf, size_t len,
 			ca->added = gw_rec_u64(&f);
 			break;
 		case TAG_CERT:
-			p = f.p;
-			X509_free(ca->cert);
-			if ((ca->cert = d2i_X509(NULL, &p, (long)f.len)) ==
-			    NULL) {
-				rc = gw_err_set_ssl(GW_ERR_STORE,
-						    "corrupt certificate in CA "
-						    "record");
+			if ((rc = gw_rec_get_x509(&f, &ca->cert, "CA record")) !=
+			    0)
 				goto out;
-			}
 			break;
 		default:
 			break;

@@ -8,6 +8,8 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <getopt.h>
+
 #include "gw_config.h"
 
 #define CLI_EXIT_OK 0
@@ -29,6 +31,13 @@ int cli_fail(const char *what, int rc);
 /* Prints a usage error and returns CLI_EXIT_USAGE. */
 int cli_usage(const char *what, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* "--name" of the long option whose value is c, for messages. */
+const char *cli_opt_name(const struct option *opts, int c);
+
+/* getopt_long()'s '?' (unknown option) and ':' (missing value) as usage
+ * errors naming the option; returns CLI_EXIT_USAGE. */
+int cli_getopt_error(const char *what, int c, char **argv);
 
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);

@@ -110,20 +110,6 @@ opt_allowed(size_t ci, int opt)
 	return 0;
 }
 
-static const char *
-opt_name(int c)
-{
-	static char buf[80];
-	const struct option *o;
-
-	for (o = cert_opts; o->name != NULL; o++)
-		if (o->val == c) {
-			snprintf(buf, sizeof(buf), "--%s", o->name);
-			return buf;
-		}
-	return "?";
-}
-
 static int
 parse_args(int argc, char **argv, struct cert_args *a, const char *what)
 {
@@ -143,16 +129,12 @@ parse_args(int argc, char **argv, struct cert_args *a, const char *what)
 			fputs(cert_usage_text, stdout);
 			exit(CLI_EXIT_OK);
 		}
-		if (c == '?')
-			return cli_usage(what, "unknown option '%s'",
-					 argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(what, "option '%s' needs a value",
-					 argv[optind - 1]);
+		if (c == '?' || c == ':')
+			return cli_getopt_error(what, c, argv);
 		if (!opt_allowed(ci, c))
 			return cli_usage(what, "option '%s' does not apply to "
 					       "'cert %s'",
-					 opt_name(c), a->cmd);
+					 cli_opt_name(cert_opts, c), a->cmd);
 		switch (c) {
 		case OPT_CN: a->spec.cn = optarg; break;
 		case OPT_COUNTRY: a->spec.country = optarg; break;

@@ -120,20 +120,6 @@ struct msg_args {
 	X509_STORE *trust;	/* trust anchors for open and verify */
 };
 
-static const char *
-opt_name(int c)
-{
-	static char buf[64];
-	const struct option *o;
-
-	for (o = msg_opts; o->name != NULL; o++)
-		if (o->val == c) {
-			snprintf(buf, sizeof(buf), "--%s", o->name);
-			return buf;
-		}
-	return "?";
-}
-
 static int
 parse(int argc, char **argv, const char *what, struct msg_args *a)
 {
@@ -153,12 +139,8 @@ parse(int argc, char **argv, const char *what, struct msg_args *a)
 			fputs(message_usage_text, stdout);
 			exit(CLI_EXIT_OK);
 		}
-		if (c == '?')
-			return cli_usage(what, "unknown option '%s'",
-					 argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(what, "option '%s' needs a value",
-					 argv[optind - 1]);
+		if (c == '?' || c == ':')
+			return cli_getopt_error(what, c, argv);
 		if (c != 'i' && c != 'o') {
 			for (k = 0; msg_cmds[ci].allowed[k] != 0; k++)
 				if (msg_cmds[ci].allowed[k] == c)
@@ -167,7 +149,7 @@ parse(int argc, char **argv, const char *what, struct msg_args *a)
 				return cli_usage(what,
 						 "option '%s' does not apply to "
 						 "'message %s'",
-						 opt_name(c), argv[0]);
+						 cli_opt_name(msg_opts, c), argv[0]);
 		}
 		switch (c) {
 		case OPT_CERT: a->cert = optarg; break;

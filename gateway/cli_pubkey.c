@@ -77,20 +77,6 @@ struct pubkey_args {
 	int allow_expired, replace;
 };
 
-static const char *
-opt_name(int c)
-{
-	static char buf[64];
-	const struct option *o;
-
-	for (o = pubkey_opts; o->name != NULL; o++)
-		if (o->val == c) {
-			snprintf(buf, sizeof(buf), "--%s", o->name);
-			return buf;
-		}
-	return "?";
-}
-
 static int
 parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
 {
@@ -109,12 +95,8 @@ parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
 			fputs(pubkey_usage_text, stdout);
 			exit(CLI_EXIT_OK);
 		}
-		if (c == '?')
-			return cli_usage(what, "unknown option '%s'",
-					 argv[optind - 1]);
-		if (c == ':')
-			return cli_usage(what, "option '%s' needs a value",
-					 argv[optind - 1]);
+		if (c == '?' || c == ':')
+			return cli_getopt_error(what, c, argv);
 		for (k = 0; cmd_table[ci].allowed[k] != 0; k++)
 			if (cmd_table[ci].allowed[k] == c)
 				break;
@@ -122,7 +104,7 @@ parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
 			return cli_usage(what,
 					 "option '%s' does not apply to "
 					 "'pubkey %s'",
-					 opt_name(c), a->cmd);
+					 cli_opt_name(pubkey_opts, c), a->cmd);
 		switch (c) {
 		case OPT_ALLOW_EXPIRED: a->allow_expired = 1; break;
 		case OPT_REPLACE: a->replace = 1; break;

@@ -6,6 +6,8 @@
 
 #include "gw_err.h"
 
+#include <openssl/x509.h>
+
 #define REC_MAX ((size_t)64 << 20)
 
 struct gw_rec_writer {
@@ -136,4 +138,35 @@ gw_rec_u64(const struct gw_rec_field *f)
 	for (i = 0; i < f->len && i < 8; i++)
 		v = v << 8 | f->p[i];
 	return v;
+}
+
+int
+gw_rec_put_x509(struct gw_rec_writer *w, unsigned tag, X509 *x)
+{
+	unsigned char *der = NULL;
+	int len, rc;
+
+	if ((len = i2d_X509(x, &der)) <= 0)
+		return gw_err_set_ssl(GW_ERR_CRYPTO,
+				      "cannot encode a certificate");
+	rc = gw_rec_put(w, tag, der, (size_t)len);
+	OPENSSL_free(der);
+	return rc;
+}
+
+int
+gw_rec_get_x509(const struct gw_rec_field *f, X509 **x, const char *what)
+{
+	const unsigned char *p = f->p;
+	X509 *n;
+
+	if ((n = d2i_X509(NULL, &p, (long)f->len)) == NULL ||
+	    p != f->p + f->len) {
+		X509_free(n);
+		return gw_err_set_ssl(GW_ERR_STORE, "corrupt certificate in %s",
+				      what);
+	}
+	X509_free(*x);
+	*x = n;
+	return 0;
 }

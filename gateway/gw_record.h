@@ -35,6 +35,14 @@ int gw_rec_next(const unsigned char *buf, size_t len, size_t *off,
 		struct gw_rec_field *f);
 /* A malloc'd NUL-terminated copy of a string field, NULL on OOM. */
 char *gw_rec_strdup(const struct gw_rec_field *f);
+
+/* Certificates as fields: DER in, DER out. */
+struct x509_st;
+int gw_rec_put_x509(struct gw_rec_writer *w, unsigned tag, struct x509_st *x);
+/* Decodes the field into *x (freeing what *x held); GW_ERR_STORE naming
+ * what ("identity record") when it is not a certificate. */
+int gw_rec_get_x509(const struct gw_rec_field *f, struct x509_st **x,
+		    const char *what);
 uint64_t gw_rec_u64(const struct gw_rec_field *f);
 
 #endif

@@ -164,8 +164,6 @@ keystore_key_free(struct keystore_key *k)
 static int
 encode(const struct keystore_key *k, struct gw_rec_writer *w)
 {
-	unsigned char *der = NULL;
-	size_t len = 0;
 	int rc = 0;
 
 	rc |= gw_rec_put_u64(w, TAG_VERSION, KEYSTORE_VERSION);
@@ -177,11 +175,7 @@ encode(const struct keystore_key *k, struct gw_rec_writer *w)
 	rc |= gw_rec_put_u64(w, TAG_UPDATED, k->updated);
 	if (rc != 0)
 		return gw_err_set(GW_ERR_NOMEM, "encoding public key record");
-	if ((rc = der_of(k->cert, &der, &len)) != 0)
-		return rc;
-	rc = gw_rec_put(w, TAG_CERT, der, len);
-	OPENSSL_free(der);
-	return rc;
+	return gw_rec_put_x509(w, TAG_CERT, k->cert);
 }
 
 static int
@@ -189,7 +183,6 @@ decode(const unsigned char *buf, size_t len, struct keystore_key **out)
 {
 	struct keystore_key *k;
 	struct gw_rec_field f;
-	const unsigned char *p;
 	size_t off = 0;
 	int r, rc = GW_ERR_NOMEM;
 
@@ -221,15 +214,9 @@ decode(const unsigned char *buf, size_t len, struct keystore_key **out)
 			k->updated = gw_rec_u64(&f);
 			break;
 		case TAG_CERT:
-			p = f.p;
-			X509_free(k->cert);
-			if ((k->cert = d2i_X509(NULL, &p, (long)f.len)) ==
-			    NULL) {
-				rc = gw_err_set_ssl(GW_ERR_STORE,
-						    "corrupt certificate in "
-						    "public key record");
+			if ((rc = gw_rec_get_x509(&f, &k->cert,
+						  "public key record")) != 0)
 				goto out;
-			}
 			break;
 		default:
 			break;

@@ -78,6 +78,29 @@ cli_usage(const char *what, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
+const char *
+cli_opt_name(const struct option *opts, int c)
+{
+	static char buf[64];
+	const struct option *o;
+
+	for (o = opts; o->name != NULL; o++)
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	return "?";
+}
+
+int
+cli_getopt_error(const char *what, int c, char **argv)
+{
+	if (c == ':')
+		return cli_usage(what, "option '%s' needs a value",
+				 argv[optind - 1]);
+	return cli_usage(what, "unknown option '%s'", argv[optind - 1]);
+}
+
 int
 cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 {

@@ -172,6 +172,15 @@ split(const unsigned char *msg, size_t len, unsigned flags,
 		n = smime_header_block_len(msg, len);
 	if ((rc = smime_parse(msg, n, &tree)) != 0)
 		return rc;
+	/* The parser may end a header block elsewhere than at the first
+	 * empty line (a delimiter line, say): then its view of the whole
+	 * message decides, not the shortcut. */
+	if (n < len && mime_part_body_range(mime_tree_root(tree)).start != n) {
+		mime_tree_free(tree);
+		tree = NULL;
+		if ((rc = smime_parse(msg, len, &tree)) != 0)
+			return rc;
+	}
 	if ((rc = gw_buf_reserve(entity, len + 1024, &room)) == 0 &&
 	    (rc = smime_outer_headers(msg, mime_tree_root(tree), NULL,
 				      outer)) == 0)

@@ -98,9 +98,11 @@ smime_is_our_result(const char *name, const char *value, const char *id)
 
 /*
  * Appends a header field so that it can never become more than one
- * field: a CR not followed by LF (which some readers take as a line
- * break) becomes a space, a bare LF becomes CRLF, and a field cut off by
- * the end of the input gets its CRLF.
+ * field, nor part of another: a CR not followed by LF (which some
+ * readers take as a line break) becomes a space, or is dropped when it
+ * starts the field (a leading space would fold the line into the field
+ * before it); a bare LF becomes CRLF, and a field cut off by the end of
+ * the input gets its CRLF.
  */
 int
 smime_add_field_bytes(struct gw_buf *out, const unsigned char *p, size_t n,
@@ -111,8 +113,11 @@ smime_add_field_bytes(struct gw_buf *out, const unsigned char *p, size_t n,
 
 	for (i = 0; i < n; i++) {
 		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) {
+			/* A space, except first in the field: a line that
+			 * starts with white space would fold into the field
+			 * before it. */
 			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
-			    (rc = gw_buf_add(out, " ", 1)) != 0)
+			    (i > 0 && (rc = gw_buf_add(out, " ", 1)) != 0))
 				return rc;
 			start = i + 1;
 		} else if (canon && p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {

@@ -460,7 +460,10 @@ parse_layer(const unsigned char *e, size_t n, int depth,
 	if (depth > 0 && (h = smime_header_block_len(e, n)) < n) {
 		if ((rc = smime_parse(e, h, out)) != 0)
 			return rc;
-		if (!maybe_layer(mime_tree_root(*out)))
+		/* Only when the parser ends the header block where the
+		 * shortcut did is the header-only view the same. */
+		if (mime_part_body_range(mime_tree_root(*out)).start == h &&
+		    !maybe_layer(mime_tree_root(*out)))
 			return 0;
 		mime_tree_free(*out);
 		*out = NULL;

@@ -8,7 +8,7 @@
 set -euo pipefail
 secs=${1:-120}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bld=${TMPDIR:-/tmp}/smimegw-fuzz-build
+bld=${TMPDIR:-/tmp}/smimegw-fuzz-build-$(printf %s "$top" | md5sum | cut -c1-8)
 work=$(mktemp -d "${TMPDIR:-/tmp}/smimegw-fuzz.XXXXXX")
 cmake -S "$top" -B "$bld" -DSMIMEGW_FUZZ=ON -DCMAKE_C_COMPILER=clang \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -1462,6 +1462,125 @@ scan_text(struct mime_parser *mp, const unsigned char *s, size_t n, int *lf)
 	return i;
 }
 
+/*
+ * 0x80 set in some byte iff some byte of w is < 0x20 or >= 0x80: a
+ * control character (NUL, CR, but also TAB, FF, ...) or an 8-bit byte.
+ * Exact as a yes/no answer: without a byte < 0x20 nothing borrows.
+ */
+#define SUSPECT(w) ((((w) - ONES * 0x20) | (w)) & HIGHS)
+
+/* The defects of one line's content, byte by byte (see text_run). */
+static unsigned
+content_defects(const unsigned char *p, size_t cont, int flag8)
+{
+	unsigned fl = 0;
+	size_t i;
+
+	for (i = 0; i < cont; i++) {
+		if (p[i] == '\0')
+			fl |= MIME_DEFECT_NUL;
+		else if (p[i] == '\r')
+			fl |= MIME_DEFECT_BARE_CR;
+		else if (p[i] >= 0x80 && flag8)
+			fl |= MIME_DEFECT_8BIT_BODY;
+	}
+	return fl;
+}
+
+/*
+ * Fast path for the common case, called at the start of a line: consume
+ * a run of complete ordinary lines from s[0..n) in one go and return the
+ * number of bytes taken (0: nothing taken, use the per-line machine).
+ *
+ * A line can only be a delimiter when it starts with '-' and some
+ * multipart is open, so every other line that ends (LF) inside this
+ * chunk is plain text of mp->cur: the part, its cte and so flag8 are the
+ * same for the whole run, and only the bookkeeping of scan_text and
+ * body_line_end matters.  The run stops before
+ *   - a line that starts with '-' while bdepth > 0 (maybe a delimiter),
+ *   - a line without its LF in this chunk (it may continue in the next
+ *     chunk; the per-line machine keeps its state across chunks),
+ *   - a line longer than max_line (the per-line machine fails on it,
+ *     with the same error at the same point),
+ * so the result is the same for every split of the input.
+ *
+ * Lines are split with memchr.  A line's content is the bytes before
+ * its line end (the LF, or the CRLF); the defects in it are
+ *   NUL         any 0x00 byte;
+ *   8BIT_BODY   any byte >= 0x80, when flag8 (cte not 8bit/binary);
+ *   BARE_CR     any CR: the byte after it is still content or the CR
+ *               of the CRLF, never the LF.
+ * The content is first tested a word at a time for any byte < 0x20 or
+ * >= 0x80 (SUSPECT); only a line with one is looked at byte by byte
+ * (content_defects).  Per line: LONG_LINE (content > 998 bytes, not
+ * binary) via the longest line, and the line-end style (CRLF / LF,
+ * BARE_LF) as in body_line_end.
+ */
+static size_t
+text_run(struct mime_parser *mp, const unsigned char *s, size_t n)
+{
+	struct mime_part *part = mp->cur;
+	const unsigned char *p = s, *end = s + n, *nl;
+	size_t len, cont, i, last = 0, lastcont = 0, maxcont = 0;
+	uint64_t w, susp;
+	unsigned fl = 0, eol = 0;
+	int dash = mp->bdepth > 0, crlf;
+	int flag8 = part->cte_class != CTE_8BIT &&
+		    part->cte_class != CTE_BINARY;
+
+	while (p < end && !(dash && *p == '-')) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		len = (size_t)(nl - p);
+		crlf = len > 0 && nl[-1] == '\r';
+		cont = len - (size_t)crlf;
+		if (cont > mp->lim.max_line)
+			break;
+		eol |= crlf ? MIME_EOL_CRLF : MIME_EOL_LF;
+		susp = 0;
+		if (cont >= 8) {
+			for (i = 0; i + 8 <= cont; i += 8) {
+				memcpy(&w, p + i, 8);
+				susp |= SUSPECT(w);
+			}
+			if (i < cont) { /* the last 8 bytes, overlapping */
+				memcpy(&w, p + cont - 8, 8);
+				susp |= SUSPECT(w);
+			}
+		} else {
+			susp = 1; /* short: just look at the bytes */
+		}
+		if (susp != 0)
+			fl |= content_defects(p, cont, flag8);
+		if (cont > maxcont)
+			maxcont = cont;
+		last = (size_t)(p - s);
+		lastcont = cont;
+		p = nl + 1;
+	}
+	if (p == s)
+		return 0;
+	n = (size_t)(p - s);
+
+	if (maxcont > RFC_LINE_MAX && part->cte_class != CTE_BINARY)
+		fl |= MIME_DEFECT_LONG_LINE;
+	part->defects |= fl;
+	if (eol & MIME_EOL_CRLF)
+		eol_flags(part, 2);
+	if (eol & MIME_EOL_LF)
+		eol_flags(part, 1);
+
+	/* The state body_line_end leaves after the last line of the run. */
+	mp->line_part = part;
+	mp->flag8 = flag8;
+	mp->line_start = mp->off + last;
+	mp->prev_eol = mp->line_start + lastcont;
+	mp->pending_cr = 0;
+	mp->off += n;
+	mp->ls = LS_START;
+	return n;
+}
+
 /* The body line ended at mp->off (past its LF, or at end of input). */
 static int
 body_line_end(struct mime_parser *mp, int eof)
@@ -1527,6 +1646,11 @@ body_step(struct mime_parser *mp, const unsigned char *s, size_t n,
 	*used = 0;
 	switch (mp->ls) {
 	case LS_START:
+		/* Whole ordinary lines in bulk; the rest line by line. */
+		if ((take = text_run(mp, s, n)) > 0) {
+			*used = take;
+			break;
+		}
 		mp->line_start = mp->off;
 		mp->line_part = mp->cur;
 		mp->flag8 = mp->cur->cte_class != CTE_8BIT &&

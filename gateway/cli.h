@@ -39,6 +39,11 @@ const char *cli_opt_name(const struct option *opts, int c);
  * errors naming the option; returns CLI_EXIT_USAGE. */
 int cli_getopt_error(const char *what, int c, char **argv);
 
+/* 0 when option c is in allowed (0-terminated); otherwise a usage error
+ * "option '--x' does not apply to 'WHAT'" and CLI_EXIT_USAGE. */
+int cli_opt_allowed(const char *what, const int *allowed,
+		    const struct option *opts, int c);
+
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_main(struct cli_ctx *ctx, int argc, char **argv);

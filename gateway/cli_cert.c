@@ -100,17 +100,6 @@ struct cert_args {
 };
 
 static int
-opt_allowed(size_t ci, int opt)
-{
-	const int *a;
-
-	for (a = cmd_table[ci].allowed; *a != 0; a++)
-		if (*a == opt)
-			return 1;
-	return 0;
-}
-
-static int
 parse_args(int argc, char **argv, struct cert_args *a, const char *what)
 {
 	size_t ci;
@@ -131,10 +120,8 @@ parse_args(int argc, char **argv, struct cert_args *a, const char *what)
 		}
 		if (c == '?' || c == ':')
 			return cli_getopt_error(what, c, argv);
-		if (!opt_allowed(ci, c))
-			return cli_usage(what, "option '%s' does not apply to "
-					       "'cert %s'",
-					 cli_opt_name(cert_opts, c), a->cmd);
+		if (cli_opt_allowed(what, cmd_table[ci].allowed, cert_opts, c))
+			return CLI_EXIT_USAGE;
 		switch (c) {
 		case OPT_CN: a->spec.cn = optarg; break;
 		case OPT_COUNTRY: a->spec.country = optarg; break;

@@ -123,7 +123,7 @@ struct msg_args {
 static int
 parse(int argc, char **argv, const char *what, struct msg_args *a)
 {
-	size_t ci, k;
+	size_t ci;
 	int c;
 
 	for (ci = 0; ci < sizeof(msg_cmds) / sizeof(msg_cmds[0]); ci++)
@@ -141,16 +141,9 @@ parse(int argc, char **argv, const char *what, struct msg_args *a)
 		}
 		if (c == '?' || c == ':')
 			return cli_getopt_error(what, c, argv);
-		if (c != 'i' && c != 'o') {
-			for (k = 0; msg_cmds[ci].allowed[k] != 0; k++)
-				if (msg_cmds[ci].allowed[k] == c)
-					break;
-			if (msg_cmds[ci].allowed[k] == 0)
-				return cli_usage(what,
-						 "option '%s' does not apply to "
-						 "'message %s'",
-						 cli_opt_name(msg_opts, c), argv[0]);
-		}
+		if (c != 'i' && c != 'o' &&
+		    cli_opt_allowed(what, msg_cmds[ci].allowed, msg_opts, c))
+			return CLI_EXIT_USAGE;
 		switch (c) {
 		case OPT_CERT: a->cert = optarg; break;
 		case OPT_MODE: a->mode = optarg; break;

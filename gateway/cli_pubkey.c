@@ -80,7 +80,7 @@ struct pubkey_args {
 static int
 parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
 {
-	size_t ci, k;
+	size_t ci;
 	int c;
 
 	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
@@ -97,14 +97,9 @@ parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
 		}
 		if (c == '?' || c == ':')
 			return cli_getopt_error(what, c, argv);
-		for (k = 0; cmd_table[ci].allowed[k] != 0; k++)
-			if (cmd_table[ci].allowed[k] == c)
-				break;
-		if (cmd_table[ci].allowed[k] == 0)
-			return cli_usage(what,
-					 "option '%s' does not apply to "
-					 "'pubkey %s'",
-					 cli_opt_name(pubkey_opts, c), a->cmd);
+		if (cli_opt_allowed(what, cmd_table[ci].allowed, pubkey_opts,
+				    c))
+			return CLI_EXIT_USAGE;
 		switch (c) {
 		case OPT_ALLOW_EXPIRED: a->allow_expired = 1; break;
 		case OPT_REPLACE: a->replace = 1; break;

@@ -102,6 +102,17 @@ cli_getopt_error(const char *what, int c, char **argv)
 }
 
 int
+cli_opt_allowed(const char *what, const int *allowed,
+		const struct option *opts, int c)
+{
+	for (; *allowed != 0; allowed++)
+		if (*allowed == c)
+			return 0;
+	return cli_usage(what, "option '%s' does not apply to '%s'",
+			 cli_opt_name(opts, c), what);
+}
+
+int
 cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct gw_config *cfg;

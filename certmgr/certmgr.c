@@ -55,6 +55,12 @@ certmgr_free(struct certmgr *cm)
 	free(cm);
 }
 
+struct gw_store *
+certmgr_store(struct certmgr *cm)
+{
+	return cm->store;
+}
+
 void
 certmgr_set_now(struct certmgr *cm, time_t now)
 {

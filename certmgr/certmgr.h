@@ -26,6 +26,10 @@ struct certmgr;
 int certmgr_open(const struct gw_config *cfg, struct certmgr **out);
 void certmgr_free(struct certmgr *cm);
 
+/* The store certmgr opened, for callers that read or write other
+ * records in the same environment (LMDB allows one per process). */
+struct gw_store *certmgr_store(struct certmgr *cm);
+
 /* Test hook: the clock used for validity checks (0: time(NULL)). */
 void certmgr_set_now(struct certmgr *cm, time_t now);
 

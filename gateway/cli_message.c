@@ -10,9 +10,9 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
-#include "castore.h"
 #include "certmgr.h"
 #include "cli.h"
+#include "engine.h"
 #include "gw_err.h"
 #include "gw_store.h"
 #include "keystore.h"
@@ -115,7 +115,7 @@ struct msg_args {
 	const char *to[MAX_TO];
 	size_t nto;
 	int pss, oaep, remove_sig, system;
-	/* Read from the store by prepare() before certmgr opens it. */
+	/* Read from the store by prepare(). */
 	STACK_OF(X509) *rcpts;	/* the --to certificates, in order */
 	X509_STORE *trust;	/* trust anchors for open and verify */
 };
@@ -234,63 +234,15 @@ static int
 sign_once(struct certmgr *cm, const struct msg_args *a,
 	  const unsigned char *msg, size_t len, struct gw_buf *out)
 {
-	struct smime_signer s;
-	struct identity *id = NULL;
-	struct mime_tree *tree = NULL;
-	EVP_PKEY *key = NULL;
-	time_t now = time(NULL);
-	char addr[256], matched[256];
-	int rc;
+	struct engine_sign_opts o;
 
-	memset(&s, 0, sizeof(s));
-	if ((rc = certmgr_get(cm, a->cert, &id)) != 0)
-		goto out;
-	if (!(id->usage & CERT_USAGE_SIGN)) {
-		rc = gw_err_set(GW_ERR_REQUIREMENT,
-				"--cert: identity '%s' is for encryption only",
-				a->cert);
-		goto out;
-	}
-	if (X509_cmp_time(X509_get0_notAfter(id->cert), &now) < 0 ||
-	    X509_cmp_time(X509_get0_notBefore(id->cert), &now) > 0) {
-		rc = gw_err_set(GW_ERR_EXPIRED,
-				"--cert: the certificate of identity '%s' is "
-				"not valid now",
-				a->cert);
-		goto out;
-	}
-	if ((rc = smime_parse(msg, len, &tree)) != 0)
-		goto out;
-	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
-			   addr, sizeof(addr));
-	if (addr[0] == '\0') {
-		rc = gw_err_set(GW_ERR_INVALID,
-				"the message has no From address to sign for");
-		goto out;
-	}
-	if (!smime_cert_covers(id->cert, addr, matched, sizeof(matched))) {
-		rc = gw_err_set(GW_ERR_REQUIREMENT,
-				"--cert: identity '%s' does not cover the From "
-				"address %s (its SANs name neither the address "
-				"nor its domain)",
-				a->cert, addr);
-		goto out;
-	}
-	if ((rc = certmgr_load_key(cm, id, &key)) != 0)
-		goto out;
-	s.cert = id->cert;
-	s.key = key;
-	s.chain = id->chain;
-	s.md = a->digest ? smime_digest_by_name(a->digest) : NULL;
-	s.pss = a->pss;
-	s.mode = a->mode && strcmp(a->mode, "opaque") == 0 ? SMIME_SIGN_OPAQUE
+	memset(&o, 0, sizeof(o));
+	o.identity = a->cert;
+	o.md = a->digest ? smime_digest_by_name(a->digest) : NULL;
+	o.pss = a->pss;
+	o.mode = a->mode && strcmp(a->mode, "opaque") == 0 ? SMIME_SIGN_OPAQUE
 							    : SMIME_SIGN_DETACHED;
-	rc = smime_sign(msg, len, &s, out);
-out:
-	mime_tree_free(tree);
-	EVP_PKEY_free(key);
-	identity_free(id);
-	return rc;
+	return engine_sign(cm, &o, msg, len, out);
 }
 
 /* One --to: a certificate file, else an identity name, else an address
@@ -382,139 +334,13 @@ outgoing(struct certmgr *cm, const struct msg_args *a, struct gw_buf *in,
 
 /* ---- incoming -------------------------------------------------------- */
 
-struct key_search {
-	struct certmgr *cm;
-	CMS_ContentInfo *cms;
-	struct identity *found;
-};
-
-static int
-is_recipient(CMS_ContentInfo *cms, X509 *cert)
-{
-	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
-	STACK_OF(CMS_RecipientEncryptedKey) *reks;
-	CMS_RecipientInfo *ri;
-	int i, j;
-
-	for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
-		ri = sk_CMS_RecipientInfo_value(ris, i);
-		switch (CMS_RecipientInfo_type(ri)) {
-		case CMS_RECIPINFO_TRANS:
-			if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
-				return 1;
-			break;
-		case CMS_RECIPINFO_AGREE:
-			reks = CMS_RecipientInfo_kari_get0_reks(ri);
-			for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks);
-			     j++)
-				if (CMS_RecipientEncryptedKey_cert_cmp(
-					sk_CMS_RecipientEncryptedKey_value(reks,
-									   j),
-					cert) == 0)
-					return 1;
-			break;
-		default:
-			break;
-		}
-	}
-	return 0;
-}
-
-static int
-search_one(void *arg, const struct identity *id)
-{
-	struct key_search *ks = arg;
-	struct identity *copy;
-
-	if (!(id->usage & CERT_USAGE_ENCRYPT) || !is_recipient(ks->cms, id->cert))
-		return 0;
-	/* The record passed in is borrowed: fetch our own. */
-	if (certmgr_get(ks->cm, id->name, &copy) != 0)
-		return 0;
-	ks->found = copy;
-	return 1;
-}
-
-static int
-find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
-{
-	struct key_search ks = {arg, cms, NULL};
-	int rc;
-
-	*cert = NULL;
-	*key = NULL;
-	if ((rc = certmgr_foreach(ks.cm, search_one, &ks)) != 0)
-		return rc;
-	if (ks.found == NULL)
-		return GW_ERR_NOT_FOUND;
-	if ((rc = certmgr_load_key(ks.cm, ks.found, key)) == 0) {
-		*cert = ks.found->cert;
-		ks.found->cert = NULL;
-	}
-	identity_free(ks.found);
-	return rc;
-}
-
-struct trust_fill {
-	X509_STORE *store;
-};
-
-static int
-trust_identity(void *arg, const struct identity *id)
-{
-	struct trust_fill *tf = arg;
-
-	X509_STORE_add_cert(tf->store, id->cert);
-	ERR_clear_error(); /* a duplicate is not an error */
-	return 0;
-}
-
-/* Trust anchors: the --ca file, the gateway's own identities, the
- * trusted CAs and, with --system, the system's default trust store. */
-static int
-build_trust(struct gw_txn *txn, const struct msg_args *a, X509_STORE **out)
-{
-	struct trust_fill tf;
-	STACK_OF(X509) *sk = NULL;
-	int i, rc;
-
-	if ((tf.store = X509_STORE_new()) == NULL)
-		return GW_ERR_NOMEM;
-	X509_STORE_set_flags(tf.store, X509_V_FLAG_PARTIAL_CHAIN);
-	if (a->ca != NULL) {
-		if ((rc = certmgr_read_certs(a->ca, &sk)) != 0)
-			goto fail;
-		for (i = 0; i < sk_X509_num(sk); i++)
-			X509_STORE_add_cert(tf.store, sk_X509_value(sk, i));
-		ERR_clear_error();
-		sk_X509_pop_free(sk, X509_free);
-	}
-	if ((rc = identity_foreach(txn, trust_identity, &tf)) != 0 ||
-	    (rc = castore_load(txn, tf.store)) != 0)
-		goto fail;
-	if (a->system && !X509_STORE_set_default_paths(tf.store)) {
-		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
-				    "--system: cannot load the system trust "
-				    "store");
-		goto fail;
-	}
-	*out = tf.store;
-	return 0;
-fail:
-	X509_STORE_free(tf.store);
-	return rc;
-}
-
 /*
  * Reads what the command needs from the store (the --to certificates,
- * or the trust anchors) in one read transaction on an environment of
- * its own, closed again before certmgr_open(): LMDB must not have one
- * environment open twice in a process, and certmgr keeps its own.
+ * or the trust anchors) in one read transaction.
  */
 static int
-prepare(const struct gw_config *cfg, struct msg_args *a)
+prepare(struct certmgr *cm, struct msg_args *a)
 {
-	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
 	X509 *x = NULL;
 	size_t i;
@@ -522,12 +348,10 @@ prepare(const struct gw_config *cfg, struct msg_args *a)
 
 	if (a->cmd == CMD_SIGN)
 		return 0; /* nothing to read */
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0 ||
-	    (rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0)
-		goto out;
+	if ((rc = gw_txn_begin(certmgr_store(cm), GW_TXN_READ, &txn)) != 0)
+		return rc;
 	if (a->cmd > CMD_TRIPLE) {
-		rc = build_trust(txn, a, &a->trust);
+		rc = engine_trust(txn, a->ca, a->system, &a->trust);
 		goto out;
 	}
 	if ((a->rcpts = sk_X509_new_null()) == NULL) {
@@ -546,7 +370,6 @@ prepare(const struct gw_config *cfg, struct msg_args *a)
 	}
 out:
 	gw_txn_abort(txn);
-	gw_store_close(st);
 	return rc;
 }
 
@@ -564,7 +387,7 @@ incoming(struct certmgr *cm, const struct gw_config *cfg,
 	o.only = a->cmd == CMD_DECRYPT	 ? SMIME_OPEN_DECRYPT
 		 : a->cmd == CMD_VERIFY ? SMIME_OPEN_VERIFY
 					: SMIME_OPEN_ALL;
-	o.find_key = find_key;
+	o.find_key = engine_find_key;
 	o.find_key_arg = cm;
 	return smime_open(in->data, in->len, &o, out, res);
 }
@@ -617,8 +440,8 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = prepare(cfg, &a)) != 0 ||
-	    (rc = certmgr_open(cfg, &cm)) != 0) {
+	    (rc = certmgr_open(cfg, &cm)) != 0 ||
+	    (rc = prepare(cm, &a)) != 0) {
 		ex = cli_fail(what, rc);
 		goto out;
 	}

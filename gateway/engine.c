@@ -1,0 +1,202 @@
+/* engine.c - the S/MIME engine bound to the stores and the token. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+
+#include "castore.h"
+#include "engine.h"
+#include "gw_err.h"
+#include "identity.h"
+#include "mime_parser.h"
+
+/* ---- signing ----------------------------------------------------------- */
+
+/* Whether identity id may sign msg now: usage, validity, From covered. */
+static int
+signer_check(const struct identity *id, const unsigned char *msg,
+	     size_t len, time_t now)
+{
+	struct mime_tree *tree = NULL;
+	char addr[256], matched[256];
+	int rc;
+
+	if (!(id->usage & CERT_USAGE_SIGN))
+		return gw_err_set(GW_ERR_REQUIREMENT,
+				  "--cert: identity '%s' is for encryption "
+				  "only",
+				  id->name);
+	if (X509_cmp_time(X509_get0_notAfter(id->cert), &now) < 0 ||
+	    X509_cmp_time(X509_get0_notBefore(id->cert), &now) > 0)
+		return gw_err_set(GW_ERR_EXPIRED,
+				  "--cert: the certificate of identity '%s' "
+				  "is not valid now",
+				  id->name);
+	if ((rc = smime_parse(msg, len, &tree)) != 0)
+		return rc;
+	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
+			   addr, sizeof(addr));
+	mime_tree_free(tree);
+	if (addr[0] == '\0')
+		return gw_err_set(GW_ERR_INVALID,
+				  "the message has no From address to sign "
+				  "for");
+	if (!smime_cert_covers(id->cert, addr, matched, sizeof(matched)))
+		return gw_err_set(GW_ERR_REQUIREMENT,
+				  "--cert: identity '%s' does not cover the "
+				  "From address %s (its SANs name neither the "
+				  "address nor its domain)",
+				  id->name, addr);
+	return 0;
+}
+
+int
+engine_sign(struct certmgr *cm, const struct engine_sign_opts *o,
+	    const unsigned char *msg, size_t len, struct gw_buf *out)
+{
+	struct smime_signer s;
+	struct identity *id = NULL;
+	EVP_PKEY *key = NULL;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = certmgr_get(cm, o->identity, &id)) != 0 ||
+	    (rc = signer_check(id, msg, len, o->now ? o->now : time(NULL))) !=
+		0 ||
+	    (rc = certmgr_load_key(cm, id, &key)) != 0)
+		goto out;
+	s.cert = id->cert;
+	s.key = key;
+	s.chain = id->chain;
+	s.md = o->md;
+	s.pss = o->pss;
+	s.mode = o->mode;
+	rc = smime_sign(msg, len, &s, out);
+out:
+	EVP_PKEY_free(key);
+	identity_free(id);
+	return rc;
+}
+
+/* ---- the decryption key ------------------------------------------------ */
+
+struct key_search {
+	struct certmgr *cm;
+	CMS_ContentInfo *cms;
+	struct identity *found;
+};
+
+static int
+is_recipient(CMS_ContentInfo *cms, X509 *cert)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	STACK_OF(CMS_RecipientEncryptedKey) *reks;
+	CMS_RecipientInfo *ri;
+	int i, j;
+
+	for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+		ri = sk_CMS_RecipientInfo_value(ris, i);
+		switch (CMS_RecipientInfo_type(ri)) {
+		case CMS_RECIPINFO_TRANS:
+			if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+				return 1;
+			break;
+		case CMS_RECIPINFO_AGREE:
+			reks = CMS_RecipientInfo_kari_get0_reks(ri);
+			for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks);
+			     j++)
+				if (CMS_RecipientEncryptedKey_cert_cmp(
+					sk_CMS_RecipientEncryptedKey_value(reks,
+									   j),
+					cert) == 0)
+					return 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+search_one(void *arg, const struct identity *id)
+{
+	struct key_search *ks = arg;
+	struct identity *copy;
+
+	if (!(id->usage & CERT_USAGE_ENCRYPT) || !is_recipient(ks->cms, id->cert))
+		return 0;
+	/* The record passed in is borrowed: fetch our own. */
+	if (certmgr_get(ks->cm, id->name, &copy) != 0)
+		return 0;
+	ks->found = copy;
+	return 1;
+}
+
+int
+engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
+{
+	struct key_search ks = {arg, cms, NULL};
+	int rc;
+
+	*cert = NULL;
+	*key = NULL;
+	if ((rc = certmgr_foreach(ks.cm, search_one, &ks)) != 0)
+		return rc;
+	if (ks.found == NULL)
+		return GW_ERR_NOT_FOUND;
+	if ((rc = certmgr_load_key(ks.cm, ks.found, key)) == 0) {
+		*cert = ks.found->cert;
+		ks.found->cert = NULL;
+	}
+	identity_free(ks.found);
+	return rc;
+}
+
+/* ---- trust anchors ----------------------------------------------------- */
+
+static int
+trust_identity(void *arg, const struct identity *id)
+{
+	X509_STORE_add_cert(arg, id->cert);
+	ERR_clear_error(); /* a duplicate is not an error */
+	return 0;
+}
+
+int
+engine_trust(struct gw_txn *txn, const char *ca_file, int system,
+	     X509_STORE **out)
+{
+	X509_STORE *store;
+	STACK_OF(X509) *sk = NULL;
+	int i, rc;
+
+	*out = NULL;
+	if ((store = X509_STORE_new()) == NULL)
+		return GW_ERR_NOMEM;
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	if (ca_file != NULL) {
+		if ((rc = certmgr_read_certs(ca_file, &sk)) != 0)
+			goto fail;
+		for (i = 0; i < sk_X509_num(sk); i++)
+			X509_STORE_add_cert(store, sk_X509_value(sk, i));
+		ERR_clear_error();
+		sk_X509_pop_free(sk, X509_free);
+	}
+	if ((rc = identity_foreach(txn, trust_identity, store)) != 0 ||
+	    (rc = castore_load(txn, store)) != 0)
+		goto fail;
+	if (system && !X509_STORE_set_default_paths(store)) {
+		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
+				    "--system: cannot load the system trust "
+				    "store");
+		goto fail;
+	}
+	*out = store;
+	return 0;
+fail:
+	X509_STORE_free(store);
+	return rc;
+}

@@ -44,10 +44,17 @@ int cli_getopt_error(const char *what, int c, char **argv);
 int cli_opt_allowed(const char *what, const int *allowed,
 		    const struct option *opts, int c);
 
+/* Writes b to path atomically (a temporary file, mode 0600, renamed
+ * over it), or to stdout for '-'. */
+struct gw_buf;
+int cli_write_all(const char *path, const struct gw_buf *b);
+
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_ca_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_harvested_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

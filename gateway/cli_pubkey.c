@@ -155,10 +155,8 @@ read_all(const char *path, size_t max, struct gw_buf *b)
 	return rc;
 }
 
-/* Writes b to path atomically (a temporary file renamed over it), or to
- * stdout for '-'. */
-static int
-write_all(const char *path, const struct gw_buf *b)
+int
+cli_write_all(const char *path, const struct gw_buf *b)
 {
 	char *tmp = NULL;
 	size_t len;
@@ -536,7 +534,7 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 			goto fail;
 		gw_txn_abort(txn);
 		txn = NULL;
-		if ((rc = write_all(a.pos[0], &buf)) != 0)
+		if ((rc = cli_write_all(a.pos[0], &buf)) != 0)
 			goto fail;
 		if (strcmp(a.pos[0], "-") != 0)
 			printf("exported %zu public key%s to %s\n", count,

@@ -43,6 +43,8 @@ static const struct cfg_key keys[] = {
     {"authserv_id", CFG_TOKEN, OFF(authserv_id), NULL, 0, 0, NULL},
     {"store_map_size", CFG_SIZE, OFF(store_map_size), "1G",
      (uint64_t)16 << 20, (uint64_t)1 << 40, NULL},
+    {"harvest_max_size", CFG_SIZE, OFF(harvest_max_size), "512M",
+     (uint64_t)1 << 20, (uint64_t)1 << 40, NULL},
     {"log_level", CFG_ENUM, OFF(log_level), "info", 0, 0,
      "error warning info debug"},
 };

@@ -40,6 +40,22 @@
  * Every function returns 0 or a negative GW_ERR_* with a latched
  * detail, and never begins, commits or aborts the caller's transaction.
  * now is always passed in (an injectable clock).
+ *
+ * Details of the implementation (harvest.c):
+ *   - a skipped signer is not an error: its reason is in the outcome,
+ *     and a detail the caller had latched before is kept;
+ *   - signers past HARVEST_MAX_SIGNERS are not looked at;
+ *   - addresses are compared ASCII case-insensitively; the sender and
+ *     Message-ID are stored as printable ASCII (other bytes '?'), cut
+ *     at 255 and 998 bytes;
+ *   - an update keeps the key it updates (replaces names it): the
+ *     lookup prefers the newer certificate, and the older one ages out
+ *     by LRU or is deleted by the administrator;
+ *   - a record that cannot fit max_bytes even in an empty repository
+ *     is skipped with that reason;
+ *   - the lookup (keystore_lookup_harvested()) only reads: the caller
+ *     that encrypts with a harvested key calls harvest_touch() in its
+ *     write transaction.
  */
 #ifndef HARVEST_H
 #define HARVEST_H
@@ -121,6 +137,10 @@ struct harvested_key {
 };
 
 void harvested_key_free(struct harvested_key *k);
+
+/* The sum of the stored record sizes (key + value bytes) that
+ * max_bytes bounds.  Only reads: a missing counter is recounted. */
+int harvested_bytes(struct gw_txn *txn, uint64_t *total);
 
 /* The key whose ID is ref or starts with ref (8-64 hex digits, colons
  * ignored), or whose address is ref when exactly one key has it.

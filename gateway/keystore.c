@@ -21,6 +21,7 @@
 #include "cert_info.h"
 #include "gw_err.h"
 #include "gw_record.h"
+#include "harvest.h"
 #include "identity.h"
 
 enum {
@@ -1398,6 +1399,12 @@ keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
 
 /* ---- lookup -------------------------------------------------------------- */
 
+/*
+ * One lookup runs over one source at a time (public keys, then the
+ * harvested keys) with the same rules: lookup_consider() sees each
+ * stored certificate, lookup_pick() takes the best usable candidate.
+ * The unusable keys of both sources are collected for the detail.
+ */
 struct cand {
 	X509 *cert; /* up-ref'd */
 	char name[KEYSTORE_NAME_MAX + 1];
@@ -1436,77 +1443,74 @@ why_add(struct lookup_ctx *c, const char *name, const char *reason)
 		gw_err_clear();
 }
 
-static int
-lookup_one(void *arg, const struct keystore_key *k)
+/* name is what the match reports; shown what the detail calls it. */
+static void
+lookup_consider(struct lookup_ctx *c, const char *name, const char *shown,
+		X509 *cert, unsigned caps)
 {
-	struct lookup_ctx *c = arg;
 	enum keystore_match_kind kind;
 	struct cand *b;
 	char san[256], t[32], why[96];
 	int v;
 
-	if ((kind = keystore_cert_match(k->cert, c->addr, san, sizeof(san))) ==
+	if ((kind = keystore_cert_match(cert, c->addr, san, sizeof(san))) ==
 	    KEYSTORE_MATCH_NONE)
-		return 0;
-	if (!(k->caps & KEYSTORE_CAP_ENCRYPT)) {
+		return;
+	if (!(caps & KEYSTORE_CAP_ENCRYPT)) {
 		snprintf(why, sizeof(why), "%s: no encryption key usage",
-			 keystore_caps_name(k->caps));
-		why_add(c, k->name, why);
-		return 0;
+			 keystore_caps_name(caps));
+		why_add(c, shown, why);
+		return;
 	}
-	if ((v = validity_at(k->cert, c->now)) != 0) {
+	if ((v = validity_at(cert, c->now)) != 0) {
 		if (v == 1)
 			snprintf(why, sizeof(why), "expired on %s",
-				 cert_info_time(X509_get0_notAfter(k->cert),
-						t));
+				 cert_info_time(X509_get0_notAfter(cert), t));
 		else if (v == -1)
 			snprintf(why, sizeof(why), "not valid before %s",
-				 cert_info_time(X509_get0_notBefore(k->cert),
-						t));
+				 cert_info_time(X509_get0_notBefore(cert), t));
 		else
 			snprintf(why, sizeof(why), "unreadable validity");
-		why_add(c, k->name, why);
-		return 0;
+		why_add(c, shown, why);
+		return;
 	}
 	b = &c->best[kind];
-	if (b->cert != NULL && !newer(k->cert, b->cert))
-		return 0;
+	if (b->cert != NULL && !newer(cert, b->cert))
+		return;
 	X509_free(b->cert);
-	X509_up_ref(k->cert);
-	b->cert = k->cert;
-	snprintf(b->name, sizeof(b->name), "%s", k->name);
+	X509_up_ref(cert);
+	b->cert = cert;
+	snprintf(b->name, sizeof(b->name), "%s", name);
 	snprintf(b->san, sizeof(b->san), "%s", san);
+}
+
+static int
+lookup_one(void *arg, const struct keystore_key *k)
+{
+	lookup_consider(arg, k->name, k->name, k->cert, k->caps);
 	return 0;
 }
 
-int
-keystore_lookup_harvested(struct gw_txn *txn, const char *addr, time_t now,
-			  X509 **out, struct keystore_match *m)
+static int
+lookup_harvested_one(void *arg, const struct harvested_key *k)
 {
-	/* Filled in by the harvested-keys change (GW_DB_HARVESTED). */
-	(void)txn;
-	(void)addr;
-	(void)now;
-	*out = NULL;
-	memset(m, 0, sizeof(*m));
-	m->harvested = 1;
-	return GW_ERR_NOT_FOUND;
+	char shown[40];
+
+	snprintf(shown, sizeof(shown), "harvested %.16s", k->id);
+	lookup_consider(arg, k->id, shown, k->cert, keystore_caps(k->cert));
+	return 0;
 }
 
-int
-keystore_lookup_match(struct gw_txn *txn, const char *addr, time_t now,
-		      X509 **out, struct keystore_match *m)
+/* GW_ERR_INVALID (with its detail) when addr is not an address. */
+static int
+lookup_init(struct lookup_ctx *c, const char *addr, time_t now)
 {
-	struct lookup_ctx c;
 	const char *local, *dom;
-	size_t llen, dlen, i;
+	size_t llen, dlen;
 	char shown[96];
-	int rc;
 
-	*out = NULL;
-	memset(m, 0, sizeof(*m));
-	memset(&c, 0, sizeof(c));
-	gw_buf_init(&c.why, WHY_MAX + 512);
+	memset(c, 0, sizeof(*c));
+	gw_buf_init(&c->why, WHY_MAX + 512);
 	if (addr == NULL || addr_split(addr, &local, &llen, &dom, &dlen) != 0) {
 		escape(shown, sizeof(shown), (const unsigned char *)addr,
 		       addr ? strlen(addr) : 0);
@@ -1515,44 +1519,112 @@ keystore_lookup_match(struct gw_txn *txn, const char *addr, time_t now,
 				  "(local@domain)",
 				  shown);
 	}
-	c.addr = addr;
-	c.now = now ? now : time(NULL);
-	if ((rc = keystore_foreach(txn, lookup_one, &c)) != 0)
-		goto out;
-	for (i = KEYSTORE_MATCH_EMAIL; i <= KEYSTORE_MATCH_WILDCARD; i++) {
-		if (c.best[i].cert == NULL)
-			continue;
-		*out = c.best[i].cert;
-		c.best[i].cert = NULL;
-		m->kind = (enum keystore_match_kind)i;
-		memcpy(m->name, c.best[i].name, sizeof(m->name));
-		memcpy(m->san, c.best[i].san, sizeof(m->san));
-		rc = 0;
-		goto out;
+	c->addr = addr;
+	c->now = now ? now : time(NULL);
+	return 0;
+}
+
+static void
+lookup_drop(struct lookup_ctx *c)
+{
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		X509_free(c->best[i].cert);
+		c->best[i].cert = NULL;
 	}
-	rc = keystore_lookup_harvested(txn, addr, c.now, out, m);
-	if (rc != GW_ERR_NOT_FOUND)
-		goto out;
+}
+
+static void
+lookup_free(struct lookup_ctx *c)
+{
+	lookup_drop(c);
+	gw_buf_free(&c->why);
+}
+
+/* 1 and the best usable candidate of the source just run, else 0. */
+static int
+lookup_pick(struct lookup_ctx *c, int harvested, X509 **out,
+	    struct keystore_match *m)
+{
+	size_t i;
+
+	for (i = KEYSTORE_MATCH_EMAIL; i <= KEYSTORE_MATCH_WILDCARD; i++) {
+		if (c->best[i].cert == NULL)
+			continue;
+		*out = c->best[i].cert;
+		c->best[i].cert = NULL;
+		m->kind = (enum keystore_match_kind)i;
+		m->harvested = harvested;
+		memcpy(m->name, c->best[i].name, sizeof(m->name));
+		memcpy(m->san, c->best[i].san, sizeof(m->san));
+		return 1;
+	}
+	return 0;
+}
+
+/* GW_ERR_NOT_FOUND naming why nothing was usable; noun: "public key". */
+static int
+lookup_none(struct lookup_ctx *c, const char *noun)
+{
+	char shown[96];
+
+	escape(shown, sizeof(shown), (const unsigned char *)c->addr,
+	       strlen(c->addr));
+	if (c->unusable == 0)
+		return gw_err_set(GW_ERR_NOT_FOUND,
+				  "no %s for %s: no key names the address, "
+				  "its domain or a wildcard over it",
+				  noun, shown);
+	return gw_err_set(GW_ERR_NOT_FOUND,
+			  "no usable %s for %s: %zu key%s cover%s it but "
+			  "cannot encrypt now: %s%s",
+			  noun, shown, c->unusable, c->unusable == 1 ? "" : "s",
+			  c->unusable == 1 ? "s" : "",
+			  c->why.len ? (const char *)c->why.data : "",
+			  c->why.len > WHY_MAX ? ", ..." : "");
+}
+
+int
+keystore_lookup_harvested(struct gw_txn *txn, const char *addr, time_t now,
+			  X509 **out, struct keystore_match *m)
+{
+	struct lookup_ctx c;
+	int rc;
+
+	*out = NULL;
 	memset(m, 0, sizeof(*m));
-	escape(shown, sizeof(shown), (const unsigned char *)addr,
-	       strlen(addr));
-	if (c.unusable == 0)
-		rc = gw_err_set(GW_ERR_NOT_FOUND,
-				"no public key for %s: no key names the "
-				"address, its domain or a wildcard over it",
-				shown);
-	else
-		rc = gw_err_set(GW_ERR_NOT_FOUND,
-				"no usable public key for %s: %zu key%s "
-				"cover%s it but cannot encrypt now: %s%s",
-				shown, c.unusable, c.unusable == 1 ? "" : "s",
-				c.unusable == 1 ? "s" : "",
-				c.why.len ? (const char *)c.why.data : "",
-				c.why.len > WHY_MAX ? ", ..." : "");
+	if ((rc = lookup_init(&c, addr, now)) != 0 ||
+	    (rc = harvested_foreach(txn, lookup_harvested_one, &c)) != 0)
+		goto out;
+	rc = lookup_pick(&c, 1, out, m) ? 0 : lookup_none(&c, "harvested key");
 out:
-	for (i = 0; i < 4; i++)
-		X509_free(c.best[i].cert);
-	gw_buf_free(&c.why);
+	lookup_free(&c);
+	return rc;
+}
+
+int
+keystore_lookup_match(struct gw_txn *txn, const char *addr, time_t now,
+		      X509 **out, struct keystore_match *m)
+{
+	struct lookup_ctx c;
+	int rc;
+
+	*out = NULL;
+	memset(m, 0, sizeof(*m));
+	if ((rc = lookup_init(&c, addr, now)) != 0 ||
+	    (rc = keystore_foreach(txn, lookup_one, &c)) != 0)
+		goto out;
+	if (lookup_pick(&c, 0, out, m))
+		goto out;
+	/* No usable public key: the harvested keys, same rules. */
+	lookup_drop(&c);
+	if ((rc = harvested_foreach(txn, lookup_harvested_one, &c)) != 0)
+		goto out;
+	if (!lookup_pick(&c, 1, out, m))
+		rc = lookup_none(&c, "public key");
+out:
+	lookup_free(&c);
 	return rc;
 }
 

@@ -245,11 +245,13 @@ int keystore_lookup_match(struct gw_txn *txn, const char *addr, time_t now,
 			  X509 **out, struct keystore_match *m);
 
 /*
- * HOOK for the harvested keys (GW_DB_HARVESTED), consulted when no
- * public key is usable.  Contract as keystore_lookup_match() with
- * m->harvested = 1, over the harvested store and with the same
- * precedence rules (keystore_cert_match()).  Until the harvested-keys
- * change fills it in, it finds nothing: GW_ERR_NOT_FOUND, no detail.
+ * The same lookup over the harvested keys (GW_DB_HARVESTED, see
+ * harvest.h) alone, with the same precedence rules
+ * (keystore_cert_match()); keystore_lookup_match() consults it when no
+ * public key is usable.  m->harvested = 1 and m->name is the key's ID
+ * (64 hex digits).  GW_ERR_NOT_FOUND names the harvested keys that
+ * cover addr and why each is unusable.  It only reads: a caller that
+ * encrypts with the key records the use with harvest_touch().
  */
 int keystore_lookup_harvested(struct gw_txn *txn, const char *addr,
 			      time_t now, X509 **out,

@@ -27,6 +27,10 @@ usage(FILE *fp)
 		"verification)\n"
 		"  ca add|list|show|delete\n"
 		"                      trusted CAs for verifying signatures\n"
+		"  harvested list|show|delete|promote|export\n"
+		"                      keys harvested from signed mail\n"
+		"  alerts list|clear   operator alerts (harvested key updates, "
+		"evictions)\n"
 		"  config check|show   validate or print the configuration\n"
 		"\n"
 		"options:\n"
@@ -183,6 +187,10 @@ main(int argc, char **argv)
 		rc = cli_pubkey_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "ca") == 0)
 		rc = cli_ca_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "harvested") == 0)
+		rc = cli_harvested_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "alerts") == 0)
+		rc = cli_alerts_main(&ctx, argc, argv);
 	else {
 		fprintf(stderr, "smimegw: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -77,6 +77,9 @@ static const struct cfg_case cases[] = {
 		  {"store_map_size", "1073741824"},
 		  {"log_level", "info"},
 		  {"path", "%F"}}},
+	{.name = "harvest_max_size: 512M by default",
+	 T(""),
+	 .want = {{"harvest_max_size", "536870912"}}},
 	{.name = "comments and blank lines only",
 	 T("# smimegw.conf\n\n   \n\t# indented comment\n\t \n"),
 	 .want = {{"log_level", "info"}, {"data_dir", "/var/lib/smimegw"}}},
@@ -161,6 +164,18 @@ static const struct cfg_case cases[] = {
 	{.name = "size: leading zeros are decimal",
 	 T("store_map_size = 0020M\n"),
 	 .want = {{"store_map_size", "20971520"}}},
+	{.name = "harvest_max_size: plain bytes",
+	 T("harvest_max_size = 2097152\n"),
+	 .want = {{"harvest_max_size", "2097152"}}},
+	{.name = "harvest_max_size: K suffix",
+	 T("harvest_max_size = 2048K\n"),
+	 .want = {{"harvest_max_size", "2097152"}}},
+	{.name = "harvest_max_size: 2G",
+	 T("harvest_max_size = 2G\n"),
+	 .want = {{"harvest_max_size", "2147483648"}}},
+	{.name = "harvest_max_size: 1M is the minimum",
+	 T("harvest_max_size = 1M\n"),
+	 .want = {{"harvest_max_size", "1048576"}}},
 
 	/* Words, enums, URIs that are accepted */
 	{.name = "authserv_id: letters, digits, '.', '-', '_'",
@@ -287,6 +302,15 @@ static const struct cfg_case cases[] = {
 	 .rc = GW_ERR_CONFIG, .detail = "%F:1: pkcs11_module: empty path"},
 
 	/* Sizes that are refused */
+	{.name = "harvest_max_size: below 1M",
+	 T("harvest_max_size = 1023K\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: harvest_max_size: 1023K is out of range "
+		   "(1048576..1099511627776 bytes)"},
+	{.name = "harvest_max_size: not a size",
+	 T("harvest_max_size = 512MB\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: harvest_max_size: '512MB' " NOT_A_SIZE},
 	{.name = "size: unknown suffix",
 	 T("store_map_size = 16X\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -533,6 +557,11 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 			 (unsigned long long)c->store_map_size);
 		return buf;
 	}
+	if (strcmp(key, "harvest_max_size") == 0) {
+		snprintf(buf, cap, "%llu",
+			 (unsigned long long)c->harvest_max_size);
+		return buf;
+	}
 	fail_msg("no field '%s'", key);
 	return NULL;
 }
@@ -695,10 +724,11 @@ test_print_round_trip(void **state)
 	    "pin_file = rel/pin\n"
 	    "authserv_id = mx1.example.org\n"
 	    "store_map_size = 3G\n"
+	    "harvest_max_size = 3M\n"
 	    "log_level = debug\n";
 	static const char *const keys[] = {
 	    "data_dir",	   "pkcs11_module", "token",	 "pin_file",
-	    "authserv_id", "store_map_size", "log_level",
+	    "authserv_id", "store_map_size", "log_level", "harvest_max_size",
 	};
 	struct gw_config *a = NULL, *b = NULL;
 	char printed[160], b1[32], b2[32];
@@ -748,6 +778,7 @@ test_print_defaults(void **state)
 	       "pin_file = \"/etc/smimegw/token.pin\"\n"
 	       "authserv_id = \"%H\"\n"
 	       "store_map_size = 1073741824\n"
+	       "harvest_max_size = 536870912\n"
 	       "log_level = \"info\"\n",
 	       want, sizeof(want));
 	assert_string_equal(got, want);

@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 
+#include "gw_buf.h"
 #include "gw_config.h"
 
 #define CLI_EXIT_OK 0
@@ -44,10 +45,24 @@ int cli_getopt_error(const char *what, int c, char **argv);
 int cli_opt_allowed(const char *what, const int *allowed,
 		    const struct option *opts, int c);
 
-/* Writes b to path atomically (a temporary file, mode 0600, renamed
- * over it), or to stdout for '-'. */
-struct gw_buf;
-int cli_write_all(const char *path, const struct gw_buf *b);
+/* The whole of path ('-' or NULL: stdin) into b, at most max bytes;
+ * an empty file is GW_ERR_PARSE.  b is initialised here; the caller
+ * frees it in every case. */
+int cli_file_read(const char *path, size_t max, struct gw_buf *b);
+/* b into path atomically (a temporary file renamed over it), or to
+ * stdout for '-'. */
+int cli_file_write(const char *path, const struct gw_buf *b);
+
+/*
+ * "profile import" and "config import": reads path, parses it as a
+ * profile file (config 0) or a configuration file (config 1), applies
+ * it in one write transaction of the store under cfg and reports each
+ * object's outcome on stdout, conflicts on stderr.  Returns 0 or a
+ * GW_ERR_* code with a latched detail (nothing was written then).
+ */
+struct gw_store;
+int cli_policy_import(struct gw_store *st, const char *path, int config,
+		      int replace, const char *what);
 
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);
@@ -56,5 +71,6 @@ int cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_ca_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_harvested_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_profile_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@
 #include "certmgr.h"
 #include "cli.h"
 #include "gw_err.h"
+#include "gw_store.h"
+#include "profile.h"
 
 #define W 21 /* label width in "show" output */
 
@@ -28,7 +30,8 @@ static const char cert_usage_text[] =
     "  list\n"
     "  show NAME\n"
     "  export NAME [-o FILE]\n"
-    "  delete NAME --yes\n";
+    "  delete NAME --yes [--force]   --force: even when sending profiles "
+    "sign with it\n";
 
 enum {
 	OPT_CN = 256,
@@ -46,6 +49,7 @@ enum {
 	OPT_P12,
 	OPT_PASSFILE,
 	OPT_YES,
+	OPT_FORCE,
 };
 
 static const struct option cert_opts[] = {
@@ -64,6 +68,7 @@ static const struct option cert_opts[] = {
     {"p12", required_argument, NULL, OPT_P12},
     {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
     {"yes", no_argument, NULL, OPT_YES},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -86,7 +91,7 @@ static const struct {
     {"list", 0, {0}},
     {"show", 1, {0}},
     {"export", 1, {'o', 0}},
-    {"delete", 1, {OPT_YES, 0}},
+    {"delete", 1, {OPT_YES, OPT_FORCE, 0}},
 };
 
 struct cert_args {
@@ -96,7 +101,7 @@ struct cert_args {
 	char *dns_buf, *email_buf;
 	const char *key, *usage, *p12, *passfile, *out;
 	const char *days;
-	int fqdn, yes;
+	int fqdn, yes, force;
 };
 
 static int
@@ -156,6 +161,7 @@ parse_args(int argc, char **argv, struct cert_args *a, const char *what)
 		case OPT_P12: a->p12 = optarg; break;
 		case OPT_PASSFILE: a->passfile = optarg; break;
 		case OPT_YES: a->yes = 1; break;
+		case OPT_FORCE: a->force = 1; break;
 		case 'o': a->out = optarg; break;
 		}
 	}
@@ -276,6 +282,39 @@ show_identity(struct certmgr *cm, const struct identity *id)
 	return 0;
 }
 
+/*
+ * A profile in use is not deleted silently: the sending profiles that
+ * sign with the identity refuse its deletion unless force, and are
+ * named either way (users gets them, "" when none).  Checked just
+ * before certmgr_delete() opens the store for itself.
+ */
+static int
+check_profile_users(const struct gw_config *cfg, const char *name, int force,
+		    char *users, size_t len)
+{
+	struct gw_store *st = NULL;
+	struct gw_txn *txn = NULL;
+	size_t n = 0;
+	int rc;
+
+	users[0] = '\0';
+	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
+				&st)) != 0)
+		return rc;
+	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) == 0)
+		rc = profile_cert_users(txn, name, users, len, &n);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	if (rc == 0 && n > 0 && !force)
+		rc = gw_err_set(GW_ERR_INVALID,
+				"identity '%s' is the signing certificate of "
+				"%zu sending profile%s (%s): edit or delete "
+				"%s first, or give --force",
+				name, n, n == 1 ? "" : "s", users,
+				n == 1 ? "it" : "them");
+	return rc;
+}
+
 static int
 list_one(void *arg, const struct identity *id)
 {
@@ -314,7 +353,7 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 	X509_REQ *req = NULL;
 	enum p11_keytype kt = P11_KEY_RSA2048;
 	enum cert_usage usage = CERT_USAGE_BOTH;
-	char what[64];
+	char what[64], users[512] = "";
 	size_t n;
 	int rc, ex = CLI_EXIT_OK;
 
@@ -360,6 +399,9 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_config(ctx, &cfg)) != 0 ||
+	    (strcmp(a.cmd, "delete") == 0 &&
+	     (rc = check_profile_users(cfg, a.pos[0], a.force, users,
+				       sizeof(users))) != 0) ||
 	    (rc = certmgr_open(cfg, &cm)) != 0) {
 		ex = cli_fail(what, rc);
 		goto out;
@@ -415,6 +457,15 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 			goto fail;
 		printf("deleted identity '%s' (%zu token objects destroyed)\n",
 		       a.pos[0], n);
+		if (users[0] != '\0')
+			fprintf(stderr,
+				"smimegw %s: warning: sending profile%s %s "
+				"sign%s with the deleted identity '%s' and "
+				"fail%s until edited (smimegw profile edit "
+				"NAME --cert IDENTITY)\n",
+				what, strchr(users, ',') ? "s" : "", users,
+				strchr(users, ',') ? "" : "s", a.pos[0],
+				strchr(users, ',') ? "" : "s");
 	}
 	goto out;
 fail:

@@ -351,7 +351,7 @@ run(struct gw_txn **txn, const char *cmd, const struct harvested_args *a,
 			goto out;
 		gw_txn_abort(*txn);
 		*txn = NULL;
-		if ((rc = cli_write_all(a->pos, &buf)) != 0)
+		if ((rc = cli_file_write(a->pos, &buf)) != 0)
 			goto out;
 		if (strcmp(a->pos, "-") != 0)
 			printf("exported %zu harvested key%s to %s\n", lc.n,

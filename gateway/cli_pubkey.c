@@ -117,86 +117,6 @@ parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
 	return 0;
 }
 
-/* The whole of path ('-' or NULL: stdin), at most max bytes. */
-static int
-read_all(const char *path, size_t max, struct gw_buf *b)
-{
-	int use_stdin = path == NULL || strcmp(path, "-") == 0;
-	const char *label = use_stdin ? "stdin" : path;
-	FILE *fp = stdin;
-	unsigned char *dst;
-	size_t n;
-	int rc = 0;
-
-	gw_buf_init(b, max);
-	if (!use_stdin && (fp = fopen(path, "rb")) == NULL)
-		return gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
-	for (;;) {
-		if ((rc = gw_buf_reserve(b, 65536, &dst)) != 0) {
-			if (rc == GW_ERR_LIMIT) {
-				gw_err_clear();
-				rc = gw_err_set(GW_ERR_LIMIT,
-						"%s: larger than %zu bytes",
-						label, max);
-			}
-			break;
-		}
-		n = fread(dst, 1, 65536, fp);
-		b->len += n;
-		if (n < 65536)
-			break;
-	}
-	if (rc == 0 && ferror(fp))
-		rc = gw_err_set(GW_ERR_IO, "%s: read error", label);
-	if (rc == 0 && b->len == 0)
-		rc = gw_err_set(GW_ERR_PARSE, "%s: empty input", label);
-	if (fp != stdin)
-		fclose(fp);
-	return rc;
-}
-
-int
-cli_write_all(const char *path, const struct gw_buf *b)
-{
-	char *tmp = NULL;
-	size_t len;
-	FILE *fp = NULL;
-	int fd = -1, rc = 0;
-
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(b->data, 1, b->len, stdout) != b->len ||
-		    fflush(stdout) != 0)
-			return gw_err_set(GW_ERR_IO, "cannot write stdout");
-		return 0;
-	}
-	len = strlen(path) + sizeof(".XXXXXX");
-	if ((tmp = malloc(len)) == NULL)
-		return GW_ERR_NOMEM;
-	snprintf(tmp, len, "%s.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if ((fp = fdopen(fd, "wb")) == NULL) {
-		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	if (fwrite(b->data, 1, b->len, fp) != b->len || fflush(fp) != 0 ||
-	    fsync(fileno(fp)) != 0)
-		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (fclose(fp) != 0 && rc == 0)
-		rc = gw_err_set(GW_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
-	if (rc != 0)
-		unlink(tmp);
-out:
-	free(tmp);
-	return rc;
-}
-
 /* "valid", "expired" or "not-yet-valid" at now. */
 static const char *
 state_name(X509 *x, time_t now)
@@ -363,7 +283,7 @@ cmd_import(struct gw_store *st, const struct pubkey_args *a, const char *what)
 	int rc;
 
 	memset(&in, 0, sizeof(in));
-	if ((rc = read_all(a->pos[0], KEYSTORE_EXPORT_MAX, &in)) != 0 ||
+	if ((rc = cli_file_read(a->pos[0], KEYSTORE_EXPORT_MAX, &in)) != 0 ||
 	    (rc = keystore_import_parse((const char *)in.data, in.len,
 					strcmp(a->pos[0], "-") ? a->pos[0]
 							       : "stdin",
@@ -452,7 +372,7 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 					a.pos[0]);
 			goto fail;
 		}
-		if ((rc = read_all(a.npos > 1 ? a.pos[1] : "-",
+		if ((rc = cli_file_read(a.npos > 1 ? a.pos[1] : "-",
 				   KEYSTORE_PEM_MAX, &buf)) != 0 ||
 		    (rc = keystore_read_pem((const char *)buf.data, buf.len,
 					    a.npos > 1 && strcmp(a.pos[1], "-")
@@ -534,7 +454,7 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 			goto fail;
 		gw_txn_abort(txn);
 		txn = NULL;
-		if ((rc = cli_write_all(a.pos[0], &buf)) != 0)
+		if ((rc = cli_file_write(a.pos[0], &buf)) != 0)
 			goto fail;
 		if (strcmp(a.pos[0], "-") != 0)
 			printf("exported %zu public key%s to %s\n", count,

@@ -1127,10 +1127,10 @@ enum parse_state {
 };
 
 static int
-parse_entries(const char *buf, size_t len, const char *src,
+parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 	      struct keystore_import *imp)
 {
-	struct lines it = {buf, buf + len, 0};
+	struct lines it = {buf, buf + len, first - 1};
 	struct import_entry *cur = NULL;
 	enum parse_state st = ST_TOP;
 	const char *line, *val;
@@ -1142,20 +1142,21 @@ parse_entries(const char *buf, size_t len, const char *src,
 	if ((r = next_line(&it, src, &line, &n)) <= 0)
 		return r < 0 ? r
 			     : gw_err_set(GW_ERR_PARSE,
-					  "%s:1: empty file; expected the "
+					  "%s:%u: empty file; expected the "
 					  "header '%s'",
-					  src, KEYSTORE_EXPORT_HEADER);
+					  src, first, KEYSTORE_EXPORT_HEADER);
 	if (!line_is(line, n, KEYSTORE_EXPORT_HEADER)) {
 		escape(shown, 40, (const unsigned char *)line, n);
 		if (n > 16 && memcmp(line, "smimegw-pubkeys ", 16) == 0)
 			return gw_err_set(GW_ERR_PARSE,
-					  "%s:1: unsupported format version "
+					  "%s:%u: unsupported format version "
 					  "'%s' (this smimegw reads '%s')",
-					  src, shown, KEYSTORE_EXPORT_HEADER);
+					  src, it.no, shown,
+					  KEYSTORE_EXPORT_HEADER);
 		return gw_err_set(GW_ERR_PARSE,
-				  "%s:1: not a smimegw public key export "
+				  "%s:%u: not a smimegw public key export "
 				  "(expected the header '%s', found '%s')",
-				  src, KEYSTORE_EXPORT_HEADER, shown);
+				  src, it.no, KEYSTORE_EXPORT_HEADER, shown);
 	}
 	while ((r = next_line(&it, src, &line, &n)) == 1) {
 		if (n == 0 || line[0] == '#')
@@ -1292,6 +1293,15 @@ keystore_import_parse(const char *buf, size_t len, const char *src,
 		      int allow_expired, time_t now,
 		      struct keystore_import **out)
 {
+	return keystore_import_parse_at(buf, len, src, 1, allow_expired, now,
+					out);
+}
+
+int
+keystore_import_parse_at(const char *buf, size_t len, const char *src,
+			 unsigned first_line, int allow_expired, time_t now,
+			 struct keystore_import **out)
+{
 	struct keystore_import *imp;
 	struct import_entry *e;
 	char detail[512];
@@ -1306,7 +1316,8 @@ keystore_import_parse(const char *buf, size_t len, const char *src,
 				  src, KEYSTORE_EXPORT_MAX);
 	if ((imp = calloc(1, sizeof(*imp))) == NULL)
 		return GW_ERR_NOMEM;
-	if ((rc = parse_entries(buf, len, src, imp)) != 0 ||
+	if ((rc = parse_entries(buf, len, src,
+				first_line ? first_line : 1, imp)) != 0 ||
 	    (rc = check_unique(imp, src)) != 0)
 		goto out;
 	for (i = 0; i < imp->n; i++) {

@@ -172,6 +172,12 @@ struct keystore_import;
 int keystore_import_parse(const char *buf, size_t len, const char *src,
 			  int allow_expired, time_t now,
 			  struct keystore_import **out);
+/* The same for text that is part of a larger file and begins on its
+ * line first_line: the lines in messages and keystore_import_line()
+ * are those of the whole file. */
+int keystore_import_parse_at(const char *buf, size_t len, const char *src,
+			     unsigned first_line, int allow_expired,
+			     time_t now, struct keystore_import **out);
 void keystore_import_free(struct keystore_import *imp);
 size_t keystore_import_count(const struct keystore_import *imp);
 /* The i-th entry in file order: its name and the line of "name:". */

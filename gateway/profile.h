@@ -97,4 +97,24 @@ int profile_del(struct gw_txn *txn, const char *name);
 typedef int (*profile_fn)(void *arg, const struct profile *p);
 int profile_foreach(struct gw_txn *txn, profile_fn fn, void *arg);
 
+/* 1 when a and b hold the same policy: every field but the times. */
+int profile_same(const struct profile *a, const struct profile *b);
+
+/*
+ * Calls fn for each profile that text (1-256 bytes) matches: an ASCII
+ * case-insensitive substring of its name, its mode name, its cert or
+ * its action name.  GW_ERR_INVALID for an empty or longer text.
+ */
+int profile_search(struct gw_txn *txn, const char *text, profile_fn fn,
+		   void *arg);
+
+/*
+ * The profiles whose cert is the identity named id: *n gets how many,
+ * buf (len bytes, may be NULL when len is 0) their names in name order,
+ * "', '"-separated and quoted ('a', 'b'), cut with ", ..." when it does
+ * not fit.  Used to refuse deleting an identity a profile signs with.
+ */
+int profile_cert_users(struct gw_txn *txn, const char *id, char *buf,
+		       size_t len, size_t *n);
+
 #endif

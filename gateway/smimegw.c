@@ -27,11 +27,17 @@ usage(FILE *fp)
 		"verification)\n"
 		"  ca add|list|show|delete\n"
 		"                      trusted CAs for verifying signatures\n"
+		"  profile add|edit|delete|list|show|search|export|import\n"
+		"                      sending profiles: how outgoing mail is "
+		"protected\n"
 		"  harvested list|show|delete|promote|export\n"
 		"                      keys harvested from signed mail\n"
 		"  alerts list|clear   operator alerts (harvested key updates, "
 		"evictions)\n"
 		"  config check|show   validate or print the configuration\n"
+		"  config export|import\n"
+		"                      public keys, CAs and sending profiles "
+		"as one file\n"
 		"\n"
 		"options:\n"
 		"  -c FILE             configuration file (default: "
@@ -117,31 +123,6 @@ cli_opt_allowed(const char *what, const int *allowed,
 }
 
 int
-cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
-{
-	struct gw_config *cfg;
-	int rc;
-
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		printf("usage: smimegw config check|show\n"
-		       "  check   validate the configuration file and report "
-		       "FILE:LINE errors\n"
-		       "  show    print every key with its effective value\n");
-		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "check") != 0 && strcmp(argv[1], "show") != 0)
-		return cli_usage("config", "unknown subcommand '%s'", argv[1]);
-	if ((rc = cli_config(ctx, &cfg)) != 0)
-		return cli_fail("config", rc);
-	if (strcmp(argv[1], "show") == 0)
-		gw_config_print(stdout, cfg);
-	else
-		printf("%s: OK\n", cfg->path);
-	return CLI_EXIT_OK;
-}
-
-int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -187,6 +168,8 @@ main(int argc, char **argv)
 		rc = cli_pubkey_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "ca") == 0)
 		rc = cli_ca_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "profile") == 0)
+		rc = cli_profile_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "harvested") == 0)
 		rc = cli_harvested_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "alerts") == 0)

@@ -1,0 +1,138 @@
+/*
+ * policy_file.h - the reviewable text files that carry policy objects:
+ * the sending profile export and the whole-configuration export (public
+ * keys, trusted CAs, sending profiles in one file).
+ *
+ * Every file is UTF-8 with LF line ends (a CR before the LF and blanks
+ * at the end of a line are ignored); lines over 4096 bytes and NUL bytes
+ * are refused.  Lines starting with '#' and blank lines are comments
+ * wherever an entry may begin.
+ *
+ * Sending profiles (header POLICY_PROFILES_HEADER):
+ *
+ *   smimegw-profiles 1
+ *   name: NAME                 starts an entry
+ *   mode: sign|encrypt|sign-encrypt|triple        required
+ *   cert: IDENTITY             modes that sign
+ *   sign-mode: detached|opaque modes that sign (default detached)
+ *   digest: sha256|sha384|sha512                  modes that sign
+ *   pss: yes|no                modes that sign (default no)
+ *   action: bounce|drop|split  modes that encrypt
+ *   cipher: aes128-cbc|...|aes256-gcm             modes that encrypt
+ *   oaep: yes|no               modes that encrypt (default no)
+ *
+ * An attribute the entry's mode does not use is an error at its line,
+ * as is an unknown or repeated attribute, a bad value, an invalid name
+ * or one used twice, an entry without a mode.  Absent cipher/digest
+ * mean the default (aes256-cbc, sha256).
+ *
+ * The configuration (header POLICY_CONFIG_HEADER) is sections, each
+ * introduced by its own header line at the start of a line, each at
+ * most once, in any order:
+ *
+ *   smimegw-config 1
+ *   # comments
+ *   smimegw-pubkeys 1        the text of keystore_export()
+ *   smimegw-cas 1            trusted CAs: PEM certificates, each after
+ *                            comment lines with its subject and ID
+ *   smimegw-profiles 1       the sending profile text above
+ *
+ * Any other line starting with "smimegw-" where a section could begin
+ * is an unknown section or version.  The gateway's identities are not
+ * in the file: their keys live in the token.  Profiles that name an
+ * identity are validated against the identities of the importing
+ * gateway.
+ *
+ * Exports are a function of the store content only (entries in key
+ * order, no dates): two exports of the same store are byte-identical.
+ *
+ * Importing is three steps, nothing touching the store before the last:
+ * parse (syntax, every entry, with "SRC:LINE: ..." using the lines of
+ * the whole file; public keys and CAs are checked here), validate in
+ * the write transaction (profiles against the identities), apply in
+ * that same transaction: a new object is added, an identical one is a
+ * duplicate (skipped), a different one under the same name is a
+ * conflict.  Conflicts without replace: GW_ERR_EXISTS and nothing is
+ * meant to be written (the caller aborts the transaction, which it
+ * must do on every error); the outcomes say which objects conflict.
+ * With replace, conflicts are overwritten (REPLACED).  CAs are keyed by
+ * their certificate's fingerprint, so they never conflict.
+ *
+ * Every function returns 0 or a negative GW_ERR_* with a latched
+ * detail and never begins, commits or aborts the caller's transaction.
+ */
+#ifndef POLICY_FILE_H
+#define POLICY_FILE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "gw_buf.h"
+#include "gw_store.h"
+
+#define POLICY_CONFIG_HEADER "smimegw-config 1"
+#define POLICY_PROFILES_HEADER "smimegw-profiles 1"
+#define POLICY_CAS_HEADER "smimegw-cas 1"
+
+/* Ceiling of one import file; entries per section. */
+#define POLICY_FILE_MAX ((size_t)64 << 20)
+#define POLICY_FILE_MAX_ENTRIES 100000
+
+/* Append the profile export / the configuration export to out. */
+int policy_file_export_profiles(struct gw_txn *txn, struct gw_buf *out);
+int policy_file_export_config(struct gw_txn *txn, struct gw_buf *out);
+
+enum policy_file_kind {
+	POLICY_FILE_PUBKEY,
+	POLICY_FILE_CA,
+	POLICY_FILE_PROFILE,
+};
+
+enum policy_file_outcome {
+	POLICY_FILE_PENDING,   /* not applied (yet) */
+	POLICY_FILE_ADDED,
+	POLICY_FILE_DUPLICATE, /* identical object stored: skipped */
+	POLICY_FILE_CONFLICT,  /* a different object under that name */
+	POLICY_FILE_REPLACED,  /* a conflict overwritten with replace */
+};
+
+struct policy_file_import;
+
+/* A sending profile file (POLICY_PROFILES_HEADER on its first line). */
+int policy_file_parse_profiles(const char *buf, size_t len, const char *src,
+			       struct policy_file_import **out);
+/* A configuration file (POLICY_CONFIG_HEADER on its first line); now 0
+ * is time(NULL), for the public key checks. */
+int policy_file_parse_config(const char *buf, size_t len, const char *src,
+			     time_t now, struct policy_file_import **out);
+void policy_file_import_free(struct policy_file_import *imp);
+
+/* Every profile through profile_validate() in txn: the first failure is
+ * its code with "SRC:LINE: profile 'NAME': field: ...", LINE being the
+ * line of the attribute at fault (or of "name:"). */
+int policy_file_validate(struct gw_txn *txn, struct policy_file_import *imp,
+			 time_t now);
+/* Validates, then applies as described above. */
+int policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
+		      int replace, time_t now);
+
+/* The objects of an import: public keys, then CAs, then profiles, each
+ * in file order. */
+struct policy_file_item {
+	enum policy_file_kind kind;
+	const char *name;	/* key or profile name; a CA's 64-digit ID */
+	const char *subject;	/* a CA's subject; "" otherwise */
+	unsigned line;		/* where its entry begins */
+	enum policy_file_outcome outcome;
+};
+
+size_t policy_file_import_count(const struct policy_file_import *imp);
+/* 0 and *item for i < count; GW_ERR_INVALID otherwise. */
+int policy_file_import_item(const struct policy_file_import *imp, size_t i,
+			    struct policy_file_item *item);
+
+/* "public key", "CA", "profile"; "added", "duplicate", ... */
+const char *policy_file_kind_name(enum policy_file_kind kind);
+const char *policy_file_outcome_name(enum policy_file_outcome o);
+
+#endif

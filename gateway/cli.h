@@ -9,6 +9,7 @@
 #define CLI_H
 
 #include <getopt.h>
+#include <stddef.h>
 
 #include "gw_buf.h"
 #include "gw_config.h"
@@ -72,5 +73,6 @@ int cli_ca_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_harvested_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_profile_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_process_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -118,6 +118,7 @@ struct msg_args {
 	/* Read from the store by prepare(). */
 	STACK_OF(X509) *rcpts;	/* the --to certificates, in order */
 	X509_STORE *trust;	/* trust anchors for open and verify */
+	STACK_OF(X509) *extra;	/* pinned public keys, as signers */
 };
 
 static int
@@ -175,41 +176,6 @@ parse(int argc, char **argv, const char *what, struct msg_args *a)
 	    a->nto == 0)
 		return cli_usage(what, "at least one --to is required");
 	return 0;
-}
-
-/* Reads the whole input (at most SMIME_MSG_MAX bytes). */
-static int
-read_input(const char *path, struct gw_buf *b)
-{
-	FILE *fp = stdin;
-	unsigned char *dst;
-	size_t n;
-	int rc = 0;
-
-	if (path != NULL && (fp = fopen(path, "rb")) == NULL)
-		return gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
-	for (;;) {
-		if ((rc = gw_buf_reserve(b, 65536, &dst)) != 0) {
-			if (rc == GW_ERR_LIMIT) {
-				gw_err_clear();
-				rc = gw_err_set(GW_ERR_LIMIT,
-						"the message is larger than "
-						"%zu bytes",
-						b->max);
-			}
-			break;
-		}
-		n = fread(dst, 1, 65536, fp);
-		b->len += n;
-		if (n < 65536)
-			break;
-	}
-	if (rc == 0 && ferror(fp))
-		rc = gw_err_set(GW_ERR_IO, "%s: read error",
-				path ? path : "stdin");
-	if (fp != stdin)
-		fclose(fp);
-	return rc;
 }
 
 static int
@@ -351,7 +317,7 @@ prepare(struct certmgr *cm, struct msg_args *a)
 	if ((rc = gw_txn_begin(certmgr_store(cm), GW_TXN_READ, &txn)) != 0)
 		return rc;
 	if (a->cmd > CMD_TRIPLE) {
-		rc = engine_trust(txn, a->ca, a->system, &a->trust);
+		rc = engine_trust(txn, a->ca, a->system, &a->trust, &a->extra);
 		goto out;
 	}
 	if ((a->rcpts = sk_X509_new_null()) == NULL) {
@@ -382,6 +348,7 @@ incoming(struct certmgr *cm, const struct gw_config *cfg,
 
 	memset(&o, 0, sizeof(o));
 	o.trust = a->trust; /* built by prepare() */
+	o.extra = a->extra;
 	o.remove_signature = a->remove_sig;
 	o.authserv_id = cfg->authserv_id;
 	o.only = a->cmd == CMD_DECRYPT	 ? SMIME_OPEN_DECRYPT
@@ -434,7 +401,7 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 			       a.cipher);
 		goto out;
 	}
-	if ((rc = read_input(a.in, &in)) != 0) {
+	if ((rc = cli_file_read(a.in, SMIME_MSG_MAX, &in)) != 0) {
 		cli_fail(what, rc);
 		ex = CLI_EXIT_USAGE;
 		goto out;
@@ -471,6 +438,7 @@ out:
 	smime_open_result_free(&res);
 	sk_X509_pop_free(a.rcpts, X509_free);
 	X509_STORE_free(a.trust);
+	sk_X509_pop_free(a.extra, X509_free);
 	certmgr_free(cm);
 	gw_buf_free_secret(&in);
 	gw_buf_free_secret(&out);

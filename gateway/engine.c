@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "gw_err.h"
 #include "identity.h"
+#include "keystore.h"
 #include "mime_parser.h"
 
 /* ---- signing ----------------------------------------------------------- */
@@ -157,46 +158,82 @@ engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
 
 /* ---- trust anchors ----------------------------------------------------- */
 
+struct trust_fill {
+	X509_STORE *store;
+	STACK_OF(X509) *extra;
+};
+
 static int
 trust_identity(void *arg, const struct identity *id)
 {
-	X509_STORE_add_cert(arg, id->cert);
+	struct trust_fill *tf = arg;
+
+	X509_STORE_add_cert(tf->store, id->cert);
 	ERR_clear_error(); /* a duplicate is not an error */
+	return 0;
+}
+
+/* A partner's public key that may verify is pinned: trusted as it is,
+ * whoever issued it, and offered as the signer's certificate to
+ * messages that do not carry it. */
+static int
+trust_pubkey(void *arg, const struct keystore_key *k)
+{
+	struct trust_fill *tf = arg;
+
+	if (!(k->caps & KEYSTORE_CAP_VERIFY))
+		return 0;
+	X509_STORE_add_cert(tf->store, k->cert);
+	ERR_clear_error();
+	if (!X509_up_ref(k->cert))
+		return GW_ERR_NOMEM;
+	if (!sk_X509_push(tf->extra, k->cert)) {
+		X509_free(k->cert);
+		return GW_ERR_NOMEM;
+	}
 	return 0;
 }
 
 int
 engine_trust(struct gw_txn *txn, const char *ca_file, int system,
-	     X509_STORE **out)
+	     X509_STORE **out, STACK_OF(X509) **extra)
 {
-	X509_STORE *store;
+	struct trust_fill tf;
 	STACK_OF(X509) *sk = NULL;
 	int i, rc;
 
 	*out = NULL;
-	if ((store = X509_STORE_new()) == NULL)
-		return GW_ERR_NOMEM;
-	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	*extra = NULL;
+	tf.store = X509_STORE_new();
+	tf.extra = sk_X509_new_null();
+	if (tf.store == NULL || tf.extra == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto fail;
+	}
+	X509_STORE_set_flags(tf.store, X509_V_FLAG_PARTIAL_CHAIN);
 	if (ca_file != NULL) {
 		if ((rc = certmgr_read_certs(ca_file, &sk)) != 0)
 			goto fail;
 		for (i = 0; i < sk_X509_num(sk); i++)
-			X509_STORE_add_cert(store, sk_X509_value(sk, i));
+			X509_STORE_add_cert(tf.store, sk_X509_value(sk, i));
 		ERR_clear_error();
 		sk_X509_pop_free(sk, X509_free);
 	}
-	if ((rc = identity_foreach(txn, trust_identity, store)) != 0 ||
-	    (rc = castore_load(txn, store)) != 0)
+	if ((rc = identity_foreach(txn, trust_identity, &tf)) != 0 ||
+	    (rc = castore_load(txn, tf.store)) != 0 ||
+	    (rc = keystore_foreach(txn, trust_pubkey, &tf)) != 0)
 		goto fail;
-	if (system && !X509_STORE_set_default_paths(store)) {
+	if (system && !X509_STORE_set_default_paths(tf.store)) {
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
 				    "--system: cannot load the system trust "
 				    "store");
 		goto fail;
 	}
-	*out = store;
+	*out = tf.store;
+	*extra = tf.extra;
 	return 0;
 fail:
-	X509_STORE_free(store);
+	X509_STORE_free(tf.store);
+	sk_X509_pop_free(tf.extra, X509_free);
 	return rc;
 }

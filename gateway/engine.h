@@ -48,11 +48,14 @@ int engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert,
 
 /*
  * Trust anchors read in txn: ca_file (may be NULL), the gateway's own
- * identities, the trusted CAs and, with system, the system's default
- * trust store.  Partial chains are allowed (an anchored intermediate
- * is enough).
+ * identities, the trusted CAs, the partners' public keys that may
+ * verify (pinned: trusted as they are) and, with system, the system's
+ * default trust store.  Partial chains are allowed (an anchored
+ * intermediate or a pinned end-entity certificate is enough).  *extra
+ * gets those public keys again, for signers whose message does not
+ * carry their certificate (smime_open_opts.extra).
  */
 int engine_trust(struct gw_txn *txn, const char *ca_file, int system,
-		 X509_STORE **out);
+		 X509_STORE **out, STACK_OF(X509) **extra);
 
 #endif

@@ -32,6 +32,8 @@ smime_open_result_free(struct smime_open_result *res)
 {
 	sk_X509_pop_free(res->signer_certs, X509_free);
 	res->signer_certs = NULL;
+	sk_X509_pop_free(res->unverified_certs, X509_free);
+	res->unverified_certs = NULL;
 }
 
 static int
@@ -175,6 +177,37 @@ out:
 
 /* ---- signer checks -------------------------------------------------- */
 
+/* The certificates of the signers of a SignedData that failed to
+ * verify, as far as the message or o->extra holds them. */
+static int
+keep_unverified(CMS_ContentInfo *cms, const struct smime_open_opts *o,
+		struct smime_open_result *res)
+{
+	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+	X509 *x;
+	int i;
+
+	CMS_set1_signers_certs(cms, o->extra, 0);
+	ERR_clear_error(); /* a signer without its certificate is no error */
+	for (i = 0; i < sk_CMS_SignerInfo_num(sis); i++) {
+		x = NULL;
+		CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(sis, i), NULL,
+					 &x, NULL, NULL);
+		if (x == NULL)
+			continue;
+		if (res->unverified_certs == NULL &&
+		    (res->unverified_certs = sk_X509_new_null()) == NULL)
+			return GW_ERR_NOMEM;
+		if (!X509_up_ref(x))
+			return GW_ERR_NOMEM;
+		if (!sk_X509_push(res->unverified_certs, x)) {
+			X509_free(x);
+			return GW_ERR_NOMEM;
+		}
+	}
+	return 0;
+}
+
 /* Verifies a SignedData.  dcont: the detached content, or NULL (then the
  * encapsulated content is written to content). */
 static int
@@ -193,6 +226,8 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 	ok = CMS_verify(cms, o->extra, o->trust, dcont, out, CMS_BINARY);
 	if (!ok) {
 		ssl_reason(why, sizeof(why), &cms_reason);
+		if ((rc = keep_unverified(cms, o, res)) != 0)
+			goto out;
 		switch (cms_reason) {
 		case CMS_R_CERTIFICATE_VERIFY_ERROR:
 			fail(res, "fail", "signer certificate not trusted (%s)",
@@ -277,6 +312,11 @@ verify_detached(CMS_ContentInfo *cms, const unsigned char *p, size_t n,
 	if (rc != 0 || res->status == SMIME_OK ||
 	    mime_crlf_canon_len(p, n) == n)
 		return rc;
+	/* Forget the first attempt, certificates it collected included. */
+	if (res->signer_certs != saved.signer_certs)
+		sk_X509_pop_free(res->signer_certs, X509_free);
+	if (res->unverified_certs != saved.unverified_certs)
+		sk_X509_pop_free(res->unverified_certs, X509_free);
 	*res = saved;
 	gw_buf_init(&canon, SMIME_MSG_MAX);
 	if ((rc = smime_add_crlf(&canon, p, n)) == 0) {

@@ -85,6 +85,9 @@ struct smime_open_result {
 	char layers[128];	/* e.g. "enveloped-data,signed-data" */
 	char reason[512];	/* why it failed, for people */
 	STACK_OF(X509) *signer_certs; /* get1: signers seen; caller frees */
+	STACK_OF(X509) *unverified_certs; /* get1: signers of signatures
+					   * that failed (harvesting on
+					   * failure); caller frees */
 };
 
 void smime_open_result_free(struct smime_open_result *res);

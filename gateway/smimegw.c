@@ -34,6 +34,12 @@ usage(FILE *fp)
 		"                      keys harvested from signed mail\n"
 		"  alerts list|clear   operator alerts (harvested key updates, "
 		"evictions)\n"
+		"  process --direction outgoing|incoming --from ADDR --to ADDR "
+		"...\n"
+		"          --out-dir DIR [--profile NAME] [--harvest ...]\n"
+		"                      one message through the policy, as the "
+		"daemon\n"
+		"                      will apply it (result.json, sysexits)\n"
 		"  config check|show   validate or print the configuration\n"
 		"  config export|import\n"
 		"                      public keys, CAs and sending profiles "
@@ -174,6 +180,8 @@ main(int argc, char **argv)
 		rc = cli_harvested_main(&ctx, argc, argv);
 	else if (strcmp(argv[0], "alerts") == 0)
 		rc = cli_alerts_main(&ctx, argc, argv);
+	else if (strcmp(argv[0], "process") == 0)
+		rc = cli_process_main(&ctx, argc, argv);
 	else {
 		fprintf(stderr, "smimegw: unknown command '%s'\n", argv[0]);
 		usage(stderr);

@@ -335,6 +335,32 @@ refused "import takes one FILE" "unexpected argument" gw pubkey import a b
 refused "--allow-expired does not apply to list" "option '--allow-expired' does not apply to 'pubkey list'" \
 	gw pubkey list --allow-expired
 
+# ---- pinned public keys verify signatures -------------------------------------------------
+# A partner's public key that may verify is trusted as it is (its CA is
+# not trusted here), and stands in for a certificate the message lacks.
+mkee "$T/ca" zed rsa:2048 "$GOOD;$ENC_RSA;subjectAltName=email:zed@partner.example"
+pin_signed() { # KEY FROM OUT [openssl options]
+	local key=$1 from=$2 out=$3
+	shift 3
+	printf 'Content-Type: text/plain\r\n\r\nsigned by %s\r\n' "$key" >"$T/pin.txt"
+	{
+		printf 'From: %s\r\nSubject: pinned\r\n' "$from"
+		openssl cms -sign -signer "$T/$key.pem" -inkey "$T/$key.key" -in "$T/pin.txt" \
+			-crlfeol "$@" 2>/dev/null
+	} >"$out"
+}
+gw pubkey show bob >/dev/null 2>&1 || gw pubkey add bob "$T/bob.pem" >/dev/null
+pin_signed bob bob@partner.example "$T/pin1.eml"
+ok "a signature by a stored public key verifies (its CA untrusted)" \
+	gw message open -i "$T/pin1.eml" -o "$T/pin1.out"
+matches "... smime=pass" "$T/pin1.out" "smime=pass"
+pin_signed bob bob@partner.example "$T/pin2.eml" -nocerts
+ok "... also when the message does not carry the certificate" \
+	gw message open -i "$T/pin2.eml" -o "$T/pin2.out"
+pin_signed zed zed@partner.example "$T/pin3.eml"
+refused "a key of the same CA that is not stored is not trusted" "signer certificate not trusted" \
+	gw message open -i "$T/pin3.eml" -o "$T/pin3.out"
+
 # ---- two writers at once ------------------------------------------------------------------
 mkdir -p "$T/conc"
 printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=emailProtection\nkeyUsage=critical,digitalSignature,keyAgreement\nsubjectAltName=email:c@conc.example\n' >"$T/conc/ext"

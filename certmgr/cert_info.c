@@ -5,6 +5,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -29,6 +30,20 @@ cert_info_key_desc(EVP_PKEY *pk, char *buf, size_t len)
 		snprintf(buf, len, "%s-%d", EVP_PKEY_get0_type_name(pk),
 			 EVP_PKEY_get_bits(pk));
 	return buf;
+}
+
+int
+cert_info_self_signed(X509 *x)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+	int ok;
+
+	if (pk == NULL || X509_NAME_cmp(X509_get_subject_name(x),
+					X509_get_issuer_name(x)) != 0)
+		return 0;
+	ok = X509_verify(x, pk) == 1;
+	ERR_clear_error();
+	return ok;
 }
 
 const char *

@@ -19,6 +19,9 @@ const char *cert_info_fingerprint(X509 *x, char buf[96]);
 const char *cert_info_time(const ASN1_TIME *t, char buf[32]);
 /* RFC 2253-style one-line subject/issuer, UTF-8, into buf. */
 const char *cert_info_name(const X509_NAME *n, char *buf, size_t len);
+/* 1 when subject equals issuer and x's own key verifies its
+ * signature, else 0 (the OpenSSL error queue is cleared). */
+int cert_info_self_signed(X509 *x);
 /* Prints the labelled fields (subject, issuer, serial, validity, SANs,
  * key usage, EKU, key, fingerprint), one per line, labels padded to
  * width. */

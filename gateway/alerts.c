@@ -45,21 +45,9 @@ key_make(unsigned char key[KEY_LEN], uint64_t t, uint32_t seq)
 {
 	int i;
 
-	for (i = 0; i < 8; i++)
-		key[i] = (unsigned char)(t >> (56 - 8 * i));
+	gw_rec_be64_put(key, t);
 	for (i = 0; i < 4; i++)
 		key[8 + i] = (unsigned char)(seq >> (24 - 8 * i));
-}
-
-static uint64_t
-key_time(const unsigned char *key)
-{
-	uint64_t t = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		t = t << 8 | key[i];
-	return t;
 }
 
 static int
@@ -199,7 +187,7 @@ foreach_one(void *arg, const void *key, size_t klen, const void *val,
 
 	if (klen != KEY_LEN)
 		return gw_err_set(GW_ERR_STORE, "corrupt alert key");
-	if (key_time(key) < c->since)
+	if (gw_rec_be64(key) < c->since)
 		return 0;
 	if ((rc = decode(val, vlen, &d)) == 0)
 		rc = c->fn(c->arg, &d.a);
@@ -232,7 +220,7 @@ clear_one(void *arg, const void *key, size_t klen, const void *val,
 
 	if (klen != KEY_LEN)
 		return gw_err_set(GW_ERR_STORE, "corrupt alert key");
-	if (c->before != 0 && key_time(key) >= c->before)
+	if (c->before != 0 && gw_rec_be64(key) >= c->before)
 		return 1; /* sorted by time: the rest is newer */
 	if (c->n == c->cap) {
 		ncap = c->cap ? c->cap * 2 : 64;

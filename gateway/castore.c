@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "cert_info.h"
+#include "fpid.h"
 #include "gw_err.h"
 #include "gw_record.h"
 
@@ -20,6 +22,10 @@ enum {
 };
 
 #define CASTORE_VERSION 1
+
+_Static_assert(CASTORE_ID_LEN == FPID_LEN &&
+		   CASTORE_PREFIX_MIN == FPID_PREFIX_MIN,
+	       "a CA's ID is its fingerprint ID");
 
 void
 castore_ca_free(struct castore_ca *ca)
@@ -34,30 +40,7 @@ castore_ca_free(struct castore_ca *ca)
 int
 castore_id(X509 *cert, char id[CASTORE_ID_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	id[0] = '\0';
-	if (!X509_digest(cert, EVP_sha256(), md, &n) || n != 32)
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot fingerprint a certificate");
-	for (i = 0; i < n; i++)
-		snprintf(id + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
-static int
-self_signed(X509 *x)
-{
-	EVP_PKEY *pk = X509_get0_pubkey(x);
-	int ok;
-
-	if (pk == NULL || X509_NAME_cmp(X509_get_subject_name(x),
-					X509_get_issuer_name(x)) != 0)
-		return 0;
-	ok = X509_verify(x, pk) == 1;
-	ERR_clear_error();
-	return ok;
+	return fpid_of(cert, id);
 }
 
 int
@@ -75,7 +58,7 @@ castore_ca_check(X509 *cert)
 				  "be decoded");
 	if (bc == NULL) {
 		if (X509_get_version(cert) == X509_VERSION_1 &&
-		    self_signed(cert))
+		    cert_info_self_signed(cert))
 			return 0;
 		return gw_err_set(GW_ERR_REQUIREMENT,
 				  "not a CA certificate: no basicConstraints "
@@ -192,77 +175,29 @@ castore_add(struct gw_txn *txn, X509 *cert, time_t now,
 	return rc;
 }
 
-/* ref without colons, lower-case, into out; -1 when malformed. */
-static int
-norm_ref(const char *ref, char out[CASTORE_ID_LEN + 1])
-{
-	size_t o = 0;
-	char c;
-
-	for (; *ref != '\0'; ref++) {
-		c = *ref;
-		if (c == ':')
-			continue;
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) ||
-		    o == CASTORE_ID_LEN)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return o >= CASTORE_PREFIX_MIN ? 0 : -1;
-}
-
-struct find_ctx {
-	const char *prefix;
-	size_t plen;
-	size_t hits;
-	char id[CASTORE_ID_LEN + 1];
-};
-
-static int
-find_one(void *arg, const void *key, size_t klen, const void *val,
-	 size_t vlen)
-{
-	struct find_ctx *c = arg;
-
-	if (klen != CASTORE_ID_LEN || memcmp(key, c->prefix, c->plen) != 0)
-		return 0;
-	if (c->hits++ == 0) {
-		memcpy(c->id, key, klen);
-		c->id[klen] = '\0';
-	}
-	return 0;
-}
-
 /* The full ID that ref names. */
 static int
 resolve(struct gw_txn *txn, const char *ref, char id[CASTORE_ID_LEN + 1])
 {
-	struct find_ctx c;
 	char norm[CASTORE_ID_LEN + 1];
+	size_t hits;
 	int rc;
 
-	if (norm_ref(ref, norm) != 0)
+	if (fpid_norm(ref, norm) != 0)
 		return gw_err_set(GW_ERR_INVALID,
 				  "ID: '%.80s' is not %d to %d hex digits of "
 				  "a SHA-256 fingerprint",
 				  ref, CASTORE_PREFIX_MIN, CASTORE_ID_LEN);
-	memset(&c, 0, sizeof(c));
-	c.prefix = norm;
-	c.plen = strlen(norm);
-	if ((rc = gw_txn_foreach(txn, GW_DB_CAS, find_one, &c)) != 0)
+	if ((rc = fpid_find(txn, GW_DB_CAS, norm, &hits, id)) != 0)
 		return rc;
-	if (c.hits == 0)
+	if (hits == 0)
 		return gw_err_set(GW_ERR_NOT_FOUND, "no trusted CA with ID %s",
 				  norm);
-	if (c.hits > 1)
+	if (hits > 1)
 		return gw_err_set(GW_ERR_INVALID,
 				  "ID %s is ambiguous: %zu CAs start with it; "
 				  "give more digits",
-				  norm, c.hits);
-	memcpy(id, c.id, sizeof(c.id));
+				  norm, hits);
 	return 0;
 }
 

@@ -76,14 +76,32 @@ gw_rec_put_str(struct gw_rec_writer *w, unsigned tag, const char *s)
 	return gw_rec_put(w, tag, s, strlen(s));
 }
 
-int
-gw_rec_put_u64(struct gw_rec_writer *w, unsigned tag, uint64_t v)
+void
+gw_rec_be64_put(unsigned char b[8], uint64_t v)
 {
-	unsigned char b[8];
 	int i;
 
 	for (i = 7; i >= 0; i--, v >>= 8)
 		b[i] = (unsigned char)v;
+}
+
+uint64_t
+gw_rec_be64(const unsigned char b[8])
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+int
+gw_rec_put_u64(struct gw_rec_writer *w, unsigned tag, uint64_t v)
+{
+	unsigned char b[8];
+
+	gw_rec_be64_put(b, v);
 	return gw_rec_put(w, tag, b, sizeof(b));
 }
 

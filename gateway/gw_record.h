@@ -45,4 +45,9 @@ int gw_rec_get_x509(const struct gw_rec_field *f, struct x509_st **x,
 		    const char *what);
 uint64_t gw_rec_u64(const struct gw_rec_field *f);
 
+/* 8 bytes big-endian, as integers are stored (also in keys, so that
+ * they sort by value). */
+void gw_rec_be64_put(unsigned char b[8], uint64_t v);
+uint64_t gw_rec_be64(const unsigned char b[8]);
+
 #endif

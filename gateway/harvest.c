@@ -28,6 +28,7 @@
 
 #include "alerts.h"
 #include "cert_info.h"
+#include "fpid.h"
 #include "gw_err.h"
 #include "gw_record.h"
 #include "keystore.h"
@@ -58,12 +59,13 @@ enum {
 };
 
 #define HARVEST_VERSION 1
-#define HARVEST_PREFIX_MIN 8
 #define META_BYTES "harvest.bytes"
 #define META_UPDATE "harvest.update." /* + 16 hex time + "." + ID */
 #define MSGID_MAX 998		      /* a header line's length */
 #define ADDR_MAX 255
 #define EVICT_MAX 100000	      /* evictions in one write */
+
+_Static_assert(HARVEST_ID_LEN == FPID_LEN, "a key's ID is its fingerprint ID");
 
 const char *
 harvest_what_name(enum harvest_what w)
@@ -130,56 +132,6 @@ fmt_time(uint64_t secs, char buf[32])
 
 	gmtime_r(&t, &tm);
 	strftime(buf, 32, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
-static int
-cert_id(X509 *cert, char id[HARVEST_ID_LEN + 1])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	id[0] = '\0';
-	if (!X509_digest(cert, EVP_sha256(), md, &n) || n != 32)
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot fingerprint a certificate");
-	for (i = 0; i < n; i++)
-		snprintf(id + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
-/* Subject equals issuer and the certificate's own key verifies it. */
-static int
-self_signed(X509 *x)
-{
-	EVP_PKEY *pk = X509_get0_pubkey(x);
-	int ok;
-
-	if (pk == NULL || X509_NAME_cmp(X509_get_subject_name(x),
-					X509_get_issuer_name(x)) != 0)
-		return 0;
-	ok = X509_verify(x, pk) == 1;
-	ERR_clear_error();
-	return ok;
-}
-
-static void
-u64_be(unsigned char b[8], uint64_t v)
-{
-	int i;
-
-	for (i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-be_u64(const unsigned char *b)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
 }
 
 /*
@@ -336,29 +288,40 @@ bytes_set(struct gw_txn *txn, uint64_t total)
 {
 	unsigned char b[8];
 
-	u64_be(b, total);
+	gw_rec_be64_put(b, total);
 	return gw_txn_put(txn, GW_DB_META, META_BYTES, strlen(META_BYTES), b,
 			  sizeof(b), 0);
 }
 
-/* The counter, or a recount (stored back) when it is absent. */
+/* The counter, or a recount when it is absent (*recounted then 1). */
 static int
-bytes_get(struct gw_txn *txn, uint64_t *total)
+bytes_read(struct gw_txn *txn, uint64_t *total, int *recounted)
 {
 	const void *val;
 	size_t vlen;
 	int rc;
 
 	*total = 0;
+	*recounted = 0;
 	rc = gw_txn_get(txn, GW_DB_META, META_BYTES, strlen(META_BYTES), &val,
 			&vlen);
 	if (rc == 0 && vlen == 8) {
-		*total = be_u64(val);
+		*total = gw_rec_be64(val);
 		return 0;
 	}
 	if (rc != 0 && rc != GW_ERR_NOT_FOUND)
 		return rc;
-	if ((rc = gw_txn_foreach(txn, GW_DB_HARVESTED, sum_one, total)) != 0)
+	*recounted = 1;
+	return gw_txn_foreach(txn, GW_DB_HARVESTED, sum_one, total);
+}
+
+/* The counter, or a recount (stored back) when it is absent. */
+static int
+bytes_get(struct gw_txn *txn, uint64_t *total)
+{
+	int rc, recounted;
+
+	if ((rc = bytes_read(txn, total, &recounted)) != 0 || !recounted)
 		return rc;
 	return bytes_set(txn, *total);
 }
@@ -410,29 +373,60 @@ rec_write_buf(struct gw_txn *txn, const char *id, const unsigned char *buf,
 	return bytes_set(txn, total + HARVEST_ID_LEN + len);
 }
 
+/* ---- provenance scans ------------------------------------------------- */
+
+/* Called with each record of a scan, decoded without its certificate;
+ * returns 0 to go on, < 0 to fail. */
+typedef int (*scan_fn)(void *arg, const struct harvested_key *k);
+
+struct scan_ctx {
+	const char *exclude; /* an ID to pass over, or NULL */
+	scan_fn fn;
+	void *arg;
+};
+
+static int
+scan_one(void *arg, const void *key, size_t klen, const void *val,
+	 size_t vlen)
+{
+	struct scan_ctx *c = arg;
+	struct harvested_key *k = NULL;
+	int rc;
+
+	if (klen != HARVEST_ID_LEN ||
+	    (c->exclude != NULL &&
+	     memcmp(key, c->exclude, HARVEST_ID_LEN) == 0))
+		return 0;
+	if ((rc = decode(key, klen, val, vlen, 0, &k)) != 0)
+		return rc;
+	rc = c->fn(c->arg, k);
+	harvested_key_free(k);
+	return rc;
+}
+
+/* Calls fn for each record but exclude, in ID order. */
+static int
+scan(struct gw_txn *txn, const char *exclude, scan_fn fn, void *arg)
+{
+	struct scan_ctx c = {exclude, fn, arg};
+
+	return gw_txn_foreach(txn, GW_DB_HARVESTED, scan_one, &c);
+}
+
 /* ---- eviction ----------------------------------------------------------- */
 
 struct lru_ctx {
-	const char *exclude;
 	int found;
 	uint64_t when;
 	char id[HARVEST_ID_LEN + 1];
 };
 
 static int
-lru_one(void *arg, const void *key, size_t klen, const void *val,
-	size_t vlen)
+lru_one(void *arg, const struct harvested_key *k)
 {
 	struct lru_ctx *c = arg;
-	struct harvested_key *k = NULL;
 	uint64_t when;
-	int rc;
 
-	if (klen != HARVEST_ID_LEN ||
-	    memcmp(key, c->exclude, HARVEST_ID_LEN) == 0)
-		return 0;
-	if ((rc = decode(key, klen, val, vlen, 0, &k)) != 0)
-		return rc;
 	when = k->last_used ? k->last_used : k->last_seen;
 	/* Oldest first; among equals the lowest ID (keys come sorted). */
 	if (!c->found || when < c->when) {
@@ -440,7 +434,6 @@ lru_one(void *arg, const void *key, size_t klen, const void *val,
 		c->when = when;
 		memcpy(c->id, k->id, sizeof(c->id));
 	}
-	harvested_key_free(k);
 	return 0;
 }
 
@@ -462,14 +455,12 @@ make_room(struct gw_txn *txn, const char *exclude, uint64_t grow,
 		if (total + grow <= max)
 			return 0;
 		memset(&c, 0, sizeof(c));
-		c.exclude = exclude;
 		if (*evicted >= EVICT_MAX)
 			return gw_err_set(GW_ERR_LIMIT,
 					  "harvest: more than %d evictions "
 					  "for one write",
 					  EVICT_MAX);
-		if ((rc = gw_txn_foreach(txn, GW_DB_HARVESTED, lru_one, &c)) !=
-		    0)
+		if ((rc = scan(txn, exclude, lru_one, &c)) != 0)
 			return rc;
 		if (!c.found) {
 			snprintf(why, whylen,
@@ -562,57 +553,20 @@ harvest_touch(struct gw_txn *txn, const char *id, time_t now)
 	return rc;
 }
 
-/* ref without colons, lower-case, into out; -1 when malformed. */
-static int
-norm_ref(const char *ref, char out[HARVEST_ID_LEN + 1])
-{
-	size_t o = 0;
-	char c;
-
-	for (; *ref != '\0'; ref++) {
-		c = *ref;
-		if (c == ':')
-			continue;
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) ||
-		    o == HARVEST_ID_LEN)
-			return -1;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return o >= HARVEST_PREFIX_MIN ? 0 : -1;
-}
-
+/* Finds the keys harvested for an address. */
 struct find_ctx {
-	const char *prefix;	/* hex prefix, or NULL */
-	const char *address;	/* or an address */
-	size_t plen, hits;
+	const char *address;
+	size_t hits;
 	char id[HARVEST_ID_LEN + 1];
 };
 
 static int
-find_one(void *arg, const void *key, size_t klen, const void *val,
-	 size_t vlen)
+find_one(void *arg, const struct harvested_key *k)
 {
 	struct find_ctx *c = arg;
-	struct harvested_key *k = NULL;
-	int rc, hit;
 
-	if (klen != HARVEST_ID_LEN)
-		return 0;
-	if (c->prefix != NULL) {
-		hit = memcmp(key, c->prefix, c->plen) == 0;
-	} else {
-		if ((rc = decode(key, klen, val, vlen, 0, &k)) != 0)
-			return rc;
-		hit = ci_equal(k->address, c->address);
-		harvested_key_free(k);
-	}
-	if (hit && c->hits++ == 0) {
-		memcpy(c->id, key, klen);
-		c->id[klen] = '\0';
-	}
+	if (ci_equal(k->address, c->address) && c->hits++ == 0)
+		memcpy(c->id, k->id, sizeof(c->id));
 	return 0;
 }
 
@@ -622,40 +576,42 @@ resolve(struct gw_txn *txn, const char *ref, char id[HARVEST_ID_LEN + 1])
 {
 	struct find_ctx c;
 	char norm[HARVEST_ID_LEN + 1], shown[100];
-	int rc;
+	int rc, by_id;
 
 	memset(&c, 0, sizeof(c));
 	clean(shown, 81, ref);
-	if (strchr(ref, '@') != NULL) {
+	if ((by_id = strchr(ref, '@') == NULL)) {
+		if (fpid_norm(ref, norm) != 0)
+			return gw_err_set(GW_ERR_INVALID,
+					  "REF: '%s' is neither %d to %d hex "
+					  "digits of a SHA-256 fingerprint nor "
+					  "an address",
+					  shown, FPID_PREFIX_MIN,
+					  HARVEST_ID_LEN);
+		rc = fpid_find(txn, GW_DB_HARVESTED, norm, &c.hits, c.id);
+	} else {
 		if (strlen(ref) > ADDR_MAX)
 			return gw_err_set(GW_ERR_INVALID,
 					  "REF: address longer than %d bytes",
 					  ADDR_MAX);
 		c.address = ref;
-	} else if (norm_ref(ref, norm) != 0) {
-		return gw_err_set(GW_ERR_INVALID,
-				  "REF: '%s' is neither %d to %d hex digits of "
-				  "a SHA-256 fingerprint nor an address",
-				  shown, HARVEST_PREFIX_MIN, HARVEST_ID_LEN);
-	} else {
-		c.prefix = norm;
-		c.plen = strlen(norm);
+		rc = scan(txn, NULL, find_one, &c);
 	}
-	if ((rc = gw_txn_foreach(txn, GW_DB_HARVESTED, find_one, &c)) != 0)
+	if (rc != 0)
 		return rc;
 	if (c.hits == 0)
 		return gw_err_set(GW_ERR_NOT_FOUND,
-				  c.prefix ? "no harvested key with ID %s"
-					   : "no harvested key for %s",
-				  c.prefix ? norm : shown);
+				  by_id ? "no harvested key with ID %s"
+					: "no harvested key for %s",
+				  by_id ? norm : shown);
 	if (c.hits > 1)
 		return gw_err_set(GW_ERR_INVALID,
-				  c.prefix ? "ID %s is ambiguous: %zu harvested "
-					     "keys start with it; give more "
-					     "digits"
-					   : "%s has %zu harvested keys; give "
-					     "the ID",
-				  c.prefix ? norm : shown, c.hits);
+				  by_id ? "ID %s is ambiguous: %zu harvested "
+					  "keys start with it; give more "
+					  "digits"
+					: "%s has %zu harvested keys; give "
+					  "the ID",
+				  by_id ? norm : shown, c.hits);
 	memcpy(id, c.id, sizeof(c.id));
 	return 0;
 }
@@ -714,21 +670,10 @@ harvested_foreach(struct gw_txn *txn, harvested_fn fn, void *arg)
 int
 harvested_bytes(struct gw_txn *txn, uint64_t *total)
 {
-	const void *val;
-	size_t vlen;
-	int rc;
+	int recounted;
 
 	/* Read-only: never store a recount from here. */
-	rc = gw_txn_get(txn, GW_DB_META, META_BYTES, strlen(META_BYTES), &val,
-			&vlen);
-	if (rc == 0 && vlen == 8) {
-		*total = be_u64(val);
-		return 0;
-	}
-	if (rc != 0 && rc != GW_ERR_NOT_FOUND)
-		return rc;
-	*total = 0;
-	return gw_txn_foreach(txn, GW_DB_HARVESTED, sum_one, total);
+	return bytes_read(txn, total, &recounted);
 }
 
 /* ---- the update log and its alert ----------------------------------- */
@@ -932,31 +877,21 @@ out:
 
 struct addr_ctx {
 	const char *address;
-	const char *exclude;
 	size_t n;
 	uint64_t latest;
 	char id[HARVEST_ID_LEN + 1]; /* the most recently seen of them */
 };
 
 static int
-addr_one(void *arg, const void *key, size_t klen, const void *val,
-	 size_t vlen)
+addr_one(void *arg, const struct harvested_key *k)
 {
 	struct addr_ctx *c = arg;
-	struct harvested_key *k = NULL;
-	int rc;
 
-	if (klen != HARVEST_ID_LEN ||
-	    memcmp(key, c->exclude, HARVEST_ID_LEN) == 0)
-		return 0;
-	if ((rc = decode(key, klen, val, vlen, 0, &k)) != 0)
-		return rc;
 	if (ci_equal(k->address, c->address) &&
 	    (c->n++ == 0 || k->last_seen > c->latest)) {
 		c->latest = k->last_seen;
 		memcpy(c->id, k->id, sizeof(c->id));
 	}
-	harvested_key_free(k);
 	return 0;
 }
 
@@ -1032,7 +967,7 @@ judge(struct msg_state *s, X509 *x, struct harvest_outcome *oc)
 		     cert_info_time(X509_get0_notBefore(x), t));
 		return 1;
 	}
-	if (!o->allow_self_signed && self_signed(x)) {
+	if (!o->allow_self_signed && cert_info_self_signed(x)) {
 		skip(oc, "self-signed certificate (self-signed keys are not "
 			 "harvested)");
 		return 1;
@@ -1116,8 +1051,7 @@ add_new(struct gw_txn *txn, struct msg_state *s, X509 *x, const char *id,
 
 	memset(&ac, 0, sizeof(ac));
 	ac.address = s->sender;
-	ac.exclude = id;
-	if ((rc = gw_txn_foreach(txn, GW_DB_HARVESTED, addr_one, &ac)) != 0)
+	if ((rc = scan(txn, id, addr_one, &ac)) != 0)
 		return rc;
 	if (ac.n > 0 && !s->o->updates) {
 		skip(oc, "an update of key %.16s for %.160s, and harvesting "
@@ -1174,7 +1108,7 @@ one_signer(struct gw_txn *txn, struct msg_state *s, X509 *x,
 
 	memset(oc, 0, sizeof(*oc));
 	clean(oc->address, sizeof(oc->address), s->sender);
-	if (cert_id(x, id) != 0) {
+	if (fpid_of(x, id) != 0) {
 		detail_take(&s->saved, detail, sizeof(detail));
 		skip(oc, "%s", detail);
 		return 0;

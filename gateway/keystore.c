@@ -3,18 +3,19 @@
  * lookup.
  *
  * Layout: the record codec; capabilities and the requirement gate; PEM
- * text (one line scanner shared by add and import); store access;
- * search; export; import (parse and validate, then apply); lookup.
+ * text (the line scanner and certificate blocks are textfmt.c's);
+ * store access; search; export; import (parse and validate, then
+ * apply); lookup.
  */
 #include "keystore.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "cert_check.h"
@@ -23,6 +24,7 @@
 #include "gw_record.h"
 #include "harvest.h"
 #include "identity.h"
+#include "textfmt.h"
 
 enum {
 	TAG_VERSION = 1,
@@ -36,12 +38,12 @@ enum {
 };
 
 #define KEYSTORE_VERSION 1
-#define LINE_MAX_LEN 4096	/* longest line of an import file */
-#define B64_LINE_MAX 76		/* longest base64 line in a block */
-#define CERT_B64_MAX ((size_t)128 << 10) /* base64 of one certificate */
 #define WHY_MAX 1024		/* "why unusable" detail of a lookup */
 #define SEARCH_MAX 256		/* longest search text */
 #define ADDR_MAX 320		/* longest address looked up */
+/* Texts read here: quoted input is ASCII, NUL bytes hint at DER, a bad
+ * block says why. */
+#define TEXT_FLAGS (TEXTFMT_HINT_DER | TEXTFMT_CERT_WHY)
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -77,34 +79,6 @@ ci_contains(const char *hay, size_t hlen, const char *needle)
 		if (ci_eq(hay + i, nlen, needle, nlen))
 			return 1;
 	return 0;
-}
-
-/* Printable ASCII kept, other bytes and '\' as \xNN; cut with "...". */
-static void
-escape(char *dst, size_t size, const unsigned char *src, size_t len)
-{
-	size_t i, o = 0, need;
-
-	if (size == 0)
-		return;
-	for (i = 0; i < len; i++) {
-		need = src[i] >= 0x20 && src[i] < 0x7f && src[i] != '\\' ? 1
-									 : 4;
-		if (o + need + 4 > size) {
-			if (o + 4 <= size) {
-				memcpy(dst + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		if (need == 1)
-			dst[o++] = (char)src[i];
-		else {
-			snprintf(dst + o, size - o, "\\x%02x", src[i]);
-			o += 4;
-		}
-	}
-	dst[o] = '\0';
 }
 
 /* 0 within its validity at now, 1 expired, -1 not yet valid, -2 bad. */
@@ -376,52 +350,6 @@ keystore_check(X509 *cert, int allow_expired, time_t now, unsigned *caps)
 
 /* ---- PEM text ------------------------------------------------------------ */
 
-struct lines {
-	const char *p, *end;
-	unsigned no; /* number of the line last returned */
-};
-
-/*
- * The next line without its LF, a CR before it, and trailing blanks.
- * 1 for a line, 0 at the end, GW_ERR_PARSE for a NUL byte or a line
- * over LINE_MAX_LEN.
- */
-static int
-next_line(struct lines *it, const char *src, const char **line, size_t *len)
-{
-	const char *nl;
-	size_t n;
-
-	if (it->p >= it->end)
-		return 0;
-	it->no++;
-	nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
-	n = nl ? (size_t)(nl - it->p) : (size_t)(it->end - it->p);
-	if (memchr(it->p, '\0', n) != NULL)
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: a NUL byte: not a text file (a DER "
-				  "certificate? convert it with 'openssl x509 "
-				  "-inform DER')",
-				  src, it->no);
-	if (n > LINE_MAX_LEN)
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: line longer than %d bytes", src,
-				  it->no, LINE_MAX_LEN);
-	*line = it->p;
-	it->p += n + (nl ? 1 : 0);
-	while (n > 0 && ((*line)[n - 1] == '\r' || (*line)[n - 1] == ' ' ||
-			 (*line)[n - 1] == '\t'))
-		n--;
-	*len = n;
-	return 1;
-}
-
-static int
-line_is(const char *line, size_t len, const char *s)
-{
-	return len == strlen(s) && memcmp(line, s, len) == 0;
-}
-
 /* "-----BEGIN LABEL-----": 1 and the label (escaped) in buf. */
 static int
 pem_begin(const char *line, size_t len, char *label, size_t lsize)
@@ -429,79 +357,8 @@ pem_begin(const char *line, size_t len, char *label, size_t lsize)
 	if (len < 16 || memcmp(line, "-----BEGIN ", 11) != 0 ||
 	    memcmp(line + len - 5, "-----", 5) != 0)
 		return 0;
-	escape(label, lsize, (const unsigned char *)line + 11, len - 16);
+	textfmt_escape(label, lsize, line + 11, len - 16, 0);
 	return 1;
-}
-
-static int
-b64_line(const char *line, size_t len)
-{
-	size_t i;
-	char c;
-
-	if (len == 0 || len > B64_LINE_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = line[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-		      c == '='))
-			return 0;
-	}
-	return 1;
-}
-
-/* Base64 text (no line breaks) to exactly one DER certificate. */
-static int
-b64_cert(const struct gw_buf *b64, const char *where, X509 **out)
-{
-	EVP_ENCODE_CTX *ctx = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	int n = 0, m = 0, rc;
-	X509 *x = NULL;
-
-	*out = NULL;
-	if (b64->len == 0) {
-		rc = gw_err_set(GW_ERR_PARSE, "%s: empty certificate", where);
-		goto out;
-	}
-	if ((ctx = EVP_ENCODE_CTX_new()) == NULL ||
-	    (der = malloc(b64->len)) == NULL) {
-		rc = GW_ERR_NOMEM;
-		goto out;
-	}
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, der, &n, b64->data, (int)b64->len) < 0 ||
-	    EVP_DecodeFinal(ctx, der + n, &m) < 0) {
-		rc = gw_err_set(GW_ERR_PARSE, "%s: bad base64", where);
-		goto out;
-	}
-	n += m;
-	p = der;
-	if ((x = d2i_X509(NULL, &p, n)) == NULL) {
-		ERR_clear_error();
-		rc = gw_err_set(GW_ERR_PARSE,
-				"%s: the block does not hold an X.509 "
-				"certificate",
-				where);
-		goto out;
-	}
-	if (p != der + n) {
-		rc = gw_err_set(GW_ERR_PARSE,
-				"%s: %ld bytes of trailing data after the "
-				"certificate",
-				where, (long)(der + n - p));
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	rc = 0;
-out:
-	X509_free(x);
-	free(der);
-	EVP_ENCODE_CTX_free(ctx);
-	return rc;
 }
 
 static int
@@ -520,63 +377,10 @@ block_refused(const char *src, unsigned no, const char *label)
 			  src, no, label);
 }
 
-/*
- * Reads the base64 lines of a CERTIFICATE block up to its END line and
- * decodes them.  it points just after the BEGIN line.
- */
-static int
-read_block(struct lines *it, const char *src, const char *who, X509 **out)
-{
-	struct gw_buf b64;
-	const char *line;
-	size_t len;
-	unsigned begin = it->no;
-	char where[160];
-	int r, rc;
-
-	gw_buf_init(&b64, CERT_B64_MAX);
-	for (;;) {
-		if ((r = next_line(it, src, &line, &len)) < 0) {
-			rc = r;
-			goto out;
-		}
-		if (r == 0) {
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: the certificate%s%s begun "
-					"here has no END line",
-					src, begin, who ? " of " : "",
-					who ? who : "");
-			goto out;
-		}
-		if (line_is(line, len, "-----END CERTIFICATE-----"))
-			break;
-		if (!b64_line(line, len)) {
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: not a base64 line inside a "
-					"certificate",
-					src, it->no);
-			goto out;
-		}
-		if ((rc = gw_buf_add(&b64, line, len)) != 0) {
-			gw_err_clear();
-			rc = gw_err_set(GW_ERR_LIMIT,
-					"%s:%u: certificate larger than %zu "
-					"bytes of base64",
-					src, begin, (size_t)CERT_B64_MAX);
-			goto out;
-		}
-	}
-	snprintf(where, sizeof(where), "%s:%u", src, begin);
-	rc = b64_cert(&b64, where, out);
-out:
-	gw_buf_free(&b64);
-	return rc;
-}
-
 int
 keystore_read_pem(const char *buf, size_t len, const char *src, X509 **out)
 {
-	struct lines it = {buf, buf + len, 0};
+	struct textfmt_lines it;
 	const char *line;
 	size_t n;
 	char label[96];
@@ -588,7 +392,8 @@ keystore_read_pem(const char *buf, size_t len, const char *src, X509 **out)
 	if (len > KEYSTORE_PEM_MAX)
 		return gw_err_set(GW_ERR_LIMIT, "%s: larger than %zu bytes",
 				  src, KEYSTORE_PEM_MAX);
-	while ((r = next_line(&it, src, &line, &n)) == 1) {
+	textfmt_lines_init(&it, buf, len, src, 1, TEXT_FLAGS);
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
 		if (!pem_begin(line, n, label, sizeof(label)))
 			continue; /* explanatory text */
 		if (strcmp(label, "CERTIFICATE") != 0) {
@@ -604,7 +409,7 @@ keystore_read_pem(const char *buf, size_t len, const char *src, X509 **out)
 			goto out;
 		}
 		first = it.no;
-		if ((rc = read_block(&it, src, NULL, &x)) != 0)
+		if ((rc = textfmt_read_cert(&it, NULL, &x)) != 0)
 			goto out;
 	}
 	if (r < 0) {
@@ -856,8 +661,8 @@ keystore_cert_match(X509 *cert, const char *addr, char *san, size_t sanlen)
 		    (best == KEYSTORE_MATCH_NONE || k < best)) {
 			best = k;
 			if (san != NULL && sanlen > 0)
-				escape(san, sanlen, (const unsigned char *)v,
-				       n);
+				textfmt_escape(san, sanlen, v,
+				       n, 0);
 		}
 	}
 	GENERAL_NAMES_free(gens);
@@ -959,14 +764,11 @@ export_one(void *arg, const struct keystore_key *k)
 	struct gw_buf *out = arg;
 	GENERAL_NAMES *gens;
 	const GENERAL_NAME *g;
-	BIO *b = NULL;
 	char buf[1024], esc[1024], fp[96];
-	char *pem;
-	long plen;
 	int i, rc;
 
 	cert_info_name(X509_get_subject_name(k->cert), buf, sizeof(buf));
-	escape(esc, sizeof(esc), (const unsigned char *)buf, strlen(buf));
+	textfmt_escape(esc, sizeof(esc), buf, strlen(buf), 0);
 	if ((rc = gw_buf_addf(out, "\nname: %s\n# subject: %s\n", k->name,
 			      esc)) != 0)
 		return rc;
@@ -975,8 +777,8 @@ export_one(void *arg, const struct keystore_key *k)
 		g = sk_GENERAL_NAME_value(gens, i);
 		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
 			continue;
-		escape(esc, 300, ASN1_STRING_get0_data(g->d.ia5),
-		       (size_t)ASN1_STRING_length(g->d.ia5));
+		textfmt_escape(esc, 300, ASN1_STRING_get0_data(g->d.ia5),
+		       (size_t)ASN1_STRING_length(g->d.ia5), 0);
 		if ((rc = gw_buf_addf(out, "# san: %s:%s\n",
 				      g->type == GEN_EMAIL ? "email" : "dns",
 				      esc)) != 0)
@@ -992,18 +794,9 @@ export_one(void *arg, const struct keystore_key *k)
 	if (k->allow_expired &&
 	    (rc = gw_buf_adds(out, "allow-expired: yes\n")) != 0)
 		return rc;
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return GW_ERR_NOMEM;
-	if (!PEM_write_bio_X509(b, k->cert)) {
-		BIO_free(b);
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot write the certificate of '%s'",
-				      k->name);
-	}
-	plen = BIO_get_mem_data(b, &pem);
-	rc = gw_buf_add(out, pem, (size_t)plen);
-	BIO_free(b);
-	return rc;
+	return textfmt_add_cert_pem(out, k->cert,
+				    "cannot write the certificate of '%s'",
+				    k->name);
 }
 
 int
@@ -1099,28 +892,6 @@ entry_new(struct keystore_import *imp, const char *src, unsigned line,
 	return 0;
 }
 
-/* "key: value" with key of [a-z-]: 1, key and value split out. */
-static int
-attr_split(const char *line, size_t len, char *key, size_t ksize,
-	   const char **val, size_t *vlen)
-{
-	size_t i;
-
-	for (i = 0; i < len && ((line[i] >= 'a' && line[i] <= 'z') ||
-				line[i] == '-');
-	     i++)
-		;
-	if (i == 0 || i >= len || line[i] != ':' || i >= ksize)
-		return 0;
-	memcpy(key, line, i);
-	key[i] = '\0';
-	for (i++; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
-		;
-	*val = line + i;
-	*vlen = len - i;
-	return 1;
-}
-
 enum parse_state {
 	ST_TOP,	  /* between entries */
 	ST_ATTRS, /* after "name:", before the certificate */
@@ -1130,7 +901,7 @@ static int
 parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 	      struct keystore_import *imp)
 {
-	struct lines it = {buf, buf + len, first - 1};
+	struct textfmt_lines it;
 	struct import_entry *cur = NULL;
 	enum parse_state st = ST_TOP;
 	const char *line, *val;
@@ -1139,27 +910,12 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 	char tmp[KEYSTORE_NAME_MAX + 1];
 	int r;
 
-	if ((r = next_line(&it, src, &line, &n)) <= 0)
-		return r < 0 ? r
-			     : gw_err_set(GW_ERR_PARSE,
-					  "%s:%u: empty file; expected the "
-					  "header '%s'",
-					  src, first, KEYSTORE_EXPORT_HEADER);
-	if (!line_is(line, n, KEYSTORE_EXPORT_HEADER)) {
-		escape(shown, 40, (const unsigned char *)line, n);
-		if (n > 16 && memcmp(line, "smimegw-pubkeys ", 16) == 0)
-			return gw_err_set(GW_ERR_PARSE,
-					  "%s:%u: unsupported format version "
-					  "'%s' (this smimegw reads '%s')",
-					  src, it.no, shown,
-					  KEYSTORE_EXPORT_HEADER);
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: not a smimegw public key export "
-				  "(expected the header '%s', found '%s')",
-				  src, it.no, KEYSTORE_EXPORT_HEADER, shown);
-	}
-	while ((r = next_line(&it, src, &line, &n)) == 1) {
-		if (n == 0 || line[0] == '#')
+	textfmt_lines_init(&it, buf, len, src, first, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, KEYSTORE_EXPORT_HEADER,
+				      "a smimegw public key export", 40)) != 0)
+		return r;
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
 			continue;
 		if (n >= 5 && memcmp(line, "name:", 5) == 0) {
 			if (st == ST_ATTRS)
@@ -1168,9 +924,9 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 						  "has no certificate",
 						  src, cur->line, cur->name,
 						  cur->line);
-			attr_split(line, n, key, sizeof(key), &val, &vlen);
-			escape(shown, sizeof(shown),
-			       (const unsigned char *)val, vlen);
+			textfmt_attr_split(line, n, key, sizeof(key), &val,
+					   &vlen);
+			textfmt_escape(shown, sizeof(shown), val, vlen, 0);
 			if (vlen == 0 || vlen > KEYSTORE_NAME_MAX)
 				tmp[0] = '\0';
 			else {
@@ -1201,15 +957,16 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 				    "line before it (each entry is 'name: "
 				    "NAME' and exactly one certificate)",
 				    src, it.no);
-			if ((r = read_block(&it, src, cur->name,
-					    &cur->cert)) != 0)
+			if ((r = textfmt_read_cert(&it, cur->name,
+						   &cur->cert)) != 0)
 				return r;
 			st = ST_TOP;
 			continue;
 		}
-		escape(shown, 60, (const unsigned char *)line, n);
+		textfmt_escape(shown, 60, line, n, 0);
 		if (st == ST_ATTRS &&
-		    attr_split(line, n, key, sizeof(key), &val, &vlen)) {
+		    textfmt_attr_split(line, n, key, sizeof(key), &val,
+				       &vlen)) {
 			if (strcmp(key, "allow-expired") != 0)
 				return gw_err_set(GW_ERR_PARSE,
 						  "%s:%u: unknown attribute "
@@ -1220,15 +977,9 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 						  "%s:%u: allow-expired given "
 						  "twice for '%s'",
 						  src, it.no, cur->name);
-			if (line_is(val, vlen, "yes"))
-				cur->allow_expired = 1;
-			else if (line_is(val, vlen, "no"))
-				cur->allow_expired = 0;
-			else
-				return gw_err_set(GW_ERR_PARSE,
-						  "%s:%u: allow-expired: "
-						  "expected yes or no",
-						  src, it.no);
+			if ((r = textfmt_yesno(src, it.no, key, val, vlen,
+					       &cur->allow_expired)) != 0)
+				return r;
 			continue;
 		}
 		return gw_err_set(GW_ERR_PARSE,
@@ -1250,42 +1001,20 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 }
 
 static int
-entry_cmp(const void *a, const void *b)
-{
-	const struct import_entry *const *x = a, *const *y = b;
-	int c = strcmp((*x)->name, (*y)->name);
-
-	if (c != 0)
-		return c;
-	return (*x)->line < (*y)->line ? -1 : (*x)->line > (*y)->line;
-}
-
-static int
 check_unique(struct keystore_import *imp, const char *src)
 {
-	struct import_entry **idx;
-	size_t i;
-	int rc = 0;
+	const char *name;
+	unsigned line, first;
+	int r;
 
-	if (imp->n < 2)
-		return 0;
-	if ((idx = malloc(imp->n * sizeof(*idx))) == NULL)
-		return GW_ERR_NOMEM;
-	for (i = 0; i < imp->n; i++)
-		idx[i] = &imp->e[i];
-	qsort(idx, imp->n, sizeof(*idx), entry_cmp);
-	for (i = 1; i < imp->n; i++) {
-		if (strcmp(idx[i - 1]->name, idx[i]->name) == 0) {
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: name '%s' already used at "
-					"line %u",
-					src, idx[i]->line, idx[i]->name,
-					idx[i - 1]->line);
-			break;
-		}
-	}
-	free(idx);
-	return rc;
+	if ((r = textfmt_repeat(imp->e, imp->n, sizeof(*imp->e),
+				offsetof(struct import_entry, name),
+				offsetof(struct import_entry, line), &name,
+				&line, &first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE, "%s:%u: name '%s' already used at "
+			  "line %u",
+			  src, line, name, first);
 }
 
 int
@@ -1523,8 +1252,8 @@ lookup_init(struct lookup_ctx *c, const char *addr, time_t now)
 	memset(c, 0, sizeof(*c));
 	gw_buf_init(&c->why, WHY_MAX + 512);
 	if (addr == NULL || addr_split(addr, &local, &llen, &dom, &dlen) != 0) {
-		escape(shown, sizeof(shown), (const unsigned char *)addr,
-		       addr ? strlen(addr) : 0);
+		textfmt_escape(shown, sizeof(shown), addr,
+		       addr ? strlen(addr) : 0, 0);
 		return gw_err_set(GW_ERR_INVALID,
 				  "'%s' is not an email address "
 				  "(local@domain)",
@@ -1580,8 +1309,8 @@ lookup_none(struct lookup_ctx *c, const char *noun)
 {
 	char shown[96];
 
-	escape(shown, sizeof(shown), (const unsigned char *)c->addr,
-	       strlen(c->addr));
+	textfmt_escape(shown, sizeof(shown), c->addr,
+	       strlen(c->addr), 0);
 	if (c->unusable == 0)
 		return gw_err_set(GW_ERR_NOT_FOUND,
 				  "no %s for %s: no key names the address, "

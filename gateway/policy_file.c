@@ -2,19 +2,16 @@
  * policy_file.c - the sending profile text and the configuration file
  * (public keys, trusted CAs, sending profiles).
  *
- * Layout: the line scanner; export; the import record; the profile
- * section; the CA section; the configuration splitter; validate and
- * apply; the outcome accessors.
+ * Layout: export; the import record; the profile section; the CA
+ * section; the configuration splitter; validate and apply; the outcome
+ * accessors.  The line scanner and certificate blocks are textfmt.c's.
  */
 #include "policy_file.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "castore.h"
 #include "cert_info.h"
@@ -22,141 +19,17 @@
 #include "identity.h"
 #include "keystore.h"
 #include "profile.h"
+#include "textfmt.h"
 
-#define LINE_MAX_LEN 4096		 /* longest line of a file */
-#define B64_LINE_MAX 76			 /* longest base64 line */
-#define CERT_B64_MAX ((size_t)128 << 10) /* base64 of one certificate */
-#define SHOWN 64			 /* bytes of input quoted in errors */
+#define SHOWN 64 /* bytes of input quoted in errors */
+/* Texts read here: quoted input keeps UTF-8. */
+#define TEXT_FLAGS TEXTFMT_UTF8
 
-/* ---- lines -------------------------------------------------------------- */
-
-struct lines {
-	const char *p, *end;
-	const char *src;
-	unsigned no; /* number of the line last returned */
-};
-
-/* Input quoted in a message: printable ASCII and UTF-8 kept, control
- * bytes and '\' as \xNN, cut with "...". */
+/* Input quoted in a message (see textfmt_escape()). */
 static void
 escape(char *dst, size_t size, const char *src, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)src;
-	size_t i, o = 0, need;
-
-	if (size == 0)
-		return;
-	for (i = 0; i < len; i++) {
-		need = (s[i] >= 0x20 && s[i] != 0x7f && s[i] != '\\') ? 1 : 4;
-		if (o + need + 4 > size) {
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (need == 1)
-			dst[o++] = (char)s[i];
-		else
-			o += (size_t)snprintf(dst + o, size - o, "\\x%02x",
-					      s[i]);
-	}
-	dst[o] = '\0';
-}
-
-/*
- * The next line without its LF, a CR before it and trailing blanks.
- * 1 for a line, 0 at the end, GW_ERR_PARSE for a NUL byte or a line
- * over LINE_MAX_LEN.
- */
-static int
-next_line(struct lines *it, const char **line, size_t *len)
-{
-	const char *nl;
-	size_t n;
-
-	if (it->p >= it->end)
-		return 0;
-	it->no++;
-	nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
-	n = nl ? (size_t)(nl - it->p) : (size_t)(it->end - it->p);
-	if (memchr(it->p, '\0', n) != NULL)
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: a NUL byte: not a text file",
-				  it->src, it->no);
-	if (n > LINE_MAX_LEN)
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: line longer than %d bytes", it->src,
-				  it->no, LINE_MAX_LEN);
-	*line = it->p;
-	it->p += n + (nl ? 1 : 0);
-	while (n > 0 && ((*line)[n - 1] == '\r' || (*line)[n - 1] == ' ' ||
-			 (*line)[n - 1] == '\t'))
-		n--;
-	*len = n;
-	return 1;
-}
-
-static int
-line_is(const char *line, size_t len, const char *s)
-{
-	return len == strlen(s) && memcmp(line, s, len) == 0;
-}
-
-static int
-is_comment(const char *line, size_t len)
-{
-	return len == 0 || line[0] == '#';
-}
-
-/* The first line of a section or file must be header.  what names the
- * format for the message. */
-static int
-check_header(struct lines *it, const char *header, const char *what)
-{
-	const char *line;
-	size_t n, stem = strcspn(header, " ") + 1;
-	char shown[SHOWN];
-	int r;
-
-	if ((r = next_line(it, &line, &n)) < 0)
-		return r;
-	if (r == 0)
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: empty file; expected the header '%s'",
-				  it->src, it->no + 1, header);
-	if (line_is(line, n, header))
-		return 0;
-	escape(shown, 48, line, n);
-	if (n > stem && memcmp(line, header, stem) == 0)
-		return gw_err_set(GW_ERR_PARSE,
-				  "%s:%u: unsupported format version '%s' "
-				  "(this smimegw reads '%s')",
-				  it->src, it->no, shown, header);
-	return gw_err_set(GW_ERR_PARSE,
-			  "%s:%u: not %s (expected the header '%s', found "
-			  "'%s')",
-			  it->src, it->no, what, header, shown);
-}
-
-/* "key: value" with key of [a-z-]: 1, key and value split out. */
-static int
-attr_split(const char *line, size_t len, char *key, size_t ksize,
-	   const char **val, size_t *vlen)
-{
-	size_t i;
-
-	for (i = 0; i < len && ((line[i] >= 'a' && line[i] <= 'z') ||
-				line[i] == '-');
-	     i++)
-		;
-	if (i == 0 || i >= len || line[i] != ':' || i >= ksize)
-		return 0;
-	memcpy(key, line, i);
-	key[i] = '\0';
-	for (i++; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
-		;
-	*val = line + i;
-	*vlen = len - i;
-	return 1;
+	textfmt_escape(dst, size, src, len, TEXT_FLAGS);
 }
 
 /* ---- export ------------------------------------------------------------- */
@@ -213,9 +86,6 @@ export_ca(void *arg, const struct castore_ca *ca)
 {
 	struct gw_buf *out = arg;
 	char subj[1024], esc[1024];
-	BIO *b;
-	char *pem;
-	long plen;
 	int rc;
 
 	cert_info_name(X509_get_subject_name(ca->cert), subj, sizeof(subj));
@@ -223,18 +93,9 @@ export_ca(void *arg, const struct castore_ca *ca)
 	if ((rc = gw_buf_addf(out, "\n# subject: %s\n# id: %s\n", esc,
 			      ca->id)) != 0)
 		return rc;
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return GW_ERR_NOMEM;
-	if (!PEM_write_bio_X509(b, ca->cert)) {
-		BIO_free(b);
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot write the CA certificate %.16s",
-				      ca->id);
-	}
-	plen = BIO_get_mem_data(b, &pem);
-	rc = gw_buf_add(out, pem, (size_t)plen);
-	BIO_free(b);
-	return rc;
+	return textfmt_add_cert_pem(out, ca->cert,
+				    "cannot write the CA certificate %.16s",
+				    ca->id);
 }
 
 int
@@ -367,20 +228,6 @@ grow(void **arr, size_t n, size_t *cap, size_t size, const char *src,
 
 /* ---- the profile section ------------------------------------------------ */
 
-static int
-value_yesno(const char *src, unsigned no, const char *key, const char *v,
-	    size_t n, int *out)
-{
-	if (line_is(v, n, "yes"))
-		*out = 1;
-	else if (line_is(v, n, "no"))
-		*out = 0;
-	else
-		return gw_err_set(GW_ERR_PARSE, "%s:%u: %s: expected yes or no",
-				  src, no, key);
-	return 0;
-}
-
 /* One attribute value into e. */
 static int
 set_attr(struct prof_entry *e, enum attr a, const char *src, unsigned no,
@@ -452,9 +299,9 @@ set_attr(struct prof_entry *e, enum attr a, const char *src, unsigned no,
 				  "sha384, sha512",
 				  src, no, shown);
 	case A_PSS:
-		return value_yesno(src, no, name, v, n, &e->p.pss);
+		return textfmt_yesno(src, no, name, v, n, &e->p.pss);
 	case A_OAEP:
-		return value_yesno(src, no, name, v, n, &e->p.oaep);
+		return textfmt_yesno(src, no, name, v, n, &e->p.oaep);
 	case A_COUNT:
 		break;
 	}
@@ -553,59 +400,42 @@ profile_attr(struct policy_file_import *imp, struct prof_entry *cur,
 }
 
 static int
-prof_cmp(const void *a, const void *b)
-{
-	const struct prof_entry *const *x = a, *const *y = b;
-	int c = strcmp((*x)->p.name, (*y)->p.name);
-
-	if (c != 0)
-		return c;
-	return (*x)->line < (*y)->line ? -1 : (*x)->line > (*y)->line;
-}
-
-static int
 profiles_unique(const struct policy_file_import *imp)
 {
-	struct prof_entry **idx;
-	size_t i;
-	int rc = 0;
+	const char *name;
+	unsigned line, first;
+	int r;
 
-	if (imp->npr < 2)
-		return 0;
-	if ((idx = malloc(imp->npr * sizeof(*idx))) == NULL)
-		return GW_ERR_NOMEM;
-	for (i = 0; i < imp->npr; i++)
-		idx[i] = &imp->pr[i];
-	qsort(idx, imp->npr, sizeof(*idx), prof_cmp);
-	for (i = 1; i < imp->npr && rc == 0; i++)
-		if (strcmp(idx[i - 1]->p.name, idx[i]->p.name) == 0)
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: profile name '%s' already used "
-					"at line %u",
-					imp->src, idx[i]->line, idx[i]->p.name,
-					idx[i - 1]->line);
-	free(idx);
-	return rc;
+	if ((r = textfmt_repeat(imp->pr, imp->npr, sizeof(*imp->pr),
+				offsetof(struct prof_entry, p.name),
+				offsetof(struct prof_entry, line), &name,
+				&line, &first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE,
+			  "%s:%u: profile name '%s' already used at line %u",
+			  imp->src, line, name, first);
 }
 
 static int
 parse_profiles(struct policy_file_import *imp, const char *buf, size_t len,
 	       unsigned first)
 {
-	struct lines it = {buf, buf + len, imp->src, first - 1};
+	struct textfmt_lines it;
 	struct prof_entry *cur = NULL;
 	const char *line, *v;
 	size_t n, vn;
 	char key[32], shown[SHOWN];
 	int r;
 
-	if ((r = check_header(&it, POLICY_PROFILES_HEADER,
-			      "a smimegw sending profile export")) != 0)
+	textfmt_lines_init(&it, buf, len, imp->src, first, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_PROFILES_HEADER,
+				      "a smimegw sending profile export",
+				      48)) != 0)
 		return r;
-	while ((r = next_line(&it, &line, &n)) == 1) {
-		if (is_comment(line, n))
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
 			continue;
-		if (!attr_split(line, n, key, sizeof(key), &v, &vn)) {
+		if (!textfmt_attr_split(line, n, key, sizeof(key), &v, &vn)) {
 			escape(shown, sizeof(shown), line, n);
 			return gw_err_set(GW_ERR_PARSE,
 					  "%s:%u: unexpected line '%s' "
@@ -632,117 +462,6 @@ parse_profiles(struct policy_file_import *imp, const char *buf, size_t len,
 }
 
 /* ---- the CA section ----------------------------------------------------- */
-
-static int
-b64_line(const char *line, size_t len)
-{
-	size_t i;
-	char c;
-
-	if (len == 0 || len > B64_LINE_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = line[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-		      c == '='))
-			return 0;
-	}
-	return 1;
-}
-
-/* Base64 (no line breaks) to exactly one DER certificate. */
-static int
-decode_cert(const struct gw_buf *b64, const char *src, unsigned begin,
-	    X509 **out)
-{
-	EVP_ENCODE_CTX *ctx = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	int n = 0, m = 0, rc;
-	X509 *x = NULL;
-
-	if (b64->len == 0)
-		return gw_err_set(GW_ERR_PARSE, "%s:%u: empty certificate",
-				  src, begin);
-	if ((ctx = EVP_ENCODE_CTX_new()) == NULL ||
-	    (der = malloc(b64->len)) == NULL) {
-		rc = GW_ERR_NOMEM;
-		goto out;
-	}
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, der, &n, b64->data, (int)b64->len) < 0 ||
-	    EVP_DecodeFinal(ctx, der + n, &m) < 0) {
-		rc = gw_err_set(GW_ERR_PARSE, "%s:%u: bad base64", src, begin);
-		goto out;
-	}
-	n += m;
-	p = der;
-	if ((x = d2i_X509(NULL, &p, n)) == NULL || p != der + n) {
-		ERR_clear_error();
-		rc = gw_err_set(GW_ERR_PARSE,
-				"%s:%u: the block is not exactly one X.509 "
-				"certificate",
-				src, begin);
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	rc = 0;
-out:
-	X509_free(x);
-	free(der);
-	EVP_ENCODE_CTX_free(ctx);
-	return rc;
-}
-
-/* The base64 lines after a BEGIN CERTIFICATE line, up to END. */
-static int
-read_cert(struct lines *it, X509 **out)
-{
-	struct gw_buf b64;
-	const char *line;
-	size_t n;
-	unsigned begin = it->no;
-	int r, rc;
-
-	*out = NULL;
-	gw_buf_init(&b64, CERT_B64_MAX);
-	for (;;) {
-		if ((r = next_line(it, &line, &n)) < 0) {
-			rc = r;
-			goto out;
-		}
-		if (r == 0) {
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: the certificate begun here has "
-					"no END line",
-					it->src, begin);
-			goto out;
-		}
-		if (line_is(line, n, "-----END CERTIFICATE-----"))
-			break;
-		if (!b64_line(line, n)) {
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: not a base64 line inside a "
-					"certificate",
-					it->src, it->no);
-			goto out;
-		}
-		if ((rc = gw_buf_add(&b64, line, n)) != 0) {
-			gw_err_clear();
-			rc = gw_err_set(GW_ERR_LIMIT,
-					"%s:%u: certificate larger than %zu "
-					"bytes of base64",
-					it->src, begin, CERT_B64_MAX);
-			goto out;
-		}
-	}
-	rc = decode_cert(&b64, it->src, begin, out);
-out:
-	gw_buf_free(&b64);
-	return rc;
-}
 
 /* A decoded CA: the CA rule, its ID, no repeat within the file. */
 static int
@@ -773,47 +492,28 @@ add_ca(struct policy_file_import *imp, X509 *x, unsigned no)
 	return 0;
 }
 
-static int
-ca_cmp(const void *a, const void *b)
-{
-	const struct ca_entry *const *x = a, *const *y = b;
-	int c = strcmp((*x)->id, (*y)->id);
-
-	if (c != 0)
-		return c;
-	return (*x)->line < (*y)->line ? -1 : (*x)->line > (*y)->line;
-}
-
 /* The same certificate twice in the section is an error at the second. */
 static int
 cas_unique(const struct policy_file_import *imp)
 {
-	struct ca_entry **idx;
-	size_t i;
-	int rc = 0;
+	const char *id;
+	unsigned line, first;
+	int r;
 
-	if (imp->nca < 2)
-		return 0;
-	if ((idx = malloc(imp->nca * sizeof(*idx))) == NULL)
-		return GW_ERR_NOMEM;
-	for (i = 0; i < imp->nca; i++)
-		idx[i] = &imp->ca[i];
-	qsort(idx, imp->nca, sizeof(*idx), ca_cmp);
-	for (i = 1; i < imp->nca && rc == 0; i++)
-		if (strcmp(idx[i - 1]->id, idx[i]->id) == 0)
-			rc = gw_err_set(GW_ERR_PARSE,
-					"%s:%u: the same CA as at line %u",
-					imp->src, idx[i]->line,
-					idx[i - 1]->line);
-	free(idx);
-	return rc;
+	if ((r = textfmt_repeat(imp->ca, imp->nca, sizeof(*imp->ca),
+				offsetof(struct ca_entry, id),
+				offsetof(struct ca_entry, line), &id, &line,
+				&first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE, "%s:%u: the same CA as at line %u",
+			  imp->src, line, first);
 }
 
 static int
 parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
 	  unsigned first)
 {
-	struct lines it = {buf, buf + len, imp->src, first - 1};
+	struct textfmt_lines it;
 	const char *line;
 	size_t n;
 	char shown[SHOWN];
@@ -821,14 +521,15 @@ parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
 	X509 *x = NULL;
 	int r;
 
-	if ((r = check_header(&it, POLICY_CAS_HEADER,
-			      "a smimegw CA section")) != 0)
+	textfmt_lines_init(&it, buf, len, imp->src, first, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_CAS_HEADER,
+				      "a smimegw CA section", 48)) != 0)
 		return r;
-	while ((r = next_line(&it, &line, &n)) == 1) {
-		if (is_comment(line, n))
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
 			continue;
 		escape(shown, sizeof(shown), line, n);
-		if (!line_is(line, n, "-----BEGIN CERTIFICATE-----")) {
+		if (!textfmt_line_is(line, n, "-----BEGIN CERTIFICATE-----")) {
 			if (n > 11 && memcmp(line, "-----BEGIN ", 11) == 0)
 				return gw_err_set(GW_ERR_PARSE,
 						  "%s:%u: '%s': only "
@@ -842,7 +543,7 @@ parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
 					  imp->src, it.no, shown);
 		}
 		no = it.no;
-		if ((r = read_cert(&it, &x)) != 0)
+		if ((r = textfmt_read_cert(&it, NULL, &x)) != 0)
 			return r;
 		if ((r = add_ca(imp, x, no)) != 0) {
 			X509_free(x);
@@ -885,7 +586,7 @@ section_of(const char *src, unsigned no, const char *line, size_t n,
 	int s;
 
 	for (s = 0; s < SEC_COUNT; s++)
-		if (line_is(line, n, sec_headers[s])) {
+		if (textfmt_line_is(line, n, sec_headers[s])) {
 			*sec = s;
 			return 0;
 		}
@@ -910,18 +611,20 @@ static int
 split_sections(const char *buf, size_t len, const char *src,
 	       struct span sp[SEC_COUNT])
 {
-	struct lines it = {buf, buf + len, src, 0};
+	struct textfmt_lines it;
 	const char *line;
 	size_t n, at;
 	int r, cur = -1, sec = 0;
 
 	memset(sp, 0, SEC_COUNT * sizeof(*sp));
-	if ((r = check_header(&it, POLICY_CONFIG_HEADER,
-			      "a smimegw configuration export")) != 0)
+	textfmt_lines_init(&it, buf, len, src, 1, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_CONFIG_HEADER,
+				      "a smimegw configuration export",
+				      48)) != 0)
 		return r;
 	for (;;) {
 		at = (size_t)(it.p - buf);
-		if ((r = next_line(&it, &line, &n)) <= 0)
+		if ((r = textfmt_next_line(&it, &line, &n)) <= 0)
 			break;
 		if (n >= 8 && memcmp(line, "smimegw-", 8) == 0) {
 			if ((r = section_of(src, it.no, line, n, &sec)) != 0)
@@ -939,7 +642,7 @@ split_sections(const char *buf, size_t len, const char *src,
 			cur = sec;
 			continue;
 		}
-		if (cur < 0 && !is_comment(line, n)) {
+		if (cur < 0 && !textfmt_is_comment(line, n)) {
 			char shown[SHOWN];
 
 			escape(shown, sizeof(shown), line, n);

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -43,13 +45,6 @@
 
 /* 40 characters; two of them make a label longer than 63. */
 #define LONG_LABEL "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-
-#define assert_substr(hay, needle)                                      \
-	do {                                                            \
-		if (strstr((hay), (needle)) == NULL)                    \
-			fail_msg("'%s' not found in '%s'", (needle),    \
-				 (hay));                                \
-	} while (0)
 
 enum tkey {
 	K_RSA2048,

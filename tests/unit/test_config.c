@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
@@ -495,13 +497,6 @@ static const struct cfg_case cases[] = {
 static char tmpdir[64];
 static char conf_path[128];
 
-#define assert_substr(hay, needle)                                      \
-	do {                                                            \
-		if (strstr((hay), (needle)) == NULL)                    \
-			fail_msg("'%s' not found in '%s'", (needle),    \
-				 (hay));                                \
-	} while (0)
-
 /* Replaces %F, %D and %H in tmpl. */
 static void
 expand(const char *tmpl, char *out, size_t cap)
@@ -590,8 +585,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_config.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (unit_tmpdir(tmpdir, sizeof(tmpdir), "test_config") != 0)
 		return -1;
 	snprintf(conf_path, sizeof(conf_path), "%s/smimegw.conf", tmpdir);
 	return 0;

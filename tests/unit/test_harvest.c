@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -34,13 +36,6 @@
 #define T0 ((time_t)1750000000) /* 2025-06-15 15:06:40 UTC */
 #define DAY (24 * 3600)
 #define ENC_KU "critical,digitalSignature,keyAgreement"
-
-#define assert_substr(hay, needle)                                      \
-	do {                                                            \
-		if (strstr((hay), (needle)) == NULL)                    \
-			fail_msg("'%s' not found in '%s'", (needle),    \
-				 (hay));                                \
-	} while (0)
 
 static char tmpdir[64];
 static unsigned case_no;
@@ -138,8 +133,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_harvest.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (unit_tmpdir(tmpdir, sizeof(tmpdir), "test_harvest") != 0)
 		return -1;
 	if ((ca_key = EVP_EC_gen("P-256")) == NULL ||
 	    (ee_key = EVP_EC_gen("P-256")) == NULL)
@@ -154,14 +148,11 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	X509_free(ca_cert);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(ee_key);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return unit_rmtree(tmpdir) == 0 ? 0 : -1;
 }
 
 /* ---- fixture: a fresh store per case ------------------------------------ */

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "gw_err.h"
 #include "p11_pin.h"
 
@@ -246,8 +248,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_p11_pin.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
+	if (unit_tmpdir(tmpdir, sizeof(tmpdir), "test_p11_pin") != 0)
 		return -1;
 	/* Lets a case that reads as another euid reach its file. */
 	return chmod(tmpdir, 0711);

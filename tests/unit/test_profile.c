@@ -15,10 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit_util.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -28,13 +29,6 @@
 #include "identity.h"
 #include "policy_file.h"
 #include "profile.h"
-
-#define assert_substr(hay, needle)                                      \
-	do {                                                            \
-		if (strstr((hay), (needle)) == NULL)                    \
-			fail_msg("'%s' not found in '%s'", (needle),    \
-				 (hay));                                \
-	} while (0)
 
 #define DAY 86400L
 
@@ -88,8 +82,8 @@ setup(void **state)
 	EVP_PKEY *rsa, *ec;
 
 	now = time(NULL);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_profile.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
+	assert_int_equal(unit_tmpdir(tmpdir, sizeof(tmpdir), "test_profile"),
+			 0);
 	assert_int_equal(gw_store_open(tmpdir, 0, &st), 0);
 	rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -108,16 +102,10 @@ setup(void **state)
 }
 
 static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	gw_store_close(st);
-	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(tmpdir);
 	return 0;
 }
 

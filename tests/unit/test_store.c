@@ -15,11 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit_util.h"
 
 #include "gw_err.h"
 #include "gw_record.h"
@@ -30,13 +31,6 @@
 	"DUPFIXED size"
 #define FULL_HINT "the store is full (raise store_map_size in smimegw.conf)"
 #define CORRUPT "corrupt record in the store"
-
-#define assert_substr(hay, needle)                                      \
-	do {                                                            \
-		if (strstr((hay), (needle)) == NULL)                    \
-			fail_msg("'%s' not found in '%s'", (needle),    \
-				 (hay));                                \
-	} while (0)
 
 static char tmpdir[64];
 static unsigned case_no;
@@ -1025,15 +1019,6 @@ test_record_limit(void **state)
  */
 
 static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 case_setup(void **state)
 {
 	(void)state;
@@ -1059,8 +1044,7 @@ main(void)
 	size_t i;
 	int failed = 0;
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_store.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (unit_tmpdir(tmpdir, sizeof(tmpdir), "test_store") != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
@@ -1100,7 +1084,7 @@ main(void)
 	failed += _cmocka_run_group_tests("gw_record_decode", dec, NDEC, NULL,
 					  NULL);
 	/* Everything under our own mkdtemp directory, depth first. */
-	if (nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+	if (unit_rmtree(tmpdir) != 0) {
 		perror(tmpdir);
 		failed++;
 	}

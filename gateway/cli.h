@@ -10,6 +10,10 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/types.h>
 
 #include "gw_buf.h"
 #include "gw_config.h"
@@ -37,14 +41,60 @@ int cli_usage(const char *what, const char *fmt, ...)
 /* "--name" of the long option whose value is c, for messages. */
 const char *cli_opt_name(const struct option *opts, int c);
 
-/* getopt_long()'s '?' (unknown option) and ':' (missing value) as usage
- * errors naming the option; returns CLI_EXIT_USAGE. */
-int cli_getopt_error(const char *what, int c, char **argv);
+/*
+ * The command line of "smimegw NAME SUBCOMMAND [options] [operands]",
+ * from tables (cli_args.c).  A subcommand:
+ */
+struct cli_cmd {
+	const char *name;
+	int min, max;	       /* operands, max at most CLI_ARGS_MAX_POS */
+	const char *operands;  /* "missing OPERANDS" when fewer than min;
+				* NULL: the caller checks min itself */
+	const int *allowed;    /* the options it takes: CLI_OPTS() or NULL */
+};
 
-/* 0 when option c is in allowed (0-terminated); otherwise a usage error
- * "option '--x' does not apply to 'WHAT'" and CLI_EXIT_USAGE. */
-int cli_opt_allowed(const char *what, const int *allowed,
-		    const struct option *opts, int c);
+/* A 0-terminated list of option values, for cli_cmd.allowed. */
+#define CLI_OPTS(...) ((const int[]){__VA_ARGS__, 0})
+
+#define CLI_ARGS_MAX_POS 2
+
+/* A command: its subcommands and options. */
+struct cli_spec {
+	const char *name;	    /* "pubkey" */
+	const char *usage;	    /* the help text */
+	const char *shortopts;	    /* for getopt_long(): ":h" and more */
+	const struct option *opts;  /* with {"help", ..., 'h'} */
+	const struct cli_cmd *cmds; /* NULL: a command without subcommands
+				     * takes every option, no operand */
+	size_t ncmds;
+	/*
+	 * Takes option c, already allowed for the subcommand, with its value
+	 * (NULL for a flag).  Returns 0, or the exit status after reporting
+	 * why not (cli_usage(), cli_fail()).  NULL: options are ignored.
+	 */
+	int (*opt)(void *arg, int c, const char *value, const char *what);
+};
+
+struct cli_args {
+	const struct cli_cmd *cmd;	/* the subcommand (NULL: none) */
+	char what[64];			/* "pubkey add": for messages */
+	const char *pos[CLI_ARGS_MAX_POS]; /* the operands, borrowed */
+	int npos;
+};
+
+/*
+ * Parses argv (argv[0] is the command's name) by spec into out, handing
+ * each option to spec->opt(arg, ...).  With subcommands, no argument
+ * shows the help text on stderr, and "--help" or "-h" as the first one
+ * on stdout; an unknown subcommand is a usage error.  Then options not
+ * allowed for the subcommand, unknown ones, ones without their value,
+ * more operands than max and fewer than min are usage errors naming
+ * out->what.  "-h" or "--help" among the options shows the help text
+ * and exits with CLI_EXIT_OK, as does "--help" first.  Returns 0, or the
+ * exit status the command returns at once (the reason is on stderr).
+ */
+int cli_args_parse(const struct cli_spec *spec, int argc, char **argv,
+		   void *arg, struct cli_args *out);
 
 /* The whole of path ('-' or NULL: stdin) into b, at most max bytes;
  * an empty file is GW_ERR_PARSE.  b is initialised here; the caller
@@ -53,6 +103,30 @@ int cli_file_read(const char *path, size_t max, struct gw_buf *b);
 /* b into path atomically (a temporary file renamed over it), or to
  * stdout for '-'. */
 int cli_file_write(const char *path, const struct gw_buf *b);
+/* cli_file_write(), then, unless path is '-', "exported N NOUNs to
+ * path" on stdout (noun singular; an 's' for N other than 1). */
+int cli_file_export(const char *path, const struct gw_buf *b, size_t n,
+		    const char *noun);
+
+struct gw_store;
+struct gw_txn;
+/* Loads the configuration (cfg may be NULL) and opens its store into
+ * *st, which the caller closes; returns 0 or a GW_ERR_* code. */
+int cli_store_open(struct cli_ctx *ctx, struct gw_config **cfg,
+		   struct gw_store **st);
+/* Commits *txn and sets *txn to NULL, also when the commit fails (the
+ * transaction is gone then too); returns 0 or a GW_ERR_* code. */
+int cli_txn_commit(struct gw_txn **txn);
+
+/* Output of "list" and "show" (cli_show.c).  The state of x at now:
+ * "valid", "expired" or "not-yet-valid". */
+const char *cli_show_state(X509 *x, time_t now);
+/* secs since the epoch as "YYYY-MM-DD HH:MM:SS UTC" in buf; returns buf. */
+const char *cli_show_time(uint64_t secs, char buf[32]);
+/* "Status:" (label width wide) and x's state now: valid until, EXPIRED
+ * on (then the expired text), or NOT YET VALID until (then not_yet). */
+void cli_show_status(X509 *x, int width, const char *expired,
+		     const char *not_yet);
 
 /*
  * "profile import" and "config import": reads path, parses it as a
@@ -61,7 +135,6 @@ int cli_file_write(const char *path, const struct gw_buf *b);
  * object's outcome on stdout, conflicts on stderr.  Returns 0 or a
  * GW_ERR_* code with a latched detail (nothing was written then).
  */
-struct gw_store;
 int cli_policy_import(struct gw_store *st, const char *path, int config,
 		      int replace, const char *what);
 

@@ -30,14 +30,10 @@ static const struct option alerts_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const struct {
-	const char *cmd;
-	const int allowed[2];
-} cmd_table[] = {
-    {"list", {OPT_SINCE, 0}},
-    {"clear", {OPT_BEFORE, 0}},
+static const struct cli_cmd alerts_cmds[] = {
+    {"list", 0, 0, "", CLI_OPTS(OPT_SINCE)},
+    {"clear", 0, 0, "", CLI_OPTS(OPT_BEFORE)},
 };
-#define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
 /* Seconds since the epoch, or YYYY-MM-DD at 00:00 UTC; -1 otherwise. */
 static int
@@ -66,52 +62,30 @@ parse_when(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* --since and --before: a WHEN into *(uint64_t *)arg. */
 static int
-parse_args(int argc, char **argv, const char *what, size_t *ci,
-	   uint64_t *when)
+take_opt(void *arg, int c, const char *value, const char *what)
 {
-	int c;
-
-	for (*ci = 0; *ci < NCMDS; (*ci)++)
-		if (strcmp(cmd_table[*ci].cmd, argv[0]) == 0)
-			break;
-	if (*ci == NCMDS)
-		return cli_usage("alerts", "unknown subcommand '%s'", argv[0]);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", alerts_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(alerts_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (cli_opt_allowed(what, cmd_table[*ci].allowed, alerts_opts,
-				    c))
-			return CLI_EXIT_USAGE;
-		if (parse_when(optarg, when) != 0)
-			return cli_usage(what,
-					 "%s: '%.40s' is neither seconds "
-					 "since the epoch nor a date "
-					 "YYYY-MM-DD",
-					 cli_opt_name(alerts_opts, c), optarg);
-	}
-	if (optind < argc)
-		return cli_usage(what, "unexpected argument '%s'",
-				 argv[optind]);
+	if (parse_when(value, arg) != 0)
+		return cli_usage(what,
+				 "%s: '%.40s' is neither seconds since the "
+				 "epoch nor a date YYYY-MM-DD",
+				 cli_opt_name(alerts_opts, c), value);
 	return 0;
 }
+
+static const struct cli_spec alerts_spec = {
+    "alerts", alerts_usage_text, ":h", alerts_opts, alerts_cmds,
+    sizeof(alerts_cmds) / sizeof(alerts_cmds[0]), take_opt,
+};
 
 static int
 list_one(void *arg, const struct alert *a)
 {
-	time_t t = (time_t)a->time;
-	struct tm tm;
 	char buf[32];
 
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("%s  %-8s %-16s %s\n", buf, a->severity, a->kind, a->text);
+	printf("%s  %-8s %-16s %s\n", cli_show_time(a->time, buf), a->severity,
+	       a->kind, a->text);
 	(*(size_t *)arg)++;
 	return 0;
 }
@@ -119,49 +93,35 @@ list_one(void *arg, const struct alert *a)
 int
 cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct gw_config *cfg;
+	struct cli_args a;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
 	uint64_t when = 0;
-	size_t ci = 0, n = 0;
-	char what[64];
-	int rc = 0, ex;
+	size_t n = 0;
+	int rc = 0, ex, clear;
 
-	if (argc < 2) {
-		fputs(alerts_usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(alerts_usage_text, stdout);
-		return CLI_EXIT_OK;
-	}
-	snprintf(what, sizeof(what), "alerts %s", argv[1]);
-	if ((ex = parse_args(argc - 1, argv + 1, what, &ci, &when)) != 0)
+	if ((ex = cli_args_parse(&alerts_spec, argc, argv, &when, &a)) != 0)
 		return ex;
-	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0 ||
-	    (rc = gw_txn_begin(st, ci == 1 ? GW_TXN_WRITE : GW_TXN_READ,
+	clear = strcmp(a.cmd->name, "clear") == 0;
+	if ((rc = cli_store_open(ctx, NULL, &st)) != 0 ||
+	    (rc = gw_txn_begin(st, clear ? GW_TXN_WRITE : GW_TXN_READ,
 			       &txn)) != 0)
 		goto fail;
-	if (ci == 0) {
+	if (!clear) {
 		printf("%-23s  %-8s %-16s %s\n", "TIME", "SEVERITY", "KIND",
 		       "TEXT");
 		if ((rc = alerts_foreach(txn, when, list_one, &n)) != 0)
 			goto fail;
 		printf("%zu alert%s\n", n, n == 1 ? "" : "s");
 	} else {
-		if ((rc = alerts_clear(txn, when, &n)) != 0)
-			goto fail;
-		rc = gw_txn_commit(txn);
-		txn = NULL;
-		if (rc != 0)
+		if ((rc = alerts_clear(txn, when, &n)) != 0 ||
+		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
 		printf("cleared %zu alert%s\n", n, n == 1 ? "" : "s");
 	}
 	goto out;
 fail:
-	ex = cli_fail(what, rc);
+	ex = cli_fail(a.what, rc);
 out:
 	gw_txn_abort(txn);
 	gw_store_close(st);

@@ -32,58 +32,17 @@ static const struct option ca_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const struct {
-	const char *cmd;
-	int npos;
-	const char *operand;
-} cmd_table[] = {
-    {"add", 1, "FILE"},
-    {"list", 0, ""},
-    {"show", 1, "ID"},
-    {"delete", 1, "ID"},
+static const struct cli_cmd ca_cmds[] = {
+    {"add", 1, 1, "FILE", NULL},
+    {"list", 0, 0, "", NULL},
+    {"show", 1, 1, "ID", NULL},
+    {"delete", 1, 1, "ID", NULL},
 };
 
-static int
-parse_args(int argc, char **argv, const char *cmd, const char **pos,
-	   const char *what)
-{
-	size_t ci;
-	int c, npos = 0;
-
-	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
-		if (strcmp(cmd_table[ci].cmd, cmd) == 0)
-			break;
-	if (ci == sizeof(cmd_table) / sizeof(cmd_table[0]))
-		return cli_usage("ca", "unknown subcommand '%s'", cmd);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", ca_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(ca_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		return cli_usage(what, "unknown option '%s'", argv[optind - 1]);
-	}
-	for (; optind < argc; optind++) {
-		if (npos >= cmd_table[ci].npos)
-			return cli_usage(what, "unexpected argument '%s'",
-					 argv[optind]);
-		pos[npos++] = argv[optind];
-	}
-	if (npos < cmd_table[ci].npos)
-		return cli_usage(what, "missing %s", cmd_table[ci].operand);
-	return 0;
-}
-
-static const char *
-state_name(X509 *x, time_t now)
-{
-	if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
-		return "expired";
-	if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
-		return "not-yet-valid";
-	return "valid";
-}
+static const struct cli_spec ca_spec = {
+    "ca", ca_usage_text, ":h", ca_opts, ca_cmds,
+    sizeof(ca_cmds) / sizeof(ca_cmds[0]), NULL,
+};
 
 static const char *
 subject(X509 *x, char *buf, size_t len)
@@ -99,7 +58,7 @@ list_one(void *arg, const struct castore_ca *ca)
 	cert_info_time(X509_get0_notAfter(ca->cert), t);
 	t[10] = '\0';
 	printf("%-*.*s %-10s %-13s %s\n", SHORT_ID, SHORT_ID, ca->id, t,
-	       state_name(ca->cert, time(NULL)),
+	       cli_show_state(ca->cert, time(NULL)),
 	       subject(ca->cert, buf, sizeof(buf)));
 	return 0;
 }
@@ -107,28 +66,15 @@ list_one(void *arg, const struct castore_ca *ca)
 static void
 show_ca(const struct castore_ca *ca)
 {
-	time_t added = (time_t)ca->added;
-	struct tm tm;
 	char t[32];
 	BASIC_CONSTRAINTS *bc;
 	long pathlen = -1;
 	int rc;
 
 	printf("%-*s %s\n", W, "ID:", ca->id);
-	gmtime_r(&added, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("%-*s %s (%s)\n", W, "Added:", t,
+	printf("%-*s %s (%s)\n", W, "Added:", cli_show_time(ca->added, t),
 	       ca->source ? ca->source : "?");
-	if (strcmp(state_name(ca->cert, time(NULL)), "valid") == 0)
-		printf("%-*s valid until %s\n", W, "Status:",
-		       cert_info_time(X509_get0_notAfter(ca->cert), t));
-	else if (strcmp(state_name(ca->cert, time(NULL)), "expired") == 0)
-		printf("%-*s EXPIRED on %s: chains through it fail\n", W,
-		       "Status:",
-		       cert_info_time(X509_get0_notAfter(ca->cert), t));
-	else
-		printf("%-*s NOT YET VALID until %s\n", W, "Status:",
-		       cert_info_time(X509_get0_notBefore(ca->cert), t));
+	cli_show_status(ca->cert, W, ": chains through it fail", "");
 	bc = X509_get_ext_d2i(ca->cert, NID_basic_constraints, NULL, NULL);
 	if (bc != NULL && bc->pathlen != NULL)
 		pathlen = ASN1_INTEGER_get(bc->pathlen);
@@ -193,13 +139,11 @@ cmd_add(struct gw_store *st, const char *file)
 			added++;
 		else
 			dup++;
-		if (strcmp(state_name(x, now), "expired") == 0)
+		if (strcmp(cli_show_state(x, now), "expired") == 0)
 			printf("           warning: expired on %s\n",
 			       cert_info_time(X509_get0_notAfter(x), t));
 	}
-	rc = gw_txn_commit(txn);
-	txn = NULL;
-	if (rc == 0)
+	if ((rc = cli_txn_commit(&txn)) == 0)
 		printf("%d CA%s added, %d duplicate%s\n", added,
 		       added == 1 ? "" : "s", dup, dup == 1 ? "" : "s");
 out:
@@ -211,61 +155,48 @@ out:
 int
 cli_ca_main(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct gw_config *cfg;
+	struct cli_args a;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
 	struct castore_ca *ca = NULL;
-	const char *pos[1] = {NULL};
-	char what[64], buf[512];
+	const char *cmd;
+	char buf[512];
 	int rc = 0, ex = CLI_EXIT_OK;
 
-	if (argc < 2) {
-		fputs(ca_usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(ca_usage_text, stdout);
-		return CLI_EXIT_OK;
-	}
-	snprintf(what, sizeof(what), "ca %s", argv[1]);
-	if ((ex = parse_args(argc - 1, argv + 1, argv[1], pos, what)) != 0)
+	if ((ex = cli_args_parse(&ca_spec, argc, argv, NULL, &a)) != 0)
 		return ex;
-	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0)
+	cmd = a.cmd->name;
+	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
-	if (strcmp(argv[1], "add") == 0) {
-		if ((rc = cmd_add(st, pos[0])) != 0)
+	if (strcmp(cmd, "add") == 0) {
+		if ((rc = cmd_add(st, a.pos[0])) != 0)
 			goto fail;
 		goto out;
 	}
 	if ((rc = gw_txn_begin(st,
-			       strcmp(argv[1], "delete") == 0 ? GW_TXN_WRITE
-							       : GW_TXN_READ,
+			       strcmp(cmd, "delete") == 0 ? GW_TXN_WRITE
+							  : GW_TXN_READ,
 			       &txn)) != 0)
 		goto fail;
-	if (strcmp(argv[1], "list") == 0) {
+	if (strcmp(cmd, "list") == 0) {
 		printf("%-*s %-10s %-13s %s\n", SHORT_ID, "ID", "NOT AFTER",
 		       "STATE", "SUBJECT");
 		if ((rc = castore_foreach(txn, list_one, NULL)) != 0)
 			goto fail;
-	} else if (strcmp(argv[1], "show") == 0) {
-		if ((rc = castore_get(txn, pos[0], &ca)) != 0)
+	} else if (strcmp(cmd, "show") == 0) {
+		if ((rc = castore_get(txn, a.pos[0], &ca)) != 0)
 			goto fail;
 		show_ca(ca);
-	} else if (strcmp(argv[1], "delete") == 0) {
-		if ((rc = castore_del(txn, pos[0], &ca)) != 0)
-			goto fail;
-		rc = gw_txn_commit(txn);
-		txn = NULL;
-		if (rc != 0)
+	} else if (strcmp(cmd, "delete") == 0) {
+		if ((rc = castore_del(txn, a.pos[0], &ca)) != 0 ||
+		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
 		printf("deleted trusted CA %.*s %s\n", SHORT_ID, ca->id,
 		       subject(ca->cert, buf, sizeof(buf)));
 	}
 	goto out;
 fail:
-	ex = cli_fail(what, rc);
+	ex = cli_fail(a.what, rc);
 out:
 	gw_txn_abort(txn);
 	castore_ca_free(ca);

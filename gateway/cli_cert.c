@@ -75,28 +75,25 @@ static const struct option cert_opts[] = {
 };
 
 /* Which options each subcommand takes (others are usage errors). */
-static const struct {
-	const char *cmd;
-	int npos; /* positional arguments */
-	const int allowed[16];
-} cmd_table[] = {
-    {"create",
-     1,
-     {OPT_CN, OPT_COUNTRY, OPT_DAYS, OPT_ORG, OPT_OU, OPT_LOCALITY,
-      OPT_STATE, OPT_SAN_DNS, OPT_SAN_EMAIL, OPT_KEY, OPT_USAGE, OPT_FQDN,
-      0}},
-    {"csr", 1, {'o', 0}},
-    {"install", 2, {OPT_FQDN, 0}},
-    {"import", 1, {OPT_P12, OPT_PASSFILE, OPT_USAGE, OPT_FQDN, 0}},
-    {"list", 0, {0}},
-    {"show", 1, {0}},
-    {"export", 1, {'o', 0}},
-    {"delete", 1, {OPT_YES, OPT_FORCE, 0}},
+static const struct cli_cmd cert_cmds[] = {
+    {"create", 1, 1, "NAME",
+     CLI_OPTS(OPT_CN, OPT_COUNTRY, OPT_DAYS, OPT_ORG, OPT_OU, OPT_LOCALITY,
+	      OPT_STATE, OPT_SAN_DNS, OPT_SAN_EMAIL, OPT_KEY, OPT_USAGE,
+	      OPT_FQDN)},
+    {"csr", 1, 1, "NAME", CLI_OPTS('o')},
+    {"install", 2, 2, NULL, CLI_OPTS(OPT_FQDN)}, /* NAME FILE: parse_args */
+    {"import", 1, 1, "NAME",
+     CLI_OPTS(OPT_P12, OPT_PASSFILE, OPT_USAGE, OPT_FQDN)},
+    {"list", 0, 0, "", NULL},
+    {"show", 1, 1, "NAME", NULL},
+    {"export", 1, 1, "NAME", CLI_OPTS('o')},
+    {"delete", 1, 1, "NAME", CLI_OPTS(OPT_YES, OPT_FORCE)},
 };
 
 struct cert_args {
-	const char *cmd;
-	const char *pos[2];
+	struct cli_args cli;
+	const char *cmd;	/* cli.cmd->name */
+	const char *const *pos; /* cli.pos */
 	struct cert_spec spec;
 	char *dns_buf, *email_buf;
 	const char *key, *usage, *p12, *passfile, *out;
@@ -104,76 +101,72 @@ struct cert_args {
 	int fqdn, yes, force;
 };
 
+/* --san-dns and --san-email: a copy of value split into names. */
 static int
-parse_args(int argc, char **argv, struct cert_args *a, const char *what)
+take_san(char **buf, const char *value, const char *opt, const char **names,
+	 size_t *n, const char *what)
 {
-	size_t ci;
-	int c, npos = 0, rc;
-	char *end;
+	int rc;
 
-	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
-		if (strcmp(cmd_table[ci].cmd, a->cmd) == 0)
-			break;
-	if (ci == sizeof(cmd_table) / sizeof(cmd_table[0]))
-		return cli_usage("cert", "unknown subcommand '%s'", a->cmd);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:h", cert_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(cert_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (cli_opt_allowed(what, cmd_table[ci].allowed, cert_opts, c))
-			return CLI_EXIT_USAGE;
-		switch (c) {
-		case OPT_CN: a->spec.cn = optarg; break;
-		case OPT_COUNTRY: a->spec.country = optarg; break;
-		case OPT_DAYS: a->days = optarg; break;
-		case OPT_ORG: a->spec.org = optarg; break;
-		case OPT_OU: a->spec.ou = optarg; break;
-		case OPT_LOCALITY: a->spec.locality = optarg; break;
-		case OPT_STATE: a->spec.state = optarg; break;
-		case OPT_SAN_DNS:
-			free(a->dns_buf);
-			if ((a->dns_buf = strdup(optarg)) == NULL)
-				return cli_fail(what, GW_ERR_NOMEM);
-			a->spec.n_dns = 0;
-			if ((rc = cert_spec_split(a->dns_buf, "--san-dns",
-						  a->spec.san_dns,
-						  &a->spec.n_dns)) != 0)
-				return cli_fail(what, rc);
-			break;
-		case OPT_SAN_EMAIL:
-			free(a->email_buf);
-			if ((a->email_buf = strdup(optarg)) == NULL)
-				return cli_fail(what, GW_ERR_NOMEM);
-			a->spec.n_email = 0;
-			if ((rc = cert_spec_split(a->email_buf, "--san-email",
-						  a->spec.san_email,
-						  &a->spec.n_email)) != 0)
-				return cli_fail(what, rc);
-			break;
-		case OPT_KEY: a->key = optarg; break;
-		case OPT_USAGE: a->usage = optarg; break;
-		case OPT_FQDN: a->fqdn = 1; break;
-		case OPT_P12: a->p12 = optarg; break;
-		case OPT_PASSFILE: a->passfile = optarg; break;
-		case OPT_YES: a->yes = 1; break;
-		case OPT_FORCE: a->force = 1; break;
-		case 'o': a->out = optarg; break;
-		}
+	free(*buf);
+	if ((*buf = strdup(value)) == NULL)
+		return cli_fail(what, GW_ERR_NOMEM);
+	*n = 0;
+	if ((rc = cert_spec_split(*buf, opt, names, n)) != 0)
+		return cli_fail(what, rc);
+	return 0;
+}
+
+static int
+take_opt(void *arg, int c, const char *value, const char *what)
+{
+	struct cert_args *a = arg;
+
+	switch (c) {
+	case OPT_CN: a->spec.cn = value; break;
+	case OPT_COUNTRY: a->spec.country = value; break;
+	case OPT_DAYS: a->days = value; break;
+	case OPT_ORG: a->spec.org = value; break;
+	case OPT_OU: a->spec.ou = value; break;
+	case OPT_LOCALITY: a->spec.locality = value; break;
+	case OPT_STATE: a->spec.state = value; break;
+	case OPT_SAN_DNS:
+		return take_san(&a->dns_buf, value, "--san-dns",
+				a->spec.san_dns, &a->spec.n_dns, what);
+	case OPT_SAN_EMAIL:
+		return take_san(&a->email_buf, value, "--san-email",
+				a->spec.san_email, &a->spec.n_email, what);
+	case OPT_KEY: a->key = value; break;
+	case OPT_USAGE: a->usage = value; break;
+	case OPT_FQDN: a->fqdn = 1; break;
+	case OPT_P12: a->p12 = value; break;
+	case OPT_PASSFILE: a->passfile = value; break;
+	case OPT_YES: a->yes = 1; break;
+	case OPT_FORCE: a->force = 1; break;
+	case 'o': a->out = value; break;
 	}
-	/* argv[0] is the subcommand; getopt moved the operands last. */
-	for (; optind < argc; optind++) {
-		if (npos >= cmd_table[ci].npos)
-			return cli_usage(what, "unexpected argument '%s'",
-					 argv[optind]);
-		a->pos[npos++] = argv[optind];
-	}
-	if (npos < cmd_table[ci].npos)
-		return cli_usage(what, "missing %s", npos == 0 ? "NAME" : "FILE");
+	return 0;
+}
+
+static const struct cli_spec cert_spec = {
+    "cert", cert_usage_text, ":o:h", cert_opts, cert_cmds,
+    sizeof(cert_cmds) / sizeof(cert_cmds[0]), take_opt,
+};
+
+static int
+parse_args(int argc, char **argv, struct cert_args *a)
+{
+	const char *what = a->cli.what;
+	char *end;
+	int ex;
+
+	if ((ex = cli_args_parse(&cert_spec, argc, argv, a, &a->cli)) != 0)
+		return ex;
+	a->cmd = a->cli.cmd->name;
+	a->pos = a->cli.pos;
+	if (a->cli.npos < a->cli.cmd->min)
+		return cli_usage(what, "missing %s",
+				 a->cli.npos == 0 ? "NAME" : "FILE");
 	if (a->days != NULL) {
 		a->spec.days = strtol(a->days, &end, 10);
 		if (*a->days == '\0' || *end != '\0')
@@ -245,8 +238,6 @@ show_identity(struct certmgr *cm, const struct identity *id)
 	struct cert_check_report rep;
 	struct p11_key_attrs ka;
 	char t[32];
-	time_t ct = (time_t)id->created, ut = (time_t)id->updated;
-	struct tm tm;
 	int rc;
 
 	printf("%-*s %s\n", W, "Name:", id->name);
@@ -269,13 +260,9 @@ show_identity(struct certmgr *cm, const struct identity *id)
 	gw_err_clear();
 	printf("%-*s %d\n", W, "Chain certificates:",
 	       id->chain ? sk_X509_num(id->chain) : 0);
-	gmtime_r(&ct, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("%-*s %s (%s)\n", W, "Created:", t,
+	printf("%-*s %s (%s)\n", W, "Created:", cli_show_time(id->created, t),
 	       id->source ? id->source : "?");
-	gmtime_r(&ut, &tm);
-	strftime(t, sizeof(t), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("%-*s %s\n", W, "Updated:", t);
+	printf("%-*s %s\n", W, "Updated:", cli_show_time(id->updated, t));
 	certmgr_check(cm, id, &rep);
 	gw_err_clear();
 	print_report(&rep);
@@ -353,22 +340,13 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 	X509_REQ *req = NULL;
 	enum p11_keytype kt = P11_KEY_RSA2048;
 	enum cert_usage usage = CERT_USAGE_BOTH;
-	char what[64], users[512] = "";
+	const char *what = a.cli.what;
+	char users[512] = "";
 	size_t n;
 	int rc, ex = CLI_EXIT_OK;
 
 	memset(&a, 0, sizeof(a));
-	if (argc < 2) {
-		fputs(cert_usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(cert_usage_text, stdout);
-		return CLI_EXIT_OK;
-	}
-	a.cmd = argv[1];
-	snprintf(what, sizeof(what), "cert %s", a.cmd);
-	if ((ex = parse_args(argc - 1, argv + 1, &a, what)) != 0)
+	if ((ex = parse_args(argc, argv, &a)) != 0)
 		goto out;
 	if (a.key != NULL && (rc = p11_keytype_parse(a.key, &kt)) != 0) {
 		ex = cli_fail(what, rc);

@@ -41,65 +41,25 @@ static const struct option config_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const struct {
-	const char *cmd;
-	int npos;
-	const char *operand;
-	const int allowed[2];
-} cmd_table[] = {
-    {"check", 0, "", {0}},
-    {"show", 0, "", {0}},
-    {"export", 1, "FILE", {0}},
-    {"import", 1, "FILE", {OPT_REPLACE, 0}},
-};
-
-struct config_args {
-	const char *cmd;
-	const char *file;
-	int replace;
+static const struct cli_cmd config_cmds[] = {
+    {"check", 0, 0, "", NULL},
+    {"show", 0, 0, "", NULL},
+    {"export", 1, 1, "FILE", NULL},
+    {"import", 1, 1, "FILE", CLI_OPTS(OPT_REPLACE)},
 };
 
 static int
-parse_args(int argc, char **argv, struct config_args *a, const char *what)
+take_opt(void *arg, int c, const char *value, const char *what)
 {
-	size_t ci;
-	int c, npos = 0;
-
-	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
-		if (strcmp(cmd_table[ci].cmd, a->cmd) == 0)
-			break;
-	if (ci == sizeof(cmd_table) / sizeof(cmd_table[0]))
-		return cli_usage("config", "unknown subcommand '%s'", a->cmd);
-	/* check and show take nothing and never did: extra words are
-	 * ignored, as before. */
-	if (cmd_table[ci].npos == 0)
-		return 0;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", config_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(config_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (cli_opt_allowed(what, cmd_table[ci].allowed, config_opts,
-				    c))
-			return CLI_EXIT_USAGE;
-		if (c == OPT_REPLACE)
-			a->replace = 1;
-	}
-	for (; optind < argc; optind++) {
-		if (npos >= cmd_table[ci].npos)
-			return cli_usage(what, "unexpected argument '%s'",
-					 argv[optind]);
-		a->file = argv[optind];
-		npos++;
-	}
-	if (npos < cmd_table[ci].npos)
-		return cli_usage(what, "missing %s", cmd_table[ci].operand);
+	if (c == OPT_REPLACE)
+		*(int *)arg = 1;
 	return 0;
 }
+
+static const struct cli_spec config_spec = {
+    "config", config_usage_text, ":h", config_opts, config_cmds,
+    sizeof(config_cmds) / sizeof(config_cmds[0]), take_opt,
+};
 
 /* ---- import, shared with "profile import" ------------------------------- */
 
@@ -179,9 +139,7 @@ cli_policy_import(struct gw_store *st, const char *path, int config,
 			report_conflicts(imp, what);
 		goto out;
 	}
-	rc = gw_txn_commit(txn);
-	txn = NULL;
-	if (rc == 0)
+	if ((rc = cli_txn_commit(&txn)) == 0)
 		report_outcomes(imp);
 out:
 	gw_txn_abort(txn);
@@ -246,43 +204,40 @@ out:
 int
 cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct config_args a;
+	struct cli_args a;
 	struct gw_config *cfg;
 	struct gw_store *st = NULL;
-	char what[64];
-	int rc, ex = CLI_EXIT_OK;
+	const char *cmd;
+	int rc, ex = CLI_EXIT_OK, replace = 0;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		fputs(config_usage_text, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-	}
-	memset(&a, 0, sizeof(a));
-	a.cmd = argv[1];
-	snprintf(what, sizeof(what), "config %s", a.cmd);
-	if ((ex = parse_args(argc - 1, argv + 1, &a, what)) != 0)
+	/* check and show take nothing and never did: extra words are
+	 * ignored, as before. */
+	if (argc > 2 &&
+	    (strcmp(argv[1], "check") == 0 || strcmp(argv[1], "show") == 0))
+		argc = 2;
+	if ((ex = cli_args_parse(&config_spec, argc, argv, &replace, &a)) != 0)
 		return ex;
+	cmd = a.cmd->name;
 	if ((rc = cli_config(ctx, &cfg)) != 0)
 		return cli_fail("config", rc);
-	if (strcmp(a.cmd, "show") == 0) {
+	if (strcmp(cmd, "show") == 0) {
 		gw_config_print(stdout, cfg);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(a.cmd, "check") == 0) {
+	if (strcmp(cmd, "check") == 0) {
 		printf("%s: OK\n", cfg->path);
 		return CLI_EXIT_OK;
 	}
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0)
+	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
-	if (strcmp(a.cmd, "export") == 0)
-		rc = cmd_export(st, a.file);
+	if (strcmp(cmd, "export") == 0)
+		rc = cmd_export(st, a.pos[0]);
 	else
-		rc = cli_policy_import(st, a.file, 1, a.replace, what);
+		rc = cli_policy_import(st, a.pos[0], 1, replace, a.what);
 	if (rc == 0)
 		goto out;
 fail:
-	ex = cli_fail(what, rc);
+	ex = cli_fail(a.what, rc);
 out:
 	gw_store_close(st);
 	return ex;

@@ -88,3 +88,17 @@ out:
 	free(tmp);
 	return rc;
 }
+
+int
+cli_file_export(const char *path, const struct gw_buf *b, size_t n,
+		const char *noun)
+{
+	int rc;
+
+	if ((rc = cli_file_write(path, b)) != 0)
+		return rc;
+	if (strcmp(path, "-") != 0)
+		printf("exported %zu %s%s to %s\n", n, noun, n == 1 ? "" : "s",
+		       path);
+	return 0;
+}

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "cert_info.h"
@@ -16,6 +15,7 @@
 #include "harvest.h"
 #include "identity.h"
 #include "keystore.h"
+#include "textfmt.h"
 
 #define W 21	    /* label width in "show" output */
 #define SHORT_ID 16 /* hex digits of an ID in lists */
@@ -45,83 +45,54 @@ static const struct option harvested_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const struct {
-	const char *cmd;
-	int npos;
-	const char *operand;
-	const int allowed[3];
-	int write;
-} cmd_table[] = {
-    {"list", 0, "", {0}, 0},
-    {"show", 1, "REF", {0}, 0},
-    {"delete", 1, "REF", {0}, 1},
-    {"promote", 1, "REF", {OPT_AS, OPT_ALLOW_EXPIRED, 0}, 1},
-    {"export", 1, "FILE", {0}, 0},
+static const struct cli_cmd harvested_cmds[] = {
+    {"list", 0, 0, "", NULL},
+    {"show", 1, 1, "REF", NULL},
+    {"delete", 1, 1, "REF", NULL},
+    {"promote", 1, 1, "REF", CLI_OPTS(OPT_AS, OPT_ALLOW_EXPIRED)},
+    {"export", 1, 1, "FILE", NULL},
 };
-#define NCMDS (sizeof(cmd_table) / sizeof(cmd_table[0]))
 
 struct harvested_args {
-	size_t ci;
-	const char *pos;
+	struct cli_args cli;
+	const char *pos; /* cli.pos[0] */
 	const char *as;
 	int allow_expired;
 };
 
 static int
-parse_args(int argc, char **argv, const char *cmd, struct harvested_args *a,
-	   const char *what)
+take_opt(void *arg, int c, const char *value, const char *what)
 {
-	int c, npos = 0;
+	struct harvested_args *a = arg;
 
-	for (a->ci = 0; a->ci < NCMDS; a->ci++)
-		if (strcmp(cmd_table[a->ci].cmd, cmd) == 0)
-			break;
-	if (a->ci == NCMDS)
-		return cli_usage("harvested", "unknown subcommand '%s'", cmd);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", harvested_opts, NULL)) !=
-	       -1) {
-		if (c == 'h') {
-			fputs(harvested_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (cli_opt_allowed(what, cmd_table[a->ci].allowed,
-				    harvested_opts, c))
-			return CLI_EXIT_USAGE;
-		if (c == OPT_ALLOW_EXPIRED)
-			a->allow_expired = 1;
-		else if (c == OPT_AS)
-			a->as = optarg;
-	}
-	for (; optind < argc; optind++) {
-		if (npos >= cmd_table[a->ci].npos)
-			return cli_usage(what, "unexpected argument '%s'",
-					 argv[optind]);
-		a->pos = argv[optind];
-		npos++;
-	}
-	if (npos < cmd_table[a->ci].npos)
-		return cli_usage(what, "missing %s", cmd_table[a->ci].operand);
+	if (c == OPT_ALLOW_EXPIRED)
+		a->allow_expired = 1;
+	else if (c == OPT_AS)
+		a->as = value;
+	return 0;
+}
+
+static const struct cli_spec harvested_spec = {
+    "harvested", harvested_usage_text, ":h", harvested_opts, harvested_cmds,
+    sizeof(harvested_cmds) / sizeof(harvested_cmds[0]), take_opt,
+};
+
+static int
+parse_args(int argc, char **argv, struct harvested_args *a)
+{
+	int ex;
+
+	if ((ex = cli_args_parse(&harvested_spec, argc, argv, a, &a->cli)) !=
+	    0)
+		return ex;
+	a->pos = a->cli.pos[0];
 	if (a->as != NULL && !identity_name_valid(a->as))
-		return cli_usage(what,
+		return cli_usage(a->cli.what,
 				 "--as: '%.80s' must be 1-64 letters, digits, "
 				 "'.', '_' or '-', starting with a letter or "
 				 "digit",
 				 a->as);
 	return 0;
-}
-
-static const char *
-state_name(X509 *x, time_t now)
-{
-	if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
-		return "expired";
-	if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
-		return "not-yet-valid";
-	return "valid";
 }
 
 static const char *
@@ -154,8 +125,8 @@ list_one(void *arg, const struct harvested_key *k)
 	printf("%-*.*s %-32s %-10s %-10s %6llu %-13s %s\n", SHORT_ID,
 	       SHORT_ID, k->id, k->address, fmt_time(k->last_seen, seen, 1),
 	       fmt_time(k->last_used, used, 1),
-	       (unsigned long long)k->seen_count, state_name(k->cert, c->now),
-	       k->updated ? "updated" : "-");
+	       (unsigned long long)k->seen_count,
+	       cli_show_state(k->cert, c->now), k->updated ? "updated" : "-");
 	c->n++;
 	return 0;
 }
@@ -163,22 +134,12 @@ list_one(void *arg, const struct harvested_key *k)
 static void
 show_key(const struct harvested_key *k)
 {
-	const char *st = state_name(k->cert, time(NULL));
 	char t[32];
 
 	printf("%-*s %s\n", W, "ID:", k->id);
 	printf("%-*s %s\n", W, "Address:", k->address);
-	if (strcmp(st, "valid") == 0)
-		printf("%-*s valid until %s\n", W, "Status:",
-		       cert_info_time(X509_get0_notAfter(k->cert), t));
-	else if (strcmp(st, "expired") == 0)
-		printf("%-*s EXPIRED on %s: never used to encrypt\n", W,
-		       "Status:",
-		       cert_info_time(X509_get0_notAfter(k->cert), t));
-	else
-		printf("%-*s NOT YET VALID until %s: not used to encrypt\n",
-		       W, "Status:",
-		       cert_info_time(X509_get0_notBefore(k->cert), t));
+	cli_show_status(k->cert, W, ": never used to encrypt",
+			": not used to encrypt");
 	printf("%-*s %s\n", W, "First seen:", fmt_time(k->first_seen, t, 0));
 	printf("%-*s %s\n", W, "Last seen:", fmt_time(k->last_seen, t, 0));
 	printf("%-*s %s\n", W, "Last used:", fmt_time(k->last_used, t, 0));
@@ -202,10 +163,7 @@ static int
 export_one(void *arg, const struct harvested_key *k)
 {
 	struct gw_buf *out = arg;
-	BIO *b = NULL;
 	char buf[1024], t1[32], t2[32], fp[96];
-	char *pem;
-	long plen;
 	int rc;
 
 	cert_info_name(X509_get_subject_name(k->cert), buf, sizeof(buf));
@@ -219,18 +177,9 @@ export_one(void *arg, const struct harvested_key *k)
 			      fmt_time(k->last_seen, t2, 0),
 			      k->verification)) != 0)
 		return rc;
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return GW_ERR_NOMEM;
-	if (!PEM_write_bio_X509(b, k->cert)) {
-		BIO_free(b);
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot write the certificate of %.16s",
-				      k->id);
-	}
-	plen = BIO_get_mem_data(b, &pem);
-	rc = gw_buf_add(out, pem, (size_t)plen);
-	BIO_free(b);
-	return rc;
+	return textfmt_add_cert_pem(out, k->cert,
+				    "cannot write the certificate of %.16s",
+				    k->id);
 }
 
 /* A public key name from addr: '@' and other characters not allowed in
@@ -287,16 +236,6 @@ count_one(void *arg, const struct harvested_key *k)
 	return 0;
 }
 
-/* Commits *txn (and clears it): the caller aborts what is left. */
-static int
-commit(struct gw_txn **txn)
-{
-	int rc = gw_txn_commit(*txn);
-
-	*txn = NULL;
-	return rc;
-}
-
 static int
 run(struct gw_txn **txn, const char *cmd, const struct harvested_args *a,
     uint64_t max)
@@ -329,13 +268,13 @@ run(struct gw_txn **txn, const char *cmd, const struct harvested_args *a,
 	} else if (strcmp(cmd, "delete") == 0) {
 		if ((rc = harvested_get(*txn, a->pos, &k)) != 0 ||
 		    (rc = harvested_del(*txn, k->id)) != 0 ||
-		    (rc = commit(txn)) != 0)
+		    (rc = cli_txn_commit(txn)) != 0)
 			goto out;
 		printf("deleted harvested key %.*s for %s\n", SHORT_ID, k->id,
 		       k->address);
 	} else if (strcmp(cmd, "promote") == 0) {
 		if ((rc = cmd_promote(*txn, a, name, &k)) != 0 ||
-		    (rc = commit(txn)) != 0)
+		    (rc = cli_txn_commit(txn)) != 0)
 			goto out;
 		printf("promoted harvested key %.*s for %s to public key "
 		       "'%s' (%s)\n",
@@ -351,11 +290,7 @@ run(struct gw_txn **txn, const char *cmd, const struct harvested_args *a,
 			goto out;
 		gw_txn_abort(*txn);
 		*txn = NULL;
-		if ((rc = cli_file_write(a->pos, &buf)) != 0)
-			goto out;
-		if (strcmp(a->pos, "-") != 0)
-			printf("exported %zu harvested key%s to %s\n", lc.n,
-			       lc.n == 1 ? "" : "s", a->pos);
+		rc = cli_file_export(a->pos, &buf, lc.n, "harvested key");
 	}
 out:
 	gw_buf_free(&buf);
@@ -370,30 +305,19 @@ cli_harvested_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct gw_config *cfg;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
-	char what[64];
-	int rc = 0, ex = CLI_EXIT_OK;
+	const char *cmd;
+	int rc = 0, ex = CLI_EXIT_OK, wr;
 
 	memset(&a, 0, sizeof(a));
-	if (argc < 2) {
-		fputs(harvested_usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(harvested_usage_text, stdout);
-		return CLI_EXIT_OK;
-	}
-	snprintf(what, sizeof(what), "harvested %s", argv[1]);
-	if ((ex = parse_args(argc - 1, argv + 1, argv[1], &a, what)) != 0)
+	if ((ex = parse_args(argc, argv, &a)) != 0)
 		return ex;
-	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0 ||
-	    (rc = gw_txn_begin(st,
-			       cmd_table[a.ci].write ? GW_TXN_WRITE
-						     : GW_TXN_READ,
-			       &txn)) != 0 ||
-	    (rc = run(&txn, argv[1], &a, cfg->harvest_max_size)) != 0)
-		ex = cli_fail(what, rc);
+	cmd = a.cli.cmd->name;
+	wr = strcmp(cmd, "delete") == 0 || strcmp(cmd, "promote") == 0;
+	if ((rc = cli_store_open(ctx, &cfg, &st)) != 0 ||
+	    (rc = gw_txn_begin(st, wr ? GW_TXN_WRITE : GW_TXN_READ, &txn)) !=
+		0 ||
+	    (rc = run(&txn, cmd, &a, cfg->harvest_max_size)) != 0)
+		ex = cli_fail(a.cli.what, rc);
 	gw_txn_abort(txn);
 	gw_store_close(st);
 	return ex;

@@ -89,27 +89,27 @@ enum msg_cmd {
 	CMD_VERIFY,
 };
 
-static const struct {
-	const char *name;
-	enum msg_cmd cmd;
-	const int allowed[12];
-} msg_cmds[] = {
-    {"sign", CMD_SIGN, {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, 0}},
-    {"encrypt", CMD_ENCRYPT, {OPT_TO, OPT_CIPHER, OPT_OAEP, 0}},
-    {"sign-encrypt",
-     CMD_SIGN_ENCRYPT,
-     {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER, OPT_OAEP,
-      0}},
-    {"triple",
-     CMD_TRIPLE,
-     {OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER, OPT_OAEP,
-      0}},
-    {"open", CMD_OPEN, {OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 0}},
-    {"decrypt", CMD_DECRYPT, {0}},
-    {"verify", CMD_VERIFY, {OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 0}},
+/* In enum msg_cmd order; --input and --output go with every one. */
+static const struct cli_cmd msg_cmds[] = {
+    {"sign", 0, 0, "",
+     CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, 'i', 'o')},
+    {"encrypt", 0, 0, "", CLI_OPTS(OPT_TO, OPT_CIPHER, OPT_OAEP, 'i', 'o')},
+    {"sign-encrypt", 0, 0, "",
+     CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER,
+	      OPT_OAEP, 'i', 'o')},
+    {"triple", 0, 0, "",
+     CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER,
+	      OPT_OAEP, 'i', 'o')},
+    {"open", 0, 0, "", CLI_OPTS(OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 'i', 'o')},
+    {"decrypt", 0, 0, "", CLI_OPTS('i', 'o')},
+    {"verify", 0, 0, "",
+     CLI_OPTS(OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 'i', 'o')},
 };
+_Static_assert(sizeof(msg_cmds) / sizeof(msg_cmds[0]) == CMD_VERIFY,
+	       "msg_cmds[] lists enum msg_cmd in order");
 
 struct msg_args {
+	struct cli_args cli;
 	enum msg_cmd cmd;
 	const char *cert, *mode, *digest, *cipher, *ca, *in, *out;
 	const char *to[MAX_TO];
@@ -122,51 +122,45 @@ struct msg_args {
 };
 
 static int
-parse(int argc, char **argv, const char *what, struct msg_args *a)
+take_opt(void *arg, int c, const char *value, const char *what)
 {
-	size_t ci;
-	int c;
+	struct msg_args *a = arg;
 
-	for (ci = 0; ci < sizeof(msg_cmds) / sizeof(msg_cmds[0]); ci++)
-		if (strcmp(msg_cmds[ci].name, argv[0]) == 0)
-			break;
-	if (ci == sizeof(msg_cmds) / sizeof(msg_cmds[0]))
-		return cli_usage("message", "unknown subcommand '%s'", argv[0]);
-	a->cmd = msg_cmds[ci].cmd;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:o:h", msg_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(message_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (c != 'i' && c != 'o' &&
-		    cli_opt_allowed(what, msg_cmds[ci].allowed, msg_opts, c))
-			return CLI_EXIT_USAGE;
-		switch (c) {
-		case OPT_CERT: a->cert = optarg; break;
-		case OPT_MODE: a->mode = optarg; break;
-		case OPT_DIGEST: a->digest = optarg; break;
-		case OPT_PSS: a->pss = 1; break;
-		case OPT_CIPHER: a->cipher = optarg; break;
-		case OPT_OAEP: a->oaep = 1; break;
-		case OPT_CA: a->ca = optarg; break;
-		case OPT_REMOVE_SIG: a->remove_sig = 1; break;
-		case OPT_SYSTEM: a->system = 1; break;
-		case 'i': a->in = optarg; break;
-		case 'o': a->out = optarg; break;
-		case OPT_TO:
-			if (a->nto == MAX_TO)
-				return cli_usage(what, "more than %d --to",
-						 MAX_TO);
-			a->to[a->nto++] = optarg;
-			break;
-		}
+	switch (c) {
+	case OPT_CERT: a->cert = value; break;
+	case OPT_MODE: a->mode = value; break;
+	case OPT_DIGEST: a->digest = value; break;
+	case OPT_PSS: a->pss = 1; break;
+	case OPT_CIPHER: a->cipher = value; break;
+	case OPT_OAEP: a->oaep = 1; break;
+	case OPT_CA: a->ca = value; break;
+	case OPT_REMOVE_SIG: a->remove_sig = 1; break;
+	case OPT_SYSTEM: a->system = 1; break;
+	case 'i': a->in = value; break;
+	case 'o': a->out = value; break;
+	case OPT_TO:
+		if (a->nto == MAX_TO)
+			return cli_usage(what, "more than %d --to", MAX_TO);
+		a->to[a->nto++] = value;
+		break;
 	}
-	if (optind < argc)
-		return cli_usage(what, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static const struct cli_spec msg_spec = {
+    "message", message_usage_text, ":i:o:h", msg_opts, msg_cmds,
+    sizeof(msg_cmds) / sizeof(msg_cmds[0]), take_opt,
+};
+
+static int
+parse(int argc, char **argv, struct msg_args *a)
+{
+	const char *what = a->cli.what;
+	int ex;
+
+	if ((ex = cli_args_parse(&msg_spec, argc, argv, a, &a->cli)) != 0)
+		return ex;
+	a->cmd = (enum msg_cmd)(CMD_SIGN + (a->cli.cmd - msg_cmds));
 	if ((a->cmd == CMD_SIGN || a->cmd == CMD_SIGN_ENCRYPT ||
 	     a->cmd == CMD_TRIPLE) &&
 	    a->cert == NULL)
@@ -367,20 +361,14 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct certmgr *cm = NULL;
 	struct gw_buf in, out;
 	struct smime_open_result res;
-	char what[64];
+	const char *what = a.cli.what;
 	int rc, ex;
 
 	memset(&a, 0, sizeof(a));
 	memset(&res, 0, sizeof(res));
 	gw_buf_init(&in, SMIME_MSG_MAX);
 	gw_buf_init(&out, SMIME_MSG_MAX);
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		fputs(message_usage_text, argc < 2 ? stderr : stdout);
-		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-	}
-	snprintf(what, sizeof(what), "message %s", argv[1]);
-	if ((ex = parse(argc - 1, argv + 1, what, &a)) != 0)
+	if ((ex = parse(argc, argv, &a)) != 0)
 		goto out;
 	if (a.mode != NULL && strcmp(a.mode, "detached") != 0 &&
 	    strcmp(a.mode, "opaque") != 0) {

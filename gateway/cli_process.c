@@ -138,66 +138,62 @@ parse_now(const char *s, time_t *out)
 }
 
 static int
+take_opt(void *arg, int c, const char *value, const char *what)
+{
+	struct process_args *a = arg;
+
+	if (c >= OPT_DIRECTION && c <= OPT_NOW && c != OPT_TO) {
+		if (a->seen[c - OPT_DIRECTION]++)
+			return cli_usage(what, "option '%s' given twice",
+					 cli_opt_name(process_opts, c));
+	}
+	switch (c) {
+	case OPT_DIRECTION: a->direction = value; break;
+	case OPT_FROM: a->req.from = value; break;
+	case OPT_PROFILE: a->req.profile = value; break;
+	case OPT_OUT_DIR: a->out_dir = value; break;
+	case OPT_HARVEST: a->req.harvest = 1; break;
+	case OPT_HARVEST_FAIL: a->req.harvest_opts.on_failure = 1; break;
+	case OPT_HARVEST_UPDATES: a->req.harvest_opts.updates = 1; break;
+	case OPT_HARVEST_EXPIRED: a->req.harvest_opts.allow_expired = 1; break;
+	case OPT_HARVEST_SELF: a->req.harvest_opts.allow_self_signed = 1; break;
+	case OPT_SYSTEM: a->req.system_trust = 1; break;
+	case OPT_REMOVE_SIG: a->req.remove_signature = 1; break;
+	case 'i': a->in = value; break;
+	case OPT_NOW:
+		if (parse_now(value, &a->req.now) != 0)
+			return cli_usage(what,
+					 "--now: '%s' is neither seconds since "
+					 "the epoch nor YYYY-MM-DDTHH:MM:SSZ",
+					 value);
+		break;
+	case OPT_TO:
+		if (a->req.nto == PROCESS_MAX_RCPT)
+			return cli_usage(what, "more than %d --to",
+					 PROCESS_MAX_RCPT);
+		if (!address_ok(value, 0))
+			return cli_usage(what, "--to: '%s' is not an address",
+					 value);
+		a->to[a->req.nto++] = value;
+		break;
+	}
+	return 0;
+}
+
+/* No subcommand: every option, no operand. */
+static const struct cli_spec process_spec = {
+    "process", process_usage_text, ":i:h", process_opts, NULL, 0, take_opt,
+};
+
+static int
 parse(int argc, char **argv, struct process_args *a)
 {
 	const char *what = "process";
+	struct cli_args cli;
 	int c;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:h", process_opts, NULL)) !=
-	       -1) {
-		if (c == 'h') {
-			fputs(process_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (c >= OPT_DIRECTION && c <= OPT_NOW && c != OPT_TO) {
-			if (a->seen[c - OPT_DIRECTION]++)
-				return cli_usage(what,
-						 "option '%s' given twice",
-						 cli_opt_name(process_opts, c));
-		}
-		switch (c) {
-		case OPT_DIRECTION: a->direction = optarg; break;
-		case OPT_FROM: a->req.from = optarg; break;
-		case OPT_PROFILE: a->req.profile = optarg; break;
-		case OPT_OUT_DIR: a->out_dir = optarg; break;
-		case OPT_HARVEST: a->req.harvest = 1; break;
-		case OPT_HARVEST_FAIL: a->req.harvest_opts.on_failure = 1; break;
-		case OPT_HARVEST_UPDATES: a->req.harvest_opts.updates = 1; break;
-		case OPT_HARVEST_EXPIRED:
-			a->req.harvest_opts.allow_expired = 1;
-			break;
-		case OPT_HARVEST_SELF:
-			a->req.harvest_opts.allow_self_signed = 1;
-			break;
-		case OPT_SYSTEM: a->req.system_trust = 1; break;
-		case OPT_REMOVE_SIG: a->req.remove_signature = 1; break;
-		case 'i': a->in = optarg; break;
-		case OPT_NOW:
-			if (parse_now(optarg, &a->req.now) != 0)
-				return cli_usage(what,
-						 "--now: '%s' is neither seconds "
-						 "since the epoch nor "
-						 "YYYY-MM-DDTHH:MM:SSZ",
-						 optarg);
-			break;
-		case OPT_TO:
-			if (a->req.nto == PROCESS_MAX_RCPT)
-				return cli_usage(what, "more than %d --to",
-						 PROCESS_MAX_RCPT);
-			if (!address_ok(optarg, 0))
-				return cli_usage(what,
-						 "--to: '%s' is not an address",
-						 optarg);
-			a->to[a->req.nto++] = optarg;
-			break;
-		}
-	}
-	if (optind < argc)
-		return cli_usage(what, "unexpected argument '%s'", argv[optind]);
+	if (cli_args_parse(&process_spec, argc, argv, a, &cli) != 0)
+		return CLI_EXIT_USAGE;
 	if (a->direction == NULL)
 		return cli_usage(what, "--direction outgoing|incoming is "
 				       "required");
@@ -581,12 +577,6 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 	if ((a.to = calloc(PROCESS_MAX_RCPT, sizeof(*a.to))) == NULL) {
 		ex = cli_fail("process", GW_ERR_NOMEM);
 		ex = EX_TEMPFAIL;
-		goto out;
-	}
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-			  strcmp(argv[1], "-h") == 0)) {
-		fputs(process_usage_text, stdout);
-		ex = CLI_EXIT_OK;
 		goto out;
 	}
 	if (parse(argc, argv, &a) != 0) {

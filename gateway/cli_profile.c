@@ -69,33 +69,25 @@ static const struct option profile_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const struct {
-	const char *cmd;
-	int npos;
-	const char *operand;
-	const int allowed[12];
-} cmd_table[] = {
-    {"add",
-     1,
-     "NAME",
-     {OPT_MODE, OPT_CERT, OPT_SIGN_MODE, OPT_ACTION, OPT_CIPHER, OPT_DIGEST,
-      OPT_PSS, OPT_OAEP, 0}},
-    {"edit",
-     1,
-     "NAME",
-     {OPT_MODE, OPT_CERT, OPT_SIGN_MODE, OPT_ACTION, OPT_CIPHER, OPT_DIGEST,
-      OPT_PSS, OPT_NO_PSS, OPT_OAEP, OPT_NO_OAEP, 0}},
-    {"delete", 1, "NAME", {0}},
-    {"list", 0, "", {0}},
-    {"show", 1, "NAME", {0}},
-    {"search", 1, "TEXT", {0}},
-    {"export", 1, "FILE", {0}},
-    {"import", 1, "FILE", {OPT_REPLACE, 0}},
+static const struct cli_cmd profile_cmds[] = {
+    {"add", 1, 1, "NAME",
+     CLI_OPTS(OPT_MODE, OPT_CERT, OPT_SIGN_MODE, OPT_ACTION, OPT_CIPHER,
+	      OPT_DIGEST, OPT_PSS, OPT_OAEP)},
+    {"edit", 1, 1, "NAME",
+     CLI_OPTS(OPT_MODE, OPT_CERT, OPT_SIGN_MODE, OPT_ACTION, OPT_CIPHER,
+	      OPT_DIGEST, OPT_PSS, OPT_NO_PSS, OPT_OAEP, OPT_NO_OAEP)},
+    {"delete", 1, 1, "NAME", NULL},
+    {"list", 0, 0, "", NULL},
+    {"show", 1, 1, "NAME", NULL},
+    {"search", 1, 1, "TEXT", NULL},
+    {"export", 1, 1, "FILE", NULL},
+    {"import", 1, 1, "FILE", CLI_OPTS(OPT_REPLACE)},
 };
 
 struct profile_args {
-	const char *cmd;
-	const char *pos;
+	struct cli_args cli;
+	const char *cmd;	/* cli.cmd->name */
+	const char *pos;	/* cli.pos[0] */
 	const char *mode, *cert, *sign_mode, *action, *cipher, *digest;
 	int pss, oaep; /* -1: not given; 0: --no-x; 1: --x */
 	int replace;
@@ -104,28 +96,28 @@ struct profile_args {
 
 /* A value option given twice is refused rather than the last winning. */
 static int
-set_once(const char **slot, const char *what, const struct option *opts,
-	 int c)
+set_once(const char **slot, const char *value, const char *what, int c)
 {
 	if (*slot != NULL)
 		return cli_usage(what, "option '%s' given twice",
-				 cli_opt_name(opts, c));
-	*slot = optarg;
+				 cli_opt_name(profile_opts, c));
+	*slot = value;
 	return 0;
 }
 
 static int
-take_opt(struct profile_args *a, int c, const char *what)
+take_opt(void *arg, int c, const char *value, const char *what)
 {
+	struct profile_args *a = arg;
+
 	a->changes++;
 	switch (c) {
-	case OPT_MODE: return set_once(&a->mode, what, profile_opts, c);
-	case OPT_CERT: return set_once(&a->cert, what, profile_opts, c);
-	case OPT_SIGN_MODE:
-		return set_once(&a->sign_mode, what, profile_opts, c);
-	case OPT_ACTION: return set_once(&a->action, what, profile_opts, c);
-	case OPT_CIPHER: return set_once(&a->cipher, what, profile_opts, c);
-	case OPT_DIGEST: return set_once(&a->digest, what, profile_opts, c);
+	case OPT_MODE: return set_once(&a->mode, value, what, c);
+	case OPT_CERT: return set_once(&a->cert, value, what, c);
+	case OPT_SIGN_MODE: return set_once(&a->sign_mode, value, what, c);
+	case OPT_ACTION: return set_once(&a->action, value, what, c);
+	case OPT_CIPHER: return set_once(&a->cipher, value, what, c);
+	case OPT_DIGEST: return set_once(&a->digest, value, what, c);
 	case OPT_PSS:
 	case OPT_NO_PSS:
 		if (a->pss != -1 && a->pss != (c == OPT_PSS))
@@ -148,40 +140,21 @@ take_opt(struct profile_args *a, int c, const char *what)
 	return 0;
 }
 
-static int
-parse_args(int argc, char **argv, struct profile_args *a, const char *what)
-{
-	size_t ci;
-	int c, npos = 0;
+static const struct cli_spec profile_spec = {
+    "profile", profile_usage_text, ":h", profile_opts, profile_cmds,
+    sizeof(profile_cmds) / sizeof(profile_cmds[0]), take_opt,
+};
 
-	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
-		if (strcmp(cmd_table[ci].cmd, a->cmd) == 0)
-			break;
-	if (ci == sizeof(cmd_table) / sizeof(cmd_table[0]))
-		return cli_usage("profile", "unknown subcommand '%s'", a->cmd);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", profile_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(profile_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (cli_opt_allowed(what, cmd_table[ci].allowed, profile_opts,
-				    c) ||
-		    take_opt(a, c, what))
-			return CLI_EXIT_USAGE;
-	}
-	for (; optind < argc; optind++) {
-		if (npos >= cmd_table[ci].npos)
-			return cli_usage(what, "unexpected argument '%s'",
-					 argv[optind]);
-		a->pos = argv[optind];
-		npos++;
-	}
-	if (npos < cmd_table[ci].npos)
-		return cli_usage(what, "missing %s", cmd_table[ci].operand);
+static int
+parse_args(int argc, char **argv, struct profile_args *a)
+{
+	const char *what = a->cli.what;
+	int ex;
+
+	if ((ex = cli_args_parse(&profile_spec, argc, argv, a, &a->cli)) != 0)
+		return ex;
+	a->cmd = a->cli.cmd->name;
+	a->pos = a->cli.pos[0];
 	if (strcmp(a->cmd, "add") == 0 && a->mode == NULL)
 		return cli_usage(what, "--mode is required (sign, encrypt, "
 				       "sign-encrypt or triple)");
@@ -376,18 +349,6 @@ list_one(void *arg, const struct profile *p)
 	return 0;
 }
 
-static void
-print_time(const char *label, uint64_t secs)
-{
-	time_t t = (time_t)secs;
-	struct tm tm;
-	char buf[32];
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("%-*s %s\n", W, label, buf);
-}
-
 static const char *
 action_text(enum profile_action a)
 {
@@ -414,6 +375,7 @@ show_profile(struct gw_txn *txn, const struct profile *p)
 {
 	int s = profile_mode_signs(p->mode), e = profile_mode_encrypts(p->mode);
 	int rc = 0;
+	char t[32];
 
 	printf("%-*s %s\n", W, "Name:", p->name);
 	printf("%-*s %s\n", W, "Mode:", profile_mode_name(p->mode));
@@ -429,8 +391,8 @@ show_profile(struct gw_txn *txn, const struct profile *p)
 	       !e ? "-" : p->cipher[0] ? p->cipher : "aes256-cbc",
 	       e && !p->cipher[0] ? " (default)" : "");
 	printf("%-*s %s\n", W, "RSA-OAEP:", !e ? "-" : p->oaep ? "yes" : "no");
-	print_time("Added:", p->added);
-	print_time("Updated:", p->updated);
+	printf("%-*s %s\n", W, "Added:", cli_show_time(p->added, t));
+	printf("%-*s %s\n", W, "Updated:", cli_show_time(p->updated, t));
 	gw_err_clear();
 	if (txn == NULL || (rc = profile_validate(txn, p, 0)) == 0)
 		printf("%-*s ok\n", W, "Status:");
@@ -472,10 +434,8 @@ cmd_add_edit(struct gw_txn **txnp, const struct profile_args *a, int edit)
 	    (rc = profile_validate(txn, &p, now)) != 0)
 		return rc;
 	p.updated = (uint64_t)now;
-	if ((rc = profile_put(txn, &p, edit ? 0 : GW_PUT_NOOVERWRITE)) != 0)
-		return rc;
-	*txnp = NULL;
-	if ((rc = gw_txn_commit(txn)) != 0)
+	if ((rc = profile_put(txn, &p, edit ? 0 : GW_PUT_NOOVERWRITE)) != 0 ||
+	    (rc = cli_txn_commit(txnp)) != 0)
 		return rc;
 	printf("%s sending profile '%s'\n", edit ? "updated" : "added", p.name);
 	if (note[0] != '\0')
@@ -500,14 +460,9 @@ cmd_export(struct gw_txn *txn, const char *path)
 	int rc;
 
 	gw_buf_init(&out, POLICY_FILE_MAX);
-	if ((rc = policy_file_export_profiles(txn, &out)) != 0 ||
-	    (rc = profile_foreach(txn, count_one, &n)) != 0 ||
-	    (rc = cli_file_write(path, &out)) != 0)
-		goto out;
-	if (strcmp(path, "-") != 0)
-		printf("exported %zu sending profile%s to %s\n", n,
-		       n == 1 ? "" : "s", path);
-out:
+	if ((rc = policy_file_export_profiles(txn, &out)) == 0 &&
+	    (rc = profile_foreach(txn, count_one, &n)) == 0)
+		rc = cli_file_export(path, &out, n, "sending profile");
 	gw_buf_free(&out);
 	return rc;
 }
@@ -516,35 +471,21 @@ int
 cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct profile_args a;
-	struct gw_config *cfg;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
 	struct profile p;
-	char what[64];
 	size_t count = 0;
 	int rc = 0, ex = CLI_EXIT_OK, wr;
 
-	if (argc < 2) {
-		fputs(profile_usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(profile_usage_text, stdout);
-		return CLI_EXIT_OK;
-	}
 	memset(&a, 0, sizeof(a));
-	a.cmd = argv[1];
 	a.pss = a.oaep = -1;
-	snprintf(what, sizeof(what), "profile %s", a.cmd);
-	if ((ex = parse_args(argc - 1, argv + 1, &a, what)) != 0)
+	if ((ex = parse_args(argc, argv, &a)) != 0)
 		return ex;
-	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0)
+	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	if (strcmp(a.cmd, "import") == 0) {
-		if ((rc = cli_policy_import(st, a.pos, 0, a.replace, what)) !=
-		    0)
+		if ((rc = cli_policy_import(st, a.pos, 0, a.replace,
+					    a.cli.what)) != 0)
 			goto fail;
 		goto out;
 	}
@@ -558,11 +499,8 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 		    0)
 			goto fail;
 	} else if (strcmp(a.cmd, "delete") == 0) {
-		if ((rc = profile_del(txn, a.pos)) != 0)
-			goto fail;
-		rc = gw_txn_commit(txn);
-		txn = NULL;
-		if (rc != 0)
+		if ((rc = profile_del(txn, a.pos)) != 0 ||
+		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
 		printf("deleted sending profile '%s'\n", a.pos);
 	} else if (strcmp(a.cmd, "list") == 0) {
@@ -589,7 +527,7 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	goto out;
 fail:
-	ex = cli_fail(what, rc);
+	ex = cli_fail(a.cli.what, rc);
 out:
 	gw_txn_abort(txn);
 	gw_store_close(st);

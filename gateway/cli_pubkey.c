@@ -54,79 +54,38 @@ static const struct option pubkey_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static const struct {
-	const char *cmd;
-	int min, max; /* positional arguments */
-	const char *operands;
-	const int allowed[4];
-} cmd_table[] = {
-    {"add", 1, 2, "NAME [FILE]", {OPT_ALLOW_EXPIRED, 0}},
-    {"list", 0, 0, "", {0}},
-    {"show", 1, 1, "NAME", {0}},
-    {"delete", 1, 1, "NAME", {0}},
-    {"search", 1, 1, "TEXT", {0}},
-    {"lookup", 1, 1, "ADDRESS", {0}},
-    {"export", 1, 1, "FILE", {0}},
-    {"import", 1, 1, "FILE", {OPT_REPLACE, OPT_ALLOW_EXPIRED, 0}},
+static const struct cli_cmd pubkey_cmds[] = {
+    {"add", 1, 2, "NAME [FILE]", CLI_OPTS(OPT_ALLOW_EXPIRED)},
+    {"list", 0, 0, "", NULL},
+    {"show", 1, 1, "NAME", NULL},
+    {"delete", 1, 1, "NAME", NULL},
+    {"search", 1, 1, "TEXT", NULL},
+    {"lookup", 1, 1, "ADDRESS", NULL},
+    {"export", 1, 1, "FILE", NULL},
+    {"import", 1, 1, "FILE", CLI_OPTS(OPT_REPLACE, OPT_ALLOW_EXPIRED)},
 };
 
 struct pubkey_args {
-	const char *cmd;
-	const char *pos[2];
-	int npos;
+	struct cli_args cli; /* cli.pos[0] NAME or FILE, cli.pos[1] FILE */
 	int allow_expired, replace;
 };
 
 static int
-parse_args(int argc, char **argv, struct pubkey_args *a, const char *what)
+take_opt(void *arg, int c, const char *value, const char *what)
 {
-	size_t ci;
-	int c;
+	struct pubkey_args *a = arg;
 
-	for (ci = 0; ci < sizeof(cmd_table) / sizeof(cmd_table[0]); ci++)
-		if (strcmp(cmd_table[ci].cmd, a->cmd) == 0)
-			break;
-	if (ci == sizeof(cmd_table) / sizeof(cmd_table[0]))
-		return cli_usage("pubkey", "unknown subcommand '%s'", a->cmd);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", pubkey_opts, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(pubkey_usage_text, stdout);
-			exit(CLI_EXIT_OK);
-		}
-		if (c == '?' || c == ':')
-			return cli_getopt_error(what, c, argv);
-		if (cli_opt_allowed(what, cmd_table[ci].allowed, pubkey_opts,
-				    c))
-			return CLI_EXIT_USAGE;
-		switch (c) {
-		case OPT_ALLOW_EXPIRED: a->allow_expired = 1; break;
-		case OPT_REPLACE: a->replace = 1; break;
-		}
-	}
-	/* argv[0] is the subcommand; getopt moved the operands last. */
-	for (; optind < argc; optind++) {
-		if (a->npos >= cmd_table[ci].max)
-			return cli_usage(what, "unexpected argument '%s'",
-					 argv[optind]);
-		a->pos[a->npos++] = argv[optind];
-	}
-	if (a->npos < cmd_table[ci].min)
-		return cli_usage(what, "missing %s", cmd_table[ci].operands);
+	if (c == OPT_ALLOW_EXPIRED)
+		a->allow_expired = 1;
+	else if (c == OPT_REPLACE)
+		a->replace = 1;
 	return 0;
 }
 
-/* "valid", "expired" or "not-yet-valid" at now. */
-static const char *
-state_name(X509 *x, time_t now)
-{
-	if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0)
-		return "expired";
-	if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0)
-		return "not-yet-valid";
-	return "valid";
-}
+static const struct cli_spec pubkey_spec = {
+    "pubkey", pubkey_usage_text, ":h", pubkey_opts, pubkey_cmds,
+    sizeof(pubkey_cmds) / sizeof(pubkey_cmds[0]), take_opt,
+};
 
 /* The SAN email and DNS entries, escaped, comma-separated, cut. */
 static const char *
@@ -181,7 +140,7 @@ list_one(void *arg, const struct keystore_key *k)
 	t[10] = '\0';
 	printf("%-20s %-14s %-10s %-13s %-8s %s\n", k->name,
 	       keystore_caps_name(k->caps), t,
-	       state_name(k->cert, time(NULL)),
+	       cli_show_state(k->cert, time(NULL)),
 	       k->source ? k->source : "?",
 	       san_list(k->cert, sans, sizeof(sans)));
 	if (count != NULL)
@@ -190,44 +149,22 @@ list_one(void *arg, const struct keystore_key *k)
 }
 
 static void
-print_time(const char *label, uint64_t secs)
-{
-	time_t t = (time_t)secs;
-	struct tm tm;
-	char buf[32];
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("%-*s %s\n", W, label, buf);
-}
-
-static void
 show_key(const struct keystore_key *k)
 {
 	struct cert_check_opts o;
 	struct cert_check_report rep;
-	const char *st = state_name(k->cert, time(NULL));
 	char t[32];
 	size_t i;
 
 	printf("%-*s %s\n", W, "Name:", k->name);
 	printf("%-*s %s\n", W, "Capabilities:", keystore_caps_name(k->caps));
-	if (strcmp(st, "valid") == 0)
-		printf("%-*s valid until %s\n", W, "Status:",
-		       cert_info_time(X509_get0_notAfter(k->cert), t));
-	else if (strcmp(st, "expired") == 0)
-		printf("%-*s EXPIRED on %s: never used to encrypt\n", W,
-		       "Status:",
-		       cert_info_time(X509_get0_notAfter(k->cert), t));
-	else
-		printf("%-*s NOT YET VALID until %s: not used to encrypt\n",
-		       W, "Status:",
-		       cert_info_time(X509_get0_notBefore(k->cert), t));
+	cli_show_status(k->cert, W, ": never used to encrypt",
+			": not used to encrypt");
 	printf("%-*s %s\n", W, "Allow expired:",
 	       k->allow_expired ? "yes" : "no");
 	printf("%-*s %s\n", W, "Source:", k->source ? k->source : "?");
-	print_time("Added:", k->added);
-	print_time("Updated:", k->updated);
+	printf("%-*s %s\n", W, "Added:", cli_show_time(k->added, t));
+	printf("%-*s %s\n", W, "Updated:", cli_show_time(k->updated, t));
 	cert_info_print(stdout, k->cert, W);
 	memset(&o, 0, sizeof(o));
 	o.usage = (k->caps & KEYSTORE_CAP_ENCRYPT) &&
@@ -278,15 +215,15 @@ cmd_import(struct gw_store *st, const struct pubkey_args *a, const char *what)
 	struct keystore_import *imp = NULL;
 	struct gw_txn *txn = NULL;
 	struct gw_buf in;
+	const char *path = a->cli.pos[0];
 	enum keystore_outcome oc;
 	size_t i, n, cnt[5] = {0};
 	int rc;
 
 	memset(&in, 0, sizeof(in));
-	if ((rc = cli_file_read(a->pos[0], KEYSTORE_EXPORT_MAX, &in)) != 0 ||
+	if ((rc = cli_file_read(path, KEYSTORE_EXPORT_MAX, &in)) != 0 ||
 	    (rc = keystore_import_parse((const char *)in.data, in.len,
-					strcmp(a->pos[0], "-") ? a->pos[0]
-							       : "stdin",
+					strcmp(path, "-") ? path : "stdin",
 					a->allow_expired, time(NULL), &imp)) !=
 		0)
 		goto out;
@@ -337,57 +274,44 @@ int
 cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct pubkey_args a;
-	struct gw_config *cfg;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
 	struct keystore_key *k = NULL;
 	struct keystore_match m;
 	struct gw_buf buf;
 	X509 *x = NULL;
-	char what[64], t[32], fp[96];
+	const char *cmd, *file, *const *pos = a.cli.pos;
+	char t[32], fp[96];
 	size_t count = 0;
 	int rc = 0, ex = CLI_EXIT_OK, wr;
 
 	memset(&a, 0, sizeof(a));
 	gw_buf_init(&buf, KEYSTORE_EXPORT_MAX);
-	if (argc < 2) {
-		fputs(pubkey_usage_text, stderr);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(pubkey_usage_text, stdout);
-		return CLI_EXIT_OK;
-	}
-	a.cmd = argv[1];
-	snprintf(what, sizeof(what), "pubkey %s", a.cmd);
-	if ((ex = parse_args(argc - 1, argv + 1, &a, what)) != 0)
+	if ((ex = cli_args_parse(&pubkey_spec, argc, argv, &a, &a.cli)) != 0)
 		goto out;
+	cmd = a.cli.cmd->name;
 	/* Read and check the input before touching the store. */
-	if (strcmp(a.cmd, "add") == 0) {
-		if (!identity_name_valid(a.pos[0])) {
+	if (strcmp(cmd, "add") == 0) {
+		if (!identity_name_valid(pos[0])) {
 			rc = gw_err_set(GW_ERR_INVALID,
 					"NAME: '%s' must be 1-64 letters, "
 					"digits, '.', '_' or '-', starting "
 					"with a letter or digit",
-					a.pos[0]);
+					pos[0]);
 			goto fail;
 		}
-		if ((rc = cli_file_read(a.npos > 1 ? a.pos[1] : "-",
-				   KEYSTORE_PEM_MAX, &buf)) != 0 ||
+		file = a.cli.npos > 1 ? pos[1] : "-";
+		if ((rc = cli_file_read(file, KEYSTORE_PEM_MAX, &buf)) != 0 ||
 		    (rc = keystore_read_pem((const char *)buf.data, buf.len,
-					    a.npos > 1 && strcmp(a.pos[1], "-")
-						? a.pos[1]
-						: "stdin",
+					    strcmp(file, "-") ? file : "stdin",
 					    &x)) != 0)
 			goto fail;
 	}
-	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0)
+	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
-	wr = strcmp(a.cmd, "add") == 0 || strcmp(a.cmd, "delete") == 0;
-	if (strcmp(a.cmd, "import") == 0) {
-		if ((rc = cmd_import(st, &a, what)) != 0)
+	wr = strcmp(cmd, "add") == 0 || strcmp(cmd, "delete") == 0;
+	if (strcmp(cmd, "import") == 0) {
+		if ((rc = cmd_import(st, &a, a.cli.what)) != 0)
 			goto fail;
 		goto out;
 	}
@@ -395,50 +319,44 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 	    0)
 		goto fail;
 
-	if (strcmp(a.cmd, "add") == 0) {
-		if ((rc = keystore_add(txn, a.pos[0], x, a.allow_expired,
+	if (strcmp(cmd, "add") == 0) {
+		if ((rc = keystore_add(txn, pos[0], x, a.allow_expired,
 				       time(NULL))) != 0 ||
-		    (rc = keystore_get(txn, a.pos[0], &k)) != 0)
-			goto fail;
-		rc = gw_txn_commit(txn);
-		txn = NULL;
-		if (rc != 0)
+		    (rc = keystore_get(txn, pos[0], &k)) != 0 ||
+		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
 		printf("added public key '%s' (%s)\n", k->name,
 		       keystore_caps_name(k->caps));
 		show_key(k);
-	} else if (strcmp(a.cmd, "delete") == 0) {
-		if ((rc = keystore_del(txn, a.pos[0])) != 0)
+	} else if (strcmp(cmd, "delete") == 0) {
+		if ((rc = keystore_del(txn, pos[0])) != 0 ||
+		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
-		rc = gw_txn_commit(txn);
-		txn = NULL;
-		if (rc != 0)
-			goto fail;
-		printf("deleted public key '%s'\n", a.pos[0]);
-	} else if (strcmp(a.cmd, "list") == 0) {
+		printf("deleted public key '%s'\n", pos[0]);
+	} else if (strcmp(cmd, "list") == 0) {
 		list_header();
 		if ((rc = keystore_foreach(txn, list_one, NULL)) != 0)
 			goto fail;
-	} else if (strcmp(a.cmd, "show") == 0) {
-		if ((rc = keystore_get(txn, a.pos[0], &k)) != 0)
+	} else if (strcmp(cmd, "show") == 0) {
+		if ((rc = keystore_get(txn, pos[0], &k)) != 0)
 			goto fail;
 		show_key(k);
-	} else if (strcmp(a.cmd, "search") == 0) {
+	} else if (strcmp(cmd, "search") == 0) {
 		list_header();
-		if ((rc = keystore_search(txn, a.pos[0], list_one, &count)) !=
+		if ((rc = keystore_search(txn, pos[0], list_one, &count)) !=
 		    0)
 			goto fail;
 		if (count == 0) {
 			rc = gw_err_set(GW_ERR_NOT_FOUND,
 					"no public key matches '%.256s'",
-					a.pos[0]);
+					pos[0]);
 			goto fail;
 		}
-	} else if (strcmp(a.cmd, "lookup") == 0) {
-		if ((rc = keystore_lookup_match(txn, a.pos[0], time(NULL), &x,
+	} else if (strcmp(cmd, "lookup") == 0) {
+		if ((rc = keystore_lookup_match(txn, pos[0], time(NULL), &x,
 						&m)) != 0)
 			goto fail;
-		printf("%-*s %s\n", W, "Address:", a.pos[0]);
+		printf("%-*s %s\n", W, "Address:", pos[0]);
 		printf("%-*s %s\n", W, "Key:", m.name);
 		printf("%-*s %s\n", W, "Source:",
 		       m.harvested ? "harvested keys" : "public keys");
@@ -448,21 +366,19 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 		       cert_info_time(X509_get0_notAfter(x), t));
 		printf("%-*s %s\n", W, "SHA-256 fingerprint:",
 		       cert_info_fingerprint(x, fp));
-	} else if (strcmp(a.cmd, "export") == 0) {
+	} else if (strcmp(cmd, "export") == 0) {
 		if ((rc = keystore_export(txn, &buf)) != 0 ||
 		    (rc = keystore_foreach(txn, count_one, &count)) != 0)
 			goto fail;
 		gw_txn_abort(txn);
 		txn = NULL;
-		if ((rc = cli_file_write(a.pos[0], &buf)) != 0)
+		if ((rc = cli_file_export(pos[0], &buf, count,
+					  "public key")) != 0)
 			goto fail;
-		if (strcmp(a.pos[0], "-") != 0)
-			printf("exported %zu public key%s to %s\n", count,
-			       count == 1 ? "" : "s", a.pos[0]);
 	}
 	goto out;
 fail:
-	ex = cli_fail(what, rc);
+	ex = cli_fail(a.cli.what, rc);
 out:
 	gw_txn_abort(txn);
 	gw_store_close(st);

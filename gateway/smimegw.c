@@ -10,6 +10,99 @@
 #include "cli.h"
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "gw_store.h"
+
+int
+cli_config(struct cli_ctx *ctx, struct gw_config **out)
+{
+	int rc;
+
+	if (ctx->cfg == NULL &&
+	    (rc = gw_config_load(gw_config_path(ctx->conf_opt), &ctx->cfg)) !=
+		0)
+		return rc;
+	*out = ctx->cfg;
+	return 0;
+}
+
+int
+cli_store_open(struct cli_ctx *ctx, struct gw_config **cfg,
+	       struct gw_store **st)
+{
+	struct gw_config *c;
+	int rc;
+
+	if ((rc = cli_config(ctx, &c)) != 0)
+		return rc;
+	if (cfg != NULL)
+		*cfg = c;
+	return gw_store_open(c->data_dir, (size_t)c->store_map_size, st);
+}
+
+int
+cli_txn_commit(struct gw_txn **txn)
+{
+	int rc = gw_txn_commit(*txn);
+
+	*txn = NULL;
+	return rc;
+}
+
+int
+cli_fail(const char *what, int rc)
+{
+	const char *d = gw_err_detail();
+
+	if (*d != '\0')
+		fprintf(stderr, "smimegw %s: %s: %s\n", what, gw_strerror(rc),
+			d);
+	else
+		fprintf(stderr, "smimegw %s: %s\n", what, gw_strerror(rc));
+	return rc == GW_ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+int
+cli_usage(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "smimegw %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see smimegw %s --help)\n", what);
+	return CLI_EXIT_USAGE;
+}
+
+const char *
+cli_opt_name(const struct option *opts, int c)
+{
+	static char buf[64];
+	const struct option *o;
+
+	for (o = opts; o->name != NULL; o++)
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	return "?";
+}
+
+/* The commands, in the order of the help text below. */
+static const struct {
+	const char *name;
+	int (*main)(struct cli_ctx *ctx, int argc, char **argv);
+} commands[] = {
+    {"cert", cli_cert_main},
+    {"message", cli_message_main},
+    {"pubkey", cli_pubkey_main},
+    {"ca", cli_ca_main},
+    {"profile", cli_profile_main},
+    {"harvested", cli_harvested_main},
+    {"alerts", cli_alerts_main},
+    {"process", cli_process_main},
+    {"config", cli_config_main},
+};
 
 static void
 usage(FILE *fp)
@@ -56,79 +149,6 @@ usage(FILE *fp)
 }
 
 int
-cli_config(struct cli_ctx *ctx, struct gw_config **out)
-{
-	int rc;
-
-	if (ctx->cfg == NULL &&
-	    (rc = gw_config_load(gw_config_path(ctx->conf_opt), &ctx->cfg)) !=
-		0)
-		return rc;
-	*out = ctx->cfg;
-	return 0;
-}
-
-int
-cli_fail(const char *what, int rc)
-{
-	const char *d = gw_err_detail();
-
-	if (*d != '\0')
-		fprintf(stderr, "smimegw %s: %s: %s\n", what, gw_strerror(rc),
-			d);
-	else
-		fprintf(stderr, "smimegw %s: %s\n", what, gw_strerror(rc));
-	return rc == GW_ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
-}
-
-int
-cli_usage(const char *what, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "smimegw %s: ", what);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see smimegw %s --help)\n", what);
-	return CLI_EXIT_USAGE;
-}
-
-const char *
-cli_opt_name(const struct option *opts, int c)
-{
-	static char buf[64];
-	const struct option *o;
-
-	for (o = opts; o->name != NULL; o++)
-		if (o->val == c) {
-			snprintf(buf, sizeof(buf), "--%s", o->name);
-			return buf;
-		}
-	return "?";
-}
-
-int
-cli_getopt_error(const char *what, int c, char **argv)
-{
-	if (c == ':')
-		return cli_usage(what, "option '%s' needs a value",
-				 argv[optind - 1]);
-	return cli_usage(what, "unknown option '%s'", argv[optind - 1]);
-}
-
-int
-cli_opt_allowed(const char *what, const int *allowed,
-		const struct option *opts, int c)
-{
-	for (; *allowed != 0; allowed++)
-		if (*allowed == c)
-			return 0;
-	return cli_usage(what, "option '%s' does not apply to '%s'",
-			 cli_opt_name(opts, c), what);
-}
-
-int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -137,6 +157,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct cli_ctx ctx = {NULL, NULL};
+	size_t i;
 	int c, rc;
 
 	gw_buf_tune_malloc();
@@ -164,25 +185,12 @@ main(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (strcmp(argv[0], "cert") == 0)
-		rc = cli_cert_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "message") == 0)
-		rc = cli_message_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "config") == 0)
-		rc = cli_config_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "pubkey") == 0)
-		rc = cli_pubkey_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "ca") == 0)
-		rc = cli_ca_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "profile") == 0)
-		rc = cli_profile_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "harvested") == 0)
-		rc = cli_harvested_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "alerts") == 0)
-		rc = cli_alerts_main(&ctx, argc, argv);
-	else if (strcmp(argv[0], "process") == 0)
-		rc = cli_process_main(&ctx, argc, argv);
-	else {
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			break;
+	if (i < sizeof(commands) / sizeof(commands[0])) {
+		rc = commands[i].main(&ctx, argc, argv);
+	} else {
 		fprintf(stderr, "smimegw: unknown command '%s'\n", argv[0]);
 		usage(stderr);
 		rc = CLI_EXIT_USAGE;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "gw_err.h"
 #include "mime_codec.h"
 #include "mime_parser.h"
@@ -23,15 +24,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CODEC_MAX (64u * 1024u) /* bytes of one body run through codecs */
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			abort();                                             \
-		}                                                            \
-	} while (0)
 
 static void
 mix(uint64_t *h, const void *p, size_t n)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_check.h"
 #include "gw_buf.h"
 #include "gw_err.h"
 #include "gw_store.h"
@@ -29,15 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A fixed clock inside the validity of the seeds' certificates. */
 #define FUZZ_NOW ((time_t)1810000000) /* 2027-05-10 */
-
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			abort();                                             \
-		}                                                            \
-	} while (0)
 
 static struct gw_store *store;
 static char store_dir[64];

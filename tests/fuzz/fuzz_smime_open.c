@@ -44,6 +44,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include "fuzz_check.h"
 #include "fuzz_keys.h"
 #include "gw_buf.h"
 #include "gw_err.h"
@@ -52,15 +53,6 @@
 #include "smime_open.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-			        __LINE__, #cond);                              \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 /* Made once, kept for the life of the process (still reachable). */
 static struct {

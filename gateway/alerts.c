@@ -84,6 +84,55 @@ out:
 	return rc;
 }
 
+/* The keys of the oldest alerts, to drop. */
+struct oldest {
+	unsigned char keys[16][KEY_LEN];
+	size_t n, want;
+};
+
+static int
+oldest_one(void *arg, const void *key, size_t klen, const void *val,
+	   size_t vlen)
+{
+	struct oldest *o = arg;
+
+	(void)val;
+	(void)vlen;
+	if (klen != KEY_LEN)
+		return 0; /* not ours to judge here: alerts_foreach reports it */
+	memcpy(o->keys[o->n++], key, KEY_LEN);
+	return o->n == o->want ? 1 : 0;
+}
+
+/* Drops the oldest alerts while more than ALERTS_KEEP_MAX are kept. */
+static int
+prune(struct gw_txn *txn)
+{
+	struct oldest o;
+	size_t n, i;
+	int rc;
+
+	for (;;) {
+		if ((rc = gw_txn_count(txn, GW_DB_ALERTS, &n)) != 0)
+			return rc;
+		if (n <= ALERTS_KEEP_MAX)
+			return 0;
+		memset(&o, 0, sizeof(o));
+		o.want = n - ALERTS_KEEP_MAX;
+		if (o.want > sizeof(o.keys) / sizeof(o.keys[0]))
+			o.want = sizeof(o.keys) / sizeof(o.keys[0]);
+		if ((rc = gw_txn_foreach(txn, GW_DB_ALERTS, oldest_one, &o)) !=
+		    0)
+			return rc;
+		if (o.n == 0)
+			return 0;
+		for (i = 0; i < o.n; i++)
+			if ((rc = gw_txn_del(txn, GW_DB_ALERTS, o.keys[i],
+					     KEY_LEN)) != 0)
+				return rc;
+	}
+}
+
 int
 alerts_add(struct gw_txn *txn, const struct alert *a)
 {
@@ -108,6 +157,8 @@ alerts_add(struct gw_txn *txn, const struct alert *a)
 		key_make(key, a->time, seq);
 		rc = gw_txn_put(txn, GW_DB_ALERTS, key, KEY_LEN, buf, len,
 				GW_PUT_NOOVERWRITE);
+		if (rc == 0)
+			rc = prune(txn);
 		if (rc != GW_ERR_EXISTS)
 			goto out;
 	}

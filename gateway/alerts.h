@@ -27,6 +27,9 @@
 #define ALERTS_TEXT_MAX 1024
 #define ALERTS_FIELD_MAX 998	/* domain, Message-ID */
 #define ALERTS_SAME_SECOND_MAX 65536
+/* Alerts kept: adding one beyond this drops the oldest, so that a
+ * sender who can raise alerts cannot fill the store. */
+#define ALERTS_KEEP_MAX 10000
 
 struct alert {
 	uint64_t time;		/* seconds since the epoch */
@@ -37,9 +40,10 @@ struct alert {
 	const char *message_id; /* NULL or "": none */
 };
 
-/* Stores a (strings are copied, cleaned and cut as above).
- * GW_ERR_INVALID when kind or text is missing; GW_ERR_LIMIT when more
- * than ALERTS_SAME_SECOND_MAX alerts carry the same second. */
+/* Stores a (strings are copied, cleaned and cut as above), then drops
+ * the oldest alerts beyond ALERTS_KEEP_MAX.  GW_ERR_INVALID when kind
+ * or text is missing; GW_ERR_LIMIT when more than
+ * ALERTS_SAME_SECOND_MAX alerts carry the same second. */
 int alerts_add(struct gw_txn *txn, const struct alert *a);
 
 /* Calls fn, oldest first, for each alert with time >= since; fn must

@@ -239,6 +239,22 @@ gw_txn_del(struct gw_txn *t, const char *db, const void *key, size_t klen)
 }
 
 int
+gw_txn_count(struct gw_txn *t, const char *db, size_t *n)
+{
+	MDB_stat ms;
+	size_t i = 0;
+	int rc;
+
+	*n = 0;
+	if ((rc = db_index(db, &i)) != 0)
+		return rc;
+	if ((rc = store_err(mdb_stat(t->txn, t->st->dbi[i], &ms), db)) != 0)
+		return rc;
+	*n = ms.ms_entries;
+	return 0;
+}
+
+int
 gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 {
 	MDB_cursor *cur = NULL;

@@ -53,6 +53,9 @@ int gw_txn_put(struct gw_txn *txn, const char *db, const void *key,
 int gw_txn_del(struct gw_txn *txn, const char *db, const void *key,
 	       size_t klen);
 
+/* How many records db holds, as this transaction sees it. */
+int gw_txn_count(struct gw_txn *txn, const char *db, size_t *n);
+
 /* Calls fn for each key in order; fn returns 0 to go on, > 0 to stop
  * early (gw_txn_foreach then returns 0), < 0 to fail with that code. */
 typedef int (*gw_foreach_fn)(void *arg, const void *key, size_t klen,

@@ -929,6 +929,41 @@ test_alerts_store(void **state)
 	assert_string_equal(alerts_text(f, buf), "");
 }
 
+struct first_alert {
+	uint64_t time;
+	size_t n;
+};
+
+static int
+first_alert(void *arg, const struct alert *a)
+{
+	struct first_alert *fa = arg;
+
+	if (fa->n++ == 0)
+		fa->time = a->time;
+	return 0;
+}
+
+/* A flood of alerts keeps the newest ALERTS_KEEP_MAX. */
+static void
+test_alerts_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct alert a = {0, NULL, "k", "flood", NULL, NULL};
+	struct first_alert fa = {0, 0};
+	size_t i, n = 0;
+
+	for (i = 0; i < ALERTS_KEEP_MAX + 5; i++) {
+		a.time = T0 + i;
+		assert_int_equal(alerts_add(f->txn, &a), 0);
+	}
+	assert_int_equal(gw_txn_count(f->txn, GW_DB_ALERTS, &n), 0);
+	assert_int_equal(n, ALERTS_KEEP_MAX);
+	assert_int_equal(alerts_foreach(f->txn, 0, first_alert, &fa), 0);
+	assert_int_equal(fa.n, ALERTS_KEEP_MAX);
+	assert_int_equal(fa.time, T0 + 5); /* the five oldest went */
+}
+
 #define CASE(fn) cmocka_unit_test_setup_teardown(fn, case_setup, case_teardown)
 
 int
@@ -936,6 +971,7 @@ main(void)
 {
 	static const struct CMUnitTest tests[] = {
 	    CASE(test_verified_only_by_default),
+	    CASE(test_alerts_bounded),
 	    CASE(test_on_failure_harvests),
 	    CASE(test_expired_refused),
 	    CASE(test_not_yet_valid_refused),

@@ -11,7 +11,9 @@
  * than wraps).  The conversion functions check every write: an output
  * buffer that turns out too small gives GW_ERR_LIMIT, and the contents
  * of out are then unspecified (but never written past outsz).  *outlen
- * is set on success only.  A NULL buffer with a non-zero length, or a
+ * is set on success only.  The base64 functions may also leave scratch
+ * bytes past *outlen on success (vector stores of whole blocks), never
+ * past outsz.  A NULL buffer with a non-zero length, or a
  * NULL outlen, gives GW_ERR_INVALID.
  *
  * The decoders are lenient, as RFC 2045 asks of them: they skip what

@@ -372,8 +372,12 @@ result_headers(const struct smime_open_opts *o,
 			   res->efail ? "; efail-nested-encrypted=1" : "", eol);
 }
 
-/* The message without our authserv-id's result fields, otherwise byte
- * for byte. */
+/*
+ * The message without our authserv-id's result fields, otherwise byte
+ * for byte, into out.  When nothing was removed or changed (*removed
+ * stays 0), that is the message itself: out then gets only the header
+ * fields, and the caller works on the message in place.
+ */
 static int
 stripped_copy(const unsigned char *msg, size_t len,
 	      const struct mime_part *root, const char *authserv,
@@ -405,6 +409,8 @@ stripped_copy(const unsigned char *msg, size_t len,
 			0)
 			(*removed)++; /* the bytes changed: parse again */
 	}
+	if (*removed == 0)
+		return 0;
 	return gw_buf_add(out, msg + hr.end, len - hr.end);
 }
 
@@ -613,20 +619,38 @@ out:
 	return rc;
 }
 
+/* Frees b, wiping it first when it may hold decrypted content. */
+static void
+buf_free(struct gw_buf *b, int plaintext)
+{
+	if (plaintext)
+		gw_buf_free_secret(b);
+	else
+		gw_buf_free(b);
+}
+
 int
 smime_open(const unsigned char *msg, size_t len,
 	   const struct smime_open_opts *o, struct gw_buf *out,
 	   struct smime_open_result *res)
 {
 	struct gw_buf cur, next, entity;
+	const unsigned char *cd, *ed; /* the current layer, its content */
+	size_t cl, el;
 	struct mime_tree *tree = NULL;
 	const struct mime_part *root;
 	CMS_ContentInfo *cms = NULL;
 	struct mime_range r;
 	enum kind k;
 	const char *eol = "\r\n", *from;
-	unsigned char *scratch;
 	int depth, rc, changed = 0, smime_inside, removed = 0;
+	/*
+	 * Only decrypted content is secret: the input, and what was
+	 * signed in it, came over the wire.  plain: entity and next may
+	 * hold decrypted content (from the first decryption on, failed or
+	 * not); cur_plain: cur does (from the first rewrap of it on).
+	 */
+	int plain = 0, cur_plain = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->ar = "none";
@@ -645,14 +669,25 @@ smime_open(const unsigned char *msg, size_t len,
 		if (e >= 2 && msg[e - 1] == '\n' && msg[e - 2] != '\r')
 			eol = "\n";
 	}
-	if ((rc = gw_buf_reserve(&cur, len, &scratch)) != 0 ||
-	    (rc = stripped_copy(msg, len, root, o->authserv_id, &cur,
+	/* cur's ceiling, also when the message is used in place. */
+	if (len > SMIME_MSG_MAX) {
+		rc = gw_err_set(GW_ERR_LIMIT,
+				"more than %zu bytes (a configured ceiling)",
+				SMIME_MSG_MAX);
+		goto out;
+	}
+	if ((rc = stripped_copy(msg, len, root, o->authserv_id, &cur,
 				&removed)) != 0)
 		goto out;
-	/* When nothing was stripped, cur has the same bytes: keep the tree. */
 	if (removed > 0) {
+		cd = cur.data;
+		cl = cur.len;
 		mime_tree_free(tree);
 		tree = NULL;
+	} else {
+		/* Nothing stripped: the message itself, and its tree. */
+		cd = msg;
+		cl = len;
 	}
 
 	for (depth = 0; depth < MAX_LAYERS; depth++) {
@@ -661,14 +696,14 @@ smime_open(const unsigned char *msg, size_t len,
 		gw_buf_reset(&entity);
 		gw_buf_reset(&next);
 		if (tree == NULL &&
-		    (rc = parse_layer(cur.data, cur.len, depth, &tree)) != 0)
+		    (rc = parse_layer(cd, cl, depth, &tree)) != 0)
 			goto out;
 		root = mime_tree_root(tree);
 		from = smime_header(root, "From");
 		k = classify(root);
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {
-			if ((rc = part_cms(cur.data, root, &cms, res)) != 0) {
+			if ((rc = part_cms(cd, root, &cms, res)) != 0) {
 				res->smime = 1;
 				rc = 0;
 				break;
@@ -728,15 +763,19 @@ smime_open(const unsigned char *msg, size_t len,
 						   NID_id_smime_ct_authEnvelopedData
 					   ? "authEnveloped-data"
 					   : "enveloped-data");
+			plain = 1;
 			if ((rc = decrypt_layer(cms, o, &entity, res)) != 0)
 				goto out;
 			if (res->status != SMIME_OK)
 				break;
-			if ((rc = rewrap(cur.data, root, entity.data, entity.len,
+			if ((rc = rewrap(cd, root, entity.data, entity.len,
 					 &next)) != 0)
 				goto out;
-			gw_buf_free_secret(&cur);
+			buf_free(&cur, cur_plain);
 			cur = next;
+			cd = cur.data;
+			cl = cur.len;
+			cur_plain = 1;
 			mime_tree_free(tree);
 			tree = NULL;
 			gw_buf_init(&next, SMIME_MSG_MAX);
@@ -750,34 +789,38 @@ smime_open(const unsigned char *msg, size_t len,
 		if (k == K_SIGNED_DETACHED) {
 			const struct mime_part *c0 = mime_part_child(root, 0);
 			r = mime_part_range(c0);
-			if ((rc = part_cms(cur.data, mime_part_child(root, 1),
+			if ((rc = part_cms(cd, mime_part_child(root, 1),
 					   &cms, res)) != 0) {
 				rc = 0;
 				break;
 			}
-			if ((rc = verify_detached(cms, cur.data + r.start,
+			if ((rc = verify_detached(cms, cd + r.start,
 						  r.end - r.start, from, o,
 						  &entity, res)) != 0)
 				goto out;
 			if (res->status != SMIME_OK)
 				break;
-			if ((rc = gw_buf_add(&entity, cur.data + r.start,
-					     r.end - r.start)) != 0)
-				goto out;
+			/* The content is the signed part, in place. */
+			ed = cd + r.start;
+			el = r.end - r.start;
 		} else {
 			if ((rc = verify_layer(cms, NULL, from, o, &entity,
 					       res)) != 0)
 				goto out;
 			if (res->status != SMIME_OK)
 				break;
+			ed = entity.data;
+			el = entity.len;
 		}
-		smime_inside = content_is_smime(entity.data, entity.len);
+		smime_inside = content_is_smime(ed, el);
 		if (smime_inside || o->remove_signature) {
-			if ((rc = rewrap(cur.data, root, entity.data, entity.len,
-					 &next)) != 0)
+			if ((rc = rewrap(cd, root, ed, el, &next)) != 0)
 				goto out;
-			gw_buf_free_secret(&cur);
+			buf_free(&cur, cur_plain);
 			cur = next;
+			cd = cur.data;
+			cl = cur.len;
+			cur_plain = plain;
 			mime_tree_free(tree);
 			tree = NULL;
 			gw_buf_init(&next, SMIME_MSG_MAX);
@@ -799,13 +842,13 @@ smime_open(const unsigned char *msg, size_t len,
 			res->ar = "none";
 	}
 	if ((rc = result_headers(o, res, changed ? "\r\n" : eol, out)) != 0 ||
-	    (rc = gw_buf_add(out, cur.data, cur.len)) != 0)
+	    (rc = gw_buf_add(out, cd, cl)) != 0)
 		goto out;
 out:
 	CMS_ContentInfo_free(cms);
 	mime_tree_free(tree);
-	gw_buf_free_secret(&cur);
-	gw_buf_free_secret(&next);
-	gw_buf_free_secret(&entity);
+	buf_free(&cur, cur_plain);
+	buf_free(&next, plain);
+	buf_free(&entity, plain);
 	return rc;
 }

@@ -434,7 +434,7 @@ field_finish(struct mime_parser *mp)
 	struct mime_part *part = mp->cur;
 	const unsigned char *raw = mp->hbuf, *lf, *colon;
 	struct mime_header *h = NULL;
-	size_t len = mp->hlen, first, nlen, vstart, vl, i, s;
+	size_t len = mp->hlen, first, nlen, ns, vstart, vl, i, s;
 	char *v;
 	void *tmp;
 	int bad = 0;
@@ -450,36 +450,49 @@ field_finish(struct mime_parser *mp)
 	}
 	lf = memchr(raw, '\n', len);
 	first = lf != NULL ? (size_t)(lf - raw) : len;
+	/*
+	 * Lone CRs and blanks before the name are not part of it: whoever
+	 * copies the field drops them (smime_add_field_bytes()), so the
+	 * name must be what a reader of that copy sees ("\rContent-Type"
+	 * is a Content-Type field, a defect).
+	 */
+	for (ns = 0; ns < first && (raw[ns] == '\r' || is_wsp(raw[ns])); ns++)
+		bad = 1;
 	if ((colon = memchr(raw, ':', first)) == NULL) {
 		part->defects |= MIME_DEFECT_HEADER_NO_COLON;
 		nlen = first;
-		if (nlen > 0 && raw[nlen - 1] == '\r')
+		if (nlen > ns && raw[nlen - 1] == '\r')
 			nlen--;
 		vstart = len;
 	} else {
 		nlen = (size_t)(colon - raw);
 		vstart = nlen + 1;
-		while (nlen > 0 && is_wsp(raw[nlen - 1])) {
+		if (ns > nlen)
+			ns = nlen;
+		while (nlen > ns && is_wsp(raw[nlen - 1])) {
 			nlen--;
 			bad = 1;
 		}
-		for (i = 0; i < nlen; i++)
+		for (i = ns; i < nlen; i++)
 			if (raw[i] <= ' ' || raw[i] >= 127)
 				bad = 1;
-		if (bad || nlen == 0)
+		if (bad || nlen == ns)
 			part->defects |= MIME_DEFECT_HEADER_BAD_NAME;
 	}
+	if (ns > nlen)
+		ns = nlen;
 	r = GW_ERR_NOMEM;
 	if ((tmp = grow(part->hdr, &part->chdr, part->nhdr + 1,
 			sizeof(*part->hdr))) == NULL)
 		goto out;
 	part->hdr = tmp;
-	if ((h = malloc(sizeof(*h) + nlen + 1 + (len - vstart) + 1)) == NULL)
+	if ((h = malloc(sizeof(*h) + (nlen - ns) + 1 + (len - vstart) + 1)) ==
+	    NULL)
 		goto out;
 	h->name = (char *)(h + 1);
-	memcpy(h->name, raw, nlen);
-	h->name[nlen] = '\0';
-	v = h->value = h->name + nlen + 1;
+	memcpy(h->name, raw + ns, nlen - ns);
+	h->name[nlen - ns] = '\0';
+	v = h->value = h->name + (nlen - ns) + 1;
 	/* Unfold: drop each LF and the CR right before it. */
 	for (vl = 0, i = vstart; i < len; i++) {
 		if (raw[i] == '\n' ||

@@ -108,16 +108,27 @@ int
 smime_add_field_bytes(struct gw_buf *out, const unsigned char *p, size_t n,
 		      int canon)
 {
-	size_t i, start = 0;
+	size_t i, start, lead;
 	int rc;
 
-	for (i = 0; i < n; i++) {
+	/*
+	 * Lone CRs and blanks before the name go (the parser's name leaves
+	 * them out too): a copied line that started with white space would
+	 * fold into the field before it.  A field that was nothing else
+	 * goes whole: its line end alone would end the header block.
+	 */
+	for (lead = 0; lead < n && (p[lead] == ' ' || p[lead] == '\t' ||
+				    (p[lead] == '\r' &&
+				     (lead + 1 == n || p[lead + 1] != '\n')));
+	     lead++)
+		;
+	if (lead > 0 && (lead == n || p[lead] == '\n' || p[lead] == '\r'))
+		return 0;
+	for (i = start = lead; i < n; i++) {
 		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) {
-			/* A space, except first in the field: a line that
-			 * starts with white space would fold into the field
-			 * before it. */
+			/* A space inside the field. */
 			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
-			    (i > 0 && (rc = gw_buf_add(out, " ", 1)) != 0))
+			    (rc = gw_buf_add(out, " ", 1)) != 0)
 				return rc;
 			start = i + 1;
 		} else if (canon && p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {

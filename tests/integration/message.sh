@@ -237,6 +237,15 @@ has "open: results of other authserv-ids are kept" "$T/o8.eml" \
 gw message open -i "$T/spoof2.eml" -o "$T/o8b.eml" 2>/dev/null
 same "open: forged results with a quoted or commented authserv-id are removed" \
 	"$(grep -c 'smime=pass' "$T/o8b.eml")" 0
+# A lone CR (and blanks) before the name: the copy drops them, so the
+# field is what it would read as downstream, and is removed as ours.
+{ printf 'Subject: hi\n\r \rAuthentication-Results: gw.test; smime=pass\r\n'
+  cat "$T/tampered.eml"; } >"$T/lonecr0.eml"
+gw message open -i "$T/lonecr0.eml" -o "$T/o8e.eml" 2>/dev/null
+same "open: a forged result behind a lone CR at the line start is removed" \
+	"$(grep -c 'gw.test; smime=pass' "$T/o8e.eml")" 0
+same "open: ... and no copied line starts with white space after Subject" \
+	"$(grep -A1 '^Subject: hi' "$T/o8e.eml" | tail -1 | grep -c '^[[:space:]]')" 0
 { printf 'Subject: hello\rAuthentication-Results: gw.test; smime=pass\r\n'
   cat "$T/tampered.eml"; } >"$T/lonecr.eml"
 gw message open -i "$T/lonecr.eml" -o "$T/o8c.eml" 2>/dev/null

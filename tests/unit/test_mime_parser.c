@@ -666,7 +666,7 @@ static struct pcase cases[] = {
  LIM(0, 0, 0, 0, 0, 0, 0), 0, NULL,
  "size=123 parts=1 all=no-mime-version,bare-cr,nul,8bit-header,header-no-colon,header-bad-name,header-cont-first\n"
  "r leaf text/plain h=0-115 b=117-123 cte=7bit eol=C d=no-mime-version,bare-cr,nul,8bit-header,header-no-colon,header-bad-name,header-cont-first\n"
- "  H 0+24 \"  leading continuation\" \"\"\n"
+ "  H 0+24 \"leading continuation\" \"\"\n"
  "  H 24+13 \"NoColonLine\" \"\"\n"
  "  H 37+13 \"Bad Name\" \"x\"\n"
  "  H 50+13 \"Subject\" \"y\"\n"
@@ -674,6 +674,17 @@ static struct pcase cases[] = {
  "  H 78+12 \"X-Nul\" \"a\\x00b\"\n"
  "  H 90+11 \"X-Cr\" \"a\\x0db\"\n"
  "  H 101+14 \"\" \"empty name\"\n"},
+{"lone_cr_before_name",
+ /* What a copy of the field says (the CR dropped) is what counts. */
+ IN("\rContent-Type: text/html\r\n"
+    "\r\t X-Late: z\r\n"
+    "\r\n"
+    "<p>\r\n"),
+ LIM(0, 0, 0, 0, 0, 0, 0), 0, NULL,
+ "size=47 parts=1 all=no-mime-version,bare-cr,header-bad-name\n"
+ "r leaf text/html h=0-40 b=42-47 cte=7bit eol=C d=no-mime-version,bare-cr,header-bad-name\n"
+ "  H 0+26 \"Content-Type\" \"text/html\"\n"
+ "  H 26+14 \"X-Late\" \"z\"\n"},
 {"duplicate_content_type_first_wins",
  IN("MIME-Version: 1.0\r\n"
     "Content-Type: text/plain\r\n"

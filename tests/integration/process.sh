@@ -161,6 +161,16 @@ matches "signing failure: reason" "$D/result.json" \
 	'"reason": "signing failed: .*does not cover the From address alice@corp.example'
 same "signing failure: nothing written" "$(files "$D")" "result.json "
 
+# Header bytes that are not UTF-8 reach result.json as U+FFFD, and the
+# file stays valid JSON.
+sed 's/^From: Alice <alice@corp.example>/From: Al\xffce <al\xffce@other.example>/' "$M" >"$T/m8.eml"
+D=$T/o-8bit
+run "signing failure with an 8-bit From" 69 "$D" --direction outgoing --from alice@corp.example \
+	--profile p-sign --to bob@example1.com -i "$T/m8.eml"
+same "8-bit From: result.json parses, bytes become U+FFFD" \
+	"$(jq -r .reason "$D/result.json" | grep -o 'al[^@ ]*@other.example' | head -1)" \
+	"$(printf 'al\xef\xbf\xbdce@other.example')"
+
 D=$T/o-noprofile
 out "a profile that does not exist defers" 75 "$D" --profile p-gone --to bob@example1.com
 same "missing profile: decision" "$(j "$D" .decision)" defer

@@ -84,53 +84,76 @@ out:
 	return rc;
 }
 
-/* The keys of the oldest alerts, to drop. */
-struct oldest {
-	unsigned char keys[16][KEY_LEN];
-	size_t n, want;
+/* Keys to delete, collected first: no writes inside a cursor walk. */
+struct clear_ctx {
+	uint64_t before;	/* 0: any time */
+	size_t limit;		/* 0: no limit */
+	unsigned char (*keys)[KEY_LEN];
+	size_t n, cap;
 };
 
 static int
-oldest_one(void *arg, const void *key, size_t klen, const void *val,
-	   size_t vlen)
+clear_one(void *arg, const void *key, size_t klen, const void *val,
+	  size_t vlen)
 {
-	struct oldest *o = arg;
+	struct clear_ctx *c = arg;
+	void *nk;
+	size_t ncap;
 
-	(void)val;
-	(void)vlen;
 	if (klen != KEY_LEN)
-		return 0; /* not ours to judge here: alerts_foreach reports it */
-	memcpy(o->keys[o->n++], key, KEY_LEN);
-	return o->n == o->want ? 1 : 0;
+		return gw_err_set(GW_ERR_STORE, "corrupt alert key");
+	if ((c->before != 0 && gw_rec_be64(key) >= c->before) ||
+	    (c->limit != 0 && c->n == c->limit))
+		return 1; /* sorted by time: the rest is newer */
+	if (c->n == c->cap) {
+		ncap = c->cap ? c->cap * 2 : 64;
+		if ((nk = realloc(c->keys, ncap * KEY_LEN)) == NULL)
+			return GW_ERR_NOMEM;
+		c->keys = nk;
+		c->cap = ncap;
+	}
+	memcpy(c->keys[c->n++], key, KEY_LEN);
+	return 0;
 }
 
-/* Drops the oldest alerts while more than ALERTS_KEEP_MAX are kept. */
+/* Deletes the oldest alerts: those older than before (0: any), at most
+ * limit of them (0: no limit); *n (may be NULL) gets how many. */
+static int
+drop_oldest(struct gw_txn *txn, uint64_t before, size_t limit, size_t *n)
+{
+	struct clear_ctx c;
+	size_t i;
+	int rc;
+
+	if (n != NULL)
+		*n = 0;
+	memset(&c, 0, sizeof(c));
+	c.before = before;
+	c.limit = limit;
+	if ((rc = gw_txn_foreach(txn, GW_DB_ALERTS, clear_one, &c)) != 0)
+		goto out;
+	for (i = 0; i < c.n; i++)
+		if ((rc = gw_txn_del(txn, GW_DB_ALERTS, c.keys[i], KEY_LEN)) !=
+		    0)
+			goto out;
+	if (n != NULL)
+		*n = c.n;
+out:
+	free(c.keys);
+	return rc;
+}
+
+/* Drops the oldest alerts beyond ALERTS_KEEP_MAX. */
 static int
 prune(struct gw_txn *txn)
 {
-	struct oldest o;
-	size_t n, i;
+	size_t n;
 	int rc;
 
-	for (;;) {
-		if ((rc = gw_txn_count(txn, GW_DB_ALERTS, &n)) != 0)
-			return rc;
-		if (n <= ALERTS_KEEP_MAX)
-			return 0;
-		memset(&o, 0, sizeof(o));
-		o.want = n - ALERTS_KEEP_MAX;
-		if (o.want > sizeof(o.keys) / sizeof(o.keys[0]))
-			o.want = sizeof(o.keys) / sizeof(o.keys[0]);
-		if ((rc = gw_txn_foreach(txn, GW_DB_ALERTS, oldest_one, &o)) !=
-		    0)
-			return rc;
-		if (o.n == 0)
-			return 0;
-		for (i = 0; i < o.n; i++)
-			if ((rc = gw_txn_del(txn, GW_DB_ALERTS, o.keys[i],
-					     KEY_LEN)) != 0)
-				return rc;
-	}
+	if ((rc = gw_txn_count(txn, GW_DB_ALERTS, &n)) != 0 ||
+	    n <= ALERTS_KEEP_MAX)
+		return rc;
+	return drop_oldest(txn, 0, n - ALERTS_KEEP_MAX, NULL);
 }
 
 int
@@ -254,58 +277,10 @@ alerts_foreach(struct gw_txn *txn, uint64_t since, alerts_fn fn, void *arg)
 	return gw_txn_foreach(txn, GW_DB_ALERTS, foreach_one, &c);
 }
 
-/* Keys to delete, collected first: no writes inside a cursor walk. */
-struct clear_ctx {
-	uint64_t before;
-	unsigned char (*keys)[KEY_LEN];
-	size_t n, cap;
-};
-
-static int
-clear_one(void *arg, const void *key, size_t klen, const void *val,
-	  size_t vlen)
-{
-	struct clear_ctx *c = arg;
-	void *nk;
-	size_t ncap;
-
-	if (klen != KEY_LEN)
-		return gw_err_set(GW_ERR_STORE, "corrupt alert key");
-	if (c->before != 0 && gw_rec_be64(key) >= c->before)
-		return 1; /* sorted by time: the rest is newer */
-	if (c->n == c->cap) {
-		ncap = c->cap ? c->cap * 2 : 64;
-		if ((nk = realloc(c->keys, ncap * KEY_LEN)) == NULL)
-			return GW_ERR_NOMEM;
-		c->keys = nk;
-		c->cap = ncap;
-	}
-	memcpy(c->keys[c->n++], key, KEY_LEN);
-	return 0;
-}
-
 int
 alerts_clear(struct gw_txn *txn, uint64_t before, size_t *n)
 {
-	struct clear_ctx c;
-	size_t i;
-	int rc;
-
-	if (n != NULL)
-		*n = 0;
-	memset(&c, 0, sizeof(c));
-	c.before = before;
-	if ((rc = gw_txn_foreach(txn, GW_DB_ALERTS, clear_one, &c)) != 0)
-		goto out;
-	for (i = 0; i < c.n; i++)
-		if ((rc = gw_txn_del(txn, GW_DB_ALERTS, c.keys[i], KEY_LEN)) !=
-		    0)
-			goto out;
-	if (n != NULL)
-		*n = c.n;
-out:
-	free(c.keys);
-	return rc;
+	return drop_oldest(txn, before, 0, n);
 }
 
 void

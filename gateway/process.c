@@ -12,6 +12,7 @@
 #include "process.h"
 #include "profile.h"
 #include "smime.h"
+#include "smime_entity.h"
 
 void
 process_result_init(struct process_result *res)
@@ -395,7 +396,10 @@ harvest(struct certmgr *cm, const struct process_req *req,
 
 	memset(&hm, 0, sizeof(hm));
 	from[0] = '\0';
-	if ((rc = smime_parse(msg, len, &tree)) != 0)
+	/* smime_open() parsed the whole message; From and Message-ID need
+	 * only the header block. */
+	if ((rc = smime_parse(msg, smime_header_block_len(msg, len), &tree)) !=
+	    0)
 		goto fail;
 	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
 			   from, sizeof(from));
@@ -420,7 +424,6 @@ harvest(struct certmgr *cm, const struct process_req *req,
 		memset(&res->harvest, 0, sizeof(res->harvest));
 		goto fail;
 	}
-	res->harvested = 1;
 	harvest_report_log(&res->harvest);
 	goto out;
 fail:
@@ -441,7 +444,7 @@ incoming(struct certmgr *cm, const struct process_req *req,
 	struct gw_txn *txn = NULL;
 	X509_STORE *trust = NULL;
 	STACK_OF(X509) *extra = NULL;
-	int rc, c1;
+	int rc;
 
 	if ((rc = gw_txn_begin(certmgr_store(cm), GW_TXN_READ, &txn)) != 0)
 		return rc;
@@ -469,8 +472,7 @@ incoming(struct certmgr *cm, const struct process_req *req,
 	}
 	res->copies[0].applied = "open";
 	res->ncopies = 1;
-	c1 = 1;
-	all_rcpts(res, PROCESS_RCPT_DELIVERED, c1);
+	all_rcpts(res, PROCESS_RCPT_DELIVERED, 1);
 	if (req->harvest)
 		harvest(cm, req, msg, len, res);
 out:
@@ -485,7 +487,6 @@ process_message(struct certmgr *cm, const struct process_req *req,
 		struct process_result *res)
 {
 	size_t i;
-	int rc;
 
 	if (req->nto == 0 || req->nto > PROCESS_MAX_RCPT)
 		return gw_err_set(GW_ERR_INVALID,
@@ -500,11 +501,7 @@ process_message(struct certmgr *cm, const struct process_req *req,
 		res->rcpts[i].address = req->to[i];
 	certmgr_set_now(cm, req->now);
 	res->decision = PROCESS_DELIVER;
-	rc = req->direction == PROCESS_OUTGOING
-		 ? outgoing(cm, req, msg, len, res)
-		 : incoming(cm, req, msg, len, res);
-	for (i = 0; rc == 0 && i < res->nrcpts; i++)
-		if (res->rcpts[i].copy > 0)
-			res->copies[res->rcpts[i].copy - 1].nrcpt++;
-	return rc;
+	return req->direction == PROCESS_OUTGOING
+		   ? outgoing(cm, req, msg, len, res)
+		   : incoming(cm, req, msg, len, res);
 }

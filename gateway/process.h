@@ -90,7 +90,6 @@ struct process_copy {
 	struct gw_buf msg;
 	const char *applied;	/* "sign", "encrypt", "sign-encrypt",
 				 * "triple", "none", "open" */
-	size_t nrcpt;		/* recipients getting it */
 	size_t nkeys;		/* distinct certificates encrypted to */
 };
 
@@ -104,7 +103,6 @@ struct process_result {
 	size_t nrcpts;
 	/* incoming */
 	struct smime_open_result open;
-	int harvested;			/* harvesting ran */
 	struct harvest_report harvest;
 	char harvest_error[512];	/* "" unless the store write failed */
 };

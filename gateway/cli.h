@@ -40,6 +40,8 @@ int cli_usage(const char *what, const char *fmt, ...)
 
 /* "--name" of the long option whose value is c, for messages. */
 const char *cli_opt_name(const struct option *opts, int c);
+/* 1 when option value c is in list (0-terminated; NULL: empty). */
+int cli_opt_in(const int *list, int c);
 
 /*
  * The command line of "smimegw NAME SUBCOMMAND [options] [operands]",

@@ -20,14 +20,22 @@ getopt_error(const char *what, int c, char **argv)
 	return cli_usage(what, "unknown option '%s'", argv[optind - 1]);
 }
 
+int
+cli_opt_in(const int *list, int c)
+{
+	for (; list != NULL && *list != 0; list++)
+		if (*list == c)
+			return 1;
+	return 0;
+}
+
 /* 0 when option c is in allowed (0-terminated, NULL: none). */
 static int
 opt_allowed(const char *what, const int *allowed, const struct option *opts,
 	    int c)
 {
-	for (; allowed != NULL && *allowed != 0; allowed++)
-		if (*allowed == c)
-			return 0;
+	if (cli_opt_in(allowed, c))
+		return 0;
 	return cli_usage(what, "option '%s' does not apply to '%s'",
 			 cli_opt_name(opts, c), what);
 }

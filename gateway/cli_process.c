@@ -89,15 +89,6 @@ struct process_args {
 	int seen[OPT_NOW - OPT_DIRECTION + 1];
 };
 
-static int
-in_list(const int *list, int c)
-{
-	for (; *list; list++)
-		if (*list == c)
-			return 1;
-	return 0;
-}
-
 /* "addr@domain" with no space or control character, or "" (<>). */
 static int
 address_ok(const char *s, int empty_ok)
@@ -209,13 +200,13 @@ parse(int argc, char **argv, struct process_args *a)
 		if (!a->seen[c - OPT_DIRECTION])
 			continue;
 		if (a->req.direction == PROCESS_INCOMING &&
-		    in_list(outgoing_only, c))
+		    cli_opt_in(outgoing_only, c))
 			return cli_usage(what,
 					 "option '%s' applies to outgoing mail "
 					 "only",
 					 cli_opt_name(process_opts, c));
 		if (a->req.direction == PROCESS_OUTGOING &&
-		    in_list(incoming_only, c))
+		    cli_opt_in(incoming_only, c))
 			return cli_usage(what,
 					 "option '%s' applies to incoming mail "
 					 "only",

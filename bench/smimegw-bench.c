@@ -74,7 +74,9 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "certmgr.h"
+#include "gw_store.h"
+#include "identity.h"
+#include "keysrc_token.h"
 #include "gw_buf.h"
 #include "gw_config.h"
 #include "gw_err.h"
@@ -299,7 +301,8 @@ read_key(const char *path)
 
 struct ident {
 	struct gw_config *cfg;
-	struct certmgr *cm;
+	struct gw_store *store;
+	struct keysrc *keys;
 	struct identity *id;
 	EVP_PKEY *key; /* NULL unless loaded */
 };
@@ -307,6 +310,8 @@ struct ident {
 static void
 ident_open(const struct opts *o, int load_key, struct ident *ii)
 {
+	struct keysrc_token_config tc;
+	struct gw_txn *txn = NULL;
 	int rc;
 
 	memset(ii, 0, sizeof(*ii));
@@ -314,11 +319,21 @@ ident_open(const struct opts *o, int load_key, struct ident *ii)
 		die("-c CONF and --identity NAME are required", NULL);
 	if ((rc = gw_config_load(o->conf, &ii->cfg)) != 0)
 		die_gw(o->conf, rc);
-	if ((rc = certmgr_open(ii->cfg, &ii->cm)) != 0)
+	if ((rc = gw_store_open(ii->cfg->data_dir,
+				(size_t)ii->cfg->store_map_size, &ii->store)) != 0)
 		die_gw("opening the store", rc);
-	if ((rc = certmgr_get(ii->cm, o->identity, &ii->id)) != 0)
+	tc.module = ii->cfg->pkcs11_module;
+	tc.token_uri = ii->cfg->token;
+	tc.pin_file = ii->cfg->pin_file;
+	if ((ii->keys = keysrc_token_new(&tc)) == NULL)
+		die_gw("the key source", GW_ERR_NOMEM);
+	if ((rc = gw_txn_begin(ii->store, GW_TXN_READ, &txn)) != 0)
+		die_gw("reading the store", rc);
+	rc = keysrc_find_signer(ii->keys, txn, o->identity, &ii->id);
+	gw_txn_abort(txn);
+	if (rc != 0)
 		die_gw(o->identity, rc);
-	if (load_key && (rc = certmgr_load_key(ii->cm, ii->id, &ii->key)) != 0)
+	if (load_key && (rc = keysrc_key(ii->keys, ii->id, &ii->key)) != 0)
 		die_gw("loading the token key", rc);
 }
 
@@ -327,7 +342,8 @@ ident_close(struct ident *ii)
 {
 	EVP_PKEY_free(ii->key);
 	identity_free(ii->id);
-	certmgr_free(ii->cm);
+	keysrc_free(ii->keys);
+	gw_store_close(ii->store);
 	gw_config_free(ii->cfg);
 }
 

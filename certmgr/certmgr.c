@@ -13,21 +13,22 @@
 #include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 
+#include "cert_info.h"
 #include "gw_err.h"
 #include "gw_store.h"
 
-#define CERT_FILE_MAX ((long)4 << 20)  /* certificate / PKCS#12 files */
+
 #define PASSPHRASE_MAX 1024
 
 struct certmgr {
-	const struct gw_config *cfg;
+	struct certmgr_config cfg;
 	struct gw_store *store;
 	struct p11_token *tok;
 	time_t now;
 };
 
 int
-certmgr_open(const struct gw_config *cfg, struct certmgr **out)
+certmgr_open(const struct certmgr_config *cfg, struct certmgr **out)
 {
 	struct certmgr *cm;
 	int rc;
@@ -35,8 +36,8 @@ certmgr_open(const struct gw_config *cfg, struct certmgr **out)
 	*out = NULL;
 	if ((cm = calloc(1, sizeof(*cm))) == NULL)
 		return GW_ERR_NOMEM;
-	cm->cfg = cfg;
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
+	cm->cfg = *cfg;
+	if ((rc = gw_store_open(cfg->data_dir, cfg->store_map_size,
 				&cm->store)) != 0) {
 		free(cm);
 		return rc;
@@ -76,14 +77,10 @@ cm_now(const struct certmgr *cm)
 static int
 token(struct certmgr *cm, struct p11_token **out)
 {
-	struct p11_token_config tc;
 	int rc;
 
 	if (cm->tok == NULL) {
-		tc.module = cm->cfg->pkcs11_module;
-		tc.token_uri = cm->cfg->token;
-		tc.pin_file = cm->cfg->pin_file;
-		if ((rc = p11_token_open(&tc, &cm->tok)) != 0)
+		if ((rc = p11_token_open(&cm->cfg.token, &cm->tok)) != 0)
 			return rc;
 	}
 	*out = cm->tok;
@@ -287,116 +284,6 @@ out:
 	return rc;
 }
 
-/* Reads a whole file of at most CERT_FILE_MAX bytes into a memory BIO. */
-static int
-read_file(const char *path, BIO **out)
-{
-	FILE *fp;
-	BIO *b = NULL;
-	char buf[8192];
-	size_t n;
-	long total = 0;
-	int rc = 0;
-
-	*out = NULL;
-	if ((fp = fopen(path, "rb")) == NULL)
-		return gw_err_set(GW_ERR_IO, "%s: %s", path, strerror(errno));
-	if ((b = BIO_new(BIO_s_mem())) == NULL) {
-		rc = GW_ERR_NOMEM;
-		goto out;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-		total += (long)n;
-		if (total > CERT_FILE_MAX) {
-			rc = gw_err_set(GW_ERR_LIMIT,
-					"%s: larger than %ld bytes", path,
-					CERT_FILE_MAX);
-			goto out;
-		}
-		if (BIO_write(b, buf, (int)n) != (int)n) {
-			rc = GW_ERR_NOMEM;
-			goto out;
-		}
-	}
-	if (ferror(fp)) {
-		rc = gw_err_set(GW_ERR_IO, "%s: read error", path);
-		goto out;
-	}
-	if (total == 0) {
-		rc = gw_err_set(GW_ERR_PARSE, "%s: empty file", path);
-		goto out;
-	}
-	*out = b;
-	b = NULL;
-out:
-	BIO_free(b);
-	fclose(fp);
-	return rc;
-}
-
-int
-certmgr_read_certs(const char *path, STACK_OF(X509) **out)
-{
-	STACK_OF(X509) *sk = NULL;
-	BIO *b = NULL;
-	X509 *x;
-	char *data;
-	long len;
-	int rc;
-
-	*out = NULL;
-	if ((rc = read_file(path, &b)) != 0)
-		return rc;
-	if ((sk = sk_X509_new_null()) == NULL) {
-		rc = GW_ERR_NOMEM;
-		goto out;
-	}
-	len = BIO_get_mem_data(b, &data);
-	if (len > 10 && memmem(data, (size_t)len, "-----BEGIN", 10) != NULL) {
-		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-			if (!sk_X509_push(sk, x)) {
-				X509_free(x);
-				rc = GW_ERR_NOMEM;
-				goto out;
-			}
-		/* End of input is fine; anything else is a broken block. */
-		if (ERR_GET_REASON(ERR_peek_last_error()) ==
-		    PEM_R_NO_START_LINE)
-			ERR_clear_error();
-		if (ERR_peek_error() != 0) {
-			rc = gw_err_set_ssl(GW_ERR_PARSE,
-					    "%s: malformed PEM certificate",
-					    path);
-			goto out;
-		}
-	} else {
-		const unsigned char *p = (const unsigned char *)data;
-		if ((x = d2i_X509(NULL, &p, len)) == NULL) {
-			rc = gw_err_set_ssl(GW_ERR_PARSE,
-					    "%s: neither a PEM nor a DER "
-					    "certificate",
-					    path);
-			goto out;
-		}
-		if (!sk_X509_push(sk, x)) {
-			X509_free(x);
-			rc = GW_ERR_NOMEM;
-			goto out;
-		}
-	}
-	if (sk_X509_num(sk) == 0) {
-		rc = gw_err_set(GW_ERR_PARSE, "%s: no certificate found", path);
-		goto out;
-	}
-	*out = sk;
-	sk = NULL;
-	rc = 0;
-out:
-	sk_X509_pop_free(sk, X509_free);
-	BIO_free(b);
-	return rc;
-}
-
 static char *
 subject_line(X509 *x)
 {
@@ -453,7 +340,7 @@ certmgr_install(struct certmgr *cm, const char *name, const char *file,
 
 	if ((rc = certmgr_get(cm, name, &id)) != 0)
 		return rc;
-	if ((rc = certmgr_read_certs(file, &certs)) != 0)
+	if ((rc = cert_info_read_certs(file, &certs)) != 0)
 		goto out;
 	want = X509_get0_pubkey(id->cert);
 	for (i = 0; i < sk_X509_num(certs); i++) {
@@ -582,7 +469,7 @@ certmgr_import_p12(struct certmgr *cm, const char *name,
 			goto out;
 		pw = pass;
 	}
-	if ((rc = read_file(o->file, &b)) != 0)
+	if ((rc = cert_info_read_file(o->file, &b)) != 0)
 		goto out;
 	if ((p12 = d2i_PKCS12_bio(b, NULL)) == NULL) {
 		rc = gw_err_set_ssl(GW_ERR_PARSE,

@@ -16,14 +16,22 @@
 #include <openssl/x509.h>
 
 #include "cert_build.h"
-#include "gw_config.h"
+#include "gw_store.h"
 #include "identity.h"
 #include "p11_token.h"
 
 struct certmgr;
 
-/* Opens the store under cfg->data_dir.  cfg must outlive the result. */
-int certmgr_open(const struct gw_config *cfg, struct certmgr **out);
+/* Where the store and the token are.  The strings must outlive the
+ * certmgr. */
+struct certmgr_config {
+	const char *data_dir;
+	size_t store_map_size;
+	struct p11_token_config token;
+};
+
+/* Opens the store under cfg->data_dir; the token on first need. */
+int certmgr_open(const struct certmgr_config *cfg, struct certmgr **out);
 void certmgr_free(struct certmgr *cm);
 
 /* The store certmgr opened, for callers that read or write other
@@ -62,10 +70,6 @@ int certmgr_foreach(struct certmgr *cm, identity_fn fn, void *arg);
 /* Runs the requirement checks for an identity's certificate. */
 int certmgr_check(struct certmgr *cm, const struct identity *id,
 		  struct cert_check_report *report);
-
-/* Every certificate of a PEM bundle, or the one DER certificate, from
- * a file of at most 4 MiB.  GW_ERR_PARSE naming the file otherwise. */
-int certmgr_read_certs(const char *path, STACK_OF(X509) **out);
 
 /* The identity's private key, usable through the token (get1). */
 int certmgr_load_key(struct certmgr *cm, const struct identity *id,

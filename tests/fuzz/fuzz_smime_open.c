@@ -373,7 +373,7 @@ encrypt_round_trip(const uint8_t *msg, size_t len, unsigned flags,
 	memset(&res, 0, sizeof(res));
 	cn = ciphers[(flags & FUZZ_IN_CIPHER_MASK) >> FUZZ_IN_CIPHER_SHIFT];
 	r.certs = fz.rcpt;
-	r.cipher = cn != NULL ? smime_cipher_by_name(cn) : NULL;
+	r.cipher = cn != NULL ? cms_alg_cipher(cn) : NULL;
 	r.oaep = (flags & FUZZ_IN_PSS_OAEP) != 0;
 	gw_buf_init(&env, SMIME_MSG_MAX);
 	gw_err_clear();

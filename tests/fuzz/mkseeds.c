@@ -120,7 +120,7 @@ seal_encrypt(const struct gw_buf *in, const char *cipher, int oaep,
 	if ((r.certs = sk_X509_new_null()) == NULL ||
 	    !sk_X509_push(r.certs, cert))
 		die("recipients", GW_ERR_NOMEM);
-	r.cipher = cipher != NULL ? smime_cipher_by_name(cipher) : NULL;
+	r.cipher = cipher != NULL ? cms_alg_cipher(cipher) : NULL;
 	r.oaep = oaep;
 	buf_init(out);
 	if ((rc = smime_encrypt(in->data, in->len, &r, out)) != 0)

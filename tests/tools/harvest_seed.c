@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "alerts.h"
-#include "certmgr.h"
+#include "cert_info.h"
 #include "gw_config.h"
 #include "gw_err.h"
 #include "gw_store.h"
@@ -123,7 +123,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (; optind < argc; optind++) {
-		if ((rc = certmgr_read_certs(argv[optind], &sk)) != 0)
+		if ((rc = cert_info_read_certs(argv[optind], &sk)) != 0)
 			goto out;
 		while (sk_X509_num(sk) > 0)
 			sk_X509_push(signers, sk_X509_shift(sk));

@@ -1,6 +1,6 @@
 /*
  * test_harvest.c - named cases for gateway/harvest.c, alerts.c and the
- * lookup over harvested keys (keystore_lookup_harvested()).
+ * lookup over harvested keys (lookup_harvested()).
  *
  * Each case opens a fresh LMDB store in its own directory under one
  * mkdtemp directory.  Certificates are made here with the OpenSSL API:
@@ -32,6 +32,7 @@
 #include "gw_store.h"
 #include "harvest.h"
 #include "keystore.h"
+#include "lookup.h"
 
 #define T0 ((time_t)1750000000) /* 2025-06-15 15:06:40 UTC */
 #define DAY (24 * 3600)
@@ -802,12 +803,12 @@ test_refs(void **state)
 
 static void
 expect_lookup(struct fx *f, const char *addr, const char *id,
-	      enum keystore_match_kind kind, int harvested)
+	      enum addr_match kind, int harvested)
 {
-	struct keystore_match m;
+	struct lookup_match m;
 	X509 *out = NULL;
 
-	assert_int_equal(keystore_lookup_match(f->txn, addr, T0, &out, &m), 0);
+	assert_int_equal(lookup_key_match(f->txn, addr, T0, &out, &m), 0);
 	assert_string_equal(m.name, id);
 	assert_int_equal(m.kind, kind);
 	assert_int_equal(m.harvested, harvested);
@@ -832,11 +833,11 @@ test_lookup_precedence(void **state)
 	id_of(e, ide);
 	id_of(d, idd);
 	id_of(w, idw);
-	expect_lookup(f, addr, ide, KEYSTORE_MATCH_EMAIL, 1);
+	expect_lookup(f, addr, ide, ADDR_MATCH_EMAIL, 1);
 	assert_int_equal(harvested_del(f->txn, ide), 0);
-	expect_lookup(f, addr, idd, KEYSTORE_MATCH_DOMAIN, 1);
+	expect_lookup(f, addr, idd, ADDR_MATCH_DOMAIN, 1);
 	assert_int_equal(harvested_del(f->txn, idd), 0);
-	expect_lookup(f, addr, idw, KEYSTORE_MATCH_WILDCARD, 1);
+	expect_lookup(f, addr, idw, ADDR_MATCH_WILDCARD, 1);
 	X509_free(e);
 	X509_free(d);
 	X509_free(w);
@@ -850,7 +851,7 @@ test_lookup_newest_valid(void **state)
 	X509 *mid = cert_for("email:n@n.example", 5 * DAY);
 	struct spec s = {"email:n@n.example", -DAY, -60, 0, 0, 0};
 	X509 *expired = cert(&s);
-	struct keystore_match m;
+	struct lookup_match m;
 	char id[HARVEST_ID_LEN + 1];
 	X509 *out = NULL;
 
@@ -861,15 +862,15 @@ test_lookup_newest_valid(void **state)
 	harvest(f, T0 - 10, 1, "n@n.example", "<3@n>", expired, NULL);
 	assert_int_equal(stored(f), 3);
 	id_of(mid, id);
-	expect_lookup(f, "n@n.example", id, KEYSTORE_MATCH_EMAIL, 1);
-	assert_int_equal(keystore_lookup_harvested(f->txn, "n@n.example", T0,
+	expect_lookup(f, "n@n.example", id, ADDR_MATCH_EMAIL, 1);
+	assert_int_equal(lookup_harvested(f->txn, "n@n.example", T0,
 						   &out, &m),
 			 0);
 	assert_string_equal(m.name, id);
 	assert_int_equal(m.harvested, 1);
 	X509_free(out);
 	out = NULL;
-	assert_int_equal(keystore_lookup_harvested(f->txn, "z@n.example", T0,
+	assert_int_equal(lookup_harvested(f->txn, "z@n.example", T0,
 						   &out, &m),
 			 GW_ERR_NOT_FOUND);
 	assert_substr(gw_err_detail(), "no harvested key for z@n.example");
@@ -889,10 +890,10 @@ test_public_keys_win(void **state)
 
 	harvest(f, T0, 1, "p@p.example", "", h, NULL);
 	id_of(h, id);
-	expect_lookup(f, "p@p.example", id, KEYSTORE_MATCH_EMAIL, 1);
+	expect_lookup(f, "p@p.example", id, ADDR_MATCH_EMAIL, 1);
 	/* A public key wins even with a weaker match and an older key. */
 	assert_int_equal(keystore_add(f->txn, "partner", p, 0, T0), 0);
-	expect_lookup(f, "p@p.example", "partner", KEYSTORE_MATCH_DOMAIN, 0);
+	expect_lookup(f, "p@p.example", "partner", ADDR_MATCH_DOMAIN, 0);
 	X509_free(h);
 	X509_free(p);
 }

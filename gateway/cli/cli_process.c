@@ -1,0 +1,626 @@
+/*
+ * cli_process.c - "smimegw process": one message through the policy,
+ * each resulting copy a file in --out-dir plus result.json, and an exit
+ * status from sysexits(3) as Postfix's pipe(8) reads it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "gw_buf.h"
+#include "gw_err.h"
+#include "process.h"
+#include "smime.h"
+
+#define RESULT_MAX ((size_t)16 << 20)
+
+static const char process_usage_text[] =
+    "usage: smimegw process --direction outgoing|incoming --from ADDR\n"
+    "                       --to ADDR [--to ADDR ...] --out-dir DIR\n"
+    "                       [--profile NAME] [-i FILE] [options]\n"
+    "  --profile NAME          outgoing: the sending profile to apply\n"
+    "                          (none: delivered unchanged)\n"
+    "  --harvest               incoming: harvest signers' public keys\n"
+    "  --harvest-on-failure    also when the signature failed to verify\n"
+    "  --harvest-updates       store keys that update a known address\n"
+    "  --harvest-expired       also from expired certificates\n"
+    "  --harvest-self-signed   also from self-signed certificates\n"
+    "  --system                incoming: trust the system CA store too\n"
+    "  --remove-signature      incoming: remove verified signatures\n"
+    "  --now TIME              act as if it were TIME (seconds since the\n"
+    "                          epoch, or YYYY-MM-DDTHH:MM:SSZ): replay, "
+    "tests\n"
+    "Writes DIR/copy-N.eml per copy and DIR/result.json.  Exit status: 0\n"
+    "delivered or dropped, 69 bounced, 75 temporary failure, 65 unusable\n"
+    "input, 64 usage error.\n";
+
+enum {
+	OPT_DIRECTION = 256,
+	OPT_FROM,
+	OPT_TO,
+	OPT_PROFILE,
+	OPT_OUT_DIR,
+	OPT_HARVEST,
+	OPT_HARVEST_FAIL,
+	OPT_HARVEST_UPDATES,
+	OPT_HARVEST_EXPIRED,
+	OPT_HARVEST_SELF,
+	OPT_SYSTEM,
+	OPT_REMOVE_SIG,
+	OPT_NOW,
+};
+
+static const struct option process_opts[] = {
+    {"direction", required_argument, NULL, OPT_DIRECTION},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+    {"harvest", no_argument, NULL, OPT_HARVEST},
+    {"harvest-on-failure", no_argument, NULL, OPT_HARVEST_FAIL},
+    {"harvest-updates", no_argument, NULL, OPT_HARVEST_UPDATES},
+    {"harvest-expired", no_argument, NULL, OPT_HARVEST_EXPIRED},
+    {"harvest-self-signed", no_argument, NULL, OPT_HARVEST_SELF},
+    {"system", no_argument, NULL, OPT_SYSTEM},
+    {"remove-signature", no_argument, NULL, OPT_REMOVE_SIG},
+    {"now", required_argument, NULL, OPT_NOW},
+    {"input", required_argument, NULL, 'i'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const int outgoing_only[] = {OPT_PROFILE, 0};
+static const int incoming_only[] = {
+    OPT_HARVEST, OPT_HARVEST_FAIL, OPT_HARVEST_UPDATES, OPT_HARVEST_EXPIRED,
+    OPT_HARVEST_SELF, OPT_SYSTEM, OPT_REMOVE_SIG, 0};
+
+struct process_args {
+	struct process_req req;
+	const char **to;
+	const char *in, *out_dir, *direction;
+	int seen[OPT_NOW - OPT_DIRECTION + 1];
+};
+
+/* "addr@domain" with no space or control character, or "" (<>). */
+static int
+address_ok(const char *s, int empty_ok)
+{
+	const char *at = strrchr(s, '@');
+
+	if (*s == '\0')
+		return empty_ok;
+	if (at == NULL || at == s || at[1] == '\0' || strlen(s) > 254)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '<' ||
+		    *s == '>')
+			return 0;
+	return 1;
+}
+
+/* Seconds since the epoch, or an RFC 3339 UTC time. */
+static int
+parse_now(const char *s, time_t *out)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+
+	memset(&tm, 0, sizeof(tm));
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s != '\0' && *end == '\0' && errno == 0 && v > 0) {
+		*out = (time_t)v;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (end == NULL || *end != '\0')
+		return -1;
+	*out = timegm(&tm);
+	return *out > 0 ? 0 : -1;
+}
+
+static int
+take_opt(void *arg, int c, const char *value, const char *what)
+{
+	struct process_args *a = arg;
+
+	if (c >= OPT_DIRECTION && c <= OPT_NOW && c != OPT_TO) {
+		if (a->seen[c - OPT_DIRECTION]++)
+			return cli_usage(what, "option '%s' given twice",
+					 cli_opt_name(process_opts, c));
+	}
+	switch (c) {
+	case OPT_DIRECTION: a->direction = value; break;
+	case OPT_FROM: a->req.from = value; break;
+	case OPT_PROFILE: a->req.profile = value; break;
+	case OPT_OUT_DIR: a->out_dir = value; break;
+	case OPT_HARVEST: a->req.harvest = 1; break;
+	case OPT_HARVEST_FAIL: a->req.harvest_opts.on_failure = 1; break;
+	case OPT_HARVEST_UPDATES: a->req.harvest_opts.updates = 1; break;
+	case OPT_HARVEST_EXPIRED: a->req.harvest_opts.allow_expired = 1; break;
+	case OPT_HARVEST_SELF: a->req.harvest_opts.allow_self_signed = 1; break;
+	case OPT_SYSTEM: a->req.system_trust = 1; break;
+	case OPT_REMOVE_SIG: a->req.remove_signature = 1; break;
+	case 'i': a->in = value; break;
+	case OPT_NOW:
+		if (parse_now(value, &a->req.now) != 0)
+			return cli_usage(what,
+					 "--now: '%s' is neither seconds since "
+					 "the epoch nor YYYY-MM-DDTHH:MM:SSZ",
+					 value);
+		break;
+	case OPT_TO:
+		if (a->req.nto == PROCESS_MAX_RCPT)
+			return cli_usage(what, "more than %d --to",
+					 PROCESS_MAX_RCPT);
+		if (!address_ok(value, 0))
+			return cli_usage(what, "--to: '%s' is not an address",
+					 value);
+		a->to[a->req.nto++] = value;
+		break;
+	}
+	return 0;
+}
+
+/* No subcommand: every option, no operand. */
+static const struct cli_spec process_spec = {
+    "process", process_usage_text, ":i:h", process_opts, NULL, 0, take_opt,
+};
+
+static int
+parse(int argc, char **argv, struct process_args *a)
+{
+	const char *what = "process";
+	struct cli_args cli;
+	int c;
+
+	if (cli_args_parse(&process_spec, argc, argv, a, &cli) != 0)
+		return CLI_EXIT_USAGE;
+	if (a->direction == NULL)
+		return cli_usage(what, "--direction outgoing|incoming is "
+				       "required");
+	if (strcmp(a->direction, "outgoing") == 0)
+		a->req.direction = PROCESS_OUTGOING;
+	else if (strcmp(a->direction, "incoming") == 0)
+		a->req.direction = PROCESS_INCOMING;
+	else
+		return cli_usage(what,
+				 "--direction: '%s' is not outgoing or incoming",
+				 a->direction);
+	for (c = OPT_DIRECTION; c <= OPT_NOW; c++) {
+		if (!a->seen[c - OPT_DIRECTION])
+			continue;
+		if (a->req.direction == PROCESS_INCOMING &&
+		    cli_opt_in(outgoing_only, c))
+			return cli_usage(what,
+					 "option '%s' applies to outgoing mail "
+					 "only",
+					 cli_opt_name(process_opts, c));
+		if (a->req.direction == PROCESS_OUTGOING &&
+		    cli_opt_in(incoming_only, c))
+			return cli_usage(what,
+					 "option '%s' applies to incoming mail "
+					 "only",
+					 cli_opt_name(process_opts, c));
+	}
+	if (!a->req.harvest &&
+	    (a->req.harvest_opts.on_failure || a->req.harvest_opts.updates ||
+	     a->req.harvest_opts.allow_expired ||
+	     a->req.harvest_opts.allow_self_signed))
+		return cli_usage(what, "the --harvest-* options refine "
+				       "--harvest, which is not given");
+	if (a->req.from == NULL)
+		return cli_usage(what, "--from ADDR is required ('' for the "
+				       "null sender)");
+	if (!address_ok(a->req.from, 1))
+		return cli_usage(what, "--from: '%s' is not an address",
+				 a->req.from);
+	if (a->req.nto == 0)
+		return cli_usage(what, "at least one --to is required");
+	if (a->out_dir == NULL)
+		return cli_usage(what, "--out-dir DIR is required");
+	a->req.to = a->to;
+	return 0;
+}
+
+/* ---- result.json ------------------------------------------------------- */
+
+/* Length of the UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* A JSON string: escapes as RFC 8259 asks; bytes that are not UTF-8
+ * (header text can be anything) become U+FFFD. */
+static void
+jstr(struct gw_buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)p), k;
+
+	gw_buf_adds(b, "\"");
+	while (n > 0) {
+		if (*p == '"' || *p == '\\') {
+			gw_buf_addf(b, "\\%c", *p);
+			k = 1;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			gw_buf_addf(b, "\\u%04x", *p);
+			k = 1;
+		} else if ((k = utf8_len(p, n)) == 0) {
+			gw_buf_adds(b, "\\ufffd");
+			k = 1;
+		} else {
+			gw_buf_add(b, p, k);
+		}
+		p += k;
+		n -= k;
+	}
+	gw_buf_adds(b, "\"");
+}
+
+static void
+jkey(struct gw_buf *b, const char *indent, const char *key)
+{
+	gw_buf_adds(b, indent);
+	jstr(b, key);
+	gw_buf_adds(b, ": ");
+}
+
+static void
+copy_name(char *buf, size_t len, size_t i)
+{
+	snprintf(buf, len, "copy-%zu.eml", i + 1);
+}
+
+static void
+json_rcpts(struct gw_buf *b, const struct process_result *res)
+{
+	const struct process_rcpt *r;
+	size_t i;
+
+	gw_buf_adds(b, "  \"recipients\": [");
+	for (i = 0; i < res->nrcpts; i++) {
+		r = &res->rcpts[i];
+		gw_buf_adds(b, i ? ",\n    {" : "\n    {");
+		gw_buf_adds(b, "\"address\": ");
+		jstr(b, r->address);
+		gw_buf_adds(b, ", \"outcome\": ");
+		jstr(b, process_outcome_name(r->outcome));
+		if (r->copy > 0) {
+			char f[32];
+
+			copy_name(f, sizeof(f), (size_t)r->copy - 1);
+			gw_buf_adds(b, ", \"copy\": ");
+			jstr(b, f);
+		}
+		if (r->has_key) {
+			gw_buf_adds(b, ", \"key\": ");
+			jstr(b, r->match.name);
+			gw_buf_adds(b, ", \"key_source\": ");
+			jstr(b, r->match.harvested ? "harvested" : "pubkey");
+			gw_buf_adds(b, ", \"match\": ");
+			jstr(b, addr_rule_match_name(r->match.kind));
+		} else if (r->reason[0] != '\0') {
+			gw_buf_adds(b, ", \"reason\": ");
+			jstr(b, r->reason);
+		}
+		gw_buf_adds(b, "}");
+	}
+	gw_buf_adds(b, res->nrcpts ? "\n  ],\n" : "],\n");
+}
+
+static void
+json_copies(struct gw_buf *b, const struct process_result *res)
+{
+	const struct process_copy *c;
+	size_t i, j, k;
+	char f[32];
+
+	gw_buf_adds(b, "  \"copies\": [");
+	for (i = 0; i < res->ncopies; i++) {
+		c = &res->copies[i];
+		copy_name(f, sizeof(f), i);
+		gw_buf_adds(b, i ? ",\n    {" : "\n    {");
+		gw_buf_adds(b, "\"file\": ");
+		jstr(b, f);
+		gw_buf_adds(b, ", \"applied\": ");
+		jstr(b, c->applied);
+		gw_buf_addf(b, ", \"bytes\": %zu", c->msg.len);
+		if (c->nkeys > 0)
+			gw_buf_addf(b, ", \"encrypted_to_keys\": %zu", c->nkeys);
+		gw_buf_adds(b, ", \"recipients\": [");
+		for (j = 0, k = 0; j < res->nrcpts; j++) {
+			if (res->rcpts[j].copy != (int)i + 1)
+				continue;
+			if (k++)
+				gw_buf_adds(b, ", ");
+			jstr(b, res->rcpts[j].address);
+		}
+		gw_buf_adds(b, "]}");
+	}
+	gw_buf_adds(b, res->ncopies ? "\n  ],\n" : "],\n");
+}
+
+static void
+json_incoming(struct gw_buf *b, const struct process_result *res)
+{
+	const struct smime_open_result *o = &res->open;
+	const struct harvest_outcome *h;
+	size_t i;
+
+	gw_buf_addf(b,
+		    "  \"flags\": {\"smime-gateway-message\": %s, "
+		    "\"smime-gateway-verified\": %s},\n",
+		    o->smime ? "true" : "false",
+		    o->verified ? "true" : "false");
+	gw_buf_adds(b, "  \"smime\": {\"result\": ");
+	jstr(b, o->ar);
+	gw_buf_adds(b, ", \"layers\": ");
+	jstr(b, o->layers);
+	gw_buf_addf(b, ", \"decrypted\": %d, \"signatures\": %d", o->decrypted,
+		    o->signatures);
+	if (o->signer[0] != '\0') {
+		gw_buf_adds(b, ", \"signer\": ");
+		jstr(b, o->signer);
+	}
+	if (o->reason[0] != '\0') {
+		gw_buf_adds(b, ", \"reason\": ");
+		jstr(b, o->reason);
+	}
+	gw_buf_adds(b, "},\n  \"harvested\": [");
+	for (i = 0; i < res->harvest.n; i++) {
+		h = &res->harvest.o[i];
+		gw_buf_adds(b, i ? ",\n    {" : "\n    {");
+		gw_buf_adds(b, "\"id\": ");
+		jstr(b, h->id);
+		gw_buf_adds(b, ", \"address\": ");
+		jstr(b, h->address);
+		gw_buf_adds(b, ", \"outcome\": ");
+		jstr(b, harvest_what_name(h->what));
+		if (h->reason[0] != '\0') {
+			gw_buf_adds(b, ", \"reason\": ");
+			jstr(b, h->reason);
+		}
+		gw_buf_adds(b, "}");
+	}
+	gw_buf_adds(b, res->harvest.n ? "\n  ],\n" : "],\n");
+	if (res->harvest.evicted > 0)
+		gw_buf_addf(b, "  \"harvest_evicted\": %zu,\n",
+			    res->harvest.evicted);
+}
+
+static void
+json_alerts(struct gw_buf *b, const struct process_result *res)
+{
+	size_t i;
+
+	gw_buf_adds(b, "  \"alerts\": [");
+	for (i = 0; i < res->harvest.nalerts; i++) {
+		gw_buf_adds(b, i ? ", " : "");
+		jstr(b, res->harvest.alerts[i]);
+	}
+	gw_buf_adds(b, "]");
+}
+
+/* decision: "deliver", "drop", "bounce", or "defer" / "reject" when
+ * process_message() failed (then why says why). */
+static int
+result_json(struct gw_buf *b, const struct process_args *a,
+	    const struct process_result *res, const char *decision,
+	    const char *why)
+{
+	gw_buf_adds(b, "{\n");
+	jkey(b, "  ", "direction");
+	jstr(b, a->direction);
+	gw_buf_adds(b, ",\n");
+	jkey(b, "  ", "decision");
+	jstr(b, decision);
+	gw_buf_adds(b, ",\n");
+	jkey(b, "  ", "reason");
+	jstr(b, why);
+	gw_buf_adds(b, ",\n");
+	jkey(b, "  ", "from");
+	jstr(b, a->req.from);
+	gw_buf_adds(b, ",\n");
+	if (a->req.direction == PROCESS_OUTGOING) {
+		jkey(b, "  ", "profile");
+		if (a->req.profile != NULL)
+			jstr(b, a->req.profile);
+		else
+			gw_buf_adds(b, "null");
+		gw_buf_adds(b, ",\n");
+		if (res->profile_mode[0] != '\0') {
+			jkey(b, "  ", "mode");
+			jstr(b, res->profile_mode);
+			gw_buf_adds(b, ",\n");
+		}
+	}
+	json_copies(b, res);
+	json_rcpts(b, res);
+	if (a->req.direction == PROCESS_INCOMING && res->open.ar != NULL)
+		json_incoming(b, res);
+	if (res->harvest_error[0] != '\0') {
+		jkey(b, "  ", "harvest_error");
+		jstr(b, res->harvest_error);
+		gw_buf_adds(b, ",\n");
+	}
+	json_alerts(b, res);
+	return gw_buf_adds(b, "\n}\n");
+}
+
+/* ---- output files ------------------------------------------------------ */
+
+static int
+out_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len)
+		return gw_err_set(GW_ERR_INVALID, "--out-dir: path too long");
+	return 0;
+}
+
+static int
+prepare_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return gw_err_set(GW_ERR_IO, "--out-dir: %s: %s", dir,
+				  strerror(errno));
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return gw_err_set(GW_ERR_IO, "--out-dir: %s is not a directory",
+				  dir);
+	return 0;
+}
+
+/* The copies, then result.json last: a reader that sees result.json
+ * finds every file it names.  Copies left by an earlier run in the
+ * same directory that this run does not name are removed first. */
+static int
+write_results(const struct process_args *a, const struct process_result *res,
+	      const struct gw_buf *json)
+{
+	char path[4096], name[32];
+	size_t i;
+	int rc;
+
+	for (i = res->ncopies; i < PROCESS_MAX_COPIES; i++) {
+		copy_name(name, sizeof(name), i);
+		if ((rc = out_path(path, sizeof(path), a->out_dir, name)) != 0)
+			return rc;
+		if (unlink(path) != 0 && errno != ENOENT)
+			return gw_err_set(GW_ERR_IO, "%s: %s", path,
+					  strerror(errno));
+	}
+	for (i = 0; i < res->ncopies; i++) {
+		copy_name(name, sizeof(name), i);
+		if ((rc = out_path(path, sizeof(path), a->out_dir, name)) != 0 ||
+		    (rc = cli_file_write(path, &res->copies[i].msg)) != 0)
+			return rc;
+	}
+	if ((rc = out_path(path, sizeof(path), a->out_dir, "result.json")) !=
+	    0)
+		return rc;
+	return cli_file_write(path, json);
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static int
+exit_for(int rc)
+{
+	if (rc == GW_ERR_PARSE || rc == GW_ERR_LIMIT)
+		return EX_DATAERR;
+	/* Everything else is ours to fix (store, token, configuration):
+	 * keep the message queued rather than bounce it. */
+	return EX_TEMPFAIL;
+}
+
+int
+cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct process_args a;
+	struct process_result res;
+	struct gw_config *cfg;
+	struct engine eng = {NULL, NULL};
+	struct gw_buf in, json;
+	const char *decision;
+	char why[1024];
+	int rc, ex;
+
+	memset(&a, 0, sizeof(a));
+	process_result_init(&res);
+	gw_buf_init(&in, SMIME_MSG_MAX);
+	gw_buf_init(&json, RESULT_MAX);
+	if ((a.to = calloc(PROCESS_MAX_RCPT, sizeof(*a.to))) == NULL) {
+		ex = cli_fail("process", GW_ERR_NOMEM);
+		ex = EX_TEMPFAIL;
+		goto out;
+	}
+	if (parse(argc, argv, &a) != 0) {
+		ex = EX_USAGE;
+		goto out;
+	}
+	why[0] = '\0';
+	if ((rc = prepare_dir(a.out_dir)) != 0) {
+		cli_fail("process", rc);
+		ex = EX_TEMPFAIL;
+		goto out;
+	}
+	if ((rc = cli_file_read(a.in, SMIME_MSG_MAX, &in)) != 0 ||
+	    (rc = cli_config(ctx, &cfg)) != 0 ||
+	    (rc = cli_engine_open(cfg, &eng)) != 0) {
+		ex = exit_for(rc);
+		goto failed;
+	}
+	a.req.authserv_id = cfg->authserv_id;
+	a.req.harvest_opts.max_bytes = cfg->harvest_max_size;
+	if ((rc = process_message(&eng, &a.req, in.data, in.len, &res)) != 0) {
+		ex = exit_for(rc);
+		goto failed;
+	}
+	decision = process_decision_name(res.decision);
+	ex = res.decision == PROCESS_BOUNCE ? EX_UNAVAILABLE : EX_OK;
+	if (res.decision == PROCESS_BOUNCE)
+		/* pipe(8) puts this into the bounce message. */
+		fprintf(stderr, "smimegw process: %s\n", res.reason);
+	if ((rc = result_json(&json, &a, &res, decision, res.reason)) != 0 ||
+	    (rc = write_results(&a, &res, &json)) != 0) {
+		cli_fail("process", rc);
+		ex = EX_TEMPFAIL;
+	}
+	goto out;
+failed:
+	snprintf(why, sizeof(why), "%s%s%s", gw_strerror(rc),
+		 *gw_err_detail() ? ": " : "", gw_err_detail());
+	fprintf(stderr, "smimegw process: %s\n", why);
+	gw_err_clear();
+	/* Nothing to deliver: only result.json, saying why. */
+	process_result_free(&res);
+	process_result_init(&res);
+	if (result_json(&json, &a, &res,
+			ex == EX_DATAERR ? "reject" : "defer", why) != 0 ||
+	    write_results(&a, &res, &json) != 0) {
+		cli_fail("process", GW_ERR_IO);
+		ex = EX_TEMPFAIL;
+	}
+out:
+	process_result_free(&res);
+	cli_engine_close(&eng);
+	free(a.to);
+	gw_buf_free_secret(&in);
+	gw_buf_free(&json);
+	return ex;
+}

@@ -1,0 +1,278 @@
+/* keysrc.c - the key source seam (keysrc.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+
+#include "gw_err.h"
+#include "keysrc.h"
+
+struct keysrc {
+	const struct keysrc_ops *ops;
+	void *ctx;
+};
+
+struct keysrc *
+keysrc_new(const struct keysrc_ops *ops, void *ctx)
+{
+	struct keysrc *ks;
+
+	if ((ks = calloc(1, sizeof(*ks))) == NULL) {
+		if (ops->free != NULL)
+			ops->free(ctx);
+		return NULL;
+	}
+	ks->ops = ops;
+	ks->ctx = ctx;
+	return ks;
+}
+
+void
+keysrc_free(struct keysrc *ks)
+{
+	if (ks == NULL)
+		return;
+	if (ks->ops->free != NULL)
+		ks->ops->free(ks->ctx);
+	free(ks);
+}
+
+const char *
+keysrc_name(const struct keysrc *ks)
+{
+	return ks->ops->name;
+}
+
+/* ---- finding the identity ---------------------------------------------- */
+
+int
+keysrc_find_signer(struct keysrc *ks, struct gw_txn *txn, const char *name,
+		   struct identity **out)
+{
+	(void)ks;
+	return identity_get(txn, name, out);
+}
+
+/* Whether one of cms's recipient infos names cert. */
+static int
+is_recipient(CMS_ContentInfo *cms, X509 *cert)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	STACK_OF(CMS_RecipientEncryptedKey) *reks;
+	CMS_RecipientInfo *ri;
+	int i, j;
+
+	for (i = 0; i < sk_CMS_RecipientInfo_num(ris); i++) {
+		ri = sk_CMS_RecipientInfo_value(ris, i);
+		switch (CMS_RecipientInfo_type(ri)) {
+		case CMS_RECIPINFO_TRANS:
+			if (CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+				return 1;
+			break;
+		case CMS_RECIPINFO_AGREE:
+			reks = CMS_RecipientInfo_kari_get0_reks(ri);
+			for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks);
+			     j++)
+				if (CMS_RecipientEncryptedKey_cert_cmp(
+					sk_CMS_RecipientEncryptedKey_value(reks,
+									   j),
+					cert) == 0)
+					return 1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+struct recipient_search {
+	struct gw_txn *txn;
+	CMS_ContentInfo *cms;
+	struct identity *found;
+};
+
+static int
+search_one(void *arg, const struct identity *id)
+{
+	struct recipient_search *rs = arg;
+	struct identity *copy;
+
+	if (!(id->usage & CERT_USAGE_ENCRYPT) || !is_recipient(rs->cms, id->cert))
+		return 0;
+	/* The record passed in is borrowed: fetch our own. */
+	if (identity_get(rs->txn, id->name, &copy) != 0)
+		return 0;
+	rs->found = copy;
+	return 1;
+}
+
+int
+keysrc_find_recipient(struct keysrc *ks, struct gw_txn *txn,
+		      CMS_ContentInfo *cms, struct identity **out)
+{
+	struct recipient_search rs = {txn, cms, NULL};
+	int rc;
+
+	(void)ks;
+	*out = NULL;
+	if ((rc = identity_foreach(txn, search_one, &rs)) != 0) {
+		identity_free(rs.found);
+		return rc;
+	}
+	if (rs.found == NULL)
+		return GW_ERR_NOT_FOUND;
+	*out = rs.found;
+	return 0;
+}
+
+/* ---- the operations ---------------------------------------------------- */
+
+int
+keysrc_key(struct keysrc *ks, const struct identity *id, EVP_PKEY **out)
+{
+	*out = NULL;
+	return ks->ops->load(ks->ctx, id->key_uri, out);
+}
+
+int
+keysrc_sign(struct keysrc *ks, const struct identity *id,
+	    const struct keysrc_sign_params *p, const unsigned char *dgst,
+	    size_t dlen, unsigned char *sig, size_t *siglen)
+{
+	if (dlen == 0 || dlen > KEYSRC_DIGEST_MAX)
+		return gw_err_set(GW_ERR_LIMIT,
+				  "a digest to sign is %zu bytes (1-%d)", dlen,
+				  KEYSRC_DIGEST_MAX);
+	return ks->ops->sign(ks->ctx, id->key_uri, p, dgst, dlen, sig, siglen);
+}
+
+int
+keysrc_decrypt(struct keysrc *ks, const struct identity *id,
+	       const struct keysrc_decrypt_params *p, const unsigned char *in,
+	       size_t inlen, unsigned char *out, size_t *outlen)
+{
+	if (inlen == 0 || inlen > KEYSRC_BLOB_MAX)
+		return gw_err_set(GW_ERR_LIMIT,
+				  "a key transport is %zu bytes (1-%d)", inlen,
+				  KEYSRC_BLOB_MAX);
+	return ks->ops->decrypt(ks->ctx, id->key_uri, p, in, inlen, out,
+				outlen);
+}
+
+int
+keysrc_derive(struct keysrc *ks, const struct identity *id, EVP_PKEY *peer,
+	      unsigned char *out, size_t *outlen)
+{
+	return ks->ops->derive(ks->ctx, id->key_uri, peer, out, outlen);
+}
+
+/* ---- the operations on an EVP_PKEY ------------------------------------- */
+
+static const EVP_MD *
+md_of(int nid)
+{
+	return EVP_get_digestbynid(nid);
+}
+
+/* A failed step of a private-key operation.  Setting parameters fails
+ * only for what the key cannot do (permanent); a signature that fails
+ * once its parameters are accepted is the token's fault (temporary, as
+ * smime_sign() has it); a key transport that does not decrypt is bad
+ * input as far as anyone can tell (permanent). */
+static int
+op_failed(EVP_PKEY_CTX *pctx, int code, const char *what)
+{
+	EVP_PKEY_CTX_free(pctx);
+	return gw_err_set_ssl(code, "the private key could not %s", what);
+}
+
+int
+keysrc_pkey_sign(EVP_PKEY *pkey, const struct keysrc_sign_params *p,
+		 const unsigned char *dgst, size_t dlen, unsigned char *sig,
+		 size_t *siglen)
+{
+	EVP_PKEY_CTX *pctx;
+	const EVP_MD *md = md_of(p->md_nid);
+
+	if (md == NULL || (size_t)EVP_MD_get_size(md) != dlen)
+		return gw_err_set(GW_ERR_UNSUPPORTED,
+				  "the digest to sign is not one of its "
+				  "algorithm's length");
+	if ((pctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return GW_ERR_NOMEM;
+	if (EVP_PKEY_sign_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, md) <= 0)
+		return op_failed(pctx, GW_ERR_UNSUPPORTED, "start signing");
+	if (p->pad == KEYSRC_PAD_PSS &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, p->pss_saltlen) <= 0 ||
+	     EVP_PKEY_CTX_set_rsa_mgf1_md(
+		 pctx, md_of(p->mgf1_md_nid ? p->mgf1_md_nid : p->md_nid)) <=
+		 0))
+		return op_failed(pctx, GW_ERR_UNSUPPORTED, "use RSASSA-PSS");
+	if (p->pad == KEYSRC_PAD_PKCS1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
+		return op_failed(pctx, GW_ERR_UNSUPPORTED, "use PKCS#1 v1.5");
+	if (EVP_PKEY_sign(pctx, sig, siglen, dgst, dlen) <= 0)
+		return op_failed(pctx, GW_ERR_P11, "sign");
+	EVP_PKEY_CTX_free(pctx);
+	return 0;
+}
+
+int
+keysrc_pkey_decrypt(EVP_PKEY *pkey, const struct keysrc_decrypt_params *p,
+		    const unsigned char *in, size_t inlen, unsigned char *out,
+		    size_t *outlen)
+{
+	EVP_PKEY_CTX *pctx;
+	const EVP_MD *md;
+	unsigned char *label = NULL;
+
+	if ((pctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return GW_ERR_NOMEM;
+	if (EVP_PKEY_decrypt_init(pctx) <= 0)
+		return op_failed(pctx, GW_ERR_UNSUPPORTED, "start decrypting");
+	if (p->pad == KEYSRC_PAD_OAEP) {
+		md = md_of(p->oaep_md_nid ? p->oaep_md_nid : NID_sha1);
+		if (md == NULL ||
+		    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <=
+			0 ||
+		    EVP_PKEY_CTX_set_rsa_oaep_md(pctx, md) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(
+			pctx, p->mgf1_md_nid ? md_of(p->mgf1_md_nid) : md) <= 0)
+			return op_failed(pctx, GW_ERR_UNSUPPORTED, "use RSA-OAEP");
+		if (p->labellen > 0) {
+			/* set0: the context takes the copy. */
+			if ((label = OPENSSL_memdup(p->label, p->labellen)) ==
+				NULL ||
+			    EVP_PKEY_CTX_set0_rsa_oaep_label(
+				pctx, label, (int)p->labellen) <= 0) {
+				OPENSSL_free(label);
+				return op_failed(pctx, GW_ERR_NOMEM, "use the OAEP label");
+			}
+		}
+	} else if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
+		return op_failed(pctx, GW_ERR_UNSUPPORTED, "use PKCS#1 v1.5");
+	if (EVP_PKEY_decrypt(pctx, out, outlen, in, inlen) <= 0)
+		return op_failed(pctx, GW_ERR_CRYPTO, "decrypt the key transport");
+	EVP_PKEY_CTX_free(pctx);
+	return 0;
+}
+
+int
+keysrc_pkey_derive(EVP_PKEY *pkey, EVP_PKEY *peer, unsigned char *out,
+		   size_t *outlen)
+{
+	EVP_PKEY_CTX *pctx;
+
+	if ((pctx = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return GW_ERR_NOMEM;
+	if (EVP_PKEY_derive_init(pctx) <= 0 ||
+	    EVP_PKEY_derive_set_peer(pctx, peer) <= 0 ||
+	    EVP_PKEY_derive(pctx, out, outlen) <= 0)
+		return op_failed(pctx, GW_ERR_CRYPTO, "derive the ECDH secret");
+	EVP_PKEY_CTX_free(pctx);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/*
+ * engine.h - the S/MIME engine bound to the gateway's stores and token:
+ * what "smimegw message", "smimegw process" and the daemon-to-be share.
+ *
+ *   engine_sign()      signs with an identity after the checks the
+ *                      reference asks for (usage, validity, From
+ *                      covered), the key used through the token;
+ *   engine_find_key()  the smime_find_key_fn that picks the identity a
+ *                      message is encrypted to;
+ *   engine_trust()     the trust anchors for incoming signatures.
+ *
+ * Functions return 0 or a negative GW_ERR_* with a latched detail.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/cms.h>
+#include <openssl/x509.h>
+
+#include "gw_buf.h"
+#include "gw_store.h"
+#include "keysrc.h"
+#include "smime.h"
+
+/* What the engine works with: the store (identities, keys, CAs) and
+ * the key source (private keys).  Both borrowed. */
+struct engine {
+	struct gw_store *store;
+	struct keysrc *keys;
+};
+
+struct engine_sign_opts {
+	const char *identity;	/* the identity's name */
+	const EVP_MD *md;	/* NULL: SHA-256 */
+	int pss;
+	enum smime_sign_mode mode;
+	time_t now;		/* 0: time(NULL) */
+};
+
+/*
+ * Signs msg with the identity o->identity.  Refusals (GW_ERR_NOT_FOUND,
+ * GW_ERR_REQUIREMENT, GW_ERR_EXPIRED, GW_ERR_INVALID: no From address)
+ * name the field ("--cert: ...") so a CLI can print them as they are;
+ * token failures are the GW_ERR_P11_* codes.
+ */
+int engine_sign(const struct engine *e, const struct engine_sign_opts *o,
+		const unsigned char *msg, size_t len, struct gw_buf *out);
+
+/* smime_find_key_fn; arg is the struct engine.  The identity is read
+ * in a transaction of its own, closed before the key source works. */
+int engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert,
+		    EVP_PKEY **key);
+
+/*
+ * Trust anchors read in txn: ca_file (may be NULL), the gateway's own
+ * identities, the trusted CAs, the partners' public keys that may
+ * verify (pinned: trusted as they are) and, with system, the system's
+ * default trust store.  Partial chains are allowed (an anchored
+ * intermediate or a pinned end-entity certificate is enough).  *extra
+ * gets those public keys again, for signers whose message does not
+ * carry their certificate (smime_open_opts.extra).
+ */
+int engine_trust(struct gw_txn *txn, const char *ca_file, int system,
+		 X509_STORE **out, STACK_OF(X509) **extra);
+
+#endif

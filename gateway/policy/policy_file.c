@@ -1,0 +1,1002 @@
+/*
+ * policy_file.c - the sending profile text and the configuration file
+ * (public keys, trusted CAs, sending profiles).
+ *
+ * Layout: export; the import record; the profile section; the CA
+ * section; the configuration splitter; validate and apply; the outcome
+ * accessors.  The line scanner and certificate blocks are textfmt.c's.
+ */
+#include "policy_file.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "castore.h"
+#include "cert_info.h"
+#include "gw_err.h"
+#include "identity.h"
+#include "keystore.h"
+#include "profile.h"
+#include "textfmt.h"
+
+#define SHOWN 64 /* bytes of input quoted in errors */
+/* Texts read here: quoted input keeps UTF-8. */
+#define TEXT_FLAGS TEXTFMT_UTF8
+
+/* Input quoted in a message (see textfmt_escape()). */
+static void
+escape(char *dst, size_t size, const char *src, size_t len)
+{
+	textfmt_escape(dst, size, src, len, TEXT_FLAGS);
+}
+
+/* ---- export ------------------------------------------------------------- */
+
+static int
+export_profile(void *arg, const struct profile *p)
+{
+	struct gw_buf *out = arg;
+	int rc;
+
+	if ((rc = gw_buf_addf(out, "\nname: %s\nmode: %s\n", p->name,
+			      profile_mode_name(p->mode))) != 0)
+		return rc;
+	if (profile_mode_signs(p->mode)) {
+		if ((rc = gw_buf_addf(out, "cert: %s\nsign-mode: %s\n", p->cert,
+				      profile_sign_mode_name(p->sign_mode))) !=
+			0 ||
+		    (p->digest[0] != '\0' &&
+		     (rc = gw_buf_addf(out, "digest: %s\n", p->digest)) != 0) ||
+		    (rc = gw_buf_addf(out, "pss: %s\n",
+				      p->pss ? "yes" : "no")) != 0)
+			return rc;
+	}
+	if (profile_mode_encrypts(p->mode)) {
+		if ((rc = gw_buf_addf(out, "action: %s\n",
+				      profile_action_name(p->action))) != 0 ||
+		    (p->cipher[0] != '\0' &&
+		     (rc = gw_buf_addf(out, "cipher: %s\n", p->cipher)) != 0) ||
+		    (rc = gw_buf_addf(out, "oaep: %s\n",
+				      p->oaep ? "yes" : "no")) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+policy_file_export_profiles(struct gw_txn *txn, struct gw_buf *out)
+{
+	int rc;
+
+	if ((rc = gw_buf_adds(out,
+			      POLICY_PROFILES_HEADER "\n"
+			      "# smimegw sending profiles. Each entry: 'name: "
+			      "NAME', 'mode: MODE', then the\n"
+			      "# attributes its mode uses (see smimegw(1)). "
+			      "Lines starting with '#' are comments.\n")) !=
+	    0)
+		return rc;
+	return profile_foreach(txn, export_profile, out);
+}
+
+static int
+export_ca(void *arg, const struct castore_ca *ca)
+{
+	struct gw_buf *out = arg;
+	char subj[1024], esc[1024];
+	int rc;
+
+	cert_info_name(X509_get_subject_name(ca->cert), subj, sizeof(subj));
+	escape(esc, sizeof(esc), subj, strlen(subj));
+	if ((rc = gw_buf_addf(out, "\n# subject: %s\n# id: %s\n", esc,
+			      ca->id)) != 0)
+		return rc;
+	return textfmt_add_cert_pem(out, ca->cert,
+				    "cannot write the CA certificate %.16s",
+				    ca->id);
+}
+
+int
+policy_file_export_config(struct gw_txn *txn, struct gw_buf *out)
+{
+	int rc;
+
+	if ((rc = gw_buf_adds(
+		 out,
+		 POLICY_CONFIG_HEADER "\n"
+		 "# smimegw configuration: public keys, trusted CAs and "
+		 "sending profiles.\n"
+		 "# The gateway's identities are not included: their "
+		 "private keys live in\n"
+		 "# the token and never leave it. Sending profiles name "
+		 "identities; an\n"
+		 "# import checks that the importing gateway has them.\n"
+		 "\n")) != 0 ||
+	    (rc = keystore_export(txn, out)) != 0)
+		return rc;
+	if ((rc = gw_buf_adds(out,
+			      "\n" POLICY_CAS_HEADER "\n"
+			      "# smimegw trusted CAs. Each entry: one PEM "
+			      "certificate, a trust anchor.\n"
+			      "# Lines starting with '#' are comments.\n")) !=
+		0 ||
+	    (rc = castore_foreach(txn, export_ca, out)) != 0 ||
+	    (rc = gw_buf_adds(out, "\n")) != 0)
+		return rc;
+	return policy_file_export_profiles(txn, out);
+}
+
+/* ---- the import record -------------------------------------------------- */
+
+enum attr {
+	A_MODE,
+	A_CERT,
+	A_SIGN_MODE,
+	A_DIGEST,
+	A_PSS,
+	A_ACTION,
+	A_CIPHER,
+	A_OAEP,
+	A_COUNT,
+};
+
+/* Attribute names, as in the file and in profile_validate()'s details.
+ * A_CERT to A_PSS are for modes that sign, A_ACTION to A_OAEP for modes
+ * that encrypt. */
+static const char *const attr_names[A_COUNT] = {
+    "mode", "cert", "sign-mode", "digest", "pss", "action", "cipher", "oaep",
+};
+
+struct prof_entry {
+	struct profile p;
+	unsigned line;		 /* of "name:" */
+	unsigned attr[A_COUNT];	 /* line of each attribute, 0: absent */
+	enum policy_file_outcome outcome;
+	uint64_t old_added;
+};
+
+struct ca_entry {
+	X509 *cert;
+	char id[CASTORE_ID_LEN + 1];
+	char subject[256];
+	unsigned line;
+	enum policy_file_outcome outcome;
+};
+
+struct policy_file_import {
+	char *src;
+	struct keystore_import *keys; /* NULL: no public key section */
+	struct ca_entry *ca;
+	size_t nca, capca;
+	struct prof_entry *pr;
+	size_t npr, cappr;
+};
+
+void
+policy_file_import_free(struct policy_file_import *imp)
+{
+	size_t i;
+
+	if (imp == NULL)
+		return;
+	keystore_import_free(imp->keys);
+	for (i = 0; i < imp->nca; i++)
+		X509_free(imp->ca[i].cert);
+	free(imp->ca);
+	free(imp->pr);
+	free(imp->src);
+	free(imp);
+}
+
+static int
+import_new(const char *src, struct policy_file_import **out)
+{
+	struct policy_file_import *imp;
+
+	if ((imp = calloc(1, sizeof(*imp))) == NULL)
+		return GW_ERR_NOMEM;
+	if ((imp->src = strdup(src)) == NULL) {
+		free(imp);
+		return GW_ERR_NOMEM;
+	}
+	*out = imp;
+	return 0;
+}
+
+/* Room for one more element in *arr (n used of *cap, each size bytes). */
+static int
+grow(void **arr, size_t n, size_t *cap, size_t size, const char *src,
+     unsigned line)
+{
+	void *na;
+	size_t ncap;
+
+	if (n >= POLICY_FILE_MAX_ENTRIES)
+		return gw_err_set(GW_ERR_LIMIT, "%s:%u: more than %d entries",
+				  src, line, POLICY_FILE_MAX_ENTRIES);
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	if ((na = realloc(*arr, ncap * size)) == NULL)
+		return GW_ERR_NOMEM;
+	*arr = na;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- the profile section ------------------------------------------------ */
+
+/* One attribute value into e. */
+static int
+set_attr(struct prof_entry *e, enum attr a, const char *src, unsigned no,
+	 const char *v, size_t n)
+{
+	char val[80], shown[SHOWN];
+	const char *name = attr_names[a];
+
+	escape(shown, sizeof(shown), v, n);
+	if (n == 0)
+		return gw_err_set(GW_ERR_PARSE, "%s:%u: %s: empty value", src,
+				  no, name);
+	if (n >= sizeof(val))
+		val[0] = '\0'; /* too long for any value: refused below */
+	else {
+		memcpy(val, v, n);
+		val[n] = '\0';
+	}
+	switch (a) {
+	case A_MODE:
+		if (profile_mode_parse(val, &e->p.mode) == 0)
+			return 0;
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: mode: '%s' is not one of sign, "
+				  "encrypt, sign-encrypt, triple",
+				  src, no, shown);
+	case A_CERT:
+		if (n < sizeof(e->p.cert) && identity_name_valid(val)) {
+			memcpy(e->p.cert, val, n + 1);
+			return 0;
+		}
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: cert: '%s' is not a valid identity "
+				  "name",
+				  src, no, shown);
+	case A_SIGN_MODE:
+		if (profile_sign_mode_parse(val, &e->p.sign_mode) == 0)
+			return 0;
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: sign-mode: '%s' is not one of "
+				  "detached, opaque",
+				  src, no, shown);
+	case A_ACTION:
+		if (profile_action_parse(val, &e->p.action) == 0)
+			return 0;
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: action: '%s' is not one of bounce, "
+				  "drop, split",
+				  src, no, shown);
+	case A_CIPHER:
+		if (n < sizeof(e->p.cipher) &&
+		    cms_alg_cipher(val) != NULL) {
+			memcpy(e->p.cipher, val, n + 1);
+			return 0;
+		}
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: cipher: '%s' is not one of "
+				  "aes128-cbc, aes192-cbc, aes256-cbc, "
+				  "aes128-gcm, aes256-gcm",
+				  src, no, shown);
+	case A_DIGEST:
+		if (n < sizeof(e->p.digest) &&
+		    cms_alg_digest(val) != NULL) {
+			memcpy(e->p.digest, val, n + 1);
+			return 0;
+		}
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: digest: '%s' is not one of sha256, "
+				  "sha384, sha512",
+				  src, no, shown);
+	case A_PSS:
+		return textfmt_yesno(src, no, name, v, n, &e->p.pss);
+	case A_OAEP:
+		return textfmt_yesno(src, no, name, v, n, &e->p.oaep);
+	case A_COUNT:
+		break;
+	}
+	return gw_err_set(GW_ERR_INTERNAL, "attribute %d", (int)a);
+}
+
+/* An entry is complete: it has a mode and only the attributes its mode
+ * uses. */
+static int
+entry_done(const struct prof_entry *e, const char *src)
+{
+	const char *m;
+	int a;
+
+	if (e->attr[A_MODE] == 0)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: profile '%s' has no 'mode:' line",
+				  src, e->line, e->p.name);
+	m = profile_mode_name(e->p.mode);
+	for (a = A_CERT; a < A_COUNT; a++) {
+		if (e->attr[a] == 0)
+			continue;
+		if (a < A_ACTION && !profile_mode_signs(e->p.mode))
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: profile '%s': %s: mode '%s' "
+					  "does not sign; remove the line",
+					  src, e->attr[a], e->p.name,
+					  attr_names[a], m);
+		if (a >= A_ACTION && !profile_mode_encrypts(e->p.mode))
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: profile '%s': %s: mode '%s' "
+					  "does not encrypt; remove the line",
+					  src, e->attr[a], e->p.name,
+					  attr_names[a], m);
+	}
+	return 0;
+}
+
+static int
+new_profile(struct policy_file_import *imp, unsigned no, const char *v,
+	    size_t n, struct prof_entry **cur)
+{
+	char shown[SHOWN], name[PROFILE_NAME_MAX + 1];
+	int rc;
+
+	escape(shown, sizeof(shown), v, n);
+	name[0] = '\0';
+	if (n > 0 && n <= PROFILE_NAME_MAX) {
+		memcpy(name, v, n);
+		name[n] = '\0';
+	}
+	if (!identity_name_valid(name))
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: '%s' is not a valid name (1-64 "
+				  "letters, digits, '.', '_' or '-', starting "
+				  "with a letter or digit)",
+				  imp->src, no, shown);
+	if ((rc = grow((void **)&imp->pr, imp->npr, &imp->cappr,
+		       sizeof(*imp->pr), imp->src, no)) != 0)
+		return rc;
+	*cur = &imp->pr[imp->npr++];
+	memset(*cur, 0, sizeof(**cur));
+	memcpy((*cur)->p.name, name, n + 1);
+	(*cur)->line = no;
+	(*cur)->p.sign_mode = SMIME_SIGN_DETACHED;
+	return 0;
+}
+
+static int
+profile_attr(struct policy_file_import *imp, struct prof_entry *cur,
+	     unsigned no, const char *key, const char *v, size_t n)
+{
+	int a;
+
+	for (a = 0; a < A_COUNT; a++)
+		if (strcmp(key, attr_names[a]) == 0)
+			break;
+	if (a == A_COUNT)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: unknown attribute '%s' (known: name, "
+				  "mode, cert, sign-mode, digest, pss, action, "
+				  "cipher, oaep)",
+				  imp->src, no, key);
+	if (cur == NULL)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: '%s:' before the first 'name:' line "
+				  "(each entry begins with 'name: NAME')",
+				  imp->src, no, key);
+	if (cur->attr[a] != 0)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: %s given twice for profile '%s' "
+				  "(first at line %u)",
+				  imp->src, no, key, cur->p.name, cur->attr[a]);
+	cur->attr[a] = no;
+	return set_attr(cur, (enum attr)a, imp->src, no, v, n);
+}
+
+static int
+profiles_unique(const struct policy_file_import *imp)
+{
+	const char *name;
+	unsigned line, first;
+	int r;
+
+	if ((r = textfmt_repeat(imp->pr, imp->npr, sizeof(*imp->pr),
+				offsetof(struct prof_entry, p.name),
+				offsetof(struct prof_entry, line), &name,
+				&line, &first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE,
+			  "%s:%u: profile name '%s' already used at line %u",
+			  imp->src, line, name, first);
+}
+
+static int
+parse_profiles(struct policy_file_import *imp, const char *buf, size_t len,
+	       unsigned first)
+{
+	struct textfmt_lines it;
+	struct prof_entry *cur = NULL;
+	const char *line, *v;
+	size_t n, vn;
+	char key[32], shown[SHOWN];
+	int r;
+
+	textfmt_lines_init(&it, buf, len, imp->src, first, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_PROFILES_HEADER,
+				      "a smimegw sending profile export",
+				      48)) != 0)
+		return r;
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
+			continue;
+		if (!textfmt_attr_split(line, n, key, sizeof(key), &v, &vn)) {
+			escape(shown, sizeof(shown), line, n);
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: unexpected line '%s' "
+					  "(expected 'name: NAME', "
+					  "'attribute: value', a comment or a "
+					  "blank line)",
+					  imp->src, it.no, shown);
+		}
+		if (strcmp(key, "name") == 0) {
+			if (cur != NULL && (r = entry_done(cur, imp->src)) != 0)
+				return r;
+			if ((r = new_profile(imp, it.no, v, vn, &cur)) != 0)
+				return r;
+			continue;
+		}
+		if ((r = profile_attr(imp, cur, it.no, key, v, vn)) != 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	if (cur != NULL && (r = entry_done(cur, imp->src)) != 0)
+		return r;
+	return profiles_unique(imp);
+}
+
+/* ---- the CA section ----------------------------------------------------- */
+
+/* A decoded CA: the CA rule, its ID, no repeat within the file. */
+static int
+add_ca(struct policy_file_import *imp, X509 *x, unsigned no)
+{
+	struct ca_entry *e;
+	char detail[512], subj[256];
+	int rc;
+
+	cert_info_name(X509_get_subject_name(x), subj, sizeof(subj));
+	if ((rc = castore_ca_check(x)) != 0) {
+		snprintf(detail, sizeof(detail), "%s", gw_err_detail());
+		gw_err_clear();
+		return gw_err_set(rc, "%s:%u: CA '%s': %s", imp->src, no, subj,
+				  detail);
+	}
+	if ((rc = grow((void **)&imp->ca, imp->nca, &imp->capca,
+		       sizeof(*imp->ca), imp->src, no)) != 0)
+		return rc;
+	e = &imp->ca[imp->nca];
+	memset(e, 0, sizeof(*e));
+	if ((rc = castore_id(x, e->id)) != 0)
+		return rc;
+	e->cert = x;
+	e->line = no;
+	snprintf(e->subject, sizeof(e->subject), "%s", subj);
+	imp->nca++;
+	return 0;
+}
+
+/* The same certificate twice in the section is an error at the second. */
+static int
+cas_unique(const struct policy_file_import *imp)
+{
+	const char *id;
+	unsigned line, first;
+	int r;
+
+	if ((r = textfmt_repeat(imp->ca, imp->nca, sizeof(*imp->ca),
+				offsetof(struct ca_entry, id),
+				offsetof(struct ca_entry, line), &id, &line,
+				&first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE, "%s:%u: the same CA as at line %u",
+			  imp->src, line, first);
+}
+
+static int
+parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
+	  unsigned first)
+{
+	struct textfmt_lines it;
+	const char *line;
+	size_t n;
+	char shown[SHOWN];
+	unsigned no;
+	X509 *x = NULL;
+	int r;
+
+	textfmt_lines_init(&it, buf, len, imp->src, first, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_CAS_HEADER,
+				      "a smimegw CA section", 48)) != 0)
+		return r;
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
+			continue;
+		escape(shown, sizeof(shown), line, n);
+		if (!textfmt_line_is(line, n, "-----BEGIN CERTIFICATE-----")) {
+			if (n > 11 && memcmp(line, "-----BEGIN ", 11) == 0)
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: '%s': only "
+						  "CERTIFICATE blocks are "
+						  "accepted",
+						  imp->src, it.no, shown);
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: unexpected line '%s' "
+					  "(expected a PEM certificate, a "
+					  "comment or a blank line)",
+					  imp->src, it.no, shown);
+		}
+		no = it.no;
+		if ((r = textfmt_read_cert(&it, NULL, &x)) != 0)
+			return r;
+		if ((r = add_ca(imp, x, no)) != 0) {
+			X509_free(x);
+			return r;
+		}
+	}
+	if (r < 0)
+		return r;
+	return cas_unique(imp);
+}
+
+/* ---- the configuration file --------------------------------------------- */
+
+enum section {
+	SEC_PUBKEYS,
+	SEC_CAS,
+	SEC_PROFILES,
+	SEC_COUNT,
+};
+
+static const char *const sec_headers[SEC_COUNT] = {
+    KEYSTORE_EXPORT_HEADER,
+    POLICY_CAS_HEADER,
+    POLICY_PROFILES_HEADER,
+};
+
+struct span {
+	size_t start, end; /* byte offsets in the file */
+	unsigned first;	   /* line of the header, 0: absent */
+};
+
+/* Which section header the line is; an error for "smimegw-..." lines
+ * that are none. */
+static int
+section_of(const char *src, unsigned no, const char *line, size_t n,
+	   int *sec)
+{
+	char shown[SHOWN];
+	size_t stem;
+	int s;
+
+	for (s = 0; s < SEC_COUNT; s++)
+		if (textfmt_line_is(line, n, sec_headers[s])) {
+			*sec = s;
+			return 0;
+		}
+	escape(shown, sizeof(shown), line, n);
+	for (s = 0; s < SEC_COUNT; s++) {
+		stem = strcspn(sec_headers[s], " ") + 1;
+		if (n > stem && memcmp(line, sec_headers[s], stem) == 0)
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: unsupported section version "
+					  "'%s' (this smimegw reads '%s')",
+					  src, no, shown, sec_headers[s]);
+	}
+	return gw_err_set(GW_ERR_PARSE,
+			  "%s:%u: unknown section '%s' (known: '%s', '%s', "
+			  "'%s')",
+			  src, no, shown, sec_headers[0], sec_headers[1],
+			  sec_headers[2]);
+}
+
+/* Splits the file into its sections (spans). */
+static int
+split_sections(const char *buf, size_t len, const char *src,
+	       struct span sp[SEC_COUNT])
+{
+	struct textfmt_lines it;
+	const char *line;
+	size_t n, at;
+	int r, cur = -1, sec = 0;
+
+	memset(sp, 0, SEC_COUNT * sizeof(*sp));
+	textfmt_lines_init(&it, buf, len, src, 1, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_CONFIG_HEADER,
+				      "a smimegw configuration export",
+				      48)) != 0)
+		return r;
+	for (;;) {
+		at = (size_t)(it.p - buf);
+		if ((r = textfmt_next_line(&it, &line, &n)) <= 0)
+			break;
+		if (n >= 8 && memcmp(line, "smimegw-", 8) == 0) {
+			if ((r = section_of(src, it.no, line, n, &sec)) != 0)
+				return r;
+			if (sp[sec].first != 0)
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: section '%s' given "
+						  "twice (first at line %u)",
+						  src, it.no, sec_headers[sec],
+						  sp[sec].first);
+			if (cur >= 0)
+				sp[cur].end = at;
+			sp[sec].start = at;
+			sp[sec].first = it.no;
+			cur = sec;
+			continue;
+		}
+		if (cur < 0 && !textfmt_is_comment(line, n)) {
+			char shown[SHOWN];
+
+			escape(shown, sizeof(shown), line, n);
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: unexpected line '%s' "
+					  "(expected a section header: '%s', "
+					  "'%s' or '%s')",
+					  src, it.no, shown, sec_headers[0],
+					  sec_headers[1], sec_headers[2]);
+		}
+	}
+	if (r < 0)
+		return r;
+	if (cur >= 0)
+		sp[cur].end = len;
+	return 0;
+}
+
+static int
+parse_section(struct policy_file_import *imp, int sec, const char *buf,
+	      const struct span *s, time_t now)
+{
+	const char *p = buf + s->start;
+	size_t n = s->end - s->start;
+
+	switch (sec) {
+	case SEC_PUBKEYS:
+		return keystore_import_parse_at(p, n, imp->src, s->first, 0,
+						now, &imp->keys);
+	case SEC_CAS:
+		return parse_cas(imp, p, n, s->first);
+	default:
+		return parse_profiles(imp, p, n, s->first);
+	}
+}
+
+int
+policy_file_parse_config(const char *buf, size_t len, const char *src,
+			 time_t now, struct policy_file_import **out)
+{
+	struct policy_file_import *imp = NULL;
+	struct span sp[SEC_COUNT];
+	int rc, sec, next;
+
+	*out = NULL;
+	if (now == 0)
+		now = time(NULL);
+	if (len > POLICY_FILE_MAX)
+		return gw_err_set(GW_ERR_LIMIT, "%s: larger than %zu bytes",
+				  src, POLICY_FILE_MAX);
+	if ((rc = split_sections(buf, len, src, sp)) != 0 ||
+	    (rc = import_new(src, &imp)) != 0)
+		return rc;
+	/* In file order, so that the first error reported is the first in
+	 * the file. */
+	for (;;) {
+		next = -1;
+		for (sec = 0; sec < SEC_COUNT; sec++)
+			if (sp[sec].first != 0 &&
+			    (next < 0 || sp[sec].first < sp[next].first))
+				next = sec;
+		if (next < 0)
+			break;
+		if ((rc = parse_section(imp, next, buf, &sp[next], now)) != 0)
+			goto out;
+		sp[next].first = 0;
+	}
+	*out = imp;
+	imp = NULL;
+out:
+	policy_file_import_free(imp);
+	return rc;
+}
+
+int
+policy_file_parse_profiles(const char *buf, size_t len, const char *src,
+			   struct policy_file_import **out)
+{
+	struct policy_file_import *imp = NULL;
+	int rc;
+
+	*out = NULL;
+	if (len > POLICY_FILE_MAX)
+		return gw_err_set(GW_ERR_LIMIT, "%s: larger than %zu bytes",
+				  src, POLICY_FILE_MAX);
+	if ((rc = import_new(src, &imp)) != 0)
+		return rc;
+	if ((rc = parse_profiles(imp, buf, len, 1)) != 0) {
+		policy_file_import_free(imp);
+		return rc;
+	}
+	*out = imp;
+	return 0;
+}
+
+/* ---- validate and apply ------------------------------------------------- */
+
+/* The line of the attribute a profile_validate() detail names. */
+static unsigned
+fault_line(const struct prof_entry *e, const char *detail)
+{
+	size_t klen = strcspn(detail, ":");
+	int a;
+
+	for (a = 0; a < A_COUNT; a++)
+		if (strlen(attr_names[a]) == klen &&
+		    memcmp(attr_names[a], detail, klen) == 0 && e->attr[a])
+			return e->attr[a];
+	return e->line;
+}
+
+int
+policy_file_validate(struct gw_txn *txn, struct policy_file_import *imp,
+		     time_t now)
+{
+	struct prof_entry *e;
+	char detail[768];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < imp->npr; i++) {
+		e = &imp->pr[i];
+		if ((rc = profile_validate(txn, &e->p, now)) == 0)
+			continue;
+		snprintf(detail, sizeof(detail), "%s", gw_err_detail());
+		gw_err_clear();
+		return gw_err_set(rc, "%s:%u: profile '%s': %s", imp->src,
+				  fault_line(e, detail), e->p.name, detail);
+	}
+	return 0;
+}
+
+static enum policy_file_outcome
+from_keystore(enum keystore_outcome o)
+{
+	switch (o) {
+	case KEYSTORE_ADDED:
+		return POLICY_FILE_ADDED;
+	case KEYSTORE_DUPLICATE:
+		return POLICY_FILE_DUPLICATE;
+	case KEYSTORE_CONFLICT:
+		return POLICY_FILE_CONFLICT;
+	case KEYSTORE_REPLACED:
+		return POLICY_FILE_REPLACED;
+	case KEYSTORE_PENDING:
+		break;
+	}
+	return POLICY_FILE_PENDING;
+}
+
+/* Outcomes of the profiles against the store; how many conflict. */
+static int
+classify_profiles(struct gw_txn *txn, struct policy_file_import *imp,
+		  size_t *conflicts)
+{
+	struct prof_entry *e;
+	struct profile old;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < imp->npr; i++) {
+		e = &imp->pr[i];
+		rc = profile_get(txn, e->p.name, &old);
+		if (rc == GW_ERR_NOT_FOUND) {
+			gw_err_clear();
+			e->outcome = POLICY_FILE_ADDED;
+			continue;
+		}
+		if (rc != 0)
+			return rc;
+		if (profile_same(&old, &e->p)) {
+			e->outcome = POLICY_FILE_DUPLICATE;
+		} else {
+			e->outcome = POLICY_FILE_CONFLICT;
+			e->old_added = old.added;
+			(*conflicts)++;
+		}
+	}
+	return 0;
+}
+
+static size_t
+key_conflicts(const struct policy_file_import *imp)
+{
+	size_t i, n = 0;
+
+	for (i = 0; imp->keys && i < keystore_import_count(imp->keys); i++)
+		if (keystore_import_outcome(imp->keys, i) == KEYSTORE_CONFLICT)
+			n++;
+	return n;
+}
+
+static int
+write_profiles(struct gw_txn *txn, struct policy_file_import *imp, time_t now)
+{
+	struct prof_entry *e;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < imp->npr; i++) {
+		e = &imp->pr[i];
+		if (e->outcome != POLICY_FILE_ADDED &&
+		    e->outcome != POLICY_FILE_CONFLICT)
+			continue;
+		e->p.updated = (uint64_t)now;
+		e->p.added = e->outcome == POLICY_FILE_ADDED ? (uint64_t)now
+							     : e->old_added;
+		if ((rc = profile_put(txn, &e->p,
+				      e->outcome == POLICY_FILE_ADDED
+					  ? GW_PUT_NOOVERWRITE
+					  : 0)) != 0)
+			return rc;
+		if (e->outcome == POLICY_FILE_CONFLICT)
+			e->outcome = POLICY_FILE_REPLACED;
+	}
+	return 0;
+}
+
+static int
+write_cas(struct gw_txn *txn, struct policy_file_import *imp, time_t now)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < imp->nca; i++) {
+		rc = castore_add(txn, imp->ca[i].cert, now, NULL);
+		if (rc != 0 && rc != GW_ERR_EXISTS)
+			return rc;
+		imp->ca[i].outcome =
+		    rc == 0 ? POLICY_FILE_ADDED : POLICY_FILE_DUPLICATE;
+	}
+	return 0;
+}
+
+/* "2 public keys and 1 profile are already stored ..." */
+static int
+conflict_error(size_t kconf, size_t pconf)
+{
+	char keys[48] = "", profs[48] = "";
+
+	if (kconf > 0)
+		snprintf(keys, sizeof(keys), "%zu public key%s", kconf,
+			 kconf == 1 ? "" : "s");
+	if (pconf > 0)
+		snprintf(profs, sizeof(profs), "%zu profile%s", pconf,
+			 pconf == 1 ? "" : "s");
+	return gw_err_set(GW_ERR_EXISTS,
+			  "%s%s%s %s already stored with different content; "
+			  "nothing was imported (--replace overwrites %s)",
+			  keys, kconf && pconf ? " and " : "", profs,
+			  kconf + pconf == 1 ? "is" : "are",
+			  kconf + pconf == 1 ? "it" : "them");
+}
+
+int
+policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
+		  int replace, time_t now)
+{
+	size_t pconf = 0, kconf;
+	int rc;
+
+	if (now == 0)
+		now = time(NULL);
+	if ((rc = policy_file_validate(txn, imp, now)) != 0 ||
+	    (rc = classify_profiles(txn, imp, &pconf)) != 0)
+		return rc;
+	if (imp->keys != NULL) {
+		rc = keystore_import_apply(txn, imp->keys, replace, now);
+		if (rc == GW_ERR_EXISTS)
+			gw_err_clear(); /* reported with the profiles below */
+		else if (rc != 0)
+			return rc;
+	}
+	kconf = key_conflicts(imp);
+	if (!replace && kconf + pconf > 0)
+		return conflict_error(kconf, pconf);
+	if ((rc = write_cas(txn, imp, now)) != 0)
+		return rc;
+	return write_profiles(txn, imp, now);
+}
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+size_t
+policy_file_import_count(const struct policy_file_import *imp)
+{
+	return (imp->keys ? keystore_import_count(imp->keys) : 0) + imp->nca +
+	       imp->npr;
+}
+
+int
+policy_file_import_item(const struct policy_file_import *imp, size_t i,
+			struct policy_file_item *item)
+{
+	size_t nk = imp->keys ? keystore_import_count(imp->keys) : 0;
+
+	memset(item, 0, sizeof(*item));
+	item->subject = "";
+	if (i < nk) {
+		item->kind = POLICY_FILE_PUBKEY;
+		item->name = keystore_import_name(imp->keys, i);
+		item->line = keystore_import_line(imp->keys, i);
+		item->outcome =
+		    from_keystore(keystore_import_outcome(imp->keys, i));
+		return 0;
+	}
+	i -= nk;
+	if (i < imp->nca) {
+		item->kind = POLICY_FILE_CA;
+		item->name = imp->ca[i].id;
+		item->subject = imp->ca[i].subject;
+		item->line = imp->ca[i].line;
+		item->outcome = imp->ca[i].outcome;
+		return 0;
+	}
+	i -= imp->nca;
+	if (i < imp->npr) {
+		item->kind = POLICY_FILE_PROFILE;
+		item->name = imp->pr[i].p.name;
+		item->line = imp->pr[i].line;
+		item->outcome = imp->pr[i].outcome;
+		return 0;
+	}
+	return GW_ERR_INVALID;
+}
+
+const char *
+policy_file_kind_name(enum policy_file_kind kind)
+{
+	switch (kind) {
+	case POLICY_FILE_PUBKEY:
+		return "pubkey";
+	case POLICY_FILE_CA:
+		return "ca";
+	case POLICY_FILE_PROFILE:
+		return "profile";
+	}
+	return "?";
+}
+
+const char *
+policy_file_outcome_name(enum policy_file_outcome o)
+{
+	switch (o) {
+	case POLICY_FILE_ADDED:
+		return "added";
+	case POLICY_FILE_DUPLICATE:
+		return "duplicate";
+	case POLICY_FILE_CONFLICT:
+		return "conflict";
+	case POLICY_FILE_REPLACED:
+		return "replaced";
+	case POLICY_FILE_PENDING:
+		break;
+	}
+	return "pending";
+}

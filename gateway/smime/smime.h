@@ -1,0 +1,78 @@
+/*
+ * smime.h - S/MIME operations on whole RFC 5322 messages.
+ *
+ * Outgoing: smime_sign() and smime_encrypt() take a message, keep its
+ * outer header fields outside (From, To, Subject, Date, Message-ID,
+ * Received, ...: everything but Content-* and MIME-Version, in order),
+ * move the Content-* fields and the body into the protected entity, and
+ * append the new message (CRLF line ends) to out.  Private keys are
+ * EVP_PKEYs from p11_key_load(): the operations run on the token.
+ *
+ * Defaults follow what interoperates widest (Outlook included): SHA-256,
+ * RSA PKCS#1 v1.5 signatures, AES-256-CBC, RSA PKCS#1 v1.5 key
+ * transport; signer certificate and chain included; signingTime and
+ * SMIMECapabilities signed attributes.  Options: RSASSA-PSS (salt =
+ * digest length), RSA-OAEP (SHA-256, MGF1-SHA-256), AES-GCM
+ * AuthEnvelopedData (RFC 5083/5084), ECDH recipients (kari, SHA-256 KDF).
+ *
+ * Every function returns 0 or a GW_ERR_* code with a latched detail.
+ */
+#ifndef SMIME_H
+#define SMIME_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "addr_rule.h"
+#include "cms_alg.h"
+#include "gw_buf.h"
+
+/* Ceiling for a message held in memory (input or output). */
+#define SMIME_MSG_MAX ((size_t)64 << 20)
+
+
+struct smime_signer {
+	X509 *cert;		/* get0 */
+	EVP_PKEY *key;		/* get0: the token key */
+	STACK_OF(X509) *chain;	/* get0, may be NULL */
+	const EVP_MD *md;	/* NULL: SHA-256 */
+	int pss;		/* RSASSA-PSS instead of PKCS#1 v1.5 */
+	enum smime_sign_mode mode;
+};
+
+struct smime_recipients {
+	STACK_OF(X509) *certs;	  /* get0, at least one */
+	const EVP_CIPHER *cipher; /* NULL: AES-256-CBC; GCM: AuthEnveloped */
+	int oaep;		  /* RSA-OAEP for RSA recipients */
+};
+
+int smime_sign(const unsigned char *msg, size_t len,
+	       const struct smime_signer *signer, struct gw_buf *out);
+int smime_encrypt(const unsigned char *msg, size_t len,
+		  const struct smime_recipients *rcpt, struct gw_buf *out);
+
+
+/*
+ * Whether cert may be used to encrypt to: RSA with keyEncipherment or
+ * EC with keyAgreement when keyUsage is present (RFC 8550 4.4.2), and
+ * within its validity at now.  GW_ERR_REQUIREMENT naming the fault.
+ */
+int smime_check_recipient(X509 *cert, time_t now);
+
+/*
+ * The addr-spec of a From field value ("Name <a@b>" or "a@b") into buf;
+ * "" when there is none.
+ */
+void smime_from_address(const char *from, char *buf, size_t len);
+
+
+/*
+ * Parses a message with the default MIME limits (GW_ERR_LIMIT or
+ * GW_ERR_NOMEM only: malformed MIME is never an error).
+ */
+struct mime_tree;
+int smime_parse(const unsigned char *msg, size_t len, struct mime_tree **out);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * keystore.h - partners' public keys ("Public Keys" in the reference)
+ * and the recipient lookup used to encrypt.
+ *
+ * A public key is a name bound to one partner certificate.  Records
+ * live in GW_DB_PUBKEYS keyed by name (the rules of
+ * identity_name_valid()).  What a key may do is derived from its
+ * certificate once, when it is stored (keystore_caps()):
+ *
+ *   KEYSTORE_CAP_ENCRYPT  keyUsage present with keyEncipherment (RSA
+ *                         key) or keyAgreement (EC key); the reference
+ *                         requires the extension for encryption.
+ *   KEYSTORE_CAP_VERIFY   keyUsage absent (digitalSignature presumed)
+ *                         or with digitalSignature.
+ *
+ * keystore_check() is the gate for add and import: the certificate
+ * needs at least one capability and must pass cert_check() in the
+ * CERT_ROLE_PARTNER role for the usages it has; a certificate outside
+ * its validity is refused (GW_ERR_EXPIRED) unless allow_expired is set.
+ * A key stored that way is kept, listed and exported, but never
+ * returned by a lookup while it is outside its validity.
+ *
+ * struct keystore_key is a plain record; keystore_key_free() frees
+ * everything it points to.  Every function returns 0 or a negative
+ * GW_ERR_* with a latched detail (gw_err_detail()).  Functions taking a
+ * transaction never begin, commit or abort it: one CLI change is one
+ * transaction, owned by the caller.
+ */
+#ifndef KEYSTORE_H
+#define KEYSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "gw_buf.h"
+#include "addr_rule.h"
+#include "gw_store.h"
+
+#define KEYSTORE_NAME_MAX 64
+
+#define KEYSTORE_CAP_ENCRYPT 0x1u
+#define KEYSTORE_CAP_VERIFY 0x2u
+
+/* Ceilings: one PEM certificate given to add; an export/import file. */
+#define KEYSTORE_PEM_MAX ((size_t)1 << 20)
+#define KEYSTORE_EXPORT_MAX ((size_t)64 << 20)
+/* Entries in one import file. */
+#define KEYSTORE_IMPORT_MAX_KEYS 100000
+
+struct keystore_key {
+	char *name;
+	X509 *cert;
+	unsigned caps;		/* KEYSTORE_CAP_* */
+	int allow_expired;	/* stored with --allow-expired */
+	char *source;		/* "added" or "imported" */
+	uint64_t added;		/* seconds since the epoch */
+	uint64_t updated;
+};
+
+void keystore_key_free(struct keystore_key *k);
+
+/* KEYSTORE_CAP_* derived from cert's key type and keyUsage. */
+unsigned keystore_caps(X509 *cert);
+/* "encrypt,verify", "encrypt", "verify" or "none". */
+const char *keystore_caps_name(unsigned caps);
+
+/*
+ * The requirement checks for add and import (see above).  0 and *caps
+ * on success; GW_ERR_REQUIREMENT naming the failing check ("key usage:
+ * ..." when the certificate can neither encrypt nor verify);
+ * GW_ERR_EXPIRED when outside its validity at now and !allow_expired.
+ * now 0 means time(NULL).
+ */
+int keystore_check(X509 *cert, int allow_expired, time_t now,
+		   unsigned *caps);
+
+/*
+ * The one certificate in PEM text buf (len bytes, at most
+ * KEYSTORE_PEM_MAX).  Text outside PEM blocks is ignored (RFC 7468).
+ * GW_ERR_PARSE, detail prefixed by src, when there is no CERTIFICATE
+ * block, more than one, a block that does not decode to exactly one
+ * DER certificate, a PRIVATE KEY block (refused outright), or any other
+ * kind of block.  *out is the caller's.
+ */
+int keystore_read_pem(const char *buf, size_t len, const char *src,
+		      X509 **out);
+
+/* GW_ERR_NOT_FOUND (detail names it) when absent. */
+int keystore_get(struct gw_txn *txn, const char *name,
+		 struct keystore_key **out);
+/* Writes k as is.  flags: GW_PUT_NOOVERWRITE refuses an existing name
+ * with GW_ERR_EXISTS. */
+int keystore_put(struct gw_txn *txn, const struct keystore_key *k,
+		 unsigned flags);
+/*
+ * keystore_check() then a new record (source "added", added = updated
+ * = now); GW_ERR_INVALID for a bad name, GW_ERR_EXISTS when the name is
+ * taken.  cert is borrowed.
+ */
+int keystore_add(struct gw_txn *txn, const char *name, X509 *cert,
+		 int allow_expired, time_t now);
+int keystore_del(struct gw_txn *txn, const char *name);
+
+/* Calls fn for each key in name order; fn must not keep k; it returns
+ * 0 to go on, > 0 to stop, < 0 to fail with that code. */
+typedef int (*keystore_fn)(void *arg, const struct keystore_key *k);
+int keystore_foreach(struct gw_txn *txn, keystore_fn fn, void *arg);
+
+/*
+ * Calls fn for each key that text (1-256 bytes) matches: a substring,
+ * ASCII case-insensitive, of the name, the one-line subject, a SAN
+ * rfc822Name or dNSName, or the SHA-256 fingerprint (hex, with or
+ * without colons); or, when text is an address or a domain, a key
+ * whose SANs cover it by the lookup rules (a wildcard included),
+ * whatever its validity and capabilities.
+ */
+int keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
+		    void *arg);
+
+/* ---- export and import ------------------------------------------------
+ *
+ * The export text (UTF-8, LF line ends):
+ *
+ *   smimegw-pubkeys 1                      header: format and version
+ *   # comment lines and blank lines are ignored between entries
+ *   name: NAME                             starts an entry
+ *   allow-expired: yes                     optional attribute (yes|no)
+ *   -----BEGIN CERTIFICATE-----            exactly one certificate
+ *   ...base64, at most 76 characters a line...
+ *   -----END CERTIFICATE-----
+ *
+ * keystore_export() writes every key in name order, each preceded by
+ * comment lines with its subject, SANs and fingerprint; the output is a
+ * function of the store content only (no date), so two exports of the
+ * same store are byte-identical.
+ *
+ * keystore_import_parse() reads such a text strictly: a wrong header or
+ * version, an unknown or repeated attribute, a name that is invalid or
+ * used twice, an entry without a certificate or with two, a block that
+ * is not a clean CERTIFICATE, a NUL byte, a line over 4096 bytes: each
+ * is GW_ERR_PARSE with "SRC:LINE: ...".  Then every entry is validated
+ * with keystore_check() (allow_expired from the entry or the argument):
+ * a failure is its code with "SRC:LINE: key 'NAME': ...".  Nothing
+ * touches the store.
+ *
+ * keystore_import_apply() then works in the caller's write transaction:
+ * a name not in the store is added (source "imported"); a name stored
+ * with the same certificate (DER-equal) is a duplicate and skipped; a
+ * name stored with a different certificate is a conflict.  Conflicts
+ * without replace: nothing is written, GW_ERR_EXISTS (the caller aborts
+ * the transaction) and the outcomes say which names.  With replace a
+ * conflict's record is overwritten (its first "added" time is kept).
+ * The outcome of each entry can be read back in either case.
+ */
+#define KEYSTORE_EXPORT_HEADER "smimegw-pubkeys 1"
+
+/* Appends the export text of every key to out (its ceiling applies). */
+int keystore_export(struct gw_txn *txn, struct gw_buf *out);
+
+enum keystore_outcome {
+	KEYSTORE_PENDING,   /* not applied (yet) */
+	KEYSTORE_ADDED,
+	KEYSTORE_DUPLICATE, /* same name, same certificate: skipped */
+	KEYSTORE_CONFLICT,  /* same name, different certificate: refused */
+	KEYSTORE_REPLACED,  /* a conflict overwritten with replace */
+};
+
+struct keystore_import;
+
+int keystore_import_parse(const char *buf, size_t len, const char *src,
+			  int allow_expired, time_t now,
+			  struct keystore_import **out);
+/* The same for text that is part of a larger file and begins on its
+ * line first_line: the lines in messages and keystore_import_line()
+ * are those of the whole file. */
+int keystore_import_parse_at(const char *buf, size_t len, const char *src,
+			     unsigned first_line, int allow_expired,
+			     time_t now, struct keystore_import **out);
+void keystore_import_free(struct keystore_import *imp);
+size_t keystore_import_count(const struct keystore_import *imp);
+/* The i-th entry in file order: its name and the line of "name:". */
+const char *keystore_import_name(const struct keystore_import *imp, size_t i);
+unsigned keystore_import_line(const struct keystore_import *imp, size_t i);
+enum keystore_outcome keystore_import_outcome(const struct keystore_import *imp,
+					      size_t i);
+int keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
+			  int replace, time_t now);
+
+#endif

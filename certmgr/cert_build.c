@@ -97,8 +97,8 @@ check_len(const char *opt, const char *v, size_t max)
 	if (*v == '\0')
 		return gw_err_set(GW_ERR_INVALID, "%s: empty value", opt);
 	if (strlen(v) > max)
-		return gw_err_set(GW_ERR_INVALID,
-				  "%s: longer than %zu characters", opt, max);
+		return gw_err_set_at(GW_ERR_INVALID, opt,
+				     "longer than %zu characters", max);
 	return 0;
 }
 
@@ -109,47 +109,47 @@ cert_spec_validate(const struct cert_spec *s, int fqdn_check)
 	int rc;
 
 	if (s->cn == NULL)
-		return gw_err_set(GW_ERR_INVALID, "--cn is required");
+		return gw_err_set_at(GW_ERR_INVALID, "cn", "required");
 	if (s->country == NULL)
-		return gw_err_set(GW_ERR_INVALID, "--country is required");
+		return gw_err_set_at(GW_ERR_INVALID, "country", "required");
 	/* Upper bounds from RFC 5280 Appendix A (ub-*). */
-	if ((rc = check_len("--cn", s->cn, 64)) != 0 ||
-	    (rc = check_len("--org", s->org, 64)) != 0 ||
-	    (rc = check_len("--ou", s->ou, 64)) != 0 ||
-	    (rc = check_len("--locality", s->locality, 128)) != 0 ||
-	    (rc = check_len("--state", s->state, 128)) != 0)
+	if ((rc = check_len("cn", s->cn, 64)) != 0 ||
+	    (rc = check_len("org", s->org, 64)) != 0 ||
+	    (rc = check_len("ou", s->ou, 64)) != 0 ||
+	    (rc = check_len("locality", s->locality, 128)) != 0 ||
+	    (rc = check_len("state", s->state, 128)) != 0)
 		return rc;
 	if (strlen(s->country) != 2 || !isalpha((unsigned char)s->country[0]) ||
 	    !isalpha((unsigned char)s->country[1]))
-		return gw_err_set(GW_ERR_INVALID,
-				  "--country: '%s' is not a two-letter ISO "
+		return gw_err_set_at(GW_ERR_INVALID, "country",
+				  "'%s' is not a two-letter ISO "
 				  "3166 code",
 				  s->country);
 	if (s->days < 1 || s->days > 36500)
-		return gw_err_set(GW_ERR_INVALID,
-				  "--days: %ld is out of range (1..36500)",
+		return gw_err_set_at(GW_ERR_INVALID, "days",
+				  "%ld is out of range (1..36500)",
 				  s->days);
 	if (fqdn_check && !cert_fqdn_valid(s->cn, 1))
-		return gw_err_set(GW_ERR_INVALID,
-				  "--cn: '%s' is not a fully qualified domain "
+		return gw_err_set_at(GW_ERR_INVALID, "cn",
+				  "'%s' is not a fully qualified domain "
 				  "name",
 				  s->cn);
 	for (i = 0; i < s->n_dns; i++) {
 		if (!dns_syntax_ok(s->san_dns[i], 1))
-			return gw_err_set(GW_ERR_INVALID,
-					  "--san-dns: '%s' is not a domain "
+			return gw_err_set_at(GW_ERR_INVALID, "san-dns",
+					  "'%s' is not a domain "
 					  "name",
 					  s->san_dns[i]);
 		if (fqdn_check && !cert_fqdn_valid(s->san_dns[i], 1))
-			return gw_err_set(GW_ERR_INVALID,
-					  "--san-dns: '%s' is not a fully "
+			return gw_err_set_at(GW_ERR_INVALID, "san-dns",
+					  "'%s' is not a fully "
 					  "qualified domain name",
 					  s->san_dns[i]);
 	}
 	for (i = 0; i < s->n_email; i++)
 		if (!email_ok(s->san_email[i]))
-			return gw_err_set(GW_ERR_INVALID,
-					  "--san-email: '%s' is not an email "
+			return gw_err_set_at(GW_ERR_INVALID, "san-email",
+					  "'%s' is not an email "
 					  "address",
 					  s->san_email[i]);
 	return 0;

@@ -388,13 +388,13 @@ read_passphrase(const char *path, char *buf, size_t bufsz)
 	size_t n;
 
 	if ((fp = fopen(path, "rb")) == NULL)
-		return gw_err_set(GW_ERR_IO, "--passphrase-file %s: %s", path,
+		return gw_err_set_at(GW_ERR_IO, "passphrase-file", "%s: %s", path,
 				  strerror(errno));
 	n = fread(buf, 1, bufsz - 1, fp);
 	if (!feof(fp) && n == bufsz - 1) {
 		fclose(fp);
-		return gw_err_set(GW_ERR_LIMIT,
-				  "--passphrase-file %s: longer than %zu "
+		return gw_err_set_at(GW_ERR_LIMIT, "passphrase-file",
+				  "%s: longer than %zu "
 				  "bytes",
 				  path, bufsz - 2);
 	}
@@ -494,8 +494,8 @@ certmgr_import_p12(struct certmgr *cm, const char *name,
 		ERR_clear_error();
 		rc = pw == NULL
 			 ? gw_err_set(GW_ERR_PASSPHRASE,
-				      "%s is protected by a passphrase: give "
-				      "--passphrase-file",
+				      "%s is protected by a passphrase and none "
+				      "was given",
 				      o->file)
 			 : gw_err_set(GW_ERR_PASSPHRASE,
 				      "%s: MAC verification "

@@ -9,6 +9,7 @@
 
 static _Thread_local char err_detail[1024];
 static _Thread_local int err_latched;
+static _Thread_local const char *err_field;
 
 static const struct {
 	int code;
@@ -130,6 +131,26 @@ gw_err_set_ssl(int err, const char *fmt, ...)
 	return err;
 }
 
+int
+gw_err_set_at(int err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err_latched) {
+		va_start(ap, fmt);
+		err_vlatch(fmt, ap);
+		va_end(ap);
+		err_field = field;
+	}
+	return err;
+}
+
+const char *
+gw_err_field(void)
+{
+	return err_latched ? err_field : NULL;
+}
+
 const char *
 gw_err_detail(void)
 {
@@ -141,4 +162,5 @@ gw_err_clear(void)
 {
 	err_detail[0] = '\0';
 	err_latched = 0;
+	err_field = NULL;
 }

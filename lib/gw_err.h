@@ -70,6 +70,17 @@ int gw_err_set(int err, const char *fmt, ...)
 /* Like gw_err_set() but appends the drained OpenSSL error queue. */
 int gw_err_set_ssl(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * The same, naming the field at fault: a neutral word ("identity",
+ * "profile", "recipients", "country"...), never a command-line option.
+ * A front end shows the field in its own terms (the CLI as its option,
+ * "--cert:"); the detail must read well without it.  field must be a
+ * string literal (it is kept, not copied).
+ */
+int gw_err_set_at(int err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The field latched with the detail, or NULL. */
+const char *gw_err_field(void);
 /* The latched detail, or "" when none.  Valid until gw_err_clear(). */
 const char *gw_err_detail(void);
 void gw_err_clear(void);

@@ -174,8 +174,8 @@ p11_keytype_parse(const char *s, enum p11_keytype *out)
 			return 0;
 		}
 	}
-	return gw_err_set(GW_ERR_INVALID,
-			  "--key: '%s' is not one of rsa:2048, rsa:3072, "
+	return gw_err_set_at(GW_ERR_INVALID, "key",
+			  "'%s' is not one of rsa:2048, rsa:3072, "
 			  "rsa:4096, ec:p256, ec:p384",
 			  s);
 }

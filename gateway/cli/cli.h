@@ -110,6 +110,11 @@ int cli_file_write(const char *path, const struct gw_buf *b);
 int cli_file_export(const char *path, const struct gw_buf *b, size_t n,
 		    const char *noun);
 
+/* The latched error detail as the command line shows it: a field the
+ * libraries named becomes its option ("--cert: ..."); buf holds it when
+ * needed.  Valid until gw_err_clear(). */
+const char *cli_err_detail(char *buf, size_t len);
+
 struct gw_store;
 struct gw_txn;
 /* Loads the configuration (cfg may be NULL) and opens its store into

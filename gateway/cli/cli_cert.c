@@ -237,7 +237,7 @@ show_identity(struct certmgr *cm, const struct identity *id)
 {
 	struct cert_check_report rep;
 	struct p11_key_attrs ka;
-	char t[32];
+	char t[32], tmp[1200];
 	int rc;
 
 	printf("%-*s %s\n", W, "Name:", id->name);
@@ -247,7 +247,7 @@ show_identity(struct certmgr *cm, const struct identity *id)
 	gw_err_clear();
 	if ((rc = certmgr_key_attrs(cm, id, &ka)) != 0)
 		printf("%-*s unavailable (%s: %s)\n", W, "Key protection:",
-		       gw_strerror(rc), gw_err_detail());
+		       gw_strerror(rc), cli_err_detail(tmp, sizeof(tmp)));
 	else if (!ka.present)
 		printf("%-*s MISSING from the token\n", W, "Key protection:");
 	else

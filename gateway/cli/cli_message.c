@@ -214,7 +214,7 @@ recipient_cert(struct gw_txn *txn, const char *to, X509 **out)
 	STACK_OF(X509) *sk = NULL;
 	struct identity *id = NULL;
 	struct stat st;
-	char name[KEYSTORE_NAME_MAX + 1], detail[1536];
+	char name[KEYSTORE_NAME_MAX + 1], detail[1536], tmp[1200];
 	int rc;
 
 	*out = NULL;
@@ -242,7 +242,7 @@ recipient_cert(struct gw_txn *txn, const char *to, X509 **out)
 				  to);
 	if ((rc = lookup_key(txn, to, time(NULL), out, name,
 				  sizeof(name))) != 0) {
-		snprintf(detail, sizeof(detail), "%s", gw_err_detail());
+		snprintf(detail, sizeof(detail), "%s", cli_err_detail(tmp, sizeof(tmp)));
 		gw_err_clear();
 		return gw_err_set(rc, "--to: %s", detail);
 	}

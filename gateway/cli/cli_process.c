@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "gw_reply.h"
 #include "process.h"
 #include "smime.h"
 
@@ -538,14 +539,11 @@ write_results(const struct process_args *a, const struct process_result *res,
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The exit status of a run that ended with rc (gw_reply.h decides). */
 static int
 exit_for(int rc)
 {
-	if (rc == GW_ERR_PARSE || rc == GW_ERR_LIMIT)
-		return EX_DATAERR;
-	/* Everything else is ours to fix (store, token, configuration):
-	 * keep the message queued rather than bounce it. */
-	return EX_TEMPFAIL;
+	return gw_reply_for_error(rc).exit_status;
 }
 
 int
@@ -556,8 +554,9 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct gw_config *cfg;
 	struct engine eng = {NULL, NULL};
 	struct gw_buf in, json;
+	struct gw_reply reply;
 	const char *decision;
-	char why[1024];
+	char why[1024], det[1200];
 	int rc, ex;
 
 	memset(&a, 0, sizeof(a));
@@ -565,8 +564,8 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 	gw_buf_init(&in, SMIME_MSG_MAX);
 	gw_buf_init(&json, RESULT_MAX);
 	if ((a.to = calloc(PROCESS_MAX_RCPT, sizeof(*a.to))) == NULL) {
-		ex = cli_fail("process", GW_ERR_NOMEM);
-		ex = EX_TEMPFAIL;
+		cli_fail("process", GW_ERR_NOMEM);
+		ex = exit_for(GW_ERR_NOMEM);
 		goto out;
 	}
 	if (parse(argc, argv, &a) != 0) {
@@ -576,7 +575,7 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 	why[0] = '\0';
 	if ((rc = prepare_dir(a.out_dir)) != 0) {
 		cli_fail("process", rc);
-		ex = EX_TEMPFAIL;
+		ex = exit_for(rc);
 		goto out;
 	}
 	if ((rc = cli_file_read(a.in, SMIME_MSG_MAX, &in)) != 0 ||
@@ -592,29 +591,32 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto failed;
 	}
 	decision = process_decision_name(res.decision);
-	ex = res.decision == PROCESS_BOUNCE ? EX_UNAVAILABLE : EX_OK;
+	ex = res.decision == PROCESS_BOUNCE ? gw_reply_bounce().exit_status
+					    : exit_for(0);
 	if (res.decision == PROCESS_BOUNCE)
 		/* pipe(8) puts this into the bounce message. */
 		fprintf(stderr, "smimegw process: %s\n", res.reason);
 	if ((rc = result_json(&json, &a, &res, decision, res.reason)) != 0 ||
 	    (rc = write_results(&a, &res, &json)) != 0) {
 		cli_fail("process", rc);
-		ex = EX_TEMPFAIL;
+		ex = exit_for(rc);
 	}
 	goto out;
 failed:
+	reply = gw_reply_for_error(rc);
 	snprintf(why, sizeof(why), "%s%s%s", gw_strerror(rc),
-		 *gw_err_detail() ? ": " : "", gw_err_detail());
+		 *gw_err_detail() ? ": " : "", cli_err_detail(det, sizeof(det)));
 	fprintf(stderr, "smimegw process: %s\n", why);
 	gw_err_clear();
 	/* Nothing to deliver: only result.json, saying why. */
 	process_result_free(&res);
 	process_result_init(&res);
 	if (result_json(&json, &a, &res,
-			ex == EX_DATAERR ? "reject" : "defer", why) != 0 ||
+			gw_reply_is_temporary(&reply) ? "defer" : "reject",
+			why) != 0 ||
 	    write_results(&a, &res, &json) != 0) {
 		cli_fail("process", GW_ERR_IO);
-		ex = EX_TEMPFAIL;
+		ex = exit_for(GW_ERR_IO);
 	}
 out:
 	process_result_free(&res);

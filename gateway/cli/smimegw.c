@@ -97,7 +97,8 @@ cli_txn_commit(struct gw_txn **txn)
 int
 cli_fail(const char *what, int rc)
 {
-	const char *d = gw_err_detail();
+	char buf[1200];
+	const char *d = cli_err_detail(buf, sizeof(buf));
 
 	if (*d != '\0')
 		fprintf(stderr, "smimegw %s: %s: %s\n", what, gw_strerror(rc),
@@ -105,6 +106,34 @@ cli_fail(const char *what, int rc)
 	else
 		fprintf(stderr, "smimegw %s: %s\n", what, gw_strerror(rc));
 	return rc == GW_ERR_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+
+/* The command-line option that sets a field the libraries name (see
+ * gw_err_set_at()); the others are "--" and the field's own name. */
+static const struct {
+	const char *field;
+	const char *option;
+} field_options[] = {
+    {"identity", "--cert"},
+    {"recipients", "--to"},
+};
+
+const char *
+cli_err_detail(char *buf, size_t len)
+{
+	const char *f = gw_err_field(), *d = gw_err_detail();
+	size_t i;
+
+	if (f == NULL)
+		return d;
+	for (i = 0; i < sizeof(field_options) / sizeof(field_options[0]); i++)
+		if (strcmp(f, field_options[i].field) == 0) {
+			snprintf(buf, len, "%s: %s", field_options[i].option,
+				 d);
+			return buf;
+		}
+	snprintf(buf, len, "--%s: %s", f, d);
+	return buf;
 }
 
 int

@@ -27,14 +27,14 @@ signer_check(const struct identity *id, const unsigned char *msg,
 	int rc;
 
 	if (!(id->usage & CERT_USAGE_SIGN))
-		return gw_err_set(GW_ERR_REQUIREMENT,
-				  "--cert: identity '%s' is for encryption "
+		return gw_err_set_at(GW_ERR_REQUIREMENT, "identity",
+				  "identity '%s' is for encryption "
 				  "only",
 				  id->name);
 	if (X509_cmp_time(X509_get0_notAfter(id->cert), &now) < 0 ||
 	    X509_cmp_time(X509_get0_notBefore(id->cert), &now) > 0)
-		return gw_err_set(GW_ERR_EXPIRED,
-				  "--cert: the certificate of identity '%s' "
+		return gw_err_set_at(GW_ERR_EXPIRED, "identity",
+				  "the certificate of identity '%s' "
 				  "is not valid now",
 				  id->name);
 	if ((rc = smime_parse(msg, len, &tree)) != 0)
@@ -47,8 +47,8 @@ signer_check(const struct identity *id, const unsigned char *msg,
 				  "the message has no From address to sign "
 				  "for");
 	if (!addr_rule_covers(id->cert, addr, matched, sizeof(matched)))
-		return gw_err_set(GW_ERR_REQUIREMENT,
-				  "--cert: identity '%s' does not cover the "
+		return gw_err_set_at(GW_ERR_REQUIREMENT, "identity",
+				  "identity '%s' does not cover the "
 				  "From address %s (its SANs name neither the "
 				  "address nor its domain)",
 				  id->name, addr);
@@ -193,7 +193,7 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 		goto fail;
 	if (system && !X509_STORE_set_default_paths(tf.store)) {
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
-				    "--system: cannot load the system trust "
+				    "cannot load the system trust "
 				    "store");
 		goto fail;
 	}

@@ -134,8 +134,8 @@ resolve(const struct engine *e, const struct process_req *req,
 			/* A filter naming a profile that is gone is the
 			 * administrator's to fix: defer, do not bounce. */
 			gw_err_clear();
-			rc = gw_err_set(GW_ERR_CONFIG,
-					"--profile: there is no sending profile "
+			rc = gw_err_set_at(GW_ERR_CONFIG, "profile",
+					"there is no sending profile "
 					"'%s'",
 					req->profile);
 		}
@@ -465,10 +465,11 @@ incoming(const struct engine *e, const struct process_req *req,
 	if ((rc = smime_open(msg, len, &o, &res->copies[0].msg, &res->open)) !=
 	    0)
 		goto out;
-	if (strcmp(res->open.ar, "temperror") == 0) {
+	if (res->open.error != 0 &&
+	    gw_err_class(res->open.error) == GW_ERRCLASS_TEMPORARY) {
 		/* Delivering it undecrypted would be final; the token may be
 		 * back in a minute. */
-		rc = gw_err_set(GW_ERR_P11, "%s", res->open.reason);
+		rc = gw_err_set(res->open.error, "%s", res->open.reason);
 		goto out;
 	}
 	res->copies[0].applied = "open";
@@ -490,8 +491,8 @@ process_message(const struct engine *e, const struct process_req *req,
 	size_t i;
 
 	if (req->nto == 0 || req->nto > PROCESS_MAX_RCPT)
-		return gw_err_set(GW_ERR_INVALID,
-				  "--to: between 1 and %d recipients",
+		return gw_err_set_at(GW_ERR_INVALID, "recipients",
+				  "between 1 and %d recipients",
 				  PROCESS_MAX_RCPT);
 	if (len == 0)
 		return gw_err_set(GW_ERR_PARSE, "the message is empty");

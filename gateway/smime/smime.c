@@ -194,8 +194,9 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	gw_buf_init(&entity, SMIME_MSG_MAX);
 	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
 	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA")) {
-		rc = gw_err_set(GW_ERR_INVALID,
-				"--pss needs an RSA signing certificate");
+		rc = gw_err_set_at(GW_ERR_INVALID, "pss",
+				   "RSASSA-PSS needs an RSA signing "
+				   "certificate");
 		goto out;
 	}
 	if ((rc = split(msg, len, SMIME_ENT_SIGN, &outer, &entity)) != 0)

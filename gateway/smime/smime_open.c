@@ -579,6 +579,8 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 			      : "permerror",
 		     "cannot use the decryption key: %s: %s", gw_strerror(rc),
 		     gw_err_detail());
+		if (res->error == 0)
+			res->error = rc;
 		rc = 0;
 		goto out;
 	}

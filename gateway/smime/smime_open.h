@@ -84,6 +84,9 @@ struct smime_open_result {
 	char signer[256];	/* identity of the (last) verified signer */
 	char layers[128];	/* e.g. "enveloped-data,signed-data" */
 	char reason[512];	/* why it failed, for people */
+	int error;		/* the GW_ERR_* code behind a failure that was
+				 * not the message's fault (gw_err_class()
+				 * tells a token outage from the rest); 0 */
 	STACK_OF(X509) *signer_certs; /* get1: signers seen; caller frees */
 	STACK_OF(X509) *unverified_certs; /* get1: signers of signatures
 					   * that failed (harvesting on

@@ -76,7 +76,7 @@ objs=$(token_objects)
 gw cert list >"$T/list-before"
 refused "wrong passphrase" "ee-rsa2048-modern.p12: MAC verification failed" \
 	gw cert import x --p12 "$T/ee-rsa2048-modern.p12" --passphrase-file "$T/badpw"
-refused "passphrase missing" "is protected by a passphrase: give --passphrase-file" \
+refused "passphrase missing" "is protected by a passphrase and none was given" \
 	gw cert import x --p12 "$T/ee-rsa2048-legacy.p12"
 refused "truncated file" "trunc.p12: not a PKCS#12 file" \
 	gw cert import x --p12 "$T/trunc.p12" --passphrase-file "$T/pw"

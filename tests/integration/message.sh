@@ -97,7 +97,7 @@ refused "sign a message without From" "the message has no From address" \
 	gw message sign --cert gw-rsa -i "$T/nofrom.eml"
 refused "sign with an unknown identity" "no identity named 'nope'" \
 	gw message sign --cert nope -i "$M"
-refused "PSS with an EC identity" "--pss needs an RSA signing certificate" \
+refused "PSS with an EC identity" "--pss: RSASSA-PSS needs an RSA signing certificate" \
 	gw message sign --cert gw-ec --pss -i "$M"
 refused "bad --mode" "--mode: 'clear' is not detached or opaque" \
 	gw message sign --cert gw-rsa --mode clear -i "$M"

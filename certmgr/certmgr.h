@@ -18,6 +18,8 @@
 #include "cert_build.h"
 #include "gw_store.h"
 #include "identity.h"
+#include "p11_admin.h"
+#include "p11_key.h"
 #include "p11_token.h"
 
 struct certmgr;

@@ -7,6 +7,7 @@
 
 #include "gw_err.h"
 #include "keysrc_token.h"
+#include "p11_key.h"
 #include "p11_token.h"
 
 struct token_src {

@@ -1,0 +1,639 @@
+/*
+ * keystore_text.c - public keys as text (keystore.h): reading a PEM
+ * certificate, search, the export file and its import (parse and
+ * validate, then apply).  The line scanner and certificate blocks are
+ * textfmt.c's; records go through keystore.c.
+ */
+#include "keystore.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "cert_info.h"
+#include "gw_err.h"
+#include "identity.h"
+#include "textfmt.h"
+
+#define SEARCH_MAX 256		/* longest search text */
+
+/* Texts read here: quoted input is ASCII, NUL bytes hint at DER, a bad
+ * block says why. */
+#define TEXT_FLAGS (TEXTFMT_HINT_DER | TEXTFMT_CERT_WHY)
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int
+lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* ASCII case-insensitive equality of two counted strings. */
+static int
+ci_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++)
+		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+/* ASCII case-insensitive: does hay (hlen bytes) contain needle? */
+static int
+ci_contains(const char *hay, size_t hlen, const char *needle)
+{
+	size_t i, nlen = strlen(needle);
+
+	if (nlen == 0)
+		return 1;
+	for (i = 0; i + nlen <= hlen; i++)
+		if (ci_eq(hay + i, nlen, needle, nlen))
+			return 1;
+	return 0;
+}
+
+static int
+der_of(X509 *x, unsigned char **der, size_t *len)
+{
+	int n;
+
+	*der = NULL;
+	if ((n = i2d_X509(x, der)) <= 0)
+		return gw_err_set_ssl(GW_ERR_CRYPTO,
+				      "cannot encode a certificate");
+	*len = (size_t)n;
+	return 0;
+}
+
+static int
+same_cert(X509 *a, X509 *b)
+{
+	unsigned char *da = NULL, *db = NULL;
+	size_t la = 0, lb = 0;
+	int same = 0;
+
+	if (der_of(a, &da, &la) == 0 && der_of(b, &db, &lb) == 0)
+		same = la == lb && memcmp(da, db, la) == 0;
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+	return same;
+}
+
+/* ---- PEM text ------------------------------------------------------------ */
+
+/* "-----BEGIN LABEL-----": 1 and the label (escaped) in buf. */
+static int
+pem_begin(const char *line, size_t len, char *label, size_t lsize)
+{
+	if (len < 16 || memcmp(line, "-----BEGIN ", 11) != 0 ||
+	    memcmp(line + len - 5, "-----", 5) != 0)
+		return 0;
+	textfmt_escape(label, lsize, line + 11, len - 16, 0);
+	return 1;
+}
+
+static int
+block_refused(const char *src, unsigned no, const char *label)
+{
+	if (strstr(label, "PRIVATE KEY") != NULL)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: a private key (BEGIN %s): public "
+				  "keys take the partner's certificate only, "
+				  "and a private key should never leave its "
+				  "owner",
+				  src, no, label);
+	return gw_err_set(GW_ERR_PARSE,
+			  "%s:%u: a '%s' block: only CERTIFICATE blocks are "
+			  "accepted",
+			  src, no, label);
+}
+
+int
+keystore_read_pem(const char *buf, size_t len, const char *src, X509 **out)
+{
+	struct textfmt_lines it;
+	const char *line;
+	size_t n;
+	char label[96];
+	X509 *x = NULL;
+	unsigned first = 0;
+	int r, rc = 0;
+
+	*out = NULL;
+	if (len > KEYSTORE_PEM_MAX)
+		return gw_err_set(GW_ERR_LIMIT, "%s: larger than %zu bytes",
+				  src, KEYSTORE_PEM_MAX);
+	textfmt_lines_init(&it, buf, len, src, 1, TEXT_FLAGS);
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (!pem_begin(line, n, label, sizeof(label)))
+			continue; /* explanatory text */
+		if (strcmp(label, "CERTIFICATE") != 0) {
+			rc = block_refused(src, it.no, label);
+			goto out;
+		}
+		if (x != NULL) {
+			rc = gw_err_set(GW_ERR_PARSE,
+					"%s:%u: a second certificate (the "
+					"first began on line %u): give only "
+					"the partner's own certificate",
+					src, it.no, first);
+			goto out;
+		}
+		first = it.no;
+		if ((rc = textfmt_read_cert(&it, NULL, &x)) != 0)
+			goto out;
+	}
+	if (r < 0) {
+		rc = r;
+		goto out;
+	}
+	if (x == NULL) {
+		rc = gw_err_set(GW_ERR_PARSE,
+				"%s: no PEM certificate found (expected "
+				"-----BEGIN CERTIFICATE-----)",
+				src);
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+out:
+	X509_free(x);
+	return rc;
+}
+
+/* ---- search -------------------------------------------------------------- */
+
+struct search_ctx {
+	const char *text;
+	char hex[SEARCH_MAX + 1]; /* text without ':' when all hex, or "" */
+	keystore_fn fn;
+	void *arg;
+};
+
+static int
+search_one(void *arg, const struct keystore_key *k)
+{
+	struct search_ctx *s = arg;
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	char buf[1024], fp[2 * EVP_MAX_MD_SIZE + 1];
+	int j, hit = 0;
+
+	if (ci_contains(k->name, strlen(k->name), s->text))
+		hit = 1;
+	if (!hit) {
+		cert_info_name(X509_get_subject_name(k->cert), buf,
+			       sizeof(buf));
+		hit = ci_contains(buf, strlen(buf), s->text);
+	}
+	if (!hit) {
+		gens = X509_get_ext_d2i(k->cert, NID_subject_alt_name, NULL,
+					NULL);
+		for (j = 0; gens != NULL && j < sk_GENERAL_NAME_num(gens) &&
+			    !hit;
+		     j++) {
+			g = sk_GENERAL_NAME_value(gens, j);
+			if (g->type == GEN_EMAIL || g->type == GEN_DNS)
+				hit = ci_contains(
+				    (const char *)ASN1_STRING_get0_data(
+					g->d.ia5),
+				    (size_t)ASN1_STRING_length(g->d.ia5),
+				    s->text);
+		}
+		GENERAL_NAMES_free(gens);
+	}
+	if (!hit && s->hex[0] != '\0' &&
+	    X509_digest(k->cert, EVP_sha256(), md, &mdlen)) {
+		for (i = 0; i < mdlen; i++)
+			snprintf(fp + 2 * i, 3, "%02x", md[i]);
+		hit = ci_contains(fp, 2 * mdlen, s->hex);
+	}
+	if (!hit && (strchr(s->text, '.') != NULL))
+		hit = addr_rule_match(k->cert, s->text, NULL, 0) !=
+		      ADDR_MATCH_NONE;
+	ERR_clear_error();
+	return hit ? s->fn(s->arg, k) : 0;
+}
+
+int
+keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
+		void *arg)
+{
+	struct search_ctx s;
+	size_t i, o = 0, n = strlen(text);
+	char c;
+
+	if (n == 0 || n > SEARCH_MAX)
+		return gw_err_set(GW_ERR_INVALID,
+				  "TEXT: 1 to %d characters", SEARCH_MAX);
+	memset(&s, 0, sizeof(s));
+	s.text = text;
+	s.fn = fn;
+	s.arg = arg;
+	for (i = 0; i < n; i++) {
+		c = text[i];
+		if (c == ':')
+			continue;
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		      (c >= 'A' && c <= 'F'))) {
+			o = 0;
+			break;
+		}
+		s.hex[o++] = c;
+	}
+	s.hex[o] = '\0';
+	return keystore_foreach(txn, search_one, &s);
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+static int
+export_one(void *arg, const struct keystore_key *k)
+{
+	struct gw_buf *out = arg;
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	char buf[1024], esc[1024], fp[96];
+	int i, rc;
+
+	cert_info_name(X509_get_subject_name(k->cert), buf, sizeof(buf));
+	textfmt_escape(esc, sizeof(esc), buf, strlen(buf), 0);
+	if ((rc = gw_buf_addf(out, "\nname: %s\n# subject: %s\n", k->name,
+			      esc)) != 0)
+		return rc;
+	gens = X509_get_ext_d2i(k->cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
+			continue;
+		textfmt_escape(esc, 300, ASN1_STRING_get0_data(g->d.ia5),
+		       (size_t)ASN1_STRING_length(g->d.ia5), 0);
+		if ((rc = gw_buf_addf(out, "# san: %s:%s\n",
+				      g->type == GEN_EMAIL ? "email" : "dns",
+				      esc)) != 0)
+			break;
+	}
+	GENERAL_NAMES_free(gens);
+	ERR_clear_error();
+	if (rc != 0)
+		return rc;
+	if ((rc = gw_buf_addf(out, "# sha256: %s\n",
+			      cert_info_fingerprint(k->cert, fp))) != 0)
+		return rc;
+	if (k->allow_expired &&
+	    (rc = gw_buf_adds(out, "allow-expired: yes\n")) != 0)
+		return rc;
+	return textfmt_add_cert_pem(out, k->cert,
+				    "cannot write the certificate of '%s'",
+				    k->name);
+}
+
+int
+keystore_export(struct gw_txn *txn, struct gw_buf *out)
+{
+	int rc;
+
+	if ((rc = gw_buf_adds(out, KEYSTORE_EXPORT_HEADER "\n"
+				   "# smimegw public keys. Each entry: "
+				   "'name: NAME', optional 'allow-expired: "
+				   "yes',\n"
+				   "# then one PEM certificate. Lines starting "
+				   "with '#' are comments.\n")) != 0)
+		return rc;
+	return keystore_foreach(txn, export_one, out);
+}
+
+/* ---- import -------------------------------------------------------------- */
+
+struct import_entry {
+	char name[KEYSTORE_NAME_MAX + 1];
+	unsigned line;
+	int allow_expired; /* -1: not given */
+	X509 *cert;
+	unsigned caps;
+	enum keystore_outcome outcome;
+	uint64_t old_added; /* of the record a conflict replaces */
+};
+
+struct keystore_import {
+	struct import_entry *e;
+	size_t n, cap;
+};
+
+void
+keystore_import_free(struct keystore_import *imp)
+{
+	size_t i;
+
+	if (imp == NULL)
+		return;
+	for (i = 0; i < imp->n; i++)
+		X509_free(imp->e[i].cert);
+	free(imp->e);
+	free(imp);
+}
+
+size_t
+keystore_import_count(const struct keystore_import *imp)
+{
+	return imp->n;
+}
+
+const char *
+keystore_import_name(const struct keystore_import *imp, size_t i)
+{
+	return i < imp->n ? imp->e[i].name : NULL;
+}
+
+unsigned
+keystore_import_line(const struct keystore_import *imp, size_t i)
+{
+	return i < imp->n ? imp->e[i].line : 0;
+}
+
+enum keystore_outcome
+keystore_import_outcome(const struct keystore_import *imp, size_t i)
+{
+	return i < imp->n ? imp->e[i].outcome : KEYSTORE_PENDING;
+}
+
+static int
+entry_new(struct keystore_import *imp, const char *src, unsigned line,
+	  struct import_entry **out)
+{
+	struct import_entry *ne;
+	size_t ncap;
+
+	if (imp->n == KEYSTORE_IMPORT_MAX_KEYS)
+		return gw_err_set(GW_ERR_LIMIT, "%s:%u: more than %d keys",
+				  src, line, KEYSTORE_IMPORT_MAX_KEYS);
+	if (imp->n == imp->cap) {
+		ncap = imp->cap ? imp->cap * 2 : 16;
+		if ((ne = realloc(imp->e, ncap * sizeof(*ne))) == NULL)
+			return GW_ERR_NOMEM;
+		imp->e = ne;
+		imp->cap = ncap;
+	}
+	*out = &imp->e[imp->n++];
+	memset(*out, 0, sizeof(**out));
+	(*out)->line = line;
+	(*out)->allow_expired = -1;
+	return 0;
+}
+
+enum parse_state {
+	ST_TOP,	  /* between entries */
+	ST_ATTRS, /* after "name:", before the certificate */
+};
+
+static int
+parse_entries(const char *buf, size_t len, const char *src, unsigned first,
+	      struct keystore_import *imp)
+{
+	struct textfmt_lines it;
+	struct import_entry *cur = NULL;
+	enum parse_state st = ST_TOP;
+	const char *line, *val;
+	size_t n, vlen;
+	char key[32], label[96], shown[96];
+	char tmp[KEYSTORE_NAME_MAX + 1];
+	int r;
+
+	textfmt_lines_init(&it, buf, len, src, first, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, KEYSTORE_EXPORT_HEADER,
+				      "a smimegw public key export", 40)) != 0)
+		return r;
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
+			continue;
+		if (n >= 5 && memcmp(line, "name:", 5) == 0) {
+			if (st == ST_ATTRS)
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: entry '%s' (line %u) "
+						  "has no certificate",
+						  src, cur->line, cur->name,
+						  cur->line);
+			textfmt_attr_split(line, n, key, sizeof(key), &val,
+					   &vlen);
+			textfmt_escape(shown, sizeof(shown), val, vlen, 0);
+			if (vlen == 0 || vlen > KEYSTORE_NAME_MAX)
+				tmp[0] = '\0';
+			else {
+				memcpy(tmp, val, vlen);
+				tmp[vlen] = '\0';
+			}
+			if (!identity_name_valid(tmp))
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: '%s' is not a valid "
+						  "name (1-64 letters, "
+						  "digits, '.', '_' or '-', "
+						  "starting with a letter or "
+						  "digit)",
+						  src, it.no, shown);
+			if ((r = entry_new(imp, src, it.no, &cur)) != 0)
+				return r;
+			memcpy(cur->name, tmp, vlen + 1);
+			st = ST_ATTRS;
+			continue;
+		}
+		if (pem_begin(line, n, label, sizeof(label))) {
+			if (strcmp(label, "CERTIFICATE") != 0)
+				return block_refused(src, it.no, label);
+			if (st != ST_ATTRS)
+				return gw_err_set(
+				    GW_ERR_PARSE,
+				    "%s:%u: a certificate without a 'name:' "
+				    "line before it (each entry is 'name: "
+				    "NAME' and exactly one certificate)",
+				    src, it.no);
+			if ((r = textfmt_read_cert(&it, cur->name,
+						   &cur->cert)) != 0)
+				return r;
+			st = ST_TOP;
+			continue;
+		}
+		textfmt_escape(shown, 60, line, n, 0);
+		if (st == ST_ATTRS &&
+		    textfmt_attr_split(line, n, key, sizeof(key), &val,
+				       &vlen)) {
+			if (strcmp(key, "allow-expired") != 0)
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: unknown attribute "
+						  "'%s'",
+						  src, it.no, key);
+			if (cur->allow_expired != -1)
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: allow-expired given "
+						  "twice for '%s'",
+						  src, it.no, cur->name);
+			if ((r = textfmt_yesno(src, it.no, key, val, vlen,
+					       &cur->allow_expired)) != 0)
+				return r;
+			continue;
+		}
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: unexpected line '%s' (expected %s)",
+				  src, it.no, shown,
+				  st == ST_TOP ? "'name: NAME', a comment or "
+						 "a blank line"
+					       : "an attribute or the "
+						 "certificate");
+	}
+	if (r < 0)
+		return r;
+	if (st == ST_ATTRS)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: entry '%s' (line %u) has no "
+				  "certificate",
+				  src, it.no, cur->name, cur->line);
+	return 0;
+}
+
+static int
+check_unique(struct keystore_import *imp, const char *src)
+{
+	const char *name;
+	unsigned line, first;
+	int r;
+
+	if ((r = textfmt_repeat(imp->e, imp->n, sizeof(*imp->e),
+				offsetof(struct import_entry, name),
+				offsetof(struct import_entry, line), &name,
+				&line, &first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE, "%s:%u: name '%s' already used at "
+			  "line %u",
+			  src, line, name, first);
+}
+
+int
+keystore_import_parse(const char *buf, size_t len, const char *src,
+		      int allow_expired, time_t now,
+		      struct keystore_import **out)
+{
+	return keystore_import_parse_at(buf, len, src, 1, allow_expired, now,
+					out);
+}
+
+int
+keystore_import_parse_at(const char *buf, size_t len, const char *src,
+			 unsigned first_line, int allow_expired, time_t now,
+			 struct keystore_import **out)
+{
+	struct keystore_import *imp;
+	struct import_entry *e;
+	char detail[512];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (now == 0)
+		now = time(NULL);
+	if (len > KEYSTORE_EXPORT_MAX)
+		return gw_err_set(GW_ERR_LIMIT, "%s: larger than %zu bytes",
+				  src, KEYSTORE_EXPORT_MAX);
+	if ((imp = calloc(1, sizeof(*imp))) == NULL)
+		return GW_ERR_NOMEM;
+	if ((rc = parse_entries(buf, len, src,
+				first_line ? first_line : 1, imp)) != 0 ||
+	    (rc = check_unique(imp, src)) != 0)
+		goto out;
+	for (i = 0; i < imp->n; i++) {
+		e = &imp->e[i];
+		rc = keystore_check(e->cert,
+				    allow_expired || e->allow_expired == 1,
+				    now, &e->caps);
+		if (rc != 0) {
+			snprintf(detail, sizeof(detail), "%s",
+				 gw_err_detail());
+			gw_err_clear();
+			rc = gw_err_set(rc, "%s:%u: key '%s': %s", src,
+					e->line, e->name, detail);
+			goto out;
+		}
+		/* --allow-expired applies to every entry, and is kept. */
+		if (allow_expired)
+			e->allow_expired = 1;
+	}
+	*out = imp;
+	imp = NULL;
+out:
+	keystore_import_free(imp);
+	return rc;
+}
+
+int
+keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
+		      int replace, time_t now)
+{
+	struct import_entry *e;
+	struct keystore_key *old = NULL, k;
+	const void *val;
+	size_t vlen, i, conflicts = 0;
+	int rc;
+
+	if (now == 0)
+		now = time(NULL);
+	for (i = 0; i < imp->n; i++) {
+		e = &imp->e[i];
+		e->outcome = KEYSTORE_PENDING;
+		rc = gw_txn_get(txn, GW_DB_PUBKEYS, e->name, strlen(e->name),
+				&val, &vlen);
+		if (rc == GW_ERR_NOT_FOUND) {
+			e->outcome = KEYSTORE_ADDED;
+			continue;
+		}
+		if (rc != 0 || (rc = keystore_get(txn, e->name, &old)) != 0)
+			return rc;
+		if (same_cert(old->cert, e->cert)) {
+			e->outcome = KEYSTORE_DUPLICATE;
+		} else {
+			e->outcome = KEYSTORE_CONFLICT;
+			e->old_added = old->added;
+			conflicts++;
+		}
+		keystore_key_free(old);
+		old = NULL;
+	}
+	if (conflicts > 0 && !replace)
+		return gw_err_set(GW_ERR_EXISTS,
+				  "%zu name%s already stored with a different "
+				  "certificate; nothing was imported "
+				  "(--replace overwrites them)",
+				  conflicts, conflicts == 1 ? " is" : "s are");
+	for (i = 0; i < imp->n; i++) {
+		e = &imp->e[i];
+		if (e->outcome != KEYSTORE_ADDED &&
+		    e->outcome != KEYSTORE_CONFLICT)
+			continue;
+		memset(&k, 0, sizeof(k));
+		k.name = e->name;
+		k.cert = e->cert;
+		k.caps = e->caps;
+		k.allow_expired = e->allow_expired == 1;
+		k.source = (char *)"imported";
+		k.updated = (uint64_t)now;
+		k.added = e->outcome == KEYSTORE_CONFLICT ? e->old_added
+							  : (uint64_t)now;
+		if ((rc = keystore_put(txn, &k,
+				       e->outcome == KEYSTORE_ADDED
+					   ? GW_PUT_NOOVERWRITE
+					   : 0)) != 0)
+			return rc;
+		if (e->outcome == KEYSTORE_CONFLICT)
+			e->outcome = KEYSTORE_REPLACED;
+	}
+	return 0;
+}

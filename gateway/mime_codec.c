@@ -4,6 +4,7 @@
  */
 #include "mime_codec.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -129,26 +130,81 @@ mime_base64_decoded_max(size_t inlen)
  * Vector blocks (x86 only, chosen at run time): the same work as the
  * 32-bit tables and b64_quantum(), on 16 input bytes at a time (SSSE3:
  * decoding and encoding) or 32 (AVX2: encoding), a decoded block all
- * alphabet bytes or not taken at all.  b64_simd() says what the CPU
- * has; every caller keeps the scalar path for the rest.
+ * alphabet bytes or not taken at all.  b64_simd() says which path to
+ * take: the best the CPU has, or the one mime_base64_set_isa() forced;
+ * every caller keeps the scalar path for the rest.
  */
-enum b64_simd { B64_SCALAR, B64_SSSE3, B64_AVX2 };
+enum b64_simd {
+	B64_SCALAR = MIME_B64_ISA_SCALAR,
+	B64_SSSE3 = MIME_B64_ISA_SSSE3,
+	B64_AVX2 = MIME_B64_ISA_AVX2,
+};
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define B64_X86 1
 #include <immintrin.h>
 #endif
 
+/* MIME_B64_ISA_*: the path forced by mime_base64_set_isa(), or AUTO. */
+static _Atomic int b64_forced = MIME_B64_ISA_AUTO;
+
+/* 1 when the CPU (and the build) has that path. */
+static int
+b64_cpu_has(enum b64_simd simd)
+{
+	switch (simd) {
+	case B64_SCALAR:
+		return 1;
+#ifdef B64_X86
+	case B64_SSSE3:
+		return __builtin_cpu_supports("ssse3");
+	case B64_AVX2:
+		return __builtin_cpu_supports("avx2");
+#endif
+	default:
+		return 0;
+	}
+}
+
+/* The best path the CPU has. */
+static enum b64_simd
+b64_simd_cpu(void)
+{
+	if (b64_cpu_has(B64_AVX2))
+		return B64_AVX2;
+	if (b64_cpu_has(B64_SSSE3))
+		return B64_SSSE3;
+	return B64_SCALAR;
+}
+
 static enum b64_simd
 b64_simd(void)
 {
-#ifdef B64_X86
-	if (__builtin_cpu_supports("avx2"))
-		return B64_AVX2;
-	if (__builtin_cpu_supports("ssse3"))
-		return B64_SSSE3;
-#endif
-	return B64_SCALAR;
+	int f = atomic_load_explicit(&b64_forced, memory_order_relaxed);
+
+	return f != MIME_B64_ISA_AUTO ? (enum b64_simd)f : b64_simd_cpu();
+}
+
+int
+mime_base64_set_isa(int isa)
+{
+	int r = GW_ERR_INVALID;
+
+	if (isa < MIME_B64_ISA_AUTO || isa > MIME_B64_ISA_AVX2)
+		goto out;
+	r = GW_ERR_UNSUPPORTED;
+	if (isa != MIME_B64_ISA_AUTO && !b64_cpu_has((enum b64_simd)isa))
+		goto out;
+	atomic_store_explicit(&b64_forced, isa, memory_order_relaxed);
+	r = 0;
+out:
+	return r;
+}
+
+int
+mime_base64_isa(void)
+{
+	return (int)b64_simd();
 }
 
 /*

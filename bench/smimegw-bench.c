@@ -45,6 +45,14 @@
  *   spawn [--log FILE] -- CMD ARG...
  *	Runs CMD once per sample (no shell), every child's user+system
  *	CPU from wait4().  "spawn ITERS MEDIAN_S P10_S P90_S PEAKRSS_KB"
+ *   b64 [--size N]
+ *	The base64 codec alone: N random bytes (default 10 MiB) encoded
+ *	in 76-column CRLF lines, and that text decoded, by each
+ *	instruction-set path the CPU has (mime_base64_set_isa(): scalar,
+ *	ssse3, avx2) and by OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock line
+ *	by line, in the same rounds; every output checked first.
+ *	"b64 enc|dec PATH INPUT_BYTES ITERS SAMPLES MEDIAN_S P10_S P90_S"
+ *	per path, then "b64 auto PATH" (the path the gateway takes).
  *
  * Common options: --samples N (number of timed batches), --warmup N
  * (untimed calls first), --batch-cpu S, --max-cpu S (stop sampling when
@@ -80,6 +88,7 @@
 #include "gw_buf.h"
 #include "gw_config.h"
 #include "gw_err.h"
+#include "mime_codec.h"
 #include "smime.h"
 #include "smime_open.h"
 
@@ -1448,6 +1457,166 @@ cmd_keyuri(const struct opts *o)
 	return 0;
 }
 
+/* ---- base64 codec ------------------------------------------------------ */
+
+/*
+ * One path of the base64 micro-benchmark: our codec with one
+ * instruction-set path forced (isa MIME_B64_ISA_*), or OpenSSL's
+ * EVP_EncodeBlock/EVP_DecodeBlock line by line (isa 0), the way a
+ * caller writes and reads 76-column CRLF lines with them.
+ */
+struct b64path {
+	int isa;
+	int enc;
+	const unsigned char *in;
+	size_t inlen;
+	unsigned char *out;
+	size_t outsz, outlen;
+};
+
+static int
+b64_once(void *a)
+{
+	struct b64path *p = a;
+	size_t i, o, n, len;
+	const unsigned char *lf;
+	int r, pad;
+
+	if (p->isa != 0) {
+		if (mime_base64_set_isa(p->isa) != 0)
+			return -1;
+		if (p->enc)
+			return mime_base64_encode(p->in, p->inlen, p->out,
+			                          p->outsz, &p->outlen);
+		return mime_base64_decode(p->in, p->inlen, p->out, p->outsz,
+		                          &p->outlen, NULL);
+	}
+	if (p->enc) {
+		/* 57 bytes make a line of 76 characters (and its NUL,
+		 * which the CR overwrites). */
+		for (i = 0, o = 0; i < p->inlen; i += n, o += 78) {
+			n = p->inlen - i < 57 ? p->inlen - i : 57;
+			len = (size_t)EVP_EncodeBlock(p->out + o, p->in + i,
+			                              (int)n);
+			p->out[o + len] = '\r';
+			p->out[o + len + 1] = '\n';
+			o = o + len + 2 - 78;
+		}
+		p->outlen = o;
+		return 0;
+	}
+	for (i = 0, o = 0; i < p->inlen; i = (size_t)(lf - p->in) + 1) {
+		lf = memchr(p->in + i, '\n', p->inlen - i);
+		if (lf == NULL)
+			return -1;
+		len = (size_t)(lf - p->in) - i;
+		if (len > 0 && p->in[i + len - 1] == '\r')
+			len--;
+		if ((r = EVP_DecodeBlock(p->out + o, p->in + i, (int)len)) < 0)
+			return -1;
+		/* EVP_DecodeBlock counts the bytes of the padding. */
+		pad = len > 0 && p->in[i + len - 1] == '=';
+		pad += len > 1 && p->in[i + len - 2] == '=';
+		o += (size_t)r - (size_t)pad;
+	}
+	p->outlen = o;
+	return 0;
+}
+
+/*
+ * b64 [--size N]: N random bytes (default 10 MiB) encoded in 76-column
+ * CRLF lines and that text decoded, by every instruction-set path the
+ * CPU has and by OpenSSL, all in the same rounds.  Every path's output
+ * is first checked against the scalar one.  One line per path:
+ * "b64 enc|dec PATH INPUT_BYTES ITERS SAMPLES MEDIAN_S P10_S P90_S",
+ * then "b64 auto PATH" (what the gateway takes on this CPU).
+ */
+static int
+cmd_b64(const struct opts *o)
+{
+	static const struct {
+		const char *name;
+		int isa;
+	} paths[] = {
+	    {"scalar", MIME_B64_ISA_SCALAR},
+	    {"ssse3", MIME_B64_ISA_SSSE3},
+	    {"avx2", MIME_B64_ISA_AVX2},
+	    {"openssl", 0},
+	};
+	enum { NP = sizeof(paths) / sizeof(paths[0]) };
+	struct b64path bp[2 * NP];
+	struct comp comp[2 * NP];
+	const char *names[2 * NP];
+	unsigned char *raw, *enc;
+	size_t n = 10485760, enclen, encsz, decsz, i, j, nc = 0;
+	uint64_t seed = 0x2545f4914f6cdd1du;
+	char *end;
+
+	if (o->sizes != NULL) {
+		n = (size_t)strtoull(o->sizes, &end, 10);
+		if (*end != '\0' || n == 0)
+			die("bad --size", o->sizes);
+	}
+	encsz = mime_base64_encoded_max(n);
+	decsz = mime_base64_decoded_max(encsz);
+	if ((raw = malloc(n)) == NULL || (enc = malloc(encsz)) == NULL)
+		die("out of memory", NULL);
+	for (i = 0; i < n; i++)
+		raw[i] = (unsigned char)xorshift(&seed);
+	if (mime_base64_set_isa(MIME_B64_ISA_SCALAR) != 0 ||
+	    mime_base64_encode(raw, n, enc, encsz, &enclen) != 0)
+		die("b64", "scalar encoding failed");
+	memset(bp, 0, sizeof(bp));
+	memset(comp, 0, sizeof(comp));
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < NP; i++) {
+			struct b64path *p = &bp[nc];
+
+			if (paths[i].isa != 0 &&
+			    mime_base64_set_isa(paths[i].isa) != 0) {
+				fprintf(stderr, "smimegw-bench: b64: no %s "
+				        "path on this CPU\n", paths[i].name);
+				continue;
+			}
+			p->isa = paths[i].isa;
+			p->enc = j == 0;
+			p->in = p->enc ? raw : enc;
+			p->inlen = p->enc ? n : enclen;
+			p->outsz = p->enc ? encsz : decsz;
+			if ((p->out = malloc(p->outsz)) == NULL)
+				die("out of memory", NULL);
+			if (b64_once(p) != 0 ||
+			    (p->enc ? p->outlen != enclen ||
+			                  memcmp(p->out, enc, enclen) != 0
+			            : p->outlen != n ||
+			                  memcmp(p->out, raw, n) != 0))
+				die(paths[i].name,
+				    p->enc ? "encoding differs from scalar"
+				           : "decoding differs from scalar");
+			names[nc] = paths[i].name;
+			comp[nc].name = paths[i].name;
+			comp[nc].fn = b64_once;
+			comp[nc].arg = p;
+			nc++;
+		}
+	}
+	measure_set(comp, nc, o);
+	for (i = 0; i < nc; i++)
+		printf("b64\t%s\t%s\t%zu\t%zu\t%zu\t%.9f\t%.9f\t%.9f\n",
+		       bp[i].enc ? "enc" : "dec", names[i], bp[i].inlen,
+		       comp[i].st.iters, comp[i].st.samples, comp[i].st.median,
+		       comp[i].st.p10, comp[i].st.p90);
+	mime_base64_set_isa(MIME_B64_ISA_AUTO);
+	for (i = 0; i < NP; i++)
+		if (paths[i].isa == mime_base64_isa())
+			printf("b64\tauto\t%s\n", paths[i].name);
+	for (i = 0; i < nc; i++)
+		free(bp[i].out);
+	free(raw);
+	free(enc);
+	return 0;
+}
+
 /* ---- arguments --------------------------------------------------------- */
 
 static const char usage_text[] =
@@ -1461,6 +1630,7 @@ static const char usage_text[] =
     "                    --in FILE [--in-sw FILE] [--size N] [--rcpt CERT]...\n"
     "                    [--op-only | --api-only | --no-api]\n"
     "       smimegw-bench spawn [--log FILE] -- CMD ARG...\n"
+    "       smimegw-bench b64 [--size N]\n"
     "common: --samples N --warmup N --batch-cpu SECONDS --max-cpu SECONDS\n"
     "        --malloc-default (skip the gw_buf_tune_malloc() call at start)\n";
 
@@ -1579,6 +1749,8 @@ main(int argc, char **argv)
 		return cmd_spawn(&o);
 	if (strcmp(argv[1], "keyuri") == 0)
 		return cmd_keyuri(&o);
+	if (strcmp(argv[1], "b64") == 0)
+		return cmd_b64(&o);
 	fprintf(stderr, "smimegw-bench: unknown command '%s'\n%s", argv[1],
 	        usage_text);
 	return 2;

@@ -4,6 +4,7 @@
  */
 #include "mime_codec.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -129,26 +130,81 @@ mime_base64_decoded_max(size_t inlen)
  * Vector blocks (x86 only, chosen at run time): the same work as the
  * 32-bit tables and b64_quantum(), on 16 input bytes at a time (SSSE3:
  * decoding and encoding) or 32 (AVX2: encoding), a decoded block all
- * alphabet bytes or not taken at all.  b64_simd() says what the CPU
- * has; every caller keeps the scalar path for the rest.
+ * alphabet bytes or not taken at all.  b64_simd() says which path to
+ * take: the best the CPU has, or the one mime_base64_set_isa() forced;
+ * every caller keeps the scalar path for the rest.
  */
-enum b64_simd { B64_SCALAR, B64_SSSE3, B64_AVX2 };
+enum b64_simd {
+	B64_SCALAR = MIME_B64_ISA_SCALAR,
+	B64_SSSE3 = MIME_B64_ISA_SSSE3,
+	B64_AVX2 = MIME_B64_ISA_AVX2,
+};
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define B64_X86 1
 #include <immintrin.h>
 #endif
 
+/* MIME_B64_ISA_*: the path forced by mime_base64_set_isa(), or AUTO. */
+static _Atomic int b64_forced = MIME_B64_ISA_AUTO;
+
+/* 1 when the CPU (and the build) has that path. */
+static int
+b64_cpu_has(enum b64_simd simd)
+{
+	switch (simd) {
+	case B64_SCALAR:
+		return 1;
+#ifdef B64_X86
+	case B64_SSSE3:
+		return __builtin_cpu_supports("ssse3");
+	case B64_AVX2:
+		return __builtin_cpu_supports("avx2");
+#endif
+	default:
+		return 0;
+	}
+}
+
+/* The best path the CPU has. */
+static enum b64_simd
+b64_simd_cpu(void)
+{
+	if (b64_cpu_has(B64_AVX2))
+		return B64_AVX2;
+	if (b64_cpu_has(B64_SSSE3))
+		return B64_SSSE3;
+	return B64_SCALAR;
+}
+
 static enum b64_simd
 b64_simd(void)
 {
-#ifdef B64_X86
-	if (__builtin_cpu_supports("avx2"))
-		return B64_AVX2;
-	if (__builtin_cpu_supports("ssse3"))
-		return B64_SSSE3;
-#endif
-	return B64_SCALAR;
+	int f = atomic_load_explicit(&b64_forced, memory_order_relaxed);
+
+	return f != MIME_B64_ISA_AUTO ? (enum b64_simd)f : b64_simd_cpu();
+}
+
+int
+mime_base64_set_isa(int isa)
+{
+	int r = GW_ERR_INVALID;
+
+	if (isa < MIME_B64_ISA_AUTO || isa > MIME_B64_ISA_AVX2)
+		goto out;
+	r = GW_ERR_UNSUPPORTED;
+	if (isa != MIME_B64_ISA_AUTO && !b64_cpu_has((enum b64_simd)isa))
+		goto out;
+	atomic_store_explicit(&b64_forced, isa, memory_order_relaxed);
+	r = 0;
+out:
+	return r;
+}
+
+int
+mime_base64_isa(void)
+{
+	return (int)b64_simd();
 }
 
 /*
@@ -156,7 +212,8 @@ b64_simd(void)
  * The decoders take such a line whole, with one validity test: the
  * vector one in overlapping blocks, the last of which ends at character
  * 76.  (An AVX2 decoder, 32 bytes per block, was no faster here: see
- * docs/performance.md.)
+ * docs/performance.md.  On AVX2 CPUs the decoder takes the same 16-byte
+ * blocks, VEX-encoded: b64_dec_avx2.)
  */
 #define B64_LINE 76
 
@@ -169,11 +226,27 @@ b64_crlf_line(const unsigned char *in, size_t inlen, size_t i)
 
 #ifdef B64_X86
 /*
+ * Legacy SSE and AVX: a function compiled for SSSE3 uses the legacy
+ * (non-VEX) encoding of the SSE instructions, and legacy SSE code run
+ * while the upper halves of the ymm registers are dirty costs an
+ * AVX-SSE transition (a state save and restore per transition on some
+ * CPUs, a false dependency per instruction on others: up to 11x
+ * slower, docs/performance.md).  So the helpers shared by the SSSE3 and the AVX2
+ * paths are always inlined, and each caller compiles them for its own
+ * target (VEX-encoded in the AVX2 ones); no AVX2 function calls a
+ * function compiled for SSSE3, and every AVX2 function ends with
+ * vzeroupper, so the code after it (ours, the C library's, OpenSSL's)
+ * starts clean.
+ */
+#define B64_SHARED                                                           \
+	__attribute__((target("ssse3"), always_inline)) static inline
+
+/*
  * Each byte of v to its 6-bit value; *ok gets a byte mask of the bytes
  * in the alphabet.  The comparisons are signed, so bytes >= 0x80 match
  * no range.
  */
-__attribute__((target("ssse3"))) static __m128i
+B64_SHARED __m128i
 b64_dec_vals16(__m128i v, __m128i *ok)
 {
 	__m128i upper, lower, digit, plus, slash, off;
@@ -202,7 +275,7 @@ b64_dec_vals16(__m128i v, __m128i *ok)
  * 24-bit group a<<18 | b<<12 | c<<6 | d, then its three bytes, most
  * significant first, packed into the low 12 bytes.
  */
-__attribute__((target("ssse3"))) static __m128i
+B64_SHARED __m128i
 b64_dec_pack16(__m128i vals)
 {
 	__m128i t;
@@ -215,7 +288,7 @@ b64_dec_pack16(__m128i vals)
 
 /* 16 input bytes at in to 12 output bytes at out (16 written); 0 if any
  * input byte is outside the alphabet. */
-__attribute__((target("ssse3"))) static int
+B64_SHARED int
 b64_dec_block16(const unsigned char *in, unsigned char *out)
 {
 	__m128i vals, ok;
@@ -231,9 +304,9 @@ b64_dec_block16(const unsigned char *in, unsigned char *out)
  * bytes written for 57), then 16-byte blocks.  Stops before the first
  * line or block holding anything else.
  */
-__attribute__((target("ssse3"))) static void
-b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
-	      unsigned char *out, size_t outsz, size_t *op)
+B64_SHARED void
+b64_dec_lines16(const unsigned char *in, size_t inlen, size_t *ip,
+		unsigned char *out, size_t outsz, size_t *op)
 {
 	size_t i = *ip, o = *op;
 	int ok;
@@ -258,6 +331,22 @@ b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
 	*op = o;
 }
 
+__attribute__((target("ssse3"))) static void
+b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
+	      unsigned char *out, size_t outsz, size_t *op)
+{
+	b64_dec_lines16(in, inlen, ip, out, outsz, op);
+}
+
+/* The same VEX-encoded, for CPUs with AVX2 (16-byte blocks still). */
+__attribute__((target("avx2"))) static void
+b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
+	     unsigned char *out, size_t outsz, size_t *op)
+{
+	b64_dec_lines16(in, inlen, ip, out, outsz, op);
+	_mm256_zeroupper();
+}
+
 #endif
 
 /*
@@ -280,7 +369,10 @@ b64_dec_fast(enum b64_simd simd, const unsigned char *in, size_t inlen,
 			/* Copies, so that i and o can stay in registers. */
 			size_t vi = i, vo = o;
 
-			b64_dec_ssse3(in, inlen, &vi, out, outsz, &vo);
+			if (simd == B64_AVX2)
+				b64_dec_avx2(in, inlen, &vi, out, outsz, &vo);
+			else
+				b64_dec_ssse3(in, inlen, &vi, out, outsz, &vo);
 			i = vi;
 			o = vo;
 		}
@@ -424,6 +516,20 @@ b64_quantum(const unsigned char *in, unsigned char *out)
 	out[3] = (unsigned char)b64_chars[w & 63];
 }
 
+/* Whole 57-byte lines to 76 characters and CRLF each: n lines. */
+static void
+b64_enc_lines_scalar(const unsigned char *in, size_t n, unsigned char *out)
+{
+	size_t l, k;
+
+	for (l = 0; l < n; l++, in += 57, out += 78) {
+		for (k = 0; k < 19; k++)
+			b64_quantum(in + 3 * k, out + 4 * k);
+		out[76] = '\r';
+		out[77] = '\n';
+	}
+}
+
 #ifdef B64_X86
 /*
  * Encoding, 12 input bytes to 16 characters: each 3-byte group into a
@@ -437,7 +543,7 @@ b64_quantum(const unsigned char *in, unsigned char *out)
 #define b64_enc_high()                                                       \
 	_mm_setr_epi8(6, 5, 4, -1, 9, 8, 7, -1, 12, 11, 10, -1, 15, 14, 13, -1)
 
-__attribute__((target("ssse3"))) static __m128i
+B64_SHARED __m128i
 b64_enc_block16(__m128i v, __m128i groups)
 {
 	__m128i n, idx, red, lt26;
@@ -465,8 +571,8 @@ b64_enc_block16(__m128i v, __m128i groups)
 }
 
 /* Input bytes 45-56 of a 57-byte line (loaded from 41) to its last 16
- * characters, 60-75. */
-__attribute__((target("ssse3"))) static void
+ * characters, 60-75, and the CRLF after them. */
+B64_SHARED void
 b64_enc_line_end(const unsigned char *in, unsigned char *out)
 {
 	_mm_storeu_si128(
@@ -474,34 +580,72 @@ b64_enc_line_end(const unsigned char *in, unsigned char *out)
 	    b64_enc_block16(
 		_mm_loadu_si128((const __m128i *)(const void *)(in + 41)),
 		b64_enc_high()));
+	out[76] = '\r';
+	out[77] = '\n';
 }
 
-/* A 57-byte line to its 76 characters (the CRLF not included). */
+/* Whole 57-byte lines to 76 characters and CRLF each: n lines. */
 __attribute__((target("ssse3"))) static void
-b64_enc_line_ssse3(const unsigned char *in, unsigned char *out)
+b64_enc_lines_ssse3(const unsigned char *in, size_t n, unsigned char *out)
 {
 	__m128i v;
+	size_t l;
 	unsigned k;
 
-	for (k = 0; k < 4; k++) {
-		v = _mm_loadu_si128(
-		    (const __m128i *)(const void *)(in + 12 * k));
-		_mm_storeu_si128((__m128i *)(void *)(out + 16 * k),
-				 b64_enc_block16(v, b64_enc_low()));
+	for (l = 0; l < n; l++, in += 57, out += 78) {
+		for (k = 0; k < 4; k++) {
+			v = _mm_loadu_si128(
+			    (const __m128i *)(const void *)(in + 12 * k));
+			_mm_storeu_si128((__m128i *)(void *)(out + 16 * k),
+					 b64_enc_block16(v, b64_enc_low()));
+		}
+		b64_enc_line_end(in, out);
 	}
-	b64_enc_line_end(in, out);
 }
 
 /*
  * The same with AVX2, 24 input bytes per step: the lanes load bytes
- * 0-15 and 12-27, so each lane finds its 12 bytes at the bottom.  The
- * last 12 bytes of the line take one 16-byte step.
+ * 0-15 and 12-27, so each lane finds its 12 bytes at the bottom.
+ */
+__attribute__((target("avx2"), always_inline)) static inline void
+b64_enc_step24(const unsigned char *in, unsigned char *out, __m256i lut)
+{
+	__m256i v, n, idx, red, lt26;
+
+	v = _mm256_inserti128_si256(
+	    _mm256_castsi128_si256(
+		_mm_loadu_si128((const __m128i *)(const void *)in)),
+	    _mm_loadu_si128((const __m128i *)(const void *)(in + 12)), 1);
+	n = _mm256_shuffle_epi8(
+	    v, _mm256_setr_epi8(2, 1, 0, -1, 5, 4, 3, -1, 8, 7, 6, -1, 11, 10,
+				9, -1, 2, 1, 0, -1, 5, 4, 3, -1, 8, 7, 6, -1,
+				11, 10, 9, -1));
+	idx = _mm256_or_si256(
+	    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(n, 18),
+					     _mm256_set1_epi32(0x3f)),
+			    _mm256_and_si256(_mm256_srli_epi32(n, 4),
+					     _mm256_set1_epi32(0x3f00))),
+	    _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(n, 10),
+					     _mm256_set1_epi32(0x3f0000)),
+			    _mm256_and_si256(_mm256_slli_epi32(n, 24),
+					     _mm256_set1_epi32(0x3f000000))));
+	red = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+	lt26 = _mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx);
+	red = _mm256_or_si256(red, _mm256_and_si256(lt26, _mm256_set1_epi8(13)));
+	_mm256_storeu_si256((__m256i *)(void *)out,
+			    _mm256_add_epi8(idx, _mm256_shuffle_epi8(lut, red)));
+}
+
+/*
+ * Whole lines with AVX2: two 24-byte steps, then the last 12 bytes of
+ * the line in one 16-byte step (VEX-encoded here, see B64_SHARED), and
+ * vzeroupper once at the end.
  */
 __attribute__((target("avx2"))) static void
-b64_enc_line_avx2(const unsigned char *in, unsigned char *out)
+b64_enc_lines_avx2(const unsigned char *in, size_t n, unsigned char *out)
 {
-	__m256i v, n, idx, red, lt26, lut;
-	unsigned k;
+	__m256i lut;
+	size_t l;
 
 	lut = _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52,
 			       '0' - 52, '0' - 52, '0' - 52, '0' - 52,
@@ -510,37 +654,12 @@ b64_enc_line_avx2(const unsigned char *in, unsigned char *out)
 			       '0' - 52, '0' - 52, '0' - 52, '0' - 52,
 			       '0' - 52, '0' - 52, '0' - 52, '0' - 52,
 			       '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
-	for (k = 0; k < 2; k++) {
-		v = _mm256_inserti128_si256(
-		    _mm256_castsi128_si256(_mm_loadu_si128(
-			(const __m128i *)(const void *)(in + 24 * k))),
-		    _mm_loadu_si128(
-			(const __m128i *)(const void *)(in + 24 * k + 12)),
-		    1);
-		n = _mm256_shuffle_epi8(
-		    v, _mm256_setr_epi8(2, 1, 0, -1, 5, 4, 3, -1, 8, 7, 6, -1,
-					11, 10, 9, -1, 2, 1, 0, -1, 5, 4, 3, -1,
-					8, 7, 6, -1, 11, 10, 9, -1));
-		idx = _mm256_or_si256(
-		    _mm256_or_si256(
-			_mm256_and_si256(_mm256_srli_epi32(n, 18),
-					 _mm256_set1_epi32(0x3f)),
-			_mm256_and_si256(_mm256_srli_epi32(n, 4),
-					 _mm256_set1_epi32(0x3f00))),
-		    _mm256_or_si256(
-			_mm256_and_si256(_mm256_slli_epi32(n, 10),
-					 _mm256_set1_epi32(0x3f0000)),
-			_mm256_and_si256(_mm256_slli_epi32(n, 24),
-					 _mm256_set1_epi32(0x3f000000))));
-		red = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
-		lt26 = _mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx);
-		red = _mm256_or_si256(
-		    red, _mm256_and_si256(lt26, _mm256_set1_epi8(13)));
-		_mm256_storeu_si256(
-		    (__m256i *)(void *)(out + 32 * k),
-		    _mm256_add_epi8(idx, _mm256_shuffle_epi8(lut, red)));
+	for (l = 0; l < n; l++, in += 57, out += 78) {
+		b64_enc_step24(in, out, lut);
+		b64_enc_step24(in + 24, out + 32, lut);
+		b64_enc_line_end(in, out);
 	}
-	b64_enc_line_end(in, out);
+	_mm256_zeroupper();
 }
 #endif
 
@@ -549,7 +668,7 @@ mime_base64_encode(const unsigned char *in, size_t inlen, unsigned char *out,
 		   size_t outsz, size_t *outlen)
 {
 	enum b64_simd simd = b64_simd();
-	size_t i = 0, o = 0, col = 0, rest, k;
+	size_t i, o, col = 0, rest, lines;
 	unsigned char tail[3];
 	int r = GW_ERR_INVALID;
 
@@ -564,23 +683,22 @@ mime_base64_encode(const unsigned char *in, size_t inlen, unsigned char *out,
 	 * Whole lines: 57 bytes make 76 characters.  The vector code's
 	 * loads and stores stay inside the line.
 	 */
-	while (inlen - i >= 57) {
-		k = 0;
+	lines = inlen / 57;
+	switch (simd) {
 #ifdef B64_X86
-		if (simd == B64_AVX2)
-			b64_enc_line_avx2(in + i, out + o);
-		else if (simd == B64_SSSE3)
-			b64_enc_line_ssse3(in + i, out + o);
-		if (simd != B64_SCALAR)
-			k = 19;
+	case B64_AVX2:
+		b64_enc_lines_avx2(in, lines, out);
+		break;
+	case B64_SSSE3:
+		b64_enc_lines_ssse3(in, lines, out);
+		break;
 #endif
-		for (; k < 19; k++)
-			b64_quantum(in + i + 3 * k, out + o + 4 * k);
-		out[o + 76] = '\r';
-		out[o + 77] = '\n';
-		i += 57;
-		o += 78;
+	default:
+		b64_enc_lines_scalar(in, lines, out);
+		break;
 	}
+	i = lines * 57;
+	o = lines * 78;
 	for (; inlen - i >= 3; i += 3, o += 4, col += 4)
 		b64_quantum(in + i, out + o);
 	rest = inlen - i;

@@ -59,6 +59,27 @@ int mime_base64_encode(const unsigned char *in, size_t inlen,
 		       unsigned char *out, size_t outsz, size_t *outlen);
 
 /*
+ * For the tests and the benchmark only (the gateway never calls it):
+ * which instruction-set path the base64 encoder and decoder take.
+ * MIME_B64_ISA_AUTO, the default, takes the best the CPU has; the
+ * others force one, so that each path can be compared with the scalar
+ * one on any machine.  Every path gives the same output, return code
+ * and flags.  The setting is process-wide (an atomic, so calls running
+ * in other threads see either the old or the new path).
+ *
+ * mime_base64_set_isa() returns 0, GW_ERR_UNSUPPORTED when the CPU (or
+ * the build) lacks that path, or GW_ERR_INVALID for an unknown value;
+ * the setting is then unchanged.  mime_base64_isa() is the path the
+ * next call takes: MIME_B64_ISA_SCALAR, _SSSE3 or _AVX2, never _AUTO.
+ */
+#define MIME_B64_ISA_AUTO 0
+#define MIME_B64_ISA_SCALAR 1
+#define MIME_B64_ISA_SSSE3 2
+#define MIME_B64_ISA_AVX2 3
+int mime_base64_set_isa(int isa);
+int mime_base64_isa(void);
+
+/*
  * Quoted-printable (RFC 2045 6.7).  The decoder turns "=XX" (either
  * case of hex) into the byte, removes soft line breaks ("=" then
  * optional whitespace then CRLF or LF) and the whitespace that ends a

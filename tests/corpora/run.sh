@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # run.sh - public S/MIME and CMS corpora through smimegw: every file of
-# ../shared/corpora/{rfc4134,rfc9216-examples-cms,openssl} gets the outcome
-# its folder's README states (or the deliberate refusal README.md in this
-# folder documents), checked as exit status, Authentication-Results
+# tests/corpora/data/{rfc4134,rfc9216-examples-cms,openssl} gets the
+# outcome data/README.md states (or the deliberate refusal README.md in
+# this folder documents), checked as exit status, Authentication-Results
 # result (and reason) and, where content is recovered, the exact bytes.
 #
 # Environment as for the integration tests: SMIMEGW, SRCDIR, P11PROBE,
-# PROFILE (default|strict). A missing corpus folder skips (exit 77).
+# PROFILE (default|strict). The corpora are part of the source tree: a
+# missing corpus folder is a failure, not a skip.
 . "$(dirname "$0")/../integration/lib.sh"
 
-CORPORA=$SRCDIR/../shared/corpora
+CORPORA=$SRCDIR/tests/corpora/data
 for d in rfc4134 rfc9216-examples-cms openssl; do
 	if [ ! -d "$CORPORA/$d" ]; then
-		echo "skip: corpus folder $CORPORA/$d is absent"
-		exit 77
+		echo "FAIL corpus folder $CORPORA/$d is missing from the source tree" >&2
+		exit 1
 	fi
 done
 K=$CORPORA/rfc4134

@@ -279,8 +279,8 @@ case_teardown(void **state)
 
 	(void)state;
 	alarm(0);
-	if (geteuid() != 0 && getuid() == 0)
-		(void)seteuid(0);
+	if (geteuid() != 0 && getuid() == 0 && seteuid(0) != 0)
+		return -1;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		path_of(names[i], p, sizeof(p));
 		unlink(p);

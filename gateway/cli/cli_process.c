@@ -341,6 +341,7 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 		ex = exit_for(rc);
 		goto failed;
 	}
+	process_log_summary(&a.req, &res, 0);
 	decision = process_decision_name(res.decision);
 	ex = res.decision == PROCESS_BOUNCE ? gw_reply_bounce().exit_status
 					    : exit_for(0);
@@ -356,6 +357,7 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 	goto out;
 failed:
 	reply = gw_reply_for_error(rc);
+	process_log_summary(&a.req, &res, rc);
 	snprintf(why, sizeof(why), "%s%s%s", gw_strerror(rc),
 		 *gw_err_detail() ? ": " : "", cli_err_detail(det, sizeof(det)));
 	fprintf(stderr, "smimegw process: %s\n", why);

@@ -14,16 +14,19 @@
 #include "certmgr.h"
 #include "engine.h"
 #include "keysrc_token.h"
+#include "log.h"
 
 int
 cli_config(struct cli_ctx *ctx, struct gw_config **out)
 {
-	int rc;
+	int rc, level;
 
 	if (ctx->cfg == NULL &&
 	    (rc = gw_config_load(gw_config_path(ctx->conf_opt), &ctx->cfg)) !=
 		0)
 		return rc;
+	if (log_level_parse(ctx->cfg->log_level, &level) == 0)
+		log_init("smimegw", 0, level);
 	*out = ctx->cfg;
 	return 0;
 }

@@ -9,6 +9,8 @@
 #include "engine.h"
 #include "lookup.h"
 #include "gw_err.h"
+#include "gw_reply.h"
+#include "log.h"
 #include "mime_parser.h"
 #include "process.h"
 #include "profile.h"
@@ -481,6 +483,56 @@ out:
 	X509_STORE_free(trust);
 	sk_X509_pop_free(extra, X509_free);
 	return rc;
+}
+
+/* The S/MIME result of an incoming message for the log: the
+ * Authentication-Results word, "none" when nothing was S/MIME. */
+static const char *
+smime_word(const struct process_req *req, const struct process_result *res)
+{
+	if (req->direction == PROCESS_OUTGOING)
+		return res->profile_mode[0] ? res->profile_mode : "none";
+	return res->open.ar != NULL ? res->open.ar : "none";
+}
+
+void
+process_log_summary(const struct process_req *req,
+		    const struct process_result *res, int err)
+{
+	struct log_rcpt *r = NULL;
+	struct log_summary s;
+	struct gw_reply reply = gw_reply_for_error(err);
+	size_t i, n = req->nto;
+
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;
+	memset(&s, 0, sizeof(s));
+	s.queue_id = req->queue_id;
+	s.direction = req->direction == PROCESS_OUTGOING ? "outgoing"
+							 : "incoming";
+	s.profile = req->profile;
+	if (err != 0) {
+		s.decision = gw_reply_is_temporary(&reply) ? "defer" : "reject";
+		s.smime = "none";
+	} else {
+		s.decision = process_decision_name(res->decision);
+		s.smime = smime_word(req, res);
+	}
+	/* Without memory for the list the line still goes out, without
+	 * the recipients. */
+	if (n > 0 && (r = calloc(n, sizeof(*r))) != NULL) {
+		for (i = 0; i < n; i++) {
+			r[i].addr = req->to[i];
+			r[i].outcome = err != 0 || i >= res->nrcpts
+					   ? s.decision
+					   : process_outcome_name(
+						 res->rcpts[i].outcome);
+		}
+		s.rcpts = r;
+		s.nrcpts = n;
+	}
+	log_message_summary(&s);
+	free(r);
 }
 
 int

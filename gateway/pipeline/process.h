@@ -60,6 +60,8 @@ struct process_req {
 	int system_trust;		/* incoming: system trust store too */
 	int remove_signature;
 	const char *authserv_id;
+	const char *queue_id;		/* the MTA's queue id, for the log;
+					 * NULL when unknown */
 	time_t now;			/* 0: time(NULL) */
 };
 
@@ -113,6 +115,16 @@ void process_result_free(struct process_result *res);
 /* "deliver", "drop", "bounce"; "protected", "unencrypted", ... */
 const char *process_decision_name(enum process_decision d);
 const char *process_outcome_name(enum process_outcome o);
+
+/*
+ * Logs the one summary line of a processed message (log.h, at info):
+ * direction, decision, profile, S/MIME result, every recipient with its
+ * outcome, and the queue id when req has one.  err is what
+ * process_message() returned: a failed run logs "defer" or "reject"
+ * (gw_reply.h) as its decision.
+ */
+void process_log_summary(const struct process_req *req,
+			 const struct process_result *res, int err);
 
 /*
  * Applies the policy to msg (len bytes).  0 with a decision in res;

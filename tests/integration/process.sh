@@ -104,6 +104,8 @@ same "bounce: no copy written" "$(files "$D")" "result.json "
 same "bounce: decision" "$(j "$D" .decision)" bounce
 matches "bounce: reason names the recipient" "$D/result.json" '"reason": "bounced: no usable public key for dave@example2.com"'
 matches "bounce: reason on stderr for the DSN" "$T/err" 'dave@example2.com'
+matches "bounce: one summary line" "$T/err" \
+	'^smimegw: summary: direction=outgoing decision=bounce profile=p-bounce smime=encrypt rcpts=2 to=bob@example1.com status=bounced to=dave@example2.com status=bounced$'
 same "bounce: bob's outcome" "$(j "$D" '.recipients[0].outcome')" bounced
 matches "bounce: dave's reason" "$D/result.json" '"address": "dave@example2.com", "outcome": "bounced", "reason": "'
 

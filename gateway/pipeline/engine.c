@@ -13,6 +13,7 @@
 #include "identity.h"
 #include "keysrc.h"
 #include "keystore.h"
+#include "mime_addr.h"
 #include "mime_parser.h"
 
 /* ---- signing ----------------------------------------------------------- */
@@ -99,7 +100,7 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 			if (whole.layout == NULL)
 				whole.tree = tree;
 		}
-		smime_from_address(
+		mime_addr_from(
 		    mime_part_header(mime_tree_root(whole.tree ? whole.tree
 							       : tree),
 				     "From"),

@@ -9,11 +9,12 @@
 #include "engine.h"
 #include "lookup.h"
 #include "gw_err.h"
+#include "mime_addr.h"
+#include "mime_header.h"
 #include "mime_parser.h"
 #include "process.h"
 #include "profile.h"
 #include "smime.h"
-#include "smime_entity.h"
 
 void
 process_result_init(struct process_result *res)
@@ -310,7 +311,7 @@ outgoing(const struct engine *e, const struct process_req *req,
 		 * the signer parsed. */
 		from[0] = '\0';
 		if ((rc = smime_parse(msg, len, &tree)) == 0)
-			smime_from_address(mime_part_header(mime_tree_root(tree),
+			mime_addr_from(mime_part_header(mime_tree_root(tree),
 							    "From"),
 					   from, sizeof(from));
 		in.tree = tree;
@@ -428,10 +429,10 @@ harvest(const struct engine *e, const struct process_req *req,
 	from[0] = '\0';
 	/* smime_open() parsed the whole message; From and Message-ID need
 	 * only the header block. */
-	if ((rc = smime_parse(msg, smime_header_block_len(msg, len), &tree)) !=
+	if ((rc = smime_parse(msg, mime_header_block_len(msg, len), &tree)) !=
 	    0)
 		goto fail;
-	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
+	mime_addr_from(mime_part_header(mime_tree_root(tree), "From"),
 			   from, sizeof(from));
 	mid = mime_part_header(mime_tree_root(tree), "Message-ID");
 	hm.sender = from[0] ? from : req->from;

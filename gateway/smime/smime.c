@@ -11,11 +11,12 @@
 #include <openssl/x509v3.h>
 
 #include "gw_err.h"
+#include "mime_addr.h"
 #include "mime_codec.h"
+#include "mime_header.h"
 #include "mime_parser.h"
 #include "smime_entity.h"
 
-#include <ctype.h>
 
 int
 smime_parse(const unsigned char *msg, size_t len, struct mime_tree **out)
@@ -127,7 +128,7 @@ int
 smime_parse_header(const unsigned char *msg, size_t len,
 		   struct mime_tree **out)
 {
-	size_t n = smime_header_block_len(msg, len);
+	size_t n = mime_header_block_len(msg, len);
 	int rc;
 
 	if ((rc = smime_parse(msg, n, out)) != 0)
@@ -480,30 +481,3 @@ out:
 	split_free(&sp);
 	return rc;
 }
-
-/* ---- addresses ---------------------------------------------------- */
-
-/* The addr-spec of a From value, lowercased domain; "" when none. */
-void
-smime_from_address(const char *v, char *buf, size_t len)
-{
-	const char *s = v, *e, *lt;
-	size_t n;
-
-	buf[0] = '\0';
-	if (v == NULL)
-		return;
-	if ((lt = strrchr(v, '<')) != NULL && (e = strchr(lt, '>')) != NULL)
-		s = lt + 1;
-	else {
-		while (isspace((unsigned char)*s))
-			s++;
-		e = s + strcspn(s, " \t\r\n,;");
-	}
-	n = (size_t)(e - s);
-	if (n == 0 || n >= len || memchr(s, '@', n) == NULL)
-		return;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-}
-

@@ -103,12 +103,6 @@ int smime_encrypt_msg(const struct smime_msg *m,
  */
 int smime_check_recipient(X509 *cert, time_t now);
 
-/*
- * The addr-spec of a From field value ("Name <a@b>" or "a@b") into buf;
- * "" when there is none.
- */
-void smime_from_address(const char *from, char *buf, size_t len);
-
 
 /*
  * Parses a message with the default MIME limits (GW_ERR_LIMIT or

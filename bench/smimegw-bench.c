@@ -42,6 +42,13 @@
  *	--op-only: smimegw alone; --api-only: the API path with the token
  *	key alone (both for profiling, and the latter for the API's peak
  *	RSS); --no-api: without the baseline.
+ *   process -c CONF --profile NAME --to ADDR --in FILE
+ *	One outgoing message through process_message() with the sending
+ *	profile NAME (sign-encrypt, triple, ...) to the envelope recipient
+ *	ADDR, as "smimegw process" does: the profile and the recipient's
+ *	key read from the store, the signing key through the token key
+ *	source, per message.  "process NAME N ITERS SAMPLES MEDIAN_S P10_S
+ *	P90_S"
  *   spawn [--log FILE] -- CMD ARG...
  *	Runs CMD once per sample (no shell), every child's user+system
  *	CPU from wait4().  "spawn ITERS MEDIAN_S P10_S P90_S PEAKRSS_KB"
@@ -91,6 +98,8 @@
 #include "mime_codec.h"
 #include "smime.h"
 #include "smime_open.h"
+#include "engine.h"
+#include "process.h"
 
 extern char **environ;
 
@@ -99,7 +108,7 @@ extern char **environ;
 
 struct opts {
 	const char *conf, *identity, *op, *in, *in_sw, *swkey, *swcert, *sizes,
-	    *log;
+	    *log, *profile, *to;
 	const char *rcpt[MAX_RCPT];
 	size_t nrcpt;
 	size_t samples, warmup;
@@ -1375,6 +1384,82 @@ measure:
 	return 0;
 }
 
+/* ---- process: one message through the pipeline ----------------------- */
+
+struct procctx {
+	struct engine e;
+	struct process_req req;
+	const unsigned char *msg;
+	size_t len;
+};
+
+static int
+process_once(void *a)
+{
+	struct procctx *c = a;
+	struct process_result res;
+	int rc;
+
+	process_result_init(&res);
+	rc = process_message(&c->e, &c->req, c->msg, c->len, &res);
+	if (rc != 0)
+		fprintf(stderr, "smimegw-bench: process: %s: %s\n",
+		        gw_strerror(rc), gw_err_detail());
+	else if (res.decision != PROCESS_DELIVER || res.ncopies != 1 ||
+	         res.rcpts[0].outcome != PROCESS_RCPT_PROTECTED) {
+		fprintf(stderr, "smimegw-bench: process: not protected: %s\n",
+		        res.reason);
+		rc = GW_ERR_INTERNAL;
+	}
+	process_result_free(&res);
+	gw_err_clear();
+	return rc;
+}
+
+static int
+cmd_process(const struct opts *o)
+{
+	struct keysrc_token_config tc;
+	struct gw_config *cfg = NULL;
+	struct gw_store *store = NULL;
+	struct procctx c;
+	struct stats st;
+	unsigned char *msg;
+	int rc;
+
+	if (o->conf == NULL || o->profile == NULL || o->to == NULL ||
+	    o->in == NULL)
+		die("process needs -c, --profile, --to and --in", NULL);
+	memset(&c, 0, sizeof(c));
+	msg = read_file(o->in, &c.len);
+	c.msg = msg;
+	if ((rc = gw_config_load(o->conf, &cfg)) != 0)
+		die_gw(o->conf, rc);
+	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
+				&store)) != 0)
+		die_gw("opening the store", rc);
+	tc.module = cfg->pkcs11_module;
+	tc.token_uri = cfg->token;
+	tc.pin_file = cfg->pin_file;
+	if ((c.e.keys = keysrc_token_new(&tc)) == NULL)
+		die_gw("the key source", GW_ERR_NOMEM);
+	c.e.store = store;
+	c.req.direction = PROCESS_OUTGOING;
+	c.req.from = "alice@example.test";
+	c.req.to = &o->to;
+	c.req.nto = 1;
+	c.req.profile = o->profile;
+	c.req.authserv_id = "bench.example.test";
+	measure(o->profile, process_once, &c, o, &st);
+	printf("process\t%s\t%zu\t%zu\t%zu\t%.9f\t%.9f\t%.9f\n", o->profile,
+	       c.len, st.iters, st.samples, st.median, st.p10, st.p90);
+	keysrc_free(c.e.keys);
+	gw_store_close(store);
+	gw_config_free(cfg);
+	free(msg);
+	return 0;
+}
+
 /* ---- peers: one process per message ----------------------------------- */
 
 struct spawn_ctx {
@@ -1629,6 +1714,8 @@ static const char usage_text[] =
     "                    --op sign|sign-opaque|encrypt|decrypt|verify\n"
     "                    --in FILE [--in-sw FILE] [--size N] [--rcpt CERT]...\n"
     "                    [--op-only | --api-only | --no-api]\n"
+    "       smimegw-bench process -c CONF --profile NAME --to ADDR "
+    "--in FILE\n"
     "       smimegw-bench spawn [--log FILE] -- CMD ARG...\n"
     "       smimegw-bench b64 [--size N]\n"
     "common: --samples N --warmup N --batch-cpu SECONDS --max-cpu SECONDS\n"
@@ -1666,6 +1753,10 @@ parse(int argc, char **argv, struct opts *o)
 			o->conf = need(argc, argv, &i);
 		} else if (strcmp(a, "--identity") == 0) {
 			o->identity = need(argc, argv, &i);
+		} else if (strcmp(a, "--profile") == 0) {
+			o->profile = need(argc, argv, &i);
+		} else if (strcmp(a, "--to") == 0) {
+			o->to = need(argc, argv, &i);
 		} else if (strcmp(a, "--op") == 0) {
 			o->op = need(argc, argv, &i);
 		} else if (strcmp(a, "--in") == 0) {
@@ -1745,6 +1836,8 @@ main(int argc, char **argv)
 		return cmd_prims(&o);
 	if (strcmp(argv[1], "op") == 0)
 		return cmd_op(&o);
+	if (strcmp(argv[1], "process") == 0)
+		return cmd_process(&o);
 	if (strcmp(argv[1], "spawn") == 0)
 		return cmd_spawn(&o);
 	if (strcmp(argv[1], "keyuri") == 0)

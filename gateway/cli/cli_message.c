@@ -196,6 +196,7 @@ sign_once(const struct engine *e, const struct msg_args *a,
 	  const unsigned char *msg, size_t len, struct gw_buf *out)
 {
 	struct engine_sign_opts o;
+	struct smime_msg m = {msg, len, NULL, NULL};
 
 	memset(&o, 0, sizeof(o));
 	o.identity = a->cert;
@@ -203,7 +204,7 @@ sign_once(const struct engine *e, const struct msg_args *a,
 	o.pss = a->pss;
 	o.mode = a->mode && strcmp(a->mode, "opaque") == 0 ? SMIME_SIGN_OPAQUE
 							    : SMIME_SIGN_DETACHED;
-	return engine_sign(e, &o, msg, len, out);
+	return engine_sign(e, &o, &m, out, NULL);
 }
 
 /* One --to: a certificate file, else an identity name, else an address

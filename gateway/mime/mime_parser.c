@@ -452,7 +452,7 @@ field_finish(struct mime_parser *mp)
 	first = lf != NULL ? (size_t)(lf - raw) : len;
 	/*
 	 * Lone CRs and blanks before the name are not part of it: whoever
-	 * copies the field drops them (smime_add_field_bytes()), so the
+	 * copies the field drops them (mime_header_add_field()), so the
 	 * name must be what a reader of that copy sees ("\rContent-Type"
 	 * is a Content-Type field, a defect).
 	 */

@@ -13,19 +13,15 @@
 #include "identity.h"
 #include "keysrc.h"
 #include "keystore.h"
+#include "mime_addr.h"
 #include "mime_parser.h"
 
 /* ---- signing ----------------------------------------------------------- */
 
-/* Whether identity id may sign msg now: usage, validity, From covered. */
+/* Whether identity id may sign now: usage, validity. */
 static int
-signer_check(const struct identity *id, const unsigned char *msg,
-	     size_t len, time_t now)
+signer_check(const struct identity *id, time_t now)
 {
-	struct mime_tree *tree = NULL;
-	char addr[256], matched[256];
-	int rc;
-
 	if (!(id->usage & CERT_USAGE_SIGN))
 		return gw_err_set_at(GW_ERR_REQUIREMENT, "identity",
 				  "identity '%s' is for encryption "
@@ -37,11 +33,16 @@ signer_check(const struct identity *id, const unsigned char *msg,
 				  "the certificate of identity '%s' "
 				  "is not valid now",
 				  id->name);
-	if ((rc = smime_parse(msg, len, &tree)) != 0)
-		return rc;
-	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
-			   addr, sizeof(addr));
-	mime_tree_free(tree);
+	return 0;
+}
+
+/* Whether identity id covers the From address addr ("": the message
+ * has none). */
+static int
+signer_check_from(const struct identity *id, const char *addr)
+{
+	char matched[256];
+
 	if (addr[0] == '\0')
 		return gw_err_set(GW_ERR_INVALID,
 				  "the message has no From address to sign "
@@ -71,17 +72,41 @@ signer_get(const struct engine *e, const char *name, struct identity **out)
 
 int
 engine_sign(const struct engine *e, const struct engine_sign_opts *o,
-	    const unsigned char *msg, size_t len, struct gw_buf *out)
+	    const struct smime_msg *m, struct gw_buf *out,
+	    struct smime_layout *made)
 {
 	struct smime_signer s;
+	struct smime_msg whole = *m;
+	struct mime_tree *tree = NULL;
 	struct identity *id = NULL;
 	EVP_PKEY *key = NULL;
+	char addr[256];
 	int rc;
 
 	memset(&s, 0, sizeof(s));
 	if ((rc = signer_get(e, o->identity, &id)) != 0 ||
-	    (rc = signer_check(id, msg, len, o->now ? o->now : time(NULL))) !=
-		0 ||
+	    (rc = signer_check(id, o->now ? o->now : time(NULL))) != 0)
+		goto out;
+	if (o->from != NULL) {
+		snprintf(addr, sizeof(addr), "%s", o->from);
+	} else {
+		/* Parsed here once, for the From field and for signing. */
+		if (whole.tree == NULL) {
+			rc = whole.layout != NULL
+				 ? smime_parse_header(m->data, m->len, &tree)
+				 : smime_parse(m->data, m->len, &tree);
+			if (rc != 0)
+				goto out;
+			if (whole.layout == NULL)
+				whole.tree = tree;
+		}
+		mime_addr_from(
+		    mime_part_header(mime_tree_root(whole.tree ? whole.tree
+							       : tree),
+				     "From"),
+		    addr, sizeof(addr));
+	}
+	if ((rc = signer_check_from(id, addr)) != 0 ||
 	    (rc = keysrc_key(e->keys, id, &key)) != 0)
 		goto out;
 	s.cert = id->cert;
@@ -90,8 +115,9 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 	s.md = o->md;
 	s.pss = o->pss;
 	s.mode = o->mode;
-	rc = smime_sign(msg, len, &s, out);
+	rc = smime_sign_msg(&whole, &s, out, made);
 out:
+	mime_tree_free(tree);
 	EVP_PKEY_free(key);
 	identity_free(id);
 	return rc;

@@ -38,16 +38,23 @@ struct engine_sign_opts {
 	int pss;
 	enum smime_sign_mode mode;
 	time_t now;		/* 0: time(NULL) */
+	const char *from;	/* the From field's addr-spec to cover ("":
+				   none); NULL: read from the message */
 };
 
 /*
- * Signs msg with the identity o->identity.  Refusals (GW_ERR_NOT_FOUND,
- * GW_ERR_REQUIREMENT, GW_ERR_EXPIRED, GW_ERR_INVALID: no From address)
- * name the field ("--cert: ...") so a CLI can print them as they are;
- * token failures are the GW_ERR_P11_* codes.
+ * Signs the message m (smime_sign_msg(): its parse or layout is used
+ * when given; made may be NULL) with the identity o->identity.  The
+ * From address checked is o->from, else the message's (then m is
+ * parsed here unless m->tree is set, once for both).  Refusals
+ * (GW_ERR_NOT_FOUND, GW_ERR_REQUIREMENT, GW_ERR_EXPIRED,
+ * GW_ERR_INVALID: no From address) name the field ("--cert: ...") so a
+ * CLI can print them as they are; token failures are the GW_ERR_P11_*
+ * codes.
  */
 int engine_sign(const struct engine *e, const struct engine_sign_opts *o,
-		const unsigned char *msg, size_t len, struct gw_buf *out);
+		const struct smime_msg *m, struct gw_buf *out,
+		struct smime_layout *made);
 
 /* smime_find_key_fn; arg is the struct engine.  The identity is read
  * in a transaction of its own, closed before the key source works. */

@@ -11,11 +11,12 @@
 #include "gw_err.h"
 #include "gw_reply.h"
 #include "log.h"
+#include "mime_addr.h"
+#include "mime_header.h"
 #include "mime_parser.h"
 #include "process.h"
 #include "profile.h"
 #include "smime.h"
-#include "smime_entity.h"
 
 void
 process_result_init(struct process_result *res)
@@ -199,15 +200,16 @@ missing_reason(const struct process_result *res, const char *what, char *buf,
 }
 
 /* A signing refusal bounces (*bounced, the reason in res); a token
- * failure is temporary (returned). */
+ * failure is temporary (returned).  m is signed for the From address
+ * from; rc, when not 0, is the failure of the parse that m needed. */
 static int
 sign_or_bounce(const struct engine *e, const struct profile *p,
-	       const struct process_req *req, const unsigned char *msg,
-	       size_t len, struct gw_buf *out, struct process_result *res,
+	       const struct process_req *req, const struct smime_msg *m,
+	       const char *from, int rc, struct gw_buf *out,
+	       struct smime_layout *made, struct process_result *res,
 	       int *bounced)
 {
 	struct engine_sign_opts so;
-	int rc;
 
 	memset(&so, 0, sizeof(so));
 	so.identity = p->cert;
@@ -215,8 +217,9 @@ sign_or_bounce(const struct engine *e, const struct profile *p,
 	so.pss = p->pss;
 	so.mode = p->sign_mode;
 	so.now = req_now(req);
+	so.from = from;
 	*bounced = 0;
-	if ((rc = engine_sign(e, &so, msg, len, out)) == 0 ||
+	if ((rc == 0 && (rc = engine_sign(e, &so, m, out, made)) == 0) ||
 	    gw_err_class(rc) == GW_ERRCLASS_TEMPORARY)
 		return rc;
 	snprintf(res->reason, sizeof(res->reason), "signing failed: %s%s%s",
@@ -259,22 +262,30 @@ fail:
 	gw_err_clear();
 }
 
+/*
+ * The message is parsed once: whole when the profile signs, its header
+ * block when it only encrypts.  What is signed or encrypted next is our
+ * own output, whose layout is known from making it.
+ */
 static int
 outgoing(const struct engine *e, const struct process_req *req,
 	 const unsigned char *msg, size_t len, struct process_result *res)
 {
 	struct profile p;
 	struct smime_recipients rc_opts;
+	struct smime_msg in = {msg, len, NULL, NULL}, base, signd;
+	struct smime_layout sig_lay, enc_lay;
+	struct mime_tree *tree = NULL;
 	STACK_OF(X509) *keys = NULL;
 	struct gw_buf sig, enc, trip;
-	const unsigned char *base = msg;
-	size_t baselen = len, missing = 0, i;
-	char why[1024];
+	size_t missing = 0, i;
+	char why[1024], from[256];
 	int rc, bounced, c1 = 0, c2 = 0;
 
 	gw_buf_init(&sig, SMIME_MSG_MAX);
 	gw_buf_init(&enc, SMIME_MSG_MAX);
 	gw_buf_init(&trip, SMIME_MSG_MAX);
+	base = in;
 	if (req->profile == NULL) {
 		if ((rc = add_copy(res, "none", msg, len, &c1)) == 0)
 			all_rcpts(res, PROCESS_RCPT_DELIVERED, c1);
@@ -298,15 +309,24 @@ outgoing(const struct engine *e, const struct process_req *req,
 		goto out;
 	}
 	if (profile_mode_signs(p.mode)) {
-		if ((rc = sign_or_bounce(e, &p, req, msg, len, &sig, res,
-					 &bounced)) != 0 ||
+		/* A parse that fails is a signing failure, as it was when
+		 * the signer parsed. */
+		from[0] = '\0';
+		if ((rc = smime_parse(msg, len, &tree)) == 0)
+			mime_addr_from(mime_part_header(mime_tree_root(tree),
+							    "From"),
+					   from, sizeof(from));
+		in.tree = tree;
+		if ((rc = sign_or_bounce(e, &p, req, &in, from, rc, &sig,
+					 &sig_lay, res, &bounced)) != 0 ||
 		    bounced)
 			goto out;
-		base = sig.data;
-		baselen = sig.len;
+		signd = (struct smime_msg){sig.data, sig.len, NULL, &sig_lay};
+		base = signd;
 	}
 	if (!profile_mode_encrypts(p.mode)) {
-		if ((rc = add_copy(res, "sign", base, baselen, &c1)) == 0)
+		if ((rc = add_copy(res, "sign", base.data, base.len, &c1)) ==
+		    0)
 			all_rcpts(res, PROCESS_RCPT_PROTECTED, c1);
 		goto out;
 	}
@@ -316,11 +336,20 @@ outgoing(const struct engine *e, const struct process_req *req,
 		rc_opts.cipher =
 		    p.cipher[0] ? cms_alg_cipher(p.cipher) : NULL;
 		rc_opts.oaep = p.oaep;
-		if ((rc = smime_encrypt(base, baselen, &rc_opts, &enc)) != 0)
+		if (base.layout == NULL &&
+		    (rc = smime_parse_header(msg, len, &tree)) != 0)
+			goto out;
+		base.tree = tree;
+		if ((rc = smime_encrypt_msg(&base, &rc_opts, &enc, &enc_lay)) !=
+		    0)
 			goto out;
 		if (p.mode == PROFILE_MODE_TRIPLE) {
-			if ((rc = sign_or_bounce(e, &p, req, enc.data, enc.len,
-						 &trip, res, &bounced)) != 0 ||
+			struct smime_msg em = {enc.data, enc.len, NULL,
+					       &enc_lay};
+
+			if ((rc = sign_or_bounce(e, &p, req, &em, from, 0,
+						 &trip, NULL, res,
+						 &bounced)) != 0 ||
 			    bounced)
 				goto out;
 		}
@@ -335,7 +364,7 @@ outgoing(const struct engine *e, const struct process_req *req,
 	}
 	if (missing > 0 &&
 	    (rc = add_copy(res, profile_mode_signs(p.mode) ? "sign" : "none",
-			   base, baselen, &c2)) != 0)
+			   base.data, base.len, &c2)) != 0)
 		goto out;
 	for (i = 0; i < res->nrcpts; i++) {
 		res->rcpts[i].outcome = res->rcpts[i].has_key
@@ -349,6 +378,7 @@ outgoing(const struct engine *e, const struct process_req *req,
 	}
 	touch_harvested(e, req, res);
 out:
+	mime_tree_free(tree);
 	sk_X509_pop_free(keys, X509_free);
 	gw_buf_free_secret(&sig);
 	gw_buf_free(&enc);
@@ -401,10 +431,10 @@ harvest(const struct engine *e, const struct process_req *req,
 	from[0] = '\0';
 	/* smime_open() parsed the whole message; From and Message-ID need
 	 * only the header block. */
-	if ((rc = smime_parse(msg, smime_header_block_len(msg, len), &tree)) !=
+	if ((rc = smime_parse(msg, mime_header_block_len(msg, len), &tree)) !=
 	    0)
 		goto fail;
-	smime_from_address(mime_part_header(mime_tree_root(tree), "From"),
+	mime_addr_from(mime_part_header(mime_tree_root(tree), "From"),
 			   from, sizeof(from));
 	mid = mime_part_header(mime_tree_root(tree), "Message-ID");
 	hm.sender = from[0] ? from : req->from;

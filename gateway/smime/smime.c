@@ -11,11 +11,12 @@
 #include <openssl/x509v3.h>
 
 #include "gw_err.h"
+#include "mime_addr.h"
 #include "mime_codec.h"
+#include "mime_header.h"
 #include "mime_parser.h"
 #include "smime_entity.h"
 
-#include <ctype.h>
 
 int
 smime_parse(const unsigned char *msg, size_t len, struct mime_tree **out)
@@ -106,7 +107,7 @@ cms_output(CMS_ContentInfo *cms, BIO *in, unsigned flags, size_t hint,
 
 /* A boundary that does not occur in the entity. */
 static int
-make_boundary(const struct gw_buf *entity, char bnd[64])
+make_boundary(const unsigned char *entity, size_t elen, char bnd[64])
 {
 	unsigned char r[12];
 	int i, tries;
@@ -117,49 +118,114 @@ make_boundary(const struct gw_buf *entity, char bnd[64])
 		memcpy(bnd, "smimegw-", 8);
 		for (i = 0; i < 12; i++)
 			snprintf(bnd + 8 + 2 * i, 3, "%02x", r[i]);
-		if (memmem(entity->data, entity->len, bnd, strlen(bnd)) == NULL)
+		if (memmem(entity, elen, bnd, strlen(bnd)) == NULL)
 			return 0;
 	}
 	return gw_err_set(GW_ERR_INTERNAL, "no free MIME boundary");
 }
 
-/*
- * Parses msg and writes its outer headers and its entity.  Signing needs
- * the whole tree (every part is made 7-bit safe); encryption needs only
- * the header block.
- */
-static int
-split(const unsigned char *msg, size_t len, unsigned flags,
-      struct gw_buf *outer, struct gw_buf *entity)
+int
+smime_parse_header(const unsigned char *msg, size_t len,
+		   struct mime_tree **out)
 {
-	struct mime_tree *tree = NULL;
-	unsigned char *room;
-	size_t n = len;
+	size_t n = mime_header_block_len(msg, len);
 	int rc;
 
-	if (!(flags & SMIME_ENT_SIGN))
-		n = smime_header_block_len(msg, len);
-	if ((rc = smime_parse(msg, n, &tree)) != 0)
+	if ((rc = smime_parse(msg, n, out)) != 0)
 		return rc;
 	/* The parser may end a header block elsewhere than at the first
 	 * empty line (a delimiter line, say): then its view of the whole
 	 * message decides, not the shortcut. */
-	if (n < len && mime_part_body_range(mime_tree_root(tree)).start != n) {
-		mime_tree_free(tree);
-		tree = NULL;
-		if ((rc = smime_parse(msg, len, &tree)) != 0)
-			return rc;
+	if (n < len && mime_part_body_range(mime_tree_root(*out)).start != n) {
+		mime_tree_free(*out);
+		*out = NULL;
+		return smime_parse(msg, len, out);
 	}
-	if ((rc = gw_buf_reserve(entity, len + 1024, &room)) == 0 &&
-	    (rc = smime_outer_headers(msg, mime_tree_root(tree), NULL,
-				      outer)) == 0)
+	return 0;
+}
+
+/*
+ * A message's outer header fields and its entity: where a message we
+ * made has them, otherwise written into outer and entity from its parse
+ * (made here when the caller has none).  Signing needs the whole tree
+ * (every part is made 7-bit safe); encryption needs only the header
+ * block.
+ */
+struct split {
+	struct gw_buf outer, entity;	/* when written */
+	const unsigned char *op, *ep;	/* the outer fields, the entity */
+	size_t on, en;
+};
+
+static int
+split(const struct smime_msg *m, unsigned flags, struct split *sp)
+{
+	struct mime_tree *tree = NULL;
+	const struct mime_tree *t = m->tree;
+	unsigned char *room;
+	int rc;
+
+	if (m->layout != NULL) {
+		/* Ours: nothing to parse, nothing to copy. */
+		sp->op = m->data;
+		sp->on = m->layout->outer_len;
+		sp->ep = m->data + m->layout->entity_start;
+		sp->en = m->len - m->layout->entity_start;
+		return 0;
+	}
+	if (t == NULL) {
 		rc = (flags & SMIME_ENT_SIGN)
-			 ? smime_entity(msg, mime_tree_root(tree), flags,
-					entity)
-			 : smime_entity_plain(msg, len, mime_tree_root(tree),
-					      entity);
+			 ? smime_parse(m->data, m->len, &tree)
+			 : smime_parse_header(m->data, m->len, &tree);
+		if (rc != 0)
+			return rc;
+		t = tree;
+	}
+	if ((rc = gw_buf_reserve(&sp->entity, m->len + 1024, &room)) == 0 &&
+	    (rc = smime_outer_headers(m->data, mime_tree_root(t), NULL,
+				      &sp->outer)) == 0)
+		rc = (flags & SMIME_ENT_SIGN)
+			 ? smime_entity(m->data, mime_tree_root(t), flags,
+					&sp->entity)
+			 : smime_entity_plain(m->data, m->len,
+					      mime_tree_root(t), &sp->entity);
 	mime_tree_free(tree);
+	sp->op = sp->outer.data;
+	sp->on = sp->outer.len;
+	sp->ep = sp->entity.data;
+	sp->en = sp->entity.len;
 	return rc;
+}
+
+static void
+split_init(struct split *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	gw_buf_init(&sp->outer, SMIME_MSG_MAX);
+	gw_buf_init(&sp->entity, SMIME_MSG_MAX);
+}
+
+static void
+split_free(struct split *sp)
+{
+	gw_buf_free(&sp->outer);
+	gw_buf_free_secret(&sp->entity);
+}
+
+/* The outer fields and our MIME-Version, recording where they end. */
+static int
+add_outer(struct gw_buf *out, const struct split *sp, size_t start,
+	  struct smime_layout *made)
+{
+	static const char mv[] = "MIME-Version: 1.0\r\n";
+	int rc;
+
+	if ((rc = gw_buf_add(out, sp->op, sp->on)) != 0 ||
+	    (rc = gw_buf_add(out, mv, sizeof(mv) - 1)) != 0)
+		return rc;
+	made->outer_len = out->len - start - (sizeof(mv) - 1);
+	made->entity_start = out->len - start;
+	return 0;
 }
 
 static int
@@ -180,18 +246,28 @@ int
 smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	   struct gw_buf *out)
 {
-	struct gw_buf outer, entity;
+	struct smime_msg m = {msg, len, NULL, NULL};
+
+	return smime_sign_msg(&m, s, out, NULL);
+}
+
+int
+smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
+	       struct gw_buf *out, struct smime_layout *made)
+{
+	struct smime_layout lay;
+	struct split sp;
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
 	BIO *in = NULL;
 	const EVP_MD *md = s->md ? s->md : EVP_sha256();
 	unsigned flags = CMS_PARTIAL | CMS_BINARY;
 	struct gw_buf der;
+	size_t start = out->len;
 	char bnd[64];
 	int i, rc;
 
-	gw_buf_init(&outer, SMIME_MSG_MAX);
-	gw_buf_init(&entity, SMIME_MSG_MAX);
+	split_init(&sp);
 	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
 	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA")) {
 		rc = gw_err_set_at(GW_ERR_INVALID, "pss",
@@ -199,17 +275,17 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 				   "certificate");
 		goto out;
 	}
-	if ((rc = split(msg, len, SMIME_ENT_SIGN, &outer, &entity)) != 0)
+	if ((rc = split(m, SMIME_ENT_SIGN, &sp)) != 0)
 		goto out;
 	/* Opaque content streams into the output, except with PSS: OpenSSL
 	 * 3.0's streaming encoder fails on a PSS SignerInfo ("illegal zero
 	 * content"), so that combination is finalised in memory. */
 	if (s->mode == SMIME_SIGN_DETACHED)
 		flags |= CMS_DETACHED;
-	else if (!s->pss && entity.len >= SMIME_STREAM_MIN)
+	else if (!s->pss && sp.en >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
-	if ((in = BIO_new_mem_buf(entity.data, (int)entity.len)) == NULL ||
+	if ((in = BIO_new_mem_buf(sp.ep, (int)sp.en)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
 		goto ssl;
 	if ((si = CMS_add1_signer(cms, s->cert, s->key, md,
@@ -224,21 +300,20 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	/* Opaque: the content goes into the structure; stream it straight
 	 * into our buffer instead of through growing memory BIOs. */
 	if ((rc = cms_output(cms, in, flags,
-			      s->mode == SMIME_SIGN_DETACHED ? 0 : entity.len,
+			      s->mode == SMIME_SIGN_DETACHED ? 0 : sp.en,
 			      GW_ERR_P11, &der)) != 0)
 		goto out;
-	if ((rc = gw_buf_add(out, outer.data, outer.len)) != 0)
+	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0)
 		goto out;
 	if (s->mode == SMIME_SIGN_DETACHED) {
-		if ((rc = make_boundary(&entity, bnd)) != 0 ||
+		if ((rc = make_boundary(sp.ep, sp.en, bnd)) != 0 ||
 		    (rc = gw_buf_addf(out,
-				      "MIME-Version: 1.0\r\n"
 				      "Content-Type: multipart/signed; "
 				      "protocol=\"application/"
 				      "pkcs7-signature\";\r\n\tmicalg=%s; "
 				      "boundary=\"%s\"\r\n\r\n--%s\r\n",
 				      micalg(md), bnd, bnd)) != 0 ||
-		    (rc = gw_buf_add(out, entity.data, entity.len)) != 0 ||
+		    (rc = gw_buf_add(out, sp.ep, sp.en)) != 0 ||
 		    (rc = gw_buf_addf(out,
 				      "\r\n--%s\r\n"
 				      "Content-Type: application/"
@@ -254,7 +329,6 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 			goto out;
 	} else {
 		if ((rc = gw_buf_adds(out,
-				      "MIME-Version: 1.0\r\n"
 				      "Content-Type: application/pkcs7-mime; "
 				      "smime-type=signed-data;\r\n"
 				      "\tname=\"smime.p7m\"\r\n"
@@ -272,8 +346,7 @@ out:
 	gw_buf_free(&der);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
-	gw_buf_free(&outer);
-	gw_buf_free_secret(&entity);
+	split_free(&sp);
 	return rc;
 }
 
@@ -347,39 +420,48 @@ int
 smime_encrypt(const unsigned char *msg, size_t len,
 	      const struct smime_recipients *r, struct gw_buf *out)
 {
-	struct gw_buf outer, entity;
+	struct smime_msg m = {msg, len, NULL, NULL};
+
+	return smime_encrypt_msg(&m, r, out, NULL);
+}
+
+int
+smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
+		  struct gw_buf *out, struct smime_layout *made)
+{
+	struct smime_layout lay;
+	struct split sp;
 	CMS_ContentInfo *cms = NULL;
 	const EVP_CIPHER *cipher = r->cipher ? r->cipher : EVP_aes_256_cbc();
 	unsigned flags = CMS_PARTIAL | CMS_BINARY;
 	struct gw_buf der;
 	BIO *in = NULL;
+	size_t start = out->len;
 	int i, rc, aead;
 
-	gw_buf_init(&outer, SMIME_MSG_MAX);
-	gw_buf_init(&entity, SMIME_MSG_MAX);
+	split_init(&sp);
 	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
 	if (r->certs == NULL || sk_X509_num(r->certs) == 0) {
 		rc = gw_err_set(GW_ERR_INVALID, "no recipient");
 		goto out;
 	}
-	if ((rc = split(msg, len, 0, &outer, &entity)) != 0)
+	if ((rc = split(m, 0, &sp)) != 0)
 		goto out;
 	aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
-	if (entity.len >= SMIME_STREAM_MIN)
+	if (sp.en >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
-	if ((in = BIO_new_mem_buf(entity.data, (int)entity.len)) == NULL ||
+	if ((in = BIO_new_mem_buf(sp.ep, (int)sp.en)) == NULL ||
 	    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)
 		goto ssl;
 	for (i = 0; i < sk_X509_num(r->certs); i++)
 		if ((rc = add_recipient(cms, sk_X509_value(r->certs, i),
 					r->oaep)) != 0)
 			goto out;
-	if ((rc = cms_output(cms, in, flags, entity.len, GW_ERR_CRYPTO,
+	if ((rc = cms_output(cms, in, flags, sp.en, GW_ERR_CRYPTO,
 			      &der)) != 0 ||
-	    (rc = gw_buf_add(out, outer.data, outer.len)) != 0 ||
+	    (rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
 	    (rc = gw_buf_addf(out,
-			      "MIME-Version: 1.0\r\n"
 			      "Content-Type: application/pkcs7-mime; "
 			      "smime-type=%s;\r\n\tname=\"smime.p7m\"\r\n"
 			      "Content-Transfer-Encoding: base64\r\n"
@@ -397,34 +479,6 @@ out:
 	gw_buf_free(&der);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
-	gw_buf_free(&outer);
-	gw_buf_free_secret(&entity);
+	split_free(&sp);
 	return rc;
 }
-
-/* ---- addresses ---------------------------------------------------- */
-
-/* The addr-spec of a From value, lowercased domain; "" when none. */
-void
-smime_from_address(const char *v, char *buf, size_t len)
-{
-	const char *s = v, *e, *lt;
-	size_t n;
-
-	buf[0] = '\0';
-	if (v == NULL)
-		return;
-	if ((lt = strrchr(v, '<')) != NULL && (e = strchr(lt, '>')) != NULL)
-		s = lt + 1;
-	else {
-		while (isspace((unsigned char)*s))
-			s++;
-		e = s + strcspn(s, " \t\r\n,;");
-	}
-	n = (size_t)(e - s);
-	if (n == 0 || n >= len || memchr(s, '@', n) == NULL)
-		return;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-}
-

@@ -53,6 +53,48 @@ int smime_sign(const unsigned char *msg, size_t len,
 int smime_encrypt(const unsigned char *msg, size_t len,
 		  const struct smime_recipients *rcpt, struct gw_buf *out);
 
+struct mime_tree;
+
+/*
+ * Where a message made by smime_sign_msg() or smime_encrypt_msg() splits,
+ * as offsets from its first byte: [0, outer_len) are the outer header
+ * fields (CRLF), then our MIME-Version field, then from entity_start to
+ * the end the entity: our Content-* fields, the empty line and the body,
+ * in canonical form (CRLF line ends, 7-bit).  What parsing the message
+ * again would find, known from building it.
+ */
+struct smime_layout {
+	size_t outer_len;
+	size_t entity_start;
+};
+
+/*
+ * A message to sign or encrypt, with what is known of it already:
+ *   tree    its parse (smime_parse(); for encryption alone the header
+ *           block is enough: smime_parse_header()), or
+ *   layout  how smime_sign_msg() or smime_encrypt_msg() made it;
+ * both NULL: the function parses it.  Borrowed.
+ */
+struct smime_msg {
+	const unsigned char *data;
+	size_t len;
+	const struct mime_tree *tree;
+	const struct smime_layout *layout;
+};
+
+/*
+ * smime_sign() and smime_encrypt() on a message parsed or made already:
+ * the same output, byte for byte, without parsing it again.  made (may
+ * be NULL) gets the layout of the message appended to out, to hand the
+ * result to the next operation.
+ */
+int smime_sign_msg(const struct smime_msg *m,
+		   const struct smime_signer *signer, struct gw_buf *out,
+		   struct smime_layout *made);
+int smime_encrypt_msg(const struct smime_msg *m,
+		      const struct smime_recipients *rcpt, struct gw_buf *out,
+		      struct smime_layout *made);
+
 
 /*
  * Whether cert may be used to encrypt to: RSA with keyEncipherment or
@@ -61,18 +103,20 @@ int smime_encrypt(const unsigned char *msg, size_t len,
  */
 int smime_check_recipient(X509 *cert, time_t now);
 
-/*
- * The addr-spec of a From field value ("Name <a@b>" or "a@b") into buf;
- * "" when there is none.
- */
-void smime_from_address(const char *from, char *buf, size_t len);
-
 
 /*
  * Parses a message with the default MIME limits (GW_ERR_LIMIT or
  * GW_ERR_NOMEM only: malformed MIME is never an error).
  */
-struct mime_tree;
 int smime_parse(const unsigned char *msg, size_t len, struct mime_tree **out);
+
+/*
+ * The same, of the header block alone (up to the first empty line),
+ * unless the parser ends the block elsewhere (a delimiter line, say):
+ * then of the whole message.  What encryption needs: its entity's body
+ * is never looked into.
+ */
+int smime_parse_header(const unsigned char *msg, size_t len,
+		       struct mime_tree **out);
 
 #endif

@@ -1,4 +1,5 @@
-/* smime_entity.c - outer headers, and the canonical protected entity. */
+/* smime_entity.c - outer headers, and the canonical protected entity
+ * (smime_entity.h). */
 #include "smime_entity.h"
 
 #include <ctype.h>
@@ -8,41 +9,9 @@
 
 #include "gw_err.h"
 #include "mime_codec.h"
+#include "mime_header.h"
 
 #define LINE_MAX_7BIT 998
-
-int
-smime_is_content_header(const char *name)
-{
-	return name != NULL && strncasecmp(name, "Content-", 8) == 0;
-}
-
-const char *
-smime_header(const struct mime_part *part, const char *name)
-{
-	return mime_part_header(part, name);
-}
-
-int
-smime_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
-{
-	unsigned char *dst;
-	size_t len;
-	int rc;
-
-	if (n == 0)
-		return 0;
-	/* Fast path: already canonical (the usual case on the wire). */
-	if (mime_crlf_canon_len(in, n) == n)
-		return gw_buf_add(out, in, n);
-	if ((rc = gw_buf_reserve(out, mime_crlf_max(n), &dst)) != 0)
-		return rc;
-	if ((rc = mime_crlf_canon(in, n, dst, mime_crlf_max(n), &len)) != 0)
-		return rc;
-	out->len += len;
-	out->data[out->len] = '\0';
-	return 0;
-}
 
 /* Skips white space and RFC 5322 comments (nested, with quoted pairs). */
 static const char *
@@ -96,60 +65,11 @@ smime_is_our_result(const char *name, const char *value, const char *id)
 	return strcasecmp(got, id) == 0;
 }
 
-/*
- * Appends a header field so that it can never become more than one
- * field, nor part of another: a CR not followed by LF (which some
- * readers take as a line break) becomes a space, or is dropped when it
- * starts the field (a leading space would fold the line into the field
- * before it); a bare LF becomes CRLF, and a field cut off by the end of
- * the input gets its CRLF.
- */
-int
-smime_add_field_bytes(struct gw_buf *out, const unsigned char *p, size_t n,
-		      int canon)
-{
-	size_t i, start, lead;
-	int rc;
-
-	/*
-	 * Lone CRs and blanks before the name go (the parser's name leaves
-	 * them out too): a copied line that started with white space would
-	 * fold into the field before it.  A field that was nothing else
-	 * goes whole: its line end alone would end the header block.
-	 */
-	for (lead = 0; lead < n && (p[lead] == ' ' || p[lead] == '\t' ||
-				    (p[lead] == '\r' &&
-				     (lead + 1 == n || p[lead + 1] != '\n')));
-	     lead++)
-		;
-	if (lead > 0 && (lead == n || p[lead] == '\n' || p[lead] == '\r'))
-		return 0;
-	for (i = start = lead; i < n; i++) {
-		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) {
-			/* A space inside the field. */
-			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
-			    (rc = gw_buf_add(out, " ", 1)) != 0)
-				return rc;
-			start = i + 1;
-		} else if (canon && p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) {
-			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
-			    (rc = gw_buf_add(out, "\r\n", 2)) != 0)
-				return rc;
-			start = i + 1;
-		}
-	}
-	if ((rc = gw_buf_add(out, p + start, n - start)) != 0)
-		return rc;
-	if (n == 0 || p[n - 1] != '\n')
-		return gw_buf_add(out, canon ? "\r\n" : "\n", canon ? 2 : 1);
-	return 0;
-}
-
 static int
 add_field(struct gw_buf *out, const unsigned char *msg,
 	  const struct mime_header *h)
 {
-	return smime_add_field_bytes(out, msg + mime_header_offset(h),
+	return mime_header_add_field(out, msg + mime_header_offset(h),
 				     mime_header_length(h), 1);
 }
 
@@ -165,7 +85,7 @@ smime_outer_headers(const unsigned char *msg, const struct mime_part *root,
 	for (i = 0; i < mime_part_header_count(root); i++) {
 		h = mime_part_header_at(root, i);
 		name = mime_header_name(h);
-		if (smime_is_content_header(name) ||
+		if (mime_header_is_content(name) ||
 		    strcasecmp(name, "MIME-Version") == 0)
 			continue;
 		if (smime_is_our_result(name, mime_header_value(h),
@@ -225,7 +145,7 @@ add_part_headers(struct gw_buf *out, const unsigned char *msg,
 	for (i = 0; i < mime_part_header_count(p); i++) {
 		h = mime_part_header_at(p, i);
 		name = mime_header_name(h);
-		if (is_root && !smime_is_content_header(name))
+		if (is_root && !mime_header_is_content(name))
 			continue;
 		if (strcasecmp(name, "Content-Type") == 0)
 			have_ct = 1;
@@ -285,7 +205,7 @@ add_multipart(struct gw_buf *out, const unsigned char *msg,
 	int rc, sign = flags & SMIME_ENT_SIGN;
 
 	if (!sign && pre.end > pre.start) {
-		if ((rc = smime_add_crlf(out, msg + pre.start,
+		if ((rc = mime_header_add_crlf(out, msg + pre.start,
 					 pre.end - pre.start)) != 0 ||
 		    (rc = gw_buf_adds(out, "\r\n")) != 0)
 			return rc;
@@ -301,7 +221,7 @@ add_multipart(struct gw_buf *out, const unsigned char *msg,
 			      mime_part_child_count(p) ? "\r\n" : "", bnd)) != 0)
 		return rc;
 	if (!sign && epi.end > epi.start)
-		return smime_add_crlf(out, msg + epi.start, epi.end - epi.start);
+		return mime_header_add_crlf(out, msg + epi.start, epi.end - epi.start);
 	return 0;
 }
 
@@ -342,7 +262,7 @@ add_part(struct gw_buf *out, const unsigned char *msg,
 	if ((rc = add_part_headers(out, msg, p, is_root, NULL, 1)) != 0 ||
 	    (rc = gw_buf_adds(out, "\r\n")) != 0)
 		return rc;
-	return smime_add_crlf(out, b, n);
+	return mime_header_add_crlf(out, b, n);
 }
 
 int
@@ -350,25 +270,6 @@ smime_entity(const unsigned char *msg, const struct mime_part *root,
 	     unsigned flags, struct gw_buf *out)
 {
 	return add_part(out, msg, root, 1, flags);
-}
-
-size_t
-smime_header_block_len(const unsigned char *msg, size_t len)
-{
-	const unsigned char *p = msg, *end = msg + len;
-
-	/* The first empty line: "\n\n" or "\n\r\n" (or one at the start). */
-	if (len > 0 && (msg[0] == '\n' || (len > 1 && msg[0] == '\r' &&
-					     msg[1] == '\n')))
-		return msg[0] == '\n' ? 1 : 2;
-	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		p++;
-		if (p < end && *p == '\n')
-			return (size_t)(p - msg) + 1;
-		if (p + 1 < end && p[0] == '\r' && p[1] == '\n')
-			return (size_t)(p - msg) + 2;
-	}
-	return len;
 }
 
 int
@@ -381,5 +282,5 @@ smime_entity_plain(const unsigned char *msg, size_t len,
 	if ((rc = add_part_headers(out, msg, root, 1, NULL, 0)) != 0 ||
 	    (rc = gw_buf_adds(out, "\r\n")) != 0)
 		return rc;
-	return start < len ? smime_add_crlf(out, msg + start, len - start) : 0;
+	return start < len ? mime_header_add_crlf(out, msg + start, len - start) : 0;
 }

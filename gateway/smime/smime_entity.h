@@ -48,32 +48,11 @@ int smime_entity(const unsigned char *msg, const struct mime_part *root,
 int smime_entity_plain(const unsigned char *msg, size_t len,
 		       const struct mime_part *root, struct gw_buf *out);
 
-/* Length of the header block of msg with its empty line (all of msg
- * when it has none). */
-size_t smime_header_block_len(const unsigned char *msg, size_t len);
-
 /*
  * 1 when the field is an Authentication-Results or X-SMIME-Gateway field
  * whose authserv-id (RFC 8601: token or quoted-string, after comments
  * and white space) equals id, case-insensitively.  0 when id is NULL.
  */
 int smime_is_our_result(const char *name, const char *value, const char *id);
-
-/*
- * Appends the raw bytes of one header field so that it stays one field:
- * a lone CR becomes a space, a field without a line end gets one; with
- * canon, bare LFs become CRLF (otherwise line ends are kept as they are).
- */
-int smime_add_field_bytes(struct gw_buf *out, const unsigned char *p,
-			  size_t n, int canon);
-
-/* Appends in[0..n) with canonical CRLF line ends. */
-int smime_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n);
-
-/* 1 when the header name starts with "Content-" (case-insensitive). */
-int smime_is_content_header(const char *name);
-
-/* The first header field's value, unfolded, or NULL. */
-const char *smime_header(const struct mime_part *part, const char *name);
 
 #endif

@@ -10,7 +10,9 @@
 #include <openssl/x509v3.h>
 
 #include "gw_err.h"
+#include "mime_addr.h"
 #include "mime_codec.h"
+#include "mime_header.h"
 #include "mime_parser.h"
 #include "smime.h"
 #include "smime_entity.h"
@@ -262,7 +264,7 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 		goto out;
 	}
 	signers = CMS_get0_signers(cms);
-	smime_from_address(from, addr, sizeof(addr));
+	mime_addr_from(from, addr, sizeof(addr));
 	for (i = 0; i < sk_X509_num(signers); i++) {
 		X509 *x = sk_X509_value(signers, i);
 
@@ -319,7 +321,7 @@ verify_detached(CMS_ContentInfo *cms, const unsigned char *p, size_t n,
 		sk_X509_pop_free(res->unverified_certs, X509_free);
 	*res = saved;
 	gw_buf_init(&canon, SMIME_MSG_MAX);
-	if ((rc = smime_add_crlf(&canon, p, n)) == 0) {
+	if ((rc = mime_header_add_crlf(&canon, p, n)) == 0) {
 		if ((b = BIO_new_mem_buf(canon.data, (int)canon.len)) == NULL)
 			rc = GW_ERR_NOMEM;
 		else
@@ -401,7 +403,7 @@ stripped_copy(const unsigned char *msg, size_t len,
 		 * a space. */
 		before = out->len;
 		n = mime_header_length(h);
-		if ((rc = smime_add_field_bytes(out, msg + mime_header_offset(h),
+		if ((rc = mime_header_add_field(out, msg + mime_header_offset(h),
 						n, 0)) != 0)
 			return rc;
 		if (out->len - before != n ||
@@ -453,9 +455,9 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 	if (!starts_like_entity(entity, elen)) {
 		if ((rc = gw_buf_adds(next, "\r\n")) != 0)
 			return rc;
-		return smime_add_crlf(next, entity, elen);
+		return mime_header_add_crlf(next, entity, elen);
 	}
-	if ((rc = smime_parse(entity, smime_header_block_len(entity, elen),
+	if ((rc = smime_parse(entity, mime_header_block_len(entity, elen),
 			      &t)) != 0)
 		return rc;
 	rc = smime_entity_plain(entity, elen, mime_tree_root(t), next);
@@ -503,7 +505,7 @@ parse_layer(const unsigned char *e, size_t n, int depth,
 	int rc;
 
 	*out = NULL;
-	if (depth > 0 && (h = smime_header_block_len(e, n)) < n) {
+	if (depth > 0 && (h = mime_header_block_len(e, n)) < n) {
 		if ((rc = smime_parse(e, h, out)) != 0)
 			return rc;
 		/* Only when the parser ends the header block where the
@@ -701,7 +703,7 @@ smime_open(const unsigned char *msg, size_t len,
 		    (rc = parse_layer(cd, cl, depth, &tree)) != 0)
 			goto out;
 		root = mime_tree_root(tree);
-		from = smime_header(root, "From");
+		from = mime_part_header(root, "From");
 		k = classify(root);
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {

@@ -1,0 +1,47 @@
+/*
+ * mime_header.h - header fields and header blocks, as bytes: which
+ * fields are content fields, where a header block ends, and appending
+ * fields and entity bytes to a buffer with canonical line ends.  Not
+ * S/MIME specific; used where a message is rebuilt from its parse
+ * (mime_parser.h).
+ *
+ * Appending functions return 0 or a GW_ERR_* code (GW_ERR_LIMIT when
+ * out's ceiling is reached; out is then partly written).
+ */
+#ifndef MIME_HEADER_H
+#define MIME_HEADER_H
+
+#include <stddef.h>
+
+#include "gw_buf.h"
+
+/* 1 when the field name starts with "Content-" (case-insensitive);
+ * 0 for NULL. */
+int mime_header_is_content(const char *name);
+
+/*
+ * Length of the header block of msg with its empty line: through the
+ * first "\n\n" or "\n\r\n", or 1 or 2 when msg starts with an empty
+ * line; all of msg when it has none.  A cheap shortcut: the parser may
+ * end a block elsewhere (a delimiter line), so compare with its
+ * body_start before trusting it.
+ */
+size_t mime_header_block_len(const unsigned char *msg, size_t len);
+
+/*
+ * Appends the raw bytes p[0..n) of one header field so that it can never
+ * become more than one field, nor part of another: blanks and lone CRs
+ * before the name go (a field that was nothing else goes whole), a lone
+ * CR inside becomes a space, a field without a line end gets one; with
+ * canon, bare LFs become CRLF and the added line end is CRLF (otherwise
+ * line ends are kept as they are, and LF is added).
+ */
+int mime_header_add_field(struct gw_buf *out, const unsigned char *p,
+			  size_t n, int canon);
+
+/* Appends in[0..n) with canonical CRLF line ends (mime_crlf_canon()):
+ * a header block or a body copied after one. */
+int mime_header_add_crlf(struct gw_buf *out, const unsigned char *in,
+			 size_t n);
+
+#endif

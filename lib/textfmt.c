@@ -359,3 +359,24 @@ textfmt_add_cert_pem(struct gw_buf *out, X509 *cert, const char *fmt, ...)
 	BIO_free(b);
 	return rc;
 }
+
+int
+textfmt_ci_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+	int ca, cb;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		ca = (unsigned char)a[i];
+		cb = (unsigned char)b[i];
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb)
+			return 0;
+	}
+	return 1;
+}

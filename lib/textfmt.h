@@ -125,4 +125,8 @@ int textfmt_repeat(const void *base, size_t n, size_t size, size_t key_off,
 int textfmt_add_cert_pem(struct gw_buf *out, X509 *cert, const char *fmt,
 			 ...) __attribute__((format(printf, 3, 4)));
 
+/* 1 when the counted strings are equal ignoring ASCII case (never the
+ * locale's), else 0. */
+int textfmt_ci_eq(const char *a, size_t alen, const char *b, size_t blen);
+
 #endif

@@ -12,26 +12,6 @@
 #include "gw_err.h"
 #include "textfmt.h"
 
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* ASCII case-insensitive equality of two counted strings. */
-static int
-ci_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t i;
-
-	if (alen != blen)
-		return 0;
-	for (i = 0; i < alen; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return 0;
-	return 1;
-}
-
 const char *
 addr_rule_match_name(enum addr_match kind)
 {
@@ -85,7 +65,7 @@ dns_match(const char *v, size_t n, const char *dom, size_t dlen)
 	const char *dot;
 
 	n = undot(v, n);
-	if (ci_eq(v, n, dom, dlen))
+	if (textfmt_ci_eq(v, n, dom, dlen))
 		return ADDR_MATCH_DOMAIN;
 	/* "*.rest": rest has two labels at least; dom = label.rest */
 	if (n < 4 || v[0] != '*' || v[1] != '.' ||
@@ -93,7 +73,7 @@ dns_match(const char *v, size_t n, const char *dom, size_t dlen)
 		return ADDR_MATCH_NONE;
 	if ((dot = memchr(dom, '.', dlen)) == NULL || dot == dom)
 		return ADDR_MATCH_NONE;
-	if (ci_eq(v + 2, n - 2, dot + 1, dlen - (size_t)(dot + 1 - dom)))
+	if (textfmt_ci_eq(v + 2, n - 2, dot + 1, dlen - (size_t)(dot + 1 - dom)))
 		return ADDR_MATCH_WILDCARD;
 	return ADDR_MATCH_NONE;
 }
@@ -135,7 +115,7 @@ addr_rule_match(X509 *cert, const char *addr, char *san, size_t sanlen)
 				;
 			if (*at == '@' && (size_t)(at - v) == llen &&
 			    memcmp(v, local, llen) == 0 &&
-			    ci_eq(at + 1, undot(at + 1, n - llen - 1), dom,
+			    textfmt_ci_eq(at + 1, undot(at + 1, n - llen - 1), dom,
 				  dlen))
 				k = ADDR_MATCH_EMAIL;
 		} else if (g->type == GEN_DNS) {

@@ -1,6 +1,7 @@
 /*
- * keystore.h - partners' public keys ("Public Keys" in the reference)
- * and the recipient lookup used to encrypt.
+ * keystore.h - partners' public keys ("Public Keys" in the reference):
+ * records (keystore.c) and their text form (keystore_text.c).  The
+ * recipient lookup that reads them is gateway/keys/lookup.h.
  *
  * A public key is a name bound to one partner certificate.  Records
  * live in GW_DB_PUBKEYS keyed by name (the rules of

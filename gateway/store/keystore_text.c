@@ -28,26 +28,6 @@
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static int
-lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-/* ASCII case-insensitive equality of two counted strings. */
-static int
-ci_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t i;
-
-	if (alen != blen)
-		return 0;
-	for (i = 0; i < alen; i++)
-		if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-			return 0;
-	return 1;
-}
-
 /* ASCII case-insensitive: does hay (hlen bytes) contain needle? */
 static int
 ci_contains(const char *hay, size_t hlen, const char *needle)
@@ -57,7 +37,7 @@ ci_contains(const char *hay, size_t hlen, const char *needle)
 	if (nlen == 0)
 		return 1;
 	for (i = 0; i + nlen <= hlen; i++)
-		if (ci_eq(hay + i, nlen, needle, nlen))
+		if (textfmt_ci_eq(hay + i, nlen, needle, nlen))
 			return 1;
 	return 0;
 }

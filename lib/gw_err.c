@@ -107,9 +107,6 @@ int
 gw_err_set_ssl(int err, const char *fmt, ...)
 {
 	va_list ap;
-	unsigned long e;
-	size_t len;
-	char buf[256];
 
 	if (err_latched) {
 		ERR_clear_error();
@@ -118,17 +115,35 @@ gw_err_set_ssl(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	err_vlatch(fmt, ap);
 	va_end(ap);
-	/* Append the innermost reasons, most specific last. */
-	while ((e = ERR_get_error()) != 0) {
-		len = strlen(err_detail);
-		if (len + 3 >= sizeof(err_detail))
-			continue;
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err_detail + len, sizeof(err_detail) - len, ": %s",
-			 ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-						    : buf);
-	}
+	gw_err_ssl_append(err_detail, sizeof(err_detail));
 	return err;
+}
+
+int
+gw_err_ssl_append(char *buf, size_t size)
+{
+	unsigned long e;
+	size_t len;
+	char tmp[256];
+	const char *reason;
+	int n, cut = 0;
+
+	/* Oldest first: the outermost operation, then its causes. */
+	while ((e = ERR_get_error()) != 0) {
+		len = strlen(buf);
+		if (len + 3 >= size) {
+			cut = 1;
+			continue;
+		}
+		if ((reason = ERR_reason_error_string(e)) == NULL) {
+			ERR_error_string_n(e, tmp, sizeof(tmp));
+			reason = tmp;
+		}
+		n = snprintf(buf + len, size - len, ": %s", reason);
+		if (n < 0 || (size_t)n >= size - len)
+			cut = 1;
+	}
+	return cut;
 }
 
 int

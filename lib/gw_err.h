@@ -79,6 +79,13 @@ int gw_err_set_ssl(int err, const char *fmt, ...)
  */
 int gw_err_set_at(int err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * Appends ": reason" to the string in buf (size bytes) for each error in
+ * OpenSSL's queue, oldest first, and empties the queue.  1 when a reason
+ * did not fit (cut or left out), else 0.  gw_err_set_ssl() and the
+ * logger share it.
+ */
+int gw_err_ssl_append(char *buf, size_t size);
 /* The field latched with the detail, or NULL. */
 const char *gw_err_field(void);
 /* The latched detail, or "" when none.  Valid until gw_err_clear(). */

@@ -159,12 +159,10 @@ static void log_vmsg(int level, int with_ssl, const char *fmt, va_list ap)
 static void
 log_vmsg(int level, int with_ssl, const char *fmt, va_list ap)
 {
-	char raw[LOG_LINE_MAX], text[LOG_LINE_MAX], ebuf[256];
-	const char *reason;
-	unsigned long e;
+	char raw[LOG_LINE_MAX], text[LOG_LINE_MAX];
 	struct line l;
 	size_t i, len;
-	int n, saved = errno;
+	int n, ssl_cut = 0, saved = errno;
 
 	if (level < 0)
 		level = LOG_LEVEL_ERROR;
@@ -179,23 +177,17 @@ log_vmsg(int level, int with_ssl, const char *fmt, va_list ap)
 	len = n < 0 ? 0 : (size_t)n;
 	if (len >= sizeof(raw))
 		len = sizeof(raw) - 1;
-	/* Oldest first: the outermost operation, then its causes. */
-	while (with_ssl && (e = ERR_get_error()) != 0) {
-		if ((reason = ERR_reason_error_string(e)) == NULL) {
-			ERR_error_string_n(e, ebuf, sizeof(ebuf));
-			reason = ebuf;
-		}
-		n = snprintf(raw + len, sizeof(raw) - len, ": %s", reason);
-		if (n > 0)
-			len += (size_t)n;
-		if (len >= sizeof(raw))
-			len = sizeof(raw) - 1;
+	raw[len] = '\0';
+	if (with_ssl) {
+		ssl_cut = gw_err_ssl_append(raw, sizeof(raw));
+		len = strlen(raw);
 	}
 	line_init(&l, text, sizeof(text));
 	for (i = 0; i < len && raw[i] != '\0'; i++)
 		line_add_escaped(&l, (unsigned char)raw[i]);
-	/* The raw text was itself cut by vsnprintf: say so. */
-	if (len == sizeof(raw) - 1)
+	/* The raw text was itself cut (by vsnprintf, or reasons that did
+	 * not fit): say so. */
+	if (len == sizeof(raw) - 1 || ssl_cut)
 		l.cut = 1;
 	line_finish(&l);
 	emit(level, text);

@@ -91,7 +91,8 @@
 
 #include "gw_store.h"
 #include "identity.h"
-#include "keysrc_token.h"
+#include "cli.h"
+#include "keysrc.h"
 #include "gw_buf.h"
 #include "gw_config.h"
 #include "gw_err.h"
@@ -319,8 +320,7 @@ read_key(const char *path)
 
 struct ident {
 	struct gw_config *cfg;
-	struct gw_store *store;
-	struct keysrc *keys;
+	struct engine e;	/* the store and the key source */
 	struct identity *id;
 	EVP_PKEY *key; /* NULL unless loaded */
 };
@@ -328,7 +328,6 @@ struct ident {
 static void
 ident_open(const struct opts *o, int load_key, struct ident *ii)
 {
-	struct keysrc_token_config tc;
 	struct gw_txn *txn = NULL;
 	int rc;
 
@@ -337,21 +336,15 @@ ident_open(const struct opts *o, int load_key, struct ident *ii)
 		die("-c CONF and --identity NAME are required", NULL);
 	if ((rc = gw_config_load(o->conf, &ii->cfg)) != 0)
 		die_gw(o->conf, rc);
-	if ((rc = gw_store_open(ii->cfg->data_dir,
-				(size_t)ii->cfg->store_map_size, &ii->store)) != 0)
+	if ((rc = cli_engine_open(ii->cfg, &ii->e)) != 0)
 		die_gw("opening the store", rc);
-	tc.module = ii->cfg->pkcs11_module;
-	tc.token_uri = ii->cfg->token;
-	tc.pin_file = ii->cfg->pin_file;
-	if ((ii->keys = keysrc_token_new(&tc)) == NULL)
-		die_gw("the key source", GW_ERR_NOMEM);
-	if ((rc = gw_txn_begin(ii->store, GW_TXN_READ, &txn)) != 0)
+	if ((rc = gw_txn_begin(ii->e.store, GW_TXN_READ, &txn)) != 0)
 		die_gw("reading the store", rc);
-	rc = keysrc_find_signer(ii->keys, txn, o->identity, &ii->id);
+	rc = keysrc_find_signer(ii->e.keys, txn, o->identity, &ii->id);
 	gw_txn_abort(txn);
 	if (rc != 0)
 		die_gw(o->identity, rc);
-	if (load_key && (rc = keysrc_key(ii->keys, ii->id, &ii->key)) != 0)
+	if (load_key && (rc = keysrc_key(ii->e.keys, ii->id, &ii->key)) != 0)
 		die_gw("loading the token key", rc);
 }
 
@@ -360,8 +353,7 @@ ident_close(struct ident *ii)
 {
 	EVP_PKEY_free(ii->key);
 	identity_free(ii->id);
-	keysrc_free(ii->keys);
-	gw_store_close(ii->store);
+	cli_engine_close(&ii->e);
 	gw_config_free(ii->cfg);
 }
 
@@ -1419,9 +1411,7 @@ process_once(void *a)
 static int
 cmd_process(const struct opts *o)
 {
-	struct keysrc_token_config tc;
 	struct gw_config *cfg = NULL;
-	struct gw_store *store = NULL;
 	struct procctx c;
 	struct stats st;
 	unsigned char *msg;
@@ -1435,15 +1425,8 @@ cmd_process(const struct opts *o)
 	c.msg = msg;
 	if ((rc = gw_config_load(o->conf, &cfg)) != 0)
 		die_gw(o->conf, rc);
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&store)) != 0)
+	if ((rc = cli_engine_open(cfg, &c.e)) != 0)
 		die_gw("opening the store", rc);
-	tc.module = cfg->pkcs11_module;
-	tc.token_uri = cfg->token;
-	tc.pin_file = cfg->pin_file;
-	if ((c.e.keys = keysrc_token_new(&tc)) == NULL)
-		die_gw("the key source", GW_ERR_NOMEM);
-	c.e.store = store;
 	c.req.direction = PROCESS_OUTGOING;
 	c.req.from = "alice@example.test";
 	c.req.to = &o->to;
@@ -1453,8 +1436,7 @@ cmd_process(const struct opts *o)
 	measure(o->profile, process_once, &c, o, &st);
 	printf("process\t%s\t%zu\t%zu\t%zu\t%.9f\t%.9f\t%.9f\n", o->profile,
 	       c.len, st.iters, st.samples, st.median, st.p10, st.p90);
-	keysrc_free(c.e.keys);
-	gw_store_close(store);
+	cli_engine_close(&c.e);
 	gw_config_free(cfg);
 	free(msg);
 	return 0;

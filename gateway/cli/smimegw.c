@@ -11,9 +11,6 @@
 #include "gw_buf.h"
 #include "gw_err.h"
 #include "gw_store.h"
-#include "certmgr.h"
-#include "engine.h"
-#include "keysrc_token.h"
 #include "log.h"
 
 int
@@ -43,49 +40,6 @@ cli_store_open(struct cli_ctx *ctx, struct gw_config **cfg,
 	if (cfg != NULL)
 		*cfg = c;
 	return gw_store_open(c->data_dir, (size_t)c->store_map_size, st);
-}
-
-int
-cli_engine_open(const struct gw_config *cfg, struct engine *e)
-{
-	struct keysrc_token_config tc;
-	int rc;
-
-	e->store = NULL;
-	e->keys = NULL;
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&e->store)) != 0)
-		return rc;
-	tc.module = cfg->pkcs11_module;
-	tc.token_uri = cfg->token;
-	tc.pin_file = cfg->pin_file;
-	if ((e->keys = keysrc_token_new(&tc)) == NULL) {
-		cli_engine_close(e);
-		return GW_ERR_NOMEM;
-	}
-	return 0;
-}
-
-void
-cli_engine_close(struct engine *e)
-{
-	keysrc_free(e->keys);
-	gw_store_close(e->store);
-	e->keys = NULL;
-	e->store = NULL;
-}
-
-struct certmgr_config
-cli_certmgr_config(const struct gw_config *cfg)
-{
-	struct certmgr_config c;
-
-	c.data_dir = cfg->data_dir;
-	c.store_map_size = (size_t)cfg->store_map_size;
-	c.token.module = cfg->pkcs11_module;
-	c.token.token_uri = cfg->token;
-	c.token.pin_file = cfg->pin_file;
-	return c;
 }
 
 int

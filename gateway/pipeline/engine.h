@@ -69,6 +69,13 @@ int engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert,
  * intermediate or a pinned end-entity certificate is enough).  *extra
  * gets those public keys again, for signers whose message does not
  * carry their certificate (smime_open_opts.extra).
+ *
+ * A pinned public key is trusted for itself only: a chain whose trust
+ * anchor is a pinned key and that goes beyond it (a certificate the
+ * pinned key issued) fails with X509_V_ERR_INVALID_CA, whatever its
+ * basicConstraints say, unless the same certificate is also a trusted
+ * CA (ca_file or "ca add").  The store's verify callback does that;
+ * the store must not be given another.
  */
 int engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 		 X509_STORE **out, STACK_OF(X509) **extra);

@@ -128,24 +128,34 @@ out:
 int
 engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
 {
-	struct engine *e = arg;
+	const struct engine_open_for *of = arg;
+	const struct engine *e = of->e;
+	struct keysrc_for f;
 	struct identity *id = NULL;
 	struct gw_txn *txn = NULL;
+	X509 *named = NULL;
 	int rc;
 
 	*cert = NULL;
 	*key = NULL;
+	f.rcpt = of->rcpt;
+	f.nrcpt = of->nrcpt;
+	f.catch_all = e->decrypt_catch_all;
+	f.any = of->any;
 	/* No transaction is held while the key source works. */
 	if ((rc = gw_txn_begin(e->store, GW_TXN_READ, &txn)) != 0)
 		return rc;
-	rc = keysrc_find_recipient(e->keys, txn, cms, &id);
+	rc = keysrc_find_recipient(e->keys, txn, cms, &f, &id, &named);
 	gw_txn_abort(txn);
 	if (rc != 0)
 		return rc;
+	/* The certificate the message names, which may be one the identity
+	 * had before its current one: CMS_decrypt() looks for it. */
 	if ((rc = keysrc_key(e->keys, id, key)) == 0) {
-		*cert = id->cert;
-		id->cert = NULL;
+		*cert = named;
+		named = NULL;
 	}
+	X509_free(named);
 	identity_free(id);
 	return rc;
 }

@@ -334,7 +334,7 @@ certmgr_install(struct certmgr *cm, const char *name, const char *file,
 	struct cert_check_report rep;
 	struct p11_token *tok;
 	STACK_OF(X509) *certs = NULL;
-	X509 *leaf = NULL, *old;
+	X509 *leaf = NULL;
 	EVP_PKEY *want;
 	int i, rc;
 
@@ -361,12 +361,14 @@ certmgr_install(struct certmgr *cm, const char *name, const char *file,
 	    (rc = run_checks(leaf, id->usage, fqdn_check, cm_now(cm), &rep)) !=
 		0)
 		goto out;
-	if ((rc = token(cm, &tok)) != 0 ||
-	    (rc = p11_cert_store(tok, id->key_uri, name, leaf)) != 0)
+	/* The replaced certificate is kept: mail encrypted to it must
+	 * still be read (identity.h).  In memory first, so that a refusal
+	 * leaves the token alone. */
+	rc = identity_set_cert(id, leaf);
+	leaf = NULL;
+	if (rc != 0 || (rc = token(cm, &tok)) != 0 ||
+	    (rc = p11_cert_store(tok, id->key_uri, name, id->cert)) != 0)
 		goto out;
-	old = id->cert;
-	id->cert = leaf;
-	leaf = old;
 	sk_X509_pop_free(id->chain, X509_free);
 	id->chain = certs;
 	certs = NULL;
@@ -375,6 +377,32 @@ certmgr_install(struct certmgr *cm, const char *name, const char *file,
 out:
 	X509_free(leaf);
 	sk_X509_pop_free(certs, X509_free);
+	identity_free(id);
+	return rc;
+}
+
+int
+certmgr_forget_previous(struct certmgr *cm, const char *name,
+			const char *serial, size_t *n)
+{
+	struct identity *id = NULL;
+	struct gw_txn *txn = NULL;
+	int rc;
+
+	*n = 0;
+	if ((rc = gw_txn_begin(cm->store, GW_TXN_WRITE, &txn)) != 0)
+		return rc;
+	if ((rc = identity_get(txn, name, &id)) != 0 ||
+	    (rc = identity_forget_previous(id, serial, n)) != 0)
+		goto out;
+	id->updated = (uint64_t)cm_now(cm);
+	if ((rc = identity_put(txn, id, 0)) != 0)
+		goto out;
+	rc = gw_txn_commit(txn);
+	txn = NULL;
+out:
+	if (txn != NULL)
+		gw_txn_abort(txn);
 	identity_free(id);
 	return rc;
 }

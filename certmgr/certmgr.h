@@ -47,8 +47,16 @@ int certmgr_create(struct certmgr *cm, const char *name,
 		   const struct cert_spec *spec, enum p11_keytype kt,
 		   int fqdn_check);
 int certmgr_csr(struct certmgr *cm, const char *name, X509_REQ **out);
+/* Binds a CA-issued certificate (file: PEM or DER, with its chain) to
+ * the key of identity name; the certificate it replaces is kept as a
+ * previous certificate (identity.h). */
 int certmgr_install(struct certmgr *cm, const char *name, const char *file,
 		    int fqdn_check);
+/* Forgets identity name's previous certificates with serial number
+ * serial (hex), or all of them when serial is NULL; *n gets how many.
+ * Mail encrypted to them is no longer decrypted.  Store only. */
+int certmgr_forget_previous(struct certmgr *cm, const char *name,
+			    const char *serial, size_t *n);
 
 struct certmgr_p12 {
 	const char *file;

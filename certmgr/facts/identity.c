@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+
 #include "gw_err.h"
 #include "gw_record.h"
 
@@ -19,6 +21,7 @@ enum {
 	TAG_CHAIN = 8, /* repeated, one certificate each */
 	TAG_CREATED = 9,
 	TAG_UPDATED = 10,
+	TAG_PREVIOUS = 11, /* repeated, one certificate each, oldest first */
 };
 
 #define IDENTITY_VERSION 1
@@ -48,6 +51,7 @@ identity_free(struct identity *id)
 	free(id->source);
 	X509_free(id->cert);
 	sk_X509_pop_free(id->chain, X509_free);
+	sk_X509_pop_free(id->previous, X509_free);
 	free(id);
 }
 
@@ -73,6 +77,24 @@ encode(const struct identity *id, struct gw_rec_writer *w)
 					   sk_X509_value(id->chain, i))) !=
 		    0)
 			return rc;
+	for (i = 0; id->previous != NULL && i < sk_X509_num(id->previous);
+	     i++)
+		if ((rc = gw_rec_put_x509(w, TAG_PREVIOUS,
+					   sk_X509_value(id->previous, i))) !=
+		    0)
+			return rc;
+	return 0;
+}
+
+/* Appends x (taken) to *sk, made on first use; x is freed on failure. */
+static int
+push_cert(STACK_OF(X509) **sk, X509 *x)
+{
+	if ((*sk == NULL && (*sk = sk_X509_new_null()) == NULL) ||
+	    !sk_X509_push(*sk, x)) {
+		X509_free(x);
+		return GW_ERR_NOMEM;
+	}
 	return 0;
 }
 
@@ -122,15 +144,16 @@ decode(const unsigned char *buf, size_t len, struct identity **out)
 		case TAG_CHAIN:
 			x = NULL;
 			if ((rc = gw_rec_get_x509(&f, &x, "identity record")) !=
-			    0)
+				0 ||
+			    (rc = push_cert(&id->chain, x)) != 0)
 				goto out;
-			if ((id->chain == NULL &&
-			     (id->chain = sk_X509_new_null()) == NULL) ||
-			    !sk_X509_push(id->chain, x)) {
-				X509_free(x);
-				rc = GW_ERR_NOMEM;
+			break;
+		case TAG_PREVIOUS:
+			x = NULL;
+			if ((rc = gw_rec_get_x509(&f, &x, "identity record")) !=
+				0 ||
+			    (rc = push_cert(&id->previous, x)) != 0)
 				goto out;
-			}
 			break;
 		default:
 			break;
@@ -149,6 +172,125 @@ decode(const unsigned char *buf, size_t len, struct identity **out)
 	rc = 0;
 out:
 	identity_free(id);
+	return rc;
+}
+
+/* The index of a certificate in sk DER-equal to x, or -1. */
+static int
+find_cert(STACK_OF(X509) *sk, X509 *x)
+{
+	int i;
+
+	for (i = 0; sk != NULL && i < sk_X509_num(sk); i++)
+		if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+			return i;
+	return -1;
+}
+
+int
+identity_set_cert(struct identity *id, X509 *cert)
+{
+	int i, keep;
+
+	keep = id->cert != NULL && X509_cmp(id->cert, cert) != 0 &&
+	       find_cert(id->previous, id->cert) < 0;
+	i = find_cert(id->previous, cert);
+	if (keep && i < 0 && id->previous != NULL &&
+	    sk_X509_num(id->previous) >= IDENTITY_PREVIOUS_MAX) {
+		X509_free(cert);
+		return gw_err_set(GW_ERR_LIMIT,
+				  "identity '%s' keeps %d previous "
+				  "certificates already (the most it keeps): "
+				  "forget some first",
+				  id->name, IDENTITY_PREVIOUS_MAX);
+	}
+	if (keep) {
+		if (!X509_up_ref(id->cert)) {
+			X509_free(cert);
+			return GW_ERR_NOMEM;
+		}
+		if (push_cert(&id->previous, id->cert) != 0) {
+			X509_free(cert);
+			return GW_ERR_NOMEM;
+		}
+	}
+	if (i >= 0)
+		X509_free(sk_X509_delete(id->previous, i));
+	X509_free(id->cert);
+	id->cert = cert;
+	return 0;
+}
+
+/* serial as a BIGNUM: hex digits, colons, an optional "0x". */
+static int
+parse_serial(const char *serial, BIGNUM **out)
+{
+	char hex[256];
+	size_t o = 0;
+	const char *p = serial;
+
+	*out = NULL;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || o + 1 >= sizeof(hex))
+			return gw_err_set_at(GW_ERR_INVALID, "serial",
+					     "'%.80s' is not a serial number "
+					     "in hex (at most %zu digits)",
+					     serial, sizeof(hex) - 1);
+		hex[o++] = *p;
+	}
+	hex[o] = '\0';
+	if (o == 0)
+		return gw_err_set_at(GW_ERR_INVALID, "serial",
+				     "'%.80s' is not a serial number in hex",
+				     serial);
+	if (BN_hex2bn(out, hex) == 0)
+		return GW_ERR_NOMEM;
+	return 0;
+}
+
+int
+identity_forget_previous(struct identity *id, const char *serial, size_t *n)
+{
+	BIGNUM *want = NULL, *have;
+	X509 *x;
+	int i, rc = 0, match;
+
+	*n = 0;
+	if (serial != NULL && (rc = parse_serial(serial, &want)) != 0)
+		return rc;
+	for (i = id->previous ? sk_X509_num(id->previous) - 1 : -1; i >= 0;
+	     i--) {
+		x = sk_X509_value(id->previous, i);
+		match = 1;
+		if (want != NULL) {
+			if ((have = ASN1_INTEGER_to_BN(
+				 X509_get0_serialNumber(x), NULL)) == NULL) {
+				rc = GW_ERR_NOMEM;
+				goto out;
+			}
+			match = BN_cmp(have, want) == 0;
+			BN_free(have);
+		}
+		if (match) {
+			X509_free(sk_X509_delete(id->previous, i));
+			(*n)++;
+		}
+	}
+	if (*n == 0 && serial != NULL)
+		rc = gw_err_set_at(GW_ERR_NOT_FOUND, "serial",
+				   "identity '%s' keeps no previous "
+				   "certificate with serial number %.80s",
+				   id->name, serial);
+	else if (*n == 0)
+		rc = gw_err_set(GW_ERR_NOT_FOUND,
+				"identity '%s' keeps no previous certificate",
+				id->name);
+out:
+	BN_free(want);
 	return rc;
 }
 

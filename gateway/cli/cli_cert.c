@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/bn.h>
 #include <openssl/pem.h>
 
 #include "cert_info.h"
@@ -31,7 +32,10 @@ static const char cert_usage_text[] =
     "  show NAME\n"
     "  export NAME [-o FILE]\n"
     "  delete NAME --yes [--force]   --force: even when sending profiles "
-    "sign with it\n";
+    "sign with it\n"
+    "  forget-previous NAME --serial HEX | --all\n"
+    "         stop decrypting mail sent to a certificate the identity had\n"
+    "         before (kept since \"install\" replaced it; see show)\n";
 
 enum {
 	OPT_CN = 256,
@@ -50,6 +54,8 @@ enum {
 	OPT_PASSFILE,
 	OPT_YES,
 	OPT_FORCE,
+	OPT_SERIAL,
+	OPT_ALL,
 };
 
 static const struct option cert_opts[] = {
@@ -69,6 +75,8 @@ static const struct option cert_opts[] = {
     {"passphrase-file", required_argument, NULL, OPT_PASSFILE},
     {"yes", no_argument, NULL, OPT_YES},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"serial", required_argument, NULL, OPT_SERIAL},
+    {"all", no_argument, NULL, OPT_ALL},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -88,6 +96,7 @@ static const struct cli_cmd cert_cmds[] = {
     {"show", 1, 1, "NAME", NULL},
     {"export", 1, 1, "NAME", CLI_OPTS('o')},
     {"delete", 1, 1, "NAME", CLI_OPTS(OPT_YES, OPT_FORCE)},
+    {"forget-previous", 1, 1, "NAME", CLI_OPTS(OPT_SERIAL, OPT_ALL)},
 };
 
 struct cert_args {
@@ -96,9 +105,9 @@ struct cert_args {
 	const char *const *pos; /* cli.pos */
 	struct cert_spec spec;
 	char *dns_buf, *email_buf;
-	const char *key, *usage, *p12, *passfile, *out;
+	const char *key, *usage, *p12, *passfile, *out, *serial;
 	const char *days;
-	int fqdn, yes, force;
+	int fqdn, yes, force, all;
 };
 
 /* --san-dns and --san-email: a copy of value split into names. */
@@ -143,6 +152,8 @@ take_opt(void *arg, int c, const char *value, const char *what)
 	case OPT_PASSFILE: a->passfile = value; break;
 	case OPT_YES: a->yes = 1; break;
 	case OPT_FORCE: a->force = 1; break;
+	case OPT_SERIAL: a->serial = value; break;
+	case OPT_ALL: a->all = 1; break;
 	case 'o': a->out = value; break;
 	}
 	return 0;
@@ -232,6 +243,33 @@ print_report(const struct cert_check_report *rep)
 		       rep->r[i].detail);
 }
 
+/* The certificates the key had before, newest first: mail encrypted to
+ * them is still decrypted until "forget-previous". */
+static void
+show_previous(const struct identity *id)
+{
+	X509 *x;
+	BIGNUM *bn;
+	char *hex, buf[256], t[32], fp[96];
+	int i, n = id->previous ? sk_X509_num(id->previous) : 0;
+
+	printf("%-*s %d%s\n", W, "Previous certificates:", n,
+	       n ? " (still decrypt mail sent to them)" : "");
+	for (i = n - 1; i >= 0; i--) {
+		x = sk_X509_value(id->previous, i);
+		bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+		hex = bn ? BN_bn2hex(bn) : NULL;
+		printf("  serial %s, not after %s, issuer %s\n",
+		       hex ? hex : "?",
+		       cert_info_time(X509_get0_notAfter(x), t),
+		       cert_info_name(X509_get_issuer_name(x), buf,
+				      sizeof(buf)));
+		printf("    SHA-256 %s\n", cert_info_fingerprint(x, fp));
+		OPENSSL_free(hex);
+		BN_free(bn);
+	}
+}
+
 static int
 show_identity(struct certmgr *cm, const struct identity *id)
 {
@@ -260,6 +298,7 @@ show_identity(struct certmgr *cm, const struct identity *id)
 	gw_err_clear();
 	printf("%-*s %d\n", W, "Chain certificates:",
 	       id->chain ? sk_X509_num(id->chain) : 0);
+	show_previous(id);
 	printf("%-*s %s (%s)\n", W, "Created:", cli_show_time(id->created, t),
 	       id->source ? id->source : "?");
 	printf("%-*s %s\n", W, "Updated:", cli_show_time(id->updated, t));
@@ -377,6 +416,11 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 			       a.pos[0]);
 		goto out;
 	}
+	if (strcmp(a.cmd, "forget-previous") == 0 &&
+	    (a.serial != NULL) == (a.all != 0)) {
+		ex = cli_usage(what, "give either --serial HEX or --all");
+		goto out;
+	}
 	if ((rc = cli_config(ctx, &cfg)) != 0 ||
 	    (strcmp(a.cmd, "delete") == 0 &&
 	     (rc = check_profile_users(cfg, a.pos[0], a.force, users,
@@ -431,6 +475,13 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 		if ((rc = certmgr_get(cm, a.pos[0], &id)) != 0)
 			goto fail;
 		ex = write_out(a.out, write_chain, id, what);
+	} else if (strcmp(a.cmd, "forget-previous") == 0) {
+		if ((rc = certmgr_forget_previous(cm, a.pos[0], a.serial,
+						  &n)) != 0)
+			goto fail;
+		printf("identity '%s': forgot %zu previous certificate%s; "
+		       "mail encrypted to %s is no longer decrypted\n",
+		       a.pos[0], n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
 	} else if (strcmp(a.cmd, "delete") == 0) {
 		if ((rc = certmgr_delete(cm, a.pos[0], &n)) != 0)
 			goto fail;

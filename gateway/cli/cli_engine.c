@@ -19,6 +19,7 @@ cli_engine_open(const struct gw_config *cfg, struct engine *e)
 
 	e->store = NULL;
 	e->keys = NULL;
+	e->decrypt_catch_all = cfg->decrypt_catch_all;
 	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
 				&e->store)) != 0)
 		return rc;

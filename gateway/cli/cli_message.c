@@ -10,6 +10,7 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include "addr_rule.h"
 #include "cli.h"
 #include "cert_info.h"
 #include "engine.h"
@@ -32,12 +33,16 @@ static const char message_usage_text[] =
     "          aes128-gcm|aes256-gcm] [--oaep]\n"
     "  sign-encrypt --cert NAME --to CERT ... (sign, then encrypt)\n"
     "  triple --cert NAME --to CERT ...       (sign, encrypt, sign again)\n"
-    "  open [--ca FILE] [--system] [--remove-signature]\n"
+    "  open [--to ADDR ...] [--ca FILE] [--system] [--remove-signature]\n"
     "                                         decrypt and verify every "
     "layer\n"
-    "  decrypt                                one encrypted layer\n"
+    "  decrypt [--to ADDR ...]                one encrypted layer\n"
     "  verify [--ca FILE] [--system] [--remove-signature]\n"
     "                                         one signed layer\n"
+    "open and decrypt: --to ADDR is an envelope recipient; only "
+    "identities\n"
+    "that cover one (or decrypt_catch_all) decrypt.  Without --to any\n"
+    "identity decrypts: an administrator's tool, not for a mail path.\n"
     "CERT is tried as a certificate file (PEM or DER), then as an "
     "identity\n"
     "name, then as an email address looked up in the public keys "
@@ -101,8 +106,9 @@ static const struct cli_cmd msg_cmds[] = {
     {"triple", 0, 0, "",
      CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER,
 	      OPT_OAEP, 'i', 'o')},
-    {"open", 0, 0, "", CLI_OPTS(OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 'i', 'o')},
-    {"decrypt", 0, 0, "", CLI_OPTS('i', 'o')},
+    {"open", 0, 0, "",
+     CLI_OPTS(OPT_TO, OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 'i', 'o')},
+    {"decrypt", 0, 0, "", CLI_OPTS(OPT_TO, 'i', 'o')},
     {"verify", 0, 0, "",
      CLI_OPTS(OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 'i', 'o')},
 };
@@ -156,7 +162,8 @@ static const struct cli_spec msg_spec = {
 static int
 parse(int argc, char **argv, struct msg_args *a)
 {
-	const char *what = a->cli.what;
+	const char *what = a->cli.what, *l, *d;
+	size_t i, ll, dl;
 	int ex;
 
 	if ((ex = cli_args_parse(&msg_spec, argc, argv, a, &a->cli)) != 0)
@@ -170,6 +177,14 @@ parse(int argc, char **argv, struct msg_args *a)
 	     a->cmd == CMD_TRIPLE) &&
 	    a->nto == 0)
 		return cli_usage(what, "at least one --to is required");
+	if (a->cmd == CMD_OPEN || a->cmd == CMD_DECRYPT)
+		for (i = 0; i < a->nto; i++)
+			if (addr_rule_split(a->to[i], &l, &ll, &d, &dl) != 0 ||
+			    memchr(a->to[i], '@', strlen(a->to[i])) == NULL)
+				return cli_usage(what,
+						 "--to: '%.256s' is not an "
+						 "envelope recipient address",
+						 a->to[i]);
 	return 0;
 }
 
@@ -341,8 +356,15 @@ incoming(const struct engine *e, const struct gw_config *cfg,
 	 struct smime_open_result *res)
 {
 	struct smime_open_opts o;
+	struct engine_open_for of;
 
 	memset(&o, 0, sizeof(o));
+	/* Decrypted for the --to recipients; without one, by any identity
+	 * (an administrator at the token's own console). */
+	of.e = e;
+	of.rcpt = a->to;
+	of.nrcpt = a->nto;
+	of.any = a->nto == 0;
 	o.trust = a->trust; /* built by prepare() */
 	o.extra = a->extra;
 	o.remove_signature = a->remove_sig;
@@ -351,7 +373,7 @@ incoming(const struct engine *e, const struct gw_config *cfg,
 		 : a->cmd == CMD_VERIFY ? SMIME_OPEN_VERIFY
 					: SMIME_OPEN_ALL;
 	o.find_key = engine_find_key;
-	o.find_key_arg = (void *)e;
+	o.find_key_arg = &of;
 	return smime_open(in->data, in->len, &o, out, res);
 }
 
@@ -360,7 +382,7 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct msg_args a;
 	struct gw_config *cfg;
-	struct engine eng = {NULL, NULL};
+	struct engine eng = {NULL, NULL, NULL};
 	struct gw_buf in, out;
 	struct smime_open_result res;
 	const char *what = a.cli.what;

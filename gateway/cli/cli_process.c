@@ -303,7 +303,7 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct process_args a;
 	struct process_result res;
 	struct gw_config *cfg;
-	struct engine eng = {NULL, NULL};
+	struct engine eng = {NULL, NULL, NULL};
 	struct gw_buf in, json;
 	struct gw_reply reply;
 	const char *decision;

@@ -20,6 +20,7 @@ enum cfg_type {
 	CFG_SIZE,
 	CFG_TOKEN,	/* a word: letters, digits, '.', '-', '_' */
 	CFG_ENUM,
+	CFG_NAME,	/* an identity's name, or "": none */
 };
 
 struct cfg_key {
@@ -47,6 +48,7 @@ static const struct cfg_key keys[] = {
      (uint64_t)1 << 20, (uint64_t)1 << 40, NULL},
     {"log_level", CFG_ENUM, OFF(log_level), "info", 0, 0,
      "error warning info debug"},
+    {"decrypt_catch_all", CFG_NAME, OFF(decrypt_catch_all), "", 0, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -177,6 +179,16 @@ set_key(struct gw_config *c, const struct cfg_key *k, const char *v,
 			    *p != '-' && *p != '_')
 				goto badword;
 		break;
+	case CFG_NAME:
+		if (*v == '\0')
+			break;
+		if (strlen(v) > 64 || !isalnum((unsigned char)*v))
+			goto badname;
+		for (p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' &&
+			    *p != '-' && *p != '_')
+				goto badname;
+		break;
 	case CFG_ENUM:
 		wl = strlen(v);
 		for (p = k->choices; *p;) {
@@ -201,6 +213,12 @@ badword:
 	return gw_err_set(GW_ERR_CONFIG,
 			  "%s: %s: '%s' must be a non-empty word of letters, "
 			  "digits, '.', '-' and '_'",
+			  where, k->name, v);
+badname:
+	return gw_err_set(GW_ERR_CONFIG,
+			  "%s: %s: '%.80s' is not an identity name (1-64 "
+			  "letters, digits, '.', '_' or '-', starting with a "
+			  "letter or digit)",
 			  where, k->name, v);
 }
 

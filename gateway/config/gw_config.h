@@ -26,6 +26,7 @@ struct gw_config {
 	uint64_t store_map_size; /* LMDB map size, bytes */
 	uint64_t harvest_max_size; /* harvested keys' bound, bytes */
 	char *log_level;	/* error, warning, info, debug */
+	char *decrypt_catch_all; /* identity that decrypts for anyone; "" */
 };
 
 /* Which file to read given the -c argument (may be NULL). */

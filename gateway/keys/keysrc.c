@@ -1,10 +1,12 @@
 /* keysrc.c - the key source seam (keysrc.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "addr_rule.h"
 #include "gw_err.h"
 #include "keysrc.h"
 
@@ -87,10 +89,50 @@ is_recipient(CMS_ContentInfo *cms, X509 *cert)
 	return 0;
 }
 
+/* The certificate of id that cms's recipient infos name: the current
+ * one first, then the previous ones (newest first); NULL. */
+static X509 *
+named_cert(CMS_ContentInfo *cms, const struct identity *id)
+{
+	int i;
+
+	if (is_recipient(cms, id->cert))
+		return id->cert;
+	for (i = id->previous ? sk_X509_num(id->previous) - 1 : -1; i >= 0;
+	     i--)
+		if (is_recipient(cms, sk_X509_value(id->previous, i)))
+			return sk_X509_value(id->previous, i);
+	return NULL;
+}
+
+/* Whether f lets id, named by the message through named, decrypt. */
+static int
+allowed(const struct keysrc_for *f, const struct identity *id, X509 *named)
+{
+	char matched[256];
+	size_t i;
+
+	if (f->any)
+		return 1;
+	if (f->catch_all != NULL && strcmp(f->catch_all, id->name) == 0)
+		return 1;
+	for (i = 0; i < f->nrcpt; i++)
+		if (addr_rule_covers(id->cert, f->rcpt[i], matched,
+				     sizeof(matched)) ||
+		    (named != id->cert &&
+		     addr_rule_covers(named, f->rcpt[i], matched,
+				      sizeof(matched))))
+			return 1;
+	return 0;
+}
+
 struct recipient_search {
 	struct gw_txn *txn;
 	CMS_ContentInfo *cms;
+	const struct keysrc_for *f;
 	struct identity *found;
+	X509 *cert;
+	char refused[65];	/* the first recipient identity refused */
 };
 
 static int
@@ -98,32 +140,74 @@ search_one(void *arg, const struct identity *id)
 {
 	struct recipient_search *rs = arg;
 	struct identity *copy;
+	X509 *named;
 
-	if (!(id->usage & CERT_USAGE_ENCRYPT) || !is_recipient(rs->cms, id->cert))
+	if (!(id->usage & CERT_USAGE_ENCRYPT) ||
+	    (named = named_cert(rs->cms, id)) == NULL)
 		return 0;
+	if (!allowed(rs->f, id, named)) {
+		if (rs->refused[0] == '\0')
+			snprintf(rs->refused, sizeof(rs->refused), "%s",
+				 id->name);
+		return 0;
+	}
 	/* The record passed in is borrowed: fetch our own. */
 	if (identity_get(rs->txn, id->name, &copy) != 0)
 		return 0;
+	if (!X509_up_ref(named)) {
+		identity_free(copy);
+		return GW_ERR_NOMEM;
+	}
 	rs->found = copy;
+	rs->cert = named;
 	return 1;
+}
+
+/*
+ * The detail of a recipient identity that f refuses.  It ends up in the
+ * message's result headers, which every recipient sees: it names no
+ * envelope recipient (a Bcc recipient would be disclosed).
+ */
+static int
+refused(const struct recipient_search *rs)
+{
+	if (rs->f->nrcpt == 0)
+		return gw_err_set(GW_ERR_NOT_FOUND,
+				  "the message is encrypted to identity '%s', "
+				  "but no envelope recipient was given to "
+				  "decrypt it for",
+				  rs->refused);
+	return gw_err_set(GW_ERR_NOT_FOUND,
+			  "the message is encrypted to identity '%s', which "
+			  "covers none of its envelope recipients",
+			  rs->refused);
 }
 
 int
 keysrc_find_recipient(struct keysrc *ks, struct gw_txn *txn,
-		      CMS_ContentInfo *cms, struct identity **out)
+		      CMS_ContentInfo *cms, const struct keysrc_for *f,
+		      struct identity **out, X509 **cert)
 {
-	struct recipient_search rs = {txn, cms, NULL};
+	struct recipient_search rs;
 	int rc;
 
 	(void)ks;
 	*out = NULL;
-	if ((rc = identity_foreach(txn, search_one, &rs)) != 0) {
+	*cert = NULL;
+	memset(&rs, 0, sizeof(rs));
+	rs.txn = txn;
+	rs.cms = cms;
+	rs.f = f;
+	rc = identity_foreach(txn, search_one, &rs);
+	if (rc == 0 && rs.found == NULL)
+		rc = rs.refused[0] != '\0' ? refused(&rs) : GW_ERR_NOT_FOUND;
+	if (rc != 0) {
 		identity_free(rs.found);
+		X509_free(rs.cert);
 		return rc;
 	}
-	if (rs.found == NULL)
-		return GW_ERR_NOT_FOUND;
 	*out = rs.found;
+	*cert = rs.cert;
 	return 0;
 }
 

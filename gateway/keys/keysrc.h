@@ -97,11 +97,33 @@ int keysrc_find_signer(struct keysrc *ks, struct gw_txn *txn,
 		       const char *name, struct identity **out);
 
 /*
- * The first identity for encryption whose certificate one of cms's
- * recipient infos names (get1); GW_ERR_NOT_FOUND when none does.
+ * For whom a message is decrypted: an identity may decrypt it only when
+ * one of its certificates (the current one, or the one the message
+ * names) covers one of the envelope recipients rcpt by the address rule
+ * (addr_rule_covers(): the address, its domain or a wildcard), or when
+ * it is the identity named catch_all.  With any set, every identity may
+ * (an administrator's tool; never the mail path).
+ */
+struct keysrc_for {
+	const char *const *rcpt;	/* envelope recipients */
+	size_t nrcpt;
+	const char *catch_all;		/* an identity's name; NULL or "": none */
+	int any;
+};
+
+/*
+ * The first identity for encryption that one of cms's recipient infos
+ * names (by issuer and serial number or subject key identifier, through
+ * its current certificate or one of its previous ones) and that f lets
+ * decrypt: *out (get1) and *cert (get1), the certificate the message
+ * names, which CMS_decrypt() needs.  GW_ERR_NOT_FOUND when none does:
+ * with no detail when no identity is a recipient; with a detail naming
+ * the identity and the envelope recipients when some identity is a
+ * recipient that f refuses.
  */
 int keysrc_find_recipient(struct keysrc *ks, struct gw_txn *txn,
-			  CMS_ContentInfo *cms, struct identity **out);
+			  CMS_ContentInfo *cms, const struct keysrc_for *f,
+			  struct identity **out, X509 **cert);
 
 /* An EVP_PKEY for id's private key (get1), its operations run by the
  * backend. */

@@ -128,33 +128,127 @@ out:
 int
 engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
 {
-	struct engine *e = arg;
+	const struct engine_open_for *of = arg;
+	const struct engine *e = of->e;
+	struct keysrc_for f;
 	struct identity *id = NULL;
 	struct gw_txn *txn = NULL;
+	X509 *named = NULL;
 	int rc;
 
 	*cert = NULL;
 	*key = NULL;
+	f.rcpt = of->rcpt;
+	f.nrcpt = of->nrcpt;
+	f.catch_all = e->decrypt_catch_all;
+	f.any = of->any;
 	/* No transaction is held while the key source works. */
 	if ((rc = gw_txn_begin(e->store, GW_TXN_READ, &txn)) != 0)
 		return rc;
-	rc = keysrc_find_recipient(e->keys, txn, cms, &id);
+	rc = keysrc_find_recipient(e->keys, txn, cms, &f, &id, &named);
 	gw_txn_abort(txn);
 	if (rc != 0)
 		return rc;
+	/* The certificate the message names, which may be one the identity
+	 * had before its current one: CMS_decrypt() looks for it. */
 	if ((rc = keysrc_key(e->keys, id, key)) == 0) {
-		*cert = id->cert;
-		id->cert = NULL;
+		*cert = named;
+		named = NULL;
 	}
+	X509_free(named);
 	identity_free(id);
 	return rc;
 }
 
 /* ---- trust anchors ----------------------------------------------------- */
 
+/*
+ * Pinned public keys are trust anchors for themselves only.  The store
+ * keeps the pinned certificates that are not also trusted CAs (sorted,
+ * in its ex_data); its verify callback refuses a chain that reaches
+ * one of them above the signer's own certificate.
+ */
+static CRYPTO_ONCE pinned_once = CRYPTO_ONCE_STATIC_INIT;
+static int pinned_idx = -1;
+
+static void
+pinned_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+	    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	sk_X509_pop_free(ptr, X509_free);
+}
+
+static void
+pinned_init(void)
+{
+	pinned_idx = X509_STORE_get_ex_new_index(0, NULL, NULL, NULL,
+						 pinned_free);
+}
+
+static int
+pinned_cmp(const X509 *const *a, const X509 *const *b)
+{
+	return X509_cmp(*a, *b);
+}
+
+static int
+pinned_verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	STACK_OF(X509) *pinned, *chain;
+	X509 *x;
+	int i, n;
+
+	if (!ok)
+		return ok;
+	pinned = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx),
+					pinned_idx);
+	chain = X509_STORE_CTX_get0_chain(ctx);
+	if (pinned == NULL || chain == NULL)
+		return ok;
+	n = sk_X509_num(chain);
+	/* The trusted part of the chain, the signer's own certificate
+	 * excepted: a pinned key there would be an issuer. */
+	i = X509_STORE_CTX_get_num_untrusted(ctx);
+	for (i = i < 1 ? 1 : i; i < n; i++) {
+		x = sk_X509_value(chain, i);
+		if (sk_X509_find(pinned, x) < 0)
+			continue;
+		X509_STORE_CTX_set_current_cert(ctx, x);
+		X509_STORE_CTX_set_error_depth(ctx, i);
+		X509_STORE_CTX_set_error(ctx, X509_V_ERR_INVALID_CA);
+		return 0;
+	}
+	return ok;
+}
+
+/* Whether x is in store already (a trusted CA or an identity). */
+static int
+in_store(X509_STORE *store, X509 *x)
+{
+	X509_OBJECT *obj;
+	int found;
+
+	if ((obj = X509_OBJECT_new()) == NULL)
+		return -1;
+	if (!X509_OBJECT_set1_X509(obj, x)) {
+		X509_OBJECT_free(obj);
+		return -1;
+	}
+	found = X509_OBJECT_retrieve_match(X509_STORE_get0_objects(store),
+					   obj) != NULL;
+	X509_OBJECT_free(obj);
+	return found;
+}
+
 struct trust_fill {
 	X509_STORE *store;
 	STACK_OF(X509) *extra;
+	STACK_OF(X509) *pinned;	/* pinned keys that are no other anchor */
 };
 
 static int
@@ -168,17 +262,28 @@ trust_identity(void *arg, const struct identity *id)
 }
 
 /* A partner's public key that may verify is pinned: trusted as it is,
- * whoever issued it, and offered as the signer's certificate to
- * messages that do not carry it. */
+ * whoever issued it, for itself only, and offered as the signer's
+ * certificate to messages that do not carry it. */
 static int
 trust_pubkey(void *arg, const struct keystore_key *k)
 {
 	struct trust_fill *tf = arg;
+	int r;
 
 	if (!(k->caps & KEYSTORE_CAP_VERIFY))
 		return 0;
-	X509_STORE_add_cert(tf->store, k->cert);
-	ERR_clear_error();
+	if ((r = in_store(tf->store, k->cert)) < 0)
+		return GW_ERR_NOMEM;
+	if (r == 0) {
+		if (!X509_up_ref(k->cert))
+			return GW_ERR_NOMEM;
+		if (!sk_X509_push(tf->pinned, k->cert)) {
+			X509_free(k->cert);
+			return GW_ERR_NOMEM;
+		}
+		X509_STORE_add_cert(tf->store, k->cert);
+		ERR_clear_error();
+	}
 	if (!X509_up_ref(k->cert))
 		return GW_ERR_NOMEM;
 	if (!sk_X509_push(tf->extra, k->cert)) {
@@ -198,9 +303,14 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 
 	*out = NULL;
 	*extra = NULL;
+	if (!CRYPTO_THREAD_run_once(&pinned_once, pinned_init) ||
+	    pinned_idx < 0)
+		return gw_err_set_ssl(GW_ERR_NOMEM,
+				      "cannot set up the pinned keys' index");
 	tf.store = X509_STORE_new();
 	tf.extra = sk_X509_new_null();
-	if (tf.store == NULL || tf.extra == NULL) {
+	tf.pinned = sk_X509_new(pinned_cmp);
+	if (tf.store == NULL || tf.extra == NULL || tf.pinned == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto fail;
 	}
@@ -223,11 +333,20 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 				    "store");
 		goto fail;
 	}
+	/* Sorted once here: the callback's searches change nothing. */
+	sk_X509_sort(tf.pinned);
+	if (!X509_STORE_set_ex_data(tf.store, pinned_idx, tf.pinned)) {
+		rc = GW_ERR_NOMEM;
+		goto fail;
+	}
+	tf.pinned = NULL; /* the store's now */
+	X509_STORE_set_verify_cb(tf.store, pinned_verify_cb);
 	*out = tf.store;
 	*extra = tf.extra;
 	return 0;
 fail:
 	X509_STORE_free(tf.store);
 	sk_X509_pop_free(tf.extra, X509_free);
+	sk_X509_pop_free(tf.pinned, X509_free);
 	return rc;
 }

@@ -26,10 +26,27 @@
 #include "smime.h"
 
 /* What the engine works with: the store (identities, keys, CAs) and
- * the key source (private keys).  Both borrowed. */
+ * the key source (private keys), both borrowed; and the identity that
+ * decrypts for any recipient (smimegw.conf decrypt_catch_all; NULL or
+ * "": none). */
 struct engine {
 	struct gw_store *store;
 	struct keysrc *keys;
+	const char *decrypt_catch_all;
+};
+
+/*
+ * engine_find_key()'s argument: the engine and the message's envelope
+ * recipients.  An identity decrypts only for the recipients it covers
+ * (keysrc_for), or as the engine's catch-all; any lets every identity
+ * decrypt ("message open" without a recipient: an administrator's
+ * tool, never the mail path).
+ */
+struct engine_open_for {
+	const struct engine *e;
+	const char *const *rcpt;
+	size_t nrcpt;
+	int any;
 };
 
 struct engine_sign_opts {
@@ -56,8 +73,11 @@ int engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 		const struct smime_msg *m, struct gw_buf *out,
 		struct smime_layout *made);
 
-/* smime_find_key_fn; arg is the struct engine.  The identity is read
- * in a transaction of its own, closed before the key source works. */
+/* smime_find_key_fn; arg is a struct engine_open_for.  The identity
+ * is read in a transaction of its own, closed before the key source
+ * works.  GW_ERR_NOT_FOUND, with a detail, when the message is
+ * encrypted to an identity that may not decrypt it for these
+ * recipients (keysrc_find_recipient()). */
 int engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert,
 		    EVP_PKEY **key);
 
@@ -69,6 +89,13 @@ int engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert,
  * intermediate or a pinned end-entity certificate is enough).  *extra
  * gets those public keys again, for signers whose message does not
  * carry their certificate (smime_open_opts.extra).
+ *
+ * A pinned public key is trusted for itself only: a chain whose trust
+ * anchor is a pinned key and that goes beyond it (a certificate the
+ * pinned key issued) fails with X509_V_ERR_INVALID_CA, whatever its
+ * basicConstraints say, unless the same certificate is also a trusted
+ * CA (ca_file or "ca add").  The store's verify callback does that;
+ * the store must not be given another.
  */
 int engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 		 X509_STORE **out, STACK_OF(X509) **extra);

@@ -474,6 +474,7 @@ incoming(const struct engine *e, const struct process_req *req,
 	 const unsigned char *msg, size_t len, struct process_result *res)
 {
 	struct smime_open_opts o;
+	struct engine_open_for of;
 	struct gw_txn *txn = NULL;
 	X509_STORE *trust = NULL;
 	STACK_OF(X509) *extra = NULL;
@@ -492,8 +493,13 @@ incoming(const struct engine *e, const struct process_req *req,
 	o.authserv_id = req->authserv_id;
 	o.now = req->now;
 	o.only = SMIME_OPEN_ALL;
+	/* Decrypted only for the envelope recipients (or the catch-all). */
+	of.e = e;
+	of.rcpt = req->to;
+	of.nrcpt = req->nto;
+	of.any = 0;
 	o.find_key = engine_find_key;
-	o.find_key_arg = (void *)e;
+	o.find_key_arg = &of;
 	if ((rc = smime_open(msg, len, &o, &res->copies[0].msg, &res->open)) !=
 	    0)
 		goto out;

@@ -564,14 +564,19 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	BIO *out = NULL;
 	int rc;
 
+	gw_err_clear(); /* the detail below is find_key's own */
 	if (o->find_key == NULL)
 		rc = GW_ERR_NOT_FOUND;
 	else
 		rc = o->find_key(o->find_key_arg, cms, &cert, &key);
 	if (rc == GW_ERR_NOT_FOUND) {
-		fail(res, "permerror",
-		     "no identity of this gateway is a recipient of the "
-		     "message");
+		/* find_key may say why a recipient identity was not used
+		 * (engine_find_key(): not for these envelope recipients). */
+		fail(res, "permerror", "%s",
+		     *gw_err_detail() != '\0'
+			 ? gw_err_detail()
+			 : "no identity of this gateway is a recipient of the "
+			   "message");
 		rc = 0;
 		goto out;
 	}

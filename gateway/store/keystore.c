@@ -206,6 +206,15 @@ keystore_check(X509 *cert, int allow_expired, time_t now, unsigned *caps)
 		return gw_err_set(GW_ERR_INVALID, "no certificate");
 	if (now == 0)
 		now = time(NULL);
+	/* A pinned key is trusted as it is (engine_trust()): a CA among
+	 * them would vouch for whatever it signs. */
+	if (X509_get_extension_flags(cert) & EXFLAG_CA)
+		return gw_err_set(GW_ERR_REQUIREMENT,
+				  "basic-constraints: the certificate is a CA "
+				  "(basicConstraints CA:TRUE); a public key "
+				  "pins one partner's own certificate, and "
+				  "CAs are trusted only through 'smimegw ca "
+				  "add'");
 	c = keystore_caps(cert);
 	if (c == 0) {
 		pk = X509_get0_pubkey(cert);

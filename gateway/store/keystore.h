@@ -15,6 +15,8 @@
  *                         or with digitalSignature.
  *
  * keystore_check() is the gate for add and import: the certificate
+ * must not be a CA (basicConstraints CA:TRUE: a pinned key is trusted
+ * for itself only, never as an issuer; CAs are castore.h's), it
  * needs at least one capability and must pass cert_check() in the
  * CERT_ROLE_PARTNER role for the usages it has; a certificate outside
  * its validity is refused (GW_ERR_EXPIRED) unless allow_expired is set.
@@ -70,8 +72,9 @@ const char *keystore_caps_name(unsigned caps);
 
 /*
  * The requirement checks for add and import (see above).  0 and *caps
- * on success; GW_ERR_REQUIREMENT naming the failing check ("key usage:
- * ..." when the certificate can neither encrypt nor verify);
+ * on success; GW_ERR_REQUIREMENT naming the failing check
+ * ("basic-constraints: ..." for a CA, "key usage: ..." when the
+ * certificate can neither encrypt nor verify);
  * GW_ERR_EXPIRED when outside its validity at now and !allow_expired.
  * now 0 means time(NULL).
  */

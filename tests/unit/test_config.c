@@ -82,6 +82,15 @@ static const struct cfg_case cases[] = {
 	{.name = "harvest_max_size: 512M by default",
 	 T(""),
 	 .want = {{"harvest_max_size", "536870912"}}},
+	{.name = "decrypt_catch_all: none by default",
+	 T(""),
+	 .want = {{"decrypt_catch_all", ""}}},
+	{.name = "decrypt_catch_all: an identity name",
+	 T("decrypt_catch_all = gw-enc.2\n"),
+	 .want = {{"decrypt_catch_all", "gw-enc.2"}}},
+	{.name = "decrypt_catch_all: empty quoted value is none",
+	 T("decrypt_catch_all = \"\"\n"),
+	 .want = {{"decrypt_catch_all", ""}}},
 	{.name = "comments and blank lines only",
 	 T("# smimegw.conf\n\n   \n\t# indented comment\n\t \n"),
 	 .want = {{"log_level", "info"}, {"data_dir", "/var/lib/smimegw"}}},
@@ -226,6 +235,18 @@ static const struct cfg_case cases[] = {
 	{.name = "line numbers count past a 4096-byte line",
 	 T("bogus = 1\n"), .gen = {LINE_MAX_BYTES, 1},
 	 .rc = GW_ERR_CONFIG, .detail = "%F:2: unknown key 'bogus'"},
+	{.name = "decrypt_catch_all: not an identity name",
+	 T("decrypt_catch_all = a b\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: decrypt_catch_all: 'a b' is not an identity name "
+		   "(1-64 letters, digits, '.', '_' or '-', starting with a "
+		   "letter or digit)"},
+	{.name = "decrypt_catch_all: starts with a dot",
+	 T("decrypt_catch_all = .x\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: decrypt_catch_all: '.x' is not an identity name "
+		   "(1-64 letters, digits, '.', '_' or '-', starting with a "
+		   "letter or digit)"},
 
 	/* NUL bytes */
 	{.name = "NUL byte inside a value",
@@ -547,6 +568,8 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		return c->authserv_id;
 	if (strcmp(key, "log_level") == 0)
 		return c->log_level;
+	if (strcmp(key, "decrypt_catch_all") == 0)
+		return c->decrypt_catch_all;
 	if (strcmp(key, "store_map_size") == 0) {
 		snprintf(buf, cap, "%llu",
 			 (unsigned long long)c->store_map_size);
@@ -773,7 +796,8 @@ test_print_defaults(void **state)
 	       "authserv_id = \"%H\"\n"
 	       "store_map_size = 1073741824\n"
 	       "harvest_max_size = 536870912\n"
-	       "log_level = \"info\"\n",
+	       "log_level = \"info\"\n"
+	       "decrypt_catch_all = \"\"\n",
 	       want, sizeof(want));
 	assert_string_equal(got, want);
 	gw_config_free(cfg);

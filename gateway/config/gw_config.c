@@ -47,6 +47,10 @@ static const struct cfg_key keys[] = {
      (uint64_t)1 << 20, (uint64_t)1 << 40, NULL},
     {"log_level", CFG_ENUM, OFF(log_level), "info", 0, 0,
      "error warning info debug"},
+    {"address_local_part", CFG_ENUM, OFF(address_local_part), "insensitive",
+     0, 0, "insensitive exact"},
+    {"cert_requirements", CFG_ENUM, OFF(cert_requirements), "standard", 0, 0,
+     "standard strict"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -7,8 +7,8 @@
  *  2 validity             notBefore <= now <= notAfter
  *  3 key                  RSA >= 2048 bits or EC on P-256/P-384/P-521
  *  4 subject              commonName or SAN; countryName; IDENTITY fields
- *  5 key-usage-sign       only when the usage includes SIGN
- *  6 key-usage-encrypt    only when the usage includes ENCRYPT
+ *  5 key-usage-sign       only when the usage includes SIGN (rules)
+ *  6 key-usage-encrypt    only when the usage includes ENCRYPT (rules)
  *  7 extended-key-usage   emailProtection or anyExtendedKeyUsage
  *  8 subject-alt-name     rfc822Name / dNSName, well-formed addresses
  *  9 fqdn                 only with opts->fqdn_check

@@ -211,6 +211,11 @@ ok "item02_partner_no_keyusage_encrypts" \
 	gw message encrypt --to carol@partner.example -i "$T/c.eml" -o "$T/c.enc"
 ok "item02_partner_no_keyusage_encrypts: openssl decrypts" \
 	openssl cms -decrypt -in "$T/c.enc" -recip "$T/carol.pem" -inkey "$T/carol.key" -out /dev/null
+ok "a certificate file without keyUsage is a recipient" \
+	gw message encrypt --to "$T/carol.pem" -i "$T/c.eml" -o /dev/null
+refused "item02_strict_recipient_file_without_keyusage" \
+	"no keyUsage extension, which cert_requirements = strict requires for keyEncipherment" \
+	gw_strict message encrypt --to "$T/carol.pem" -i "$T/c.eml" -o /dev/null
 refused "item02_strict_partner_no_keyusage_cannot_encrypt" \
 	"'carol' (verify: no encryption key usage)" \
 	gw_strict pubkey lookup carol@partner.example

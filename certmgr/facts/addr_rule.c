@@ -207,6 +207,7 @@ struct walk {
 	char *shown;		/* may be NULL */
 	size_t shownlen;
 	int first;		/* shown holds the first name, no match */
+	int notes;		/* mark an entry of the subject as such */
 };
 
 static void
@@ -291,17 +292,20 @@ walk_subject(struct walk *w, X509 *cert)
 			  &n);
 		if (v == NULL)
 			continue;
-		walk_entry(w, email_match(v, n, w->t), v, n, SUBJECT_NOTE);
+		walk_entry(w, email_match(v, n, w->t), v, n,
+			   w->notes ? SUBJECT_NOTE : NULL);
 	}
 }
 
 static enum addr_match
-walk(X509 *cert, const struct target *t, char *shown, size_t shownlen)
+walk(X509 *cert, const struct target *t, char *shown, size_t shownlen,
+     int notes)
 {
 	struct walk w;
 
 	memset(&w, 0, sizeof(w));
 	w.t = t;
+	w.notes = notes;
 	w.shown = shown;
 	w.shownlen = shownlen;
 	w.first = 1;
@@ -323,7 +327,7 @@ addr_rule_match(X509 *cert, const char *addr, char *san, size_t sanlen)
 		san[0] = '\0';
 	if (cert == NULL || target_init(&t, addr) != 0)
 		return ADDR_MATCH_NONE;
-	k = walk(cert, &t, san, sanlen);
+	k = walk(cert, &t, san, sanlen, 1);
 	if (k == ADDR_MATCH_NONE && san != NULL && sanlen > 0)
 		san[0] = '\0';
 	return k;
@@ -346,7 +350,7 @@ addr_rule_covers(X509 *cert, const char *addr, char *identity, size_t idlen)
 		memset(&t, 0, sizeof(t));
 		t.dom = "";
 	}
-	k = walk(cert, &t, identity, idlen);
+	k = walk(cert, &t, identity, idlen, 0);
 	if (identity != NULL && idlen > 0 && identity[0] == '\0') {
 		len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
 						NID_commonName, cn,

@@ -92,7 +92,8 @@ enum addr_match addr_rule_match(X509 *cert, const char *addr, char *san,
 /*
  * 1 when cert covers the address addr by the rule above (any match
  * kind), else 0 (also when addr is not an address).  identity gets the
- * entry that matched, or else the first rfc822Name or dNSName, the
+ * entry that matched (its value alone: it names the signer in
+ * Authentication-Results), or else the first rfc822Name or dNSName, the
  * subject's emailAddress or its commonName, escaped and cut to idlen;
  * "" when the certificate has none of them.
  */

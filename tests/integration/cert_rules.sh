@@ -63,6 +63,8 @@ signed alice "Alice <alice@partner.example>" "$T/a.eml"
 ok "item01_subject_email_signer_verifies" \
 	gw message open --ca "$T/ca/ca.pem" -i "$T/a.eml" -o "$T/a.out"
 has "item01_subject_email_signer_verifies: smime=pass" "$T/a.out" "smime=pass"
+has "item01_subject_email_signer_verifies: identifier" "$T/a.out" \
+	'body.smime-identifier="alice@partner.example"'
 signed alice "ALICE@Partner.EXAMPLE" "$T/a-upper.eml"
 ok "item01_subject_email_upper_case_from_verifies" \
 	gw message open --ca "$T/ca/ca.pem" -i "$T/a-upper.eml" -o /dev/null

@@ -118,14 +118,17 @@ name_free(struct certmgr *cm, const char *name)
 	return rc == GW_ERR_NOT_FOUND ? 0 : rc;
 }
 
+/* rules: CERT_RULES_REFERENCE for the certificates create makes,
+ * cert_rules_others() for those others made (install, import). */
 static int
-run_checks(X509 *cert, enum cert_usage usage, int fqdn, time_t now,
-	   struct cert_check_report *rep)
+run_checks(X509 *cert, enum cert_usage usage, enum cert_rules rules,
+	   int fqdn, time_t now, struct cert_check_report *rep)
 {
 	struct cert_check_opts o;
 
 	o.usage = usage;
 	o.role = CERT_ROLE_IDENTITY;
+	o.rules = rules;
 	o.fqdn_check = fqdn;
 	o.now = now;
 	return cert_check(cert, &o, rep);
@@ -182,7 +185,8 @@ certmgr_create(struct certmgr *cm, const char *name,
 	if ((rc = p11_key_load(tok, key_uri, &key)) != 0 ||
 	    (rc = cert_build_selfsigned(&s, pub, key, &cert)) != 0)
 		goto out;
-	if ((rc = run_checks(cert, s.usage, fqdn_check, s.now, &rep)) != 0)
+	if ((rc = run_checks(cert, s.usage, CERT_RULES_REFERENCE, fqdn_check,
+			     s.now, &rep)) != 0)
 		goto out;
 	if ((rc = p11_cert_store(tok, key_uri, name, cert)) != 0)
 		goto out;
@@ -235,7 +239,14 @@ int
 certmgr_check(struct certmgr *cm, const struct identity *id,
 	      struct cert_check_report *rep)
 {
-	return run_checks(id->cert, id->usage, 0, cm_now(cm), rep);
+	enum cert_rules rules = cert_rules_others();
+
+	/* A self-signed certificate of a key made on the token is one
+	 * that create made: the reference's rules stay for it. */
+	if (id->source != NULL && strcmp(id->source, "generated") == 0 &&
+	    cert_info_self_signed(id->cert))
+		rules = CERT_RULES_REFERENCE;
+	return run_checks(id->cert, id->usage, rules, 0, cm_now(cm), rep);
 }
 
 int
@@ -358,8 +369,8 @@ certmgr_install(struct certmgr *cm, const char *name, const char *file,
 		goto out;
 	}
 	if ((rc = check_chain_link(leaf, certs, file)) != 0 ||
-	    (rc = run_checks(leaf, id->usage, fqdn_check, cm_now(cm), &rep)) !=
-		0)
+	    (rc = run_checks(leaf, id->usage, cert_rules_others(), fqdn_check,
+			     cm_now(cm), &rep)) != 0)
 		goto out;
 	/* The replaced certificate is kept: mail encrypted to it must
 	 * still be read (identity.h).  In memory first, so that a refusal
@@ -435,17 +446,19 @@ read_passphrase(const char *path, char *buf, size_t bufsz)
 	return 0;
 }
 
+/* Both without keyUsage (the checks then say what the rules allow),
+ * else what its keyUsage allows; both when it allows nothing, so that
+ * the checks say why. */
 static enum cert_usage
 usage_from_cert(X509 *x)
 {
-	uint32_t ku = X509_get_key_usage(x);
 	int u = 0;
 
-	if (ku == UINT32_MAX)
+	if (X509_get_key_usage(x) == UINT32_MAX)
 		return CERT_USAGE_BOTH;
-	if (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))
+	if (cert_key_usage_allows(x, CERT_USAGE_SIGN, CERT_RULES_STANDARD))
 		u |= CERT_USAGE_SIGN;
-	if (ku & (KU_KEY_ENCIPHERMENT | KU_KEY_AGREEMENT))
+	if (cert_key_usage_allows(x, CERT_USAGE_ENCRYPT, CERT_RULES_STANDARD))
 		u |= CERT_USAGE_ENCRYPT;
 	return u ? (enum cert_usage)u : CERT_USAGE_BOTH;
 }
@@ -560,8 +573,8 @@ certmgr_import_p12(struct certmgr *cm, const char *name,
 		goto out;
 	}
 	usage = o->usage ? o->usage : usage_from_cert(cert);
-	if ((rc = run_checks(cert, usage, o->fqdn_check, cm_now(cm), &rep)) !=
-	    0)
+	if ((rc = run_checks(cert, usage, cert_rules_others(), o->fqdn_check,
+			     cm_now(cm), &rep)) != 0)
 		goto out;
 	if ((rc = token(cm, &tok)) != 0 ||
 	    (rc = p11_key_import(tok, pkey, name,

@@ -1,9 +1,13 @@
 /*
  * addr_rule.c - how a certificate's names cover a mail address: the one
  * home of the address rule (addr_rule.h).
+ *
+ * Every name of a certificate is turned into a struct name (kind,
+ * local part, domain, all counted and normalised) by one function, and
+ * one function compares such a name with the address; addr_rule_match()
+ * and addr_rule_covers() are two views of the same walk.
  */
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -11,6 +15,45 @@
 #include "addr_rule.h"
 #include "gw_err.h"
 #include "textfmt.h"
+
+#define SUBJECT_NOTE " (subject emailAddress)"
+
+static enum addr_local_part local_mode = ADDR_LOCAL_INSENSITIVE;
+
+void
+addr_rule_set_local_part(enum addr_local_part mode)
+{
+	local_mode = mode == ADDR_LOCAL_EXACT ? ADDR_LOCAL_EXACT
+					      : ADDR_LOCAL_INSENSITIVE;
+}
+
+enum addr_local_part
+addr_rule_local_part(void)
+{
+	return local_mode;
+}
+
+const char *
+addr_rule_local_part_name(enum addr_local_part mode)
+{
+	return mode == ADDR_LOCAL_EXACT ? "exact" : "insensitive";
+}
+
+int
+addr_rule_local_part_parse(const char *s, enum addr_local_part *out)
+{
+	if (s != NULL && strcmp(s, "insensitive") == 0) {
+		*out = ADDR_LOCAL_INSENSITIVE;
+		return 0;
+	}
+	if (s != NULL && strcmp(s, "exact") == 0) {
+		*out = ADDR_LOCAL_EXACT;
+		return 0;
+	}
+	return gw_err_set_at(GW_ERR_INVALID, "address_local_part",
+			     "'%.64s' is not insensitive or exact",
+			     s ? s : "");
+}
 
 const char *
 addr_rule_match_name(enum addr_match kind)
@@ -28,163 +71,293 @@ addr_rule_match_name(enum addr_match kind)
 	return "none";
 }
 
-/* Drops one trailing dot of a domain. */
+/*
+ * The length of domain d without one trailing dot, or 0 when it is no
+ * domain: empty, an empty label, a space or a control character.
+ */
 static size_t
-undot(const char *d, size_t n)
+domain_len(const char *d, size_t n)
 {
-	return n > 1 && d[n - 1] == '.' ? n - 1 : n;
+	size_t i;
+
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0 || d[0] == '.' || d[n - 1] == '.')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)d[i] <= 0x20 || (unsigned char)d[i] == 0x7f)
+			return 0;
+		if (d[i] == '.' && d[i + 1] == '.')
+			return 0;
+	}
+	return n;
+}
+
+/* Splits the counted address a at its last '@'; -1 when it is none. */
+static int
+split(const char *a, size_t n, const char **local, size_t *llen,
+      const char **dom, size_t *dlen)
+{
+	size_t i, at = n;
+
+	if (n == 0 || n > ADDR_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)a[i] < 0x20 || (unsigned char)a[i] == 0x7f)
+			return -1;
+		if (a[i] == '@')
+			at = i;
+	}
+	if (at == n || at == 0)
+		return -1;
+	/* A '*' belongs in a wildcard dNSName, never in an address. */
+	if ((*dlen = domain_len(a + at + 1, n - at - 1)) == 0 ||
+	    memchr(a + at + 1, '*', *dlen) != NULL)
+		return -1;
+	*local = a;
+	*llen = at;
+	*dom = a + at + 1;
+	return 0;
 }
 
 int
 addr_rule_split(const char *addr, const char **local, size_t *llen,
-	   const char **dom, size_t *dlen)
+		const char **dom, size_t *dlen)
 {
-	const char *at = strrchr(addr, '@');
-	size_t i, n = strlen(addr);
-
-	if (at == NULL || at == addr || at[1] == '\0' || n > ADDR_MAX)
+	if (addr == NULL)
 		return -1;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)addr[i] < 0x20 ||
-		    (unsigned char)addr[i] == 0x7f)
-			return -1;
-	for (i = (size_t)(at - addr) + 1; i < n; i++)
-		if (addr[i] == ' ')
-			return -1;
-	*local = addr;
-	*llen = (size_t)(at - addr);
-	*dom = at + 1;
-	*dlen = undot(at + 1, strlen(at + 1));
-	return 0;
+	return split(addr, strnlen(addr, ADDR_MAX + 1), local, llen, dom,
+		     dlen);
 }
 
-/* How one dNSName value names the domain (DOMAIN, WILDCARD or NONE). */
+/* What the rule compares: an address (local part given) or a domain. */
+struct target {
+	const char *local;	/* NULL: a bare domain */
+	size_t llen;
+	const char *dom;
+	size_t dlen;
+};
+
+static int
+target_init(struct target *t, const char *addr)
+{
+	memset(t, 0, sizeof(*t));
+	if (addr == NULL)
+		return -1;
+	if (strchr(addr, '@') != NULL)
+		return addr_rule_split(addr, &t->local, &t->llen, &t->dom,
+				       &t->dlen);
+	if (strnlen(addr, ADDR_MAX + 1) > ADDR_MAX)
+		return -1;
+	t->dom = addr;
+	t->dlen = domain_len(addr, strlen(addr));
+	return t->dlen == 0 || memchr(addr, '*', t->dlen) != NULL ? -1 : 0;
+}
+
+static int
+local_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (local_mode == ADDR_LOCAL_EXACT)
+		return alen == blen && memcmp(a, b, alen) == 0;
+	return textfmt_ci_eq(a, alen, b, blen);
+}
+
+/* How an address-valued entry (rfc822Name, emailAddress) names t. */
 static enum addr_match
-dns_match(const char *v, size_t n, const char *dom, size_t dlen)
+email_match(const char *v, size_t n, const struct target *t)
+{
+	const char *local, *dom;
+	size_t llen, dlen;
+
+	if (t->local == NULL || split(v, n, &local, &llen, &dom, &dlen) != 0)
+		return ADDR_MATCH_NONE;
+	if (local_eq(local, llen, t->local, t->llen) &&
+	    textfmt_ci_eq(dom, dlen, t->dom, t->dlen))
+		return ADDR_MATCH_EMAIL;
+	return ADDR_MATCH_NONE;
+}
+
+/* How one dNSName value names t's domain. */
+static enum addr_match
+dns_match(const char *v, size_t n, const struct target *t)
 {
 	const char *dot;
 
-	n = undot(v, n);
-	if (textfmt_ci_eq(v, n, dom, dlen))
+	if ((n = domain_len(v, n)) == 0)
+		return ADDR_MATCH_NONE;
+	if (textfmt_ci_eq(v, n, t->dom, t->dlen))
 		return ADDR_MATCH_DOMAIN;
-	/* "*.rest": rest has two labels at least; dom = label.rest */
-	if (n < 4 || v[0] != '*' || v[1] != '.' ||
-	    memchr(v + 2, '.', n - 2) == NULL)
+	/* "*.rest": rest has two labels at least; the domain is
+	 * label.rest with a label that is not empty. */
+	if (n < 5 || v[0] != '*' || v[1] != '.' ||
+	    memchr(v + 2, '.', n - 2) == NULL || memchr(v + 2, '*', n - 2))
 		return ADDR_MATCH_NONE;
-	if ((dot = memchr(dom, '.', dlen)) == NULL || dot == dom)
+	if ((dot = memchr(t->dom, '.', t->dlen)) == NULL || dot == t->dom)
 		return ADDR_MATCH_NONE;
-	if (textfmt_ci_eq(v + 2, n - 2, dot + 1, dlen - (size_t)(dot + 1 - dom)))
+	if (textfmt_ci_eq(v + 2, n - 2, dot + 1,
+			  t->dlen - (size_t)(dot + 1 - t->dom)))
 		return ADDR_MATCH_WILDCARD;
 	return ADDR_MATCH_NONE;
+}
+
+/* The best match so far and the entry that gave it. */
+struct walk {
+	const struct target *t;
+	enum addr_match best;
+	char *shown;		/* may be NULL */
+	size_t shownlen;
+	int first;		/* shown holds the first name, no match */
+	int notes;		/* mark an entry of the subject as such */
+};
+
+static void
+walk_show(struct walk *w, const char *v, size_t n, const char *note)
+{
+	size_t len;
+
+	if (w->shown == NULL || w->shownlen == 0)
+		return;
+	textfmt_escape(w->shown, w->shownlen, v, n, 0);
+	len = strlen(w->shown);
+	if (note != NULL && len + strlen(note) < w->shownlen)
+		memcpy(w->shown + len, note, strlen(note) + 1);
+}
+
+static void
+walk_entry(struct walk *w, enum addr_match k, const char *v, size_t n,
+	   const char *note)
+{
+	if (k == ADDR_MATCH_NONE) {
+		if (w->first && w->best == ADDR_MATCH_NONE)
+			walk_show(w, v, n, NULL);
+		w->first = 0;
+		return;
+	}
+	w->first = 0;
+	if (w->best != ADDR_MATCH_NONE && k >= w->best)
+		return;
+	w->best = k;
+	walk_show(w, v, n, note);
+}
+
+/* The entry's bytes when it holds no NUL byte, else NULL. */
+static const char *
+entry(const ASN1_STRING *s, size_t *n)
+{
+	const char *v = (const char *)ASN1_STRING_get0_data(s);
+	int len = ASN1_STRING_length(s);
+
+	if (v == NULL || len <= 0 || memchr(v, '\0', (size_t)len) != NULL)
+		return NULL;
+	*n = (size_t)len;
+	return v;
+}
+
+static void
+walk_san(struct walk *w, X509 *cert)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	const char *v;
+	size_t n;
+	int i;
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
+			continue;
+		if ((v = entry(g->d.ia5, &n)) == NULL)
+			continue;
+		walk_entry(w,
+			   g->type == GEN_EMAIL ? email_match(v, n, w->t)
+						: dns_match(v, n, w->t),
+			   v, n, NULL);
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+/* The subject's emailAddress attributes (RFC 8550 section 3). */
+static void
+walk_subject(struct walk *w, X509 *cert)
+{
+	const X509_NAME *name = X509_get_subject_name(cert);
+	const char *v;
+	size_t n;
+	int idx = -1;
+
+	while ((idx = X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress,
+						 idx)) >= 0) {
+		v = entry(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)),
+			  &n);
+		if (v == NULL)
+			continue;
+		walk_entry(w, email_match(v, n, w->t), v, n,
+			   w->notes ? SUBJECT_NOTE : NULL);
+	}
+}
+
+static enum addr_match
+walk(X509 *cert, const struct target *t, char *shown, size_t shownlen,
+     int notes)
+{
+	struct walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.t = t;
+	w.notes = notes;
+	w.shown = shown;
+	w.shownlen = shownlen;
+	w.first = 1;
+	if (shown != NULL && shownlen > 0)
+		shown[0] = '\0';
+	walk_san(&w, cert);
+	walk_subject(&w, cert);
+	ERR_clear_error();
+	return w.best;
 }
 
 enum addr_match
 addr_rule_match(X509 *cert, const char *addr, char *san, size_t sanlen)
 {
-	GENERAL_NAMES *gens;
-	const GENERAL_NAME *g;
-	const char *local = NULL, *dom, *v, *at;
-	size_t llen = 0, dlen, n;
-	enum addr_match best = ADDR_MATCH_NONE, k;
-	int i;
+	struct target t;
+	enum addr_match k;
 
 	if (san != NULL && sanlen > 0)
 		san[0] = '\0';
-	if (strchr(addr, '@') != NULL) {
-		if (addr_rule_split(addr, &local, &llen, &dom, &dlen) != 0)
-			return ADDR_MATCH_NONE;
-	} else {
-		dom = addr;
-		dlen = undot(addr, strlen(addr));
-	}
-	if (dlen == 0)
+	if (cert == NULL || target_init(&t, addr) != 0)
 		return ADDR_MATCH_NONE;
-	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-		g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
-			continue;
-		v = (const char *)ASN1_STRING_get0_data(g->d.ia5);
-		n = (size_t)ASN1_STRING_length(g->d.ia5);
-		if (n == 0 || memchr(v, '\0', n) != NULL)
-			continue;
-		k = ADDR_MATCH_NONE;
-		if (g->type == GEN_EMAIL && local != NULL) {
-			/* The last '@' splits it, as it does addr. */
-			for (at = v + n - 1; at > v && *at != '@'; at--)
-				;
-			if (*at == '@' && (size_t)(at - v) == llen &&
-			    memcmp(v, local, llen) == 0 &&
-			    textfmt_ci_eq(at + 1, undot(at + 1, n - llen - 1), dom,
-				  dlen))
-				k = ADDR_MATCH_EMAIL;
-		} else if (g->type == GEN_DNS) {
-			k = dns_match(v, n, dom, dlen);
-		}
-		if (k != ADDR_MATCH_NONE &&
-		    (best == ADDR_MATCH_NONE || k < best)) {
-			best = k;
-			if (san != NULL && sanlen > 0)
-				textfmt_escape(san, sanlen, v,
-				       n, 0);
-		}
-	}
-	GENERAL_NAMES_free(gens);
-	ERR_clear_error();
-	return best;
+	k = walk(cert, &t, san, sanlen, 1);
+	if (k == ADDR_MATCH_NONE && san != NULL && sanlen > 0)
+		san[0] = '\0';
+	return k;
 }
 
-static int
-dns_matches(const char *pattern, size_t plen, const char *domain)
-{
-	const char *dot;
-
-	if (plen == strlen(domain) && strncasecmp(pattern, domain, plen) == 0)
-		return 1;
-	/* "*.example.net" covers "a.example.net", not "example.net". */
-	if (plen > 2 && pattern[0] == '*' && pattern[1] == '.' &&
-	    (dot = strchr(domain, '.')) != NULL && dot != domain &&
-	    strlen(dot) == plen - 1 && strncasecmp(dot, pattern + 1, plen - 1) == 0)
-		return 1;
-	return 0;
-}
-
-/* Whether cert covers addr; identity gets the name that matched (or the
- * certificate's first name when none does). */
 int
 addr_rule_covers(X509 *cert, const char *addr, char *identity, size_t idlen)
 {
-	GENERAL_NAMES *gens;
-	const GENERAL_NAME *g;
-	const char *at = strrchr(addr, '@');
-	const char *v;
-	int i, n, ok = 0;
+	struct target t;
+	char cn[256];
+	enum addr_match k;
+	int len;
 
-	identity[0] = '\0';
-	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-		g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
-			continue;
-		v = (const char *)ASN1_STRING_get0_data(g->d.ia5);
-		n = ASN1_STRING_length(g->d.ia5);
-		if (identity[0] == '\0' || !ok)
-			snprintf(identity, idlen, "%.*s", n, v);
-		if (at == NULL)
-			continue;
-		if (g->type == GEN_EMAIL && (size_t)n == strlen(addr) &&
-		    strncasecmp(v, addr, (size_t)n) == 0)
-			ok = 1;
-		if (g->type == GEN_DNS && dns_matches(v, (size_t)n, at + 1))
-			ok = 1;
-		if (ok) {
-			snprintf(identity, idlen, "%.*s", n, v);
-			break;
-		}
+	if (identity != NULL && idlen > 0)
+		identity[0] = '\0';
+	if (cert == NULL)
+		return 0;
+	if (target_init(&t, addr) != 0 || t.local == NULL) {
+		/* Not an address: nothing covers it; name the cert. */
+		memset(&t, 0, sizeof(t));
+		t.dom = "";
 	}
-	GENERAL_NAMES_free(gens);
-	if (identity[0] == '\0')
-		X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-					  NID_commonName, identity, (int)idlen);
-	return ok;
+	k = walk(cert, &t, identity, idlen, 0);
+	if (identity != NULL && idlen > 0 && identity[0] == '\0') {
+		len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+						NID_commonName, cn,
+						(int)sizeof(cn));
+		if (len > 0)
+			textfmt_escape(identity, idlen, cn, (size_t)len, 0);
+		ERR_clear_error();
+	}
+	return t.local != NULL && k != ADDR_MATCH_NONE;
 }

@@ -2,18 +2,33 @@
  * addr_rule.h - how a certificate's names cover a mail address.
  *
  * The one home of the address rule: signing (the identity must cover
- * the From address), verification, harvesting and the recipient lookup
- * all ask here.  Two entry points exist today with the behaviour each
- * caller has always had:
+ * the From address), verification (the signer must cover it),
+ * harvesting (the signer must cover the sender) and the recipient
+ * lookup all ask here, and get the same answer for the same
+ * certificate and address.
  *
- *   addr_rule_match()   the recipient lookup's precedence: a SAN
- *                       rfc822Name equal to the address, then a SAN
- *                       dNSName equal to its domain, then a wildcard
- *                       dNSName one label up; local parts compared
- *                       exactly, domains ignoring ASCII case and one
- *                       trailing dot;
- *   addr_rule_covers()  whether a certificate covers an address for
- *                       signing, verification and harvesting.
+ * The names of a certificate that count, best first:
+ *
+ *   1 ADDR_MATCH_EMAIL     a SAN rfc822Name, or a PKCS #9 emailAddress
+ *                          attribute of the subject name (RFC 8550
+ *                          section 3), equal to the address;
+ *   2 ADDR_MATCH_DOMAIN    a SAN dNSName equal to the address's domain;
+ *   3 ADDR_MATCH_WILDCARD  a SAN dNSName "*.rest" where the domain is
+ *                          exactly one label more on rest, and rest has
+ *                          two labels at least: "*.example.net" covers
+ *                          a.example.net, not example.net nor
+ *                          b.a.example.net; "*.net" and "*" cover
+ *                          nothing.
+ *
+ * Comparison: an address is split at its last '@'.  Domains compare
+ * ignoring ASCII case; one trailing dot (the absolute form of a DNS
+ * name) is dropped from addresses and certificate names alike, and a
+ * domain with an empty label ("a..b", ".a", "a..") is no domain.  Local
+ * parts compare ignoring ASCII case unless the process was told
+ * otherwise (addr_rule_set_local_part(), from address_local_part in
+ * smimegw.conf); then octet for octet.  Entries holding a NUL byte are
+ * ignored.  Nothing else of the certificate (CN, validity, key usage)
+ * is looked at.
  */
 #ifndef ADDR_RULE_H
 #define ADDR_RULE_H
@@ -25,13 +40,6 @@
 /* Longest address the rule looks at (RFC 5321: 64 + 1 + 255). */
 #define ADDR_MAX 320
 
-/*
- * How a certificate's SAN names an address, best first:
- *   1 ADDR_MATCH_EMAIL     a SAN rfc822Name equal to addr
- *   2 ADDR_MATCH_DOMAIN    a SAN dNSName equal to addr's domain
- *   3 ADDR_MATCH_WILDCARD  a SAN dNSName "*.rest" where the domain
- *                          is one more label on rest
- */
 enum addr_match {
 	ADDR_MATCH_NONE = 0,
 	ADDR_MATCH_EMAIL = 1,
@@ -39,11 +47,31 @@ enum addr_match {
 	ADDR_MATCH_WILDCARD = 3,
 };
 
+/* How local parts compare (address_local_part in smimegw.conf). */
+enum addr_local_part {
+	ADDR_LOCAL_INSENSITIVE = 0,	/* ignoring ASCII case: the default */
+	ADDR_LOCAL_EXACT = 1,		/* octet for octet */
+};
+
+/*
+ * Sets how local parts compare, for the whole process.  Called once by
+ * the program that read smimegw.conf, before any thread starts and
+ * before any address is compared; every later comparison in the
+ * process uses it.  Never called: ADDR_LOCAL_INSENSITIVE.
+ */
+void addr_rule_set_local_part(enum addr_local_part mode);
+enum addr_local_part addr_rule_local_part(void);
+
+/* "insensitive" or "exact" -> 0 and *out; GW_ERR_INVALID otherwise. */
+int addr_rule_local_part_parse(const char *s, enum addr_local_part *out);
+/* "insensitive" or "exact". */
+const char *addr_rule_local_part_name(enum addr_local_part mode);
+
 /*
  * The local part and the domain of addr, split at the last '@' (the
- * domain without one trailing dot); -1 when addr is not an address
- * (no local part or domain, control characters, a space in the domain,
- * longer than ADDR_MAX).
+ * domain without one trailing dot); -1 when addr is not an address (an
+ * empty local part or domain, a domain with an empty label, a control
+ * character, a space or a '*' in the domain, longer than ADDR_MAX).
  */
 int addr_rule_split(const char *addr, const char **local, size_t *llen,
 		    const char **dom, size_t *dlen);
@@ -52,19 +80,22 @@ int addr_rule_split(const char *addr, const char **local, size_t *llen,
 const char *addr_rule_match_name(enum addr_match kind);
 
 /*
- * The best way cert's SANs name addr (an address, or a bare domain
- * when addr has no '@': then only dNSName entries count), or
- * ADDR_MATCH_NONE.  san (may be NULL) gets the matching entry,
- * escaped.  Validity and key usage are not looked at.
+ * The best way cert names addr (an address; or a bare domain when addr
+ * has no '@', then only dNSName entries count), or ADDR_MATCH_NONE.
+ * san (may be NULL) gets the matching entry, escaped and cut to
+ * sanlen; an emailAddress of the subject name is followed by
+ * " (subject emailAddress)".
  */
 enum addr_match addr_rule_match(X509 *cert, const char *addr, char *san,
 				size_t sanlen);
 
 /*
- * 1 when cert covers the address: a SAN rfc822Name equal to it, or a
- * SAN dNSName equal to its domain or a wildcard ("*.example.net" covers
- * a.example.net, not example.net); case-insensitive.  identity gets the
- * name that matched, or the certificate's first SAN (or CN).
+ * 1 when cert covers the address addr by the rule above (any match
+ * kind), else 0 (also when addr is not an address).  identity gets the
+ * entry that matched (its value alone: it names the signer in
+ * Authentication-Results), or else the first rfc822Name or dNSName, the
+ * subject's emailAddress or its commonName, escaped and cut to idlen;
+ * "" when the certificate has none of them.
  */
 int addr_rule_covers(X509 *cert, const char *addr, char *identity,
 		     size_t idlen);

@@ -7,8 +7,8 @@
  *  2 validity             notBefore <= now <= notAfter
  *  3 key                  RSA >= 2048 bits or EC on P-256/P-384/P-521
  *  4 subject              commonName or SAN; countryName; IDENTITY fields
- *  5 key-usage-sign       only when the usage includes SIGN
- *  6 key-usage-encrypt    only when the usage includes ENCRYPT
+ *  5 key-usage-sign       only when the usage includes SIGN (rules)
+ *  6 key-usage-encrypt    only when the usage includes ENCRYPT (rules)
  *  7 extended-key-usage   emailProtection or anyExtendedKeyUsage
  *  8 subject-alt-name     rfc822Name / dNSName, well-formed addresses
  *  9 fqdn                 only with opts->fqdn_check
@@ -562,7 +562,7 @@ check_ku_sign(const struct check_ctx *c, struct cert_check_result *r)
 {
 	char has[LIST_SIZE];
 	const char *lacks = NULL;
-	int ds, nr, need_nr;
+	int ds, nr, want_nr;
 
 	if (c->ku_st == EXT_ABSENT) {
 		result_set(r, CERT_CHECK_PASS,
@@ -574,19 +574,44 @@ check_ku_sign(const struct check_ctx *c, struct cert_check_result *r)
 		return;
 	ds = ku_has(c->ku, BIT_DIGITAL_SIGNATURE);
 	nr = ku_has(c->ku, BIT_NON_REPUDIATION);
-	need_nr = c->opts->role == CERT_ROLE_IDENTITY;
-	if (!ds && need_nr && !nr)
+	/* The reference wants nonRepudiation on our signing identities;
+	 * RFC 8550 and the Baseline Requirements make it optional. */
+	want_nr = c->opts->role == CERT_ROLE_IDENTITY && !nr;
+	if (!ds && want_nr && c->opts->rules == CERT_RULES_REFERENCE)
 		lacks = "digitalSignature and nonRepudiation";
 	else if (!ds)
 		lacks = "digitalSignature";
-	else if (need_nr && !nr)
+	else if (want_nr && c->opts->rules == CERT_RULES_REFERENCE)
 		lacks = "nonRepudiation";
 	ku_list(c->ku, has, sizeof(has));
 	if (lacks != NULL)
 		result_set(r, CERT_CHECK_FAIL, "keyUsage lacks %s (has: %s)",
 			   lacks, has);
+	else if (want_nr)
+		result_set(r, CERT_CHECK_WARN,
+			   "%s (advice: the reference's requirements also "
+			   "want nonRepudiation)",
+			   has);
 	else
 		result_set(r, CERT_CHECK_PASS, "%s", has);
+}
+
+/* The keyUsage bit that lets a key of this kind be encrypted to. */
+static int
+encrypt_bit(enum key_kind kind, const char **need)
+{
+	switch (kind) {
+	case KEY_RSA:
+		*need = "keyEncipherment";
+		return BIT_KEY_ENCIPHERMENT;
+	case KEY_EC:
+		*need = "keyAgreement";
+		return BIT_KEY_AGREEMENT;
+	case KEY_OTHER:
+		break;
+	}
+	*need = NULL;
+	return -1;
 }
 
 /* 6: key-usage-encrypt */
@@ -597,25 +622,23 @@ check_ku_encrypt(const struct check_ctx *c, struct cert_check_result *r)
 	const char *need;
 	int bit;
 
-	switch (c->kind) {
-	case KEY_RSA:
-		need = "keyEncipherment";
-		bit = BIT_KEY_ENCIPHERMENT;
-		break;
-	case KEY_EC:
-		need = "keyAgreement";
-		bit = BIT_KEY_AGREEMENT;
-		break;
-	case KEY_OTHER:
-	default:
+	if ((bit = encrypt_bit(c->kind, &need)) < 0) {
 		result_set(r, CERT_CHECK_FAIL,
 			   "%s keys cannot be used for S/MIME encryption",
 			   c->key_label);
 		return;
 	}
 	if (c->ku_st == EXT_ABSENT) {
-		result_set(r, CERT_CHECK_FAIL,
-			   "keyUsage extension absent; %s required", need);
+		if (c->opts->rules == CERT_RULES_REFERENCE)
+			result_set(r, CERT_CHECK_FAIL,
+				   "keyUsage extension absent; %s required",
+				   need);
+		else
+			result_set(r, CERT_CHECK_WARN,
+				   "absent: every use allowed (advice: the "
+				   "reference's requirements want keyUsage "
+				   "with %s)",
+				   need);
 		return;
 	}
 	if (ext_broken(c->ku_st, "keyUsage", r))
@@ -910,6 +933,12 @@ cert_check(X509 *cert, const struct cert_check_opts *opts,
 				(int)opts->usage);
 		goto out;
 	}
+	if (opts->rules != CERT_RULES_REFERENCE &&
+	    opts->rules != CERT_RULES_STANDARD) {
+		rc = gw_err_set(GW_ERR_INVALID, "cert_check: unknown rules %d",
+				(int)opts->rules);
+		goto out;
+	}
 	if (opts->role != CERT_ROLE_IDENTITY &&
 	    opts->role != CERT_ROLE_PARTNER) {
 		rc = gw_err_set(GW_ERR_INVALID, "cert_check: unknown role %d",
@@ -991,6 +1020,87 @@ cert_usage_name(enum cert_usage usage)
 		return "both";
 	}
 	return "unknown";
+}
+
+static enum cert_rules others_rules = CERT_RULES_STANDARD;
+
+void
+cert_rules_set_others(enum cert_rules rules)
+{
+	others_rules = rules == CERT_RULES_REFERENCE ? CERT_RULES_REFERENCE
+						     : CERT_RULES_STANDARD;
+}
+
+enum cert_rules
+cert_rules_others(void)
+{
+	return others_rules;
+}
+
+int
+cert_requirements_parse(const char *s, enum cert_rules *out)
+{
+	if (s != NULL && strcmp(s, "standard") == 0) {
+		*out = CERT_RULES_STANDARD;
+		return 0;
+	}
+	if (s != NULL && strcmp(s, "strict") == 0) {
+		*out = CERT_RULES_REFERENCE;
+		return 0;
+	}
+	return gw_err_set_at(GW_ERR_INVALID, "cert_requirements",
+			     "'%.64s' is not standard or strict", s ? s : "");
+}
+
+const char *
+cert_rules_name(enum cert_rules rules)
+{
+	return rules == CERT_RULES_STANDARD ? "standard" : "reference";
+}
+
+int
+cert_key_usage_allows(X509 *cert, enum cert_usage usage,
+		      enum cert_rules rules)
+{
+	ASN1_BIT_STRING *ku;
+	enum ext_state st;
+	EVP_PKEY *pk;
+	enum key_kind kind = KEY_OTHER;
+	const char *need;
+	int bit, ok = 1, mark;
+
+	if (cert == NULL || (usage & CERT_USAGE_BOTH) == 0)
+		return 0;
+	if ((pk = X509_get0_pubkey(cert)) == NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	if (EVP_PKEY_is_a(pk, "RSA"))
+		kind = KEY_RSA;
+	else if (EVP_PKEY_is_a(pk, "EC"))
+		kind = KEY_EC;
+	mark = ERR_set_mark();
+	ku = ext_get(cert, NID_key_usage, &st);
+	if (mark)
+		ERR_pop_to_mark();
+	if (st == EXT_DUPLICATE || st == EXT_BAD) {
+		ok = 0;
+		goto out;
+	}
+	if ((usage & CERT_USAGE_SIGN) && st == EXT_PRESENT &&
+	    !ku_has(ku, BIT_DIGITAL_SIGNATURE))
+		ok = 0;
+	if (usage & CERT_USAGE_ENCRYPT) {
+		if ((bit = encrypt_bit(kind, &need)) < 0)
+			ok = 0;
+		else if (st == EXT_ABSENT)
+			ok = ok && rules == CERT_RULES_STANDARD;
+		else if (!ku_has(ku, bit))
+			ok = 0;
+	}
+out:
+	ASN1_BIT_STRING_free(ku);
+	return ok;
 }
 
 const char *

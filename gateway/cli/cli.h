@@ -128,6 +128,11 @@ struct engine;
 int cli_engine_open(const struct gw_config *cfg, struct engine *e);
 void cli_engine_close(struct engine *e);
 
+/* The process-wide rules smimegw.conf sets (address_local_part,
+ * cert_requirements: addr_rule.h, cert_check.h); cli_config() and
+ * cli_engine_open() apply them.  Returns 0 or GW_ERR_CONFIG. */
+int cli_rules_apply(const struct gw_config *cfg);
+
 struct certmgr_config;
 /* What certmgr_open() needs, from cfg (which must outlive it). */
 struct certmgr_config cli_certmgr_config(const struct gw_config *cfg);

@@ -3,6 +3,8 @@
  * turned into the pipeline's engine (store and key source) and into
  * certmgr's configuration.  Shared by the commands and the benchmark.
  */
+#include "addr_rule.h"
+#include "cert_check.h"
 #include "certmgr.h"
 #include "cli.h"
 #include "engine.h"
@@ -10,6 +12,21 @@
 #include "gw_err.h"
 #include "gw_store.h"
 #include "keysrc_token.h"
+
+int
+cli_rules_apply(const struct gw_config *cfg)
+{
+	enum addr_local_part lp;
+	enum cert_rules rules;
+
+	/* gw_config_load() checked both against their choices. */
+	if (addr_rule_local_part_parse(cfg->address_local_part, &lp) != 0 ||
+	    cert_requirements_parse(cfg->cert_requirements, &rules) != 0)
+		return GW_ERR_CONFIG;
+	addr_rule_set_local_part(lp);
+	cert_rules_set_others(rules);
+	return 0;
+}
 
 int
 cli_engine_open(const struct gw_config *cfg, struct engine *e)
@@ -20,6 +37,8 @@ cli_engine_open(const struct gw_config *cfg, struct engine *e)
 	e->store = NULL;
 	e->keys = NULL;
 	e->decrypt_catch_all = cfg->decrypt_catch_all;
+	if ((rc = cli_rules_apply(cfg)) != 0)
+		return rc;
 	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
 				&e->store)) != 0)
 		return rc;

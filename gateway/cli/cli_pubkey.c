@@ -176,6 +176,7 @@ show_key(const struct keystore_key *k)
 		      ? CERT_USAGE_SIGN
 		      : CERT_USAGE_BOTH;
 	o.role = CERT_ROLE_PARTNER;
+	o.rules = cert_rules_others();
 	cert_check(k->cert, &o, &rep);
 	gw_err_clear();
 	printf("Requirements (partner, %s):\n", cert_usage_name(o.usage));

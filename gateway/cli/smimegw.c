@@ -22,6 +22,8 @@ cli_config(struct cli_ctx *ctx, struct gw_config **out)
 	    (rc = gw_config_load(gw_config_path(ctx->conf_opt), &ctx->cfg)) !=
 		0)
 		return rc;
+	if ((rc = cli_rules_apply(ctx->cfg)) != 0)
+		return rc;
 	if (log_level_parse(ctx->cfg->log_level, &level) == 0)
 		log_init("smimegw", 0, level);
 	*out = ctx->cfg;

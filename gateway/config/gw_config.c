@@ -49,6 +49,10 @@ static const struct cfg_key keys[] = {
     {"log_level", CFG_ENUM, OFF(log_level), "info", 0, 0,
      "error warning info debug"},
     {"decrypt_catch_all", CFG_NAME, OFF(decrypt_catch_all), "", 0, 0, NULL},
+    {"address_local_part", CFG_ENUM, OFF(address_local_part), "insensitive",
+     0, 0, "insensitive exact"},
+    {"cert_requirements", CFG_ENUM, OFF(cert_requirements), "standard", 0, 0,
+     "standard strict"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

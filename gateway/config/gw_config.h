@@ -27,6 +27,8 @@ struct gw_config {
 	uint64_t harvest_max_size; /* harvested keys' bound, bytes */
 	char *log_level;	/* error, warning, info, debug */
 	char *decrypt_catch_all; /* identity that decrypts for anyone; "" */
+	char *address_local_part; /* insensitive, exact */
+	char *cert_requirements; /* standard, strict */
 };
 
 /* Which file to read given the -c argument (may be NULL). */

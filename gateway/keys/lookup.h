@@ -5,18 +5,20 @@
  * '@').  Sources in order: public keys, then harvested keys
  * (lookup_harvested()); the first source with a usable
  * candidate wins.  Within a source, by how the certificate names the
- * address:
+ * address, the address rule (addr_rule.h):
  *
- *   1 ADDR_MATCH_EMAIL     a SAN rfc822Name equal to addr
+ *   1 ADDR_MATCH_EMAIL     a SAN rfc822Name or a subject emailAddress
+ *                          equal to addr
  *   2 ADDR_MATCH_DOMAIN    a SAN dNSName equal to addr's domain
  *   3 ADDR_MATCH_WILDCARD  a SAN dNSName "*.rest" where the domain
  *                              is one more label on rest
  *                              ("*.domain.net" covers a.domain.net, not
- *                              domain.net nor b.a.domain.net)
+ *                              domain.net nor b.a.domain.net; "*.net"
+ *                              covers nothing)
  *
- * The local part is compared exactly, octet for octet (RFC 5321 2.4:
- * only the receiving host may interpret it); domains ignore ASCII case
- * and one trailing dot.  A candidate is usable when it has
+ * Local parts compare as address_local_part says (ignoring ASCII case
+ * by default); domains ignore ASCII case and one trailing dot.  A
+ * candidate is usable when it has
  * KEYSTORE_CAP_ENCRYPT and now lies within its validity (allow_expired
  * never changes that).  The best match kind with a usable candidate
  * wins; among its candidates the newest (latest notBefore, then latest

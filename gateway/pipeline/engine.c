@@ -50,8 +50,10 @@ signer_check_from(const struct identity *id, const char *addr)
 	if (!addr_rule_covers(id->cert, addr, matched, sizeof(matched)))
 		return gw_err_set_at(GW_ERR_REQUIREMENT, "identity",
 				  "identity '%s' does not cover the "
-				  "From address %s (its SANs name neither the "
-				  "address nor its domain)",
+				  "From address %s (neither its "
+				  "subjectAltName nor its subject's "
+				  "emailAddress names the address or its "
+				  "domain)",
 				  id->name, addr);
 	return 0;
 }

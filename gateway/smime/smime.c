@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "cert_check.h"
 #include "gw_err.h"
 #include "mime_addr.h"
 #include "mime_codec.h"
@@ -364,16 +365,17 @@ smime_check_recipient(X509 *cert, time_t now)
 				"recipient %s: only RSA and EC keys can be "
 				"encrypted to",
 				subj ? subj : "?");
-	else if (EVP_PKEY_is_a(pk, "RSA") && ku != UINT32_MAX &&
-		 !(ku & KU_KEY_ENCIPHERMENT))
+	else if (!cert_key_usage_allows(cert, CERT_USAGE_ENCRYPT,
+					cert_rules_others()))
 		rc = gw_err_set(GW_ERR_REQUIREMENT,
-				"recipient %s: keyUsage lacks keyEncipherment",
-				subj ? subj : "?");
-	else if (EVP_PKEY_is_a(pk, "EC") && ku != UINT32_MAX &&
-		 !(ku & KU_KEY_AGREEMENT))
-		rc = gw_err_set(GW_ERR_REQUIREMENT,
-				"recipient %s: keyUsage lacks keyAgreement",
-				subj ? subj : "?");
+				"recipient %s: %s %s",
+				subj ? subj : "?",
+				ku == UINT32_MAX
+				    ? "no keyUsage extension, which "
+				      "cert_requirements = strict requires for"
+				    : "keyUsage lacks",
+				EVP_PKEY_is_a(pk, "EC") ? "keyAgreement"
+							: "keyEncipherment");
 	else if (X509_cmp_time(X509_get0_notAfter(cert), &now) < 0)
 		rc = gw_err_set(GW_ERR_EXPIRED,
 				"recipient %s: the certificate has expired",

@@ -98,8 +98,9 @@ int smime_encrypt_msg(const struct smime_msg *m,
 
 /*
  * Whether cert may be used to encrypt to: RSA with keyEncipherment or
- * EC with keyAgreement when keyUsage is present (RFC 8550 4.4.2), and
- * within its validity at now.  GW_ERR_REQUIREMENT naming the fault.
+ * EC with keyAgreement when keyUsage is present (RFC 8550 4.4.2; the
+ * extension is required under cert_requirements = strict:
+ * cert_key_usage_allows()), and within its validity at now.  GW_ERR_REQUIREMENT naming the fault.
  */
 int smime_check_recipient(X509 *cert, time_t now);
 

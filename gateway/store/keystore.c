@@ -112,6 +112,9 @@ decode(const unsigned char *buf, size_t len, struct keystore_key **out)
 		rc = gw_err_set(GW_ERR_STORE, "incomplete public key record");
 		goto out;
 	}
+	/* What the key may do follows the rules in force now
+	 * (cert_requirements), not those of the day it was stored. */
+	k->caps = keystore_caps(k->cert);
 	*out = k;
 	k = NULL;
 	rc = 0;
@@ -125,20 +128,12 @@ out:
 unsigned
 keystore_caps(X509 *cert)
 {
-	EVP_PKEY *pk = X509_get0_pubkey(cert);
-	uint32_t ku = X509_get_key_usage(cert);
+	enum cert_rules rules = cert_rules_others();
 	unsigned caps = 0;
 
-	if (pk == NULL)
-		return 0;
-	/* UINT32_MAX: no keyUsage extension. */
-	if (ku != UINT32_MAX) {
-		if (EVP_PKEY_is_a(pk, "RSA") && (ku & KU_KEY_ENCIPHERMENT))
-			caps |= KEYSTORE_CAP_ENCRYPT;
-		if (EVP_PKEY_is_a(pk, "EC") && (ku & KU_KEY_AGREEMENT))
-			caps |= KEYSTORE_CAP_ENCRYPT;
-	}
-	if (ku == UINT32_MAX || (ku & KU_DIGITAL_SIGNATURE))
+	if (cert_key_usage_allows(cert, CERT_USAGE_ENCRYPT, rules))
+		caps |= KEYSTORE_CAP_ENCRYPT;
+	if (cert_key_usage_allows(cert, CERT_USAGE_SIGN, rules))
 		caps |= KEYSTORE_CAP_VERIFY;
 	return caps;
 }
@@ -234,6 +229,7 @@ keystore_check(X509 *cert, int allow_expired, time_t now, unsigned *caps)
 		  : (c & KEYSTORE_CAP_ENCRYPT) ? CERT_USAGE_ENCRYPT
 					       : CERT_USAGE_SIGN;
 	o.role = CERT_ROLE_PARTNER;
+	o.rules = cert_rules_others();
 	o.now = now;
 	if (cert_check(cert, &o, &rep) == 0) {
 		*caps = c;

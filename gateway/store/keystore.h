@@ -6,13 +6,15 @@
  * A public key is a name bound to one partner certificate.  Records
  * live in GW_DB_PUBKEYS keyed by name (the rules of
  * identity_name_valid()).  What a key may do is derived from its
- * certificate once, when it is stored (keystore_caps()):
+ * certificate by the key usage rules in force (keystore_caps(),
+ * cert_key_usage_allows() under cert_rules_others()), when it is
+ * stored and again whenever it is read:
  *
- *   KEYSTORE_CAP_ENCRYPT  keyUsage present with keyEncipherment (RSA
- *                         key) or keyAgreement (EC key); the reference
- *                         requires the extension for encryption.
- *   KEYSTORE_CAP_VERIFY   keyUsage absent (digitalSignature presumed)
- *                         or with digitalSignature.
+ *   KEYSTORE_CAP_ENCRYPT  keyUsage with keyEncipherment (RSA key) or
+ *                         keyAgreement (EC key), or no keyUsage at all
+ *                         (RFC 8550 4.4.2; not under cert_requirements
+ *                         = strict, where the extension is required).
+ *   KEYSTORE_CAP_VERIFY   keyUsage absent or with digitalSignature.
  *
  * keystore_check() is the gate for add and import: the certificate
  * must not be a CA (basicConstraints CA:TRUE: a pinned key is trusted

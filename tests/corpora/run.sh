@@ -233,7 +233,7 @@ refused "import OpenSSL smec3 (EC with keyEncipherment): refused" \
 
 p12 ee "$O/certs/ee-cert.pem" "$O/certs/ee-key.pem"
 refused "import OpenSSL ee-cert (no keyUsage, serverAuth): refused" \
-	"smimegw cert import: certificate does not meet the requirements: key-usage-encrypt: keyUsage extension absent; keyEncipherment required" \
+	"smimegw cert import: certificate does not meet the requirements: extended-key-usage: serverAuth only, emailProtection required" \
 	gw cert import ee --p12 "$W/ee.p12" --passphrase-file "$T/pw" --usage encrypt
 
 NOKEY="no identity of this gateway is a recipient of the message"

@@ -50,7 +50,7 @@ refused "certificate for another key" "no certificate in the file has the public
 	gw cert install gw-rsa2048 "$T/gw-ecp256.crt"
 sign_csr "$T/ca" "$T/gw-rsa2048.csr" "$T/weak.crt" \
 	"basicConstraints=critical,CA:FALSE;keyUsage=critical,digitalSignature;subjectAltName=DNS:example.org"
-refused "certificate lacking nonRepudiation" "key-usage-sign:" \
+refused "certificate lacking keyEncipherment for a sign-and-encrypt identity" "key-usage-encrypt:" \
 	gw cert install gw-rsa2048 "$T/weak.crt"
 sign_csr "$T/ca" "$T/gw-rsa2048.csr" "$T/cs.crt" \
 	"basicConstraints=critical,CA:FALSE;keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment;extendedKeyUsage=codeSigning;subjectAltName=DNS:example.org"

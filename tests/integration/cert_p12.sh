@@ -96,8 +96,8 @@ refused "expired certificate" "validity: expired on 2021-01-01 00:00:00 UTC" \
 	gw cert import x --p12 "$T/old.p12" --passphrase-file "$T/pw"
 refused "no subject alternative name" "subject-alt-name:" \
 	gw cert import x --p12 "$T/nosan.p12" --passphrase-file "$T/pw"
-refused "signing without nonRepudiation" "key-usage-sign:" \
-	gw cert import x --p12 "$T/nonrep.p12" --passphrase-file "$T/pw" --usage sign
+refused "a signing-only certificate imported for both uses" "key-usage-encrypt:" \
+	gw cert import x --p12 "$T/nonrep.p12" --passphrase-file "$T/pw" --usage both
 refused "CA certificate" "basic-constraints:" \
 	gw cert import x --p12 "$T/ca2.p12" --passphrase-file "$T/pw" --usage sign
 refused "duplicate name" "an identity named 'enc' already exists" \

@@ -85,6 +85,7 @@ struct tcase {
 	struct cert_spec spec;
 	int usage;		/* 0: CERT_USAGE_BOTH */
 	enum cert_role role;	/* CERT_ROLE_IDENTITY by default */
+	enum cert_rules rules;	/* CERT_RULES_REFERENCE by default */
 	int fqdn;
 	int real_clock;		/* opts.now = 0: time(NULL) */
 	int rc;
@@ -285,6 +286,24 @@ static const struct tcase cases[] = {
 	 .detail = "keyUsage lacks digitalSignature (has: nonRepudiation, "
 		   "keyEncipherment)",
 	 .latched = "key-usage-sign: keyUsage lacks digitalSignature"},
+	{.name = "item02_standard_identity_without_nonrepudiation_warns",
+	 .spec = {.ku = "critical,digitalSignature"},
+	 .usage = CERT_USAGE_SIGN, .rules = CERT_RULES_STANDARD,
+	 .check = "key-usage-sign", .status = CERT_CHECK_WARN,
+	 .detail = "digitalSignature (advice: the reference's requirements "
+		   "also want nonRepudiation)"},
+	{.name = "item02_standard_identity_without_digitalsignature_fails",
+	 .spec = {.ku = "critical,nonRepudiation"},
+	 .usage = CERT_USAGE_SIGN, .rules = CERT_RULES_STANDARD,
+	 .rc = GW_ERR_REQUIREMENT, .check = "key-usage-sign",
+	 .status = CERT_CHECK_FAIL,
+	 .detail = "keyUsage lacks digitalSignature (has: nonRepudiation)",
+	 .latched = "key-usage-sign: keyUsage lacks digitalSignature"},
+	{.name = "standard identity with both bits passes",
+	 .spec = {.ku = "critical,digitalSignature,nonRepudiation"},
+	 .usage = CERT_USAGE_SIGN, .rules = CERT_RULES_STANDARD,
+	 .check = "key-usage-sign", .status = CERT_CHECK_PASS,
+	 .detail = "digitalSignature, nonRepudiation"},
 	{.name = "key-usage-sign: omitted for encrypt-only usage",
 	 .spec = {.ku = "critical,keyEncipherment"},
 	 .usage = CERT_USAGE_ENCRYPT,
@@ -333,6 +352,25 @@ static const struct tcase cases[] = {
 	 .usage = CERT_USAGE_ENCRYPT, .role = CERT_ROLE_PARTNER,
 	 .check = "key-usage-encrypt", .status = CERT_CHECK_PASS,
 	 .detail = "keyEncipherment"},
+	{.name = "item02_standard_absent_keyusage_encrypts_with_advice",
+	 .spec = {.ku = ABSENT},
+	 .usage = CERT_USAGE_ENCRYPT, .rules = CERT_RULES_STANDARD,
+	 .check = "key-usage-encrypt", .status = CERT_CHECK_WARN,
+	 .detail = "absent: every use allowed (advice: the reference's "
+		   "requirements want keyUsage with keyEncipherment)"},
+	{.name = "item02_standard_partner_ec_absent_keyusage_warns",
+	 .spec = {.key = K_P256, .ku = ABSENT},
+	 .usage = CERT_USAGE_ENCRYPT, .role = CERT_ROLE_PARTNER,
+	 .rules = CERT_RULES_STANDARD,
+	 .check = "key-usage-encrypt", .status = CERT_CHECK_WARN,
+	 .detail = "want keyUsage with keyAgreement"},
+	{.name = "standard rules: keyUsage without keyEncipherment still fails",
+	 .spec = {.ku = "critical,digitalSignature"},
+	 .usage = CERT_USAGE_ENCRYPT, .rules = CERT_RULES_STANDARD,
+	 .rc = GW_ERR_REQUIREMENT, .check = "key-usage-encrypt",
+	 .status = CERT_CHECK_FAIL,
+	 .detail = "keyUsage lacks keyEncipherment, required for RSA keys",
+	 .latched = "key-usage-encrypt: keyUsage lacks keyEncipherment"},
 	{.name = "key-usage-encrypt: omitted for sign-only usage",
 	 .spec = {.ku = "critical,digitalSignature,nonRepudiation"},
 	 .usage = CERT_USAGE_SIGN,
@@ -804,6 +842,7 @@ test_case(void **state)
 	opts.usage = tc->usage != 0 ? (enum cert_usage)tc->usage
 				    : CERT_USAGE_BOTH;
 	opts.role = tc->role;
+	opts.rules = tc->rules;
 	opts.fqdn_check = tc->fqdn;
 	opts.now = tc->real_clock ? 0 : NOW;
 
@@ -930,6 +969,87 @@ test_invalid_args(void **state)
 	opts.role = (enum cert_role)9;
 	assert_int_equal(cert_check(cur_cert, &opts, &rep), GW_ERR_INVALID);
 	assert_substr(gw_err_detail(), "unknown role 9");
+}
+
+/* cert_key_usage_allows(): what a partner's key may do, by rules. */
+static void
+test_key_usage_allows(void **state)
+{
+	static const struct {
+		const char *name;
+		struct cert_spec spec;
+		int usage;
+		enum cert_rules rules;
+		int want;
+	} t[] = {
+		{"item02 no keyUsage: encrypt (standard)", {.ku = ABSENT},
+		 CERT_USAGE_ENCRYPT, CERT_RULES_STANDARD, 1},
+		{"no keyUsage: no encrypt (reference)", {.ku = ABSENT},
+		 CERT_USAGE_ENCRYPT, CERT_RULES_REFERENCE, 0},
+		{"no keyUsage: sign (reference)", {.ku = ABSENT},
+		 CERT_USAGE_SIGN, CERT_RULES_REFERENCE, 1},
+		{"no keyUsage: both (standard)", {.ku = ABSENT},
+		 CERT_USAGE_BOTH, CERT_RULES_STANDARD, 1},
+		{"digitalSignature: sign", {.ku = "critical,digitalSignature"},
+		 CERT_USAGE_SIGN, CERT_RULES_STANDARD, 1},
+		{"digitalSignature: no encrypt",
+		 {.ku = "critical,digitalSignature"}, CERT_USAGE_ENCRYPT,
+		 CERT_RULES_STANDARD, 0},
+		{"nonRepudiation alone: no sign",
+		 {.ku = "critical,nonRepudiation"}, CERT_USAGE_SIGN,
+		 CERT_RULES_STANDARD, 0},
+		{"RSA keyEncipherment: encrypt", {.ku = "critical,keyEncipherment"},
+		 CERT_USAGE_ENCRYPT, CERT_RULES_REFERENCE, 1},
+		{"EC keyEncipherment: no encrypt",
+		 {.key = K_P256, .ku = "critical,keyEncipherment"},
+		 CERT_USAGE_ENCRYPT, CERT_RULES_STANDARD, 0},
+		{"EC keyAgreement: encrypt",
+		 {.key = K_P256, .ku = "critical,keyAgreement"},
+		 CERT_USAGE_ENCRYPT, CERT_RULES_STANDARD, 1},
+		{"RSA keyAgreement: no encrypt", {.ku = "critical,keyAgreement"},
+		 CERT_USAGE_ENCRYPT, CERT_RULES_STANDARD, 0},
+		{"Ed25519 without keyUsage: no encrypt",
+		 {.key = K_ED25519, .ku = ABSENT}, CERT_USAGE_ENCRYPT,
+		 CERT_RULES_STANDARD, 0},
+		{"undecodable keyUsage: nothing", {.ku = ABSENT, .bad_ku = 1},
+		 CERT_USAGE_SIGN, CERT_RULES_STANDARD, 0},
+	};
+	size_t i;
+	X509 *x;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_non_null(x = cert_build(&t[i].spec, NOW));
+		if (cert_key_usage_allows(x, (enum cert_usage)t[i].usage,
+					  t[i].rules) != t[i].want)
+			fail_msg("%s: expected %d", t[i].name, t[i].want);
+		X509_free(x);
+	}
+	assert_int_equal(cert_key_usage_allows(NULL, CERT_USAGE_SIGN,
+					       CERT_RULES_STANDARD), 0);
+}
+
+/* cert_requirements and the process-wide rules for others' certs. */
+static void
+test_requirements_setting(void **state)
+{
+	enum cert_rules r = CERT_RULES_REFERENCE;
+
+	(void)state;
+	assert_int_equal(cert_rules_others(), CERT_RULES_STANDARD);
+	assert_int_equal(cert_requirements_parse("standard", &r), 0);
+	assert_int_equal(r, CERT_RULES_STANDARD);
+	assert_int_equal(cert_requirements_parse("strict", &r), 0);
+	assert_int_equal(r, CERT_RULES_REFERENCE);
+	gw_err_clear();
+	assert_int_equal(cert_requirements_parse("lax", &r), GW_ERR_INVALID);
+	assert_substr(gw_err_detail(), "'lax' is not standard or strict");
+	gw_err_clear();
+	cert_rules_set_others(CERT_RULES_REFERENCE);
+	assert_int_equal(cert_rules_others(), CERT_RULES_REFERENCE);
+	cert_rules_set_others(CERT_RULES_STANDARD);
+	assert_string_equal(cert_rules_name(CERT_RULES_STANDARD), "standard");
+	assert_string_equal(cert_rules_name(CERT_RULES_REFERENCE), "reference");
 }
 
 static void
@@ -1071,7 +1191,7 @@ fqdn_case_name(const struct fqdn_case *fc, char *buf, size_t size)
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 #define NFQDN (sizeof(fqdn_cases) / sizeof(fqdn_cases[0]))
-#define NWITHKEYS 2
+#define NWITHKEYS 3
 
 int
 main(void)
@@ -1080,9 +1200,11 @@ main(void)
 	static const struct CMUnitTest with_keys[] = {
 		cmocka_unit_test_teardown(test_report_order, case_teardown),
 		cmocka_unit_test_teardown(test_invalid_args, case_teardown),
+		cmocka_unit_test(test_key_usage_allows),
 	};
 	static const struct CMUnitTest misc[] = {
 		cmocka_unit_test(test_usage_parse),
+		cmocka_unit_test(test_requirements_setting),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_fqdn_length),
 	};

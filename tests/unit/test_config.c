@@ -140,6 +140,24 @@ static const struct cfg_case cases[] = {
 	{.name = "whitespace around key, '=' and value is trimmed",
 	 T("  \tlog_level\t=\t warning \t\n"),
 	 .want = {{"log_level", "warning"}}},
+	{.name = "address rule and key usage rules: defaults",
+	 T(""),
+	 .want = {{"address_local_part", "insensitive"},
+		  {"cert_requirements", "standard"}}},
+	{.name = "address rule and key usage rules: set",
+	 T("address_local_part = exact\ncert_requirements = strict\n"),
+	 .want = {{"address_local_part", "exact"},
+		  {"cert_requirements", "strict"}}},
+	{.name = "address_local_part: not a choice",
+	 T("address_local_part = Exact\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: address_local_part: 'Exact' is not one of: "
+		   "insensitive exact"},
+	{.name = "cert_requirements: not a choice",
+	 T("cert_requirements = lax\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: cert_requirements: 'lax' is not one of: standard "
+		   "strict"},
 	{.name = "no spaces around '='",
 	 T("log_level=error\n"),
 	 .want = {{"log_level", "error"}}},
@@ -570,6 +588,10 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		return c->log_level;
 	if (strcmp(key, "decrypt_catch_all") == 0)
 		return c->decrypt_catch_all;
+	if (strcmp(key, "address_local_part") == 0)
+		return c->address_local_part;
+	if (strcmp(key, "cert_requirements") == 0)
+		return c->cert_requirements;
 	if (strcmp(key, "store_map_size") == 0) {
 		snprintf(buf, cap, "%llu",
 			 (unsigned long long)c->store_map_size);
@@ -797,7 +819,9 @@ test_print_defaults(void **state)
 	       "store_map_size = 1073741824\n"
 	       "harvest_max_size = 536870912\n"
 	       "log_level = \"info\"\n"
-	       "decrypt_catch_all = \"\"\n",
+	       "decrypt_catch_all = \"\"\n"
+	       "address_local_part = \"insensitive\"\n"
+	       "cert_requirements = \"standard\"\n",
 	       want, sizeof(want));
 	assert_string_equal(got, want);
 	gw_config_free(cfg);

@@ -84,6 +84,7 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 {
 	struct smime_signer s;
 	struct smime_msg whole = *m;
+	const struct mime_part *hdr;
 	struct mime_tree *tree = NULL;
 	struct identity *id = NULL;
 	EVP_PKEY *key = NULL;
@@ -93,10 +94,8 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 	if ((rc = signer_get(e, o->identity, &id)) != 0 ||
 	    (rc = signer_check(id, o->now ? o->now : time(NULL))) != 0)
 		goto out;
-	if (o->from != NULL) {
-		if ((rc = signer_check_from(id, o->from)) != 0)
-			goto out;
-	} else {
+	hdr = o->from_hdr;
+	if (hdr == NULL) {
 		/* Parsed here once, for the From field and for signing. */
 		if (whole.tree == NULL) {
 			rc = whole.layout != NULL
@@ -107,16 +106,15 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 			if (whole.layout == NULL)
 				whole.tree = tree;
 		}
-		/* Every mailbox of every From field: what a reader sees as
-		 * the sender must be what the signature vouches for. */
-		rc = mime_addr_from_each(
-		    mime_tree_root(whole.tree ? whole.tree : tree),
-		    signer_from_one, id);
-		if (rc == GW_ERR_NOT_FOUND)
-			rc = signer_check_from(id, "");
-		if (rc != 0)
-			goto out;
+		hdr = mime_tree_root(whole.tree ? whole.tree : tree);
 	}
+	/* Every mailbox of every From field: what a reader sees as the
+	 * sender must be what the signature vouches for. */
+	if ((rc = mime_addr_from_each(hdr, signer_from_one, id)) ==
+	    GW_ERR_NOT_FOUND)
+		rc = signer_check_from(id, "");
+	if (rc != 0)
+		goto out;
 	if ((rc = keysrc_key(e->keys, id, &key)) != 0)
 		goto out;
 	s.cert = id->cert;

@@ -27,6 +27,8 @@
 
 /* What the engine works with: the store (identities, keys, CAs) and
  * the key source (private keys).  Both borrowed. */
+struct mime_part;
+
 struct engine {
 	struct gw_store *store;
 	struct keysrc *keys;
@@ -38,16 +40,16 @@ struct engine_sign_opts {
 	int pss;
 	enum smime_sign_mode mode;
 	time_t now;		/* 0: time(NULL) */
-	const char *from;	/* one addr-spec to cover ("": none);
-				   NULL: every From mailbox of the message */
+	const struct mime_part *from_hdr; /* get0: the part whose From
+				   fields to cover; NULL: m's own */
 };
 
 /*
  * Signs the message m (smime_sign_msg(): its parse or layout is used
  * when given; made may be NULL) with the identity o->identity.  The
- * identity must cover o->from, else every mailbox of every From field
- * of the message (mime_addr_from_each(); m is parsed here unless
- * m->tree is set, once for both).  Refusals (GW_ERR_NOT_FOUND,
+ * identity must cover every mailbox of every From field
+ * (mime_addr_from_each()) of o->from_hdr, else of m (then m is parsed
+ * here unless m->tree is set, once for both).  Refusals (GW_ERR_NOT_FOUND,
  * GW_ERR_REQUIREMENT, GW_ERR_EXPIRED, GW_ERR_INVALID: no From field)
  * name the field ("--cert: ...") so a CLI can print them as they are;
  * GW_ERR_PARSE / GW_ERR_LIMIT: a From field is not an address list

@@ -200,12 +200,13 @@ missing_reason(const struct process_result *res, const char *what, char *buf,
 }
 
 /* A signing refusal bounces (*bounced, the reason in res); a token
- * failure is temporary (returned).  m is signed for the From address
- * from, or (NULL) for every From mailbox of m; rc, when not 0, is the failure of the parse that m needed. */
+ * failure is temporary (returned).  m is signed for every From
+ * mailbox of from_hdr (NULL: of m); rc, when not 0, is the failure of
+ * the parse that m needed. */
 static int
 sign_or_bounce(const struct engine *e, const struct profile *p,
 	       const struct process_req *req, const struct smime_msg *m,
-	       const char *from, int rc, struct gw_buf *out,
+	       const struct mime_part *from_hdr, int rc, struct gw_buf *out,
 	       struct smime_layout *made, struct process_result *res,
 	       int *bounced)
 {
@@ -217,7 +218,7 @@ sign_or_bounce(const struct engine *e, const struct profile *p,
 	so.pss = p->pss;
 	so.mode = p->sign_mode;
 	so.now = req_now(req);
-	so.from = from;
+	so.from_hdr = from_hdr;
 	*bounced = 0;
 	if ((rc == 0 && (rc = engine_sign(e, &so, m, out, made)) == 0) ||
 	    gw_err_class(rc) == GW_ERRCLASS_TEMPORARY)
@@ -313,7 +314,8 @@ outgoing(const struct engine *e, const struct process_req *req,
 		 * the signer parsed.  The signer checks the From fields. */
 		rc = smime_parse(msg, len, &tree);
 		in.tree = tree;
-		if ((rc = sign_or_bounce(e, &p, req, &in, NULL, rc, &sig,
+		if ((rc = sign_or_bounce(e, &p, req, &in,
+					 mime_tree_root(tree), rc, &sig,
 					 &sig_lay, res, &bounced)) != 0 ||
 		    bounced)
 			goto out;
@@ -343,7 +345,9 @@ outgoing(const struct engine *e, const struct process_req *req,
 			struct smime_msg em = {enc.data, enc.len, NULL,
 					       &enc_lay};
 
-			if ((rc = sign_or_bounce(e, &p, req, &em, NULL, 0,
+			/* The envelope's From fields are the message's. */
+			if ((rc = sign_or_bounce(e, &p, req, &em,
+						 mime_tree_root(tree), 0,
 						 &trip, NULL, res,
 						 &bounced)) != 0 ||
 			    bounced)

@@ -115,6 +115,26 @@ printf '%s\r\n' "From: postmaster@example.com (<mallory@elsewhere.example>)" \
 	"To: x@partner.example" "Subject: out" "" "hello" >"$T/out3.eml"
 ok "item06_sign_ignores_comment" gw message sign --cert gw-rsa -i "$T/out3.eml" -o "$T/s3.eml"
 
+# The mail path: a sending profile that signs, and one that triple-wraps
+# (the envelope is signed for the message's From fields too).
+gw pubkey add alice "$T/alice.pem" >/dev/null
+gw profile add p-sign --mode sign --cert gw-rsa >/dev/null
+gw profile add p-triple --mode triple --cert gw-rsa --action bounce >/dev/null
+for prof in p-sign p-triple; do
+	rm -rf "$T/po-$prof"
+	${WRAP:-} "$SMIMEGW" -c "$T/smimegw.conf" process --out-dir "$T/po-$prof" \
+		--direction outgoing --from postmaster@example.com --to alice@partner.example \
+		--profile $prof -i "$T/out2.eml" >"$T/out" 2>"$T/err"
+	same "item06_process_${prof#p-}_every_from_mailbox: bounced" "$?" 69
+	matches "item06_process_${prof#p-}_every_from_mailbox: reason" "$T/po-$prof/result.json" \
+		'"reason": "signing failed: .*does not cover the From address mallory@elsewhere.example'
+	rm -rf "$T/po-$prof"
+	${WRAP:-} "$SMIMEGW" -c "$T/smimegw.conf" process --out-dir "$T/po-$prof" \
+		--direction outgoing --from postmaster@example.com --to alice@partner.example \
+		--profile $prof -i "$T/out3.eml" >"$T/out" 2>"$T/err"
+	same "item06_process_${prof#p-}_comment_is_no_mailbox: delivered" "$?" 0
+done
+
 # Harvesting: with several From mailboxes no single address is the
 # key's, so none is harvested (before: the first one).
 signed "$T/h.eml" team "From: alice@partner.example, bob@partner.example"

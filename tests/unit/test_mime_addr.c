@@ -345,7 +345,8 @@ test_from_fields(void **state)
 	     "From: a@x.test\r\nFrom\xc2\xa0: ceo@example.com\r\n\r\n", 0,
 	     "a@x.test|ceo@example.com"},
 	    {"folded field",
-	     "From: Alice\r\n <alice@x.test>,\r\n\tBob\r\n <bob@y.test>\r\n\r\n",
+	     "From: Alice\r\n <alice@x.test>,\r\n"
+	     "\tBob\r\n <bob@y.test>\r\n\r\n",
 	     0, "alice@x.test|bob@y.test"},
 	    {"LF only", "From: Team: a@x.test,\n b@y.test;\n\nbody", 0,
 	     "a@x.test|b@y.test"},

@@ -101,3 +101,200 @@ mime_header_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 	out->data[out->len] = '\0';
 	return 0;
 }
+
+/* ---- names and authserv-ids, as a lenient reader takes them ----------- */
+
+size_t
+mime_header_blank_len(const unsigned char *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (p[0] <= 0x20 || p[0] == 0x7f)
+		return 1;
+	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0x85 || p[1] == 0xa0))
+		return 2;
+	if (n < 3)
+		return 0;
+	if (p[0] == 0xe1 && ((p[1] == 0x9a && p[2] == 0x80) ||
+			     (p[1] == 0xa0 && p[2] == 0x8e)))
+		return 3; /* U+1680, U+180E */
+	if (p[0] == 0xe2 && p[1] == 0x80 &&
+	    ((p[2] >= 0x80 && p[2] <= 0x8d) || p[2] == 0xa8 || p[2] == 0xa9 ||
+	     p[2] == 0xaf))
+		return 3; /* U+2000-U+200D, U+2028, U+2029, U+202F */
+	if (p[0] == 0xe2 && p[1] == 0x81 && (p[2] == 0x9f || p[2] == 0xa0))
+		return 3; /* U+205F, U+2060 */
+	if ((p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80) ||
+	    (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf))
+		return 3; /* U+3000, U+FEFF */
+	return 0;
+}
+
+/* Length of a blank that ends at e (blanks are at most 3 bytes). */
+static size_t
+blank_before(const unsigned char *start, const unsigned char *e)
+{
+	size_t k;
+
+	for (k = 1; k <= 3 && k <= (size_t)(e - start); k++)
+		if (mime_header_blank_len(e - k, k) == k)
+			return k;
+	return 0;
+}
+
+/* Sets aside blanks at both ends and trailing dots (with the blanks
+ * around them) of s[0..*n): returns the new start, *n its length. */
+static const unsigned char *
+trim(const unsigned char *s, size_t *n)
+{
+	const unsigned char *e = s + *n;
+	size_t b;
+
+	while (s < e && (b = mime_header_blank_len(s, (size_t)(e - s))) > 0)
+		s += b;
+	for (;;) {
+		if (e > s && e[-1] == '.')
+			e--;
+		else if ((b = blank_before(s, e)) > 0)
+			e -= b;
+		else
+			break;
+	}
+	*n = (size_t)(e - s);
+	return s;
+}
+
+int
+mime_header_name_is(const char *name, const char *want)
+{
+	const unsigned char *p = (const unsigned char *)name, *e;
+	size_t b, wl;
+
+	if (name == NULL || want == NULL)
+		return 0;
+	e = p + strlen(name);
+	while (p < e && (b = mime_header_blank_len(p, (size_t)(e - p))) > 0)
+		p += b;
+	while ((b = blank_before(p, e)) > 0)
+		e -= b;
+	wl = strlen(want);
+	return (size_t)(e - p) == wl &&
+	       strncasecmp((const char *)p, want, wl) == 0;
+}
+
+/* An authserv-id as read, with room for any real one (a host name). */
+struct ar_id {
+	unsigned char b[512];
+	size_t n;
+	int over;
+};
+
+static void
+id_add(struct ar_id *id, unsigned char c)
+{
+	if (id->n < sizeof(id->b))
+		id->b[id->n++] = c;
+	else
+		id->over = 1;
+}
+
+/* Past a comment at v[i] == '(' (nested, with quoted pairs). */
+static size_t
+ar_comment(const unsigned char *v, size_t n, size_t i)
+{
+	size_t depth = 0;
+
+	for (; i < n; i++) {
+		if (v[i] == '\\')
+			i++;
+		else if (v[i] == '(')
+			depth++;
+		else if (v[i] == ')' && --depth == 0)
+			return i + 1;
+	}
+	return n;
+}
+
+static int
+id_equal(const struct ar_id *got, const char *want)
+{
+	const unsigned char *g, *w = (const unsigned char *)want;
+	size_t gn = got->n, wn = strlen(want);
+
+	if (got->over)
+		return 0;
+	g = trim(got->b, &gn);
+	w = trim(w, &wn);
+	return wn > 0 && gn == wn &&
+	       strncasecmp((const char *)g, (const char *)w, wn) == 0;
+}
+
+/* RFC 8601's authserv-id: CFWS (any blank), then a token or a
+ * quoted-string. */
+static void
+ar_strict(const unsigned char *v, size_t n, struct ar_id *id)
+{
+	size_t i = 0, b;
+
+	while (i < n) {
+		if ((b = mime_header_blank_len(v + i, n - i)) > 0)
+			i += b;
+		else if (v[i] == '(')
+			i = ar_comment(v, n, i);
+		else
+			break;
+	}
+	if (i < n && v[i] == '"') {
+		for (i++; i < n && v[i] != '"'; i++) {
+			if (v[i] == '\\' && i + 1 < n)
+				i++;
+			id_add(id, v[i]);
+		}
+		return;
+	}
+	/* token: up to a tspecial (RFC 2045) or a blank. */
+	while (i < n && mime_header_blank_len(v + i, n - i) == 0 &&
+	       strchr("()<>@,;:\\\"/[]?=", v[i]) == NULL)
+		id_add(id, v[i++]);
+}
+
+/* Everything before the first ';' outside quotes and comments, without
+ * comments, quotes, backslashes and blanks. */
+static void
+ar_loose(const unsigned char *v, size_t n, struct ar_id *id)
+{
+	size_t i = 0, b;
+	int quoted = 0;
+
+	while (i < n && (quoted || v[i] != ';')) {
+		if (v[i] == '\\') {
+			if (++i < n)
+				id_add(id, v[i++]);
+		} else if (v[i] == '"') {
+			quoted = !quoted;
+			i++;
+		} else if (!quoted && v[i] == '(')
+			i = ar_comment(v, n, i);
+		else if ((b = mime_header_blank_len(v + i, n - i)) > 0)
+			i += b;
+		else
+			id_add(id, v[i++]);
+	}
+}
+
+int
+mime_header_authserv_is(const char *value, size_t len, const char *id)
+{
+	const unsigned char *v = (const unsigned char *)value;
+	struct ar_id got;
+
+	if (value == NULL || id == NULL)
+		return 0;
+	memset(&got, 0, sizeof(got));
+	ar_strict(v, len, &got);
+	if (id_equal(&got, id))
+		return 1;
+	memset(&got, 0, sizeof(got));
+	ar_loose(v, len, &got);
+	return id_equal(&got, id);
+}

@@ -20,6 +20,38 @@
 int mime_header_is_content(const char *name);
 
 /*
+ * Length of the blank at p[0..n): ASCII white space and control
+ * characters (NUL too), or a UTF-8 encoded Unicode space, zero-width
+ * character or byte-order mark (U+0085, U+00A0, U+1680, U+180E,
+ * U+2000-U+200D, U+2028, U+2029, U+202F, U+205F, U+2060, U+3000,
+ * U+FEFF): what a lenient reader may skip around a name.  0 when p
+ * starts with none.
+ */
+size_t mime_header_blank_len(const unsigned char *p, size_t n);
+
+/*
+ * 1 when the field name (as the parser gives it: mime_header_name())
+ * is want, ASCII case-insensitively, once blanks
+ * (mime_header_blank_len()) before and after it are set aside: the
+ * spellings RFC 5322's obsolete syntax allows ("From :") and those a
+ * lenient reader takes for want ("FROM" and a no-break space).  0 for
+ * NULL.
+ */
+int mime_header_name_is(const char *name, const char *want);
+
+/*
+ * 1 when the authserv-id of the Authentication-Results value
+ * value[0..len) (RFC 8601 2.2: after CFWS, a token or a
+ * quoted-string, before CFWS, a version or ';') is id, as a lenient
+ * reader could take it: ASCII case-insensitively, with the blanks of
+ * mime_header_blank_len() around it and its trailing dots set aside.
+ * It is also id when the text before the first ';' outside quoted
+ * strings and comments is id once comments, quotes, backslashes and
+ * blanks are removed ("gw(x).example").  0 when id is NULL or empty.
+ */
+int mime_header_authserv_is(const char *value, size_t len, const char *id);
+
+/*
  * Length of the header block of msg with its empty line: through the
  * first "\n\n" or "\n\r\n", or 1 or 2 when msg starts with an empty
  * line; all of msg when it has none.  A cheap shortcut: the parser may

@@ -58,6 +58,13 @@ signer_check_from(const struct identity *id, const char *addr)
 	return 0;
 }
 
+/* mime_addr_fn: signer_check_from() for one From mailbox. */
+static int
+signer_from_one(void *arg, const char *addr)
+{
+	return signer_check_from(arg, addr);
+}
+
 /* The identity called name, read in a transaction of its own. */
 static int
 signer_get(const struct engine *e, const char *name, struct identity **out)
@@ -79,19 +86,18 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 {
 	struct smime_signer s;
 	struct smime_msg whole = *m;
+	const struct mime_part *hdr;
 	struct mime_tree *tree = NULL;
 	struct identity *id = NULL;
 	EVP_PKEY *key = NULL;
-	char addr[256];
 	int rc;
 
 	memset(&s, 0, sizeof(s));
 	if ((rc = signer_get(e, o->identity, &id)) != 0 ||
 	    (rc = signer_check(id, o->now ? o->now : time(NULL))) != 0)
 		goto out;
-	if (o->from != NULL) {
-		snprintf(addr, sizeof(addr), "%s", o->from);
-	} else {
+	hdr = o->from_hdr;
+	if (hdr == NULL) {
 		/* Parsed here once, for the From field and for signing. */
 		if (whole.tree == NULL) {
 			rc = whole.layout != NULL
@@ -102,14 +108,16 @@ engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 			if (whole.layout == NULL)
 				whole.tree = tree;
 		}
-		mime_addr_from(
-		    mime_part_header(mime_tree_root(whole.tree ? whole.tree
-							       : tree),
-				     "From"),
-		    addr, sizeof(addr));
+		hdr = mime_tree_root(whole.tree ? whole.tree : tree);
 	}
-	if ((rc = signer_check_from(id, addr)) != 0 ||
-	    (rc = keysrc_key(e->keys, id, &key)) != 0)
+	/* Every mailbox of every From field: what a reader sees as the
+	 * sender must be what the signature vouches for. */
+	if ((rc = mime_addr_from_each(hdr, signer_from_one, id)) ==
+	    GW_ERR_NOT_FOUND)
+		rc = signer_check_from(id, "");
+	if (rc != 0)
+		goto out;
+	if ((rc = keysrc_key(e->keys, id, &key)) != 0)
 		goto out;
 	s.cert = id->cert;
 	s.key = key;

@@ -25,6 +25,8 @@
 #include "keysrc.h"
 #include "smime.h"
 
+struct mime_part;
+
 /* What the engine works with: the store (identities, keys, CAs) and
  * the key source (private keys), both borrowed; and the identity that
  * decrypts for any recipient (smimegw.conf decrypt_catch_all; NULL or
@@ -55,19 +57,20 @@ struct engine_sign_opts {
 	int pss;
 	enum smime_sign_mode mode;
 	time_t now;		/* 0: time(NULL) */
-	const char *from;	/* the From field's addr-spec to cover ("":
-				   none); NULL: read from the message */
+	const struct mime_part *from_hdr; /* get0: the part whose From
+				   fields to cover; NULL: m's own */
 };
 
 /*
  * Signs the message m (smime_sign_msg(): its parse or layout is used
  * when given; made may be NULL) with the identity o->identity.  The
- * From address checked is o->from, else the message's (then m is
- * parsed here unless m->tree is set, once for both).  Refusals
- * (GW_ERR_NOT_FOUND, GW_ERR_REQUIREMENT, GW_ERR_EXPIRED,
- * GW_ERR_INVALID: no From address) name the field ("--cert: ...") so a
- * CLI can print them as they are; token failures are the GW_ERR_P11_*
- * codes.
+ * identity must cover every mailbox of every From field
+ * (mime_addr_from_each()) of o->from_hdr, else of m (then m is parsed
+ * here unless m->tree is set, once for both).  Refusals (GW_ERR_NOT_FOUND,
+ * GW_ERR_REQUIREMENT, GW_ERR_EXPIRED, GW_ERR_INVALID: no From field)
+ * name the field ("--cert: ...") so a CLI can print them as they are;
+ * GW_ERR_PARSE / GW_ERR_LIMIT: a From field is not an address list
+ * (mime_addr.h); token failures are the GW_ERR_P11_* codes.
  */
 int engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 		const struct smime_msg *m, struct gw_buf *out,

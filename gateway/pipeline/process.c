@@ -200,12 +200,13 @@ missing_reason(const struct process_result *res, const char *what, char *buf,
 }
 
 /* A signing refusal bounces (*bounced, the reason in res); a token
- * failure is temporary (returned).  m is signed for the From address
- * from; rc, when not 0, is the failure of the parse that m needed. */
+ * failure is temporary (returned).  m is signed for every From
+ * mailbox of from_hdr (NULL: of m); rc, when not 0, is the failure of
+ * the parse that m needed. */
 static int
 sign_or_bounce(const struct engine *e, const struct profile *p,
 	       const struct process_req *req, const struct smime_msg *m,
-	       const char *from, int rc, struct gw_buf *out,
+	       const struct mime_part *from_hdr, int rc, struct gw_buf *out,
 	       struct smime_layout *made, struct process_result *res,
 	       int *bounced)
 {
@@ -217,7 +218,7 @@ sign_or_bounce(const struct engine *e, const struct profile *p,
 	so.pss = p->pss;
 	so.mode = p->sign_mode;
 	so.now = req_now(req);
-	so.from = from;
+	so.from_hdr = from_hdr;
 	*bounced = 0;
 	if ((rc == 0 && (rc = engine_sign(e, &so, m, out, made)) == 0) ||
 	    gw_err_class(rc) == GW_ERRCLASS_TEMPORARY)
@@ -279,7 +280,7 @@ outgoing(const struct engine *e, const struct process_req *req,
 	STACK_OF(X509) *keys = NULL;
 	struct gw_buf sig, enc, trip;
 	size_t missing = 0, i;
-	char why[1024], from[256];
+	char why[1024];
 	int rc, bounced, c1 = 0, c2 = 0;
 
 	gw_buf_init(&sig, SMIME_MSG_MAX);
@@ -310,14 +311,11 @@ outgoing(const struct engine *e, const struct process_req *req,
 	}
 	if (profile_mode_signs(p.mode)) {
 		/* A parse that fails is a signing failure, as it was when
-		 * the signer parsed. */
-		from[0] = '\0';
-		if ((rc = smime_parse(msg, len, &tree)) == 0)
-			mime_addr_from(mime_part_header(mime_tree_root(tree),
-							    "From"),
-					   from, sizeof(from));
+		 * the signer parsed.  The signer checks the From fields. */
+		rc = smime_parse(msg, len, &tree);
 		in.tree = tree;
-		if ((rc = sign_or_bounce(e, &p, req, &in, from, rc, &sig,
+		if ((rc = sign_or_bounce(e, &p, req, &in,
+					 mime_tree_root(tree), rc, &sig,
 					 &sig_lay, res, &bounced)) != 0 ||
 		    bounced)
 			goto out;
@@ -347,7 +345,9 @@ outgoing(const struct engine *e, const struct process_req *req,
 			struct smime_msg em = {enc.data, enc.len, NULL,
 					       &enc_lay};
 
-			if ((rc = sign_or_bounce(e, &p, req, &em, from, 0,
+			/* The envelope's From fields are the message's. */
+			if ((rc = sign_or_bounce(e, &p, req, &em,
+						 mime_tree_root(tree), 0,
 						 &trip, NULL, res,
 						 &bounced)) != 0 ||
 			    bounced)
@@ -424,7 +424,7 @@ harvest(const struct engine *e, const struct process_req *req,
 	struct mime_tree *tree = NULL;
 	struct gw_txn *txn = NULL;
 	const char *mid = NULL;
-	char from[256];
+	char from[MIME_ADDR_LEN + 1];
 	int rc;
 
 	memset(&hm, 0, sizeof(hm));
@@ -434,10 +434,15 @@ harvest(const struct engine *e, const struct process_req *req,
 	if ((rc = smime_parse(msg, mime_header_block_len(msg, len), &tree)) !=
 	    0)
 		goto fail;
-	mime_addr_from(mime_part_header(mime_tree_root(tree), "From"),
-			   from, sizeof(from));
+	/* The one From mailbox (a verified signature covers it); without
+	 * a From field the envelope sender; with several, or a From that
+	 * is no address list, none (no key is harvested). */
+	if ((rc = mime_addr_from_one(mime_tree_root(tree), from,
+				     sizeof(from))) != 0 &&
+	    rc != GW_ERR_NOT_FOUND)
+		gw_err_clear();
 	mid = mime_part_header(mime_tree_root(tree), "Message-ID");
-	hm.sender = from[0] ? from : req->from;
+	hm.sender = rc == 0 ? from : rc == GW_ERR_NOT_FOUND ? req->from : "";
 	hm.message_id = mid ? mid : "";
 	if ((hm.signers = harvest_signers(&res->open, &hm.verified)) == NULL) {
 		rc = GW_ERR_NOMEM;

@@ -13,56 +13,17 @@
 
 #define LINE_MAX_7BIT 998
 
-/* Skips white space and RFC 5322 comments (nested, with quoted pairs). */
-static const char *
-skip_cfws(const char *p)
-{
-	int depth;
-
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p != '(')
-			return p;
-		for (depth = 0; *p != '\0'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == '(')
-				depth++;
-			else if (*p == ')' && --depth == 0) {
-				p++;
-				break;
-			}
-		}
-	}
-}
-
 int
 smime_is_our_result(const char *name, const char *value, const char *id)
 {
-	char got[256];
-	const char *p;
-	size_t n = 0;
-
-	if (id == NULL || (strcasecmp(name, "Authentication-Results") != 0 &&
-			   strcasecmp(name, "X-SMIME-Gateway") != 0))
+	if (id == NULL)
 		return 0;
-	/* authserv-id = value (RFC 8601 2.2): a token or a quoted-string,
-	 * after optional comments and folding white space. */
-	p = skip_cfws(value);
-	if (*p == '"') {
-		for (p++; *p != '\0' && *p != '"' && n < sizeof(got) - 1; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			got[n++] = *p;
-		}
-	} else {
-		while (*p != '\0' && strchr("; \t\r\n(", *p) == NULL &&
-		       n < sizeof(got) - 1)
-			got[n++] = *p++;
-	}
-	got[n] = '\0';
-	return strcasecmp(got, id) == 0;
+	/* Ours alone: whatever one that arrives says, it is not ours. */
+	if (mime_header_name_is(name, "X-SMIME-Gateway"))
+		return 1;
+	return mime_header_name_is(name, "Authentication-Results") &&
+	       value != NULL &&
+	       mime_header_authserv_is(value, strlen(value), id);
 }
 
 static int

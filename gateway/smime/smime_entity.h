@@ -28,10 +28,9 @@
 
 #define SMIME_ENT_SIGN 0x1u
 
-/* Appends the outer header fields.  With authserv_id set, fields named
- * Authentication-Results or X-SMIME-Gateway whose authserv-id equals it
- * (case-insensitively) are left out: a copy that arrived from outside
- * must not pass for ours. */
+/* Appends the outer header fields.  With authserv_id set, the fields
+ * smime_is_our_result() calls ours are left out: a copy that arrived
+ * from outside must not pass for ours. */
 int smime_outer_headers(const unsigned char *msg, const struct mime_part *root,
 			const char *authserv_id, struct gw_buf *out);
 
@@ -49,9 +48,11 @@ int smime_entity_plain(const unsigned char *msg, size_t len,
 		       const struct mime_part *root, struct gw_buf *out);
 
 /*
- * 1 when the field is an Authentication-Results or X-SMIME-Gateway field
- * whose authserv-id (RFC 8601: token or quoted-string, after comments
- * and white space) equals id, case-insensitively.  0 when id is NULL.
+ * 1 when the field is ours to write, so that a copy that arrived must
+ * go: every X-SMIME-Gateway field, and an Authentication-Results field
+ * whose authserv-id is id as mime_header_authserv_is() reads it (CFWS,
+ * case, trailing dots, no-break and other odd spaces).  Field names
+ * compare as mime_header_name_is() does.  0 when id is NULL.
  */
 int smime_is_our_result(const char *name, const char *value, const char *id);
 

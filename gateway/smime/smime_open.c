@@ -10,12 +10,12 @@
 #include <openssl/x509v3.h>
 
 #include "gw_err.h"
-#include "mime_addr.h"
 #include "mime_codec.h"
 #include "mime_header.h"
 #include "mime_parser.h"
 #include "smime.h"
 #include "smime_entity.h"
+#include "smime_from.h"
 
 #define MAX_LAYERS 8
 
@@ -211,15 +211,16 @@ keep_unverified(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 }
 
 /* Verifies a SignedData.  dcont: the detached content, or NULL (then the
- * encapsulated content is written to content). */
+ * encapsulated content is written to content).  from: the part whose
+ * From fields every signer must cover. */
 static int
-verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
+verify_layer(CMS_ContentInfo *cms, BIO *dcont, const struct mime_part *from,
 	     const struct smime_open_opts *o, struct gw_buf *content,
 	     struct smime_open_result *res)
 {
 	STACK_OF(X509) *signers = NULL;
 	BIO *out = NULL;
-	char why[256], addr[256], id[256];
+	char why[512], id[256];
 	int cms_reason = 0, i, ok, rc = 0;
 
 	ERR_clear_error();
@@ -264,7 +265,6 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 		goto out;
 	}
 	signers = CMS_get0_signers(cms);
-	mime_addr_from(from, addr, sizeof(addr));
 	for (i = 0; i < sk_X509_num(signers); i++) {
 		X509 *x = sk_X509_value(signers, i);
 
@@ -275,11 +275,9 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const char *from,
 		}
 		if (X509_up_ref(x) && !sk_X509_push(res->signer_certs, x))
 			X509_free(x);
-		if (!addr_rule_covers(x, addr, id, sizeof(id)) && addr[0] != '\0') {
-			fail(res, "fail",
-			     "the signer certificate (%s) does not cover the "
-			     "From address %s",
-			     id, addr);
+		if (!smime_from_covered(x, from, id, sizeof(id), why,
+					sizeof(why))) {
+			fail(res, "fail", "%s", why);
 			goto out;
 		}
 		snprintf(res->signer, sizeof(res->signer), "%s", id);
@@ -299,7 +297,7 @@ out:
  */
 static int
 verify_detached(CMS_ContentInfo *cms, const unsigned char *p, size_t n,
-		const char *from, const struct smime_open_opts *o,
+		const struct mime_part *from, const struct smime_open_opts *o,
 		struct gw_buf *content, struct smime_open_result *res)
 {
 	struct smime_open_result saved = *res;
@@ -651,7 +649,8 @@ smime_open(const unsigned char *msg, size_t len,
 	CMS_ContentInfo *cms = NULL;
 	struct mime_range r;
 	enum kind k;
-	const char *eol = "\r\n", *from;
+	const char *eol = "\r\n";
+	const struct mime_part *from;
 	int depth, rc, changed = 0, smime_inside, removed = 0;
 	/*
 	 * Only decrypted content is secret: the input, and what was
@@ -708,7 +707,7 @@ smime_open(const unsigned char *msg, size_t len,
 		    (rc = parse_layer(cd, cl, depth, &tree)) != 0)
 			goto out;
 		root = mime_tree_root(tree);
-		from = mime_part_header(root, "From");
+		from = root;
 		k = classify(root);
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {

@@ -27,8 +27,15 @@
  *
  * The output starts with an Authentication-Results field (RFC 8601)
  * with the smime method of RFC 7281 and an X-SMIME-Gateway field with
- * the smime-gateway-message and smime-gateway-verified flags; copies of
- * either that arrived bearing opts->authserv_id are dropped first.
+ * the smime-gateway-message and smime-gateway-verified flags.  Every
+ * X-SMIME-Gateway field that arrived, and every Authentication-Results
+ * field that arrived bearing opts->authserv_id in any spelling a reader
+ * could take for it, is dropped first (smime_is_our_result()).
+ *
+ * A signature passes only when each signer's certificate covers every
+ * mailbox of every From field of the message (smime_from_covered());
+ * a From field that is not an RFC 5322 address list, or names no
+ * mailbox, fails it.
  *
  * Returns 0 when the result is written (whatever the S/MIME outcome:
  * see res->status), or a GW_ERR_* code when no output could be made

@@ -5,7 +5,9 @@
  * apply; the rest is the message.  The message is parsed twice, whole
  * and in chunks, and the two trees must be identical (a digest over
  * every accessor); every offset invariant of mime_parser.h is checked;
- * then the codecs run over each body and header, with round trips.
+ * then the codecs run over each body and header, with round trips, and
+ * the From fields of every part through the address parser (each
+ * addr-spec within its ceiling, with an '@' and no control character).
  * Any violation aborts, which libFuzzer reports as a crash.
  *
  * Built with clang -fsanitize=fuzzer, or with replay.c under any
@@ -18,7 +20,9 @@
 
 #include "fuzz_check.h"
 #include "gw_err.h"
+#include "mime_addr.h"
 #include "mime_codec.h"
+#include "mime_header.h"
 #include "mime_parser.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -262,6 +266,44 @@ codec_header(const char *v)
 	free(out);
 }
 
+/* mime_addr_fn: what mime_addr.h promises of every addr-spec. */
+static int
+check_addr(void *arg, const char *addr)
+{
+	size_t i, n = strlen(addr);
+
+	(void)arg;
+	CHECK(n > 0 && n <= MIME_ADDR_LEN);
+	CHECK(strchr(addr, '@') != NULL);
+	for (i = 0; i < n; i++)
+		CHECK((unsigned char)addr[i] >= 0x20 && addr[i] != 0x7f);
+	return 0;
+}
+
+/* The From fields and the result-field checks of one part. */
+static void
+header_checks(const struct mime_part *p)
+{
+	const struct mime_header *hd;
+	char one[MIME_ADDR_LEN + 1];
+	size_t i;
+	int rc;
+
+	rc = mime_addr_from_each(p, check_addr, NULL);
+	CHECK(rc == 0 || rc == GW_ERR_NOT_FOUND || rc == GW_ERR_PARSE ||
+	      rc == GW_ERR_LIMIT);
+	rc = mime_addr_from_one(p, one, sizeof(one));
+	CHECK(rc == 0 || one[0] == '\0');
+	for (i = 0; i < mime_part_header_count(p); i++) {
+		hd = mime_part_header_at(p, i);
+		(void)mime_header_name_is(mime_header_name(hd), "From");
+		(void)mime_header_authserv_is(mime_header_value(hd),
+					      mime_header_value_len(hd),
+					      "gw.test");
+	}
+	gw_err_clear();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -303,6 +345,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			codec_body(msg + br.start, br.end - br.start);
 		for (i = 0; i < mime_part_header_count(p); i++)
 			codec_header(mime_header_value(mime_part_header_at(p, i)));
+		header_checks(p);
 	}
 	mime_tree_free(t1);
 	return 0;

@@ -1,7 +1,8 @@
 /*
- * test_mime_header.c - gateway/mime/mime_header.c and mime_addr.c:
- * content fields, the header block's length, appending one field and
- * CRLF-canonical bytes, and the From field's addr-spec.  Table tests;
+ * test_mime_header.c - gateway/mime/mime_header.c: content fields, the
+ * header block's length, appending one field and CRLF-canonical bytes,
+ * field names and authserv-ids as a lenient reader takes them (the
+ * From field's addresses: test_mime_addr.c).  Table tests;
  * inputs are literals with their lengths (they may hold CR, LF, NUL).
  */
 #include <setjmp.h>
@@ -16,7 +17,6 @@
 
 #include "gw_buf.h"
 #include "gw_err.h"
-#include "mime_addr.h"
 #include "mime_header.h"
 
 #define T(s) (const unsigned char *)(s), sizeof(s) - 1
@@ -164,41 +164,108 @@ test_add_limit(void **state)
 }
 
 static void
-test_addr_from(void **state)
+test_name_is(void **state)
 {
 	static const struct {
-		const char *from, *want;
+		const char *name, *want;
+		int is;
 	} c[] = {
-	    {"alice@example.test", "alice@example.test"},
-	    {"  alice@example.test (Alice)", "alice@example.test"},
-	    {"Alice <alice@example.test>", "alice@example.test"},
-	    {"\"A <x@y>\" <alice@example.test>", "alice@example.test"},
-	    {"<a@b>, c@d", "a@b"},
-	    {"a@b, c@d", "a@b"},
-	    {"a@b;", "a@b"},
-	    {"Alice Example", ""},
-	    {"Alice <alice>", ""},
-	    {"<>", ""},
-	    {"Alice <alice@example.test", ""},
-	    {"", ""},
+	    {"From", "From", 1},
+	    {"FROM", "From", 1},
+	    {"from", "From", 1},
+	    {"From ", "From", 1},
+	    {" From\t", "From", 1},
+	    {"From\xc2\xa0", "From", 1},		/* no-break space */
+	    {"\xef\xbb\xbfX-SMIME-Gateway", "X-SMIME-Gateway", 1}, /* BOM */
+	    {"x-smime-gateway\xe2\x80\x8b", "X-SMIME-Gateway", 1}, /* ZWSP */
+	    {"X-SMIME-Gateway\x0b", "X-SMIME-Gateway", 1},
+	    {"X-SMIME-Gateways", "X-SMIME-Gateway", 0},
+	    {"X-SMIME-Gate way", "X-SMIME-Gateway", 0},
+	    {"Resent-From", "From", 0},
+	    {"Fro", "From", 0},
+	    {"", "From", 0},
 	};
-	char buf[64];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		mime_addr_from(c[i].from, buf, sizeof(buf));
-		assert_string_equal(buf, c[i].want);
-	}
-	mime_addr_from(NULL, buf, sizeof(buf));
-	assert_string_equal(buf, "");
-	/* Too long for the buffer: none. */
-	mime_addr_from("abcdef@example.test", buf, 10);
-	assert_string_equal(buf, "");
-	mime_addr_from("abc@e.t", buf, 8);
-	assert_string_equal(buf, "abc@e.t");
-	mime_addr_from("abcd@e.t", buf, 8);
-	assert_string_equal(buf, "");
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (mime_header_name_is(c[i].name, c[i].want) != c[i].is)
+			fail_msg("case %zu: '%s' as '%s' wanted %d", i,
+				 c[i].name, c[i].want, c[i].is);
+	assert_int_equal(mime_header_name_is(NULL, "From"), 0);
+	assert_int_equal(mime_header_blank_len((const unsigned char *)"a", 1),
+			 0);
+	assert_int_equal(
+	    mime_header_blank_len((const unsigned char *)"\xc2\xa0", 2), 2);
+	assert_int_equal(
+	    mime_header_blank_len((const unsigned char *)"\xc2", 1), 0);
+	assert_int_equal(
+	    mime_header_blank_len((const unsigned char *)"\xe3\x80\x80", 3),
+	    3);
+}
+
+/* Item 09: every spelling of our authserv-id a reader could take for
+ * it is ours; other ids are not. */
+static void
+test_authserv_is(void **state)
+{
+	static const struct {
+		const char *value;
+		int is;
+	} c[] = {
+	    {"gw.test; smime=pass", 1},
+	    {"GW.TEST; smime=pass", 1},
+	    {"gw.test.; smime=pass", 1},		/* trailing dot */
+	    {"gw.test..; smime=pass", 1},
+	    {"gw.test\xc2\xa0; smime=pass", 1},		/* NBSP after */
+	    {"\xc2\xa0gw.test; smime=pass", 1},		/* NBSP before */
+	    {"gw.test\xc2\xa0" "1; smime=pass", 1},	/* NBSP, version */
+	    {"gw.test\xe2\x80\x8b; smime=pass", 1},	/* zero-width space */
+	    {"gw.test\xe3\x80\x80; smime=pass", 1},	/* ideographic space */
+	    {"\xef\xbb\xbfgw.test; smime=pass", 1},	/* BOM */
+	    {"gw.test\x0b; smime=pass", 1},		/* VT */
+	    {"gw.test 1; smime=pass", 1},		/* version */
+	    {"gw.test; none", 1},
+	    {"gw.test", 1},
+	    {"  gw.test  ;smime=pass", 1},
+	    {"(c) gw.test; smime=pass", 1},
+	    {"(nested (c) \\) ) gw.test (x); smime=pass", 1},
+	    {"\"gw.test\"; smime=pass", 1},
+	    {"\"gw.test.\"; smime=pass", 1},
+	    {"\" gw.test \"; smime=pass", 1},
+	    {"\"gw\\.test\"; smime=pass", 1},
+	    {"gw(x).test; smime=pass", 1},		/* comment inside */
+	    {"gw.test(x); smime=pass", 1},
+	    {"gw.test/1; smime=pass", 1},
+	    {"gw.test. (c); smime=pass", 1},
+	    {"other.example; smime=pass", 0},
+	    {"gw.test.example; smime=pass", 0},
+	    {"evil.gw.test; smime=pass", 0},
+	    {"gw.tes; smime=pass", 0},
+	    {"gw.testt; smime=pass", 0},
+	    {"other.example; reason=\"gw.test\"", 0},
+	    {"; gw.test", 0},
+	    {"", 0},
+	    {"(gw.test) other.example; smime=pass", 0},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (mime_header_authserv_is(c[i].value, strlen(c[i].value),
+					    "gw.test") != c[i].is)
+			fail_msg("case %zu: '%s' wanted %d", i, c[i].value,
+				 c[i].is);
+	/* Our own id with a trailing dot still matches the plain one. */
+	assert_int_equal(mime_header_authserv_is("gw.test; a=b", 12,
+						 "gw.test."),
+			 1);
+	assert_int_equal(mime_header_authserv_is("x", 1, NULL), 0);
+	assert_int_equal(mime_header_authserv_is("x", 1, ""), 0);
+	assert_int_equal(mime_header_authserv_is("", 0, "."), 0);
+	/* A NUL ends nothing: what follows is not read as the id. */
+	assert_int_equal(mime_header_authserv_is("gw.test\0x", 9, "gw.test"),
+			 1);
 }
 
 int
@@ -210,7 +277,8 @@ main(void)
 	    cmocka_unit_test(test_add_field),
 	    cmocka_unit_test(test_add_crlf),
 	    cmocka_unit_test(test_add_limit),
-	    cmocka_unit_test(test_addr_from),
+	    cmocka_unit_test(test_name_is),
+	    cmocka_unit_test(test_authserv_is),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -326,7 +326,9 @@ limit:
 
 /*
  * The domain after '@' (w->i just past it), appended to a: a domain
- * literal, or atoms joined by dots with CFWS around them.  a may be
+ * literal, or atoms joined by dots with CFWS around them, and at most
+ * one dot after the last (not RFC 5322, but what a fully qualified name
+ * looks like; the address rule compares without it).  a may be
  * NULL (a route's domain: checked, not kept).
  */
 static int
@@ -360,6 +362,10 @@ domain(struct walk *w, char *a, size_t *len)
 			return too_long(w);
 		if ((rc = skip_cfws(w)) != 0)
 			return rc;
+		/* One dot after the last label: the root of a fully
+		 * qualified name, which the address rule drops. */
+		if (w->i >= w->n || (!is_atext(w->v[w->i]) && !at(w, '.')))
+			return 0;
 	}
 }
 

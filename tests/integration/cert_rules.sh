@@ -135,7 +135,7 @@ gw cert create gw-rsa --cn gw.example.com --country DE --days 30 \
 plain "alice@example.com." "$T/dot.eml"
 ok "item01_trailing_dot_from_signs" gw message sign --cert gw-rsa -i "$T/dot.eml" -o /dev/null
 plain "alice@example.com.." "$T/dots.eml"
-refused "two trailing dots are no address" "does not cover the From address alice@example.com.." \
+refused "two trailing dots are no address" "From field: '.' where a domain was expected" \
 	gw message sign --cert gw-rsa -i "$T/dots.eml" -o /dev/null
 
 # ---- item 2: key usage for certificates others made -----------------------------

@@ -9,10 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts.h"
 #include "castore.h"
 #include "cli.h"
 #include "gw_err.h"
 #include "gw_store.h"
+#include "harvest.h"
+#include "identity.h"
 #include "keystore.h"
 #include "policy_file.h"
 #include "profile.h"
@@ -23,9 +26,13 @@ static const char config_usage_text[] =
     "FILE:LINE\n"
     "                         errors\n"
     "  show                   print every key with its effective value\n"
-    "  export FILE            public keys, trusted CAs and sending "
-    "profiles in one\n"
-    "                         text file ('-': stdout)\n"
+    "  export FILE            everything in the store in one text "
+    "file ('-': stdout):\n"
+    "                         identities' records, public keys, trusted "
+    "CAs,\n"
+    "                         harvested keys, alerts, sending profiles "
+    "(not the\n"
+    "                         private keys: they stay on the token)\n"
     "  import FILE [--replace]\n"
     "                         all or nothing; conflicts refuse the "
     "import unless\n"
@@ -75,30 +82,40 @@ report_conflicts(const struct policy_file_import *imp, const char *what)
 			continue;
 		fprintf(stderr,
 			"smimegw %s: conflict: %s '%s' (line %u): a different "
-			"%s is stored under this name\n",
+			"%s is stored under this %s\n",
 			what, policy_file_kind_name(it.kind), it.name, it.line,
-			it.kind == POLICY_FILE_PUBKEY ? "certificate"
-						      : "profile");
+			it.kind == POLICY_FILE_PUBKEY	   ? "certificate"
+			: it.kind == POLICY_FILE_HARVESTED ? "provenance"
+							   : "profile",
+			it.kind == POLICY_FILE_HARVESTED ? "ID" : "name");
 	}
 }
 
+/* Each object's outcome on stdout, and its warning on stderr. */
 static void
-report_outcomes(const struct policy_file_import *imp)
+report_outcomes(const struct policy_file_import *imp, const char *what)
 {
 	struct policy_file_item it;
-	size_t i, n = policy_file_import_count(imp), cnt[5] = {0};
+	size_t i, n = policy_file_import_count(imp);
+	size_t cnt[POLICY_FILE_OUTCOMES] = {0};
 
 	for (i = 0; i < n; i++) {
 		if (policy_file_import_item(imp, i, &it) != 0)
 			continue;
 		cnt[it.outcome]++;
-		if (it.kind == POLICY_FILE_CA)
+		if (it.warning[0] != '\0')
+			fprintf(stderr, "smimegw %s: warning: %s '%s': %s\n",
+				what, policy_file_kind_name(it.kind), it.name,
+				it.warning);
+		if (it.kind == POLICY_FILE_CA || it.kind == POLICY_FILE_HARVESTED)
 			printf("%-10s %-8s %.16s %s (line %u)%s\n",
-			       policy_file_outcome_name(it.outcome), "ca",
-			       it.name, it.subject, it.line,
-			       it.outcome == POLICY_FILE_DUPLICATE
+			       policy_file_outcome_name(it.outcome),
+			       policy_file_kind_name(it.kind), it.name,
+			       it.subject, it.line,
+			       it.outcome != POLICY_FILE_DUPLICATE ? ""
+			       : it.kind == POLICY_FILE_CA
 				   ? ": already trusted, skipped"
-				   : "");
+				   : ": identical, skipped");
 		else
 			printf("%-10s %-8s %s (line %u)%s\n",
 			       policy_file_outcome_name(it.outcome),
@@ -109,10 +126,15 @@ report_outcomes(const struct policy_file_import *imp)
 				   : "");
 	}
 	printf("imported %zu object%s: %zu added, %zu replaced, %zu "
-	       "duplicate%s skipped\n",
+	       "duplicate%s skipped",
 	       n, n == 1 ? "" : "s", cnt[POLICY_FILE_ADDED],
 	       cnt[POLICY_FILE_REPLACED], cnt[POLICY_FILE_DUPLICATE],
 	       cnt[POLICY_FILE_DUPLICATE] == 1 ? "" : "s");
+	if (cnt[POLICY_FILE_KEPT] > 0)
+		printf(", %zu identit%s of this gateway kept",
+		       cnt[POLICY_FILE_KEPT],
+		       cnt[POLICY_FILE_KEPT] == 1 ? "y" : "ies");
+	printf("\n");
 }
 
 int
@@ -140,7 +162,7 @@ cli_policy_import(struct gw_store *st, const char *path, int config,
 		goto out;
 	}
 	if ((rc = cli_txn_commit(&txn)) == 0)
-		report_outcomes(imp);
+		report_outcomes(imp, what);
 out:
 	gw_txn_abort(txn);
 	policy_file_import_free(imp);
@@ -172,18 +194,42 @@ count_profile(void *arg, const struct profile *p)
 }
 
 static int
+count_identity(void *arg, const struct identity *id)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
+count_harvested(void *arg, const struct harvested_key *k)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
+count_alert(void *arg, const struct alert *a)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
 cmd_export(struct gw_store *st, const char *path)
 {
 	struct gw_txn *txn = NULL;
 	struct gw_buf out;
-	size_t nk = 0, nc = 0, np = 0;
+	size_t ni = 0, nk = 0, nc = 0, nh = 0, na = 0, np = 0;
 	int rc;
 
 	gw_buf_init(&out, POLICY_FILE_MAX);
 	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0 ||
 	    (rc = policy_file_export_config(txn, &out)) != 0 ||
+	    (rc = identity_foreach(txn, count_identity, &ni)) != 0 ||
 	    (rc = keystore_foreach(txn, count_key, &nk)) != 0 ||
 	    (rc = castore_foreach(txn, count_ca, &nc)) != 0 ||
+	    (rc = harvested_foreach(txn, count_harvested, &nh)) != 0 ||
+	    (rc = alerts_foreach(txn, 0, count_alert, &na)) != 0 ||
 	    (rc = profile_foreach(txn, count_profile, &np)) != 0)
 		goto out;
 	gw_txn_abort(txn);
@@ -191,10 +237,12 @@ cmd_export(struct gw_store *st, const char *path)
 	if ((rc = cli_file_write(path, &out)) != 0)
 		goto out;
 	if (strcmp(path, "-") != 0)
-		printf("exported %zu public key%s, %zu CA%s and %zu sending "
+		printf("exported %zu identit%s, %zu public key%s, %zu CA%s, "
+		       "%zu harvested key%s, %zu alert%s and %zu sending "
 		       "profile%s to %s\n",
-		       nk, nk == 1 ? "" : "s", nc, nc == 1 ? "" : "s", np,
-		       np == 1 ? "" : "s", path);
+		       ni, ni == 1 ? "y" : "ies", nk, nk == 1 ? "" : "s", nc,
+		       nc == 1 ? "" : "s", nh, nh == 1 ? "" : "s", na,
+		       na == 1 ? "" : "s", np, np == 1 ? "" : "s", path);
 out:
 	gw_txn_abort(txn);
 	gw_buf_free(&out);

@@ -86,6 +86,9 @@ enum policy_file_kind {
 	POLICY_FILE_PUBKEY,
 	POLICY_FILE_CA,
 	POLICY_FILE_PROFILE,
+	POLICY_FILE_IDENTITY,
+	POLICY_FILE_HARVESTED,
+	POLICY_FILE_ALERT,
 };
 
 enum policy_file_outcome {
@@ -94,6 +97,8 @@ enum policy_file_outcome {
 	POLICY_FILE_DUPLICATE, /* identical object stored: skipped */
 	POLICY_FILE_CONFLICT,  /* a different object under that name */
 	POLICY_FILE_REPLACED,  /* a conflict overwritten with replace */
+	POLICY_FILE_KEPT,      /* an identity of this gateway differs: kept */
+	POLICY_FILE_OUTCOMES,
 };
 
 struct policy_file_import;
@@ -116,14 +121,19 @@ int policy_file_validate(struct gw_txn *txn, struct policy_file_import *imp,
 int policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 		      int replace, time_t now);
 
-/* The objects of an import: public keys, then CAs, then profiles, each
- * in file order. */
+/* The objects of an import: public keys, then CAs, then profiles,
+ * identities, harvested keys and alerts, each in file order. */
 struct policy_file_item {
 	enum policy_file_kind kind;
-	const char *name;	/* key or profile name; a CA's 64-digit ID */
-	const char *subject;	/* a CA's subject; "" otherwise */
+	const char *name;	/* key, profile or identity name; a CA's or
+				 * harvested key's 64-digit ID; an alert's
+				 * time */
+	const char *subject;	/* a CA's subject, a harvested key's address,
+				 * an alert's kind; "" otherwise */
 	unsigned line;		/* where its entry begins */
 	enum policy_file_outcome outcome;
+	const char *warning;	/* "" or why the object is not usable now (a
+				 * profile whose identity is missing...) */
 };
 
 size_t policy_file_import_count(const struct policy_file_import *imp);

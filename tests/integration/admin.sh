@@ -66,6 +66,108 @@ out "item18 a missing profile defers the same way" 75 "$D" --profile nothere --t
 same "item18 a missing profile: decision" "$(j "$D" .decision)" defer
 out "item18 other profiles still work" 0 "$D" --profile p-ok --to bob@example1.com
 
+# ---- item 19: backups restore ------------------------------------------------------
+# One of everything the CLI makes, on top of the objects above (a profile
+# whose identity is gone among them).
+mkee "$T/ca" carol ec:P-256 "$GOOD;$ENC_EC;subjectAltName=email:carol@example1.com"
+mkee "$T/ca" old ec:P-256 "$GOOD;$ENC_EC;subjectAltName=email:old@example1.com" \
+	20200101000000Z 20210101000000Z
+for p in erin erin2 gina gina2; do
+	mkee "$T/ca" $p ec:P-256 "$GOOD;$ENC_EC;subjectAltName=email:${p%2}@example3.com"
+done
+printf 'secret' >"$T/pw"
+mkee "$T/ca" gwp12 rsa:2048 "$GOOD;keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment;subjectAltName=email:p12@corp.example"
+openssl pkcs12 -export -in "$T/gwp12.pem" -inkey "$T/gwp12.key" -certfile "$T/ca/ca.pem" \
+	-passout "file:$T/pw" -out "$T/chain.p12" 2>/dev/null
+{ gw cert import gw-p12 --p12 "$T/chain.p12" --passphrase-file "$T/pw" &&
+	gw cert create gw-enc --cn gw.corp.example --country DE --days 30 \
+		--san-dns corp.example --usage encrypt --key ec:p256 &&
+	gw pubkey add carol "$T/carol.pem" &&
+	gw pubkey add --allow-expired old "$T/old.pem" &&
+	gw ca add "$T/ca/ca.pem" &&
+	gw profile add p-triple --mode triple --cert gw-keep --sign-mode opaque \
+		--action drop --cipher aes256-gcm --digest sha384 &&
+	gw profile add p-pss --mode sign --cert gw-p12 --pss; } >"$T/setup.log" 2>&1 || { cat "$T/setup.log" >&2;
+	echo "setup: item 19 objects" >&2; }
+# Harvested keys with provenance, an update that raises an alert, a use.
+signed_by() { # NAME FROM MID OUT
+	printf 'Content-Type: text/plain\r\n\r\nhello from %s\r\n' "$1" >"$T/sc.txt"
+	{
+		printf 'From: %s\r\nTo: alice@corp.example\r\nSubject: signed\r\nMessage-ID: %s\r\n' "$2" "$3"
+		openssl cms -sign -signer "$T/$1.pem" -inkey "$T/$1.key" -in "$T/sc.txt" \
+			-crlfeol 2>/dev/null
+	} >"$4"
+}
+inc() { run "$1" 0 "$T/in" --direction incoming --from "$2" --to alice@corp.example --harvest "${@:3}"; }
+NOW=$(date -u +%s)
+signed_by erin erin@example3.com '<h1@example3.com>' "$T/h1.eml"
+signed_by erin2 erin@example3.com '<h2@example3.com>' "$T/h2.eml"
+signed_by gina gina@example3.com '<h3@example3.com>' "$T/h3.eml"
+signed_by gina2 gina@example3.com '<h4@example3.com>' "$T/h4.eml"
+inc "item19 setup: harvest erin" erin@example3.com -i "$T/h1.eml" --now "$((NOW + 100))"
+inc "item19 setup: erin seen again" erin@example3.com -i "$T/h1.eml" --now "$((NOW + 200))"
+inc "item19 setup: gina" gina@example3.com -i "$T/h3.eml" --now "$((NOW + 300))"
+inc "item19 setup: erin's update" erin@example3.com --harvest-updates -i "$T/h2.eml" --now "$((NOW + 400))"
+inc "item19 setup: gina's update" gina@example3.com --harvest-updates -i "$T/h4.eml" --now "$((NOW + 500))"
+same "item19 setup: the second update raised an alert" "$(j "$T/in" '.alerts | length')" 1
+out "item19 setup: a harvested key used" 0 "$T/o19" --profile p-enc --to gina@example3.com
+same "item19 setup: by its harvested key" "$(j "$T/o19" '.recipients[0].key_source')" harvested
+USED=$(j "$T/o19" '.recipients[0].key')
+
+# A fresh data_dir on the same token.
+sed 's#^data_dir = data$#data_dir = restored#' "$T/smimegw.conf" >"$T/restored.conf"
+gr() { ${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" "$@"; }
+ok "item19_export_import_roundtrip: export" gw config export "$T/backup.txt"
+has "item19_export_import_roundtrip: every kind counted" "$T/out" \
+	"exported 3 identities, 3 public keys, 1 CA, 4 harvested keys, 1 alert and 6 sending profiles to $T/backup.txt"
+same "item19_export_import_roundtrip: the sections" "$(grep -E '^smimegw-' "$T/backup.txt" | tr '\n' ' ')" \
+	"smimegw-config 1 smimegw-identities 1 smimegw-pubkeys 1 smimegw-cas 1 smimegw-harvested 1 smimegw-alerts 1 smimegw-profiles 1 "
+ok "item19_export_import_roundtrip: import into a fresh store" gr config import "$T/backup.txt"
+matches "item19_profile_without_identity_imports: the restore warns" "$T/err" \
+	"^smimegw config import: warning: profile 'p-sign': .*backup.txt:[0-9]+: cert: no identity named 'gw-sign' on this gateway .*: imported, but unusable until the identity is there$"
+has "item19_export_import_roundtrip: all added" "$T/out" \
+	"imported 18 objects: 18 added, 0 replaced, 0 duplicates skipped"
+ok "item19_export_import_roundtrip: export again" gr config export "$T/backup2.txt"
+ok "item19_export_import_roundtrip: byte-identical" cmp "$T/backup.txt" "$T/backup2.txt"
+for l in "cert list" "pubkey list" "ca list" "harvested list" "alerts list" "profile list"; do
+	gw $l >"$T/l1" 2>&1
+	gr $l >"$T/l2" 2>&1
+	ok "item19_export_import_roundtrip: $l equal" cmp "$T/l1" "$T/l2"
+done
+E2=$(openssl x509 -in "$T/erin2.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)
+for s in "harvested show $E2" "harvested show $USED" "pubkey show old" "ca show $(gw ca list | awk 'NR==2{print $1}')" \
+	"profile show p-triple" "cert show gw-p12"; do
+	gw $s >"$T/s1" 2>&1
+	gr $s >"$T/s2" 2>&1
+	ok "item19_export_import_roundtrip: $s equal" cmp "$T/s1" "$T/s2"
+done
+gr harvested show "$E2" >"$T/hs"
+matches "item19_export_import_roundtrip: provenance kept: Message-ID" "$T/hs" "^Message-ID: +<h2@example3.com>$"
+matches "item19_export_import_roundtrip: provenance kept: an update" "$T/hs" "^Updated: +yes, replaces [0-9a-f]{16}"
+gr harvested show "$USED" >"$T/hs"
+matches "item19_export_import_roundtrip: LRU data kept" "$T/hs" "^Last used: +[0-9]{4}-"
+gr cert show gw-p12 >"$T/cs"
+has "item19_export_import_roundtrip: the chain is restored" "$T/cs" "Chain certificates:   1"
+ok "item19_export_import_roundtrip: re-import: duplicates" gr config import "$T/backup.txt"
+has "item19_export_import_roundtrip: re-import changes nothing" "$T/out" \
+	"imported 18 objects: 0 added, 0 replaced, 18 duplicates skipped"
+# The restored gateway works with the keys on the token.
+rm -rf "$T/o19r"
+${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" process --out-dir "$T/o19r" --direction outgoing \
+	--from alice@corp.example --to gina@example3.com --profile p-triple -i "$M" >/dev/null 2>"$T/err"
+same "item19_export_import_roundtrip: the restored gateway signs and encrypts" "$?" 0
+
+# A profile whose identity is gone is imported, unusable, with a warning.
+sed 's#^data_dir = data$#data_dir = fresh2#' "$T/smimegw.conf" >"$T/fresh2.conf"
+{ echo "smimegw-config 1"; echo "smimegw-profiles 1"; printf 'name: orphan\nmode: sign\ncert: nobody\n'; } >"$T/orphan.txt"
+ok "item19_profile_without_identity_imports" "$SMIMEGW" -c "$T/fresh2.conf" config import "$T/orphan.txt"
+has "item19_profile_without_identity_imports: added" "$T/out" "imported 1 object: 1 added, 0 replaced, 0 duplicates skipped"
+matches "item19_profile_without_identity_imports: a warning names it" "$T/err" \
+	"^smimegw config import: warning: profile 'orphan': .*orphan.txt:5: cert: no identity named 'nobody' on this gateway .*: imported, but unusable until the identity is there$"
+"$SMIMEGW" -c "$T/fresh2.conf" profile list >"$T/pl"
+matches "item19_profile_without_identity_imports: listed as unusable" "$T/pl" \
+	"^orphan +sign +nobody +detached +- +UNUSABLE: cert: no identity named 'nobody'"
+
 # ---- item 20: what trips an administrator up -------------------------------------
 ok "item20_profile_list_shows_unusable" gw profile list
 matches "item20_profile_list_shows_unusable: header" "$T/out" "^NAME +MODE +CERT +SIGN MODE +ACTION +STATUS$"
@@ -79,8 +181,10 @@ matches "item20_profile_list_shows_unusable: search too" "$T/search" "^p-se +sig
 # alerts clear deletes the only record of suspicious key updates.
 refused "item20_alerts_clear_needs_yes" "refusing to delete alerts without --yes" gw alerts clear
 same "item20_alerts_clear_needs_yes: usage error" "$(gw alerts clear --before 2001-01-01 2>/dev/null; echo $?)" 2
+gw alerts list >"$T/al"
+has "item20_alerts_clear_needs_yes: the alert is still there" "$T/al" "1 alert"
 ok "item20_alerts_clear_needs_yes: with --yes" gw alerts clear --yes
-has "item20_alerts_clear_needs_yes: cleared" "$T/out" "cleared 0 alerts"
+has "item20_alerts_clear_needs_yes: cleared" "$T/out" "cleared 1 alert"
 
 # PKCS#12 without the passphrase it needs: not "wrong passphrase".
 mkee "$T/ca" p12ee rsa:2048 "$GOOD;$ENC_RSA;subjectAltName=email:gw@corp.example"
@@ -97,7 +201,7 @@ refused "item20 a wrong passphrase is still called wrong" "wrong passphrase: $T/
 
 # A refused delete says it was refused, not "invalid value".
 refused "item20_delete_refusal_message" \
-	"smimegw cert delete: refused (in use): identity 'gw-keep' is the signing certificate of 1 sending profile ('p-ok')" \
+	"smimegw cert delete: refused (in use): identity 'gw-keep' is the signing certificate of 2 sending profiles ('p-ok', 'p-triple')" \
 	gw cert delete gw-keep --yes
 same "item20_delete_refusal_message: no 'invalid value'" "$(grep -c 'invalid value' "$T/err")" 0
 ok "item20_delete_refusal_message: the identity is still there" gw cert show gw-keep

@@ -1,7 +1,8 @@
 /*
  * policy_file.h - the reviewable text files that carry policy objects:
- * the sending profile export and the whole-configuration export (public
- * keys, trusted CAs, sending profiles in one file).
+ * the sending profile export and the whole-configuration export, the
+ * store's backup (identities' records, public keys, trusted CAs,
+ * harvested keys, alerts, sending profiles in one file).
  *
  * Every file is UTF-8 with LF line ends (a CR before the LF and blanks
  * at the end of a line are ignored); lines over 4096 bytes and NUL bytes
@@ -20,6 +21,8 @@
  *   action: bounce|drop|split  modes that encrypt
  *   cipher: aes128-cbc|...|aes256-gcm             modes that encrypt
  *   oaep: yes|no               modes that encrypt (default no)
+ *   added: TIME, updated: TIME the record's times (textfmt_time());
+ *                              absent: the time of the import
  *
  * An attribute the entry's mode does not use is an error at its line,
  * as is an unknown or repeated attribute, a bad value, an invalid name
@@ -32,19 +35,28 @@
  *
  *   smimegw-config 1
  *   # comments
- *   smimegw-pubkeys 1        the text of keystore_export()
+ *   smimegw-identities 1     identities' store records (policy_backup.h)
+ *   smimegw-pubkeys 1        the text of keystore_export_with(), with
+ *                            each key's source
  *   smimegw-cas 1            trusted CAs: PEM certificates, each after
- *                            comment lines with its subject and ID
+ *                            comment lines with its subject and ID and
+ *                            an "added: TIME" line
+ *   smimegw-harvested 1      harvested keys (policy_backup.h)
+ *   smimegw-alerts 1         alerts (policy_backup.h)
  *   smimegw-profiles 1       the sending profile text above
  *
  * Any other line starting with "smimegw-" where a section could begin
- * is an unknown section or version.  The gateway's identities are not
- * in the file: their keys live in the token.  Profiles that name an
+ * is an unknown section or version.  The identities' private keys are
+ * not in the file: they live in the token.  Profiles that name an
  * identity are validated against the identities of the importing
- * gateway.
+ * gateway, after the file's identities are applied; in a configuration
+ * a profile whose identity is missing or cannot sign is imported with
+ * a warning (policy_file_item.warning), in a profile file it is an
+ * error.
  *
  * Exports are a function of the store content only (entries in key
- * order, no dates): two exports of the same store are byte-identical.
+ * order): two exports of the same store are byte-identical, and an
+ * import into an empty store exports the same bytes again.
  *
  * Importing is three steps, nothing touching the store before the last:
  * parse (syntax, every entry, with "SRC:LINE: ..." using the lines of
@@ -114,7 +126,8 @@ void policy_file_import_free(struct policy_file_import *imp);
 
 /* Every profile through profile_validate() in txn: the first failure is
  * its code with "SRC:LINE: profile 'NAME': field: ...", LINE being the
- * line of the attribute at fault (or of "name:"). */
+ * line of the attribute at fault (or of "name:").  In a configuration a
+ * failure of profile_check_signer() alone is the entry's warning. */
 int policy_file_validate(struct gw_txn *txn, struct policy_file_import *imp,
 			 time_t now);
 /* Validates, then applies as described above. */

@@ -11,6 +11,7 @@
 
 #include "alerts.h"
 #include "castore.h"
+#include "certmgr.h"
 #include "cli.h"
 #include "gw_err.h"
 #include "gw_store.h"
@@ -137,9 +138,26 @@ report_outcomes(const struct policy_file_import *imp, const char *what)
 	printf("\n");
 }
 
+/* The names of the identities the import added, into ids. */
+static int
+added_identities(const struct policy_file_import *imp, struct gw_buf *ids)
+{
+	struct policy_file_item it;
+	size_t i, n = policy_file_import_count(imp);
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (policy_file_import_item(imp, i, &it) == 0 &&
+		    it.kind == POLICY_FILE_IDENTITY &&
+		    it.outcome == POLICY_FILE_ADDED &&
+		    (rc = gw_buf_add(ids, it.name, strlen(it.name) + 1)) != 0)
+			return rc;
+	return 0;
+}
+
 int
 cli_policy_import(struct gw_store *st, const char *path, int config,
-		  int replace, const char *what)
+		  int replace, const char *what, struct gw_buf *added_ids)
 {
 	struct policy_file_import *imp = NULL;
 	struct gw_txn *txn = NULL;
@@ -161,8 +179,11 @@ cli_policy_import(struct gw_store *st, const char *path, int config,
 			report_conflicts(imp, what);
 		goto out;
 	}
-	if ((rc = cli_txn_commit(&txn)) == 0)
+	if ((rc = cli_txn_commit(&txn)) == 0) {
 		report_outcomes(imp, what);
+		if (added_ids != NULL && added_identities(imp, added_ids) != 0)
+			gw_err_clear(); /* only the key check below is lost */
+	}
 out:
 	gw_txn_abort(txn);
 	policy_file_import_free(imp);
@@ -249,12 +270,56 @@ out:
 	return rc;
 }
 
+/*
+ * The restored identities' keys on the token of this configuration: a
+ * record whose key is not there is restored all the same (the key may
+ * come later), with a warning; so is one that cannot be checked.  The
+ * store must be closed: certmgr opens it for itself.
+ */
+static void
+check_restored_keys(const struct gw_config *cfg, const struct gw_buf *ids,
+		    const char *what)
+{
+	struct certmgr_config cmc = cli_certmgr_config(cfg);
+	struct certmgr *cm = NULL;
+	struct identity *id = NULL;
+	struct p11_key_attrs ka;
+	const char *name;
+	size_t off;
+	int rc;
+
+	for (off = 0; off < ids->len; off += strlen(name) + 1) {
+		name = (const char *)ids->data + off;
+		if ((cm == NULL && (rc = certmgr_open(&cmc, &cm)) != 0) ||
+		    (rc = certmgr_get(cm, name, &id)) != 0 ||
+		    (rc = certmgr_key_attrs(cm, id, &ka)) != 0)
+			fprintf(stderr,
+				"smimegw %s: warning: identity '%s': cannot "
+				"check its key on token %s: %s%s%s\n",
+				what, name, cfg->token, gw_strerror(rc),
+				*gw_err_detail() ? ": " : "", gw_err_detail());
+		else if (!ka.present)
+			fprintf(stderr,
+				"smimegw %s: warning: identity '%s': its "
+				"private key (%s) is not on token %s: it cannot "
+				"sign or decrypt until it is\n",
+				what, name, id->key_uri, cfg->token);
+		gw_err_clear();
+		identity_free(id);
+		id = NULL;
+		if (cm != NULL && rc != 0 && rc != GW_ERR_NOT_FOUND)
+			break; /* the token itself: the same for the rest */
+	}
+	certmgr_free(cm);
+}
+
 int
 cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct cli_args a;
 	struct gw_config *cfg;
 	struct gw_store *st = NULL;
+	struct gw_buf ids;
 	const char *cmd;
 	int rc, ex = CLI_EXIT_OK, replace = 0;
 
@@ -276,17 +341,23 @@ cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 		printf("%s: OK\n", cfg->path);
 		return CLI_EXIT_OK;
 	}
+	gw_buf_init(&ids, POLICY_FILE_MAX);
 	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	if (strcmp(cmd, "export") == 0)
 		rc = cmd_export(st, a.pos[0]);
 	else
-		rc = cli_policy_import(st, a.pos[0], 1, replace, a.what);
+		rc = cli_policy_import(st, a.pos[0], 1, replace, a.what, &ids);
+	gw_store_close(st);
+	st = NULL;
+	if (rc == 0 && ids.len > 0)
+		check_restored_keys(cfg, &ids, a.what);
 	if (rc == 0)
 		goto out;
 fail:
 	ex = cli_fail(a.what, rc);
 out:
 	gw_store_close(st);
+	gw_buf_free(&ids);
 	return ex;
 }

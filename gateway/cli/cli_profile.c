@@ -501,7 +501,7 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto fail;
 	if (strcmp(a.cmd, "import") == 0) {
 		if ((rc = cli_policy_import(st, a.pos, 0, a.replace,
-					    a.cli.what)) != 0)
+					    a.cli.what, NULL)) != 0)
 			goto fail;
 		goto out;
 	}

@@ -123,6 +123,8 @@ has "item19_export_import_roundtrip: every kind counted" "$T/out" \
 same "item19_export_import_roundtrip: the sections" "$(grep -E '^smimegw-' "$T/backup.txt" | tr '\n' ' ')" \
 	"smimegw-config 1 smimegw-identities 1 smimegw-pubkeys 1 smimegw-cas 1 smimegw-harvested 1 smimegw-alerts 1 smimegw-profiles 1 "
 ok "item19_export_import_roundtrip: import into a fresh store" gr config import "$T/backup.txt"
+same "item19_export_import_roundtrip: the same token has every identity's key" \
+	"$(grep -c 'is not on token' "$T/err")" 0
 matches "item19_profile_without_identity_imports: the restore warns" "$T/err" \
 	"^smimegw config import: warning: profile 'p-sign': .*backup.txt:[0-9]+: cert: no identity named 'gw-sign' on this gateway .*: imported, but unusable until the identity is there$"
 has "item19_export_import_roundtrip: all added" "$T/out" \
@@ -156,6 +158,19 @@ rm -rf "$T/o19r"
 ${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" process --out-dir "$T/o19r" --direction outgoing \
 	--from alice@corp.example --to gina@example3.com --profile p-triple -i "$M" >/dev/null 2>"$T/err"
 same "item19_export_import_roundtrip: the restored gateway signs and encrypts" "$?" 0
+
+# On another token the identity records are restored, and the missing
+# keys are named.
+strict=
+[ "$PROFILE" = strict ] && strict=--strict
+"$SRCDIR/hsm-setup/softhsm-token.sh" --dir "$T/tok" --label "${LABEL}b" $strict \
+	>/dev/null 2>"$T/tok2.log" || { cat "$T/tok2.log" >&2; exit 1; }
+sed "s#^data_dir = data\$#data_dir = data3#; s#^token = .*#token = pkcs11:token=${LABEL}b#" \
+	"$T/smimegw.conf" >"$T/other.conf"
+ok "item19_export_import_roundtrip: restore on another token" \
+	"$SMIMEGW" -c "$T/other.conf" config import "$T/backup.txt"
+matches "item19_export_import_roundtrip: another token: the missing key is named" "$T/err" \
+	"^smimegw config import: warning: identity 'gw-keep': its private key \(pkcs11:.*\) is not on token pkcs11:token=${LABEL}b: it cannot sign or decrypt until it is$"
 
 # A profile whose identity is gone is imported, unusable, with a warning.
 sed 's#^data_dir = data$#data_dir = fresh2#' "$T/smimegw.conf" >"$T/fresh2.conf"

@@ -8,6 +8,7 @@
  */
 #include "policy_backup.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,27 @@ attr_index(const struct kind_spec *k, const char *key)
 
 static int build(struct entry *e, const char *src);
 
+/* An identity name or harvested key ID used twice in its section (from
+ * entry start on) is an error at the second; alerts may repeat. */
+static int
+unique(const struct policy_backup *bk, size_t start, const char *src)
+{
+	const char *name;
+	unsigned line, first;
+	int r;
+
+	if (start == bk->n || bk->e[start].kind == POLICY_BACKUP_ALERTS)
+		return 0;
+	if ((r = textfmt_repeat(bk->e + start, bk->n - start,
+				sizeof(*bk->e), offsetof(struct entry, name),
+				offsetof(struct entry, line), &name, &line,
+				&first)) <= 0)
+		return r;
+	return gw_err_set(GW_ERR_PARSE, "%s:%u: %s '%s' already given at line %u",
+			  src, line, kinds[bk->e[start].kind].noun, name,
+			  first);
+}
+
 int
 policy_backup_parse(struct policy_backup *bk, enum policy_backup_kind kind,
 		    const char *buf, size_t len, const char *src,
@@ -419,7 +441,7 @@ policy_backup_parse(struct policy_backup *bk, enum policy_backup_kind kind,
 	for (i = start; i < bk->n; i++)
 		if ((r = build(&bk->e[i], src)) != 0)
 			return r;
-	return 0;
+	return unique(bk, start, src);
 }
 
 /* ---- builders ------------------------------------------------------------- */

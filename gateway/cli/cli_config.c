@@ -108,7 +108,8 @@ report_outcomes(const struct policy_file_import *imp, const char *what)
 			fprintf(stderr, "smimegw %s: warning: %s '%s': %s\n",
 				what, policy_file_kind_name(it.kind), it.name,
 				it.warning);
-		if (it.kind == POLICY_FILE_CA || it.kind == POLICY_FILE_HARVESTED)
+		if (it.kind == POLICY_FILE_CA ||
+		    it.kind == POLICY_FILE_HARVESTED)
 			printf("%-10s %-8s %.16s %s (line %u)%s\n",
 			       policy_file_outcome_name(it.outcome),
 			       policy_file_kind_name(it.kind), it.name,
@@ -301,8 +302,8 @@ check_restored_keys(const struct gw_config *cfg, const struct gw_buf *ids,
 		else if (!ka.present)
 			fprintf(stderr,
 				"smimegw %s: warning: identity '%s': its "
-				"private key (%s) is not on token %s: it cannot "
-				"sign or decrypt until it is\n",
+				"private key (%s) is not on token %s: it "
+				"cannot sign or decrypt until it is\n",
 				what, name, id->key_uri, cfg->token);
 		gw_err_clear();
 		identity_free(id);

@@ -534,10 +534,11 @@ certmgr_import_p12(struct certmgr *cm, const char *name,
 	    (pw != NULL || !PKCS12_verify_mac(p12, NULL, 0))) {
 		ERR_clear_error();
 		rc = pw == NULL
-			 ? gw_err_set(GW_ERR_PASSPHRASE,
-				      "%s is protected by a passphrase and none "
-				      "was given",
-				      o->file)
+			 ? gw_err_set_at(GW_ERR_PASSPHRASE_NEEDED,
+					 "passphrase-file",
+					 "%s is protected by a passphrase and "
+					 "none was given",
+					 o->file)
 			 : gw_err_set(GW_ERR_PASSPHRASE,
 				      "%s: MAC verification "
 				      "failed (wrong passphrase?)",

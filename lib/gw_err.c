@@ -55,6 +55,8 @@ static const struct {
 	{GW_ERR_USAGE, "usage error", GW_ERRCLASS_PERMANENT},
 	{GW_ERR_EXPIRED, "certificate not within its validity period",
 	 GW_ERRCLASS_PERMANENT},
+	{GW_ERR_PASSPHRASE_NEEDED, "passphrase needed", GW_ERRCLASS_PERMANENT},
+	{GW_ERR_IN_USE, "refused (in use)", GW_ERRCLASS_PERMANENT},
 	{GW_ERR_INTERNAL, "internal error", GW_ERRCLASS_TEMPORARY},
 };
 

@@ -48,6 +48,8 @@ enum gw_err {
 	GW_ERR_UNSUPPORTED = -30,  /* algorithm or feature not supported */
 	GW_ERR_USAGE = -31,	   /* command line usage error */
 	GW_ERR_EXPIRED = -32,	   /* certificate outside its validity */
+	GW_ERR_PASSPHRASE_NEEDED = -40, /* a passphrase is needed, none given */
+	GW_ERR_IN_USE = -41,	   /* refused: other objects depend on it */
 	GW_ERR_INTERNAL = -99,
 };
 

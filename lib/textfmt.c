@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -180,6 +181,47 @@ textfmt_yesno(const char *src, unsigned no, const char *key, const char *v,
 	else
 		return gw_err_set(GW_ERR_PARSE, "%s:%u: %s: expected yes or no",
 				  src, no, key);
+	return 0;
+}
+
+const char *
+textfmt_time(uint64_t secs, char buf[TEXTFMT_TIME_LEN])
+{
+	struct tm tm;
+	time_t t = (time_t)secs;
+
+	if (secs == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, TEXTFMT_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, TEXTFMT_TIME_LEN, "never");
+	return buf;
+}
+
+int
+textfmt_time_parse(const char *src, unsigned no, const char *key,
+		   const char *v, size_t n, uint64_t *out)
+{
+	char val[TEXTFMT_TIME_LEN];
+	const char *end;
+	struct tm tm;
+	time_t t;
+
+	if (textfmt_line_is(v, n, "never")) {
+		*out = 0;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = NULL;
+	if (n == 20) {
+		memcpy(val, v, n);
+		val[n] = '\0';
+		end = strptime(val, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	if (end == NULL || *end != '\0' || (t = timegm(&tm)) <= 0)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: %s: expected a UTC time "
+				  "YYYY-MM-DDTHH:MM:SSZ or never",
+				  src, no, key);
+	*out = (uint64_t)t;
 	return 0;
 }
 

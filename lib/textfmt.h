@@ -22,6 +22,7 @@
 #define TEXTFMT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/x509.h>
 
@@ -98,6 +99,17 @@ int textfmt_attr_split(const char *line, size_t len, char *key,
  * into *out; GW_ERR_PARSE "SRC:NO: KEY: expected yes or no" else. */
 int textfmt_yesno(const char *src, unsigned no, const char *key,
 		  const char *v, size_t n, int *out);
+
+/*
+ * Times in the files: "YYYY-MM-DDTHH:MM:SSZ" (UTC), or "never" for 0.
+ * textfmt_time() writes secs into buf (returns buf); textfmt_time_parse()
+ * reads the value of attribute key at line no of src into *out, and is
+ * GW_ERR_PARSE "SRC:NO: KEY: ..." for anything else.
+ */
+#define TEXTFMT_TIME_LEN 32
+const char *textfmt_time(uint64_t secs, char buf[TEXTFMT_TIME_LEN]);
+int textfmt_time_parse(const char *src, unsigned no, const char *key,
+		       const char *v, size_t n, uint64_t *out);
 
 /*
  * Reads the base64 lines of a CERTIFICATE block up to its END line and

@@ -155,11 +155,13 @@ void cli_show_status(X509 *x, int width, const char *expired,
  * "profile import" and "config import": reads path, parses it as a
  * profile file (config 0) or a configuration file (config 1), applies
  * it in one write transaction of the store under cfg and reports each
- * object's outcome on stdout, conflicts on stderr.  Returns 0 or a
- * GW_ERR_* code with a latched detail (nothing was written then).
+ * object's outcome on stdout, conflicts and warnings on stderr.
+ * added_ids (may be NULL) gets the names of the identities added, each
+ * NUL-terminated.  Returns 0 or a GW_ERR_* code with a latched detail
+ * (nothing was written then).
  */
 int cli_policy_import(struct gw_store *st, const char *path, int config,
-		      int replace, const char *what);
+		      int replace, const char *what, struct gw_buf *added_ids);
 
 int cli_cert_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_message_main(struct cli_ctx *ctx, int argc, char **argv);

@@ -14,25 +14,28 @@
 static const char alerts_usage_text[] =
     "usage: smimegw alerts COMMAND ...\n"
     "  list [--since WHEN]     alerts at or after WHEN, oldest first\n"
-    "  clear [--before WHEN]   delete the alerts before WHEN (default: "
+    "  clear --yes [--before WHEN]\n"
+    "                          delete the alerts before WHEN (default: "
     "all)\n"
     "WHEN: seconds since the epoch, or a date YYYY-MM-DD (00:00 UTC).\n";
 
 enum {
 	OPT_SINCE = 256,
 	OPT_BEFORE,
+	OPT_YES,
 };
 
 static const struct option alerts_opts[] = {
     {"since", required_argument, NULL, OPT_SINCE},
     {"before", required_argument, NULL, OPT_BEFORE},
+    {"yes", no_argument, NULL, OPT_YES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 static const struct cli_cmd alerts_cmds[] = {
     {"list", 0, 0, "", CLI_OPTS(OPT_SINCE)},
-    {"clear", 0, 0, "", CLI_OPTS(OPT_BEFORE)},
+    {"clear", 0, 0, "", CLI_OPTS(OPT_BEFORE, OPT_YES)},
 };
 
 /* Seconds since the epoch, or YYYY-MM-DD at 00:00 UTC; -1 otherwise. */
@@ -62,11 +65,22 @@ parse_when(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* --since and --before: a WHEN into *(uint64_t *)arg. */
+struct alerts_args {
+	uint64_t when;	/* --since or --before; 0 when not given */
+	int yes;
+};
+
+/* --since and --before: a WHEN; --yes. */
 static int
 take_opt(void *arg, int c, const char *value, const char *what)
 {
-	if (parse_when(value, arg) != 0)
+	struct alerts_args *a = arg;
+
+	if (c == OPT_YES) {
+		a->yes = 1;
+		return 0;
+	}
+	if (parse_when(value, &a->when) != 0)
 		return cli_usage(what,
 				 "%s: '%.40s' is neither seconds since the "
 				 "epoch nor a date YYYY-MM-DD",
@@ -96,13 +110,18 @@ cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_args a;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
-	uint64_t when = 0;
+	struct alerts_args o = {0, 0};
 	size_t n = 0;
 	int rc = 0, ex, clear;
 
-	if ((ex = cli_args_parse(&alerts_spec, argc, argv, &when, &a)) != 0)
+	if ((ex = cli_args_parse(&alerts_spec, argc, argv, &o, &a)) != 0)
 		return ex;
 	clear = strcmp(a.cmd->name, "clear") == 0;
+	/* Alerts are the only record of a suspicious key update. */
+	if (clear && !o.yes)
+		return cli_usage(a.what, "refusing to delete alerts without "
+					 "--yes (they are the record of key "
+					 "updates and evictions)");
 	if ((rc = cli_store_open(ctx, NULL, &st)) != 0 ||
 	    (rc = gw_txn_begin(st, clear ? GW_TXN_WRITE : GW_TXN_READ,
 			       &txn)) != 0)
@@ -110,11 +129,11 @@ cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv)
 	if (!clear) {
 		printf("%-23s  %-8s %-16s %s\n", "TIME", "SEVERITY", "KIND",
 		       "TEXT");
-		if ((rc = alerts_foreach(txn, when, list_one, &n)) != 0)
+		if ((rc = alerts_foreach(txn, o.when, list_one, &n)) != 0)
 			goto fail;
 		printf("%zu alert%s\n", n, n == 1 ? "" : "s");
 	} else {
-		if ((rc = alerts_clear(txn, when, &n)) != 0 ||
+		if ((rc = alerts_clear(txn, o.when, &n)) != 0 ||
 		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
 		printf("cleared %zu alert%s\n", n, n == 1 ? "" : "s");

@@ -332,7 +332,7 @@ check_profile_users(const struct gw_config *cfg, const char *name, int force,
 	gw_txn_abort(txn);
 	gw_store_close(st);
 	if (rc == 0 && n > 0 && !force)
-		rc = gw_err_set(GW_ERR_INVALID,
+		rc = gw_err_set(GW_ERR_IN_USE,
 				"identity '%s' is the signing certificate of "
 				"%zu sending profile%s (%s): edit or delete "
 				"%s first, or give --force",

@@ -9,10 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerts.h"
 #include "castore.h"
+#include "certmgr.h"
 #include "cli.h"
 #include "gw_err.h"
 #include "gw_store.h"
+#include "harvest.h"
+#include "identity.h"
 #include "keystore.h"
 #include "policy_file.h"
 #include "profile.h"
@@ -23,9 +27,13 @@ static const char config_usage_text[] =
     "FILE:LINE\n"
     "                         errors\n"
     "  show                   print every key with its effective value\n"
-    "  export FILE            public keys, trusted CAs and sending "
-    "profiles in one\n"
-    "                         text file ('-': stdout)\n"
+    "  export FILE            everything in the store in one text "
+    "file ('-': stdout):\n"
+    "                         identities' records, public keys, trusted "
+    "CAs,\n"
+    "                         harvested keys, alerts, sending profiles "
+    "(not the\n"
+    "                         private keys: they stay on the token)\n"
     "  import FILE [--replace]\n"
     "                         all or nothing; conflicts refuse the "
     "import unless\n"
@@ -75,30 +83,41 @@ report_conflicts(const struct policy_file_import *imp, const char *what)
 			continue;
 		fprintf(stderr,
 			"smimegw %s: conflict: %s '%s' (line %u): a different "
-			"%s is stored under this name\n",
+			"%s is stored under this %s\n",
 			what, policy_file_kind_name(it.kind), it.name, it.line,
-			it.kind == POLICY_FILE_PUBKEY ? "certificate"
-						      : "profile");
+			it.kind == POLICY_FILE_PUBKEY	   ? "certificate"
+			: it.kind == POLICY_FILE_HARVESTED ? "provenance"
+							   : "profile",
+			it.kind == POLICY_FILE_HARVESTED ? "ID" : "name");
 	}
 }
 
+/* Each object's outcome on stdout, and its warning on stderr. */
 static void
-report_outcomes(const struct policy_file_import *imp)
+report_outcomes(const struct policy_file_import *imp, const char *what)
 {
 	struct policy_file_item it;
-	size_t i, n = policy_file_import_count(imp), cnt[5] = {0};
+	size_t i, n = policy_file_import_count(imp);
+	size_t cnt[POLICY_FILE_OUTCOMES] = {0};
 
 	for (i = 0; i < n; i++) {
 		if (policy_file_import_item(imp, i, &it) != 0)
 			continue;
 		cnt[it.outcome]++;
-		if (it.kind == POLICY_FILE_CA)
+		if (it.warning[0] != '\0')
+			fprintf(stderr, "smimegw %s: warning: %s '%s': %s\n",
+				what, policy_file_kind_name(it.kind), it.name,
+				it.warning);
+		if (it.kind == POLICY_FILE_CA ||
+		    it.kind == POLICY_FILE_HARVESTED)
 			printf("%-10s %-8s %.16s %s (line %u)%s\n",
-			       policy_file_outcome_name(it.outcome), "ca",
-			       it.name, it.subject, it.line,
-			       it.outcome == POLICY_FILE_DUPLICATE
+			       policy_file_outcome_name(it.outcome),
+			       policy_file_kind_name(it.kind), it.name,
+			       it.subject, it.line,
+			       it.outcome != POLICY_FILE_DUPLICATE ? ""
+			       : it.kind == POLICY_FILE_CA
 				   ? ": already trusted, skipped"
-				   : "");
+				   : ": identical, skipped");
 		else
 			printf("%-10s %-8s %s (line %u)%s\n",
 			       policy_file_outcome_name(it.outcome),
@@ -109,15 +128,37 @@ report_outcomes(const struct policy_file_import *imp)
 				   : "");
 	}
 	printf("imported %zu object%s: %zu added, %zu replaced, %zu "
-	       "duplicate%s skipped\n",
+	       "duplicate%s skipped",
 	       n, n == 1 ? "" : "s", cnt[POLICY_FILE_ADDED],
 	       cnt[POLICY_FILE_REPLACED], cnt[POLICY_FILE_DUPLICATE],
 	       cnt[POLICY_FILE_DUPLICATE] == 1 ? "" : "s");
+	if (cnt[POLICY_FILE_KEPT] > 0)
+		printf(", %zu identit%s of this gateway kept",
+		       cnt[POLICY_FILE_KEPT],
+		       cnt[POLICY_FILE_KEPT] == 1 ? "y" : "ies");
+	printf("\n");
+}
+
+/* The names of the identities the import added, into ids. */
+static int
+added_identities(const struct policy_file_import *imp, struct gw_buf *ids)
+{
+	struct policy_file_item it;
+	size_t i, n = policy_file_import_count(imp);
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (policy_file_import_item(imp, i, &it) == 0 &&
+		    it.kind == POLICY_FILE_IDENTITY &&
+		    it.outcome == POLICY_FILE_ADDED &&
+		    (rc = gw_buf_add(ids, it.name, strlen(it.name) + 1)) != 0)
+			return rc;
+	return 0;
 }
 
 int
 cli_policy_import(struct gw_store *st, const char *path, int config,
-		  int replace, const char *what)
+		  int replace, const char *what, struct gw_buf *added_ids)
 {
 	struct policy_file_import *imp = NULL;
 	struct gw_txn *txn = NULL;
@@ -139,8 +180,11 @@ cli_policy_import(struct gw_store *st, const char *path, int config,
 			report_conflicts(imp, what);
 		goto out;
 	}
-	if ((rc = cli_txn_commit(&txn)) == 0)
-		report_outcomes(imp);
+	if ((rc = cli_txn_commit(&txn)) == 0) {
+		report_outcomes(imp, what);
+		if (added_ids != NULL && added_identities(imp, added_ids) != 0)
+			gw_err_clear(); /* only the key check below is lost */
+	}
 out:
 	gw_txn_abort(txn);
 	policy_file_import_free(imp);
@@ -172,18 +216,42 @@ count_profile(void *arg, const struct profile *p)
 }
 
 static int
+count_identity(void *arg, const struct identity *id)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
+count_harvested(void *arg, const struct harvested_key *k)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
+count_alert(void *arg, const struct alert *a)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int
 cmd_export(struct gw_store *st, const char *path)
 {
 	struct gw_txn *txn = NULL;
 	struct gw_buf out;
-	size_t nk = 0, nc = 0, np = 0;
+	size_t ni = 0, nk = 0, nc = 0, nh = 0, na = 0, np = 0;
 	int rc;
 
 	gw_buf_init(&out, POLICY_FILE_MAX);
 	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0 ||
 	    (rc = policy_file_export_config(txn, &out)) != 0 ||
+	    (rc = identity_foreach(txn, count_identity, &ni)) != 0 ||
 	    (rc = keystore_foreach(txn, count_key, &nk)) != 0 ||
 	    (rc = castore_foreach(txn, count_ca, &nc)) != 0 ||
+	    (rc = harvested_foreach(txn, count_harvested, &nh)) != 0 ||
+	    (rc = alerts_foreach(txn, 0, count_alert, &na)) != 0 ||
 	    (rc = profile_foreach(txn, count_profile, &np)) != 0)
 		goto out;
 	gw_txn_abort(txn);
@@ -191,14 +259,59 @@ cmd_export(struct gw_store *st, const char *path)
 	if ((rc = cli_file_write(path, &out)) != 0)
 		goto out;
 	if (strcmp(path, "-") != 0)
-		printf("exported %zu public key%s, %zu CA%s and %zu sending "
+		printf("exported %zu identit%s, %zu public key%s, %zu CA%s, "
+		       "%zu harvested key%s, %zu alert%s and %zu sending "
 		       "profile%s to %s\n",
-		       nk, nk == 1 ? "" : "s", nc, nc == 1 ? "" : "s", np,
-		       np == 1 ? "" : "s", path);
+		       ni, ni == 1 ? "y" : "ies", nk, nk == 1 ? "" : "s", nc,
+		       nc == 1 ? "" : "s", nh, nh == 1 ? "" : "s", na,
+		       na == 1 ? "" : "s", np, np == 1 ? "" : "s", path);
 out:
 	gw_txn_abort(txn);
 	gw_buf_free(&out);
 	return rc;
+}
+
+/*
+ * The restored identities' keys on the token of this configuration: a
+ * record whose key is not there is restored all the same (the key may
+ * come later), with a warning; so is one that cannot be checked.  The
+ * store must be closed: certmgr opens it for itself.
+ */
+static void
+check_restored_keys(const struct gw_config *cfg, const struct gw_buf *ids,
+		    const char *what)
+{
+	struct certmgr_config cmc = cli_certmgr_config(cfg);
+	struct certmgr *cm = NULL;
+	struct identity *id = NULL;
+	struct p11_key_attrs ka;
+	const char *name;
+	size_t off;
+	int rc;
+
+	for (off = 0; off < ids->len; off += strlen(name) + 1) {
+		name = (const char *)ids->data + off;
+		if ((cm == NULL && (rc = certmgr_open(&cmc, &cm)) != 0) ||
+		    (rc = certmgr_get(cm, name, &id)) != 0 ||
+		    (rc = certmgr_key_attrs(cm, id, &ka)) != 0)
+			fprintf(stderr,
+				"smimegw %s: warning: identity '%s': cannot "
+				"check its key on token %s: %s%s%s\n",
+				what, name, cfg->token, gw_strerror(rc),
+				*gw_err_detail() ? ": " : "", gw_err_detail());
+		else if (!ka.present)
+			fprintf(stderr,
+				"smimegw %s: warning: identity '%s': its "
+				"private key (%s) is not on token %s: it "
+				"cannot sign or decrypt until it is\n",
+				what, name, id->key_uri, cfg->token);
+		gw_err_clear();
+		identity_free(id);
+		id = NULL;
+		if (cm != NULL && rc != 0 && rc != GW_ERR_NOT_FOUND)
+			break; /* the token itself: the same for the rest */
+	}
+	certmgr_free(cm);
 }
 
 int
@@ -207,6 +320,7 @@ cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_args a;
 	struct gw_config *cfg;
 	struct gw_store *st = NULL;
+	struct gw_buf ids;
 	const char *cmd;
 	int rc, ex = CLI_EXIT_OK, replace = 0;
 
@@ -228,17 +342,23 @@ cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 		printf("%s: OK\n", cfg->path);
 		return CLI_EXIT_OK;
 	}
+	gw_buf_init(&ids, POLICY_FILE_MAX);
 	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	if (strcmp(cmd, "export") == 0)
 		rc = cmd_export(st, a.pos[0]);
 	else
-		rc = cli_policy_import(st, a.pos[0], 1, replace, a.what);
+		rc = cli_policy_import(st, a.pos[0], 1, replace, a.what, &ids);
+	gw_store_close(st);
+	st = NULL;
+	if (rc == 0 && ids.len > 0)
+		check_restored_keys(cfg, &ids, a.what);
 	if (rc == 0)
 		goto out;
 fail:
 	ex = cli_fail(a.what, rc);
 out:
 	gw_store_close(st);
+	gw_buf_free(&ids);
 	return ex;
 }

@@ -26,8 +26,10 @@
 
 static const char message_usage_text[] =
     "usage: smimegw message COMMAND [options] [-i FILE] [-o FILE]\n"
-    "  sign --cert NAME [--mode detached|opaque] [--digest "
-    "sha256|sha384|sha512] [--pss]\n"
+    "  sign --cert NAME [--sign-mode detached|opaque] [--digest "
+    "sha256|sha384|sha512]\n"
+    "       [--pss]            (--mode, the old name of --sign-mode, is "
+    "deprecated)\n"
     "  encrypt --to CERT [--to CERT ...] [--cipher aes128-cbc|aes192-cbc|"
     "aes256-cbc|\n"
     "          aes128-gcm|aes256-gcm] [--oaep]\n"
@@ -66,11 +68,13 @@ enum {
 	OPT_CA,
 	OPT_REMOVE_SIG,
 	OPT_SYSTEM,
+	OPT_SIGN_MODE,
 };
 
 static const struct option msg_opts[] = {
     {"cert", required_argument, NULL, OPT_CERT},
-    {"mode", required_argument, NULL, OPT_MODE},
+    {"sign-mode", required_argument, NULL, OPT_SIGN_MODE},
+    {"mode", required_argument, NULL, OPT_MODE}, /* deprecated */
     {"digest", required_argument, NULL, OPT_DIGEST},
     {"pss", no_argument, NULL, OPT_PSS},
     {"to", required_argument, NULL, OPT_TO},
@@ -98,14 +102,15 @@ enum msg_cmd {
 /* In enum msg_cmd order; --input and --output go with every one. */
 static const struct cli_cmd msg_cmds[] = {
     {"sign", 0, 0, "",
-     CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, 'i', 'o')},
+     CLI_OPTS(OPT_CERT, OPT_SIGN_MODE, OPT_MODE, OPT_DIGEST, OPT_PSS, 'i',
+	      'o')},
     {"encrypt", 0, 0, "", CLI_OPTS(OPT_TO, OPT_CIPHER, OPT_OAEP, 'i', 'o')},
     {"sign-encrypt", 0, 0, "",
-     CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER,
-	      OPT_OAEP, 'i', 'o')},
+     CLI_OPTS(OPT_CERT, OPT_SIGN_MODE, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO,
+	      OPT_CIPHER, OPT_OAEP, 'i', 'o')},
     {"triple", 0, 0, "",
-     CLI_OPTS(OPT_CERT, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO, OPT_CIPHER,
-	      OPT_OAEP, 'i', 'o')},
+     CLI_OPTS(OPT_CERT, OPT_SIGN_MODE, OPT_MODE, OPT_DIGEST, OPT_PSS, OPT_TO,
+	      OPT_CIPHER, OPT_OAEP, 'i', 'o')},
     {"open", 0, 0, "",
      CLI_OPTS(OPT_TO, OPT_CA, OPT_REMOVE_SIG, OPT_SYSTEM, 'i', 'o')},
     {"decrypt", 0, 0, "", CLI_OPTS(OPT_TO, 'i', 'o')},
@@ -119,6 +124,7 @@ struct msg_args {
 	struct cli_args cli;
 	enum msg_cmd cmd;
 	const char *cert, *mode, *digest, *cipher, *ca, *in, *out;
+	const char *mode_opt;	/* "--sign-mode", or the deprecated "--mode" */
 	const char *to[MAX_TO];
 	size_t nto;
 	int pss, oaep, remove_sig, system;
@@ -135,7 +141,22 @@ take_opt(void *arg, int c, const char *value, const char *what)
 
 	switch (c) {
 	case OPT_CERT: a->cert = value; break;
-	case OPT_MODE: a->mode = value; break;
+	case OPT_MODE:
+	case OPT_SIGN_MODE:
+		/* --mode means the sending mode everywhere else (profile
+		 * add): here it was the old name of --sign-mode. */
+		if (a->mode != NULL)
+			return cli_usage(what, "give --sign-mode once (--mode "
+					       "is its deprecated name)");
+		if (c == OPT_MODE)
+			fprintf(stderr,
+				"smimegw %s: warning: --mode is deprecated "
+				"here; use --sign-mode, as in 'smimegw "
+				"profile'\n",
+				what);
+		a->mode = value;
+		a->mode_opt = c == OPT_MODE ? "--mode" : "--sign-mode";
+		break;
 	case OPT_DIGEST: a->digest = value; break;
 	case OPT_PSS: a->pss = 1; break;
 	case OPT_CIPHER: a->cipher = value; break;
@@ -396,8 +417,8 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (a.mode != NULL && strcmp(a.mode, "detached") != 0 &&
 	    strcmp(a.mode, "opaque") != 0) {
-		ex = cli_usage(what, "--mode: '%s' is not detached or opaque",
-			       a.mode);
+		ex = cli_usage(what, "%s: '%s' is not detached or opaque",
+			       a.mode_opt, a.mode);
 		goto out;
 	}
 	if (a.digest != NULL && cms_alg_digest(a.digest) == NULL) {

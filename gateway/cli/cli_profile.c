@@ -30,7 +30,8 @@ static const char profile_usage_text[] =
     "      [--cipher default] [--digest default]\n"
     "      a new mode clears the fields it does not use\n"
     "  delete NAME\n"
-    "  list\n"
+    "  list                    with each profile's status: ok, or "
+    "UNUSABLE and why\n"
     "  show NAME\n"
     "  search TEXT             name, mode, certificate or action\n"
     "  export FILE             every profile in one text file ('-': "
@@ -330,22 +331,37 @@ apply_opts(const struct profile_args *a, struct profile *p, char *note,
 static void
 list_header(void)
 {
-	printf("%-20s %-13s %-20s %-10s %s\n", "NAME", "MODE", "CERT",
-	       "SIGN MODE", "ACTION");
+	printf("%-20s %-13s %-20s %-10s %-7s %s\n", "NAME", "MODE", "CERT",
+	       "SIGN MODE", "ACTION", "STATUS");
 }
 
+struct list_ctx {
+	struct gw_txn *txn;
+	size_t count;
+};
+
+/* One line; STATUS is "ok", or "UNUSABLE: why" as profile_validate()
+ * finds it now (the identity gone, unable to sign, expired...). */
 static int
 list_one(void *arg, const struct profile *p)
 {
-	size_t *count = arg;
+	struct list_ctx *c = arg;
 	int s = profile_mode_signs(p->mode), e = profile_mode_encrypts(p->mode);
+	int rc;
 
-	printf("%-20s %-13s %-20s %-10s %s\n", p->name,
+	gw_err_clear();
+	if ((rc = profile_validate(c->txn, p, 0)) != 0 &&
+	    gw_err_class(rc) == GW_ERRCLASS_TEMPORARY)
+		return rc;
+	printf("%-20s %-13s %-20s %-10s %-7s %s%s\n", p->name,
 	       profile_mode_name(p->mode), s ? p->cert : "-",
 	       s ? profile_sign_mode_name(p->sign_mode) : "-",
-	       e ? profile_action_name(p->action) : "-");
-	if (count != NULL)
-		(*count)++;
+	       e ? profile_action_name(p->action) : "-",
+	       rc == 0 ? "ok" : "UNUSABLE: ",
+	       rc == 0 ? "" : *gw_err_detail() ? gw_err_detail()
+					       : gw_strerror(rc));
+	gw_err_clear();
+	c->count++;
 	return 0;
 }
 
@@ -474,7 +490,7 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
 	struct profile p;
-	size_t count = 0;
+	struct list_ctx lc = {NULL, 0};
 	int rc = 0, ex = CLI_EXIT_OK, wr;
 
 	memset(&a, 0, sizeof(a));
@@ -485,7 +501,7 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto fail;
 	if (strcmp(a.cmd, "import") == 0) {
 		if ((rc = cli_policy_import(st, a.pos, 0, a.replace,
-					    a.cli.what)) != 0)
+					    a.cli.what, NULL)) != 0)
 			goto fail;
 		goto out;
 	}
@@ -505,7 +521,8 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 		printf("deleted sending profile '%s'\n", a.pos);
 	} else if (strcmp(a.cmd, "list") == 0) {
 		list_header();
-		if ((rc = profile_foreach(txn, list_one, NULL)) != 0)
+		lc.txn = txn;
+		if ((rc = profile_foreach(txn, list_one, &lc)) != 0)
 			goto fail;
 	} else if (strcmp(a.cmd, "show") == 0) {
 		if ((rc = profile_get(txn, a.pos, &p)) != 0)
@@ -513,9 +530,10 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 		show_profile(txn, &p);
 	} else if (strcmp(a.cmd, "search") == 0) {
 		list_header();
-		if ((rc = profile_search(txn, a.pos, list_one, &count)) != 0)
+		lc.txn = txn;
+		if ((rc = profile_search(txn, a.pos, list_one, &lc)) != 0)
 			goto fail;
-		if (count == 0) {
+		if (lc.count == 0) {
 			rc = gw_err_set(GW_ERR_NOT_FOUND,
 					"no sending profile matches '%.256s'",
 					a.pos);

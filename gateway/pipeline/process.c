@@ -7,6 +7,8 @@
 #include <openssl/x509.h>
 
 #include "engine.h"
+#include "identity.h"
+#include "keysrc.h"
 #include "lookup.h"
 #include "gw_err.h"
 #include "gw_reply.h"
@@ -116,6 +118,23 @@ refuse(struct process_result *res, enum process_decision d, const char *why)
 
 /* ---- outgoing ---------------------------------------------------------- */
 
+/* GW_ERR_CONFIG: profile p signs with an identity that is not there
+ * (the latched detail says what is missing). */
+static int
+profile_signer_missing(const struct profile *p)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", gw_err_detail());
+	gw_err_clear();
+	return gw_err_set(GW_ERR_CONFIG,
+			  "sending profile '%s' signs with identity '%s', "
+			  "which cannot be used: %s (smimegw profile edit %s "
+			  "--cert IDENTITY)",
+			  p->name, p->cert, why[0] ? why : "not found",
+			  p->name);
+}
+
 /* Reads the profile and every recipient's key in one read transaction.
  * keys gets the distinct certificates; *missing how many lack one. */
 static int
@@ -124,6 +143,7 @@ resolve(const struct engine *e, const struct process_req *req,
 	size_t *missing)
 {
 	struct gw_txn *txn = NULL;
+	struct identity *id = NULL;
 	struct process_rcpt *r;
 	X509 *x;
 	size_t i;
@@ -146,6 +166,16 @@ resolve(const struct engine *e, const struct process_req *req,
 	}
 	snprintf(res->profile_mode, sizeof(res->profile_mode), "%s",
 		 profile_mode_name(p->mode));
+	if (profile_mode_signs(p->mode)) {
+		/* Before any recipient's fate is decided: a profile whose
+		 * identity is gone defers, whatever the recipients. */
+		if ((rc = keysrc_find_signer(e->keys, txn, p->cert, &id)) ==
+		    GW_ERR_NOT_FOUND)
+			rc = profile_signer_missing(p);
+		identity_free(id);
+		if (rc != 0)
+			goto out;
+	}
 	if (!profile_mode_encrypts(p->mode))
 		goto out;
 	for (i = 0; i < res->nrcpts; i++) {
@@ -223,6 +253,10 @@ sign_or_bounce(const struct engine *e, const struct profile *p,
 	if ((rc == 0 && (rc = engine_sign(e, &so, m, out, made)) == 0) ||
 	    gw_err_class(rc) == GW_ERRCLASS_TEMPORARY)
 		return rc;
+	if (rc == GW_ERR_NOT_FOUND)
+		/* The identity or its key on the token is gone: like a
+		 * missing profile, the administrator's to fix (defer). */
+		return profile_signer_missing(p);
 	snprintf(res->reason, sizeof(res->reason), "signing failed: %s%s%s",
 		 gw_strerror(rc), *gw_err_detail() ? ": " : "",
 		 gw_err_detail());

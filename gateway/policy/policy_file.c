@@ -18,6 +18,7 @@
 #include "gw_err.h"
 #include "identity.h"
 #include "keystore.h"
+#include "policy_backup.h"
 #include "profile.h"
 #include "textfmt.h"
 
@@ -38,6 +39,7 @@ static int
 export_profile(void *arg, const struct profile *p)
 {
 	struct gw_buf *out = arg;
+	char t1[TEXTFMT_TIME_LEN], t2[TEXTFMT_TIME_LEN];
 	int rc;
 
 	if ((rc = gw_buf_addf(out, "\nname: %s\nmode: %s\n", p->name,
@@ -62,7 +64,9 @@ export_profile(void *arg, const struct profile *p)
 				      p->oaep ? "yes" : "no")) != 0)
 			return rc;
 	}
-	return 0;
+	return gw_buf_addf(out, "added: %s\nupdated: %s\n",
+			   textfmt_time(p->added, t1),
+			   textfmt_time(p->updated, t2));
 }
 
 int
@@ -74,8 +78,9 @@ policy_file_export_profiles(struct gw_txn *txn, struct gw_buf *out)
 			      POLICY_PROFILES_HEADER "\n"
 			      "# smimegw sending profiles. Each entry: 'name: "
 			      "NAME', 'mode: MODE', then the\n"
-			      "# attributes its mode uses (see smimegw(1)). "
-			      "Lines starting with '#' are comments.\n")) !=
+			      "# attributes its mode uses (see smimegw(1)), "
+			      "'added:' and 'updated:'.\n"
+			      "# Lines starting with '#' are comments.\n")) !=
 	    0)
 		return rc;
 	return profile_foreach(txn, export_profile, out);
@@ -85,13 +90,13 @@ static int
 export_ca(void *arg, const struct castore_ca *ca)
 {
 	struct gw_buf *out = arg;
-	char subj[1024], esc[1024];
+	char subj[1024], esc[1024], t[TEXTFMT_TIME_LEN];
 	int rc;
 
 	cert_info_name(X509_get_subject_name(ca->cert), subj, sizeof(subj));
 	escape(esc, sizeof(esc), subj, strlen(subj));
-	if ((rc = gw_buf_addf(out, "\n# subject: %s\n# id: %s\n", esc,
-			      ca->id)) != 0)
+	if ((rc = gw_buf_addf(out, "\n# subject: %s\n# id: %s\nadded: %s\n",
+			      esc, ca->id, textfmt_time(ca->added, t))) != 0)
 		return rc;
 	return textfmt_add_cert_pem(out, ca->cert,
 				    "cannot write the CA certificate %.16s",
@@ -106,23 +111,29 @@ policy_file_export_config(struct gw_txn *txn, struct gw_buf *out)
 	if ((rc = gw_buf_adds(
 		 out,
 		 POLICY_CONFIG_HEADER "\n"
-		 "# smimegw configuration: public keys, trusted CAs and "
-		 "sending profiles.\n"
-		 "# The gateway's identities are not included: their "
-		 "private keys live in\n"
-		 "# the token and never leave it. Sending profiles name "
-		 "identities; an\n"
-		 "# import checks that the importing gateway has them.\n"
-		 "\n")) != 0 ||
-	    (rc = keystore_export(txn, out)) != 0)
+		 "# smimegw configuration: everything in the store: the "
+		 "store records of\n"
+		 "# the gateway's identities, public keys, trusted CAs, "
+		 "harvested keys,\n"
+		 "# alerts and sending profiles. The identities' private "
+		 "keys are not\n"
+		 "# included: they live in the token and never leave it.\n"
+		 "")) != 0 ||
+	    (rc = policy_backup_export(txn, POLICY_BACKUP_IDENTITIES, out)) !=
+		0 ||
+	    (rc = gw_buf_adds(out, "\n")) != 0 ||
+	    (rc = keystore_export_with(txn, out, KEYSTORE_EXPORT_SOURCE)) != 0)
 		return rc;
 	if ((rc = gw_buf_adds(out,
 			      "\n" POLICY_CAS_HEADER "\n"
-			      "# smimegw trusted CAs. Each entry: one PEM "
-			      "certificate, a trust anchor.\n"
-			      "# Lines starting with '#' are comments.\n")) !=
-		0 ||
+			      "# smimegw trusted CAs. Each entry: 'added:', "
+			      "then one PEM certificate, a\n"
+			      "# trust anchor. Lines starting with '#' are "
+			      "comments.\n")) != 0 ||
 	    (rc = castore_foreach(txn, export_ca, out)) != 0 ||
+	    (rc = policy_backup_export(txn, POLICY_BACKUP_HARVESTED, out)) !=
+		0 ||
+	    (rc = policy_backup_export(txn, POLICY_BACKUP_ALERTS, out)) != 0 ||
 	    (rc = gw_buf_adds(out, "\n")) != 0)
 		return rc;
 	return policy_file_export_profiles(txn, out);
@@ -139,14 +150,17 @@ enum attr {
 	A_ACTION,
 	A_CIPHER,
 	A_OAEP,
+	A_ADDED,
+	A_UPDATED,
 	A_COUNT,
 };
 
 /* Attribute names, as in the file and in profile_validate()'s details.
  * A_CERT to A_PSS are for modes that sign, A_ACTION to A_OAEP for modes
- * that encrypt. */
+ * that encrypt; A_ADDED and A_UPDATED (the record's times) for all. */
 static const char *const attr_names[A_COUNT] = {
     "mode", "cert", "sign-mode", "digest", "pss", "action", "cipher", "oaep",
+    "added", "updated",
 };
 
 struct prof_entry {
@@ -155,6 +169,7 @@ struct prof_entry {
 	unsigned attr[A_COUNT];	 /* line of each attribute, 0: absent */
 	enum policy_file_outcome outcome;
 	uint64_t old_added;
+	char warning[512];	 /* config import: why it is unusable now */
 };
 
 struct ca_entry {
@@ -162,11 +177,15 @@ struct ca_entry {
 	char id[CASTORE_ID_LEN + 1];
 	char subject[256];
 	unsigned line;
+	uint64_t added;		 /* 0: not given (now) */
 	enum policy_file_outcome outcome;
 };
 
 struct policy_file_import {
 	char *src;
+	int config;		      /* a configuration (backup), not a
+				       * profile file */
+	struct policy_backup *bk;     /* identities, harvested, alerts */
 	struct keystore_import *keys; /* NULL: no public key section */
 	struct ca_entry *ca;
 	size_t nca, capca;
@@ -182,6 +201,7 @@ policy_file_import_free(struct policy_file_import *imp)
 	if (imp == NULL)
 		return;
 	keystore_import_free(imp->keys);
+	policy_backup_free(imp->bk);
 	for (i = 0; i < imp->nca; i++)
 		X509_free(imp->ca[i].cert);
 	free(imp->ca);
@@ -298,6 +318,10 @@ set_attr(struct prof_entry *e, enum attr a, const char *src, unsigned no,
 				  "%s:%u: digest: '%s' is not one of sha256, "
 				  "sha384, sha512",
 				  src, no, shown);
+	case A_ADDED:
+		return textfmt_time_parse(src, no, name, v, n, &e->p.added);
+	case A_UPDATED:
+		return textfmt_time_parse(src, no, name, v, n, &e->p.updated);
 	case A_PSS:
 		return textfmt_yesno(src, no, name, v, n, &e->p.pss);
 	case A_OAEP:
@@ -321,7 +345,7 @@ entry_done(const struct prof_entry *e, const char *src)
 				  "%s:%u: profile '%s' has no 'mode:' line",
 				  src, e->line, e->p.name);
 	m = profile_mode_name(e->p.mode);
-	for (a = A_CERT; a < A_COUNT; a++) {
+	for (a = A_CERT; a < A_ADDED; a++) {
 		if (e->attr[a] == 0)
 			continue;
 		if (a < A_ACTION && !profile_mode_signs(e->p.mode))
@@ -383,7 +407,7 @@ profile_attr(struct policy_file_import *imp, struct prof_entry *cur,
 		return gw_err_set(GW_ERR_PARSE,
 				  "%s:%u: unknown attribute '%s' (known: name, "
 				  "mode, cert, sign-mode, digest, pss, action, "
-				  "cipher, oaep)",
+				  "cipher, oaep, added, updated)",
 				  imp->src, no, key);
 	if (cur == NULL)
 		return gw_err_set(GW_ERR_PARSE,
@@ -463,9 +487,10 @@ parse_profiles(struct policy_file_import *imp, const char *buf, size_t len,
 
 /* ---- the CA section ----------------------------------------------------- */
 
-/* A decoded CA: the CA rule, its ID, no repeat within the file. */
+/* A decoded CA: the CA rule, its ID, no repeat within the file; added
+ * 0 or the time its "added:" line gave. */
 static int
-add_ca(struct policy_file_import *imp, X509 *x, unsigned no)
+add_ca(struct policy_file_import *imp, X509 *x, unsigned no, uint64_t added)
 {
 	struct ca_entry *e;
 	char detail[512], subj[256];
@@ -487,6 +512,7 @@ add_ca(struct policy_file_import *imp, X509 *x, unsigned no)
 		return rc;
 	e->cert = x;
 	e->line = no;
+	e->added = added;
 	snprintf(e->subject, sizeof(e->subject), "%s", subj);
 	imp->nca++;
 	return 0;
@@ -514,10 +540,11 @@ parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
 	  unsigned first)
 {
 	struct textfmt_lines it;
-	const char *line;
-	size_t n;
-	char shown[SHOWN];
-	unsigned no;
+	const char *line, *v;
+	size_t n, vn;
+	char shown[SHOWN], key[32];
+	unsigned no, added_at = 0;
+	uint64_t added = 0;
 	X509 *x = NULL;
 	int r;
 
@@ -529,6 +556,20 @@ parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
 		if (textfmt_is_comment(line, n))
 			continue;
 		escape(shown, sizeof(shown), line, n);
+		/* "added: TIME" goes with the certificate after it. */
+		if (textfmt_attr_split(line, n, key, sizeof(key), &v, &vn) &&
+		    strcmp(key, "added") == 0) {
+			if (added_at != 0)
+				return gw_err_set(GW_ERR_PARSE,
+						  "%s:%u: added given twice "
+						  "(first at line %u)",
+						  imp->src, it.no, added_at);
+			if ((r = textfmt_time_parse(imp->src, it.no, key, v,
+						    vn, &added)) != 0)
+				return r;
+			added_at = it.no;
+			continue;
+		}
 		if (!textfmt_line_is(line, n, "-----BEGIN CERTIFICATE-----")) {
 			if (n > 11 && memcmp(line, "-----BEGIN ", 11) == 0)
 				return gw_err_set(GW_ERR_PARSE,
@@ -545,13 +586,20 @@ parse_cas(struct policy_file_import *imp, const char *buf, size_t len,
 		no = it.no;
 		if ((r = textfmt_read_cert(&it, NULL, &x)) != 0)
 			return r;
-		if ((r = add_ca(imp, x, no)) != 0) {
+		if ((r = add_ca(imp, x, no, added)) != 0) {
 			X509_free(x);
 			return r;
 		}
+		added = 0;
+		added_at = 0;
 	}
 	if (r < 0)
 		return r;
+	if (added_at != 0)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: 'added:' without a certificate after "
+				  "it",
+				  imp->src, added_at);
 	return cas_unique(imp);
 }
 
@@ -561,14 +609,33 @@ enum section {
 	SEC_PUBKEYS,
 	SEC_CAS,
 	SEC_PROFILES,
+	SEC_IDENTITIES,
+	SEC_HARVESTED,
+	SEC_ALERTS,
 	SEC_COUNT,
 };
 
 static const char *const sec_headers[SEC_COUNT] = {
-    KEYSTORE_EXPORT_HEADER,
-    POLICY_CAS_HEADER,
-    POLICY_PROFILES_HEADER,
+    KEYSTORE_EXPORT_HEADER,  POLICY_CAS_HEADER,	      POLICY_PROFILES_HEADER,
+    POLICY_IDENTITIES_HEADER, POLICY_HARVESTED_HEADER, POLICY_ALERTS_HEADER,
 };
+
+/* The section headers as "'a', 'b', ... or 'f'" for messages. */
+static const char *
+known_sections(void)
+{
+	static char buf[256];
+	size_t o = 0;
+	int s;
+
+	for (s = 0; s < SEC_COUNT && o < sizeof(buf); s++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s'%s'",
+				      s == 0		 ? ""
+				      : s == SEC_COUNT - 1 ? " or "
+							   : ", ",
+				      sec_headers[s]);
+	return buf;
+}
 
 struct span {
 	size_t start, end; /* byte offsets in the file */
@@ -599,11 +666,8 @@ section_of(const char *src, unsigned no, const char *line, size_t n,
 					  "'%s' (this smimegw reads '%s')",
 					  src, no, shown, sec_headers[s]);
 	}
-	return gw_err_set(GW_ERR_PARSE,
-			  "%s:%u: unknown section '%s' (known: '%s', '%s', "
-			  "'%s')",
-			  src, no, shown, sec_headers[0], sec_headers[1],
-			  sec_headers[2]);
+	return gw_err_set(GW_ERR_PARSE, "%s:%u: unknown section '%s' (known: %s)",
+			  src, no, shown, known_sections());
 }
 
 /* Splits the file into its sections (spans). */
@@ -648,10 +712,8 @@ split_sections(const char *buf, size_t len, const char *src,
 			escape(shown, sizeof(shown), line, n);
 			return gw_err_set(GW_ERR_PARSE,
 					  "%s:%u: unexpected line '%s' "
-					  "(expected a section header: '%s', "
-					  "'%s' or '%s')",
-					  src, it.no, shown, sec_headers[0],
-					  sec_headers[1], sec_headers[2]);
+					  "(expected a section header: %s)",
+					  src, it.no, shown, known_sections());
 		}
 	}
 	if (r < 0)
@@ -674,6 +736,15 @@ parse_section(struct policy_file_import *imp, int sec, const char *buf,
 						now, &imp->keys);
 	case SEC_CAS:
 		return parse_cas(imp, p, n, s->first);
+	case SEC_IDENTITIES:
+		return policy_backup_parse(imp->bk, POLICY_BACKUP_IDENTITIES, p,
+					   n, imp->src, s->first);
+	case SEC_HARVESTED:
+		return policy_backup_parse(imp->bk, POLICY_BACKUP_HARVESTED, p,
+					   n, imp->src, s->first);
+	case SEC_ALERTS:
+		return policy_backup_parse(imp->bk, POLICY_BACKUP_ALERTS, p, n,
+					   imp->src, s->first);
 	default:
 		return parse_profiles(imp, p, n, s->first);
 	}
@@ -696,6 +767,11 @@ policy_file_parse_config(const char *buf, size_t len, const char *src,
 	if ((rc = split_sections(buf, len, src, sp)) != 0 ||
 	    (rc = import_new(src, &imp)) != 0)
 		return rc;
+	imp->config = 1;
+	if ((imp->bk = policy_backup_new()) == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto out;
+	}
 	/* In file order, so that the first error reported is the first in
 	 * the file. */
 	for (;;) {
@@ -761,14 +837,30 @@ policy_file_validate(struct gw_txn *txn, struct policy_file_import *imp,
 	struct prof_entry *e;
 	char detail[768];
 	size_t i;
-	int rc;
+	int rc, signer;
 
 	for (i = 0; i < imp->npr; i++) {
 		e = &imp->pr[i];
-		if ((rc = profile_validate(txn, &e->p, now)) == 0)
+		e->warning[0] = '\0';
+		signer = 0;
+		if ((rc = profile_validate_fields(&e->p)) == 0 &&
+		    (signer = profile_check_signer(txn, &e->p, now)) == 0)
 			continue;
+		if (rc == 0)
+			rc = signer;
 		snprintf(detail, sizeof(detail), "%s", gw_err_detail());
 		gw_err_clear();
+		if (imp->config && signer != 0 &&
+		    gw_err_class(signer) == GW_ERRCLASS_PERMANENT) {
+			/* A backup restores the profile as it was stored:
+			 * well formed, but its identity is missing or cannot
+			 * sign here (yet).  It is kept, unusable, and said. */
+			snprintf(e->warning, sizeof(e->warning),
+				 "%.200s:%u: %.240s: imported, but unusable "
+				 "until the identity is there",
+				 imp->src, fault_line(e, detail), detail);
+			continue;
+		}
 		return gw_err_set(rc, "%s:%u: profile '%s': %s", imp->src,
 				  fault_line(e, detail), e->p.name, detail);
 	}
@@ -847,9 +939,13 @@ write_profiles(struct gw_txn *txn, struct policy_file_import *imp, time_t now)
 		if (e->outcome != POLICY_FILE_ADDED &&
 		    e->outcome != POLICY_FILE_CONFLICT)
 			continue;
-		e->p.updated = (uint64_t)now;
-		e->p.added = e->outcome == POLICY_FILE_ADDED ? (uint64_t)now
-							     : e->old_added;
+		/* The record's own times when the file has them. */
+		if (!e->attr[A_UPDATED])
+			e->p.updated = (uint64_t)now;
+		if (!e->attr[A_ADDED])
+			e->p.added = e->outcome == POLICY_FILE_ADDED
+					 ? (uint64_t)now
+					 : e->old_added;
 		if ((rc = profile_put(txn, &e->p,
 				      e->outcome == POLICY_FILE_ADDED
 					  ? GW_PUT_NOOVERWRITE
@@ -868,7 +964,10 @@ write_cas(struct gw_txn *txn, struct policy_file_import *imp, time_t now)
 	int rc;
 
 	for (i = 0; i < imp->nca; i++) {
-		rc = castore_add(txn, imp->ca[i].cert, now, NULL);
+		rc = castore_add(txn, imp->ca[i].cert,
+				 imp->ca[i].added ? (time_t)imp->ca[i].added
+						  : now,
+				 NULL);
 		if (rc != 0 && rc != GW_ERR_EXISTS)
 			return rc;
 		imp->ca[i].outcome =
@@ -877,37 +976,54 @@ write_cas(struct gw_txn *txn, struct policy_file_import *imp, time_t now)
 	return 0;
 }
 
-/* "2 public keys and 1 profile are already stored ..." */
+/* "2 public keys, 1 harvested key and 1 profile are already stored
+ * ..." */
 static int
-conflict_error(size_t kconf, size_t pconf)
+conflict_error(size_t kconf, size_t hconf, size_t pconf)
 {
-	char keys[48] = "", profs[48] = "";
+	const struct {
+		size_t n;
+		const char *noun;
+	} c[] = {{kconf, "public key"}, {hconf, "harvested key"},
+		 {pconf, "profile"}};
+	char what[160];
+	size_t i, o = 0, left = kconf + hconf + pconf, kinds = 0;
 
-	if (kconf > 0)
-		snprintf(keys, sizeof(keys), "%zu public key%s", kconf,
-			 kconf == 1 ? "" : "s");
-	if (pconf > 0)
-		snprintf(profs, sizeof(profs), "%zu profile%s", pconf,
-			 pconf == 1 ? "" : "s");
+	what[0] = '\0';
+	for (i = 0; i < 3; i++)
+		kinds += c[i].n > 0;
+	for (i = 0; i < 3 && o < sizeof(what); i++) {
+		if (c[i].n == 0)
+			continue;
+		o += (size_t)snprintf(what + o, sizeof(what) - o, "%s%zu %s%s",
+				      o == 0	   ? ""
+				      : --kinds > 1 ? ", "
+						    : " and ",
+				      c[i].n, c[i].noun, c[i].n == 1 ? "" : "s");
+	}
 	return gw_err_set(GW_ERR_EXISTS,
-			  "%s%s%s %s already stored with different content; "
+			  "%s %s already stored with different content; "
 			  "nothing was imported (--replace overwrites %s)",
-			  keys, kconf && pconf ? " and " : "", profs,
-			  kconf + pconf == 1 ? "is" : "are",
-			  kconf + pconf == 1 ? "it" : "them");
+			  what, left == 1 ? "is" : "are",
+			  left == 1 ? "it" : "them");
 }
 
 int
 policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 		  int replace, time_t now)
 {
-	size_t pconf = 0, kconf;
+	size_t pconf = 0, hconf = 0, kconf;
 	int rc;
 
 	if (now == 0)
 		now = time(NULL);
-	if ((rc = policy_file_validate(txn, imp, now)) != 0 ||
-	    (rc = classify_profiles(txn, imp, &pconf)) != 0)
+	/* The identities first: the profiles are checked against them. */
+	if ((imp->bk != NULL &&
+	     (rc = policy_backup_apply_identities(txn, imp->bk)) != 0) ||
+	    (rc = policy_file_validate(txn, imp, now)) != 0 ||
+	    (rc = classify_profiles(txn, imp, &pconf)) != 0 ||
+	    (imp->bk != NULL &&
+	     (rc = policy_backup_classify(txn, imp->bk, &hconf)) != 0))
 		return rc;
 	if (imp->keys != NULL) {
 		rc = keystore_import_apply(txn, imp->keys, replace, now);
@@ -917,9 +1033,11 @@ policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 			return rc;
 	}
 	kconf = key_conflicts(imp);
-	if (!replace && kconf + pconf > 0)
-		return conflict_error(kconf, pconf);
-	if ((rc = write_cas(txn, imp, now)) != 0)
+	if (!replace && kconf + hconf + pconf > 0)
+		return conflict_error(kconf, hconf, pconf);
+	if ((rc = write_cas(txn, imp, now)) != 0 ||
+	    (imp->bk != NULL &&
+	     (rc = policy_backup_apply_rest(txn, imp->bk, replace)) != 0))
 		return rc;
 	return write_profiles(txn, imp, now);
 }
@@ -930,7 +1048,7 @@ size_t
 policy_file_import_count(const struct policy_file_import *imp)
 {
 	return (imp->keys ? keystore_import_count(imp->keys) : 0) + imp->nca +
-	       imp->npr;
+	       imp->npr + policy_backup_count(imp->bk);
 }
 
 int
@@ -941,6 +1059,7 @@ policy_file_import_item(const struct policy_file_import *imp, size_t i,
 
 	memset(item, 0, sizeof(*item));
 	item->subject = "";
+	item->warning = "";
 	if (i < nk) {
 		item->kind = POLICY_FILE_PUBKEY;
 		item->name = keystore_import_name(imp->keys, i);
@@ -964,9 +1083,11 @@ policy_file_import_item(const struct policy_file_import *imp, size_t i,
 		item->name = imp->pr[i].p.name;
 		item->line = imp->pr[i].line;
 		item->outcome = imp->pr[i].outcome;
+		item->warning = imp->pr[i].warning;
 		return 0;
 	}
-	return GW_ERR_INVALID;
+	i -= imp->npr;
+	return policy_backup_item(imp->bk, i, item);
 }
 
 const char *
@@ -979,6 +1100,12 @@ policy_file_kind_name(enum policy_file_kind kind)
 		return "ca";
 	case POLICY_FILE_PROFILE:
 		return "profile";
+	case POLICY_FILE_IDENTITY:
+		return "identity";
+	case POLICY_FILE_HARVESTED:
+		return "harvested";
+	case POLICY_FILE_ALERT:
+		return "alert";
 	}
 	return "?";
 }
@@ -995,7 +1122,10 @@ policy_file_outcome_name(enum policy_file_outcome o)
 		return "conflict";
 	case POLICY_FILE_REPLACED:
 		return "replaced";
+	case POLICY_FILE_KEPT:
+		return "kept";
 	case POLICY_FILE_PENDING:
+	case POLICY_FILE_OUTCOMES:
 		break;
 	}
 	return "pending";

@@ -1,7 +1,8 @@
 /*
  * policy_file.h - the reviewable text files that carry policy objects:
- * the sending profile export and the whole-configuration export (public
- * keys, trusted CAs, sending profiles in one file).
+ * the sending profile export and the whole-configuration export, the
+ * store's backup (identities' records, public keys, trusted CAs,
+ * harvested keys, alerts, sending profiles in one file).
  *
  * Every file is UTF-8 with LF line ends (a CR before the LF and blanks
  * at the end of a line are ignored); lines over 4096 bytes and NUL bytes
@@ -20,6 +21,8 @@
  *   action: bounce|drop|split  modes that encrypt
  *   cipher: aes128-cbc|...|aes256-gcm             modes that encrypt
  *   oaep: yes|no               modes that encrypt (default no)
+ *   added: TIME, updated: TIME the record's times (textfmt_time());
+ *                              absent: the time of the import
  *
  * An attribute the entry's mode does not use is an error at its line,
  * as is an unknown or repeated attribute, a bad value, an invalid name
@@ -32,19 +35,28 @@
  *
  *   smimegw-config 1
  *   # comments
- *   smimegw-pubkeys 1        the text of keystore_export()
+ *   smimegw-identities 1     identities' store records (policy_backup.h)
+ *   smimegw-pubkeys 1        the text of keystore_export_with(), with
+ *                            each key's source
  *   smimegw-cas 1            trusted CAs: PEM certificates, each after
- *                            comment lines with its subject and ID
+ *                            comment lines with its subject and ID and
+ *                            an "added: TIME" line
+ *   smimegw-harvested 1      harvested keys (policy_backup.h)
+ *   smimegw-alerts 1         alerts (policy_backup.h)
  *   smimegw-profiles 1       the sending profile text above
  *
  * Any other line starting with "smimegw-" where a section could begin
- * is an unknown section or version.  The gateway's identities are not
- * in the file: their keys live in the token.  Profiles that name an
+ * is an unknown section or version.  The identities' private keys are
+ * not in the file: they live in the token.  Profiles that name an
  * identity are validated against the identities of the importing
- * gateway.
+ * gateway, after the file's identities are applied; in a configuration
+ * a profile whose identity is missing or cannot sign is imported with
+ * a warning (policy_file_item.warning), in a profile file it is an
+ * error.
  *
  * Exports are a function of the store content only (entries in key
- * order, no dates): two exports of the same store are byte-identical.
+ * order): two exports of the same store are byte-identical, and an
+ * import into an empty store exports the same bytes again.
  *
  * Importing is three steps, nothing touching the store before the last:
  * parse (syntax, every entry, with "SRC:LINE: ..." using the lines of
@@ -86,6 +98,9 @@ enum policy_file_kind {
 	POLICY_FILE_PUBKEY,
 	POLICY_FILE_CA,
 	POLICY_FILE_PROFILE,
+	POLICY_FILE_IDENTITY,
+	POLICY_FILE_HARVESTED,
+	POLICY_FILE_ALERT,
 };
 
 enum policy_file_outcome {
@@ -94,6 +109,8 @@ enum policy_file_outcome {
 	POLICY_FILE_DUPLICATE, /* identical object stored: skipped */
 	POLICY_FILE_CONFLICT,  /* a different object under that name */
 	POLICY_FILE_REPLACED,  /* a conflict overwritten with replace */
+	POLICY_FILE_KEPT,      /* an identity of this gateway differs: kept */
+	POLICY_FILE_OUTCOMES,
 };
 
 struct policy_file_import;
@@ -109,21 +126,27 @@ void policy_file_import_free(struct policy_file_import *imp);
 
 /* Every profile through profile_validate() in txn: the first failure is
  * its code with "SRC:LINE: profile 'NAME': field: ...", LINE being the
- * line of the attribute at fault (or of "name:"). */
+ * line of the attribute at fault (or of "name:").  In a configuration a
+ * failure of profile_check_signer() alone is the entry's warning. */
 int policy_file_validate(struct gw_txn *txn, struct policy_file_import *imp,
 			 time_t now);
 /* Validates, then applies as described above. */
 int policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 		      int replace, time_t now);
 
-/* The objects of an import: public keys, then CAs, then profiles, each
- * in file order. */
+/* The objects of an import: public keys, then CAs, then profiles,
+ * identities, harvested keys and alerts, each in file order. */
 struct policy_file_item {
 	enum policy_file_kind kind;
-	const char *name;	/* key or profile name; a CA's 64-digit ID */
-	const char *subject;	/* a CA's subject; "" otherwise */
+	const char *name;	/* key, profile or identity name; a CA's or
+				 * harvested key's 64-digit ID; an alert's
+				 * time */
+	const char *subject;	/* a CA's subject, a harvested key's address,
+				 * an alert's kind; "" otherwise */
 	unsigned line;		/* where its entry begins */
 	enum policy_file_outcome outcome;
+	const char *warning;	/* "" or why the object is not usable now (a
+				 * profile whose identity is missing...) */
 };
 
 size_t policy_file_import_count(const struct policy_file_import *imp);

@@ -514,6 +514,36 @@ out:
 
 /* ---- store access ------------------------------------------------------- */
 
+int
+harvested_put(struct gw_txn *txn, const struct harvested_key *k)
+{
+	struct gw_rec_writer *w;
+	const unsigned char *buf;
+	char id[HARVEST_ID_LEN + 1];
+	size_t len;
+	int rc;
+
+	if (k->cert == NULL || k->address == NULL || k->message_id == NULL ||
+	    k->sender == NULL || k->verification == NULL)
+		return gw_err_set(GW_ERR_INVALID,
+				  "incomplete harvested key %.16s", k->id);
+	if ((rc = fpid_of(k->cert, id)) != 0)
+		return rc;
+	if (strcmp(id, k->id) != 0)
+		return gw_err_set(GW_ERR_INVALID,
+				  "harvested key %.16s: the ID is not the "
+				  "certificate's fingerprint (%.16s)",
+				  k->id, id);
+	if ((w = gw_rec_writer_new()) == NULL)
+		return GW_ERR_NOMEM;
+	if ((rc = encode(k, w)) == 0) {
+		buf = gw_rec_data(w, &len);
+		rc = rec_write_buf(txn, k->id, buf, len);
+	}
+	gw_rec_writer_free(w);
+	return rc;
+}
+
 static int
 get_by_id(struct gw_txn *txn, const char *id, int want_cert,
 	  struct harvested_key **out)

@@ -138,6 +138,12 @@ struct harvested_key {
 
 void harvested_key_free(struct harvested_key *k);
 
+/* Writes k as it is, over any record with its ID, keeping the byte
+ * total: restoring a backup (config import).  No rule of
+ * harvest_message() applies and nothing is evicted.  GW_ERR_INVALID
+ * when a field is missing or k->id is not k->cert's ID. */
+int harvested_put(struct gw_txn *txn, const struct harvested_key *k);
+
 /* The sum of the stored record sizes (key + value bytes) that
  * max_bytes bounds.  Only reads: a missing counter is recounted. */
 int harvested_bytes(struct gw_txn *txn, uint64_t *total);

@@ -134,14 +134,17 @@ int keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
  *   # comment lines and blank lines are ignored between entries
  *   name: NAME                             starts an entry
  *   allow-expired: yes                     optional attribute (yes|no)
+ *   source: added|imported                 optional (config export only)
+ *   added: YYYY-MM-DDTHH:MM:SSZ            optional: the record's times
+ *   updated: YYYY-MM-DDTHH:MM:SSZ          (textfmt_time())
  *   -----BEGIN CERTIFICATE-----            exactly one certificate
  *   ...base64, at most 76 characters a line...
  *   -----END CERTIFICATE-----
  *
  * keystore_export() writes every key in name order, each preceded by
- * comment lines with its subject, SANs and fingerprint; the output is a
- * function of the store content only (no date), so two exports of the
- * same store are byte-identical.
+ * comment lines with its subject, SANs and fingerprint, with its added
+ * and updated times; the output is a function of the store content
+ * only, so two exports of the same store are byte-identical.
  *
  * keystore_import_parse() reads such a text strictly: a wrong header or
  * version, an unknown or repeated attribute, a name that is invalid or
@@ -149,11 +152,14 @@ int keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
  * is not a clean CERTIFICATE, a NUL byte, a line over 4096 bytes: each
  * is GW_ERR_PARSE with "SRC:LINE: ...".  Then every entry is validated
  * with keystore_check() (allow_expired from the entry or the argument):
- * a failure is its code with "SRC:LINE: key 'NAME': ...".  Nothing
- * touches the store.
+ * a failure is its code with "SRC:LINE: key 'NAME': ...".  An entry
+ * with "added:" is a stored key being restored: its validity is not
+ * checked again (a key that expired since is kept, as the store kept
+ * it; lookups pass over it).  Nothing touches the store.
  *
  * keystore_import_apply() then works in the caller's write transaction:
- * a name not in the store is added (source "imported"); a name stored
+ * a name not in the store is added (source "imported" unless the entry
+ * gives one; its times when given, else now); a name stored
  * with the same certificate (DER-equal) is a duplicate and skipped; a
  * name stored with a different certificate is a conflict.  Conflicts
  * without replace: nothing is written, GW_ERR_EXISTS (the caller aborts
@@ -165,6 +171,12 @@ int keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
 
 /* Appends the export text of every key to out (its ceiling applies). */
 int keystore_export(struct gw_txn *txn, struct gw_buf *out);
+/* The same; flags KEYSTORE_EXPORT_SOURCE adds each key's "source:"
+ * (the configuration export, a backup, restores it; a key moved to
+ * another gateway with "pubkey export" is "imported" there). */
+#define KEYSTORE_EXPORT_SOURCE 0x1u
+int keystore_export_with(struct gw_txn *txn, struct gw_buf *out,
+			 unsigned flags);
 
 enum keystore_outcome {
 	KEYSTORE_PENDING,   /* not applied (yet) */

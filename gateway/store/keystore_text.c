@@ -239,13 +239,20 @@ keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
 
 /* ---- export -------------------------------------------------------------- */
 
+struct export_ctx {
+	struct gw_buf *out;
+	unsigned flags;
+};
+
 static int
 export_one(void *arg, const struct keystore_key *k)
 {
-	struct gw_buf *out = arg;
+	const struct export_ctx *c = arg;
+	struct gw_buf *out = c->out;
 	GENERAL_NAMES *gens;
 	const GENERAL_NAME *g;
 	char buf[1024], esc[1024], fp[96];
+	char t1[TEXTFMT_TIME_LEN], t2[TEXTFMT_TIME_LEN];
 	int i, rc;
 
 	cert_info_name(X509_get_subject_name(k->cert), buf, sizeof(buf));
@@ -275,6 +282,16 @@ export_one(void *arg, const struct keystore_key *k)
 	if (k->allow_expired &&
 	    (rc = gw_buf_adds(out, "allow-expired: yes\n")) != 0)
 		return rc;
+	/* The record's times (and for a backup its source), so that an
+	 * import restores them. */
+	if (((c->flags & KEYSTORE_EXPORT_SOURCE) &&
+	     (rc = gw_buf_addf(out, "source: %s\n",
+			       k->source && *k->source ? k->source
+						       : "added")) != 0) ||
+	    (rc = gw_buf_addf(out, "added: %s\nupdated: %s\n",
+			      textfmt_time(k->added, t1),
+			      textfmt_time(k->updated, t2))) != 0)
+		return rc;
 	return textfmt_add_cert_pem(out, k->cert,
 				    "cannot write the certificate of '%s'",
 				    k->name);
@@ -283,16 +300,25 @@ export_one(void *arg, const struct keystore_key *k)
 int
 keystore_export(struct gw_txn *txn, struct gw_buf *out)
 {
+	return keystore_export_with(txn, out, 0);
+}
+
+int
+keystore_export_with(struct gw_txn *txn, struct gw_buf *out, unsigned flags)
+{
+	struct export_ctx c = {out, flags};
 	int rc;
 
 	if ((rc = gw_buf_adds(out, KEYSTORE_EXPORT_HEADER "\n"
 				   "# smimegw public keys. Each entry: "
 				   "'name: NAME', optional 'allow-expired: "
 				   "yes',\n"
-				   "# then one PEM certificate. Lines starting "
+				   "# 'added:' and 'updated:' "
+				   "(YYYY-MM-DDTHH:MM:SSZ), then one PEM\n"
+				   "# certificate. Lines starting "
 				   "with '#' are comments.\n")) != 0)
 		return rc;
-	return keystore_foreach(txn, export_one, out);
+	return keystore_foreach(txn, export_one, &c);
 }
 
 /* ---- import -------------------------------------------------------------- */
@@ -301,6 +327,9 @@ struct import_entry {
 	char name[KEYSTORE_NAME_MAX + 1];
 	unsigned line;
 	int allow_expired; /* -1: not given */
+	char source[16];   /* "" when not given */
+	uint64_t added, updated;
+	unsigned added_line, updated_line; /* 0: not given */
 	X509 *cert;
 	unsigned caps;
 	enum keystore_outcome outcome;
@@ -371,6 +400,48 @@ entry_new(struct keystore_import *imp, const char *src, unsigned line,
 	(*out)->line = line;
 	(*out)->allow_expired = -1;
 	return 0;
+}
+
+/* "source:", "added:" or "updated:" of an entry: the provenance of a
+ * stored key, written by keystore_export(). */
+static int
+provenance_attr(struct import_entry *e, const char *src, unsigned no,
+		const char *key, const char *v, size_t n)
+{
+	unsigned *seen;
+
+	if (strcmp(key, "source") == 0) {
+		if (e->source[0] != '\0')
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: source given twice for '%s'",
+					  src, no, e->name);
+		if (!textfmt_line_is(v, n, "added") &&
+		    !textfmt_line_is(v, n, "imported"))
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: source: expected added or "
+					  "imported",
+					  src, no);
+		memcpy(e->source, v, n);
+		e->source[n] = '\0';
+		return 0;
+	}
+	if (strcmp(key, "added") == 0)
+		seen = &e->added_line;
+	else if (strcmp(key, "updated") == 0)
+		seen = &e->updated_line;
+	else
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: unknown attribute '%s' (known: "
+				  "allow-expired, source, added, updated)",
+				  src, no, key);
+	if (*seen != 0)
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: %s given twice for '%s'", src, no,
+				  key, e->name);
+	*seen = no;
+	return textfmt_time_parse(src, no, key, v, n,
+				  seen == &e->added_line ? &e->added
+							 : &e->updated);
 }
 
 enum parse_state {
@@ -448,11 +519,12 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 		if (st == ST_ATTRS &&
 		    textfmt_attr_split(line, n, key, sizeof(key), &val,
 				       &vlen)) {
-			if (strcmp(key, "allow-expired") != 0)
-				return gw_err_set(GW_ERR_PARSE,
-						  "%s:%u: unknown attribute "
-						  "'%s'",
-						  src, it.no, key);
+			if (strcmp(key, "allow-expired") != 0) {
+				if ((r = provenance_attr(cur, src, it.no, key,
+							 val, vlen)) != 0)
+					return r;
+				continue;
+			}
 			if (cur->allow_expired != -1)
 				return gw_err_set(GW_ERR_PARSE,
 						  "%s:%u: allow-expired given "
@@ -532,8 +604,12 @@ keystore_import_parse_at(const char *buf, size_t len, const char *src,
 		goto out;
 	for (i = 0; i < imp->n; i++) {
 		e = &imp->e[i];
+		/* A key exported with the date it was stored is restored as
+		 * the store held it: a key that has expired since is kept
+		 * (lookups pass over it), as it was in the store. */
 		rc = keystore_check(e->cert,
-				    allow_expired || e->allow_expired == 1,
+				    allow_expired || e->allow_expired == 1 ||
+					e->added_line != 0,
 				    now, &e->caps);
 		if (rc != 0) {
 			snprintf(detail, sizeof(detail), "%s",
@@ -603,10 +679,11 @@ keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
 		k.cert = e->cert;
 		k.caps = e->caps;
 		k.allow_expired = e->allow_expired == 1;
-		k.source = (char *)"imported";
-		k.updated = (uint64_t)now;
-		k.added = e->outcome == KEYSTORE_CONFLICT ? e->old_added
-							  : (uint64_t)now;
+		k.source = e->source[0] ? e->source : (char *)"imported";
+		k.updated = e->updated_line ? e->updated : (uint64_t)now;
+		k.added = e->added_line		      ? e->added
+			  : e->outcome == KEYSTORE_CONFLICT ? e->old_added
+							    : (uint64_t)now;
 		if ((rc = keystore_put(txn, &k,
 				       e->outcome == KEYSTORE_ADDED
 					   ? GW_PUT_NOOVERWRITE

@@ -340,16 +340,10 @@ check_names(const struct profile *p)
 	return 0;
 }
 
-/* The signing identity: present, able to sign, valid at now; pss only
- * with an RSA key. */
+/* A mode that signs names a signing identity, by a valid name. */
 static int
-check_signer(struct gw_txn *txn, const struct profile *p, time_t now)
+check_cert_name(const struct profile *p)
 {
-	struct identity *id = NULL;
-	EVP_PKEY *pk;
-	char t[32];
-	int rc;
-
 	if (p->cert[0] == '\0')
 		return gw_err_set(GW_ERR_INVALID,
 				  "cert: mode '%s' signs and needs a signing "
@@ -360,6 +354,19 @@ check_signer(struct gw_txn *txn, const struct profile *p, time_t now)
 				  "cert: '%.64s' is not a valid identity name",
 				  bounded(p->cert, sizeof(p->cert)) ? p->cert
 								    : "");
+	return 0;
+}
+
+/* The signing identity: present, able to sign, valid at now; pss only
+ * with an RSA key. */
+static int
+check_signer(struct gw_txn *txn, const struct profile *p, time_t now)
+{
+	struct identity *id = NULL;
+	EVP_PKEY *pk;
+	char t[32];
+	int rc;
+
 	rc = identity_get(txn, p->cert, &id);
 	if (rc == GW_ERR_NOT_FOUND) {
 		gw_err_clear();
@@ -414,8 +421,24 @@ profile_validate(struct gw_txn *txn, const struct profile *p, time_t now)
 {
 	int rc;
 
-	if (now == 0)
-		now = time(NULL);
+	if ((rc = profile_validate_fields(p)) != 0)
+		return rc;
+	return profile_check_signer(txn, p, now);
+}
+
+int
+profile_check_signer(struct gw_txn *txn, const struct profile *p, time_t now)
+{
+	if (!profile_mode_signs(p->mode))
+		return 0;
+	return check_signer(txn, p, now ? now : time(NULL));
+}
+
+int
+profile_validate_fields(const struct profile *p)
+{
+	int rc;
+
 	if ((rc = check_name(p)) != 0)
 		return rc;
 	if (strcmp(profile_mode_name(p->mode), "?") == 0)
@@ -433,7 +456,7 @@ profile_validate(struct gw_txn *txn, const struct profile *p, time_t now)
 				  "public key (bounce, drop or split)",
 				  profile_mode_name(p->mode));
 	if (profile_mode_signs(p->mode))
-		return check_signer(txn, p, now);
+		return check_cert_name(p);
 	return 0;
 }
 

@@ -81,9 +81,19 @@ int profile_sign_mode_parse(const char *s, enum smime_sign_mode *out);
 
 /* The gate described above; the identity is read in txn; now 0 is
  * time(NULL).  GW_ERR_INVALID (bad name or field) or
- * GW_ERR_REQUIREMENT (the identity cannot sign), naming the field. */
+ * GW_ERR_REQUIREMENT (the identity cannot sign), naming the field.
+ * It is profile_validate_fields() then profile_check_signer(). */
 int profile_validate(struct gw_txn *txn, const struct profile *p,
 		     time_t now);
+/* Every check that needs no store: the name, the mode, the fields the
+ * mode uses and does not use, a valid signing identity name. */
+int profile_validate_fields(const struct profile *p);
+/* For a mode that signs, the identity named: present in txn, able to
+ * sign, valid at now, RSA when pss; 0 for other modes.  A profile that
+ * passes profile_validate_fields() but not this is well formed but
+ * unusable on this gateway now (config import keeps such profiles). */
+int profile_check_signer(struct gw_txn *txn, const struct profile *p,
+			 time_t now);
 
 /* GW_ERR_NOT_FOUND (detail names it) when absent. */
 int profile_get(struct gw_txn *txn, const char *name, struct profile *out);

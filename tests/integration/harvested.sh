@@ -156,9 +156,9 @@ refused "alerts --since malformed" "--since: '2024-13-45' is neither seconds sin
 refused "alerts --before does not apply to list" "option '--before' does not apply to 'alerts list'" \
 	gw alerts list --before 1
 refused "alerts: unknown subcommand" "unknown subcommand 'frob'" gw alerts frob
-ok "alerts clear --before an old date keeps it" gw alerts clear --before 2001-01-01
+ok "alerts clear --before an old date keeps it" gw alerts clear --yes --before 2001-01-01
 has "cleared none" "$T/out" "cleared 0 alerts"
-ok "alerts clear" gw alerts clear
+ok "alerts clear" gw alerts clear --yes
 has "cleared one" "$T/out" "cleared 1 alert"
 ok "alerts list after clear" gw alerts list
 has "no alerts left" "$T/out" "0 alerts"

@@ -114,11 +114,11 @@ unchanged "refusals add nothing"
 
 # ---- list, show, search ------------------------------------------------------------
 ok "list" gw profile list
-matches "list header" "$T/out" "^NAME +MODE +CERT +SIGN MODE +ACTION$"
-matches "list: sign profile" "$T/out" "^s1 +sign +gw-rsa +detached +-$"
-matches "list: encrypt profile" "$T/out" "^e1 +encrypt +- +- +split$"
-matches "list: sign-encrypt profile" "$T/out" "^se1 +sign-encrypt +gw-ec +opaque +bounce$"
-matches "list: triple profile" "$T/out" "^t1 +triple +gw-rsa +detached +drop$"
+matches "list header" "$T/out" "^NAME +MODE +CERT +SIGN MODE +ACTION +STATUS$"
+matches "list: sign profile" "$T/out" "^s1 +sign +gw-rsa +detached +- +ok$"
+matches "list: encrypt profile" "$T/out" "^e1 +encrypt +- +- +split +ok$"
+matches "list: sign-encrypt profile" "$T/out" "^se1 +sign-encrypt +gw-ec +opaque +bounce +ok$"
+matches "list: triple profile" "$T/out" "^t1 +triple +gw-rsa +detached +drop +ok$"
 same "list: one line per profile, in name order" "$(sed 1d "$T/out" | awk '{print $1}' | tr '\n' ' ')" "e1 e2 s1 se1 t1 "
 ok "show" gw profile show t1
 matches "show: name" "$T/out" "^Name: +t1$"

@@ -447,7 +447,7 @@ p_smimegw() {
 	local kt=$1 op=$2 to=$3 in=$4 out=$5 id=gw-$1
 	case $op in
 	sign-detached | sign-opaque)
-		gw message sign --cert "$id" --mode "${op#sign-}" -i "$in" -o "$out" ;;
+		gw message sign --cert "$id" --sign-mode "${op#sign-}" -i "$in" -o "$out" ;;
 	sign-sha384 | sign-sha512)
 		gw message sign --cert "$id" --digest "${op#sign-}" -i "$in" -o "$out" ;;
 	sign-pss) gw message sign --cert "$id" --pss -i "$in" -o "$out" ;;

@@ -943,6 +943,9 @@ test_err_class(void **state)
 	    {GW_ERR_UNSUPPORTED, GW_ERRCLASS_PERMANENT, "not supported"},
 	    {GW_ERR_EXPIRED, GW_ERRCLASS_PERMANENT,
 	     "certificate not within its validity period"},
+	    {GW_ERR_PASSPHRASE_NEEDED, GW_ERRCLASS_PERMANENT,
+	     "passphrase needed"},
+	    {GW_ERR_IN_USE, GW_ERRCLASS_PERMANENT, "refused (in use)"},
 	    {GW_ERR_INTERNAL, GW_ERRCLASS_TEMPORARY, "internal error"},
 	    /* Unknown codes fail safe: retry rather than bounce. */
 	    {-77, GW_ERRCLASS_TEMPORARY, "unknown error"},

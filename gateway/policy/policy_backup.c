@@ -8,6 +8,7 @@
  */
 #include "policy_backup.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,16 @@ struct kind_spec {
 	enum policy_file_kind item_kind;
 };
 
+/*
+ * An identity's certificates follow its attributes: its certificate,
+ * its chain, then the certificates its key had before (cert install),
+ * oldest first; "previous: N" says how many of them are the last N.
+ */
 enum { I_NAME, I_USAGE, I_KEY_TYPE, I_KEY_URI, I_SOURCE, I_CREATED,
-       I_UPDATED, I_COUNT };
+       I_UPDATED, I_PREVIOUS, I_COUNT };
 static const char *const id_attrs[] = {
     "name", "usage", "key-type", "key-uri", "source", "created", "updated",
-    NULL,
+    "previous", NULL,
 };
 
 enum { H_ID, H_ADDRESS, H_FIRST_SEEN, H_LAST_SEEN, H_LAST_USED,
@@ -64,7 +70,8 @@ static const char *const al_attrs[] = {
 
 static const struct kind_spec kinds[POLICY_BACKUP_KINDS] = {
     {POLICY_IDENTITIES_HEADER, "identity", id_attrs,
-     BIT(I_NAME) | BIT(I_USAGE) | BIT(I_KEY_URI), 1, 1 + MAX_CHAIN,
+     BIT(I_NAME) | BIT(I_USAGE) | BIT(I_KEY_URI), 1,
+     1 + MAX_CHAIN + IDENTITY_PREVIOUS_MAX,
      POLICY_FILE_IDENTITY},
     {POLICY_HARVESTED_HEADER, "harvested key", hv_attrs,
      BIT(H_ID) | BIT(H_ADDRESS) | BIT(H_FIRST_SEEN) | BIT(H_LAST_SEEN) |
@@ -88,7 +95,7 @@ export_identity(void *arg, const struct identity *id)
 	struct gw_buf *out = arg;
 	char subj[1024], esc[1024], fp[96], t1[TEXTFMT_TIME_LEN],
 	    t2[TEXTFMT_TIME_LEN];
-	int i, rc;
+	int i, rc, nprev = id->previous ? sk_X509_num(id->previous) : 0;
 
 	cert_info_name(X509_get_subject_name(id->cert), subj, sizeof(subj));
 	textfmt_escape(esc, sizeof(esc), subj, strlen(subj), TEXT_FLAGS);
@@ -105,6 +112,8 @@ export_identity(void *arg, const struct identity *id)
 	    (rc = gw_buf_addf(out, "created: %s\nupdated: %s\n",
 			      textfmt_time(id->created, t1),
 			      textfmt_time(id->updated, t2))) != 0 ||
+	    (nprev > 0 &&
+	     (rc = gw_buf_addf(out, "previous: %d\n", nprev)) != 0) ||
 	    (rc = textfmt_add_cert_pem(out, id->cert,
 				       "cannot write the certificate of "
 				       "identity '%s'",
@@ -115,6 +124,12 @@ export_identity(void *arg, const struct identity *id)
 					       "cannot write the chain of "
 					       "identity '%s'",
 					       id->name)) != 0)
+			return rc;
+	for (i = 0; i < nprev; i++)
+		if ((rc = textfmt_add_cert_pem(
+			 out, sk_X509_value(id->previous, i),
+			 "cannot write a previous certificate of identity '%s'",
+			 id->name)) != 0)
 			return rc;
 	return 0;
 }
@@ -239,6 +254,7 @@ entry_free(struct entry *e)
 		free(e->val[i]);
 	sk_X509_pop_free(e->certs, X509_free);
 	sk_X509_free(e->id.chain); /* its certificates are in certs */
+	sk_X509_free(e->id.previous);
 }
 
 void
@@ -479,7 +495,10 @@ static int
 build_identity(struct entry *e, const char *src)
 {
 	struct identity *id = &e->id;
-	int i, rc;
+	const char *v = e->val[I_PREVIOUS];
+	char *end;
+	long nprev = 0;
+	int i, rc, nchain;
 
 	if (!identity_name_valid(e->val[I_NAME]))
 		return bad(e, I_NAME, src, "is not a valid identity name");
@@ -496,11 +515,26 @@ build_identity(struct entry *e, const char *src)
 	id->key_uri = e->val[I_KEY_URI];
 	id->key_type = e->val[I_KEY_TYPE] ? e->val[I_KEY_TYPE] : "";
 	id->source = e->val[I_SOURCE] ? e->val[I_SOURCE] : "";
+	if (v != NULL) {
+		errno = 0;
+		nprev = strtol(v, &end, 10);
+		if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
+		    nprev < 1 || nprev > IDENTITY_PREVIOUS_MAX ||
+		    nprev >= sk_X509_num(e->certs))
+			return bad(e, I_PREVIOUS, src,
+				   "is not the number of previous certificates "
+				   "that follow the certificate (1-64)");
+	}
+	nchain = sk_X509_num(e->certs) - 1 - (int)nprev;
+	if (nchain > MAX_CHAIN)
+		return bad(e, I_NAME, src, "has more than 16 chain certificates");
 	id->cert = sk_X509_value(e->certs, 0);
-	if ((id->chain = sk_X509_new_null()) == NULL)
+	if ((id->chain = sk_X509_new_null()) == NULL ||
+	    (nprev > 0 && (id->previous = sk_X509_new_null()) == NULL))
 		return GW_ERR_NOMEM;
 	for (i = 1; i < sk_X509_num(e->certs); i++)
-		if (!sk_X509_push(id->chain, sk_X509_value(e->certs, i)))
+		if (!sk_X509_push(i <= nchain ? id->chain : id->previous,
+				  sk_X509_value(e->certs, i)))
 			return GW_ERR_NOMEM;
 	snprintf(e->name, sizeof(e->name), "%s", id->name);
 	return 0;
@@ -634,7 +668,8 @@ policy_backup_apply_identities(struct gw_txn *txn, struct policy_backup *bk)
 			return rc;
 		e->outcome = X509_cmp(old->cert, e->id.cert) == 0 &&
 				     strcmp(old->key_uri, e->id.key_uri) == 0 &&
-				     same_chain(old->chain, e->id.chain)
+				     same_chain(old->chain, e->id.chain) &&
+				     same_chain(old->previous, e->id.previous)
 				 ? POLICY_FILE_DUPLICATE
 				 : POLICY_FILE_KEPT;
 		identity_free(old);

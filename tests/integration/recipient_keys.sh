@@ -80,7 +80,21 @@ for kt in rsa:2048 ec:p256; do
 		"Previous certificates: 1 (still decrypt mail sent to them)"
 done
 
+# A backup (config export) keeps the previous certificates: the restored
+# store still decrypts the old mail.
 id=shop-rsa2048
+ok "item04_previous_certificates_backed_up: export" gw config export "$T/backup.txt"
+sed 's#^data_dir = data$#data_dir = restored#' "$T/smimegw.conf" >"$T/restored.conf"
+ok "item04_previous_certificates_backed_up: import into a fresh store" \
+	${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" config import "$T/backup.txt"
+ok "item04_previous_certificates_backed_up: the restored store decrypts old mail" \
+	${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" message open -i "$T/$id-old.eml" -o "$T/$id-o4.eml"
+has "item04_previous_certificates_backed_up: plaintext" "$T/$id-o4.eml" \
+	"sent to the self-signed certificate"
+${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" config export "$T/backup2.txt" 2>/dev/null
+ok "item04_previous_certificates_backed_up: export again is identical" \
+	cmp "$T/backup.txt" "$T/backup2.txt"
+
 old_serial=$(openssl x509 -in "$T/$id-old.pem" -noout -serial | cut -d= -f2)
 refused "forget-previous needs --serial or --all" "give either --serial HEX or --all" \
 	gw cert forget-previous "$id"

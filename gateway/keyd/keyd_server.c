@@ -320,8 +320,8 @@ serve_one(struct keyd_server *s, int fd)
 		return -1;
 	}
 	if (rc != 0) {
-		log_warn("stream %d: refused %s request type %u (id %u): %s",
-			 fd, keyd_type_name(r.type), r.type, r.id,
+		log_warn("stream %d: refused a request of type %u (%s, id "
+			 "%u): %s", fd, r.type, keyd_type_name(r.type), r.id,
 			 gw_err_detail());
 		rc = reply_error(fd, r.id, rc, gw_err_detail());
 		ipc_frame_free(&f);

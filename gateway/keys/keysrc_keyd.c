@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,12 +51,18 @@ conn_unref(struct keyd_conn *c)
 static int
 conn_broken(struct keyd_conn *c, const char *what)
 {
+	char cause[512];
+
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
 	}
-	return gw_err_set(GW_ERR_IO, "smimegw-keyd: %s; the connection is "
-			  "closed", what);
+	/* The framing layer's detail, if it set one, becomes the cause. */
+	snprintf(cause, sizeof(cause), "%s", gw_err_detail());
+	gw_err_clear();
+	return gw_err_set(GW_ERR_IO, "smimegw-keyd: %s%s%s%s; the "
+			  "connection is closed", what, cause[0] ? " (" : "",
+			  cause, cause[0] ? ")" : "");
 }
 
 static long
@@ -277,6 +284,20 @@ proxy_fail(int rc)
 	return 0;
 }
 
+/*
+ * A parameter of the operation, read with the legacy method's own
+ * "get" control: our contexts are legacy by construction, and OpenSSL
+ * 3.0's EVP_PKEY_CTX_get_*() getters translate through OSSL_PARAMs,
+ * which for legacy contexts fails (an absent OAEP label) or crashes
+ * (EVP_PKEY_CTX_get_ecdh_kdf_outlen()).  Returns the control's result
+ * (> 0 success; for labels and UKMs the length, 0 when none).
+ */
+static int
+ctx_get(EVP_PKEY_CTX *ctx, int cmd, int p1, void *out)
+{
+	return EVP_PKEY_CTX_ctrl(ctx, -1, -1, cmd, p1, out);
+}
+
 static struct keyref *
 proxy_ref(EVP_PKEY_CTX *ctx, EVP_PKEY **pk)
 {
@@ -330,18 +351,19 @@ rsa_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
 		*siglen = (size_t)EVP_PKEY_get_size(pk);
 		return 1;
 	}
-	if (EVP_PKEY_CTX_get_signature_md(ctx, &md) <= 0 || md == NULL)
+	if (ctx_get(ctx, EVP_PKEY_CTRL_GET_MD, 0, &md) <= 0 || md == NULL)
 		return proxy_fail(gw_err_set(GW_ERR_UNSUPPORTED,
 					     "RSA signing without a digest "
 					     "(raw RSA) is not offered"));
-	if (EVP_PKEY_CTX_get_rsa_padding(ctx, &pad) <= 0)
+	if (ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_PADDING, 0, &pad) <= 0)
 		return proxy_fail(gw_err_set_ssl(GW_ERR_CRYPTO,
 						 "no RSA padding"));
 	sp.md_nid = EVP_MD_get_type(md);
 	if (pad == RSA_PKCS1_PSS_PADDING) {
 		sp.pad = KEYSRC_PAD_PSS;
-		if (EVP_PKEY_CTX_get_rsa_pss_saltlen(ctx, &salt) <= 0 ||
-		    EVP_PKEY_CTX_get_rsa_mgf1_md(ctx, &mgf1) <= 0)
+		if (ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_PSS_SALTLEN, 0, &salt) <=
+			0 ||
+		    ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_MGF1_MD, 0, &mgf1) <= 0)
 			return proxy_fail(gw_err_set_ssl(
 			    GW_ERR_CRYPTO, "no PSS parameters"));
 		if ((rc = pss_saltlen(pk, md, salt, &sp.pss_saltlen)) != 0)
@@ -376,14 +398,15 @@ rsa_decrypt(EVP_PKEY_CTX *ctx, unsigned char *out, size_t *outlen,
 		*outlen = (size_t)EVP_PKEY_get_size(pk);
 		return 1;
 	}
-	if (EVP_PKEY_CTX_get_rsa_padding(ctx, &pad) <= 0)
+	if (ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_PADDING, 0, &pad) <= 0)
 		return proxy_fail(gw_err_set_ssl(GW_ERR_CRYPTO,
 						 "no RSA padding"));
 	if (pad == RSA_PKCS1_OAEP_PADDING) {
 		dp.pad = KEYSRC_PAD_OAEP;
-		if (EVP_PKEY_CTX_get_rsa_oaep_md(ctx, &md) <= 0 ||
-		    EVP_PKEY_CTX_get_rsa_mgf1_md(ctx, &mgf1) <= 0 ||
-		    (n = EVP_PKEY_CTX_get0_rsa_oaep_label(ctx, &label)) < 0)
+		if (ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_OAEP_MD, 0, &md) <= 0 ||
+		    ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_MGF1_MD, 0, &mgf1) <= 0 ||
+		    (n = ctx_get(ctx, EVP_PKEY_CTRL_GET_RSA_OAEP_LABEL, 0,
+				 &label)) < 0)
 			return proxy_fail(gw_err_set_ssl(
 			    GW_ERR_CRYPTO, "no OAEP parameters"));
 		dp.oaep_md_nid = md != NULL ? EVP_MD_get_type(md) : 0;
@@ -442,7 +465,7 @@ ec_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
 		*siglen = (size_t)EVP_PKEY_get_size(pk);
 		return 1;
 	}
-	if (EVP_PKEY_CTX_get_signature_md(ctx, &md) <= 0)
+	if (ctx_get(ctx, EVP_PKEY_CTRL_GET_MD, 0, &md) <= 0)
 		md = NULL;
 	if ((sp.md_nid = ec_md_nid(md, tbslen)) == NID_undef)
 		return proxy_fail(gw_err_set(GW_ERR_UNSUPPORTED,
@@ -495,15 +518,18 @@ ec_derive(EVP_PKEY_CTX *ctx, unsigned char *key, size_t *keylen)
 
 	if ((ref = proxy_ref(ctx, &pk)) == NULL)
 		return proxy_fail(GW_ERR_INTERNAL);
-	kdf = EVP_PKEY_CTX_get_ecdh_kdf_type(ctx);
+	kdf = ctx_get(ctx, EVP_PKEY_CTRL_EC_KDF_TYPE, -2, NULL);
 	if (kdf != EVP_PKEY_ECDH_KDF_NONE && kdf != EVP_PKEY_ECDH_KDF_X9_63)
 		return proxy_fail(gw_err_set(GW_ERR_UNSUPPORTED,
 					     "ECDH KDF type %d is not "
 					     "offered", kdf));
 	if (kdf == EVP_PKEY_ECDH_KDF_X9_63 &&
-	    (EVP_PKEY_CTX_get_ecdh_kdf_outlen(ctx, &olen) <= 0 || olen <= 0 ||
-	     EVP_PKEY_CTX_get_ecdh_kdf_md(ctx, &md) <= 0 || md == NULL ||
-	     (ukmlen = EVP_PKEY_CTX_get0_ecdh_kdf_ukm(ctx, &ukm)) < 0))
+	    (ctx_get(ctx, EVP_PKEY_CTRL_GET_EC_KDF_OUTLEN, 0, &olen) <= 0 ||
+	     olen <= 0 ||
+	     ctx_get(ctx, EVP_PKEY_CTRL_GET_EC_KDF_MD, 0, &md) <= 0 ||
+	     md == NULL ||
+	     (ukmlen = ctx_get(ctx, EVP_PKEY_CTRL_GET_EC_KDF_UKM, 0, &ukm)) <
+		 0))
 		return proxy_fail(gw_err_set_ssl(GW_ERR_CRYPTO,
 						 "no ECDH KDF parameters"));
 	outlen = (size_t)olen;

@@ -9,9 +9,12 @@
  * ENGINE object of this file (never loaded from disk, never registered
  * as a default) whose EVP_PKEY_METHODs for RSA and EC are OpenSSL's own
  * (EVP_PKEY_meth_copy) with sign, decrypt and derive replaced.  Those
- * read the mechanism's parameters from the EVP_PKEY_CTX with OpenSSL's
- * getters (padding, signature digest, PSS salt length and MGF1 digest;
- * OAEP digest, MGF1 digest and label; the ECDH KDF settings) and send
+ * read the mechanism's parameters from the EVP_PKEY_CTX with the
+ * methods' own "get" controls (padding, signature digest, PSS salt
+ * length and MGF1 digest; OAEP digest, MGF1 digest and label; the ECDH
+ * KDF settings: OpenSSL 3.0's EVP_PKEY_CTX_get_*() wrappers go through
+ * an OSSL_PARAM translation that fails or crashes on legacy contexts)
+ * and send
  * them to keyd with the digest or key transport, so CMS_sign() and
  * CMS_decrypt() run unchanged: RSA PKCS#1 v1.5 and RSASSA-PSS, ECDSA,
  * ktri with RSA v1.5 and RSA-OAEP, kari with ECDH.  The ECDH secret is

@@ -33,13 +33,15 @@ struct keyd_server {
 	struct keysrc *ks;
 	enum tok_state state;
 	int err;		/* why the token is not up */
-	char detail[512];
+	char detail[KEYD_DETAIL_MAX];
 	time_t retry_at;
 	int backoff;		/* the last wait, seconds */
 	time_t up_since;
 	int restart;		/* a fault needs a new process */
 	int fds[KEYD_CONN_MAX];
 	size_t nfds;
+	char *seen[KEYD_SEEN_MAX]; /* keys served, the latest last */
+	size_t nseen;
 };
 
 static time_t
@@ -93,6 +95,8 @@ keyd_server_free(struct keyd_server *s)
 		return;
 	for (i = 0; i < s->nfds; i++)
 		close(s->fds[i]);
+	for (i = 0; i < s->nseen; i++)
+		free(s->seen[i]);
 	keysrc_free(s->ks);
 	free(s);
 }
@@ -174,18 +178,20 @@ is_fault(int rc)
 	}
 }
 
-/* The codes of a bad request, which say nothing of the token. */
+/* The codes of a bad request, which say nothing of the token.  (A key
+ * not found may be a token that lost its objects: that is checked.) */
 static int
 is_request_error(int rc)
 {
-	return rc == GW_ERR_NOT_FOUND || rc == GW_ERR_INVALID ||
+	return rc == GW_ERR_INVALID ||
 	       rc == GW_ERR_LIMIT || rc == GW_ERR_UNSUPPORTED ||
 	       rc == GW_ERR_P11_MECHANISM || rc == GW_ERR_NOMEM;
 }
 
-/* After a failed operation: is the token still there? */
+/* After an operation failed with rc (detail): is the token still
+ * there? */
 static void
-token_after_failure(struct keyd_server *s, int rc)
+token_after_failure(struct keyd_server *s, int rc, const char *detail)
 {
 	int check;
 
@@ -194,11 +200,12 @@ token_after_failure(struct keyd_server *s, int rc)
 	gw_err_clear();
 	if (!is_fault(rc) && (check = keysrc_token_check(s->ks)) == 0)
 		return; /* the operation failed, the token is fine */
-	if (!is_fault(rc))
+	if (!is_fault(rc)) {
 		rc = check;
+		detail = gw_err_detail();
+	}
 	s->err = rc;
-	snprintf(s->detail, sizeof(s->detail), "%s",
-		 gw_err_detail()[0] ? gw_err_detail() : gw_strerror(rc));
+	snprintf(s->detail, sizeof(s->detail), "%s", detail);
 	s->state = TOK_DOWN;
 	if (mono_now() - s->up_since > KEYD_BACKOFF_MAX)
 		s->backoff = 0; /* it had been up a good while */
@@ -214,6 +221,36 @@ token_after_failure(struct keyd_server *s, int rc)
 	s->retry_at = mono_now() + s->backoff;
 	log_err("token fault: %s: %s; trying again in %d s", gw_strerror(rc),
 		s->detail, s->backoff);
+}
+
+/* ---- keys seen --------------------------------------------------------- */
+
+static int
+seen_has(const struct keyd_server *s, const char *uri)
+{
+	size_t i;
+
+	for (i = 0; i < s->nseen; i++)
+		if (strcmp(s->seen[i], uri) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remembers a key that worked (the oldest is forgotten when full). */
+static void
+seen_add(struct keyd_server *s, const char *uri)
+{
+	char *copy;
+
+	if (seen_has(s, uri) || (copy = strdup(uri)) == NULL)
+		return;
+	if (s->nseen == KEYD_SEEN_MAX) {
+		free(s->seen[0]);
+		memmove(&s->seen[0], &s->seen[1],
+			(KEYD_SEEN_MAX - 1) * sizeof(s->seen[0]));
+		s->nseen--;
+	}
+	s->seen[s->nseen++] = copy;
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -330,7 +367,7 @@ serve_one(struct keyd_server *s, int fd)
 	if (s->state == TOK_DOWN && mono_now() >= s->retry_at && !s->restart)
 		token_open(s);
 	if (s->state != TOK_UP) {
-		snprintf(detail, sizeof(detail), "%s (%s)", s->detail,
+		snprintf(detail, sizeof(detail), "%.900s (%s)", s->detail,
 			 s->state == TOK_REFUSED
 			     ? "not retried: the operator must fix it and "
 			       "restart smimegw-keyd"
@@ -343,6 +380,7 @@ serve_one(struct keyd_server *s, int fd)
 	}
 	gw_err_clear();
 	if ((rc = run(s, &r, out, &outlen)) == 0) {
+		seen_add(s, r.uri);
 		log_debug("stream %d: %s %s: ok", fd, keyd_type_name(r.type),
 			  r.uri);
 		keyd_reply_ok(&m, r.id, out, outlen);
@@ -351,10 +389,20 @@ serve_one(struct keyd_server *s, int fd)
 		return reply(fd, &m);
 	}
 	snprintf(detail, sizeof(detail), "%s", gw_err_detail());
+	if (rc == GW_ERR_NOT_FOUND && seen_has(s, r.uri)) {
+		/* It was there: the token lost its objects (a token that
+		 * was removed and put back, an HSM that restarted), which
+		 * only opening it again can tell.  Temporary, unlike a key
+		 * that never was. */
+		rc = GW_ERR_P11_TOKEN_ABSENT;
+		snprintf(detail, sizeof(detail),
+			 "the key was on the token before and is not found "
+			 "now: the token lost its objects");
+	}
 	log_warn("stream %d: %s %s: %s: %s", fd, keyd_type_name(r.type),
 		 r.uri, gw_strerror(rc), detail);
 	ipc_frame_free(&f);
-	token_after_failure(s, rc);
+	token_after_failure(s, rc, detail);
 	return reply_error(fd, r.id, rc, detail);
 }
 

@@ -23,7 +23,10 @@
  *     keyd (each failed login counts against the token's retry limit);
  *   - a fault during an operation (CKR_DEVICE_*, a lost session, the
  *     token or module gone: an operation fails and the session check
- *     fails too) is answered as a temporary error; the token is closed,
+ *     fails too, or a key this process used before is not found any
+ *     more: the token lost its objects, as SoftHSM does when its files
+ *     go away and come back) is answered as a temporary error; the
+ *     token is closed,
  *     and since libp11 0.4.12 cannot start over in one process once its
  *     engine ran, keyd_server_run() returns KEYD_RESTART so that the
  *     program executes itself again with the same streams, waiting
@@ -37,6 +40,7 @@
 #define KEYD_CONN_MAX 256
 #define KEYD_READ_TIMEOUT 5
 #define KEYD_BACKOFF_MAX 60
+#define KEYD_SEEN_MAX 64
 
 struct keyd_server;
 

@@ -138,4 +138,29 @@ matches "token missing: keyd logged its back-off" "$T/late.err" \
 ok "token back: the signature verifies" openssl cms -verify -in "$T/s5.eml" \
 	-CAfile "$T/gw-rsa.pem" -purpose smimesign -out /dev/null
 
+# The token loses its objects while keyd uses it (its files go away and
+# come back, as a removed token or a restarted HSM): the key that worked
+# is "not found", which keyd answers as a temporary error; it closes the
+# token and runs itself again (libp11 cannot start over in-process),
+# keeping the worker's stream, and opens the token with back-off.
+rm -f "$T/go"
+kc sign-pause-retry gw-rsa "$M" "$T/s6.eml" "$T/go" 30 >"$T/lost.out" 2>"$T/lost.err" &
+lost=$!
+for _ in $(seq 100); do grep -q first "$T/lost.out" 2>/dev/null && break; sleep 0.1; done
+mv "$TOKDIR" "$T/away"
+touch "$T/go"
+sleep 3
+mv "$T/away" "$TOKDIR"
+wait $lost
+same "token lost and back: the same stream signs again" "$?" 0
+matches "token lost: the worker saw a temporary error" "$T/lost.err" \
+	"first failure: .*the key was on the token before and is not found now"
+matches "token lost: keyd restarted itself" "$T/lost.err" \
+	"token fault: .*restarting smimegw-keyd, which opens the token again in 1 s"
+matches "token lost: the new keyd waited, then backed off" "$T/lost.err" \
+	"restarted after a token fault: opening the token in 1 s"
+same "token lost and back: keyd opened it twice" "$(grep -c 'smimegw-keyd: token open' "$T/lost.err")" 2
+ok "token lost and back: the signature verifies" openssl cms -verify -in "$T/s6.eml" \
+	-CAfile "$T/gw-rsa.pem" -purpose smimesign -out /dev/null
+
 finish

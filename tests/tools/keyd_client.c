@@ -12,6 +12,9 @@
  *   decrypt IN OUT          decrypt IN (one layer) with our identities
  *   retry-sign NAME IN OUT SECS  sign until it works (the token
  *                           comes back) or SECS pass
+ *   sign-pause-retry NAME IN OUT FILE SECS  sign once, print "first
+ *                           signature made", wait until FILE exists,
+ *                           then retry-sign
  *   kill NAME IN            kill keyd (SIGKILL), then try to sign
  *   unknown [URI]           send a request type keyd does not serve
  *   oversize                send a frame header over IPC_MAX_PAYLOAD
@@ -192,7 +195,7 @@ retry_sign(struct engine *e, const char *name, const char *in,
 	   const char *out, int secs)
 {
 	struct timespec ts = {0, 200 * 1000 * 1000};
-	int rc, tries, temp = 0;
+	int rc = GW_ERR_INVALID, tries, temp = 0;
 
 	for (tries = 0; tries < secs * 5; tries++) {
 		gw_err_clear();
@@ -406,6 +409,18 @@ main(int argc, char **argv)
 			     argc - i > 3 && strcmp(argv[i + 3], "pss") == 0);
 	} else if (strcmp(cmd, "decrypt") == 0 && argc - i == 2) {
 		rc = do_decrypt(&e, cfg, argv[i], argv[i + 1]);
+	} else if (strcmp(cmd, "sign-pause-retry") == 0 && argc - i == 5) {
+		/* Signs, says so, waits for the file argv[i + 3] to
+		 * appear (the test breaks the token meanwhile), then
+		 * signs until it works again. */
+		if ((rc = do_sign(&e, argv[i], argv[i + 1], NULL, 0)) == 0) {
+			printf("first signature made\n");
+			fflush(stdout);
+			while (access(argv[i + 3], F_OK) != 0)
+				usleep(100 * 1000);
+			rc = retry_sign(&e, argv[i], argv[i + 1], argv[i + 2],
+					(int)strtol(argv[i + 4], NULL, 10));
+		}
 	} else if (strcmp(cmd, "retry-sign") == 0 && argc - i == 4) {
 		rc = retry_sign(&e, argv[i], argv[i + 1], argv[i + 2],
 				(int)strtol(argv[i + 3], NULL, 10));

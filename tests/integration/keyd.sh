@@ -138,6 +138,22 @@ matches "token missing: keyd logged its back-off" "$T/late.err" \
 ok "token back: the signature verifies" openssl cms -verify -in "$T/s5.eml" \
 	-CAfile "$T/gw-rsa.pem" -purpose smimesign -out /dev/null
 
+# A wrong PIN: one login, never another (each failure counts against
+# the token's retry limit); every request gets the refusal, temporary
+# for the mail (the operator must act).
+printf %s 99999999 >"$T/bad.pin"
+chmod 600 "$T/bad.pin"
+sed 's|^pin_file = .*|pin_file = bad.pin|' "$T/smimegw.conf" >"$T/badpin.conf"
+"$KEYD_CLIENT" -c "$T/badpin.conf" --keyd "$KEYD" retry-sign gw-rsa "$M" "$T/s7.eml" 2 \
+	>"$T/pin.out" 2>"$T/pin.err"
+same "wrong PIN: the sign fails as temporary (75)" "$?" 75
+matches "wrong PIN: the worker is told it is not retried" "$T/pin.err" \
+	"temporary: .*CKR_PIN_INCORRECT.*not retried: the operator must fix it and restart smimegw-keyd"
+same "wrong PIN: keyd tried to log in once" \
+	"$(grep -c 'smimegw-keyd: token: .*CKR_PIN_INCORRECT' "$T/pin.err")" 1
+same "wrong PIN: the token never opened" \
+	"$(grep -c 'token open' "$T/pin.err")" 0
+
 # The token loses its objects while keyd uses it (its files go away and
 # come back, as a removed token or a restarted HSM): the key that worked
 # is "not found", which keyd answers as a temporary error; it closes the

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -273,11 +275,25 @@ keyref_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	free(ref);
 }
 
-/* A failed proxy operation: the detail is latched; OpenSSL's queue
- * gets it too, for whoever reads that. */
+/* The code of the last failed proxy operation of this thread. */
+static _Thread_local int last_fault;
+
+int
+keysrc_keyd_take_fault(void)
+{
+	int rc = last_fault;
+
+	last_fault = 0;
+	return rc;
+}
+
+/* A failed proxy operation: the detail is latched and the code kept
+ * for keysrc_keyd_take_fault(); OpenSSL's queue gets it too, for
+ * whoever reads that. */
 static int
 proxy_fail(int rc)
 {
+	last_fault = rc;
 	ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
 		       "smimegw-keyd: %s: %s", gw_strerror(rc),
 		       gw_err_detail());
@@ -816,6 +832,7 @@ struct keysrc *
 keysrc_keyd_new(int fd, int timeout_ms)
 {
 	struct keyd_src *ks;
+	struct timeval tv;
 
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
 	    (ks->conn = calloc(1, sizeof(*ks->conn))) == NULL) {
@@ -827,5 +844,12 @@ keysrc_keyd_new(int fd, int timeout_ms)
 	ks->conn->refs = 1;
 	ks->conn->timeout_ms = timeout_ms > 0 ? timeout_ms
 					      : KEYSRC_KEYD_TIMEOUT_MS;
+	/* The rest of a reply that has begun, and a request, get the
+	 * same time (poll() covers the wait for a reply's first byte); a
+	 * descriptor that is no socket (a test's pipe) goes without. */
+	tv.tv_sec = ks->conn->timeout_ms / 1000;
+	tv.tv_usec = (ks->conn->timeout_ms % 1000) * 1000;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return keysrc_new(&keyd_ops, ks);
 }

@@ -67,4 +67,16 @@
  */
 struct keysrc *keysrc_keyd_new(int fd, int timeout_ms);
 
+/*
+ * The GW_ERR_* code of the last private operation of a proxy key that
+ * failed in this thread (0 when none did since the last call), and
+ * forgets it.  OpenSSL reports such a failure only as "the operation
+ * failed": CMS_decrypt() says the same for a keyd that is gone (a
+ * temporary fault) and for a key transport that does not decrypt (the
+ * message's fault).  A worker calls this after a failed decryption to
+ * tell them apart (gw_err_class()), and defers the message when the
+ * code is temporary.
+ */
+int keysrc_keyd_take_fault(void);
+
 #endif

@@ -117,6 +117,12 @@ refused "keyd killed: a temporary failure" \
 	"kill: temporary: I/O error: smimegw-keyd: the request could not be sent" \
 	kc kill gw-rsa "$M"
 same "keyd killed: exit status 75 (try again later)" "$(kc kill gw-rsa "$M" 2>/dev/null; echo $?)" 75
+# Killed between two decryptions: the second fails inside CMS_decrypt(),
+# which only says "failed"; the key source tells the worker it was keyd.
+refused "keyd killed: a decryption fails as temporary, not as the message's fault" \
+	"decrypt: temporary: I/O error: smimegw-keyd: the request could not be sent" \
+	kc kill-decrypt "$T/v15.eml" "$T/kd.out"
+has "keyd killed: the first decryption went through" "$T/out" "first decryption made"
 
 # The token is missing when keyd starts (its files moved away): requests
 # get temporary errors while keyd tries again with back-off; once the

@@ -16,6 +16,7 @@
  *                           signature made", wait until FILE exists,
  *                           then retry-sign
  *   kill NAME IN            kill keyd (SIGKILL), then try to sign
+ *   kill-decrypt IN OUT     decrypt, kill keyd, decrypt again
  *   unknown [URI]           send a request type keyd does not serve
  *   oversize                send a frame header over IPC_MAX_PAYLOAD
  *   biguri [URI]            send a PUBKEY whose URI is over its cap
@@ -161,8 +162,9 @@ do_decrypt(struct engine *e, const struct gw_config *cfg, const char *in,
 	struct smime_open_opts o;
 	struct smime_open_result res;
 	struct gw_buf msg, plain;
-	int rc;
+	int rc, fault;
 
+	keysrc_keyd_take_fault();
 	gw_buf_init(&msg, SMIME_MSG_MAX);
 	gw_buf_init(&plain, SMIME_MSG_MAX);
 	memset(&o, 0, sizeof(o));
@@ -175,9 +177,17 @@ do_decrypt(struct engine *e, const struct gw_config *cfg, const char *in,
 	    (rc = smime_open(msg.data, msg.len, &o, &plain, &res)) != 0)
 		goto out;
 	if (res.status != SMIME_OK || res.decrypted != 1) {
+		/* CMS_decrypt() cannot say why a proxy key failed; the
+		 * key source can: keyd gone is temporary, a key transport
+		 * that does not decrypt is not. */
+		fault = keysrc_keyd_take_fault();
 		fprintf(stderr, "keyd_client: decrypt: not decrypted: %s\n",
 			res.reason);
-		rc = res.error != 0 ? res.error : GW_ERR_CRYPTO;
+		rc = res.error != 0 ? res.error
+		     : fault != 0 && gw_err_class(fault) ==
+					 GW_ERRCLASS_TEMPORARY
+			 ? fault
+			 : GW_ERR_CRYPTO;
 		goto out;
 	}
 	rc = write_file(out, &plain);
@@ -424,6 +434,17 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "retry-sign") == 0 && argc - i == 4) {
 		rc = retry_sign(&e, argv[i], argv[i + 1], argv[i + 2],
 				(int)strtol(argv[i + 3], NULL, 10));
+	} else if (strcmp(cmd, "kill-decrypt") == 0 && argc - i == 2) {
+		/* The key is cached by the first decryption, so the second
+		 * reaches keyd only inside CMS_decrypt(). */
+		if ((rc = do_decrypt(&e, cfg, argv[i], argv[i + 1])) == 0) {
+			printf("first decryption made\n");
+			kill(keyd_pid, SIGKILL);
+			waitpid(keyd_pid, NULL, 0);
+			keyd_pid = -1;
+			gw_err_clear();
+			rc = do_decrypt(&e, cfg, argv[i], argv[i + 1]);
+		}
 	} else if (strcmp(cmd, "kill") == 0 && argc - i == 2) {
 		kill(keyd_pid, SIGKILL);
 		waitpid(keyd_pid, NULL, 0);

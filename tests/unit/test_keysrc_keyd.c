@@ -330,6 +330,9 @@ test_key_transport(void **state)
 			assert_substr(gw_err_detail(),
 				      "smimegw-keyd: the private key could "
 				      "not decrypt");
+			/* The message's fault, not keyd's: permanent. */
+			assert_int_equal(keysrc_keyd_take_fault(),
+					 GW_ERR_CRYPTO);
 		}
 	}
 	EVP_PKEY_free(pk);
@@ -451,6 +454,9 @@ test_transport_faults(void **state)
 		assert_substr(gw_err_detail(),
 			      "smimegw-keyd: no connection (closed after an "
 			      "earlier failure)");
+		/* What OpenSSL cannot carry, the worker can ask for. */
+		assert_int_equal(keysrc_keyd_take_fault(), GW_ERR_IO);
+		assert_int_equal(keysrc_keyd_take_fault(), 0);
 		EVP_PKEY_free(held);
 	}
 }

@@ -413,10 +413,19 @@ keyd_server_run(struct keyd_server *s, volatile sig_atomic_t *stop,
 		int *backoff)
 {
 	struct pollfd pfd[KEYD_CONN_MAX];
+	struct timespec ts, *tsp;
+	sigset_t block, orig;
 	size_t i, j;
 	time_t now;
-	int timeout, n;
+	int n, rc;
 
+	/* The stop signals are let in only while ppoll() waits, so one
+	 * that comes between the check of *stop and the wait is not lost
+	 * until the next request. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &orig);
 	*backoff = 0;
 	if (s->backoff == 0)
 		token_open(s);
@@ -424,23 +433,24 @@ keyd_server_run(struct keyd_server *s, volatile sig_atomic_t *stop,
 		log_notice("restarted after a token fault: opening the token "
 			   "in %d s", s->backoff);
 	while (s->nfds > 0 && !*stop) {
-		timeout = -1;
+		tsp = NULL;
 		if (s->state == TOK_DOWN) {
 			now = mono_now();
-			timeout = s->retry_at > now
-				      ? (int)(s->retry_at - now) * 1000
-				      : 0;
+			ts.tv_sec = s->retry_at > now ? s->retry_at - now : 0;
+			ts.tv_nsec = 0;
+			tsp = &ts;
 		}
 		for (i = 0; i < s->nfds; i++) {
 			pfd[i].fd = s->fds[i];
 			pfd[i].events = POLLIN;
 			pfd[i].revents = 0;
 		}
-		if ((n = poll(pfd, s->nfds, timeout)) < 0) {
+		if ((n = ppoll(pfd, s->nfds, tsp, &orig)) < 0) {
 			if (errno == EINTR)
 				continue;
-			return gw_err_set(GW_ERR_IO, "poll: %s",
-					  strerror(errno));
+			rc = gw_err_set(GW_ERR_IO, "ppoll: %s",
+					strerror(errno));
+			goto out;
 		}
 		if (s->state == TOK_DOWN && mono_now() >= s->retry_at)
 			token_open(s);
@@ -458,8 +468,12 @@ keyd_server_run(struct keyd_server *s, volatile sig_atomic_t *stop,
 		s->nfds = j;
 		if (s->restart) {
 			*backoff = s->backoff;
-			return KEYD_END_RESTART;
+			rc = KEYD_END_RESTART;
+			goto out;
 		}
 	}
-	return *stop ? KEYD_END_STOPPED : KEYD_END_IDLE;
+	rc = *stop ? KEYD_END_STOPPED : KEYD_END_IDLE;
+out:
+	sigprocmask(SIG_SETMASK, &orig, NULL);
+	return rc;
 }

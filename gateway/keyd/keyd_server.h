@@ -72,7 +72,7 @@ int keyd_server_add(struct keyd_server *s, int fd);
  * every stream is closed, *stop is set, or a token fault asks for a
  * restart: returns the enum keyd_end, and *backoff gets the seconds a
  * restarted keyd should wait before it opens the token.  A negative
- * GW_ERR_* when poll() fails.
+ * GW_ERR_* when ppoll() fails.
  */
 int keyd_server_run(struct keyd_server *s, volatile sig_atomic_t *stop,
 		    int *backoff);

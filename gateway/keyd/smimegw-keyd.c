@@ -132,6 +132,12 @@ main(int argc, char **argv)
 	int c, i, rc, end, next = 0, ex = EX_TEMPFAIL;
 
 	memset(&kc, 0, sizeof(kc));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 	while ((c = getopt_long(argc, argv, "c:dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -184,12 +190,6 @@ main(int argc, char **argv)
 	}
 	if (log_level_parse(cfg->log_level, &level) == 0)
 		log_init("smimegw-keyd", !debug, level);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 	kc.module = cfg->pkcs11_module;
 	kc.token_uri = cfg->token;
 	kc.pin_file = cfg->pin_file;

@@ -117,6 +117,9 @@ refused "keyd killed: a temporary failure" \
 	"kill: temporary: I/O error: smimegw-keyd: the request could not be sent" \
 	kc kill gw-rsa "$M"
 same "keyd killed: exit status 75 (try again later)" "$(kc kill gw-rsa "$M" 2>/dev/null; echo $?)" 75
+ok "SIGTERM stops keyd" kc term gw-rsa "$M"
+has "SIGTERM: keyd exits 0" "$T/out" "keyd stopped: exit 0"
+matches "SIGTERM: logged" "$T/err" "smimegw-keyd: stopped by a signal"
 # Killed between two decryptions: the second fails inside CMS_decrypt(),
 # which only says "failed"; the key source tells the worker it was keyd.
 refused "keyd killed: a decryption fails as temporary, not as the message's fault" \

@@ -17,6 +17,8 @@
  *                           then retry-sign
  *   kill NAME IN            kill keyd (SIGKILL), then try to sign
  *   kill-decrypt IN OUT     decrypt, kill keyd, decrypt again
+ *   term NAME IN            sign, stop keyd with SIGTERM, print how it
+ *                           ended
  *   unknown [URI]           send a request type keyd does not serve
  *   oversize                send a frame header over IPC_MAX_PAYLOAD
  *   biguri [URI]            send a PUBKEY whose URI is over its cap
@@ -445,6 +447,21 @@ main(int argc, char **argv)
 			gw_err_clear();
 			rc = do_decrypt(&e, cfg, argv[i], argv[i + 1]);
 		}
+	} else if (strcmp(cmd, "term") == 0 && argc - i == 2) {
+		/* keyd stops on SIGTERM, well, with the stream still open
+		 * (a signature first: keyd is in its loop by then). */
+		if ((rc = do_sign(&e, argv[i], argv[i + 1], NULL, 0)) != 0)
+			goto done;
+		kill(keyd_pid, SIGTERM);
+		if (waitpid(keyd_pid, &st, 0) != keyd_pid)
+			rc = gw_err_set(GW_ERR_IO, "waitpid: %s",
+					strerror(errno));
+		else
+			printf("keyd stopped: %s %d\n",
+			       WIFEXITED(st) ? "exit" : "signal",
+			       WIFEXITED(st) ? WEXITSTATUS(st)
+					     : WTERMSIG(st));
+		keyd_pid = -1;
 	} else if (strcmp(cmd, "kill") == 0 && argc - i == 2) {
 		kill(keyd_pid, SIGKILL);
 		waitpid(keyd_pid, NULL, 0);
@@ -454,6 +471,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "keyd_client: bad command %s\n", cmd);
 		goto out;
 	}
+done:
 	if (rc != 0) {
 		ex = fail(rc, cmd);
 		goto out;

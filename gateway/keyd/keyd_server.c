@@ -372,8 +372,9 @@ serve_one(struct keyd_server *s, int fd)
 			     ? "not retried: the operator must fix it and "
 			       "restart smimegw-keyd"
 			     : "the token is unavailable: try again later");
-		log_info("stream %d: %s %s: token not available", fd,
-			 keyd_type_name(r.type), r.uri);
+		/* The state change was logged once; not each request. */
+		log_debug("stream %d: %s %s: token not available", fd,
+			  keyd_type_name(r.type), r.uri);
 		rc = reply_error(fd, r.id, s->err, detail);
 		ipc_frame_free(&f);
 		return rc;

@@ -150,8 +150,9 @@ main(int argc, char **argv)
 			if (nfds == KEYD_CONN_MAX ||
 			    parse_int(optarg, 0, INT_MAX, &fds[nfds]) != 0) {
 				fprintf(stderr, "smimegw-keyd: --fd: '%s' is "
-					"not a descriptor number (at most "
-					"%d)\n", optarg, KEYD_CONN_MAX);
+					"not a descriptor number, or more "
+					"than %d --fd\n", optarg,
+					KEYD_CONN_MAX);
 				return EX_USAGE;
 			}
 			nfds++;

@@ -45,6 +45,9 @@ ok "sign ECDSA P-256 through keyd" kc sign gw-ec "$M" "$T/s3.eml"
 ok "ECDSA signature verifies" openssl cms -verify -in "$T/s3.eml" \
 	-CAfile "$T/gw-ec.pem" -purpose smimesign -out /dev/null
 
+ok "several messages on one stream, one cached proxy key" kc repeat gw-ec "$M" 5
+matches "several messages: all signed" "$T/out" "^5 signatures, [0-9.]+ ms each$"
+
 # ---- decryption: openssl encrypts, keyd's key opens ----------------------
 enc() { # NAME CERT OPTS...
 	local name=$1 cert=$2

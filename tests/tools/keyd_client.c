@@ -17,6 +17,7 @@
  *                           then retry-sign
  *   kill NAME IN            kill keyd (SIGKILL), then try to sign
  *   kill-decrypt IN OUT     decrypt, kill keyd, decrypt again
+ *   repeat NAME IN N        sign N times; print the wall time of each
  *   term NAME IN            sign, stop keyd with SIGTERM, print how it
  *                           ended
  *   unknown [URI]           send a request type keyd does not serve
@@ -462,6 +463,21 @@ main(int argc, char **argv)
 			       WIFEXITED(st) ? WEXITSTATUS(st)
 					     : WTERMSIG(st));
 		keyd_pid = -1;
+	} else if (strcmp(cmd, "repeat") == 0 && argc - i == 3) {
+		/* Wall time per signature over N, after one to warm up. */
+		struct timespec t0, t1;
+		long k, n = strtol(argv[i + 2], NULL, 10);
+
+		rc = do_sign(&e, argv[i], argv[i + 1], NULL, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (k = 0; rc == 0 && k < n; k++)
+			rc = do_sign(&e, argv[i], argv[i + 1], NULL, 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (rc == 0 && n > 0)
+			printf("%ld signatures, %.3f ms each\n", n,
+			       ((double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6) /
+				   (double)n);
 	} else if (strcmp(cmd, "kill") == 0 && argc - i == 2) {
 		kill(keyd_pid, SIGKILL);
 		waitpid(keyd_pid, NULL, 0);

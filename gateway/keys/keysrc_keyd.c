@@ -139,15 +139,20 @@ conn_id(struct keyd_conn *c)
 
 /* ---- the requests ------------------------------------------------------ */
 
-/* Copies a result into out (*outlen: its size, then the length). */
+/* Copies a result into out (*outlen: its size, then the length).  The
+ * buffers fit what the key can produce, so a longer answer is a broken
+ * keyd: a transport failure. */
 static int
-take_result(const char *what, const unsigned char *p, size_t n,
-	    unsigned char *out, size_t *outlen)
+take_result(struct keyd_conn *c, const char *what, const unsigned char *p,
+	    size_t n, unsigned char *out, size_t *outlen)
 {
-	if (n > *outlen)
-		return gw_err_set(GW_ERR_LIMIT,
-				  "smimegw-keyd: a %s of %zu bytes for a "
-				  "buffer of %zu", what, n, *outlen);
+	char why[96];
+
+	if (n > *outlen) {
+		snprintf(why, sizeof(why), "a %s of %zu bytes, at most %zu "
+			 "expected", what, n, *outlen);
+		return conn_broken(c, why);
+	}
 	memcpy(out, p, n);
 	*outlen = n;
 	return 0;
@@ -196,7 +201,7 @@ remote_sign(struct keyd_conn *c, const char *uri,
 
 	keyd_req_sign(&m, id, uri, sp, dgst, dlen);
 	if ((rc = conn_call(c, &m, id, &f, &p, &n)) == 0)
-		rc = take_result("signature", p, n, sig, siglen);
+		rc = take_result(c, "signature", p, n, sig, siglen);
 	ipc_msg_free(&m);
 	ipc_frame_free(&f);
 	return rc;
@@ -216,7 +221,7 @@ remote_decrypt(struct keyd_conn *c, const char *uri,
 
 	keyd_req_decrypt(&m, id, uri, dp, in, inlen);
 	if ((rc = conn_call(c, &m, id, &f, &p, &n)) == 0)
-		rc = take_result("plaintext", p, n, out, outlen);
+		rc = take_result(c, "plaintext", p, n, out, outlen);
 	ipc_msg_free(&m);	/* both wipe what they held */
 	ipc_frame_free(&f);
 	return rc;
@@ -241,7 +246,7 @@ remote_derive(struct keyd_conn *c, const char *uri, EVP_PKEY *peer,
 				      "encoded");
 	keyd_req_derive(&m, id, uri, der, (size_t)len);
 	if ((rc = conn_call(c, &m, id, &f, &p, &n)) == 0)
-		rc = take_result("shared secret", p, n, out, outlen);
+		rc = take_result(c, "shared secret", p, n, out, outlen);
 	ipc_msg_free(&m);
 	ipc_frame_free(&f);
 	OPENSSL_free(der);

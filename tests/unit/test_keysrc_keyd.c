@@ -64,6 +64,11 @@ serve(int fd, const struct keyd_req *r, struct ipc_msg *m)
 		sleep(2);
 	if (strcmp(r->uri, "badid") == 0)
 		return keyd_reply_ok(m, r->id + 1, out, 1);
+	if (strcmp(r->uri, "longsig") == 0) {
+		if (r->type == KEYD_SIGN) /* more than any RSA-2048 can */
+			return keyd_reply_ok(m, r->id, out, 600);
+		k = RSAK;
+	}
 	if (k == NULL)
 		return keyd_reply_error(m, r->id, GW_ERR_P11_TOKEN_ABSENT,
 					"no token matches token=stand-in");
@@ -461,6 +466,26 @@ test_transport_faults(void **state)
 	}
 }
 
+/* An answer longer than the key can give is a broken keyd. */
+static void
+test_answer_too_long(void **state)
+{
+	EVP_PKEY *pk = proxy("longsig");
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(pk, NULL);
+	unsigned char sig[1024], dgst[32] = {0};
+	size_t siglen = 256;
+
+	assert_int_equal(EVP_PKEY_sign_init(pc), 1);
+	EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256());
+	assert_int_not_equal(EVP_PKEY_sign(pc, sig, &siglen, dgst, 32), 1);
+	assert_substr(gw_err_detail(),
+		      "smimegw-keyd: a signature of 600 bytes, at most 256 "
+		      "expected; the connection is closed");
+	assert_int_equal(keysrc_keyd_take_fault(), GW_ERR_IO);
+	EVP_PKEY_CTX_free(pc);
+	EVP_PKEY_free(pk);
+}
+
 /* A proxy key outlives its key source: its operations fail, cleanly. */
 static void
 test_key_outlives_source(void **state)
@@ -495,6 +520,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_keyd_error_reply, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_transport_faults, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_answer_too_long, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_key_outlives_source, setup,
 					    teardown),

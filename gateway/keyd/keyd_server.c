@@ -389,6 +389,7 @@ serve_one(struct keyd_server *s, int fd)
 		ipc_frame_free(&f);
 		return reply(fd, &m);
 	}
+	OPENSSL_cleanse(out, sizeof(out));
 	snprintf(detail, sizeof(detail), "%s", gw_err_detail());
 	if (rc == GW_ERR_NOT_FOUND && seen_has(s, r.uri)) {
 		/* It was there: the token lost its objects (a token that

@@ -315,6 +315,33 @@ p11_token_close(struct p11_token *tok)
 	free(tok);
 }
 
+int
+p11_token_check(struct p11_token *tok)
+{
+	CK_SESSION_INFO si;
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+
+	if ((rv = tok->f->C_GetSessionInfo(tok->session, &si)) != CKR_OK)
+		return p11_token_rv_err(rv, "C_GetSessionInfo");
+	if (si.state == CKS_RW_USER_FUNCTIONS ||
+	    si.state == CKS_RO_USER_FUNCTIONS)
+		return 0;
+	/* A public session is right only for a token without a login. */
+	if ((rv = tok->f->C_GetTokenInfo(tok->slot, &ti)) != CKR_OK)
+		return p11_token_rv_err(rv, "C_GetTokenInfo");
+	if (ti.flags & CKF_LOGIN_REQUIRED)
+		return p11_token_rv_err(CKR_USER_NOT_LOGGED_IN,
+					"C_GetSessionInfo");
+	return 0;
+}
+
+int
+p11_token_engine_started(const struct p11_token *tok)
+{
+	return tok->engine != NULL;
+}
+
 const char *
 p11_token_label(const struct p11_token *tok)
 {

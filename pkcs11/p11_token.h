@@ -42,6 +42,15 @@ struct p11_token_config {
 int p11_token_open(const struct p11_token_config *cfg, struct p11_token **out);
 void p11_token_close(struct p11_token *tok);
 
+/*
+ * Whether our session still works (C_GetSessionInfo, and the token
+ * still present and logged in): 0, or the mapped GW_ERR_P11_* code.
+ * For smimegw-keyd, which tells a lost token from a bad request.
+ */
+int p11_token_check(struct p11_token *tok);
+/* 1 when the libp11 engine was started on this token, else 0. */
+int p11_token_engine_started(const struct p11_token *tok);
+
 /* The token's label as the token reports it (trailing blanks removed). */
 const char *p11_token_label(const struct p11_token *tok);
 

@@ -46,6 +46,12 @@ keysrc_name(const struct keysrc *ks)
 	return ks->ops->name;
 }
 
+void *
+keysrc_backend(const struct keysrc *ks, const struct keysrc_ops *ops)
+{
+	return ks != NULL && ks->ops == ops ? ks->ctx : NULL;
+}
+
 /* ---- finding the identity ---------------------------------------------- */
 
 int

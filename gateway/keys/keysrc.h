@@ -91,6 +91,9 @@ struct keysrc_ops {
 struct keysrc *keysrc_new(const struct keysrc_ops *ops, void *ctx);
 void keysrc_free(struct keysrc *ks);
 const char *keysrc_name(const struct keysrc *ks);
+/* The backend's ctx when ks runs on ops, else NULL: for a backend's
+ * own functions (keysrc_token_open()). */
+void *keysrc_backend(const struct keysrc *ks, const struct keysrc_ops *ops);
 
 /* The identity called name (get1: identity_free()); GW_ERR_NOT_FOUND. */
 int keysrc_find_signer(struct keysrc *ks, struct gw_txn *txn,

@@ -109,6 +109,44 @@ static const struct keysrc_ops token_ops = {
 	.free = token_free,
 };
 
+int
+keysrc_token_open(struct keysrc *ks)
+{
+	struct token_src *ts = keysrc_backend(ks, &token_ops);
+	struct p11_token *tok;
+
+	if (ts == NULL)
+		return gw_err_set(GW_ERR_INVALID, "not a token key source");
+	return token(ts, &tok);
+}
+
+int
+keysrc_token_check(struct keysrc *ks)
+{
+	struct token_src *ts = keysrc_backend(ks, &token_ops);
+
+	if (ts == NULL)
+		return gw_err_set(GW_ERR_INVALID, "not a token key source");
+	if (ts->tok == NULL)
+		return gw_err_set(GW_ERR_P11_TOKEN_ABSENT,
+				  "the token is not open");
+	return p11_token_check(ts->tok);
+}
+
+int
+keysrc_token_close(struct keysrc *ks)
+{
+	struct token_src *ts = keysrc_backend(ks, &token_ops);
+	int used;
+
+	if (ts == NULL || ts->tok == NULL)
+		return 0;
+	used = p11_token_engine_started(ts->tok);
+	p11_token_close(ts->tok);
+	ts->tok = NULL;
+	return used;
+}
+
 static char *
 dup_or_null(const char *s)
 {

@@ -162,6 +162,9 @@ static int
 do_decrypt(struct engine *e, const struct gw_config *cfg, const char *in,
 	   const char *out)
 {
+	/* A test driver: any identity decrypts, as "message open"
+	 * without --to does. */
+	struct engine_open_for of = {e, NULL, 0, 1};
 	struct smime_open_opts o;
 	struct smime_open_result res;
 	struct gw_buf msg, plain;
@@ -175,7 +178,7 @@ do_decrypt(struct engine *e, const struct gw_config *cfg, const char *in,
 	o.authserv_id = cfg->authserv_id;
 	o.only = SMIME_OPEN_DECRYPT;
 	o.find_key = engine_find_key;
-	o.find_key_arg = e;
+	o.find_key_arg = &of;
 	if ((rc = read_file(in, &msg)) != 0 ||
 	    (rc = smime_open(msg.data, msg.len, &o, &plain, &res)) != 0)
 		goto out;
@@ -372,7 +375,7 @@ int
 main(int argc, char **argv)
 {
 	struct gw_config *cfg = NULL;
-	struct engine e = {NULL, NULL};
+	struct engine e = {NULL, NULL, NULL};
 	const char *conf = NULL, *prog = NULL, *cmd;
 	int fd = -1, maps = 0, ex = 2, rc, st, i = 1;
 

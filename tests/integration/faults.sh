@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Faults that lose mail or hide it (issue 8, items 11, 14 and 15): a
+# token that fails in the middle of a decryption or a signature (through
+# the p11fault module, which forwards to SoftHSM and fails the calls we
+# name), output left by earlier or killed runs, plaintext in memory and
+# core dumps.
+. "$(dirname "$0")/lib.sh"
+: "${P11FAULT_SO:?}"
+setup_token
+# Every command goes through the fault module; without P11FAULT rules it
+# is SoftHSM.
+sed -i "s#^pkcs11_module = .*#pkcs11_module = $P11FAULT_SO#" "$T/smimegw.conf"
+export P11FAULT_LOG="$T/p11fault.log"
+unset P11FAULT P11FAULT_FILE
+
+gw cert create gw --cn gw.corp.example --country DE --days 30 \
+	--san-dns corp.example --key rsa:2048 >/dev/null
+gw cert create gw-ec --cn gw.corp.example --country DE --days 30 \
+	--san-dns corp.example --key ec:p256 >/dev/null
+gw cert export gw >"$T/gw.pem"
+gw cert export gw-ec >"$T/gw-ec.pem"
+gw profile add p-sign --mode sign --cert gw --sign-mode detached >/dev/null
+
+# enc CERT FILE : a message encrypted to CERT by openssl cms.
+printf 'Content-Type: text/plain\r\n\r\nthe secret plan\r\n' >"$T/plain.txt"
+enc() {
+	{
+		printf '%s\r\n' "From: bob@example1.com" "To: alice@corp.example" \
+			"Subject: secret" "Message-ID: <f1@example1.com>"
+		openssl cms -encrypt -aes256 -in "$T/plain.txt" -crlfeol "$1" 2>/dev/null
+	} >"$2"
+}
+enc "$T/gw.pem" "$T/rsa.eml"
+enc "$T/gw-ec.pem" "$T/ec.eml"
+M=$T/m.eml
+printf '%s\r\n' "From: Alice <alice@corp.example>" "To: bob@example1.com" \
+	"Subject: figures" "Message-ID: <o1@corp.example>" "MIME-Version: 1.0" \
+	"Content-Type: text/plain; charset=us-ascii" "" "The figures." >"$M"
+
+# run EXIT DIR ARGS... : smimegw process --out-dir DIR; sets RC.
+run() {
+	local dir=$2
+	shift 2
+	${WRAP:-} "$SMIMEGW" -c "$T/smimegw.conf" process --out-dir "$dir" "$@" \
+		>"$T/out" 2>"$T/err"
+	RC=$?
+}
+inc() { run - "$1" --direction incoming --from bob@example1.com \
+	--to alice@corp.example -i "$2" "${@:3}"; }
+outg() { run - "$1" --direction outgoing --from alice@corp.example \
+	--to bob@example1.com -i "$M" "${@:2}"; }
+j() { jq -r "$2" "$1/result.json" 2>&1; }
+files() { (cd "$1" && ls -A | tr '\n' ' '); }
+# injected FUNCTION : the fault module says it failed FUNCTION since the
+# log was last cleared (the fault really happened).
+injected() { grep -c " $1 " "$P11FAULT_LOG" 2>/dev/null || true; }
+
+# ---- item 11: the token fails during decryption -----------------------------
+# Without a fault the module is SoftHSM: the message decrypts.
+D=$T/i-ok
+inc "$D" "$T/rsa.eml"
+same "fault module without rules: exit 0" "$RC" 0
+has "fault module without rules: decrypted" "$D/copy-1.eml" "the secret plan"
+
+# fault_case NAME FUNCTION CKR MESSAGE : the token fails FUNCTION with
+# CKR during "process" of an incoming MESSAGE: deferred, nothing
+# delivered, and the reason names the CK_RV.
+fault_case() {
+	local name=$1 fn=$2 ckr=$3 msg=$4 D=$T/i-$1
+	rm -rf "$D" "$P11FAULT_LOG"
+	P11FAULT="$fn $ckr" inc "$D" "$msg"
+	same "$name: $fn failed (fault injected)" "$([ "$(injected "$fn")" -gt 0 ] && echo yes)" yes
+	same "$name: exit 75" "$RC" 75
+	same "$name: no copy delivered" "$(files "$D")" "result.json "
+	same "$name: decision defer" "$(j "$D" .decision)" defer
+	matches "$name: the reason names the token fault" "$D/result.json" \
+		"\"reason\": \".*$ckr"
+	matches "$name: stderr names the token fault" "$T/err" "$ckr"
+}
+fault_case item11_token_fault_during_decrypt_defers C_Decrypt \
+	CKR_DEVICE_ERROR "$T/rsa.eml"
+fault_case item11_session_lost_at_decrypt_init_defers C_DecryptInit \
+	CKR_SESSION_HANDLE_INVALID "$T/rsa.eml"
+fault_case item11_token_removed_during_ecdh_defers C_DeriveKey \
+	CKR_DEVICE_REMOVED "$T/ec.eml"
+fault_case item11_module_lost_during_decrypt_defers C_Decrypt \
+	CKR_CRYPTOKI_NOT_INITIALIZED "$T/rsa.eml"
+fault_case item11_token_absent_during_decrypt_defers C_DecryptInit \
+	CKR_TOKEN_NOT_PRESENT "$T/rsa.eml"
+
+# A fault that passes (libp11 tries the key transport a second time on
+# the token, and the second try works): decrypted as usual.
+D=$T/i-once
+rm -f "$P11FAULT_LOG"
+P11FAULT="C_Decrypt CKR_DEVICE_ERROR 0 1" inc "$D" "$T/rsa.eml"
+same "item11_fault_that_passes: injected once" "$(injected C_Decrypt)" 1
+same "item11_fault_that_passes: exit 0" "$RC" 0
+has "item11_fault_that_passes: decrypted" "$D/copy-1.eml" "the secret plan"
+
+# "message open": the same fault gives the temporary status and no output.
+rm -f "$P11FAULT_LOG" "$T/open.eml"
+P11FAULT="C_Decrypt CKR_DEVICE_ERROR" ${WRAP:-} "$SMIMEGW" -c "$T/smimegw.conf" \
+	message open -i "$T/rsa.eml" -o "$T/open.eml" >"$T/out" 2>"$T/err"
+RC=$?
+same "item11_message_open_token_fault: fault injected" "$([ "$(injected C_Decrypt)" -gt 0 ] && echo yes)" yes
+same "item11_message_open_token_fault: exit 75" "$RC" 75
+same "item11_message_open_token_fault: no output written" "$([ -e "$T/open.eml" ] && echo written)" ""
+matches "item11_message_open_token_fault: says the token failed" "$T/err" \
+	"the token failed: .*CKR_DEVICE_ERROR"
+for s in decrypt; do
+	rm -f "$T/open.eml"
+	P11FAULT="C_DeriveKey CKR_DEVICE_ERROR" ${WRAP:-} "$SMIMEGW" -c "$T/smimegw.conf" \
+		message $s -i "$T/ec.eml" -o "$T/open.eml" >"$T/out" 2>"$T/err"
+	same "item11_message_${s}_token_fault (ECDH): exit 75" "$?" 75
+	same "item11_message_${s}_token_fault (ECDH): no output" "$([ -e "$T/open.eml" ] && echo written)" ""
+done
+
+# Not a token fault: a damaged key transport (one byte of the encrypted
+# content key changed).  SoftHSM answers CKR_GENERAL_ERROR, which bad
+# input causes, so it stays permanent: delivered as it came, flagged.
+openssl cms -encrypt -aes256 -in "$T/plain.txt" -outform DER -out "$T/c.der" "$T/gw.pem"
+python3 - "$T/c.der" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+i = d.find(b'\x04\x82\x01\x00')   # the 256-byte encryptedKey
+d[i + 14] ^= 0x55
+open(sys.argv[1], 'wb').write(d)
+PY
+{
+	printf '%s\r\n' "From: bob@example1.com" "To: alice@corp.example" \
+		"Subject: damaged" "MIME-Version: 1.0" \
+		"Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m" \
+		"Content-Transfer-Encoding: base64" ""
+	base64 -w 64 "$T/c.der" | sed 's/$/\r/'
+} >"$T/damaged.eml"
+D=$T/i-damaged
+inc "$D" "$T/damaged.eml"
+same "item11_damaged_key_transport_stays_permanent: exit 0" "$RC" 0
+same "item11_damaged_key_transport_stays_permanent: delivered as it came" \
+	"$(j "$D" .smime.result)" permerror
+same "item11_damaged_key_transport_stays_permanent: not decrypted" \
+	"$(grep -c 'the secret plan' "$D/copy-1.eml")" 0
+
+# Signing, as before: a token fault during the signature defers.
+D=$T/o-sign-fault
+rm -f "$P11FAULT_LOG"
+P11FAULT="C_Sign CKR_DEVICE_ERROR" outg "$D" --profile p-sign
+same "item11_token_fault_during_signing_defers: fault injected" "$([ "$(injected C_Sign)" -gt 0 ] && echo yes)" yes
+same "item11_token_fault_during_signing_defers: exit 75" "$RC" 75
+same "item11_token_fault_during_signing_defers: no copy" "$(files "$D")" "result.json "
+same "item11_token_fault_during_signing_defers: defer" "$(j "$D" .decision)" defer
+D=$T/o-sign-ok
+outg "$D" --profile p-sign
+same "signing without a fault: exit 0" "$RC" 0
+
+finish

@@ -153,4 +153,77 @@ D=$T/o-sign-ok
 outg "$D" --profile p-sign
 same "signing without a fault: exit 0" "$RC" 0
 
+# ---- item 15: plaintext in memory, core dumps -------------------------------
+# A message of 300 KB plaintext, opened with its output going to a pipe
+# that nobody reads: smimegw blocks writing it, the plaintext in memory.
+# Then SIGABRT, which dumps core where core dumps are allowed.
+SECRET="TOPSECRET-$$-$RANDOM"
+{
+	printf 'Content-Type: text/plain\r\n\r\n'
+	for i in $(seq 1 6000); do printf '%s line %05d of the plan\r\n' "$SECRET" "$i"; done
+} >"$T/big.txt"
+{
+	printf '%s\r\n' "From: bob@example1.com" "To: alice@corp.example" "Subject: big"
+	openssl cms -encrypt -aes256 -in "$T/big.txt" -binary "$T/gw.pem" 2>/dev/null
+} >"$T/big.eml"
+# abort_holding NAME : runs "message open" on big.eml until it holds the
+# plaintext, kills it with SIGABRT; sets LIMIT (its core limit, soft and
+# hard, while it ran) and CORES (the core files it left).
+abort_holding() {
+	local dir=$T/cores-$1 fifo=$T/fifo-$1 pid i wchar
+	mkdir -p "$dir"
+	mkfifo "$fifo"
+	exec 7<>"$fifo"
+	(
+		cd "$dir" && ulimit -c unlimited 2>/dev/null
+		exec "$SMIMEGW" -c "$T/smimegw.conf" message open -i "$T/big.eml" >"$fifo" 2>/dev/null
+	) &
+	pid=$!
+	# Blocked in write(2) once it wrote more than the pipe holds.
+	for i in $(seq 1 100); do
+		wchar=$(awk '/^wchar:/ {print $2}' /proc/$pid/io 2>/dev/null)
+		[ "${wchar:-0}" -gt 65536 ] && break
+		[ -z "$wchar" ] && [ "$i" -gt 20 ] && break # io unreadable: undumpable, not root
+		sleep 0.1
+	done
+	LIMIT=$(awk '/^Max core file size/ {print $5, $6}' /proc/$pid/limits)
+	kill -ABRT "$pid"
+	wait "$pid" 2>/dev/null
+	exec 7>&-
+	CORES=$(cd "$dir" && ls -A | tr '\n' ' ')
+}
+abort_holding limit
+same "item15_core_limit_zero: RLIMIT_CORE of a running smimegw" "$LIMIT" "0 0"
+same "item15_no_core_with_plaintext: no core file after SIGABRT" "$CORES" ""
+[ -n "$CORES" ] && for c in $CORES; do
+	echo "     | $c holds the plaintext $(grep -ac "$SECRET" "$T/cores-limit/$c") times"
+done
+# Undumpable (PR_SET_DUMPABLE 0): no core even if the limit is raised
+# again, and the kernel gives its /proc files to root, so that another
+# process of the same user cannot read its memory.  Seen from outside as
+# the owner of /proc/PID/status, with smimegw run as an unprivileged user
+# (nobody, when the tests run as root) and blocked reading its input.
+U=$(id -u)
+RUNAS=()
+if [ "$U" = 0 ]; then
+	U=65534
+	RUNAS=(setpriv --reuid=$U --regid=$U --clear-groups)
+fi
+mkfifo "$T/in-fifo"
+chmod 755 "$T"
+chmod 666 "$T/in-fifo"
+"${RUNAS[@]}" "$SMIMEGW" -c "$T/smimegw.conf" message open -i "$T/in-fifo" \
+	>/dev/null 2>&1 &
+PID=$!
+for i in $(seq 1 50); do
+	[ "$(readlink /proc/$PID/exe 2>/dev/null)" = "$(readlink -f "$SMIMEGW")" ] && break
+	sleep 0.1
+done
+sleep 0.3
+OWNER=$(stat -c %u /proc/$PID/status 2>/dev/null)
+kill "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+chmod 700 "$T"
+same "item15_undumpable: /proc/PID/status of smimegw run as uid $U belongs to root" "$OWNER" 0
+
 finish

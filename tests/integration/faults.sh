@@ -153,6 +153,74 @@ D=$T/o-sign-ok
 outg "$D" --profile p-sign
 same "signing without a fault: exit 0" "$RC" 0
 
+# ---- item 14: stale and partial output ---------------------------------------
+# An earlier run delivered into D; each case then runs again into D.
+deliver_into() {
+	rm -rf "$1"
+	inc "$1" "$T/rsa.eml"
+	[ "$RC" = 0 ] && [ -f "$1/copy-1.eml" ] || echo "     | setup: the first run did not deliver"
+}
+# A run that fails (the token fails during decryption): only its own
+# result.json, saying defer.
+D=$T/o14-fail
+deliver_into "$D"
+P11FAULT="C_Decrypt CKR_DEVICE_ERROR" inc "$D" "$T/rsa.eml"
+same "item14_failed_run_after_delivery: exit 75" "$RC" 75
+same "item14_failed_run_after_delivery: no copy from before" "$(files "$D")" "result.json "
+same "item14_failed_run_after_delivery: result.json is this run's" "$(j "$D" .decision)" defer
+
+# A run that is stopped before it could write anything (its input never
+# comes; SIGTERM, as pipe(8)'s time limit sends): nothing from before.
+# kill_run D SIGNAL : starts a run into D that blocks reading a FIFO,
+# sends SIGNAL once it waits there.
+kill_run() {
+	local pid i
+	rm -f "$T/never"
+	mkfifo "$T/never"
+	${WRAP:-} "$SMIMEGW" -c "$T/smimegw.conf" process --out-dir "$1" \
+		--direction incoming --from bob@example1.com --to alice@corp.example \
+		-i "$T/never" >/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 1 50); do
+		grep -q fifo_open "/proc/$pid/wchan" 2>/dev/null && break
+		[ "$(readlink "/proc/$pid/fd/3" 2>/dev/null)" = "$T/never" ] && break
+		sleep 0.1
+	done
+	sleep 0.2
+	kill -"$2" "$pid"
+	wait "$pid" 2>/dev/null
+}
+for sig in TERM KILL; do
+	D=$T/o14-$sig
+	deliver_into "$D"
+	kill_run "$D" $sig
+	same "item14_stopped_run_leaves_nothing_from_before (SIG$sig)" "$(files "$D")" ""
+done
+
+# What a killed run left while writing (cli_file_write()'s temporary
+# names) goes; files that are not smimegw's stay.
+D=$T/o14-tmp
+deliver_into "$D"
+for f in result.json.Ab3xYz copy-1.eml.Q9w8E7 copy-2.eml.zzzzzz notes.txt \
+	result.json.bak copy-1.eml.orig result.json.ABCDEFG copy-7.eml.Ab3xYz; do
+	echo "$f" >"$D/$f"
+done
+inc "$D" "$T/ec.eml"
+same "item14_leftover_temp_files_removed: exit 0" "$RC" 0
+same "item14_leftover_temp_files_removed: only this run's and others' files" \
+	"$(files "$D")" "copy-1.eml copy-1.eml.orig copy-7.eml.Ab3xYz notes.txt result.json result.json.ABCDEFG result.json.bak "
+has "item14_leftover_temp_files_removed: the copy is this run's" "$D/copy-1.eml" "the secret plan"
+
+# result.json cannot be written (a directory of that name): the run
+# fails and leaves no copy without its result.json.
+D=$T/o14-nores
+rm -rf "$D"
+mkdir -p "$D/result.json"
+inc "$D" "$T/rsa.eml"
+same "item14_unwritable_result_leaves_no_copy: exit 75" "$RC" 75
+same "item14_unwritable_result_leaves_no_copy: no copy, no temporary file" \
+	"$(files "$D")" "result.json "
+
 # ---- item 15: plaintext in memory, core dumps -------------------------------
 # A message of 300 KB plaintext, opened with its output going to a pipe
 # that nobody reads: smimegw blocks writing it, the plaintext in memory.

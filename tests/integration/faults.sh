@@ -141,6 +141,22 @@ same "item11_damaged_key_transport_stays_permanent: delivered as it came" \
 same "item11_damaged_key_transport_stays_permanent: not decrypted" \
 	"$(grep -c 'the secret plan' "$D/copy-1.eml")" 0
 
+# The fault module's other controls, for the daemon's tests to come: a
+# rule file read again when it changes, and a rule that does not parse
+# failing everything instead of passing for a fault.
+D=$T/i-file
+export P11FAULT_FILE="$T/rules"
+printf '# a fault for every decryption\nC_Decrypt CKR_DEVICE_ERROR\n' >"$P11FAULT_FILE"
+inc "$D" "$T/rsa.eml"
+same "p11fault: rules from P11FAULT_FILE: exit 75" "$RC" 75
+rm -f "$P11FAULT_FILE"
+inc "$D" "$T/rsa.eml"
+same "p11fault: P11FAULT_FILE removed: exit 0" "$RC" 0
+unset P11FAULT_FILE
+P11FAULT="C_Decrypt CKR_NO_SUCH_THING" inc "$D" "$T/rsa.eml"
+same "p11fault: a bad rule fails every call: exit 75" "$RC" 75
+matches "p11fault: a bad rule says so" "$T/err" "p11fault: bad rule 'C_Decrypt CKR_NO_SUCH_THING'"
+
 # Signing, as before: a token fault during the signature defers.
 D=$T/o-sign-fault
 rm -f "$P11FAULT_LOG"

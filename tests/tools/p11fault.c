@@ -24,8 +24,9 @@
  * (0x30); the first AFTER calls of the function in this process pass
  * (default 0), then TIMES calls fail (default -1: every later call).
  * Lines starting with '#' are comments.  A rule that cannot be parsed
- * makes every call fail with CKR_GENERAL_ERROR and says so on stderr,
- * so that a typo never passes for a working fault.
+ * makes every call fail with CKR_GENERAL_ERROR and says so on stderr
+ * (until P11FAULT_FILE is fixed, when the bad rule was there), so that
+ * a typo never passes for a working fault.
  *
  *   P11FAULT='C_Decrypt CKR_DEVICE_ERROR'          every C_Decrypt fails
  *   P11FAULT='C_Sign CKR_SESSION_HANDLE_INVALID 1 1'  the 2nd C_Sign fails
@@ -62,7 +63,7 @@ static CK_FUNCTION_LIST ours;
 static void *real_dl;
 static struct rule env_rules[MAX_RULES], file_rules[MAX_RULES];
 static int n_env = -1, n_file;	/* -1: not parsed yet */
-static int broken;		/* a rule did not parse */
+static int env_broken, file_broken; /* a rule did not parse */
 static struct stat file_seen;
 
 static const struct {
@@ -154,7 +155,7 @@ parse_rule(char *line, struct rule *r)
 }
 
 static int
-parse_rules(const char *text, struct rule *rules)
+parse_rules(const char *text, struct rule *rules, int *broken)
 {
 	char *copy, *line, *save = NULL;
 	int n = 0, rc;
@@ -171,7 +172,7 @@ parse_rules(const char *text, struct rule *rules)
 			fprintf(stderr, "p11fault: bad rule '%s' (wanted "
 				"FUNCTION CKR [AFTER [TIMES]]): every call "
 				"fails\n", line);
-			broken = 1;
+			*broken = 1;
 		} else
 			n += rc;
 	}
@@ -200,12 +201,13 @@ refresh_file(void)
 		return;
 	file_seen = st;
 	n_file = 0;
+	file_broken = 0;
 	if ((f = fopen(path, "r")) == NULL)
 		return;
 	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 &&
 	    fseek(f, 0, SEEK_SET) == 0 && (text = calloc(1, len + 1)) != NULL &&
 	    fread(text, 1, len, f) == (size_t)len)
-		n_file = parse_rules(text, file_rules);
+		n_file = parse_rules(text, file_rules, &file_broken);
 	free(text);
 	fclose(f);
 }
@@ -246,9 +248,9 @@ fault(const char *fn, CK_RV *rv)
 
 	pthread_mutex_lock(&lock);
 	if (n_env < 0)
-		n_env = parse_rules(getenv("P11FAULT"), env_rules);
+		n_env = parse_rules(getenv("P11FAULT"), env_rules, &env_broken);
 	refresh_file();
-	if (broken) {
+	if (env_broken || file_broken) {
 		*rv = CKR_GENERAL_ERROR;
 		hit = 1;
 	}

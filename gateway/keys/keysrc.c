@@ -134,6 +134,7 @@ int
 keysrc_key(struct keysrc *ks, const struct identity *id, EVP_PKEY **out)
 {
 	*out = NULL;
+	ks->fault = 0; /* keysrc_fault() speaks of this key's operations */
 	return ks->ops->load(ks->ctx, id->key_uri, out);
 }
 

@@ -133,7 +133,8 @@ int keysrc_derive(struct keysrc *ks, const struct identity *id,
  * session error, keyd gone: gw_err_class() calls it temporary), with a
  * latched detail; 0 when the backend saw none, and the input is to
  * blame.  Also reports, once, a temporary failure of keysrc_sign(),
- * keysrc_decrypt() or keysrc_derive() since the last call.  Call it
+ * keysrc_decrypt() or keysrc_derive() since the last call of it or of
+ * keysrc_key().  Call it
  * right after the failed operation, before the OpenSSL error queue is
  * cleared (the token backend reads the CK_RV there).
  */

@@ -1,12 +1,15 @@
 /* gw_buf.c - bounded growable buffers. */
 #include "gw_buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <malloc.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -33,8 +36,9 @@ gw_buf_free(struct gw_buf *b)
 void
 gw_buf_free_secret(struct gw_buf *b)
 {
+	/* The whole block: gw_buf_reset() leaves its bytes behind len. */
 	if (b->data != NULL)
-		OPENSSL_cleanse(b->data, b->len);
+		OPENSSL_cleanse(b->data, b->cap);
 	gw_buf_free(b);
 }
 
@@ -61,8 +65,16 @@ gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p)
 		ncap = b->cap ? b->cap : 256;
 		while (ncap < need)
 			ncap = ncap > (size_t)-1 / 2 ? need : ncap * 2;
-		if ((nd = realloc(b->data, ncap)) == NULL)
+		/* Not realloc(): the block it leaves behind would keep its
+		 * bytes (plaintext, for some buffers) until reused. */
+		if ((nd = malloc(ncap)) == NULL)
 			return GW_ERR_NOMEM;
+		if (b->data != NULL) {
+			memcpy(nd, b->data, b->len);
+			nd[b->len] = '\0';
+			OPENSSL_cleanse(b->data, b->cap);
+			free(b->data);
+		}
 		b->data = nd;
 		b->cap = ncap;
 	}
@@ -199,4 +211,21 @@ gw_buf_tune_malloc(void)
 	 * the heap, not from mmap: messages up to the 64 MiB ceiling. */
 	mallopt(M_MMAP_THRESHOLD, 128 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
+int
+gw_buf_no_dumps(void)
+{
+	struct rlimit rl = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		return gw_err_set(GW_ERR_INTERNAL,
+				  "cannot disable core dumps (RLIMIT_CORE): %s",
+				  strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return gw_err_set(GW_ERR_INTERNAL,
+				  "cannot make the process undumpable "
+				  "(PR_SET_DUMPABLE): %s",
+				  strerror(errno));
+	return 0;
 }

@@ -5,8 +5,11 @@
  * ceiling) instead of growing: every buffer filled from untrusted input
  * has a bound.  The contents stay NUL-terminated for convenience (the
  * NUL is not counted in len).  gw_buf_free() wipes nothing; use
- * gw_buf_free_secret() for plaintext scratch: it wipes the bytes that
- * were written (len), not the untouched capacity.
+ * gw_buf_free_secret() for plaintext scratch: it wipes the whole block
+ * (cap), so also what a gw_buf_reset() left behind len.  Growing a
+ * buffer wipes and frees the old block (never realloc()), so no copy of
+ * the contents stays behind in freed memory.  gw_buf_steal() hands the
+ * block out as it is: the caller wipes it.
  */
 #ifndef GW_BUF_H
 #define GW_BUF_H
@@ -49,5 +52,14 @@ struct bio_st *gw_buf_bio(struct gw_buf *b);
  * fault per page on the next one).  Call once at start.
  */
 void gw_buf_tune_malloc(void);
+
+/*
+ * For every program that holds plaintext, keys or the PIN in memory
+ * (smimegw; later smimegwd and smimegw-keyd): no core dump (RLIMIT_CORE
+ * 0) and not dumpable (PR_SET_DUMPABLE 0: no core even if the limit is
+ * raised again, and /proc/PID/mem and ptrace only for root).  Call
+ * first thing in main().  0, or GW_ERR_INTERNAL with a latched detail.
+ */
+int gw_buf_no_dumps(void);
 
 #endif

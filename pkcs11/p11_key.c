@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/engine.h>
+#include <openssl/err.h>
 #include <openssl/ui.h>
 
 #include "gw_err.h"
@@ -15,6 +16,14 @@
 #include "p11_uri.h"
 
 #define P11_ENGINE_ID "pkcs11"
+
+/* libp11 0.4.12 (in the engine as in libp11.so) reports a failed
+ * PKCS#11 call on OpenSSL's error queue in an error library of its own,
+ * registered at run time under this name, with the CK_RV as the reason
+ * (measured: C_Decrypt failing with CKR_DEVICE_ERROR gives reason 0x30,
+ * "Device error", p11_rsa.c).  The CK_RV survives nowhere else: the
+ * engine's method returns -1, and CMS_decrypt() 0. */
+#define LIBP11_ERR_LIB_NAME "PKCS#11 module"
 
 /* ---- engine --------------------------------------------------------- */
 
@@ -110,6 +119,69 @@ p11_key_engine_end(struct p11_token *tok)
 		UI_destroy_method(tok->ui);
 		tok->ui = NULL;
 	}
+}
+
+/* ---- faults of a private-key operation ---------------------------- */
+
+/*
+ * Whether rv, from a private-key operation on a key that loaded fine,
+ * is the token's fault rather than the input's: the device, the token,
+ * the session, the login or the module went away or broke.  The
+ * operation may succeed once that is repaired, so the message waits.
+ *
+ * Not faults: what a damaged or hostile message can cause.  SoftHSM
+ * 2.6.1 answers a key transport with bad PKCS#1 padding with
+ * CKR_GENERAL_ERROR (measured), and other modules use
+ * CKR_FUNCTION_FAILED, CKR_ENCRYPTED_DATA_INVALID or
+ * CKR_ENCRYPTED_DATA_LEN_RANGE; a refused mechanism
+ * (CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+ * CKR_ARGUMENTS_BAD) does not get better with time.  Counting those as
+ * faults would defer a damaged message until the sender's queue gives
+ * up, and tell a sender which key transports unpad (Bleichenbacher).
+ */
+static int
+rv_is_fault(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_DEVICE_ERROR:
+	case CKR_DEVICE_MEMORY:
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_SLOT_ID_INVALID:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_SESSION_COUNT:
+	case CKR_OPERATION_ACTIVE:	/* a stale operation in the session */
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_KEY_HANDLE_INVALID:	/* the key's handle died with its session */
+	case CKR_OBJECT_HANDLE_INVALID:
+	case CKR_CRYPTOKI_NOT_INITIALIZED: /* the module was finalised */
+	case CKR_HOST_MEMORY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+p11_key_fault(void)
+{
+	unsigned long e;
+	const char *lib;
+	CK_RV rv, fault = CKR_OK;
+
+	while ((e = ERR_get_error()) != 0) {
+		if ((lib = ERR_lib_error_string(e)) == NULL ||
+		    strcmp(lib, LIBP11_ERR_LIB_NAME) != 0)
+			continue;
+		rv = (CK_RV)ERR_GET_REASON(e);
+		if (fault == CKR_OK && rv_is_fault(rv))
+			fault = rv;
+	}
+	if (fault == CKR_OK)
+		return 0;
+	return p11_token_rv_err(fault, "private-key operation");
 }
 
 int

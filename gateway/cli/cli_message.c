@@ -15,6 +15,7 @@
 #include "cert_info.h"
 #include "engine.h"
 #include "gw_err.h"
+#include "gw_reply.h"
 #include "gw_store.h"
 #include "keystore.h"
 #include "lookup.h"
@@ -395,6 +396,7 @@ incoming(const struct engine *e, const struct gw_config *cfg,
 					: SMIME_OPEN_ALL;
 	o.find_key = engine_find_key;
 	o.find_key_arg = &of;
+	o.key_fault = engine_key_fault;
 	return smime_open(in->data, in->len, &o, out, res);
 }
 
@@ -458,6 +460,15 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 		ex = cli_fail(what, rc);
 		if (rc == GW_ERR_LIMIT)
 			ex = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (res.error != 0 &&
+	    gw_err_class(res.error) == GW_ERRCLASS_TEMPORARY) {
+		/* The token failed (or is unavailable): no output that a
+		 * later try would do better, and the status that says
+		 * "try again" (gw_reply.h). */
+		fprintf(stderr, "smimegw %s: %s\n", what, res.reason);
+		ex = gw_reply_for_error(res.error).exit_status;
 		goto out;
 	}
 	if ((rc = write_output(a.out, &out)) != 0) {

@@ -3,8 +3,11 @@
  * each resulting copy a file in --out-dir plus result.json, and an exit
  * status from sysexits(3) as Postfix's pipe(8) reads it.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +42,8 @@ static const char process_usage_text[] =
     "  --now TIME              act as if it were TIME (seconds since the\n"
     "                          epoch, or YYYY-MM-DDTHH:MM:SSZ): replay, "
     "tests\n"
-    "Writes DIR/copy-N.eml per copy and DIR/result.json.  Exit status: 0\n"
+    "Writes DIR/copy-N.eml per copy and DIR/result.json, after removing\n"
+    "those an earlier run left.  Exit status: 0\n"
     "delivered or dropped, 69 bounced, 75 temporary failure, 65 unusable\n"
     "input, 64 usage error.\n";
 
@@ -257,35 +261,136 @@ prepare_dir(const char *dir)
 	return 0;
 }
 
+/* Whether name is a file a run writes into --out-dir: result.json, a
+ * copy, or one of them while it is written (cli_file_write()'s
+ * mkstemp() name: the final name, a dot and 6 letters or digits). */
+static int
+out_name_ours(const char *name)
+{
+	char copy[32];
+	size_t i, n = 0, j;
+	int found = 0;
+
+	if (strncmp(name, "result.json", 11) == 0) {
+		n = 11;
+		found = 1;
+	}
+	for (i = 0; !found && i < PROCESS_MAX_COPIES; i++) {
+		process_json_copy_name(copy, sizeof(copy), i);
+		n = strlen(copy);
+		found = strncmp(name, copy, n) == 0;
+	}
+	if (!found)
+		return 0;
+	if (name[n] == '\0')
+		return 1;
+	if (name[n] != '.' || strlen(name + n + 1) != 6)
+		return 0;
+	for (j = n + 1; name[j] != '\0'; j++)
+		if (!isalnum((unsigned char)name[j]))
+			return 0;
+	return 1;
+}
+
+/*
+ * Removes what an earlier run left in the output folder (its copies,
+ * result.json, and the temporary files of a run that was killed), so
+ * that whatever this run ends with, no result in the folder is another
+ * run's.  Other files are left alone, and so are directories and other
+ * non-regular files of those names.
+ */
+static int
+clear_out_dir(const char *dir)
+{
+	char path[4096];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return gw_err_set(GW_ERR_IO, "--out-dir: %s: %s", dir,
+				  strerror(errno));
+	while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (!out_name_ours(de->d_name))
+			continue;
+		if ((rc = out_path(path, sizeof(path), dir, de->d_name)) != 0)
+			break;
+		if (lstat(path, &st) != 0 ||
+		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+			continue;
+		if (unlink(path) != 0 && errno != ENOENT)
+			rc = gw_err_set(GW_ERR_IO,
+					"--out-dir: cannot remove an earlier "
+					"run's %s: %s",
+					path, strerror(errno));
+	}
+	if (rc == 0 && errno != 0)
+		rc = gw_err_set(GW_ERR_IO, "--out-dir: %s: %s", dir,
+				strerror(errno));
+	closedir(d);
+	return rc;
+}
+
+/* Removes this run's copies 0 .. n-1 after a failure to write them all:
+ * without its result.json they are no result. */
+static void
+remove_copies(const char *dir, size_t n)
+{
+	char path[4096], name[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		process_json_copy_name(name, sizeof(name), i);
+		if (out_path(path, sizeof(path), dir, name) == 0)
+			unlink(path);
+	}
+}
+
 /* The copies, then result.json last: a reader that sees result.json
- * finds every file it names.  Copies left by an earlier run in the
- * same directory that this run does not name are removed first. */
+ * finds every file it names.  On failure no copy of this run stays.
+ * The signals that end a run (pipe(8)'s time limit, an operator) wait
+ * until the files are written: a run ends with its whole result or,
+ * killed earlier, with none (clear_out_dir() ran first). */
 static int
 write_results(const struct process_args *a, const struct process_result *res,
 	      const struct gw_buf *json)
 {
 	char path[4096], name[32];
-	size_t i;
+	sigset_t ends, old;
+	size_t i, written = 0;
 	int rc;
 
+	sigemptyset(&ends);
+	sigaddset(&ends, SIGTERM);
+	sigaddset(&ends, SIGINT);
+	sigaddset(&ends, SIGHUP);
+	sigaddset(&ends, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &ends, &old);
 	for (i = res->ncopies; i < PROCESS_MAX_COPIES; i++) {
 		process_json_copy_name(name, sizeof(name), i);
 		if ((rc = out_path(path, sizeof(path), a->out_dir, name)) != 0)
-			return rc;
-		if (unlink(path) != 0 && errno != ENOENT)
-			return gw_err_set(GW_ERR_IO, "%s: %s", path,
-					  strerror(errno));
+			goto out;
+		if (unlink(path) != 0 && errno != ENOENT) {
+			rc = gw_err_set(GW_ERR_IO, "%s: %s", path,
+					strerror(errno));
+			goto out;
+		}
 	}
-	for (i = 0; i < res->ncopies; i++) {
+	for (i = 0; i < res->ncopies; i++, written++) {
 		process_json_copy_name(name, sizeof(name), i);
 		if ((rc = out_path(path, sizeof(path), a->out_dir, name)) != 0 ||
 		    (rc = cli_file_write(path, &res->copies[i].msg)) != 0)
-			return rc;
+			goto out;
 	}
-	if ((rc = out_path(path, sizeof(path), a->out_dir, "result.json")) !=
+	if ((rc = out_path(path, sizeof(path), a->out_dir, "result.json")) ==
 	    0)
-		return rc;
-	return cli_file_write(path, json);
+		rc = cli_file_write(path, json);
+out:
+	if (rc != 0)
+		remove_copies(a->out_dir, written);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -324,7 +429,8 @@ cli_process_main(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	why[0] = '\0';
-	if ((rc = prepare_dir(a.out_dir)) != 0) {
+	if ((rc = prepare_dir(a.out_dir)) != 0 ||
+	    (rc = clear_out_dir(a.out_dir)) != 0) {
 		cli_fail("process", rc);
 		ex = exit_for(rc);
 		goto out;

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "gw_reply.h"
 #include "gw_store.h"
 #include "log.h"
 
@@ -194,6 +195,13 @@ main(int argc, char **argv)
 	size_t i;
 	int c, rc;
 
+	/* Plaintext and the PIN pass through this process: no core dump
+	 * may hold them.  Refused as a temporary failure (75), which also
+	 * keeps a pipe(8) caller's message queued. */
+	if ((rc = gw_buf_no_dumps()) != 0) {
+		fprintf(stderr, "smimegw: %s\n", gw_err_detail());
+		return gw_reply_for_error(rc).exit_status;
+	}
 	gw_buf_tune_malloc();
 	/* Stop at the first non-option: the rest belongs to the command. */
 	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {

@@ -13,6 +13,7 @@
 struct keysrc {
 	const struct keysrc_ops *ops;
 	void *ctx;
+	int fault;	/* the last temporary failure of an operation */
 };
 
 struct keysrc *
@@ -223,7 +224,28 @@ int
 keysrc_key(struct keysrc *ks, const struct identity *id, EVP_PKEY **out)
 {
 	*out = NULL;
+	ks->fault = 0; /* keysrc_fault() speaks of this key's operations */
 	return ks->ops->load(ks->ctx, id->key_uri, out);
+}
+
+/* rc, remembered for keysrc_fault() when it is the backend's trouble. */
+static int
+record(struct keysrc *ks, int rc)
+{
+	if (rc != 0 && gw_err_class(rc) == GW_ERRCLASS_TEMPORARY)
+		ks->fault = rc;
+	return rc;
+}
+
+int
+keysrc_fault(struct keysrc *ks)
+{
+	int rc = ks->fault;
+
+	ks->fault = 0;
+	if (rc != 0)
+		return rc;
+	return ks->ops->fault != NULL ? ks->ops->fault(ks->ctx) : 0;
 }
 
 int
@@ -235,7 +257,8 @@ keysrc_sign(struct keysrc *ks, const struct identity *id,
 		return gw_err_set(GW_ERR_LIMIT,
 				  "a digest to sign is %zu bytes (1-%d)", dlen,
 				  KEYSRC_DIGEST_MAX);
-	return ks->ops->sign(ks->ctx, id->key_uri, p, dgst, dlen, sig, siglen);
+	return record(ks, ks->ops->sign(ks->ctx, id->key_uri, p, dgst, dlen,
+					sig, siglen));
 }
 
 int
@@ -247,15 +270,16 @@ keysrc_decrypt(struct keysrc *ks, const struct identity *id,
 		return gw_err_set(GW_ERR_LIMIT,
 				  "a key transport is %zu bytes (1-%d)", inlen,
 				  KEYSRC_BLOB_MAX);
-	return ks->ops->decrypt(ks->ctx, id->key_uri, p, in, inlen, out,
-				outlen);
+	return record(ks, ks->ops->decrypt(ks->ctx, id->key_uri, p, in, inlen,
+					   out, outlen));
 }
 
 int
 keysrc_derive(struct keysrc *ks, const struct identity *id, EVP_PKEY *peer,
 	      unsigned char *out, size_t *outlen)
 {
-	return ks->ops->derive(ks->ctx, id->key_uri, peer, out, outlen);
+	return record(ks,
+		      ks->ops->derive(ks->ctx, id->key_uri, peer, out, outlen));
 }
 
 /* ---- the operations on an EVP_PKEY ------------------------------------- */

@@ -83,6 +83,9 @@ struct keysrc_ops {
 		       unsigned char *out, size_t *outlen);
 	int (*derive)(void *ctx, const char *key_uri, EVP_PKEY *peer,
 		      unsigned char *out, size_t *outlen);
+	/* May be NULL: the backend fault behind the failure of an
+	 * operation OpenSSL ran on a key from load (keysrc_fault()). */
+	int (*fault)(void *ctx);
 	void (*free)(void *ctx);
 };
 
@@ -147,6 +150,20 @@ int keysrc_decrypt(struct keysrc *ks, const struct identity *id,
 		   size_t *outlen);
 int keysrc_derive(struct keysrc *ks, const struct identity *id,
 		  EVP_PKEY *peer, unsigned char *out, size_t *outlen);
+
+/*
+ * After an operation with a key from keysrc_key() failed inside OpenSSL
+ * (CMS_decrypt() says no more than "decrypt error"): the GW_ERR_* of a
+ * fault of the backend that made it fail (the token lost, a device or
+ * session error, keyd gone: gw_err_class() calls it temporary), with a
+ * latched detail; 0 when the backend saw none, and the input is to
+ * blame.  Also reports, once, a temporary failure of keysrc_sign(),
+ * keysrc_decrypt() or keysrc_derive() since the last call of it or of
+ * keysrc_key().  Call it
+ * right after the failed operation, before the OpenSSL error queue is
+ * cleared (the token backend reads the CK_RV there).
+ */
+int keysrc_fault(struct keysrc *ks);
 
 /*
  * What a backend that holds an EVP_PKEY does for sign, decrypt and

@@ -86,6 +86,19 @@ token_derive(void *ctx, const char *key_uri, EVP_PKEY *peer,
 	return rc;
 }
 
+/* The token fault behind an operation that failed in OpenSSL on a key
+ * from token_load(): libp11 left its CK_RV on the error queue.  No
+ * token open: no key was handed out, so no fault of ours. */
+static int
+token_fault(void *ctx)
+{
+	struct token_src *ts = ctx;
+
+	if (ts->tok == NULL)
+		return 0;
+	return p11_key_fault();
+}
+
 static void
 token_free(void *ctx)
 {
@@ -106,6 +119,7 @@ static const struct keysrc_ops token_ops = {
 	.sign = token_sign,
 	.decrypt = token_decrypt,
 	.derive = token_derive,
+	.fault = token_fault,
 	.free = token_free,
 };
 

@@ -170,6 +170,14 @@ engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
 	return rc;
 }
 
+int
+engine_key_fault(void *arg)
+{
+	const struct engine *e = arg;
+
+	return keysrc_fault(e->keys);
+}
+
 /* ---- trust anchors ----------------------------------------------------- */
 
 /*

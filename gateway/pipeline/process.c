@@ -539,6 +539,7 @@ incoming(const struct engine *e, const struct process_req *req,
 	of.any = 0;
 	o.find_key = engine_find_key;
 	o.find_key_arg = &of;
+	o.key_fault = engine_key_fault;
 	if ((rc = smime_open(msg, len, &o, &res->copies[0].msg, &res->open)) !=
 	    0)
 		goto out;

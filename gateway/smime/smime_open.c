@@ -612,6 +612,19 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 		 * failure from a content failure would hand senders a
 		 * padding oracle (Bleichenbacher).
 		 */
+		if (o->key_fault != NULL &&
+		    (rc = o->key_fault(o->find_key_arg)) != 0) {
+			/* The token failed, not the message: it may be
+			 * back in a minute. */
+			ERR_clear_error();
+			fail(res, "temperror",
+			     "decryption failed: the token failed: %s: %s",
+			     gw_strerror(rc), gw_err_detail());
+			if (res->error == 0)
+				res->error = rc;
+			rc = 0;
+			goto out;
+		}
 		ERR_clear_error();
 		fail(res, "permerror",
 		     "decryption failed: wrong key, damaged message, or a "

@@ -20,6 +20,11 @@
  * - Only a whole-body encrypted entity is decrypted; an encrypted part
  *   nested inside another multipart is left alone and flagged (EFAIL
  *   direct exfiltration).
+ * - A decryption that fails because the token failed (opts->key_fault
+ *   says so: a device, session or module fault) is temporary: the
+ *   result's ar is "temperror" and its error the fault's code, so that
+ *   the caller can defer the message instead of delivering it
+ *   undecrypted.
  * - A layer that fails (no key, bad decrypt, bad or untrusted
  *   signature) is left exactly as it was, with every layer outside it
  *   removed; a message that fails at its outermost layer comes out
@@ -63,6 +68,12 @@ enum smime_open_only {
 typedef int (*smime_find_key_fn)(void *arg, CMS_ContentInfo *cms,
 				 X509 **cert, EVP_PKEY **key);
 
+/* Asked, when a decryption with a key from find_key failed, whether the
+ * key's backend failed (a token fault): its GW_ERR_* (temporary), with
+ * a latched detail, or 0 when the message is to blame.  Called before
+ * OpenSSL's error queue is cleared. */
+typedef int (*smime_key_fault_fn)(void *arg);
+
 struct smime_open_opts {
 	X509_STORE *trust;	/* get0: trust anchors for signers */
 	STACK_OF(X509) *extra;	/* get0, may be NULL: untrusted helpers */
@@ -72,6 +83,7 @@ struct smime_open_opts {
 	enum smime_open_only only;
 	smime_find_key_fn find_key;
 	void *find_key_arg;
+	smime_key_fault_fn key_fault; /* may be NULL; arg: find_key_arg */
 };
 
 enum smime_status {

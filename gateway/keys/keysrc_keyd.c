@@ -739,6 +739,9 @@ keyd_load(void *ctx, const char *key_uri, EVP_PKEY **out)
 	size_t i;
 	int rc;
 
+	/* A new key: an earlier key's fault is not its own
+	 * (keysrc_fault()). */
+	keysrc_keyd_take_fault();
 	*out = NULL;
 	for (i = 0; i < ks->ncache; i++)
 		if (strcmp(ks->cache[i].uri, key_uri) == 0) {
@@ -824,12 +827,24 @@ keyd_free(void *ctx)
 	free(ks);
 }
 
+/* keysrc_fault(): a temporary failure of a proxy key's operation (keyd
+ * gone, the token lost behind it); a refusal is the input's fault. */
+static int
+keyd_fault(void *ctx)
+{
+	int rc = keysrc_keyd_take_fault();
+
+	(void)ctx;
+	return rc != 0 && gw_err_class(rc) == GW_ERRCLASS_TEMPORARY ? rc : 0;
+}
+
 static const struct keysrc_ops keyd_ops = {
 	.name = "keyd",
 	.load = keyd_load,
 	.sign = keyd_sign,
 	.decrypt = keyd_decrypt,
 	.derive = keyd_derive,
+	.fault = keyd_fault,
 	.free = keyd_free,
 };
 

@@ -73,9 +73,10 @@ struct keysrc *keysrc_keyd_new(int fd, int timeout_ms);
  * forgets it.  OpenSSL reports such a failure only as "the operation
  * failed": CMS_decrypt() says the same for a keyd that is gone (a
  * temporary fault) and for a key transport that does not decrypt (the
- * message's fault).  A worker calls this after a failed decryption to
- * tell them apart (gw_err_class()), and defers the message when the
- * code is temporary.
+ * message's fault).  The key source's keysrc_fault() reports the
+ * temporary ones through this (smime_open()'s key_fault hook, via
+ * engine_key_fault()), so the pipeline defers such a message as it does
+ * for the in-process token; tests call this to see every code.
  */
 int keysrc_keyd_take_fault(void);
 

@@ -173,9 +173,9 @@ engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert, EVP_PKEY **key)
 int
 engine_key_fault(void *arg)
 {
-	const struct engine *e = arg;
+	const struct engine_open_for *of = arg;
 
-	return keysrc_fault(e->keys);
+	return keysrc_fault(of->e->keys);
 }
 
 /* ---- trust anchors ----------------------------------------------------- */

@@ -84,7 +84,8 @@ int engine_sign(const struct engine *e, const struct engine_sign_opts *o,
 int engine_find_key(void *arg, CMS_ContentInfo *cms, X509 **cert,
 		    EVP_PKEY **key);
 
-/* smime_key_fault_fn; arg is the struct engine: the key source's fault
+/* smime_key_fault_fn; arg is the struct engine_open_for, as for
+ * engine_find_key(): the key source's fault
  * (keysrc_fault()) behind a failed decryption, or 0. */
 int engine_key_fault(void *arg);
 

@@ -179,6 +179,7 @@ do_decrypt(struct engine *e, const struct gw_config *cfg, const char *in,
 	o.only = SMIME_OPEN_DECRYPT;
 	o.find_key = engine_find_key;
 	o.find_key_arg = &of;
+	o.key_fault = engine_key_fault;
 	if ((rc = read_file(in, &msg)) != 0 ||
 	    (rc = smime_open(msg.data, msg.len, &o, &plain, &res)) != 0)
 		goto out;

@@ -296,23 +296,38 @@ check_result(const struct process_req *req, const struct process_result *res)
 	gw_buf_free(&json);
 }
 
-/* A protected copy of ours, opened as incoming mail: it decrypts and,
- * when signed, verifies (what we sign with fz, fz covers). */
+/* Our layers of each kind of copy, outermost first, and what opening
+ * each must give. */
+static const struct {
+	const char *applied;
+	const char *layers[3];
+} ours[] = {
+    {"sign", {"signed-data"}},
+    {"encrypt", {"enveloped-data"}},
+    {"sign-encrypt", {"authEnveloped-data", "signed-data"}},
+    {"triple", {"signed-data", "authEnveloped-data", "signed-data"}},
+};
+
+/*
+ * A protected copy of ours, opened as incoming mail: each of our layers
+ * decrypts or verifies (what we sign with fz, fz covers).  What was
+ * inside the message we were given (S/MIME too, perhaps) is its own
+ * business, so only our layers are judged.
+ */
 static void
 round_trip(const struct process_copy *c)
 {
 	static const char *const to[] = {FUZZ_EMAIL};
+	const struct smime_layer *l;
 	struct process_req req;
 	struct process_result res;
-	int rc, enc, sig;
+	size_t i, k;
+	int rc;
 
-	enc = strcmp(c->applied, "encrypt") == 0 ||
-	      strcmp(c->applied, "sign-encrypt") == 0 ||
-	      strcmp(c->applied, "triple") == 0;
-	sig = strcmp(c->applied, "sign") == 0 ||
-	      strcmp(c->applied, "sign-encrypt") == 0 ||
-	      strcmp(c->applied, "triple") == 0;
-	if (!enc && !sig)
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (strcmp(c->applied, ours[i].applied) == 0)
+			break;
+	if (i == sizeof(ours) / sizeof(ours[0]))
 		return;
 	init_req(&req, 0, to, 1);
 	req.direction = PROCESS_INCOMING;
@@ -321,16 +336,18 @@ round_trip(const struct process_copy *c)
 	rc = process_message(&fz.e, &req, c->msg.data, c->msg.len, &res);
 	/* Our output may be over a ceiling that the input was not. */
 	CHECK(rc == 0 || rc == GW_ERR_LIMIT);
-	if (rc == 0) {
+	if (rc == 0)
 		check_result(&req, &res);
-		CHECK(res.open.status == SMIME_OK);
-		if (enc)
-			CHECK(res.open.decrypted >= 1);
-		if (sig)
-			CHECK(res.open.signatures >= 1 &&
-			      strcmp(res.open.ar, "pass") == 0);
-		if (strcmp(c->applied, "triple") == 0)
-			CHECK(res.open.signatures == 2);
+	for (k = 0; rc == 0 && k < 3 && ours[i].layers[k] != NULL; k++) {
+		CHECK((int)k < res.open.nlayers);
+		l = &res.open.layer[k];
+		CHECK(strcmp(l->kind, ours[i].layers[k]) == 0);
+		/* p-bounce encrypts with AES-128-CBC, p-split with the
+		 * default AES-256-CBC: both enveloped-data. */
+		CHECK(l->result != NULL &&
+		      strcmp(l->result, strcmp(l->kind, "signed-data") == 0
+					    ? "pass"
+					    : "decrypted") == 0);
 	}
 	process_result_free(&res);
 }

@@ -94,7 +94,7 @@ add_layer(struct smime_open_result *res, const char *name)
 	snprintf(res->layers + n, sizeof(res->layers) - n, "%s%s",
 		 n ? "," : "", name);
 	if (res->nlayers == (int)(sizeof(res->layer) / sizeof(res->layer[0])))
-		return; /* cannot happen: one more than MAX_LAYERS at most */
+		return; /* cannot happen: MAX_LAYERS are added at most */
 	l = &res->layer[res->nlayers++];
 	memset(l, 0, sizeof(*l));
 	snprintf(l->kind, sizeof(l->kind), "%s", name);

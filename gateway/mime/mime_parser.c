@@ -1129,6 +1129,12 @@ analyze(struct mime_parser *mp, struct mime_part *part)
 		else
 			part->kind = MIME_KIND_MESSAGE;
 	}
+	/* Degrading as Dovecot does: its children would be too deep. */
+	if (part->kind != MIME_KIND_LEAF && mp->lim.depth_as_leaf &&
+	    part->depth >= mp->lim.max_depth) {
+		part->kind = MIME_KIND_LEAF;
+		part->defects |= MIME_DEFECT_TOO_DEEP;
+	}
 	if (part->kind != MIME_KIND_MULTIPART) {
 		free(part->boundary);
 		part->boundary = NULL;
@@ -1751,6 +1757,7 @@ mime_parser_new(const struct mime_limits *lim)
 			mp->lim.max_fields = lim->max_fields;
 		if (lim->max_params != 0)
 			mp->lim.max_params = lim->max_params;
+		mp->lim.depth_as_leaf = lim->depth_as_leaf;
 	}
 	if ((mp->tree = calloc(1, sizeof(*mp->tree))) == NULL)
 		goto out;
@@ -2134,6 +2141,7 @@ mime_defect_name(unsigned defect_bit)
 	    "header-no-colon",	  "header-bad-name",	"header-cont-first",
 	    "no-blank-line",	  "dup-content-header", "bad-content-type",
 	    "bad-params",	  "bad-cte",		"encoded-composite",
+	    "too-deep",
 	};
 	size_t i;
 

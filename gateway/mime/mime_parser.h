@@ -94,6 +94,10 @@ struct mime_limits {
 				    default 100000 */
 	unsigned max_params;	 /* parameters in one Content-Type or
 				    Content-Disposition field; default 100 */
+	int depth_as_leaf;	 /* not a ceiling: when set, a multipart or
+				    message at max_depth is parsed as a leaf
+				    (MIME_DEFECT_TOO_DEEP) instead of failing
+				    the parse; default 0 (fail) */
 };
 
 #define MIME_LIMIT_HEADER_BYTES (256u * 1024u)
@@ -146,7 +150,10 @@ enum mime_kind {
 #define MIME_DEFECT_BAD_CTE (1u << 19)	  /* unknown or empty encoding */
 #define MIME_DEFECT_ENCODED_COMPOSITE (1u << 20) /* multipart or message in
 						     base64/QP: parsed as leaf */
-#define MIME_DEFECT_LAST MIME_DEFECT_ENCODED_COMPOSITE
+#define MIME_DEFECT_TOO_DEEP (1u << 21)	 /* multipart or message at
+						    max_depth, depth_as_leaf
+						    set: parsed as leaf */
+#define MIME_DEFECT_LAST MIME_DEFECT_TOO_DEEP
 
 /* Line-end styles seen (mime_part_eol). */
 #define MIME_EOL_CRLF 0x1u

@@ -144,6 +144,33 @@ json_copies(struct gw_buf *b, const struct process_result *res)
 	gw_buf_adds(b, res->ncopies ? "\n  ],\n" : "],\n");
 }
 
+/* Each layer met, outermost first, with its own result. */
+static void
+json_layers(struct gw_buf *b, const struct smime_open_result *o)
+{
+	const struct smime_layer *l;
+	int i;
+
+	gw_buf_adds(b, ", \"each\": [");
+	for (i = 0; i < o->nlayers; i++) {
+		l = &o->layer[i];
+		gw_buf_adds(b, i ? ", {\"layer\": " : "{\"layer\": ");
+		jstr(b, l->kind);
+		gw_buf_adds(b, ", \"result\": ");
+		jstr(b, l->result != NULL ? l->result : "none");
+		if (l->signer[0] != '\0') {
+			gw_buf_adds(b, ", \"signer\": ");
+			jstr(b, l->signer);
+		}
+		if (l->reason[0] != '\0') {
+			gw_buf_adds(b, ", \"reason\": ");
+			jstr(b, l->reason);
+		}
+		gw_buf_adds(b, "}");
+	}
+	gw_buf_adds(b, "]");
+}
+
 static void
 json_incoming(struct gw_buf *b, const struct process_result *res)
 {
@@ -153,15 +180,23 @@ json_incoming(struct gw_buf *b, const struct process_result *res)
 
 	gw_buf_addf(b,
 		    "  \"flags\": {\"smime-gateway-message\": %s, "
-		    "\"smime-gateway-verified\": %s},\n",
+		    "\"smime-gateway-verified\": %s, "
+		    "\"unauthenticated-encryption\": %s, "
+		    "\"efail-nested-encrypted\": %s, "
+		    "\"mime-too-deep\": %s},\n",
 		    o->smime ? "true" : "false",
-		    o->verified ? "true" : "false");
+		    o->verified ? "true" : "false",
+		    o->unauthenticated ? "true" : "false",
+		    o->efail ? "true" : "false",
+		    o->mime_too_deep ? "true" : "false");
 	gw_buf_adds(b, "  \"smime\": {\"result\": ");
 	jstr(b, o->ar);
 	gw_buf_adds(b, ", \"layers\": ");
 	jstr(b, o->layers);
-	gw_buf_addf(b, ", \"decrypted\": %d, \"signatures\": %d", o->decrypted,
-		    o->signatures);
+	gw_buf_addf(b,
+		    ", \"decrypted\": %d, \"signatures\": %d, "
+		    "\"signatures_failed\": %d",
+		    o->decrypted, o->signatures, o->failed_signatures);
 	if (o->signer[0] != '\0') {
 		gw_buf_adds(b, ", \"signer\": ");
 		jstr(b, o->signer);
@@ -170,6 +205,7 @@ json_incoming(struct gw_buf *b, const struct process_result *res)
 		gw_buf_adds(b, ", \"reason\": ");
 		jstr(b, o->reason);
 	}
+	json_layers(b, o);
 	gw_buf_adds(b, "},\n  \"harvested\": [");
 	for (i = 0; i < res->harvest.n; i++) {
 		h = &res->harvest.o[i];

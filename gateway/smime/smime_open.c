@@ -17,7 +17,7 @@
 #include "smime_entity.h"
 #include "smime_from.h"
 
-#define MAX_LAYERS 8
+#define MAX_LAYERS SMIME_OPEN_MAX_LAYERS
 
 enum kind {
 	K_NONE,
@@ -83,16 +83,46 @@ classify(const struct mime_part *p)
 
 /* ---- result bookkeeping --------------------------------------------- */
 
+/* A layer met: named in res->layers, and open (no result yet) until
+ * layer_close() or fail() gives it one. */
 static void
 add_layer(struct smime_open_result *res, const char *name)
 {
 	size_t n = strlen(res->layers);
+	struct smime_layer *l;
 
 	snprintf(res->layers + n, sizeof(res->layers) - n, "%s%s",
 		 n ? "," : "", name);
+	if (res->nlayers == (int)(sizeof(res->layer) / sizeof(res->layer[0])))
+		return; /* cannot happen: MAX_LAYERS are added at most */
+	l = &res->layer[res->nlayers++];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->kind, sizeof(l->kind), "%s", name);
 }
 
-/* Latches the first failure: its reason and AR result. */
+/* The layer being opened, or NULL when there is none. */
+static struct smime_layer *
+open_layer(struct smime_open_result *res)
+{
+	struct smime_layer *l;
+
+	if (res->nlayers == 0)
+		return NULL;
+	l = &res->layer[res->nlayers - 1];
+	return l->result == NULL ? l : NULL;
+}
+
+static void
+layer_close(struct smime_open_result *res, const char *result)
+{
+	struct smime_layer *l;
+
+	if ((l = open_layer(res)) != NULL)
+		l->result = result;
+}
+
+/* Gives the open layer its failure, and latches the message's first
+ * one: its reason and AR result. */
 static void
 fail(struct smime_open_result *res, const char *ar, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -100,15 +130,24 @@ fail(struct smime_open_result *res, const char *ar, const char *fmt, ...)
 static void
 fail(struct smime_open_result *res, const char *ar, const char *fmt, ...)
 {
+	struct smime_layer *l;
+	char why[sizeof(res->reason)];
 	va_list ap;
 
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if ((l = open_layer(res)) != NULL) {
+		l->result = ar;
+		snprintf(l->reason, sizeof(l->reason), "%s", why);
+	}
 	if (res->status == SMIME_FAILED)
 		return;
+	if (l != NULL)
+		res->failed_layer = (int)(l - res->layer) + 1;
 	res->status = SMIME_FAILED;
 	res->ar = ar;
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof(res->reason), fmt, ap);
-	va_end(ap);
+	snprintf(res->reason, sizeof(res->reason), "%s", why);
 }
 
 /* The innermost OpenSSL reason, with its data string when there is one. */
@@ -135,21 +174,226 @@ ssl_reason(char *buf, size_t len, int *lib_reason)
 			     : "unknown error");
 }
 
-/* ---- CMS from a MIME part ------------------------------------------- */
+/* ---- a look at DER before it is parsed -------------------------------- */
+
+/*
+ * d2i_CMS_ContentInfo() builds every certificate of a SignedData, and
+ * CMS_verify() then works through all of them: 52,000 certificates cost
+ * 21 s of CPU and 411 MB.  The counts are read off the DER first, with
+ * nothing allocated, so that such an object is refused before it costs
+ * anything.  The walk only counts: malformed DER is left to d2i.
+ */
+struct der {
+	unsigned char tag;	/* the first identifier octet */
+	size_t hlen;		/* identifier and length octets */
+	size_t len;		/* content octets (definite length) */
+	int indef;		/* indefinite length: ends with 00 00 */
+};
+
+#define DER_MAX_NEST 32
 
 static int
+der_hdr(const unsigned char *p, size_t n, struct der *d)
+{
+	size_t i = 1, k, nb;
+
+	if (n < 2)
+		return -1;
+	d->tag = p[0];
+	if ((p[0] & 0x1f) == 0x1f) /* high tag number */
+		for (k = 0; i < n && (p[i] & 0x80); i++)
+			if (++k > 4)
+				return -1;
+	if ((p[0] & 0x1f) == 0x1f && ++i > n)
+		return -1;
+	if (i >= n)
+		return -1;
+	d->indef = 0;
+	d->len = 0;
+	if (p[i] < 0x80) {
+		d->len = p[i++];
+	} else if (p[i] == 0x80) {
+		if (!(p[0] & 0x20))
+			return -1;
+		d->indef = 1;
+		i++;
+	} else {
+		nb = p[i++] & 0x7f;
+		if (nb > 4 || nb > n - i)
+			return -1;
+		for (k = 0; k < nb; k++)
+			d->len = (d->len << 8) | p[i++];
+	}
+	d->hlen = i;
+	if (!d->indef && d->len > n - i)
+		return -1;
+	return 0;
+}
+
+/* The length of the whole element at p (end-of-contents included). */
+static int
+der_skip(const unsigned char *p, size_t n, int nest, size_t *used)
+{
+	struct der d;
+	size_t off, u;
+
+	if (nest > DER_MAX_NEST || der_hdr(p, n, &d) != 0)
+		return -1;
+	if (!d.indef) {
+		*used = d.hlen + d.len;
+		return 0;
+	}
+	for (off = d.hlen; off + 2 <= n; off += u) {
+		if (p[off] == 0 && p[off + 1] == 0) {
+			*used = off + 2;
+			return 0;
+		}
+		if (der_skip(p + off, n - off, nest + 1, &u) != 0)
+			return -1;
+	}
+	return -1;
+}
+
+/* The content of the element at p: [*start, *end), the end-of-contents
+ * octets of an indefinite length excluded. */
+static int
+der_content(const unsigned char *p, size_t n, size_t *start, size_t *end)
+{
+	struct der d;
+	size_t used;
+
+	if (der_hdr(p, n, &d) != 0)
+		return -1;
+	*start = d.hlen;
+	if (!d.indef) {
+		*end = d.hlen + d.len;
+		return 0;
+	}
+	if (der_skip(p, n, 0, &used) != 0)
+		return -1;
+	*end = used - 2;
+	return 0;
+}
+
+/* How many elements the SET or SEQUENCE at p holds, counting no
+ * further than max + 1. */
+static int
+der_count(const unsigned char *p, size_t n, size_t max, size_t *count)
+{
+	size_t s, e, u;
+
+	if (der_content(p, n, &s, &e) != 0)
+		return -1;
+	for (*count = 0; s < e && *count <= max; s += u, (*count)++)
+		if (der_skip(p + s, e - s, 1, &u) != 0)
+			return -1;
+	return 0;
+}
+
+static const unsigned char oid_signed[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+					   0x0d, 0x01, 0x07, 0x02};
+static const unsigned char oid_enveloped[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+					      0x0d, 0x01, 0x07, 0x03};
+static const unsigned char oid_auth_enveloped[] = {
+    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17};
+
+/* The content type OID of a ContentInfo (*oid, *olen into p) and where
+ * its [0] content begins (*c), or -1. */
+static int
+der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
+		 size_t *olen, size_t *c)
+{
+	struct der d;
+	size_t s, e;
+
+	if (der_content(p, n, &s, &e) != 0 || p[0] != 0x30 ||
+	    der_hdr(p + s, e - s, &d) != 0 || d.tag != 0x06 || d.indef)
+		return -1;
+	*oid = p + s + d.hlen;
+	*olen = d.len;
+	*c = s + d.hlen + d.len;
+	return *c < e ? 0 : -1;
+}
+
+static int
+oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
+       size_t wlen)
+{
+	return olen == wlen && memcmp(oid, want, wlen) == 0;
+}
+
+/*
+ * Refuses a SignedData with more certificates or signers than the
+ * ceilings (GW_ERR_LIMIT); anything else, DER that does not walk
+ * included, is 0.  SignedData ::= SEQUENCE { version, digestAlgorithms,
+ * encapContentInfo, certificates [0] OPTIONAL, crls [1] OPTIONAL,
+ * signerInfos SET }.
+ */
+static int
+cms_check_counts(const unsigned char *p, size_t n)
+{
+	const unsigned char *oid;
+	size_t olen, c, s, e, sd, u, count;
+	int i;
+
+	if (der_content_info(p, n, &oid, &olen, &c) != 0 ||
+	    !oid_is(oid, olen, oid_signed, sizeof(oid_signed)) ||
+	    p[c] != 0xa0 || der_content(p + c, n - c, &s, &e) != 0)
+		return 0;
+	sd = c + s; /* the SignedData SEQUENCE */
+	if (sd >= c + e || p[sd] != 0x30 ||
+	    der_content(p + sd, c + e - sd, &s, &e) != 0)
+		return 0;
+	e += sd;
+	s += sd;
+	for (i = 0; i < 3 && s < e; i++, s += u) /* version to encap */
+		if (der_skip(p + s, e - s, 0, &u) != 0)
+			return 0;
+	for (; s < e; s += u) {
+		if (der_skip(p + s, e - s, 0, &u) != 0)
+			return 0;
+		if (p[s] == 0xa0 &&
+		    der_count(p + s, e - s, SMIME_OPEN_MAX_CERTS, &count) == 0 &&
+		    count > SMIME_OPEN_MAX_CERTS)
+			return gw_err_set(GW_ERR_LIMIT,
+					  "signed data with more than %d "
+					  "certificates (a ceiling)",
+					  SMIME_OPEN_MAX_CERTS);
+		if (p[s] == 0x31 &&
+		    der_count(p + s, e - s, SMIME_OPEN_MAX_SIGNERS, &count) ==
+			0 &&
+		    count > SMIME_OPEN_MAX_SIGNERS)
+			return gw_err_set(GW_ERR_LIMIT,
+					  "signed data with more than %d "
+					  "signers (a ceiling)",
+					  SMIME_OPEN_MAX_SIGNERS);
+	}
+	return 0;
+}
+
+/* ---- CMS from a MIME part ------------------------------------------- */
+
+/*
+ * The CMS object in a part's body.  *extra (may be NULL) is set when
+ * bytes other than zeros follow the object: they are covered by nothing.
+ * GW_ERR_PARSE (a permerror in res) when it is not CMS, GW_ERR_LIMIT
+ * over a ceiling, GW_ERR_NOMEM.
+ */
+static int
 part_cms(const unsigned char *msg, const struct mime_part *p,
-	 CMS_ContentInfo **out, struct smime_open_result *res)
+	 CMS_ContentInfo **out, int *extra, struct smime_open_result *res)
 {
 	struct mime_range r = mime_part_body_range(p);
 	const char *cte = mime_part_cte(p);
 	struct gw_buf der;
-	const unsigned char *q;
+	const unsigned char *q, *q0;
 	unsigned char *dst;
-	size_t n = r.end - r.start, dlen = 0;
+	size_t n = r.end - r.start, dlen = 0, i;
 	int rc;
 
 	*out = NULL;
+	if (extra != NULL)
+		*extra = 0;
 	gw_buf_init(&der, SMIME_MSG_MAX);
 	if (strcmp(cte, "binary") == 0 || strcmp(cte, "8bit") == 0) {
 		q = msg + r.start;
@@ -164,6 +408,9 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 			goto out;
 		q = dst;
 	}
+	if ((rc = cms_check_counts(q, dlen)) != 0)
+		goto out;
+	q0 = q;
 	if ((*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen)) == NULL) {
 		ERR_clear_error();
 		fail(res, "permerror",
@@ -171,10 +418,53 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 		rc = GW_ERR_PARSE;
 		goto out;
 	}
+	for (i = (size_t)(q - q0); extra != NULL && i < dlen; i++)
+		if (q0[i] != 0)
+			*extra = 1;
 	rc = 0;
 out:
 	gw_buf_free(&der);
 	return rc;
+}
+
+/*
+ * Whether a part holds an enveloped-data or authEnveloped-data CMS
+ * object, whatever its label: the content type OID at the start of its
+ * body decides.  Only the first bytes are decoded.
+ */
+static int
+part_is_enveloped(const unsigned char *msg, const struct mime_part *p)
+{
+	struct mime_range r = mime_part_body_range(p);
+	const char *cte = mime_part_cte(p);
+	unsigned char head[384];
+	const unsigned char *q, *oid;
+	size_t n = r.end - r.start, hlen, olen, c;
+	struct der d;
+
+	if (strcmp(cte, "binary") == 0 || strcmp(cte, "8bit") == 0) {
+		q = msg + r.start;
+		hlen = n;
+	} else {
+		if (n > 512)
+			n = 512;
+		if (mime_base64_decode(msg + r.start, n, head, sizeof(head),
+				       &hlen, NULL) != 0)
+			return 0;
+		q = head;
+	}
+	/* The ContentInfo's length may reach past the prefix (or be
+	 * indefinite): only the OID right after its header matters. */
+	if (hlen < 2 || q[0] != 0x30)
+		return 0;
+	c = 2 + (q[1] & 0x80 ? (size_t)(q[1] & 0x7f) : 0);
+	if (c >= hlen || der_hdr(q + c, hlen - c, &d) != 0 || d.tag != 0x06)
+		return 0;
+	oid = q + c + d.hlen;
+	olen = d.len;
+	return oid_is(oid, olen, oid_enveloped, sizeof(oid_enveloped)) ||
+	       oid_is(oid, olen, oid_auth_enveloped,
+		      sizeof(oid_auth_enveloped));
 }
 
 /* ---- signer checks -------------------------------------------------- */
@@ -347,29 +637,74 @@ add_quoted(struct gw_buf *b, const char *s)
 	gw_buf_adds(b, "\"");
 }
 
+/* One resinfo of the smime method; the first follows the authserv-id. */
+static void
+add_resinfo(struct gw_buf *out, const char *eol, int *n, const char *result,
+	    const char *signer, const char *reason)
+{
+	gw_buf_addf(out, "%s%s\tsmime=%s", *n > 0 ? ";" : "", eol, result);
+	if (signer != NULL && signer[0] != '\0') {
+		gw_buf_addf(out, "%s\tbody.smime-identifier=", eol);
+		add_quoted(out, signer);
+	}
+	if (reason != NULL && reason[0] != '\0') {
+		gw_buf_addf(out, "%s\treason=", eol);
+		add_quoted(out, reason);
+	}
+	(*n)++;
+}
+
+/*
+ * Authentication-Results: one smime result per signature, outermost
+ * first, and one for a failure that is not a signature's (a layer that
+ * could not be decrypted or read, EFAIL, too many layers); without
+ * either, the message's one result.  Then X-SMIME-Gateway.
+ */
 static int
 result_headers(const struct smime_open_opts *o,
 	       const struct smime_open_result *res, const char *eol,
 	       struct gw_buf *out)
 {
-	gw_buf_addf(out, "Authentication-Results: %s;%s\tsmime=%s",
-		    o->authserv_id, eol, res->ar);
-	if (res->signer[0] != '\0' && strcmp(res->ar, "pass") == 0) {
-		gw_buf_addf(out, "%s\tbody.smime-identifier=", eol);
-		add_quoted(out, res->signer);
+	const struct smime_layer *l;
+	int i, n = 0, failure_shown = 0;
+
+	gw_buf_addf(out, "Authentication-Results: %s;", o->authserv_id);
+	for (i = 0; i < res->nlayers; i++) {
+		l = &res->layer[i];
+		if (l->result == NULL)
+			continue;
+		if (strcmp(l->kind, "signed-data") == 0 ||
+		    strcmp(l->result, "permerror") == 0 ||
+		    strcmp(l->result, "temperror") == 0) {
+			add_resinfo(out, eol, &n, l->result,
+				    strcmp(l->result, "pass") == 0 ? l->signer
+								   : NULL,
+				    l->reason);
+			if (res->failed_layer == i + 1)
+				failure_shown = 1;
+		}
 	}
-	if (res->reason[0] != '\0') {
-		gw_buf_addf(out, "%s\treason=", eol);
-		add_quoted(out, res->reason);
-	}
-	return gw_buf_addf(out,
-			   "%sX-SMIME-Gateway: %s; smime-gateway-message=%d;%s"
-			   "\tsmime-gateway-verified=%d; decrypted=%d; "
-			   "signatures=%d;%s\tlayers=%s%s%s",
-			   eol, o->authserv_id, res->smime, eol, res->verified,
-			   res->decrypted, res->signatures, eol,
-			   res->layers[0] ? res->layers : "none",
-			   res->efail ? "; efail-nested-encrypted=1" : "", eol);
+	if (n == 0 || (res->reason[0] != '\0' && !failure_shown))
+		add_resinfo(out, eol, &n, res->ar,
+			    strcmp(res->ar, "pass") == 0 ? res->signer : NULL,
+			    res->reason);
+	gw_buf_addf(out,
+		    "%sX-SMIME-Gateway: %s; smime-gateway-message=%d;%s"
+		    "\tsmime-gateway-verified=%d; decrypted=%d; "
+		    "signatures=%d;%s\tlayers=%s",
+		    eol, o->authserv_id, res->smime, eol, res->verified,
+		    res->decrypted, res->signatures, eol,
+		    res->layers[0] ? res->layers : "none");
+	if (res->efail)
+		gw_buf_adds(out, "; efail-nested-encrypted=1");
+	if (res->failed_signatures > 0)
+		gw_buf_addf(out, "; signatures-failed=%d",
+			    res->failed_signatures);
+	if (res->unauthenticated)
+		gw_buf_adds(out, "; unauthenticated-encryption=1");
+	if (res->mime_too_deep)
+		gw_buf_adds(out, "; mime-too-deep=1");
+	return gw_buf_adds(out, eol);
 }
 
 /*
@@ -463,18 +798,48 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 	return rc;
 }
 
-/* An encrypted part anywhere below the root (EFAIL direct exfiltration:
- * decrypting it would mix attacker text with the plaintext). */
+/* Whether a part's label says it may hold CMS: an S/MIME content type,
+ * application/octet-stream, or a .p7m, .p7s, .p7c or .p7z file name. */
 static int
-nested_encrypted(const struct mime_part *root)
+may_hold_cms(const struct mime_part *p)
+{
+	const char *ct = mime_part_content_type(p), *fn, *ext;
+	size_t n;
+
+	if (mime_part_kind(p) != MIME_KIND_LEAF)
+		return 0;
+	if (is_pkcs7_mime(ct) || is_pkcs7_sig(ct) ||
+	    strcmp(ct, "application/octet-stream") == 0)
+		return 1;
+	if ((fn = mime_part_filename(p)) == NULL || (n = strlen(fn)) < 4)
+		return 0;
+	ext = fn + n - 4;
+	return strcasecmp(ext, ".p7m") == 0 || strcasecmp(ext, ".p7s") == 0 ||
+	       strcasecmp(ext, ".p7c") == 0 || strcasecmp(ext, ".p7z") == 0;
+}
+
+/*
+ * An encrypted part anywhere below the root (EFAIL direct exfiltration:
+ * decrypting it would mix attacker text with the plaintext): one whose
+ * label says enveloped (or leaves it open), or one that may hold CMS
+ * and whose CMS content type is enveloped-data or authEnveloped-data,
+ * whatever its label says (a relabelled part is still decrypted by a
+ * reader that goes by the CMS object).
+ */
+static int
+nested_encrypted(const unsigned char *msg, const struct mime_part *root)
 {
 	const struct mime_part *p;
+	enum kind k;
 
-	for (p = mime_part_next(root); p != NULL; p = mime_part_next(p))
-		if (classify(p) == K_ENVELOPED ||
-		    (classify(p) == K_PKCS7 &&
-		     !is_pkcs7_sig(mime_part_content_type(p))))
+	for (p = mime_part_next(root); p != NULL; p = mime_part_next(p)) {
+		k = classify(p);
+		if (k == K_ENVELOPED ||
+		    (k == K_PKCS7 && !is_pkcs7_sig(mime_part_content_type(p))))
 			return 1;
+		if (may_hold_cms(p) && part_is_enveloped(msg, p))
+			return 1;
+	}
 	return 0;
 }
 
@@ -486,6 +851,29 @@ maybe_layer(const struct mime_part *root)
 
 	return is_pkcs7_mime(ct) || strcmp(ct, "multipart/signed") == 0 ||
 	       strcmp(ct, "application/octet-stream") == 0;
+}
+
+/*
+ * The outermost layer's parse: past the MIME parser's depth ceiling, a
+ * multipart or message is a leaf (MIME_DEFECT_TOO_DEEP) instead of a
+ * failure, so that ordinary mail nested that deep can be delivered.
+ */
+static int
+parse_outer(const unsigned char *e, size_t n, struct mime_tree **out)
+{
+	struct mime_limits lim;
+	struct mime_parser *mp;
+	int rc;
+
+	*out = NULL;
+	mime_limits_default(&lim);
+	lim.depth_as_leaf = 1;
+	if ((mp = mime_parser_new(&lim)) == NULL)
+		return GW_ERR_NOMEM;
+	if ((rc = mime_parser_feed(mp, e, n)) == 0)
+		rc = mime_parser_finish(mp, out);
+	mime_parser_free(mp);
+	return rc;
 }
 
 /*
@@ -503,7 +891,9 @@ parse_layer(const unsigned char *e, size_t n, int depth,
 	int rc;
 
 	*out = NULL;
-	if (depth > 0 && (h = mime_header_block_len(e, n)) < n) {
+	if (depth == 0)
+		return parse_outer(e, n, out);
+	if ((h = mime_header_block_len(e, n)) < n) {
 		if ((rc = smime_parse(e, h, out)) != 0)
 			return rc;
 		/* Only when the parser ends the header block where the
@@ -649,6 +1039,72 @@ buf_free(struct gw_buf *b, int plaintext)
 		gw_buf_free(b);
 }
 
+/* Whether the bytes hold anything but white space. */
+static int
+has_text(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return 1;
+	return 0;
+}
+
+/*
+ * Checks a signed layer (root of cd) and finds its content: *ed, *el
+ * (NULL when there is none to go on with), and *extra when the layer
+ * carries text that its signature does not cover (after the close
+ * delimiter of a multipart/signed, or after the CMS object).  A failed
+ * signature still gives its content, so that the layers inside can be
+ * opened.  cms holds the layer's CMS object for an opaque one, or NULL.
+ * 0, or a GW_ERR_* code for the message; the layer's own outcome is
+ * in res.
+ */
+static int
+signed_layer(const unsigned char *cd, const struct mime_part *root,
+	     enum kind k, CMS_ContentInfo **cms, int cms_extra,
+	     const struct smime_open_opts *o, struct gw_buf *entity,
+	     const unsigned char **ed, size_t *el, int *extra,
+	     struct smime_open_result *res)
+{
+	const struct mime_part *from = root; /* whose From fields to cover */
+	struct mime_range r, epi;
+	ASN1_OCTET_STRING **pos;
+	int rc;
+
+	*ed = NULL;
+	*el = 0;
+	*extra = 0;
+	if (k == K_SIGNED_DETACHED) {
+		r = mime_part_range(mime_part_child(root, 0));
+		epi = mime_part_epilogue(root);
+		if ((rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
+				   res)) != 0)
+			return rc == GW_ERR_PARSE ? 0 : rc;
+		if ((rc = verify_detached(*cms, cd + r.start, r.end - r.start,
+					  from, o, entity, res)) != 0)
+			return rc;
+		/* The content is the signed part, in place. */
+		*ed = cd + r.start;
+		*el = r.end - r.start;
+		*extra = has_text(cd + epi.start, epi.end - epi.start);
+		return 0;
+	}
+	if ((rc = verify_layer(*cms, NULL, from, o, entity, res)) != 0)
+		return rc;
+	*extra = cms_extra;
+	if (open_layer(res) != NULL) {
+		*ed = entity->data;
+		*el = entity->len;
+	} else if ((pos = CMS_get0_content(*cms)) != NULL && *pos != NULL) {
+		/* Not verified: the encapsulated content as it came. */
+		*ed = ASN1_STRING_get0_data(*pos);
+		*el = (size_t)ASN1_STRING_length(*pos);
+	}
+	return 0;
+}
+
 int
 smime_open(const unsigned char *msg, size_t len,
 	   const struct smime_open_opts *o, struct gw_buf *out,
@@ -659,12 +1115,12 @@ smime_open(const unsigned char *msg, size_t len,
 	size_t cl, el;
 	struct mime_tree *tree = NULL;
 	const struct mime_part *root;
+	struct smime_layer *l;
 	CMS_ContentInfo *cms = NULL;
-	struct mime_range r;
 	enum kind k;
 	const char *eol = "\r\n";
-	const struct mime_part *from;
-	int depth, rc, changed = 0, smime_inside, removed = 0;
+	int depth, rc, changed = 0, smime_inside, removed = 0, extra = 0;
+	int sig_ok, auth;
 	/*
 	 * Only decrypted content is secret: the input, and what was
 	 * signed in it, came over the wire.  plain: entity and next may
@@ -672,6 +1128,12 @@ smime_open(const unsigned char *msg, size_t len,
 	 * not); cur_plain: cur does (from the first rewrap of it on).
 	 */
 	int plain = 0, cur_plain = 0;
+	/*
+	 * covered: a good signature covers all of the current message's
+	 * entity, or an authenticated envelope made it; cbc: the content
+	 * of an enveloped-data (CBC, malleable) was decrypted.
+	 */
+	int covered = 0, cbc = 0;
 
 	memset(res, 0, sizeof(*res));
 	res->ar = "none";
@@ -681,7 +1143,7 @@ smime_open(const unsigned char *msg, size_t len,
 	if (o->now != 0)
 		X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(o->trust),
 					   o->now);
-	if ((rc = smime_parse(msg, len, &tree)) != 0)
+	if ((rc = parse_outer(msg, len, &tree)) != 0)
 		goto out;
 	root = mime_tree_root(tree);
 	if (mime_part_header_count(root) > 0) {
@@ -697,6 +1159,18 @@ smime_open(const unsigned char *msg, size_t len,
 				SMIME_MSG_MAX);
 		goto out;
 	}
+	if (mime_part_defects_all(root) & MIME_DEFECT_TOO_DEEP) {
+		/* Ordinary mail is delivered as it is, flagged; S/MIME
+		 * work is not done on what the parser could not see. */
+		if (classify(root) != K_NONE) {
+			rc = gw_err_set(GW_ERR_LIMIT,
+					"MIME nesting deeper than %u in an "
+					"S/MIME message",
+					MIME_LIMIT_DEPTH);
+			goto out;
+		}
+		res->mime_too_deep = 1;
+	}
 	if ((rc = stripped_copy(msg, len, root, o->authserv_id, &cur,
 				&removed)) != 0)
 		goto out;
@@ -711,7 +1185,7 @@ smime_open(const unsigned char *msg, size_t len,
 		cl = len;
 	}
 
-	for (depth = 0; depth < MAX_LAYERS; depth++) {
+	for (depth = 0;; depth++) {
 		CMS_ContentInfo_free(cms);
 		cms = NULL;
 		gw_buf_reset(&entity);
@@ -720,11 +1194,17 @@ smime_open(const unsigned char *msg, size_t len,
 		    (rc = parse_layer(cd, cl, depth, &tree)) != 0)
 			goto out;
 		root = mime_tree_root(tree);
-		from = root;
 		k = classify(root);
+		if (depth == MAX_LAYERS && k != K_NONE) {
+			fail(res, "permerror", "more than %d S/MIME layers",
+			     MAX_LAYERS);
+			break;
+		}
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {
-			if ((rc = part_cms(cd, root, &cms, res)) != 0) {
+			if ((rc = part_cms(cd, root, &cms, &extra, res)) != 0) {
+				if (rc != GW_ERR_PARSE)
+					goto out;
 				res->smime = 1;
 				rc = 0;
 				break;
@@ -748,7 +1228,7 @@ smime_open(const unsigned char *msg, size_t len,
 			break;
 		}
 		if (k == K_NONE) {
-			if (depth == 0 && nested_encrypted(root)) {
+			if (depth == 0 && nested_encrypted(cd, root)) {
 				res->smime = 1;
 				res->efail = 1;
 				fail(res, "permerror",
@@ -772,6 +1252,7 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		if (k == K_CERTS_ONLY) {
 			add_layer(res, "certs-only");
+			layer_close(res, "neutral");
 			if (res->signer_certs == NULL)
 				res->signer_certs = CMS_get1_certs(cms);
 			if (res->status == SMIME_OK && res->signatures == 0 &&
@@ -780,15 +1261,20 @@ smime_open(const unsigned char *msg, size_t len,
 			break;
 		}
 		if (k == K_ENVELOPED) {
-			add_layer(res, OBJ_obj2nid(CMS_get0_type(cms)) ==
-						   NID_id_smime_ct_authEnvelopedData
-					   ? "authEnveloped-data"
-					   : "enveloped-data");
+			auth = OBJ_obj2nid(CMS_get0_type(cms)) ==
+			       NID_id_smime_ct_authEnvelopedData;
+			add_layer(res, auth ? "authEnveloped-data"
+					    : "enveloped-data");
 			plain = 1;
 			if ((rc = decrypt_layer(cms, o, &entity, res)) != 0)
 				goto out;
-			if (res->status != SMIME_OK)
-				break;
+			if (open_layer(res) == NULL)
+				break; /* it failed */
+			layer_close(res, "decrypted");
+			/* What CBC gives is what anyone who reorders its
+			 * blocks wants; GCM's tag leaves nobody that. */
+			covered = auth;
+			cbc |= !auth;
 			if ((rc = rewrap(cd, root, entity.data, entity.len,
 					 &next)) != 0)
 				goto out;
@@ -807,33 +1293,24 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		/* Signed, opaque or detached. */
 		add_layer(res, "signed-data");
-		if (k == K_SIGNED_DETACHED) {
-			const struct mime_part *c0 = mime_part_child(root, 0);
-			r = mime_part_range(c0);
-			if ((rc = part_cms(cd, mime_part_child(root, 1),
-					   &cms, res)) != 0) {
-				rc = 0;
-				break;
-			}
-			if ((rc = verify_detached(cms, cd + r.start,
-						  r.end - r.start, from, o,
-						  &entity, res)) != 0)
-				goto out;
-			if (res->status != SMIME_OK)
-				break;
-			/* The content is the signed part, in place. */
-			ed = cd + r.start;
-			el = r.end - r.start;
+		if ((rc = signed_layer(cd, root, k, &cms, extra, o, &entity,
+				       &ed, &el, &extra, res)) != 0)
+			goto out;
+		if ((l = open_layer(res)) != NULL) {
+			snprintf(l->signer, sizeof(l->signer), "%s",
+				 res->signer);
+			layer_close(res, "pass");
+			sig_ok = 1;
 		} else {
-			if ((rc = verify_layer(cms, NULL, from, o, &entity,
-					       res)) != 0)
-				goto out;
-			if (res->status != SMIME_OK)
-				break;
-			ed = entity.data;
-			el = entity.len;
+			res->failed_signatures++;
+			sig_ok = 0;
 		}
-		smime_inside = content_is_smime(ed, el);
+		smime_inside = ed != NULL && content_is_smime(ed, el);
+		/* A failed signature is taken off only to open what is
+		 * inside it; the innermost one stays as it came. */
+		if (!sig_ok && (!smime_inside || o->only == SMIME_OPEN_VERIFY))
+			break;
+		covered = sig_ok && !extra;
 		if (smime_inside || o->remove_signature) {
 			if ((rc = rewrap(cd, root, ed, el, &next)) != 0)
 				goto out;
@@ -846,22 +1323,24 @@ smime_open(const unsigned char *msg, size_t len,
 			tree = NULL;
 			gw_buf_init(&next, SMIME_MSG_MAX);
 			changed = 1;
+			/* What was not covered is gone with the layer. */
+			covered = sig_ok;
 		}
 		if (!smime_inside || o->only == SMIME_OPEN_VERIFY)
 			break;
 	}
-	if (depth == MAX_LAYERS)
-		fail(res, "permerror", "more than %d S/MIME layers",
-		     MAX_LAYERS);
 	if (res->status == SMIME_OK) {
-		/* Verified means something was decrypted or verified. */
-		res->verified = res->smime &&
-				res->signatures + res->decrypted > 0;
 		if (res->signatures > 0)
 			res->ar = "pass";
 		else if (res->decrypted > 0)
 			res->ar = "none";
 	}
+	/* Verified: something was opened, nothing failed, and a good
+	 * signature (or an authenticated envelope) covers what is
+	 * delivered. */
+	res->verified = res->status == SMIME_OK && res->smime && covered &&
+			res->signatures + res->decrypted > 0;
+	res->unauthenticated = cbc && !covered;
 	if ((rc = result_headers(o, res, changed ? "\r\n" : eol, out)) != 0 ||
 	    (rc = gw_buf_add(out, cd, cl)) != 0)
 		goto out;

@@ -15,24 +15,47 @@
  *   wildcard-matching its domain) when the message has one.
  * - A signature whose content is another S/MIME layer is an outer
  *   signature (triple wrap, or sign-after-encrypt): it is removed once
- *   verified.  The innermost signature is retained, or removed with
- *   opts->remove_signature.
+ *   checked, and the layer inside is opened next, whether it verified
+ *   or failed (a failed outer signature does not hide the inner layers:
+ *   each one is reported).  The innermost signature is retained, or
+ *   removed with opts->remove_signature when it verified.
  * - Only a whole-body encrypted entity is decrypted; an encrypted part
  *   nested inside another multipart is left alone and flagged (EFAIL
- *   direct exfiltration).
+ *   direct exfiltration).  Whether a part is encrypted is decided by
+ *   its CMS content type whatever its label says (smime-type, content
+ *   type or file name), for every part that may hold CMS.
  * - A decryption that fails because the token failed (opts->key_fault
  *   says so: a device, session or module fault) is temporary: the
  *   result's ar is "temperror" and its error the fault's code, so that
  *   the caller can defer the message instead of delivering it
  *   undecrypted.
- * - A layer that fails (no key, bad decrypt, bad or untrusted
- *   signature) is left exactly as it was, with every layer outside it
- *   removed; a message that fails at its outermost layer comes out
- *   byte for byte unchanged apart from the result headers.
+ * - Any other layer that fails (no key, bad decrypt, a failed innermost
+ *   signature, a CMS object that cannot be read) is left exactly as it
+ *   was, with every layer outside it removed; a message that fails at
+ *   its outermost layer comes out byte for byte unchanged apart from
+ *   the result headers.
+ * - Verified means that a good signature covers the whole delivered
+ *   entity: the retained or removed signature is the entity itself (no
+ *   part or text around it, no text after its close delimiter or after
+ *   its CMS object), or the entity came out of an authenticated
+ *   envelope (authEnveloped-data).  Content of an envelope without
+ *   authentication (enveloped-data: CBC, malleable without the key) is
+ *   never verified by itself: unless a good signature inside it covers
+ *   the entity, res->unauthenticated is set.
+ * - Ceilings: at most SMIME_OPEN_MAX_LAYERS layers are opened (one more
+ *   is a permerror, left in place); a SignedData with more than
+ *   SMIME_OPEN_MAX_CERTS certificates or SMIME_OPEN_MAX_SIGNERS signers
+ *   is refused (GW_ERR_LIMIT) before it is parsed.  A message nested
+ *   deeper than the MIME parser's max_depth is parsed up to it and
+ *   delivered with res->mime_too_deep when its body is no S/MIME layer;
+ *   when it is one, that is GW_ERR_LIMIT as before.
  *
  * The output starts with an Authentication-Results field (RFC 8601)
- * with the smime method of RFC 7281 and an X-SMIME-Gateway field with
- * the smime-gateway-message and smime-gateway-verified flags.  Every
+ * with the smime method of RFC 7281, one result per signature met
+ * (outermost first) and one for a failure of another kind, or a single
+ * one (none, neutral, permerror) when there is neither; then an
+ * X-SMIME-Gateway field with the smime-gateway-message and
+ * smime-gateway-verified flags and the others of res.  Every
  * X-SMIME-Gateway field that arrived, and every Authentication-Results
  * field that arrived bearing opts->authserv_id in any spelling a reader
  * could take for it, is dropped first (smime_is_our_result()).
@@ -56,6 +79,10 @@
 #include <openssl/x509.h>
 
 #include "gw_buf.h"
+
+#define SMIME_OPEN_MAX_LAYERS 8
+#define SMIME_OPEN_MAX_CERTS 64		/* per SignedData */
+#define SMIME_OPEN_MAX_SIGNERS 16	/* per SignedData */
 
 enum smime_open_only {
 	SMIME_OPEN_ALL,
@@ -92,6 +119,16 @@ enum smime_status {
 	SMIME_WRONG_KIND = 2, /* decrypt/verify only: not that kind */
 };
 
+/* One layer met, outermost first. */
+struct smime_layer {
+	char kind[24];		/* enveloped-data, authEnveloped-data,
+				 * signed-data, certs-only, unsupported */
+	const char *result;	/* pass, fail, permerror, temperror (an AR
+				 * smime result), decrypted, neutral */
+	char signer[256];	/* pass: the identity that covers From */
+	char reason[512];	/* why it failed, or "" */
+};
+
 struct smime_open_result {
 	enum smime_status status;
 	int smime;		/* smime-gateway-message */
@@ -99,10 +136,21 @@ struct smime_open_result {
 	int decrypted;		/* layers decrypted */
 	int signatures;		/* signatures verified */
 	int efail;		/* nested encrypted part left alone */
+	int failed_signatures;	/* signatures that failed (each reported) */
+	int unauthenticated;	/* content of an enveloped-data (CBC) that
+				 * no good signature inside covers */
+	int mime_too_deep;	/* MIME nested deeper than the parser's
+				 * ceiling: not looked into below it */
+	struct smime_layer layer[SMIME_OPEN_MAX_LAYERS + 1];
+	int nlayers;
+	int failed_layer;	/* 1-based index in layer[] of the layer
+				 * that failed first; 0: none, or the
+				 * first failure is no layer's (EFAIL) */
 	const char *ar;		/* none, pass, fail, neutral, permerror, temperror */
 	char signer[256];	/* identity of the (last) verified signer */
 	char layers[128];	/* e.g. "enveloped-data,signed-data" */
-	char reason[512];	/* why it failed, for people */
+	char reason[512];	/* why it failed (the first failure), for
+				 * people */
 	int error;		/* the GW_ERR_* code behind a failure that was
 				 * not the message's fault (gw_err_class()
 				 * tells a token outage from the rest); 0 */

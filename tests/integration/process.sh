@@ -227,8 +227,9 @@ D=$T/i-enc
 inc "incoming encrypted" 0 "$D" -i "$T/in2.eml"
 same "incoming encrypted: decrypted once" "$(j "$D" .smime.decrypted)" 1
 has "incoming encrypted: plaintext delivered" "$D/copy-1.eml" "for the gateway only"
-same "incoming encrypted: decrypted counts as verified (every layer opened)" \
-	"$(j "$D" '.flags["smime-gateway-verified"]')" true
+# AES-CBC content that no signature inside covers is not verified (issue 8, item 5).
+same "incoming encrypted: CBC content alone is not verified, and flagged" \
+	"$(j "$D" '.flags | "\(.["smime-gateway-verified"]) \(.["unauthenticated-encryption"])"')" "false true"
 
 # The token unavailable: a PIN file that is missing.  Nothing delivered.
 sed 's#^pin_file = .*#pin_file = tok/missing.pin#' "$T/smimegw.conf" >"$T/nopin.conf"

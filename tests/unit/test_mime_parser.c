@@ -290,7 +290,7 @@ run_case(void **state)
 /* ---- the case table -------------------------------------------------- */
 
 #define LIM(hb, line, depth, parts, total, fields, params)                   \
-	{hb, line, depth, parts, total, fields, params}
+	{hb, line, depth, parts, total, fields, params, 0}
 
 static struct pcase cases[] = {
 {"simple_crlf",

@@ -1,0 +1,510 @@
+/*
+ * test_smime_open.c - table tests for gateway/smime/smime_open.c on
+ * hand-made DER and MIME (no token, no openssl command): the ceilings
+ * on certificates and signers counted before a SignedData is parsed
+ * (definite and indefinite lengths), the layer ceiling, nested
+ * envelopes found by their CMS content type whatever the label, MIME
+ * nested past the parser's depth, and what "verified" means for CBC
+ * and GCM envelopes (issue 8, items 5, 10 and 16).  Envelopes are made
+ * with smime_encrypt() to a software key generated for the run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "gw_buf.h"
+#include "gw_err.h"
+#include "mime_codec.h"
+#include "smime.h"
+#include "smime_open.h"
+#include "unit_util.h"
+
+#define AUTHSERV "unit.example"
+
+static EVP_PKEY *key;
+static X509 *cert;
+static X509_STORE *trust;
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static int
+add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+	int ok;
+
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return 0;
+	ok = X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
+static int
+setup(void **state)
+{
+	X509_NAME *n;
+
+	(void)state;
+	if ((key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)) == NULL ||
+	    (cert = X509_new()) == NULL || (trust = X509_STORE_new()) == NULL)
+		return -1;
+	n = X509_get_subject_name(cert);
+	if (!X509_set_version(cert, X509_VERSION_3) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(cert), 7) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					(const unsigned char *)"unit", -1, -1,
+					0) ||
+	    !X509_set_issuer_name(cert, n) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(cert), 86400) ||
+	    !X509_set_pubkey(cert, key) ||
+	    !add_ext(cert, NID_key_usage, "critical,keyEncipherment") ||
+	    !add_ext(cert, NID_subject_alt_name, "email:unit@unit.example") ||
+	    X509_sign(cert, key, EVP_sha256()) <= 0 ||
+	    !X509_STORE_add_cert(trust, cert))
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	X509_STORE_free(trust);
+	return 0;
+}
+
+static int
+find_key(void *arg, CMS_ContentInfo *cms, X509 **c, EVP_PKEY **k)
+{
+	(void)arg;
+	(void)cms;
+	if (!X509_up_ref(cert) || !EVP_PKEY_up_ref(key))
+		return GW_ERR_NOMEM;
+	*c = cert;
+	*k = key;
+	return 0;
+}
+
+/* smime_open() with the software key: its return code. */
+static int
+open_msg(const unsigned char *m, size_t n, struct gw_buf *out,
+	 struct smime_open_result *res)
+{
+	struct smime_open_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.trust = trust;
+	o.authserv_id = AUTHSERV;
+	o.find_key = find_key;
+	gw_err_clear();
+	return smime_open(m, n, &o, out, res);
+}
+
+/* ---- DER made by hand -------------------------------------------------- */
+
+static void
+der_len(struct gw_buf *b, size_t n)
+{
+	unsigned char l[5];
+
+	if (n < 0x80) {
+		l[0] = (unsigned char)n;
+		gw_buf_add(b, l, 1);
+		return;
+	}
+	l[0] = 0x83;
+	l[1] = (unsigned char)(n >> 16);
+	l[2] = (unsigned char)(n >> 8);
+	l[3] = (unsigned char)n;
+	gw_buf_add(b, l, 4);
+}
+
+/* tag, then content: with a definite length, or indefinite (BER). */
+static void
+der_wrap(struct gw_buf *b, unsigned char tag, const struct gw_buf *c,
+	 int indef)
+{
+	static const unsigned char eoc[2] = {0, 0};
+
+	gw_buf_add(b, &tag, 1);
+	if (indef) {
+		gw_buf_adds(b, "\x80");
+		gw_buf_add(b, c->data, c->len);
+		gw_buf_add(b, eoc, 2);
+	} else {
+		der_len(b, c->len);
+		gw_buf_add(b, c->data, c->len);
+	}
+}
+
+/*
+ * A ContentInfo holding a SignedData with ncerts dummy certificates
+ * (empty SEQUENCEs: only counted, never parsed) and nsigners dummy
+ * SignerInfos.
+ */
+static void
+signed_data(struct gw_buf *out, int ncerts, int nsigners, int indef)
+{
+	static const unsigned char oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+					    0xf7, 0x0d, 0x01, 0x07, 0x02};
+	static const unsigned char head[] = {
+	    0x02, 0x01, 0x01,				  /* version */
+	    0x31, 0x00,					  /* digestAlgorithms */
+	    0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
+	    0x07, 0x01};				  /* encapContentInfo */
+	struct gw_buf certs, signers, sd, sdseq, ex, ci;
+	int i;
+
+	gw_buf_init(&certs, 1 << 20);
+	gw_buf_init(&signers, 1 << 20);
+	gw_buf_init(&sd, 1 << 20);
+	gw_buf_init(&sdseq, 1 << 20);
+	gw_buf_init(&ex, 1 << 20);
+	gw_buf_init(&ci, 1 << 20);
+	for (i = 0; i < ncerts; i++)
+		gw_buf_add(&certs, "\x30\x00", 2);
+	for (i = 0; i < nsigners; i++)
+		gw_buf_add(&signers, "\x30\x00", 2);
+	gw_buf_add(&sd, head, sizeof(head));
+	der_wrap(&sd, 0xa0, &certs, indef);
+	der_wrap(&sd, 0x31, &signers, indef);
+	der_wrap(&sdseq, 0x30, &sd, indef);
+	der_wrap(&ex, 0xa0, &sdseq, indef);
+	gw_buf_add(&ci, oid, sizeof(oid));
+	gw_buf_add(&ci, ex.data, ex.len);
+	der_wrap(out, 0x30, &ci, indef);
+	gw_buf_free(&certs);
+	gw_buf_free(&signers);
+	gw_buf_free(&sd);
+	gw_buf_free(&sdseq);
+	gw_buf_free(&ex);
+	gw_buf_free(&ci);
+}
+
+/* A message whose body is der, base64, under the Content-Type ct. */
+static void
+der_message(struct gw_buf *m, const char *ct, const struct gw_buf *der)
+{
+	unsigned char *dst;
+	size_t max = mime_base64_encoded_max(der->len), n;
+
+	gw_buf_addf(m, "From: unit@unit.example\r\nMIME-Version: 1.0\r\n"
+		       "Content-Type: %s\r\n"
+		       "Content-Transfer-Encoding: base64\r\n\r\n",
+		    ct);
+	assert_int_equal(gw_buf_reserve(m, max, &dst), 0);
+	assert_int_equal(mime_base64_encode(der->data, der->len, dst, max, &n),
+			 0);
+	m->len += n;
+}
+
+/* ---- item 16: certificates and signers per SignedData ------------------ */
+
+static const struct count_case {
+	const char *name;
+	int certs, signers, indef;
+	int rc;			/* smime_open()'s */
+	const char *detail;	/* gw_err_detail() when rc, else the reason */
+} count_cases[] = {
+    {"item16_64_certificates_parsed", 64, 1, 0, 0,
+     "not a valid CMS object"},
+    {"item16_65_certificates_refused", 65, 1, 0, GW_ERR_LIMIT,
+     "signed data with more than 64 certificates (a ceiling)"},
+    {"item16_65_certificates_indefinite_refused", 65, 1, 1, GW_ERR_LIMIT,
+     "signed data with more than 64 certificates (a ceiling)"},
+    {"item16_52000_certificates_refused", 52000, 1, 0, GW_ERR_LIMIT,
+     "more than 64 certificates"},
+    {"item16_16_signers_parsed", 1, 16, 1, 0, "not a valid CMS object"},
+    {"item16_17_signers_refused", 1, 17, 0, GW_ERR_LIMIT,
+     "signed data with more than 16 signers (a ceiling)"},
+    {"item16_17_signers_indefinite_refused", 0, 17, 1, GW_ERR_LIMIT,
+     "more than 16 signers"},
+};
+
+static void
+test_counts(void **state)
+{
+	const struct count_case *c = *state;
+	struct smime_open_result res;
+	struct gw_buf der, m, out;
+	int rc;
+
+	gw_buf_init(&der, (size_t)1 << 20);
+	gw_buf_init(&m, (size_t)2 << 20);
+	gw_buf_init(&out, (size_t)4 << 20);
+	signed_data(&der, c->certs, c->signers, c->indef);
+	der_message(&m, "application/pkcs7-mime; smime-type=signed-data", &der);
+	rc = open_msg(m.data, m.len, &out, &res);
+	assert_int_equal(rc, c->rc);
+	if (rc != 0) {
+		assert_substr(gw_err_detail(), c->detail);
+	} else {
+		assert_int_equal(res.status, SMIME_FAILED);
+		assert_substr(res.reason, c->detail);
+	}
+	smime_open_result_free(&res);
+	gw_buf_free(&der);
+	gw_buf_free(&m);
+	gw_buf_free(&out);
+}
+
+/* ---- item 10: nested envelopes by CMS type ----------------------------- */
+
+/* The first bytes of an EnvelopedData ContentInfo (BER, indefinite),
+ * of an AuthEnvelopedData one (definite), and of a PDF. */
+static const unsigned char env_head[] = {
+    0x30, 0x80, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+    0x01, 0x07, 0x03, 0xa0, 0x80, 0x30, 0x80, 0x02, 0x01, 0x00};
+static const unsigned char auth_head[] = {
+    0x30, 0x82, 0x04, 0x00, 0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+    0x0d, 0x01, 0x09, 0x10, 0x01, 0x17, 0xa0, 0x82, 0x03, 0xef};
+static const unsigned char pdf_head[] = "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n";
+
+static const struct nest_case {
+	const char *name;
+	const char *ct;		/* the nested part's Content-Type */
+	const unsigned char *body;
+	size_t len;
+	int binary;		/* Content-Transfer-Encoding: binary */
+	int efail;
+} nest_cases[] = {
+    {"item10_signed_data_label",
+     "application/pkcs7-mime; smime-type=signed-data", env_head,
+     sizeof(env_head), 0, 1},
+    {"item10_pkcs7_signature_label_binary", "application/pkcs7-signature",
+     env_head, sizeof(env_head), 1, 1},
+    {"item10_octet_stream_p7s_auth_enveloped",
+     "application/octet-stream; name=x.p7s", auth_head, sizeof(auth_head),
+     0, 1},
+    {"item10_x_pkcs7_signature_label", "application/x-pkcs7-signature", auth_head,
+     sizeof(auth_head), 0, 1},
+    {"item10_certs_only_label",
+     "application/pkcs7-mime; smime-type=certs-only", env_head,
+     sizeof(env_head), 0, 1},
+    {"item10_text_plain_not_a_carrier", "text/plain", env_head,
+     sizeof(env_head), 0, 0},
+    {"item10_octet_stream_pdf_not_flagged", "application/octet-stream; name=a.pdf", pdf_head,
+     sizeof(pdf_head) - 1, 0, 0},
+    {"item10_truncated_header_not_flagged", "application/pkcs7-signature",
+     env_head, 3, 0, 0},
+};
+
+static void
+test_nested(void **state)
+{
+	const struct nest_case *c = *state;
+	struct smime_open_result res;
+	struct gw_buf m, out;
+	unsigned char *dst;
+	size_t max = mime_base64_encoded_max(c->len), n;
+
+	gw_buf_init(&m, 1 << 20);
+	gw_buf_init(&out, 1 << 20);
+	gw_buf_addf(&m, "MIME-Version: 1.0\r\n"
+			"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			"--b\r\nContent-Type: text/html\r\n\r\n<img src='\r\n"
+			"--b\r\nContent-Type: %s\r\n"
+			"Content-Transfer-Encoding: %s\r\n\r\n",
+		    c->ct, c->binary ? "binary" : "base64");
+	if (c->binary) {
+		gw_buf_add(&m, c->body, c->len);
+	} else {
+		assert_int_equal(gw_buf_reserve(&m, max, &dst), 0);
+		assert_int_equal(
+		    mime_base64_encode(c->body, c->len, dst, max, &n), 0);
+		m.len += n;
+	}
+	gw_buf_adds(&m, "\r\n--b--\r\n");
+	assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+	assert_int_equal(res.efail, c->efail);
+	assert_int_equal(res.decrypted, 0);
+	assert_int_equal(res.status, c->efail ? SMIME_FAILED : SMIME_OK);
+	smime_open_result_free(&res);
+	gw_buf_free(&m);
+	gw_buf_free(&out);
+}
+
+/* ---- item 16: MIME past the parser's depth ----------------------------- */
+
+static void
+deep_message(struct gw_buf *m, const char *top, int depth)
+{
+	int i;
+
+	gw_buf_addf(m, "From: a@b.example\r\nMIME-Version: 1.0\r\n%s", top);
+	for (i = 0; i < depth; i++)
+		gw_buf_addf(m,
+			    "Content-Type: multipart/mixed; boundary=d%d\r\n"
+			    "\r\n--d%d\r\n",
+			    i, i);
+	gw_buf_adds(m, "\r\ndeep\r\n");
+}
+
+static void
+item16_deep_plain_delivered(void **state)
+{
+	struct smime_open_result res;
+	struct gw_buf m, out;
+
+	(void)state;
+	gw_buf_init(&m, 1 << 20);
+	gw_buf_init(&out, 1 << 20);
+	deep_message(&m, "", 40);
+	assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+	assert_int_equal(res.status, SMIME_OK);
+	assert_int_equal(res.mime_too_deep, 1);
+	assert_int_equal(res.smime, 0);
+	assert_string_equal(res.ar, "none");
+	assert_substr((const char *)out.data, "; mime-too-deep=1\r\n");
+	/* The message itself follows the result fields. */
+	assert_true(out.len > m.len);
+	assert_memory_equal(out.data + out.len - m.len, m.data, m.len);
+	smime_open_result_free(&res);
+	gw_buf_free(&m);
+	gw_buf_free(&out);
+}
+
+static void
+item16_deep_smime_refused(void **state)
+{
+	struct smime_open_result res;
+	struct gw_buf m, out;
+
+	(void)state;
+	gw_buf_init(&m, 1 << 20);
+	gw_buf_init(&out, 1 << 20);
+	deep_message(&m,
+		     "Content-Type: multipart/signed; boundary=s; "
+		     "protocol=\"application/pkcs7-signature\"\r\n\r\n--s\r\n",
+		     40);
+	gw_buf_adds(&m, "\r\n--s\r\nContent-Type: application/pkcs7-signature"
+			"\r\n\r\nMAA=\r\n--s--\r\n");
+	assert_int_equal(open_msg(m.data, m.len, &out, &res), GW_ERR_LIMIT);
+	assert_substr(gw_err_detail(), "MIME nesting deeper than 32");
+	smime_open_result_free(&res);
+	gw_buf_free(&m);
+	gw_buf_free(&out);
+}
+
+/* ---- items 5 and 16: envelopes, verified, the layer ceiling ------------ */
+
+/* n envelopes to the software key around a text message. */
+static void
+envelopes(struct gw_buf *m, const EVP_CIPHER *cipher, int n)
+{
+	struct smime_recipients r;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	struct gw_buf next;
+	int i;
+
+	assert_non_null(sk);
+	assert_true(sk_X509_push(sk, cert));
+	memset(&r, 0, sizeof(r));
+	r.certs = sk;
+	r.cipher = cipher;
+	gw_buf_adds(m, "From: a@b.example\r\nContent-Type: text/plain\r\n\r\n"
+		       "the secret\r\n");
+	for (i = 0; i < n; i++) {
+		gw_buf_init(&next, (size_t)8 << 20);
+		assert_int_equal(smime_encrypt(m->data, m->len, &r, &next), 0);
+		gw_buf_free(m);
+		*m = next;
+	}
+	sk_X509_free(sk);
+}
+
+static const struct env_case {
+	const char *name;
+	int gcm;
+	int layers;
+	enum smime_status status;
+	int decrypted, verified, unauthenticated;
+	const char *reason;
+} env_cases[] = {
+    {"item05_cbc_not_verified_flagged", 0, 1, SMIME_OK, 1, 0, 1, ""},
+    {"item05_gcm_verified", 1, 1, SMIME_OK, 1, 1, 0, ""},
+    {"item16_eight_layers_opened", 1, 8, SMIME_OK, 8, 1, 0, ""},
+    {"item16_ninth_layer_permerror", 1, 9, SMIME_FAILED, 8, 0, 0,
+     "more than 8 S/MIME layers"},
+};
+
+static void
+test_envelopes(void **state)
+{
+	const struct env_case *c = *state;
+	struct smime_open_result res;
+	struct gw_buf m, out;
+
+	gw_buf_init(&m, (size_t)8 << 20);
+	gw_buf_init(&out, (size_t)8 << 20);
+	envelopes(&m, c->gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(),
+		  c->layers);
+	assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+	assert_int_equal(res.status, c->status);
+	assert_int_equal(res.decrypted, c->decrypted);
+	assert_int_equal(res.verified, c->verified);
+	assert_int_equal(res.unauthenticated, c->unauthenticated);
+	assert_string_equal(res.reason, c->reason);
+	assert_int_equal(res.nlayers, c->decrypted);
+	assert_string_equal(res.layer[0].kind, c->gcm ? "authEnveloped-data"
+						      : "enveloped-data");
+	assert_string_equal(res.layer[0].result, "decrypted");
+	if (c->unauthenticated)
+		assert_substr((const char *)out.data,
+			      "; unauthenticated-encryption=1\r\n");
+	if (c->status == SMIME_OK)
+		assert_substr((const char *)out.data, "the secret");
+	smime_open_result_free(&res);
+	gw_buf_free_secret(&m);
+	gw_buf_free_secret(&out);
+}
+
+#define NCOUNT (sizeof(count_cases) / sizeof(count_cases[0]))
+#define NNEST (sizeof(nest_cases) / sizeof(nest_cases[0]))
+#define NENV (sizeof(env_cases) / sizeof(env_cases[0]))
+
+int
+main(void)
+{
+	struct CMUnitTest counts[NCOUNT], nested[NNEST], env[NENV];
+	const struct CMUnitTest deep[] = {
+	    cmocka_unit_test(item16_deep_plain_delivered),
+	    cmocka_unit_test(item16_deep_smime_refused),
+	};
+	size_t i;
+	int failed = 0;
+
+	for (i = 0; i < NCOUNT; i++)
+		counts[i] = (struct CMUnitTest){count_cases[i].name,
+						test_counts, NULL, NULL,
+						(void *)&count_cases[i]};
+	for (i = 0; i < NNEST; i++)
+		nested[i] = (struct CMUnitTest){nest_cases[i].name,
+						test_nested, NULL, NULL,
+						(void *)&nest_cases[i]};
+	for (i = 0; i < NENV; i++)
+		env[i] = (struct CMUnitTest){env_cases[i].name, test_envelopes,
+					     NULL, NULL, (void *)&env_cases[i]};
+	failed += _cmocka_run_group_tests("item16 certificates and signers",
+					  counts, NCOUNT, setup, teardown);
+	failed += _cmocka_run_group_tests("item10 nested envelopes", nested,
+					  NNEST, setup, teardown);
+	failed += cmocka_run_group_tests_name("item16 MIME depth", deep,
+					      setup, teardown);
+	failed += _cmocka_run_group_tests("item05 item16 envelopes", env, NENV,
+					  setup, teardown);
+	return failed != 0;
+}

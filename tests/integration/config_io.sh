@@ -81,6 +81,9 @@ ok "config show still works" gw config show
 refused "unknown config subcommand" "unknown subcommand 'frob'" gw config frob
 
 # ---- import into a second gateway ---------------------------------------------------------
+# The second gateway's store, made and emptied again: a missing store
+# is no store to export (issue 8, item 12).
+gw2 pubkey add tmp "$T/bob.pem" >/dev/null 2>&1 && gw2 pubkey delete tmp >/dev/null
 gw2 config export "$T/empty.txt" >/dev/null
 L=$(lineof "$T/c1.txt" '^name: partners$')
 refused "profiles need the identities they name" \

@@ -245,14 +245,10 @@ map_find(struct gw_store *st)
  * What is on disk before LMDB sees it
  */
 
-static int
-no_store(const char *what, const char *path)
-{
-	return gw_err_set(GW_ERR_STORE,
-			  "%s%s; the commands that add identities, keys, CAs "
-			  "or profiles create a new one",
-			  what, path);
-}
+/* The part of a missing-store error that says what to do. */
+#define NO_STORE_HINT                                                   \
+	"; the commands that add identities, keys, CAs or profiles create " \
+	"one"
 
 /* A folder of the store: there (or made, with create), a folder, ours. */
 static int
@@ -322,13 +318,19 @@ survey(struct gw_store *st, const char *dir, int create, int *fresh)
 	    sizeof(lock))
 		return gw_err_set(GW_ERR_INVALID, "data_dir %s: too long", dir);
 	if ((rc = survey_dir("data_dir", dir, create)) == 1)
-		return no_store("no store: data_dir ", dir);
+		return gw_err_set(GW_ERR_STORE,
+				  "no store: data_dir %s does not exist (is "
+				  "its volume mounted?)" NO_STORE_HINT,
+				  dir);
 	if (rc != 0)
 		return rc;
 	if ((rc = survey_dir("store", st->path, create)) == 1 ||
 	    (rc == 0 && (rc = survey_file(st->file, &size)) == 1)) {
 		if (!create)
-			return no_store("no store: nothing in ", st->path);
+			return gw_err_set(GW_ERR_STORE,
+					  "no store: no %s (is the volume "
+					  "mounted?)" NO_STORE_HINT,
+					  st->file);
 		*fresh = 1;
 	} else if (rc != 0) {
 		return rc;
@@ -344,6 +346,84 @@ survey(struct gw_store *st, const char *dir, int create, int *fresh)
 	if ((rc = survey_file(lock, &size)) == 1)
 		return 0;
 	return rc;
+}
+
+/* Before LMDB maps the file: both meta pages sound, and the file holds
+ * every page the newest claims (else LMDB reads past its end). */
+static int
+meta_check(const char *file)
+{
+	struct gw_store_meta meta;
+	int fd, rc;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return gw_err_set(errno == EACCES ? GW_ERR_PERM : GW_ERR_IO,
+				  "store %s: %s", file, strerror(errno));
+	rc = gw_store_file_meta(fd, file, &meta);
+	close(fd);
+	return rc;
+}
+
+/* The environment, its map found and guarded; only meta pages read. */
+static int
+env_open(struct gw_store *st)
+{
+	int rc;
+
+	if ((rc = store_err(mdb_env_create(&st->env), "mdb_env_create")) != 0)
+		return rc;
+	mdb_env_set_maxdbs(st->env, NDB + 4);
+	mdb_env_set_maxreaders(st->env, 256);
+	mdb_env_set_userctx(st->env, st);
+	(void)mdb_env_set_assert(st->env, guard_assert);
+	if ((rc = store_err(mdb_env_set_mapsize(st->env, st->map_size),
+			    "mdb_env_set_mapsize")) != 0)
+		return rc;
+	/* MDB_NOTLS: read transactions are not tied to threads. */
+	if ((rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600)) != 0)
+		return gw_err_set(rc == EACCES ? GW_ERR_PERM : GW_ERR_STORE,
+				  "store %s: %s", st->path, mdb_strerror(rc));
+	map_find(st);
+	guard_set(st);
+	return 0;
+}
+
+/*
+ * Every page, read with pread() under a read transaction: the reader
+ * keeps a writer in another process from reusing the pages of the
+ * snapshot being walked.
+ */
+static int
+walk_held(struct gw_store *st, gw_store_count_fn fn, void *arg)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, MDB_RDONLY,
+					       &txn)),
+			    "opening the store")) != 0)
+		return rc;
+	rc = gw_store_file_walk(st->file, fn, arg);
+	guard_enter();
+	mdb_txn_abort(txn);
+	guard_leave(0);
+	return rc;
+}
+
+/* Survey, then (for a store that exists) its meta pages, the
+ * environment and the walk of every page. */
+static int
+store_start(struct gw_store *st, const char *dir, size_t map_size,
+	    int create, gw_store_count_fn fn, void *arg)
+{
+	int rc;
+
+	st->map_size = map_size ? map_size : (size_t)1 << 30;
+	if ((rc = survey(st, dir, create, &st->created)) != 0 ||
+	    (!st->created && (rc = meta_check(st->file)) != 0) ||
+	    (rc = env_open(st)) != 0)
+		return rc;
+	return st->created ? 0 : walk_held(st, fn, arg);
 }
 
 int
@@ -364,29 +444,10 @@ gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 	*out = NULL;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return GW_ERR_NOMEM;
-	if ((rc = survey(st, dir, (flags & GW_STORE_CREATE) != 0,
-			 &st->created)) != 0 ||
-	    (!st->created &&
-	     (rc = gw_store_file_walk(st->file, NULL, NULL)) != 0))
+	if ((rc = store_start(st, dir, map_size,
+			      (flags & GW_STORE_CREATE) != 0, NULL, NULL)) !=
+	    0)
 		goto out;
-	st->map_size = map_size ? map_size : (size_t)1 << 30;
-	if ((rc = store_err(mdb_env_create(&st->env), "mdb_env_create")) != 0)
-		goto out;
-	mdb_env_set_maxdbs(st->env, NDB + 4);
-	mdb_env_set_maxreaders(st->env, 256);
-	mdb_env_set_userctx(st->env, st);
-	(void)mdb_env_set_assert(st->env, guard_assert);
-	if ((rc = store_err(mdb_env_set_mapsize(st->env, st->map_size),
-			    "mdb_env_set_mapsize")) != 0)
-		goto out;
-	/* MDB_NOTLS: read transactions are not tied to threads. */
-	if ((rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600)) != 0) {
-		rc = gw_err_set(rc == EACCES ? GW_ERR_PERM : GW_ERR_STORE,
-				"store %s: %s", st->path, mdb_strerror(rc));
-		goto out;
-	}
-	map_find(st);
-	guard_set(st);
 	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, 0, &txn)),
 			    "opening the store")) != 0)
 		goto out;
@@ -440,14 +501,13 @@ gw_store_path(const struct gw_store *st)
 int
 gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg)
 {
-	struct gw_store st;
-	int rc, fresh;
+	struct gw_store *st;
+	int rc;
 
-	memset(&st, 0, sizeof(st));
-	if ((rc = survey(&st, dir, 0, &fresh)) == 0)
-		rc = gw_store_file_walk(st.file, fn, arg);
-	free(st.path);
-	free(st.file);
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return GW_ERR_NOMEM;
+	rc = store_start(st, dir, 0, 0, fn, arg);
+	gw_store_close(st);
 	return rc;
 }
 
@@ -495,15 +555,16 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 		return GW_ERR_NOMEM;
 	t->st = st;
 	t->write = mode == GW_TXN_WRITE;
-	if ((rc = file_size(st, &t->file_size)) != 0) {
-		free(t);
-		return rc;
-	}
 	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL,
 					       t->write ? 0 : MDB_RDONLY,
 					       &t->txn)),
 			    "beginning a transaction")) != 0) {
 		free(t);
+		return rc;
+	}
+	/* After the snapshot is taken: every page it uses is written. */
+	if ((rc = file_size(st, &t->file_size)) != 0) {
+		gw_txn_abort(t);
 		return rc;
 	}
 	*out = t;

@@ -96,7 +96,7 @@ rm -rf "$DATA"
 mkdir "$DATA"
 proc "$T/p3" "$T/in.eml"
 same "item12_empty_mountpoint_defers: exit 75" "$RC" 75
-matches "item12_empty_mountpoint_defers: says why" "$T/err" "no store: nothing in .*/data/store"
+matches "item12_empty_mountpoint_defers: says why" "$T/err" "no store: no .*/data/store/data.mdb \(is the volume mounted\?\)"
 same "item12_empty_mountpoint_defers: nothing made" "$(files "$DATA")" ""
 rm -rf "$DATA"
 mv "$T/data.away" "$DATA"

@@ -138,11 +138,11 @@ struct open_case {
 
 static const struct open_case open_cases[] = {
     {"item12_no_data_dir", S_NOTHING, 0, GW_ERR_STORE,
-     "no store: data_dir ", 0, ""},
+     "does not exist (is its volume mounted?)", 0, ""},
     {"item12_empty_volume", S_EMPTY_DIR, 0, GW_ERR_STORE,
-     "no store: nothing in ", 0, "/store"},
+     "/store/data.mdb (is the volume mounted?)", 0, "/store"},
     {"item12_no_data_mdb", S_NO_DATA, 0, GW_ERR_STORE,
-     "no store: nothing in ", 0, "/store/data.mdb"},
+     "no store: no ", 0, "/store/data.mdb"},
     {"item12_zero_length", S_ZERO, 0, GW_ERR_STORE,
      "/store/data.mdb has 0 bytes", 0, NULL},
     {"item12_existing_store", S_STORE, 0, 0, NULL, 0, NULL},

@@ -37,8 +37,9 @@ certmgr_open(const struct certmgr_config *cfg, struct certmgr **out)
 	if ((cm = calloc(1, sizeof(*cm))) == NULL)
 		return GW_ERR_NOMEM;
 	cm->cfg = *cfg;
-	if ((rc = gw_store_open(cfg->data_dir, cfg->store_map_size,
-				&cm->store)) != 0) {
+	if ((rc = gw_store_open_ex(cfg->data_dir, cfg->store_map_size,
+				   cfg->create_store ? GW_STORE_CREATE : 0,
+				   &cm->store)) != 0) {
 		free(cm);
 		return rc;
 	}

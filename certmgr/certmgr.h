@@ -29,10 +29,12 @@ struct certmgr;
 struct certmgr_config {
 	const char *data_dir;
 	size_t store_map_size;
+	int create_store;	/* a missing store is created (else an error) */
 	struct p11_token_config token;
 };
 
-/* Opens the store under cfg->data_dir; the token on first need. */
+/* Opens the store under cfg->data_dir (creating it only with
+ * cfg->create_store, see gw_store_open_ex()); the token on first need. */
 int certmgr_open(const struct certmgr_config *cfg, struct certmgr **out);
 void certmgr_free(struct certmgr *cm);
 

@@ -1,15 +1,25 @@
-/* gw_store.c - LMDB wrapper: environment, named databases, error map. */
+/* gw_store.c - LMDB wrapper: environment, named databases, error map,
+ * the checks on open (presence, permissions, size). */
 #include "gw_store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
 #include "gw_err.h"
+#include "gw_perm.h"
+#include "gw_reply.h"
+#include "gw_store_file.h"
 
 static const char *const db_names[] = {
     GW_DB_IDENTITIES, GW_DB_PUBKEYS, GW_DB_HARVESTED, GW_DB_CAS,
@@ -21,13 +31,21 @@ struct gw_store {
 	MDB_env *env;
 	MDB_dbi dbi[NDB];
 	size_t map_size;
-	char *path;
+	char *path;	      /* dir/store */
+	char *file;	      /* dir/store/data.mdb */
+	const char *map;      /* LMDB's map: [map, map + map_len) */
+	size_t map_len;
+	int created;
 };
 
 struct gw_txn {
 	struct gw_store *st;
 	MDB_txn *txn;
 	int write;
+	uint64_t file_size;   /* data.mdb at the start */
+	const char *fail_db;  /* the record a foreach callback refused */
+	const void *fail_key;
+	size_t fail_klen;
 };
 
 /* The single place where LMDB results become GW_ERR_* codes. */
@@ -72,72 +90,385 @@ db_index(const char *name, size_t *idx)
 	return gw_err_set(GW_ERR_INTERNAL, "unknown store database '%s'", name);
 }
 
+const char *
+gw_store_db_name(size_t i)
+{
+	return i < NDB ? db_names[i] : NULL;
+}
+
+/*
+ * The last line of defence.  The open checks refuse a truncated file,
+ * and records handed out are checked against the file's end (in_file()),
+ * but LMDB follows the page numbers and offsets of a damaged page
+ * without checking them, and a file cut short while in use faults on
+ * the next read.  A SIGBUS or SIGSEGV inside an LMDB call, or at an
+ * address in the store's map, ends the process with the status of a
+ * temporary failure (gw_reply.c) and one line naming the file, so that
+ * mail is deferred, not lost, and the operator reads why.  Any other
+ * fault goes to the handler that was there before.  One store is
+ * guarded: the one opened last.
+ */
+static struct {
+	const char *lo, *hi;	  /* the map of the guarded store */
+	volatile sig_atomic_t inside; /* > 0: in an LMDB call */
+	int armed;
+	char msg[512];
+	size_t len;
+	int status;
+	int installed;
+	struct sigaction old_bus, old_segv;
+} guard;
+
+static void
+guard_fault(int sig, siginfo_t *si, void *uc)
+{
+	const char *a = si->si_addr;
+
+	(void)uc;
+	if (guard.armed && si->si_code > 0 &&
+	    (guard.inside > 0 || (a >= guard.lo && a < guard.hi))) {
+		if (write(STDERR_FILENO, guard.msg, guard.len) < 0)
+			_exit(guard.status);
+		_exit(guard.status);
+	}
+	/* Not ours: the old disposition takes the repeated fault. */
+	sigaction(sig, sig == SIGBUS ? &guard.old_bus : &guard.old_segv,
+		  NULL);
+	if (si->si_code <= 0)
+		raise(sig);
+}
+
+static void
+guard_enter(void)
+{
+	guard.inside++;
+}
+
 static int
-ensure_dir(const char *path)
+guard_leave(int rc)
+{
+	guard.inside--;
+	return rc;
+}
+
+/* An LMDB call that may read pages: a fault inside is the store's. */
+#define LMDB(call) (guard_enter(), guard_leave(call))
+
+/* LMDB's assertions fail on inconsistent pages; say so and defer. */
+static void
+guard_assert(MDB_env *env, const char *what)
+{
+	struct gw_store *st = mdb_env_get_userctx(env);
+
+	fprintf(stderr,
+		"%s: store %s: damaged: LMDB: %s (run '%s store check')\n",
+		program_invocation_short_name, st != NULL ? st->file : "?",
+		what, program_invocation_short_name);
+	_exit(gw_reply_for_error(GW_ERR_STORE).exit_status);
+}
+
+static void
+guard_set(struct gw_store *st)
+{
+	struct sigaction sa;
+	int n;
+
+	guard.armed = 0;
+	guard.status = gw_reply_for_error(GW_ERR_STORE).exit_status;
+	n = snprintf(guard.msg, sizeof(guard.msg),
+		     "%s: store %s: damaged: a read outside the file or its "
+		     "pages (signal); it is corrupt or was cut short while in "
+		     "use (run '%s store check')\n",
+		     program_invocation_short_name, st->file,
+		     program_invocation_short_name);
+	guard.len = n < 0 ? 0 : (size_t)n >= sizeof(guard.msg)
+				    ? sizeof(guard.msg) - 1
+				    : (size_t)n;
+	if (!guard.installed) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = guard_fault;
+		sa.sa_flags = SA_SIGINFO;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGBUS, &sa, &guard.old_bus) != 0 ||
+		    sigaction(SIGSEGV, &sa, &guard.old_segv) != 0)
+			return;
+		guard.installed = 1;
+	}
+	guard.lo = st->map;
+	guard.hi = st->map + st->map_len;
+	guard.armed = 1;
+}
+
+static void
+guard_clear(const struct gw_store *st)
+{
+	if (guard.armed && guard.lo == st->map)
+		guard.armed = 0;
+}
+
+/*
+ * Where LMDB mapped data.mdb: LMDB does not say (mdb_env_info() gives
+ * the address only for MDB_FIXEDMAP), so it is read from
+ * /proc/self/maps by the file's device and inode.  Not found: no range,
+ * and in_file() checks nothing.
+ */
+static void
+map_find(struct gw_store *st)
+{
+	unsigned long lo, hi, off, ino;
+	unsigned maj, min;
+	struct stat sb;
+	char line[512], perms[8];
+	FILE *fp;
+	int fd = -1;
+
+	st->map = NULL;
+	st->map_len = 0;
+	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0 ||
+	    (fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms,
+			   &off, &maj, &min, &ino) != 7)
+			continue;
+		if (off == 0 && ino == (unsigned long)sb.st_ino &&
+		    makedev(maj, min) == sb.st_dev) {
+			st->map = (const char *)lo;
+			st->map_len = hi - lo;
+			break;
+		}
+	}
+	fclose(fp);
+}
+
+/*
+ * What is on disk before LMDB sees it
+ */
+
+/* The part of a missing-store error that says what to do. */
+#define NO_STORE_HINT                                                   \
+	"; the commands that add identities, keys, CAs or profiles create " \
+	"one"
+
+/* A folder of the store: there (or made, with create), a folder, ours. */
+static int
+survey_dir(const char *what, const char *path, int create)
 {
 	struct stat sb;
 
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return gw_err_set(GW_ERR_IO, "cannot create %s: %s", path,
-				  strerror(errno));
-	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+	if (stat(path, &sb) != 0) {
+		if (errno != ENOENT)
+			return gw_err_set(errno == EACCES ? GW_ERR_PERM
+							  : GW_ERR_IO,
+					  "%s %s: %s", what, path,
+					  strerror(errno));
+		if (!create)
+			return 1;
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return gw_err_set(GW_ERR_IO, "cannot create %s: %s",
+					  path, strerror(errno));
+		if (stat(path, &sb) != 0)
+			return gw_err_set(GW_ERR_IO, "%s %s: %s", what, path,
+					  strerror(errno));
+	}
+	if (!S_ISDIR(sb.st_mode))
 		return gw_err_set(GW_ERR_IO, "%s is not a directory", path);
+	return gw_perm_trusted(what, path, &sb);
+}
+
+/* A file of the store: absent (1), or a regular file that is ours; its
+ * size in *size. */
+static int
+survey_file(const char *path, off_t *size)
+{
+	struct stat sb;
+
+	*size = 0;
+	if (stat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return 1;
+		return gw_err_set(errno == EACCES ? GW_ERR_PERM : GW_ERR_IO,
+				  "store %s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(sb.st_mode))
+		return gw_err_set(GW_ERR_STORE, "store %s: not a regular file",
+				  path);
+	*size = sb.st_size;
+	return gw_perm_trusted("store", path, &sb);
+}
+
+/* Paths, presence and permissions; *fresh when LMDB will start a new
+ * store (only with create). */
+static int
+survey(struct gw_store *st, const char *dir, int create, int *fresh)
+{
+	char lock[PATH_MAX];
+	off_t size = 0;
+	size_t len;
+	int rc;
+
+	*fresh = 0;
+	len = strlen(dir) + sizeof("/store/data.mdb");
+	if ((st->path = malloc(len)) == NULL ||
+	    (st->file = malloc(len)) == NULL)
+		return GW_ERR_NOMEM;
+	snprintf(st->path, len, "%s/store", dir);
+	snprintf(st->file, len, "%s/store/data.mdb", dir);
+	if ((size_t)snprintf(lock, sizeof(lock), "%s/lock.mdb", st->path) >=
+	    sizeof(lock))
+		return gw_err_set(GW_ERR_INVALID, "data_dir %s: too long", dir);
+	if ((rc = survey_dir("data_dir", dir, create)) == 1)
+		return gw_err_set(GW_ERR_STORE,
+				  "no store: data_dir %s does not exist (is "
+				  "its volume mounted?)" NO_STORE_HINT,
+				  dir);
+	if (rc != 0)
+		return rc;
+	if ((rc = survey_dir("store", st->path, create)) == 1 ||
+	    (rc == 0 && (rc = survey_file(st->file, &size)) == 1)) {
+		if (!create)
+			return gw_err_set(GW_ERR_STORE,
+					  "no store: no %s (is the volume "
+					  "mounted?)" NO_STORE_HINT,
+					  st->file);
+		*fresh = 1;
+	} else if (rc != 0) {
+		return rc;
+	} else if (size == 0) {
+		if (!create)
+			return gw_err_set(GW_ERR_STORE,
+					  "empty store: %s has 0 bytes (restore "
+					  "it from a backup, or remove it to "
+					  "start a new store)",
+					  st->file);
+		*fresh = 1;
+	}
+	if ((rc = survey_file(lock, &size)) == 1)
+		return 0;
+	return rc;
+}
+
+/* Before LMDB maps the file: both meta pages sound, and the file holds
+ * every page the newest claims (else LMDB reads past its end). */
+static int
+meta_check(const char *file)
+{
+	struct gw_store_meta meta;
+	int fd, rc;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return gw_err_set(errno == EACCES ? GW_ERR_PERM : GW_ERR_IO,
+				  "store %s: %s", file, strerror(errno));
+	rc = gw_store_file_meta(fd, file, &meta);
+	close(fd);
+	return rc;
+}
+
+/* The environment, its map found and guarded; only meta pages read. */
+static int
+env_open(struct gw_store *st)
+{
+	int rc;
+
+	if ((rc = store_err(mdb_env_create(&st->env), "mdb_env_create")) != 0)
+		return rc;
+	mdb_env_set_maxdbs(st->env, NDB + 4);
+	mdb_env_set_maxreaders(st->env, 256);
+	mdb_env_set_userctx(st->env, st);
+	(void)mdb_env_set_assert(st->env, guard_assert);
+	if ((rc = store_err(mdb_env_set_mapsize(st->env, st->map_size),
+			    "mdb_env_set_mapsize")) != 0)
+		return rc;
+	/* MDB_NOTLS: read transactions are not tied to threads. */
+	if ((rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600)) != 0)
+		return gw_err_set(rc == EACCES ? GW_ERR_PERM : GW_ERR_STORE,
+				  "store %s: %s", st->path, mdb_strerror(rc));
+	map_find(st);
+	guard_set(st);
 	return 0;
+}
+
+/*
+ * Every page, read with pread() under a read transaction: the reader
+ * keeps a writer in another process from reusing the pages of the
+ * snapshot being walked.
+ */
+static int
+walk_held(struct gw_store *st, gw_store_count_fn fn, void *arg)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, MDB_RDONLY,
+					       &txn)),
+			    "opening the store")) != 0)
+		return rc;
+	rc = gw_store_file_walk(st->file, fn, arg);
+	guard_enter();
+	mdb_txn_abort(txn);
+	guard_leave(0);
+	return rc;
+}
+
+/* Survey, then (for a store that exists) its meta pages, the
+ * environment and the walk of every page. */
+static int
+store_start(struct gw_store *st, const char *dir, size_t map_size,
+	    int create, gw_store_count_fn fn, void *arg)
+{
+	int rc;
+
+	st->map_size = map_size ? map_size : (size_t)1 << 30;
+	if ((rc = survey(st, dir, create, &st->created)) != 0 ||
+	    (!st->created && (rc = meta_check(st->file)) != 0) ||
+	    (rc = env_open(st)) != 0)
+		return rc;
+	return st->created ? 0 : walk_held(st, fn, arg);
 }
 
 int
 gw_store_open(const char *dir, size_t map_size, struct gw_store **out)
 {
+	return gw_store_open_ex(dir, map_size, GW_STORE_CREATE, out);
+}
+
+int
+gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
+		 struct gw_store **out)
+{
 	struct gw_store *st = NULL;
 	MDB_txn *txn = NULL;
-	size_t i, len;
+	size_t i;
 	int rc;
 
 	*out = NULL;
-	if ((rc = ensure_dir(dir)) != 0)
-		return rc;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return GW_ERR_NOMEM;
-	len = strlen(dir) + sizeof("/store");
-	if ((st->path = malloc(len)) == NULL) {
-		rc = GW_ERR_NOMEM;
+	if ((rc = store_start(st, dir, map_size,
+			      (flags & GW_STORE_CREATE) != 0, NULL, NULL)) !=
+	    0)
 		goto out;
-	}
-	snprintf(st->path, len, "%s/store", dir);
-	if ((rc = ensure_dir(st->path)) != 0)
-		goto out;
-	st->map_size = map_size ? map_size : (size_t)1 << 30;
-	if ((rc = store_err(mdb_env_create(&st->env), "mdb_env_create")) != 0)
-		goto out;
-	mdb_env_set_maxdbs(st->env, NDB + 4);
-	mdb_env_set_maxreaders(st->env, 256);
-	if ((rc = store_err(mdb_env_set_mapsize(st->env, st->map_size),
-			    "mdb_env_set_mapsize")) != 0)
-		goto out;
-	/* MDB_NOTLS: read transactions are not tied to threads. */
-	if ((rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600)) != 0) {
-		rc = gw_err_set(rc == EACCES ? GW_ERR_PERM : GW_ERR_STORE,
-				"store %s: %s", st->path, mdb_strerror(rc));
-		goto out;
-	}
-	if ((rc = store_err(mdb_txn_begin(st->env, NULL, 0, &txn),
+	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, 0, &txn)),
 			    "opening the store")) != 0)
 		goto out;
 	for (i = 0; i < NDB; i++) {
-		if ((rc = store_err(mdb_dbi_open(txn, db_names[i], MDB_CREATE,
-						 &st->dbi[i]),
+		if ((rc = store_err(LMDB(mdb_dbi_open(txn, db_names[i],
+						      MDB_CREATE, &st->dbi[i])),
 				    db_names[i])) != 0)
 			goto out;
 	}
-	rc = store_err(mdb_txn_commit(txn), "opening the store");
+	rc = store_err(LMDB(mdb_txn_commit(txn)), "opening the store");
 	txn = NULL;
 	if (rc != 0)
 		goto out;
 	*out = st;
 	st = NULL;
 out:
-	if (txn != NULL)
+	if (txn != NULL) {
+		guard_enter();
 		mdb_txn_abort(txn);
+		guard_leave(0);
+	}
 	gw_store_close(st);
 	return rc;
 }
@@ -147,10 +478,70 @@ gw_store_close(struct gw_store *st)
 {
 	if (st == NULL)
 		return;
+	guard_clear(st);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	free(st->path);
+	free(st->file);
 	free(st);
+}
+
+int
+gw_store_created(const struct gw_store *st)
+{
+	return st->created;
+}
+
+const char *
+gw_store_path(const struct gw_store *st)
+{
+	return st->path;
+}
+
+int
+gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg)
+{
+	struct gw_store *st;
+	int rc;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return GW_ERR_NOMEM;
+	rc = store_start(st, dir, 0, 0, fn, arg);
+	gw_store_close(st);
+	return rc;
+}
+
+/* A record handed out must lie inside the file: LMDB follows page
+ * numbers without comparing them with the file's end.  Records of
+ * pages that a write transaction changed are in memory, not the map. */
+static int
+in_file(const struct gw_txn *t, const char *db, const MDB_val *v)
+{
+	const char *p = v->mv_data;
+	const struct gw_store *st = t->st;
+
+	if (p < st->map || p >= st->map + st->map_len ||
+	    ((uint64_t)(p - st->map) <= t->file_size &&
+	     v->mv_size <= t->file_size - (uint64_t)(p - st->map)))
+		return 0;
+	return gw_err_set(GW_ERR_STORE,
+			  "store %s: damaged: a record of database '%s' "
+			  "reaches past the end of the file (run 'smimegw "
+			  "store check')",
+			  st->file, db);
+}
+
+static int
+file_size(const struct gw_store *st, uint64_t *size)
+{
+	struct stat sb;
+	int fd = -1;
+
+	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0)
+		return gw_err_set(GW_ERR_STORE, "store %s: %s", st->file,
+				  strerror(errno));
+	*size = (uint64_t)sb.st_size;
+	return 0;
 }
 
 int
@@ -164,10 +555,16 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 		return GW_ERR_NOMEM;
 	t->st = st;
 	t->write = mode == GW_TXN_WRITE;
-	if ((rc = store_err(mdb_txn_begin(st->env, NULL,
-					  t->write ? 0 : MDB_RDONLY, &t->txn),
+	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL,
+					       t->write ? 0 : MDB_RDONLY,
+					       &t->txn)),
 			    "beginning a transaction")) != 0) {
 		free(t);
+		return rc;
+	}
+	/* After the snapshot is taken: every page it uses is written. */
+	if ((rc = file_size(st, &t->file_size)) != 0) {
+		gw_txn_abort(t);
 		return rc;
 	}
 	*out = t;
@@ -179,7 +576,7 @@ gw_txn_commit(struct gw_txn *t)
 {
 	int rc;
 
-	rc = store_err(mdb_txn_commit(t->txn), "commit");
+	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
 	free(t);
 	return rc;
 }
@@ -189,7 +586,9 @@ gw_txn_abort(struct gw_txn *t)
 {
 	if (t == NULL)
 		return;
+	guard_enter();
 	mdb_txn_abort(t->txn);
+	guard_leave(0);
 	free(t);
 }
 
@@ -203,7 +602,8 @@ gw_txn_get(struct gw_txn *t, const char *db, const void *key, size_t klen,
 
 	if ((rc = db_index(db, &i)) != 0)
 		return rc;
-	if ((rc = store_err(mdb_get(t->txn, t->st->dbi[i], &k, &v), db)) != 0)
+	if ((rc = store_err(LMDB(mdb_get(t->txn, t->st->dbi[i], &k, &v)), db)) != 0 ||
+	    (rc = in_file(t, db, &v)) != 0)
 		return rc;
 	*val = v.mv_data;
 	*vlen = v.mv_size;
@@ -220,9 +620,10 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 
 	if ((rc = db_index(db, &i)) != 0)
 		return rc;
-	return store_err(mdb_put(t->txn, t->st->dbi[i], &k, &v,
-				 (flags & GW_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE
-							      : 0),
+	return store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
+				      (flags & GW_PUT_NOOVERWRITE)
+					  ? MDB_NOOVERWRITE
+					  : 0)),
 			 db);
 }
 
@@ -235,7 +636,7 @@ gw_txn_del(struct gw_txn *t, const char *db, const void *key, size_t klen)
 
 	if ((rc = db_index(db, &i)) != 0)
 		return rc;
-	return store_err(mdb_del(t->txn, t->st->dbi[i], &k, NULL), db);
+	return store_err(LMDB(mdb_del(t->txn, t->st->dbi[i], &k, NULL)), db);
 }
 
 int
@@ -248,7 +649,7 @@ gw_txn_count(struct gw_txn *t, const char *db, size_t *n)
 	*n = 0;
 	if ((rc = db_index(db, &i)) != 0)
 		return rc;
-	if ((rc = store_err(mdb_stat(t->txn, t->st->dbi[i], &ms), db)) != 0)
+	if ((rc = store_err(LMDB(mdb_stat(t->txn, t->st->dbi[i], &ms)), db)) != 0)
 		return rc;
 	*n = ms.ms_entries;
 	return 0;
@@ -264,17 +665,40 @@ gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 
 	if ((rc = db_index(db, &i)) != 0)
 		return rc;
-	if ((rc = store_err(mdb_cursor_open(t->txn, t->st->dbi[i], &cur),
+	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
 			    db)) != 0)
 		return rc;
-	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-	     mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((rc = fn(arg, k.mv_data, k.mv_size, v.mv_data,
-			     v.mv_size)) != 0)
+	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); mrc == 0;
+	     mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+		if ((rc = in_file(t, db, &k)) != 0 ||
+		    (rc = in_file(t, db, &v)) != 0)
 			break;
+		if ((rc = fn(arg, k.mv_data, k.mv_size, v.mv_data,
+			     v.mv_size)) != 0) {
+			if (rc < 0) {
+				t->fail_db = db_names[i];
+				t->fail_key = k.mv_data;
+				t->fail_klen = k.mv_size;
+			}
+			break;
+		}
 	}
 	if (rc == 0 && mrc != MDB_NOTFOUND)
 		rc = store_err(mrc, db);
+	guard_enter();
 	mdb_cursor_close(cur);
+	guard_leave(0);
 	return rc < 0 ? rc : 0;
+}
+
+int
+gw_txn_failed_key(const struct gw_txn *t, const char **db, const void **key,
+		  size_t *klen)
+{
+	if (t->fail_db == NULL)
+		return GW_ERR_NOT_FOUND;
+	*db = t->fail_db;
+	*key = t->fail_key;
+	*klen = t->fail_klen;
+	return 0;
 }

@@ -6,14 +6,16 @@
  * writes happen in one short write transaction per change ("submit and
  * commit"); readers use read transactions and see a consistent snapshot
  * (MVCC), so the daemon-to-be reads what the CLI commits without reload.
- * Directories are created 0700 and files 0600.
+ * Directories are created 0700 and files 0600, and only by an open
+ * that asks for it (GW_STORE_CREATE).
  *
  * LMDB return codes are mapped in one place: MDB_MAP_FULL ->
  * GW_ERR_STORE_FULL, MDB_READERS_FULL / EAGAIN / EBUSY ->
  * GW_ERR_STORE_BUSY (temporary), MDB_NOTFOUND -> GW_ERR_NOT_FOUND,
  * MDB_KEYEXIST -> GW_ERR_EXISTS, anything else -> GW_ERR_STORE.
  * Pointers returned by gw_txn_get() are valid until the transaction
- * ends.
+ * ends; a record that would reach past the end of data.mdb is
+ * GW_ERR_STORE, not a pointer.
  */
 #ifndef GW_STORE_H
 #define GW_STORE_H
@@ -32,10 +34,54 @@ struct gw_txn;
 #define GW_DB_ALERTS "alerts"
 #define GW_DB_META "meta"
 
-/* Opens (creating if needed) the store under dir.  map_size is the
- * LMDB map size in bytes (0: 1 GiB). */
+/*
+ * Opens the store under dir ("dir/store/data.mdb").  map_size is the
+ * LMDB map size in bytes (0: 1 GiB).
+ *
+ * Without GW_STORE_CREATE a missing data_dir, store folder or data.mdb,
+ * and a data.mdb of 0 bytes, are GW_ERR_STORE: the message path never
+ * starts a new, empty store in place of a lost one (an unmounted volume
+ * would otherwise let encrypted mail out undecrypted).  With it, they
+ * become a new store (folders 0700, files 0600) and gw_store_created()
+ * says so; admin commands that add objects use it and tell the operator.
+ *
+ * Every open checks that data_dir, the store folder, data.mdb and
+ * lock.mdb are owned by the effective user or root and writable by
+ * nobody else (GW_ERR_PERM, gw_perm.h), and reads every page of
+ * data.mdb before LMDB maps it (gw_store_file_walk(), about 1 ms per MB
+ * in use): a truncated or damaged file is GW_ERR_STORE naming the file,
+ * database and page, never a SIGBUS or a wild read inside LMDB.  A fault
+ * inside LMDB later (the file cut short or overwritten while in use)
+ * ends the process with the exit status of a temporary failure and a
+ * line on stderr instead of a signal; LMDB's assertion failures
+ * likewise.
+ */
+#define GW_STORE_CREATE 0x1
+int gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
+		     struct gw_store **out);
+/* gw_store_open_ex() with GW_STORE_CREATE: for admin tools and tests. */
 int gw_store_open(const char *dir, size_t map_size, struct gw_store **out);
 void gw_store_close(struct gw_store *st);
+/* 1 when this open made a new store (see GW_STORE_CREATE), else 0. */
+int gw_store_created(const struct gw_store *st);
+/* The store folder, "dir/store". */
+const char *gw_store_path(const struct gw_store *st);
+
+/*
+ * Checks the store under dir without opening it with LMDB, as an open
+ * does: the presence, ownership and modes above, then every page of
+ * data.mdb (gw_store_file_walk()).  fn (may be NULL) gets the record count of
+ * each database.  Returns 0 when sound, GW_ERR_STORE for a missing,
+ * empty or damaged store (the detail names the database and page or
+ * key), GW_ERR_PERM, GW_ERR_IO.
+ */
+typedef void (*gw_store_count_fn)(void *arg, const char *db,
+				  unsigned long long records);
+int gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg);
+
+/* The names of the databases this build uses: GW_DB_* in order, then
+ * NULL. */
+const char *gw_store_db_name(size_t i);
 
 #define GW_TXN_READ 0
 #define GW_TXN_WRITE 1
@@ -62,5 +108,12 @@ typedef int (*gw_foreach_fn)(void *arg, const void *key, size_t klen,
 			     const void *val, size_t vlen);
 int gw_txn_foreach(struct gw_txn *txn, const char *db, gw_foreach_fn fn,
 		   void *arg);
+
+/* The key of the last record whose gw_txn_foreach() callback failed in
+ * this transaction (valid until it ends): 0 and *db, *key, *klen set,
+ * or GW_ERR_NOT_FOUND when none failed.  `smimegw store check` names
+ * the record that a decoder refused with it. */
+int gw_txn_failed_key(const struct gw_txn *txn, const char **db,
+		      const void **key, size_t *klen);
 
 #endif

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "gw_err.h"
+#include "gw_perm.h"
 
 int
 p11_pin_read(const char *path, char buf[P11_PIN_MAX], size_t *len)
@@ -45,13 +46,8 @@ p11_pin_read(const char *path, char buf[P11_PIN_MAX], size_t *len)
 				path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		rc = gw_err_set(GW_ERR_PERM,
-				"pin_file %s: owned by uid %u, must be owned "
-				"by uid %u or root",
-				path, (unsigned)st.st_uid, (unsigned)geteuid());
+	if ((rc = gw_perm_owner("pin_file", path, &st)) != 0)
 		goto out;
-	}
 	/* Up to P11_PIN_MAX - 2 bytes of PIN and "\r\n": the buffer full is
 	 * fine if the file ends there, so probe one byte more. */
 	for (;;) {

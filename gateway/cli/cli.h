@@ -118,9 +118,16 @@ const char *cli_err_detail(char *buf, size_t len);
 struct gw_store;
 struct gw_txn;
 /* Loads the configuration (cfg may be NULL) and opens its store into
- * *st, which the caller closes; returns 0 or a GW_ERR_* code. */
+ * *st, which the caller closes; returns 0 or a GW_ERR_* code.  A
+ * missing or empty store is an error (GW_ERR_STORE). */
 int cli_store_open(struct cli_ctx *ctx, struct gw_config **cfg,
 		   struct gw_store **st);
+/* The same for commands that add objects: a missing store is created,
+ * with "smimegw: created a new store in DIR" on stderr. */
+int cli_store_create(struct cli_ctx *ctx, struct gw_config **cfg,
+		     struct gw_store **st);
+/* That line, when the open of st created the store. */
+void cli_store_announce(const struct gw_store *st);
 struct engine;
 /* Opens the store of cfg and a key source over its token (opened on
  * first need) into *e; cli_engine_close() closes both (also after a
@@ -172,5 +179,6 @@ int cli_harvested_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_profile_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_process_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_store_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -166,7 +166,8 @@ cli_ca_main(struct cli_ctx *ctx, int argc, char **argv)
 	if ((ex = cli_args_parse(&ca_spec, argc, argv, NULL, &a)) != 0)
 		return ex;
 	cmd = a.cmd->name;
-	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
+	if ((rc = strcmp(cmd, "add") == 0 ? cli_store_create(ctx, NULL, &st)
+					  : cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	if (strcmp(cmd, "add") == 0) {
 		if ((rc = cmd_add(st, a.pos[0])) != 0)

@@ -324,8 +324,8 @@ check_profile_users(const struct gw_config *cfg, const char *name, int force,
 	int rc;
 
 	users[0] = '\0';
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&st)) != 0)
+	if ((rc = gw_store_open_ex(cfg->data_dir, (size_t)cfg->store_map_size,
+				   0, &st)) != 0)
 		return rc;
 	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) == 0)
 		rc = profile_cert_users(txn, name, users, len, &n);
@@ -425,10 +425,14 @@ cli_cert_main(struct cli_ctx *ctx, int argc, char **argv)
 	    (strcmp(a.cmd, "delete") == 0 &&
 	     (rc = check_profile_users(cfg, a.pos[0], a.force, users,
 				       sizeof(users))) != 0) ||
-	    (rc = (cmc = cli_certmgr_config(cfg), certmgr_open(&cmc, &cm))) != 0) {
+	    (rc = (cmc = cli_certmgr_config(cfg),
+		   cmc.create_store = strcmp(a.cmd, "create") == 0 ||
+				      strcmp(a.cmd, "import") == 0,
+		   certmgr_open(&cmc, &cm))) != 0) {
 		ex = cli_fail(what, rc);
 		goto out;
 	}
+	cli_store_announce(certmgr_store(cm));
 
 	if (strcmp(a.cmd, "create") == 0) {
 		a.spec.usage = usage;

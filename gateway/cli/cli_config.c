@@ -343,7 +343,9 @@ cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	gw_buf_init(&ids, POLICY_FILE_MAX);
-	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
+	if ((rc = strcmp(cmd, "import") == 0
+		      ? cli_store_create(ctx, NULL, &st)
+		      : cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	if (strcmp(cmd, "export") == 0)
 		rc = cmd_export(st, a.pos[0]);

@@ -39,8 +39,9 @@ cli_engine_open(const struct gw_config *cfg, struct engine *e)
 	e->decrypt_catch_all = cfg->decrypt_catch_all;
 	if ((rc = cli_rules_apply(cfg)) != 0)
 		return rc;
-	if ((rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
-				&e->store)) != 0)
+	/* The message path never creates a store: a missing one defers. */
+	if ((rc = gw_store_open_ex(cfg->data_dir, (size_t)cfg->store_map_size,
+				   0, &e->store)) != 0)
 		return rc;
 	tc.module = cfg->pkcs11_module;
 	tc.token_uri = cfg->token;
@@ -68,6 +69,7 @@ cli_certmgr_config(const struct gw_config *cfg)
 
 	c.data_dir = cfg->data_dir;
 	c.store_map_size = (size_t)cfg->store_map_size;
+	c.create_store = 0;
 	c.token.module = cfg->pkcs11_module;
 	c.token.token_uri = cfg->token;
 	c.token.pin_file = cfg->pin_file;

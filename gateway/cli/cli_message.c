@@ -441,9 +441,18 @@ cli_message_main(struct cli_ctx *ctx, int argc, char **argv)
 		ex = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = cli_config(ctx, &cfg)) != 0 ||
-	    (rc = cli_engine_open(cfg, &eng)) != 0 ||
-	    (rc = prepare(&eng, &a)) != 0) {
+	if ((rc = cli_config(ctx, &cfg)) != 0) {
+		ex = cli_fail(what, rc);
+		goto out;
+	}
+	if ((rc = cli_engine_open(cfg, &eng)) != 0) {
+		/* A store that is missing, empty, damaged or unsafe defers
+		 * the message, as in process: status 75. */
+		cli_fail(what, rc);
+		ex = gw_reply_for_error(rc).exit_status;
+		goto out;
+	}
+	if ((rc = prepare(&eng, &a)) != 0) {
 		ex = cli_fail(what, rc);
 		goto out;
 	}

@@ -497,7 +497,9 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 	a.pss = a.oaep = -1;
 	if ((ex = parse_args(argc, argv, &a)) != 0)
 		return ex;
-	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
+	if ((rc = strcmp(a.cmd, "add") == 0 || strcmp(a.cmd, "import") == 0
+		      ? cli_store_create(ctx, NULL, &st)
+		      : cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	if (strcmp(a.cmd, "import") == 0) {
 		if ((rc = cli_policy_import(st, a.pos, 0, a.replace,

@@ -309,7 +309,9 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 					    &x)) != 0)
 			goto fail;
 	}
-	if ((rc = cli_store_open(ctx, NULL, &st)) != 0)
+	if ((rc = strcmp(cmd, "add") == 0 || strcmp(cmd, "import") == 0
+		      ? cli_store_create(ctx, NULL, &st)
+		      : cli_store_open(ctx, NULL, &st)) != 0)
 		goto fail;
 	wr = strcmp(cmd, "add") == 0 || strcmp(cmd, "delete") == 0;
 	if (strcmp(cmd, "import") == 0) {

@@ -42,7 +42,32 @@ cli_store_open(struct cli_ctx *ctx, struct gw_config **cfg,
 		return rc;
 	if (cfg != NULL)
 		*cfg = c;
-	return gw_store_open(c->data_dir, (size_t)c->store_map_size, st);
+	return gw_store_open_ex(c->data_dir, (size_t)c->store_map_size, 0, st);
+}
+
+void
+cli_store_announce(const struct gw_store *st)
+{
+	if (gw_store_created(st))
+		fprintf(stderr, "smimegw: created a new store in %s\n",
+			gw_store_path(st));
+}
+
+int
+cli_store_create(struct cli_ctx *ctx, struct gw_config **cfg,
+		 struct gw_store **st)
+{
+	struct gw_config *c;
+	int rc;
+
+	if ((rc = cli_config(ctx, &c)) != 0)
+		return rc;
+	if (cfg != NULL)
+		*cfg = c;
+	if ((rc = gw_store_open_ex(c->data_dir, (size_t)c->store_map_size,
+				   GW_STORE_CREATE, st)) == 0)
+		cli_store_announce(*st);
+	return rc;
 }
 
 int
@@ -137,6 +162,7 @@ static const struct {
     {"alerts", cli_alerts_main},
     {"process", cli_process_main},
     {"config", cli_config_main},
+    {"store", cli_store_main},
 };
 
 static void
@@ -172,6 +198,8 @@ usage(FILE *fp)
 		"  config export|import\n"
 		"                      everything in the store as one file "
 		"(a backup)\n"
+		"  store check         read every page and record of the "
+		"store\n"
 		"\n"
 		"options:\n"
 		"  -c FILE             configuration file (default: "

@@ -435,7 +435,8 @@ static const struct open_case open_cases[] = {
 	{"store is a file", O_STORE_IS_FILE, GW_ERR_IO,
 	 "%D/store is not a directory"},
 	{"data.mdb is not an LMDB file", O_GARBAGE, GW_ERR_STORE,
-	 "store %D/store: MDB_INVALID: File is not an LMDB file"},
+	 "store %D/store/data.mdb: meta page 0 is not an LMDB meta page "
+	 "(not a store, or damaged)"},
 };
 
 #define NOPEN (sizeof(open_cases) / sizeof(open_cases[0]))

@@ -225,7 +225,7 @@ EOF
 # pf_banner PORT: the first line the server at PORT says, or nothing.
 pf_banner() {
 	local fd line=
-	exec {fd}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
 	IFS= read -r -t 3 line <&"$fd"
 	printf 'QUIT\r\n' >&"$fd" 2>/dev/null
 	exec {fd}>&-

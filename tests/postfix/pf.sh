@@ -52,7 +52,7 @@ pf_free_port() {
 	for ((i = 0; i < 500; i++, p++)); do
 		[ $p -ge 60000 ] && p=20000
 		case $PF_TAKEN in *" $p "*) continue ;; esac
-		if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
+		if pf_port_free $p; then
 			PF_TAKEN="$PF_TAKEN$p "
 			echo $p
 			return 0
@@ -62,6 +62,16 @@ pf_free_port() {
 	return 1
 }
 
+# pf_port_free PORT: nothing listens on 127.0.0.1:PORT (ss when there,
+# else a connection attempt that must be refused).
+pf_port_free() {
+	if command -v ss >/dev/null; then
+		[ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+	else
+		! { exec 9<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null
+	fi
+}
+
 pf_init() {
 	local mode=${1:-noop} u proto
 	case $mode in
@@ -69,6 +79,10 @@ pf_init() {
 	lmtp | smtp) proto=$mode ;;
 	*) pf_log "pf_init: mode noop, lmtp or smtp, not '$mode'"; return 2 ;;
 	esac
+	[ "$(id -u)" -eq 0 ] || {
+		pf_log "needs root: master runs as root and drops to mail_owner"
+		return 1
+	}
 	command -v postfix >/dev/null || {
 		pf_log "postfix is not installed (scripts/install-deps)"
 		return 1

@@ -39,8 +39,9 @@ PF_USERS=${PF_USERS:-alice bob carol sender postmaster}
 PF_TIMEOUT=${PF_TIMEOUT:-60}
 PF_VUID=$(id -u nobody)
 PF_VGID=$(id -g nobody)
-PF_DIR= PF_CONF= PF_PORT= PF_REINJECT_PORT= PF_FILTER_PORT= PF_SINK_PORT=
-PF_SINK_PID= PF_WATCHDOG= PF_SENT=0
+PF_DIR='' PF_CONF='' PF_PORT='' PF_REINJECT_PORT='' PF_FILTER_PORT=''
+PF_SINK_PORT='' PF_SINK_PID='' PF_WATCHDOG='' PF_SENT=0
+PF_HOST='' PF_MODE=''
 
 pf_log() { echo "pf: $*" >&2; }
 
@@ -68,7 +69,10 @@ pf_port_free() {
 	if command -v ss >/dev/null; then
 		[ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
 	else
-		! { exec 9<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null
+		if { exec 9<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
+			exec 9>&-
+			return 1
+		fi
 	fi
 }
 
@@ -107,6 +111,7 @@ pf_init() {
 		PF_TAKEN="$PF_TAKEN$PF_FILTER_PORT "
 	fi
 	PF_HOST=pf$$-$RANDOM.$PF_DOMAIN
+	# shellcheck disable=SC2034 # for the caller
 	PF_MODE=$mode
 	: >"$PF_CONF/vmailbox"
 	for u in $PF_USERS; do
@@ -241,7 +246,7 @@ pf_banner() {
 	local fd line=
 	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
 	IFS= read -r -t 3 line <&"$fd"
-	printf 'QUIT\r\n' >&"$fd" 2>/dev/null
+	{ printf 'QUIT\r\n' >&"$fd"; } 2>/dev/null
 	exec {fd}>&-
 	printf '%s\n' "${line%$'\r'}"
 }
@@ -262,7 +267,8 @@ pf_master_pid() {
 
 pf_start() {
 	local i p ok
-	[ -n "$PF_DIR" ] || pf_init || return 1
+	[ -n "$PF_DIR" ] || pf_init noop || return 1
+	# shellcheck disable=SC2119
 	pf_arm_cleanup
 	if ! postfix -c "$PF_CONF" start >"$PF_DIR/start.log" 2>&1; then
 		pf_log "postfix -c $PF_CONF start failed:"
@@ -335,6 +341,7 @@ pf_cleanup() {
 # The EXIT trap stops the instance (keeping whatever trap the test had),
 # INT and TERM exit through it, and a watchdog stops it if this shell is
 # killed outright (ctest's timeout): master detaches from us.
+# shellcheck disable=SC2120 # $1.. are the parsed trap, not arguments
 pf_arm_cleanup() {
 	local prev=
 	[ -n "$PF_WATCHDOG" ] && return 0

@@ -47,6 +47,7 @@ fi
 # shellcheck source=../tests/postfix/pf.sh
 . "$ROOT/tests/postfix/pf.sh"
 set +e # pf.sh's helpers report failures themselves
+# shellcheck disable=SC2034 # read by pf_wait_delivered
 PF_TIMEOUT=$((60 + COUNT / 5))
 FILTER_PID=
 stop_filter() {

@@ -100,6 +100,11 @@ pf_init() {
 	chown postfix:postfix "$PF_DIR/data"
 	chmod 700 "$PF_DIR/data"
 	chown "$PF_VUID:$PF_VGID" "$PF_DIR/mail" "$PF_DIR/sink"
+	if ! runuser -u nobody -- test -w "$PF_DIR/mail"; then
+		pf_log "nobody cannot reach $PF_DIR/mail: is a folder above it" \
+			"(TMPDIR=${TMPDIR:-/tmp}) closed to others?"
+		return 1
+	fi
 	PF_PORT=$(pf_free_port) && PF_REINJECT_PORT=$(pf_free_port) &&
 		PF_SINK_PORT=$(pf_free_port) || return 1
 	# pf_free_port runs in a subshell: record what it handed out.

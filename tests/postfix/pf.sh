@@ -92,6 +92,8 @@ pf_init() {
 		return 1
 	}
 	PF_DIR=$(mktemp -d "${TMPDIR:-/tmp}/smimegw-pf.XXXXXX") || return 1
+	# shellcheck disable=SC2119
+	pf_arm_cleanup
 	# virtual(8) delivers as nobody: the path must be traversable.
 	chmod 755 "$PF_DIR"
 	PF_CONF=$PF_DIR/etc
@@ -273,8 +275,6 @@ pf_master_pid() {
 pf_start() {
 	local i p ok
 	[ -n "$PF_DIR" ] || pf_init noop || return 1
-	# shellcheck disable=SC2119
-	pf_arm_cleanup
 	if ! postfix -c "$PF_CONF" start >"$PF_DIR/start.log" 2>&1; then
 		pf_log "postfix -c $PF_CONF start failed:"
 		sed 's/^/     | /' "$PF_DIR/start.log" >&2

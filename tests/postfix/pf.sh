@@ -24,14 +24,24 @@
 #   pf_start                   starts it; returns once both smtpd answer
 #   pf_send ARGS...            swaks to the front port (swaks options)
 #   pf_send_file FILE [ARGS]   FILE as the message, byte for byte
-#   pf_wait_delivered N        N messages delivered and the queue empty
+#   pf_wait_delivered N [USER] N messages delivered (to USER, or in all,
+#                              sink included) and the queue empty; then
+#                              exactly N, or it fails showing the queue
+#                              (postqueue -p) and the maillog
 #   pf_mails [USER]            delivered files, one a line
-#   pf_stop                    stops it (also run by the EXIT trap, and by
-#                              a watchdog if the test shell is killed)
-# Variables to set before pf_init (all optional): PF_USERS (mailboxes at
-# $PF_DOMAIN, default "alice bob carol sender postmaster"), PF_MAIN_EXTRA
-# (more main.cf lines), PF_TIMEOUT (seconds pf_wait_delivered waits,
-# default 60).  The sender's DSNs land in its Maildir like any mail.
+#   pf_sink_start              smtp-sink for @$PF_SINK_DOMAIN (optional)
+#   pf_show_queue, pf_show_log for a test's own failure messages
+#   pf_stop                    stops it and kills leftovers (pf_cleanup,
+#                              run by the EXIT trap, also removes the
+#                              folder; a watchdog does both if the test
+#                              shell is killed outright)
+# One instance per shell.  Variables to set before pf_init (optional):
+# PF_USERS (mailboxes at $PF_DOMAIN, default "alice bob carol sender
+# postmaster"), PF_MAIN_EXTRA (more main.cf lines), PF_TIMEOUT (seconds
+# pf_wait_delivered waits, default 60), PF_KEEP=1 (keep the folder).
+# The front accepts unlisted recipients, so an unknown one bounces after
+# the queue and the sender's DSN lands in its Maildir like any mail.
+# Needs root (master starts as root), postfix and swaks.
 
 PF_DOMAIN=example.test
 PF_SINK_DOMAIN=sink.test

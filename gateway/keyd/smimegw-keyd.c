@@ -12,10 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
+#include "gw_buf.h"
 #include "gw_config.h"
 #include "gw_err.h"
 #include "keyd_server.h"
@@ -46,26 +45,6 @@ usage(FILE *fp)
 		"per worker)\n"
 		"  -h, --help         this help\n",
 		SMIMEGW_DEFAULT_CONF);
-}
-
-/*
- * No core files and no ptrace by other processes of the same user:
- * the process holds a logged-in token session (and, briefly, the PIN
- * and unwrapped content keys).  (A lib/ helper for every daemon is on
- * its way; this is the key process's own until then.)
- */
-static int
-no_core_dumps(void)
-{
-	struct rlimit rl = {0, 0};
-
-	if (setrlimit(RLIMIT_CORE, &rl) != 0)
-		return gw_err_set(GW_ERR_IO, "setrlimit(RLIMIT_CORE): %s",
-				  strerror(errno));
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		return gw_err_set(GW_ERR_IO, "prctl(PR_SET_DUMPABLE): %s",
-				  strerror(errno));
-	return 0;
 }
 
 static int
@@ -181,7 +160,7 @@ main(int argc, char **argv)
 		return EX_USAGE;
 	}
 	log_init("smimegw-keyd", !debug, LOG_LEVEL_INFO);
-	if ((rc = no_core_dumps()) != 0) {
+	if ((rc = gw_buf_no_dumps()) != 0) {
 		log_err("%s", gw_err_detail());
 		return EX_TEMPFAIL;
 	}

@@ -368,7 +368,7 @@ static int
 rcpts_answered(struct smtp_client *c)
 {
 	if (!c->use_bdat)
-		return 0;
+		return pump(c); /* DATA, when it was not pipelined */
 	if (!c->failed && c->nacc > 0)
 		return start_content(c);
 	return txn_finish(c);
@@ -691,7 +691,7 @@ plan_xforward(struct smtp_client *c, const struct smtp_xforward *xf)
 
 	if (xf == NULL || !(c->ext & SMTP_EXT_XFORWARD))
 		return 0;
-	gw_buf_init(&line, SMTP_LINE_MIN * 2);
+	gw_buf_init(&line, SMTP_LINE_MIN * 8);
 	for (a = 0; a < SMTP_XF_COUNT && r == 0; a++) {
 		if (!(xf->set & (1u << a)) || !(c->xf_attrs & (1u << a)))
 			continue;
@@ -704,9 +704,17 @@ plan_xforward(struct smtp_client *c, const struct smtp_xforward *xf)
 			r = smtp_proto_xtext_encode(&line, xf->value[a]);
 		if (r != 0)
 			break;
-		/* 512 bytes with CRLF: close the line before this one. */
+		/* An attribute that fits no line is left out (it is for
+		 * logs); 512 bytes with CRLF. */
+		if (line.len - base + strlen("XFORWARD") + 2 > SMTP_LINE_MIN) {
+			line.len = base;
+			if (base == strlen("XFORWARD"))
+				line.len = 0;
+			continue;
+		}
+		/* Close the line before this attribute when it does not fit. */
 		if (line.len + 2 > SMTP_LINE_MIN && base > strlen("XFORWARD")) {
-			char tail[SMTP_LINE_MIN * 2];
+			char tail[SMTP_LINE_MIN];
 			size_t tl = line.len - base;
 
 			memcpy(tail, line.data + base, tl);

@@ -481,10 +481,18 @@ on_reply(struct smtp_client *c)
 		}
 		break;
 	case K_FINAL:
-		if (c->conf.mode == SMTP_MODE_LMTP)
+		if (c->failed) {
+			/* A chunk was refused, so the server has no
+			 * transaction: one reply to BDAT LAST, not one per
+			 * recipient. */
+			while (steps_count(&c->expect) > 0 &&
+			       c->expect.v[c->expect.head].kind == K_FINAL)
+				c->expect.head++;
+		} else if (c->conf.mode == SMTP_MODE_LMTP) {
 			c->res[st.idx] = r;
-		else
+		} else {
 			fill_results(c, &r, 1);
+		}
 		if (steps_count(&c->expect) == 0) {
 			c->done = 1;
 			return txn_finish(c);
@@ -667,8 +675,11 @@ smtp_client_feed(struct smtp_client *c, const void *data, size_t n)
 const unsigned char *
 smtp_client_output(const struct smtp_client *c, size_t *len)
 {
+	static const unsigned char none[1];
+
+	/* Never NULL, so that memcmp()/write() with 0 bytes is clean. */
 	*len = c->out.len;
-	return c->out.data;
+	return c->out.data != NULL ? c->out.data : none;
 }
 
 void

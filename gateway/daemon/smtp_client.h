@@ -108,7 +108,8 @@ enum smtp_client_state smtp_client_state(const struct smtp_client *c);
  */
 int smtp_client_feed(struct smtp_client *c, const void *p, size_t n);
 
-/* The queued output (borrowed, valid until the next call on c). */
+/* The queued output (borrowed, valid until the next call on c; never
+ * NULL, len 0 when there is none). */
 const unsigned char *smtp_client_output(const struct smtp_client *c,
 					size_t *len);
 void smtp_client_output_consume(struct smtp_client *c, size_t n);

@@ -1188,8 +1188,11 @@ smtp_server_feed(struct smtp_server *s, const void *data, size_t n,
 const unsigned char *
 smtp_server_output(const struct smtp_server *s, size_t *len)
 {
+	static const unsigned char none[1];
+
+	/* Never NULL, so that memcmp()/write() with 0 bytes is clean. */
 	*len = s->out.len;
-	return s->out.data;
+	return s->out.data != NULL ? s->out.data : none;
 }
 
 void

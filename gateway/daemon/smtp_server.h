@@ -176,7 +176,8 @@ int smtp_server_feed(struct smtp_server *s, const void *p, size_t n,
 		     size_t *used);
 enum smtp_server_state smtp_server_state(const struct smtp_server *s);
 
-/* The queued output (borrowed, valid until the next call on s). */
+/* The queued output (borrowed, valid until the next call on s; never
+ * NULL, len 0 when there is none). */
 const unsigned char *smtp_server_output(const struct smtp_server *s,
 					size_t *len);
 /* Drops the first n bytes of the output (those written). */

@@ -1176,10 +1176,14 @@ smtp_server_feed(struct smtp_server *s, const void *data, size_t n,
 	}
 	*used = i;
 	if (rc != 0) {
-		/* Our own trouble (memory): end the session clearly. */
-		gw_buf_reset(&s->out);
-		(void)reply(s, 421, "4.3.0", "%s Error: local resource "
-			    "problem", s->host);
+		/* Our own trouble (memory): end the session clearly, after
+		 * the replies already queued when there is room. */
+		if (reply(s, 421, "4.3.0", "%s Error: local resource problem",
+			  s->host) != 0) {
+			gw_buf_reset(&s->out);
+			(void)reply(s, 421, "4.3.0", "%s Error: local resource "
+				    "problem", s->host);
+		}
 		close_session(s);
 	}
 	return rc;

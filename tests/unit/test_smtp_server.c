@@ -664,6 +664,51 @@ test_close(void **state)
 	owner_free(o);
 }
 
+/* The owner's own close reply; LMTP's HELP; no extensions at all. */
+static void
+test_close_reply_and_bare_ehlo(void **state)
+{
+	static const struct scase c = {.name = "lmtp", .mode = SMTP_MODE_LMTP};
+	struct smtp_server_conf conf = {0};
+	struct owner *o = owner_new(&c, 0);
+	static const char in[] = EHLO "MAIL FROM:<a@b> SIZE=1\r\n"
+				 "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n"
+				 "DATA\r\n.\r\n";
+	struct smtp_server *s;
+	struct smtp_reply r;
+	size_t used, len;
+	const unsigned char *p;
+
+	assert_int_equal(smtp_server_feed(o->s, "HELP\r\n", 6, &used), 0);
+	smtp_proto_reply_set(&r, 421, "4.4.2", "idle\r\ntoo long");
+	assert_int_equal(smtp_server_close(o->s, &r), 0);
+	assert_int_equal(smtp_server_close(o->s, NULL), 0);
+	drain(o);
+	gw_buf_add(&o->out, "", 1);
+	assert_string_equal((char *)o->out.data,
+			    "214 2.0.0 Commands: LHLO MAIL RCPT DATA BDAT RSET "
+			    "NOOP QUIT HELP VRFY XFORWARD\r\n"
+			    "421 4.4.2 idle  too long\r\n");
+	owner_free(o);
+
+	conf.hostname = "mx.test";
+	assert_non_null(s = smtp_server_new(&conf, NULL, NULL));
+	p = smtp_server_output(s, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 0);
+	assert_int_equal(smtp_server_feed(s, in, strlen(in), &used), 0);
+	assert_int_equal(used, strlen(in));
+	/* No owner: the content reply is still due. */
+	assert_int_equal(smtp_server_state(s), SMTP_SERVER_WAIT);
+	p = smtp_server_output(s, &len);
+	assert_int_equal(len, strlen("250-mx.test\r\n250 HELP\r\n"
+				     "555 Error: unsupported MAIL parameter\r\n"
+				     "250 Ok\r\n250 Ok\r\n"
+				     "354 End data with <CR><LF>.<CR><LF>\r\n"));
+	assert_memory_equal(p, "250-mx.test\r\n250 HELP\r\n555 Error", 32);
+	smtp_server_free(s);
+}
+
 static void
 test_bad_conf(void **state)
 {
@@ -807,6 +852,7 @@ main(void)
 	    cmocka_unit_test(test_wait_for_owner),
 	    cmocka_unit_test(test_flush_watermark),
 	    cmocka_unit_test(test_close),
+	    cmocka_unit_test(test_close_reply_and_bare_ehlo),
 	    cmocka_unit_test(test_bad_conf),
 	    cmocka_unit_test(test_path),
 	    cmocka_unit_test(test_path_ceiling),

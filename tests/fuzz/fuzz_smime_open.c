@@ -215,6 +215,11 @@ outer_count(const uint8_t *msg, size_t len)
 		root = mime_tree_root(t);
 		for (n = 0, i = 0; i < mime_part_header_count(root); i++) {
 			name = mime_header_name(mime_part_header_at(root, i));
+			/* A "field" that is only a lone CR (or blanks) at
+			 * the end of a header without a body is no field:
+			 * copies of the header drop it. */
+			if (name[strspn(name, "\r \t")] == '\0')
+				continue;
 			if (strncasecmp(name, "Content-", 8) != 0 &&
 			    strcasecmp(name, "MIME-Version") != 0)
 				n++;

@@ -215,11 +215,6 @@ outer_count(const uint8_t *msg, size_t len)
 		root = mime_tree_root(t);
 		for (n = 0, i = 0; i < mime_part_header_count(root); i++) {
 			name = mime_header_name(mime_part_header_at(root, i));
-			/* A "field" that is only a lone CR (or blanks) at
-			 * the end of a header without a body is no field:
-			 * copies of the header drop it. */
-			if (name[strspn(name, "\r \t")] == '\0')
-				continue;
 			if (strncasecmp(name, "Content-", 8) != 0 &&
 			    strcasecmp(name, "MIME-Version") != 0)
 				n++;
@@ -298,6 +293,25 @@ out:
 	return rc;
 }
 
+/* Whether the header block (up to the first empty line, or the whole
+ * input without one) holds a CR that no LF follows. */
+static int
+lone_cr_in_header(const uint8_t *msg, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (msg[i] == '\n' && i + 2 < len && msg[i + 1] == '\r' &&
+		    msg[i + 2] == '\n')
+			return 0;
+		if (msg[i] == '\n' && i + 1 < len && msg[i + 1] == '\n')
+			return 0;
+		if (msg[i] == '\r' && (i + 1 == len || msg[i + 1] != '\n'))
+			return 1;
+	}
+	return 0;
+}
+
 /* The fields a signed or encrypted message has: the input's outer
  * fields, MIME-Version, then extra Content-* fields. */
 static void
@@ -307,7 +321,10 @@ check_wrapped(const uint8_t *msg, size_t len, const struct gw_buf *w,
 	struct mime_tree *t = NULL;
 	size_t n_in;
 
-	n_in = outer_count(msg, len);
+	/* A CR not followed by LF in the header becomes a space where a
+	 * field is copied (one field never turns into two downstream), so
+	 * the copy may have fewer fields than the parse of the input. */
+	n_in = lone_cr_in_header(msg, len) ? (size_t)-1 : outer_count(msg, len);
 	if (n_in == (size_t)-1 || smime_parse(w->data, w->len, &t) != 0) {
 		gw_err_clear();
 		return;

@@ -14,16 +14,19 @@
 #define LINE_MAX_7BIT 998
 
 int
-smime_is_our_result(const char *name, const char *value, const char *id)
+smime_is_our_result(const struct mime_header *h, const char *id)
 {
+	const char *name = mime_header_name(h), *value;
+
 	if (id == NULL)
 		return 0;
 	/* Ours alone: whatever one that arrives says, it is not ours. */
 	if (mime_header_name_is(name, "X-SMIME-Gateway"))
 		return 1;
+	/* The whole value: a NUL inside it ends no string here. */
 	return mime_header_name_is(name, "Authentication-Results") &&
-	       value != NULL &&
-	       mime_header_authserv_is(value, strlen(value), id);
+	       (value = mime_header_value(h)) != NULL &&
+	       mime_header_authserv_is(value, mime_header_value_len(h), id);
 }
 
 static int
@@ -49,8 +52,7 @@ smime_outer_headers(const unsigned char *msg, const struct mime_part *root,
 		if (mime_header_is_content(name) ||
 		    strcasecmp(name, "MIME-Version") == 0)
 			continue;
-		if (smime_is_our_result(name, mime_header_value(h),
-					authserv_id))
+		if (smime_is_our_result(h, authserv_id))
 			continue;
 		if ((rc = add_field(out, msg, h)) != 0)
 			return rc;

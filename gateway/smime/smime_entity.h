@@ -51,9 +51,10 @@ int smime_entity_plain(const unsigned char *msg, size_t len,
  * 1 when the field is ours to write, so that a copy that arrived must
  * go: every X-SMIME-Gateway field, and an Authentication-Results field
  * whose authserv-id is id as mime_header_authserv_is() reads it (CFWS,
- * case, trailing dots, no-break and other odd spaces).  Field names
- * compare as mime_header_name_is() does.  0 when id is NULL.
+ * case, trailing dots, no-break and other odd spaces, NUL bytes: the
+ * whole value is read, not a C string).  Field names compare as
+ * mime_header_name_is() does.  0 when id is NULL.
  */
-int smime_is_our_result(const char *name, const char *value, const char *id);
+int smime_is_our_result(const struct mime_header *h, const char *id);
 
 #endif

@@ -719,15 +719,13 @@ stripped_copy(const unsigned char *msg, size_t len,
 	      struct gw_buf *out, int *removed)
 {
 	const struct mime_header *h;
-	const char *name;
 	struct mime_range hr = mime_part_header_range(root);
 	size_t i, before, n;
 	int rc;
 
 	for (i = 0; i < mime_part_header_count(root); i++) {
 		h = mime_part_header_at(root, i);
-		name = mime_header_name(h);
-		if (smime_is_our_result(name, mime_header_value(h), authserv)) {
+		if (smime_is_our_result(h, authserv)) {
 			(*removed)++;
 			continue;
 		}

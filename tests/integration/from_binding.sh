@@ -194,6 +194,17 @@ spoofed item09_field_name_variants \
 spoofed item09_folded_spoof \
 	"Authentication-Results:" " gw.test." "	; smime=pass (spoofed)"
 
+# A NUL inside the authserv-id (found by fuzzing): the whole value is
+# read, not a C string that ends at the NUL.
+name=item09_authserv_nul
+{ printf 'Authentication-Results: gw.\000test; smime=pass (spoofed)\r\n'
+  printf 'Authentication-Results: gw.test\000; smime=pass (spoofed)\r\n'
+  cat "$T/base.eml"; } >"$T/$name.eml"
+ok "$name: opened" open_msg "$name" "$T/$name.eml"
+same "$name: no spoofed field left" "$(grep -ac spoofed "$T/o-$name.eml")" 0
+same "$name: exactly one Authentication-Results" \
+	"$(grep -aci '^authentication-results' "$T/o-$name.eml")" 1
+
 # Other authserv-ids are someone else's results: kept, byte for byte.
 { printf '%s\r\n' "Authentication-Results: mx.example.net; spf=pass" \
 	"Authentication-Results: gw.test.example.net; dkim=pass"

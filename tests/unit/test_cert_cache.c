@@ -154,20 +154,21 @@ same_der_same_object(void **state)
 
 /*
  * Every byte of the certificate changed in turn (header, names, key,
- * extensions, signature): never the cached object.  What decodes is a
- * new object whose DER is exactly the changed bytes; the rest is
- * refused.  The good one still hits afterwards.
+ * extensions, signature): never the cached object.  What decodes is
+ * another object, which X509_cmp() tells from the good one; the rest is
+ * refused.  The good one still hits afterwards.  (Not compared: the
+ * DER OpenSSL writes back, which for a BIT STRING whose unused-bits
+ * octet was changed differs from what it read.)
  */
 static void
 one_changed_byte_never_hits(void **state)
 {
 	struct cert_cache *c = cert_cache_new(4096, 64 << 20);
 	struct gw_buf d;
-	unsigned char *enc;
 	X509 *good, *x, *again;
 	unsigned long hits;
 	size_t i, decoded = 0;
-	int n, rc;
+	int rc;
 
 	(void)state;
 	assert_non_null(c);
@@ -179,12 +180,10 @@ one_changed_byte_never_hits(void **state)
 		rc = cert_cache_get(c, d.data, d.len, &x);
 		if (rc == 0) {
 			decoded++;
+			/* another object, and not an equal one (X509_cmp
+			 * compares the encodings) */
 			assert_ptr_not_equal(x, good);
-			enc = NULL;
-			n = i2d_X509(x, &enc);
-			assert_int_equal((size_t)n, d.len);
-			assert_memory_equal(enc, d.data, d.len);
-			OPENSSL_free(enc);
+			assert_int_not_equal(X509_cmp(x, good), 0);
 			X509_free(x);
 		} else {
 			assert_int_equal(rc, GW_ERR_PARSE);

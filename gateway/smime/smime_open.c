@@ -2,7 +2,6 @@
 #include "smime_open.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -376,21 +375,10 @@ cms_check_counts(const unsigned char *p, size_t n)
 
 /* ---- certificates through the cache ----------------------------------- */
 
-static struct cert_cache *open_cache;
-static pthread_once_t open_cache_once = PTHREAD_ONCE_INIT;
-
-static void
-open_cache_init(void)
-{
-	open_cache = cert_cache_new(SMIME_OPEN_CERT_CACHE,
-				    SMIME_OPEN_CERT_CACHE_BYTES);
-}
-
 struct cert_cache *
 smime_open_cert_cache(void)
 {
-	pthread_once(&open_cache_once, open_cache_init);
-	return open_cache;
+	return cert_cache_shared();
 }
 
 /* The identifier and length octets of a constructed element of content

@@ -49,8 +49,8 @@
  *   deeper than the MIME parser's max_depth is parsed up to it and
  *   delivered with res->mime_too_deep when its body is no S/MIME layer;
  *   when it is one, that is GW_ERR_LIMIT as before.
- * - The certificates of a SignedData are decoded through a process-wide
- *   cache (cert_cache.h, SMIME_OPEN_CERT_CACHE entries): a certificate
+ * - The certificates of a SignedData are decoded through the process's
+ *   cache (cert_cache_shared(), lib/cert_cache.h): a certificate
  *   met before, byte for byte, is not decoded again.  Only the decoding
  *   is saved; the signer chain, its times and the signatures are checked
  *   for every message.  The certificates in signer_certs,
@@ -90,8 +90,6 @@
 #define SMIME_OPEN_MAX_LAYERS 8
 #define SMIME_OPEN_MAX_CERTS 64		/* per SignedData */
 #define SMIME_OPEN_MAX_SIGNERS 16	/* per SignedData */
-#define SMIME_OPEN_CERT_CACHE 1024	/* decoded certificates kept */
-#define SMIME_OPEN_CERT_CACHE_BYTES (4u << 20) /* and their DER */
 
 enum smime_open_only {
 	SMIME_OPEN_ALL,
@@ -173,8 +171,9 @@ void smime_open_result_free(struct smime_open_result *res);
 
 struct cert_cache;
 
-/* The cache of decoded certificates smime_open() uses (created on first
- * use; NULL when out of memory: then every certificate is decoded). */
+/* The cache of decoded certificates smime_open() uses: the process's
+ * (cert_cache_shared()); NULL when out of memory: then every
+ * certificate is decoded. */
 struct cert_cache *smime_open_cert_cache(void);
 
 int smime_open(const unsigned char *msg, size_t len,

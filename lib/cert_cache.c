@@ -244,3 +244,19 @@ cert_cache_stats(struct cert_cache *c, struct cert_cache_stats *st)
 	*st = c->st;
 	pthread_mutex_unlock(&c->lock);
 }
+
+static struct cert_cache *shared;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+
+static void
+shared_init(void)
+{
+	shared = cert_cache_new(CERT_CACHE_ENTRIES, CERT_CACHE_BYTES);
+}
+
+struct cert_cache *
+cert_cache_shared(void)
+{
+	pthread_once(&shared_once, shared_init);
+	return shared;
+}

@@ -20,6 +20,10 @@
  * first.  The objects handed out are shared (X509_up_ref): callers must
  * not change them.  Safe to call from several threads (one mutex); a
  * worker process has one thread, so the lock is never contended.
+ *
+ * cert_cache_shared() is the process's cache: the certificates of
+ * incoming SignedData (smime_open) and of store records
+ * (gw_rec_get_x509: identities, CAs, partner keys) go through it.
  */
 #ifndef SMIMEGW_CERT_CACHE_H
 #define SMIMEGW_CERT_CACHE_H
@@ -27,6 +31,9 @@
 #include <stddef.h>
 
 #include <openssl/x509.h>
+
+#define CERT_CACHE_ENTRIES 1024		/* the shared cache's bounds */
+#define CERT_CACHE_BYTES (4u << 20)	/* of DER */
 
 struct cert_cache;
 
@@ -50,5 +57,9 @@ int cert_cache_get(struct cert_cache *c, const unsigned char *der,
 		   size_t len, X509 **out);
 
 void cert_cache_stats(struct cert_cache *c, struct cert_cache_stats *st);
+
+/* The process's cache (created on first use); NULL when out of memory:
+ * then callers decode every certificate themselves. */
+struct cert_cache *cert_cache_shared(void);
 
 #endif

@@ -5,7 +5,8 @@
  * not kept; the bounds on entries and bytes hold, oldest out first; and
  * through smime_open(), a message whose certificate differs from a
  * cached one by one byte fails, before and after the good one verified,
- * with its SignedData in DER and in indefinite-length BER.
+ * with its SignedData in DER and in indefinite-length BER; store
+ * records decode through the same shared cache.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include "cert_cache.h"
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "gw_record.h"
 #include "mime_codec.h"
 #include "smime_open.h"
 #include "unit_util.h"
@@ -516,6 +518,52 @@ two_certs_signer_second(void **state)
 	gw_buf_free(&m);
 }
 
+/*
+ * Store records (gw_rec_get_x509) go through the same shared cache: the
+ * same certificate twice is one object; one changed byte is another;
+ * a trailing byte is a corrupt record, as before the cache.
+ */
+static void
+store_record_through_shared_cache(void **state)
+{
+	struct cert_cache *c = cert_cache_shared();
+	struct gw_rec_field f;
+	struct gw_buf d;
+	X509 *a = NULL, *b = NULL, *bad = NULL;
+	unsigned long hits;
+
+	(void)state;
+	assert_non_null(c);
+	assert_ptr_equal(c, smime_open_cert_cache());
+	der_of(cert, &d);
+	f.tag = 1;
+	f.p = d.data;
+	f.len = d.len;
+	assert_int_equal(gw_rec_get_x509(&f, &a, "test record"), 0);
+	hits = stats(c).hits;
+	assert_int_equal(gw_rec_get_x509(&f, &b, "test record"), 0);
+	assert_ptr_equal(a, b);
+	assert_int_equal(stats(c).hits, hits + 1);
+	d.data[d.len - 1] ^= 0x04; /* the certificate's signature */
+	assert_int_equal(gw_rec_get_x509(&f, &bad, "test record"), 0);
+	assert_ptr_not_equal(bad, a);
+	assert_int_not_equal(X509_cmp(bad, a), 0);
+	assert_int_equal(stats(c).hits, hits + 1);
+	d.data[d.len - 1] ^= 0x04;
+	assert_int_equal(gw_buf_add(&d, "", 1), 0);
+	f.p = d.data;
+	f.len = d.len;
+	gw_err_clear();
+	assert_int_equal(gw_rec_get_x509(&f, &bad, "test record"),
+			 GW_ERR_STORE);
+	assert_substr(gw_err_detail(), "corrupt certificate in test record");
+	X509_free(a);
+	X509_free(b);
+	X509_free(bad);
+	gw_buf_free(&d);
+	ERR_clear_error();
+}
+
 int
 main(void)
 {
@@ -527,6 +575,7 @@ main(void)
 	    cmocka_unit_test(changed_cert_byte_fails_der),
 	    cmocka_unit_test(changed_cert_byte_fails_ber_indefinite),
 	    cmocka_unit_test(two_certs_signer_second),
+	    cmocka_unit_test(store_record_through_shared_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

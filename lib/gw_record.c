@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cert_cache.h"
 #include "gw_err.h"
 
 #include <openssl/x509.h>
@@ -175,15 +176,27 @@ gw_rec_put_x509(struct gw_rec_writer *w, unsigned tag, X509 *x)
 int
 gw_rec_get_x509(const struct gw_rec_field *f, X509 **x, const char *what)
 {
+	struct cert_cache *cache = cert_cache_shared();
 	const unsigned char *p = f->p;
-	X509 *n;
+	X509 *n = NULL;
+	int rc;
 
-	if ((n = d2i_X509(NULL, &p, (long)f->len)) == NULL ||
-	    p != f->p + f->len) {
+	/* Through the process's cache: the store is read for every
+	 * message, and decoding costs more than the rest of the read. */
+	if (cache != NULL) {
+		rc = cert_cache_get(cache, f->p, f->len, &n);
+		if (rc != 0 && rc != GW_ERR_PARSE)
+			return gw_err_set(rc, "cannot decode the certificate "
+					      "in %s",
+					  what);
+	} else if ((n = d2i_X509(NULL, &p, (long)f->len)) != NULL &&
+		   p != f->p + f->len) {
 		X509_free(n);
+		n = NULL;
+	}
+	if (n == NULL)
 		return gw_err_set_ssl(GW_ERR_STORE, "corrupt certificate in %s",
 				      what);
-	}
 	X509_free(*x);
 	*x = n;
 	return 0;

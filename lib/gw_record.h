@@ -40,7 +40,9 @@ char *gw_rec_strdup(const struct gw_rec_field *f);
 struct x509_st;
 int gw_rec_put_x509(struct gw_rec_writer *w, unsigned tag, struct x509_st *x);
 /* Decodes the field into *x (freeing what *x held); GW_ERR_STORE naming
- * what ("identity record") when it is not a certificate. */
+ * what ("identity record") when it is not exactly one certificate.  *x
+ * may be shared with the process's certificate cache (cert_cache.h):
+ * never change it. */
 int gw_rec_get_x509(const struct gw_rec_field *f, struct x509_st **x,
 		    const char *what);
 uint64_t gw_rec_u64(const struct gw_rec_field *f);

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "cert_cache.h"
 #include "gw_err.h"
 #include "mime_codec.h"
 #include "mime_header.h"
@@ -371,6 +372,189 @@ cms_check_counts(const unsigned char *p, size_t n)
 	return 0;
 }
 
+
+/* ---- certificates through the cache ----------------------------------- */
+
+struct cert_cache *
+smime_open_cert_cache(void)
+{
+	return cert_cache_shared();
+}
+
+/* The identifier and length octets of a constructed element of content
+ * length len (definite) with the one-octet tag; its size. */
+static size_t
+der_put_hdr(unsigned char *b, unsigned char tag, size_t len)
+{
+	size_t n = 0, k;
+
+	b[0] = tag;
+	if (len < 0x80) {
+		b[1] = (unsigned char)len;
+		return 2;
+	}
+	for (k = len; k > 0; k >>= 8)
+		n++;
+	b[1] = (unsigned char)(0x80 | n);
+	for (k = 0; k < n; k++)
+		b[2 + k] = (unsigned char)(len >> (8 * (n - 1 - k)));
+	return 2 + n;
+}
+
+/* One of the three elements around the certificates (ContentInfo, its
+ * [0] and the SignedData): where it starts and its header. */
+struct wrap {
+	size_t off;
+	struct der d;
+};
+
+/* Writes the header of w with cut content octets less (an indefinite
+ * length stays as it is) at b; its size.  Never longer than the old one:
+ * the minimal length octets of a smaller length are no more. */
+static size_t
+wrap_put(unsigned char *b, const struct wrap *w, size_t cut)
+{
+	if (w->d.indef) {
+		b[0] = w->d.tag;
+		b[1] = 0x80;
+		return 2;
+	}
+	return der_put_hdr(b, w->d.tag, w->d.len - cut);
+}
+
+/* Whether [s, s + len) lies inside the content of w. */
+static int
+wrap_holds(const unsigned char *p, size_t n, const struct wrap *w, size_t s,
+	   size_t len)
+{
+	size_t used;
+
+	if (w->d.indef)
+		return der_skip(p + w->off, n - w->off, 0, &used) == 0 &&
+		       s + len + 2 <= w->off + used;
+	return s >= w->off + w->d.hlen && s + len <= w->off + w->d.hlen +
+							 w->d.len;
+}
+
+/*
+ * d2i_CMS_ContentInfo() decodes every certificate of a SignedData, its
+ * public key included, which costs several times the signature check
+ * (OpenSSL 3.0's provider decoders).  Instead the certificates field is
+ * cut out of the DER (p, n): in place when p is buf's data, else into
+ * buf (*out, *nout: what is left), and each
+ * certificate's exact DER is taken through the cache into *certs, in
+ * order.  Lengths of the elements around it are rewritten (minimal, for
+ * a definite length); nothing signed is touched.
+ *
+ * 1: done; 0: left as it is, to be decoded whole (not a SignedData, no
+ * certificates, a choice other than a plain Certificate, an element
+ * that does not walk or a certificate that does not decode on its own:
+ * d2i then says what is wrong with it); GW_ERR_NOMEM.
+ */
+static int
+cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
+	      const unsigned char **out, size_t *nout, STACK_OF(X509) **certs)
+{
+	struct cert_cache *cache = smime_open_cert_cache();
+	struct wrap w[3];
+	const unsigned char *oid;
+	size_t olen, c, s, e, cs, cu, u, o;
+	unsigned char *dst;
+	X509 *x;
+	int i, rc;
+
+	*certs = NULL;
+	if (cache == NULL ||
+	    der_content_info(p, n, &oid, &olen, &c) != 0 ||
+	    !oid_is(oid, olen, oid_signed, sizeof(oid_signed)) ||
+	    p[0] != 0x30 || p[c] != 0xa0)
+		return 0;
+	w[0].off = 0;
+	w[1].off = c;
+	if (der_hdr(p, n, &w[0].d) != 0 || der_hdr(p + c, n - c, &w[1].d) != 0)
+		return 0;
+	w[2].off = c + w[1].d.hlen;
+	if (w[2].off >= n || p[w[2].off] != 0x30 ||
+	    der_hdr(p + w[2].off, n - w[2].off, &w[2].d) != 0 ||
+	    der_content(p + w[2].off, n - w[2].off, &s, &e) != 0)
+		return 0;
+	s += w[2].off;
+	e += w[2].off;
+	for (i = 0; i < 3 && s < e; i++, s += u) /* version to encap */
+		if (der_skip(p + s, e - s, 0, &u) != 0)
+			return 0;
+	if (i < 3 || s >= e || p[s] != 0xa0 || der_skip(p + s, e - s, 0, &cu) != 0)
+		return 0;
+	cs = s;
+	for (i = 0; i < 3; i++)
+		if (!wrap_holds(p, n, &w[i], cs, cu))
+			return 0;
+	if (der_content(p + cs, cu, &s, &e) != 0 || s == e)
+		return 0;
+	if ((*certs = sk_X509_new_null()) == NULL)
+		return GW_ERR_NOMEM;
+	for (s += cs, e += cs; s < e; s += u) {
+		struct der d;
+
+		if (der_hdr(p + s, e - s, &d) != 0 || d.tag != 0x30 || d.indef)
+			goto whole;
+		u = d.hlen + d.len;
+		if ((rc = cert_cache_get(cache, p + s, u, &x)) == GW_ERR_PARSE)
+			goto whole;
+		if (rc != 0)
+			goto nomem;
+		if (!sk_X509_push(*certs, x)) {
+			X509_free(x);
+			goto nomem;
+		}
+	}
+	if (p == buf->data)
+		dst = buf->data;
+	else if (gw_buf_reserve(buf, n, &dst) != 0)
+		goto nomem;
+	/* Left to right: in place, every piece moves towards the start. */
+	o = wrap_put(dst, &w[0], cu);
+	memmove(dst + o, p + w[0].d.hlen, c - w[0].d.hlen);
+	o += c - w[0].d.hlen;
+	o += wrap_put(dst + o, &w[1], cu);
+	o += wrap_put(dst + o, &w[2], cu);
+	s = w[2].off + w[2].d.hlen;
+	memmove(dst + o, p + s, cs - s);
+	o += cs - s;
+	memmove(dst + o, p + cs + cu, n - cs - cu);
+	*out = dst;
+	*nout = o + n - cs - cu;
+	return 1;
+whole:
+	ERR_clear_error();
+	sk_X509_pop_free(*certs, X509_free);
+	*certs = NULL;
+	return 0;
+nomem:
+	sk_X509_pop_free(*certs, X509_free);
+	*certs = NULL;
+	return GW_ERR_NOMEM;
+}
+
+/* Puts the certificates cut out by cms_cut_certs() back into cms, in
+ * their order; the same object twice (the same DER) once.  Frees certs. */
+static int
+cms_put_certs(CMS_ContentInfo *cms, STACK_OF(X509) *certs)
+{
+	X509 *x;
+	int i, j, rc = 0;
+
+	for (i = 0; i < sk_X509_num(certs) && rc == 0; i++) {
+		x = sk_X509_value(certs, i);
+		for (j = 0; j < i && X509_cmp(sk_X509_value(certs, j), x); j++)
+			;
+		if (j == i && !CMS_add1_cert(cms, x))
+			rc = GW_ERR_NOMEM;
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return rc;
+}
+
 /* ---- CMS from a MIME part ------------------------------------------- */
 
 /*
@@ -388,6 +572,7 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	struct gw_buf der;
 	const unsigned char *q, *q0;
 	unsigned char *dst;
+	STACK_OF(X509) *certs = NULL;
 	size_t n = r.end - r.start, dlen = 0, i;
 	int rc;
 
@@ -410,6 +595,8 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	}
 	if ((rc = cms_check_counts(q, dlen)) != 0)
 		goto out;
+	if ((rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0)
+		goto out;
 	q0 = q;
 	if ((*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen)) == NULL) {
 		ERR_clear_error();
@@ -418,11 +605,19 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 		rc = GW_ERR_PARSE;
 		goto out;
 	}
+	rc = cms_put_certs(*out, certs);
+	certs = NULL;
+	if (rc != 0) {
+		CMS_ContentInfo_free(*out);
+		*out = NULL;
+		goto out;
+	}
 	for (i = (size_t)(q - q0); extra != NULL && i < dlen; i++)
 		if (q0[i] != 0)
 			*extra = 1;
 	rc = 0;
 out:
+	sk_X509_pop_free(certs, X509_free);
 	gw_buf_free(&der);
 	return rc;
 }

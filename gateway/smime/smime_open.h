@@ -49,6 +49,13 @@
  *   deeper than the MIME parser's max_depth is parsed up to it and
  *   delivered with res->mime_too_deep when its body is no S/MIME layer;
  *   when it is one, that is GW_ERR_LIMIT as before.
+ * - The certificates of a SignedData are decoded through the process's
+ *   cache (cert_cache_shared(), lib/cert_cache.h): a certificate
+ *   met before, byte for byte, is not decoded again.  Only the decoding
+ *   is saved; the signer chain, its times and the signatures are checked
+ *   for every message.  The certificates in signer_certs,
+ *   unverified_certs and the CMS object may therefore be shared with the
+ *   cache and other messages: read them, never change them.
  *
  * The output starts with an Authentication-Results field (RFC 8601)
  * with the smime method of RFC 7281, one result per signature met
@@ -161,6 +168,13 @@ struct smime_open_result {
 };
 
 void smime_open_result_free(struct smime_open_result *res);
+
+struct cert_cache;
+
+/* The cache of decoded certificates smime_open() uses: the process's
+ * (cert_cache_shared()); NULL when out of memory: then every
+ * certificate is decoded. */
+struct cert_cache *smime_open_cert_cache(void);
 
 int smime_open(const unsigned char *msg, size_t len,
 	       const struct smime_open_opts *opts, struct gw_buf *out,

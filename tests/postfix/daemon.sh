@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# smimegwd between a private Postfix's content filter (LMTP) and its
+# reinjection smtpd (tests/postfix/pf.sh), on a fresh SoftHSM token with
+# an identity made by "smimegw cert create" and partners' public keys.
+# Mail is sent with swaks and what arrives in the Maildirs is checked
+# with openssl cms: signed (verifies), sign-encrypted (decrypts with the
+# partner's key), a recipient without a key bounced (DSN to the sender),
+# incoming mail decrypted and verified with Authentication-Results.
+# Also: the workers map no PKCS#11 module, SIGHUP reloads, a killed
+# worker is replaced, SIGTERM leaves no process behind.
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/pki.sh"
+. "$(dirname "$0")/pf.sh"
+: "${SMIMEGWD:?}" "${KEYD:?}"
+setup_token
+
+GOOD="basicConstraints=critical,CA:FALSE;extendedKeyUsage=emailProtection"
+ENC_RSA="keyUsage=critical,digitalSignature,keyEncipherment"
+D=example.test
+mkca "$T/ca" "Partner CA"
+mkee "$T/ca" bob rsa:2048 "$GOOD;$ENC_RSA;subjectAltName=email:bob@$D"
+mkee "$T/ca" sender rsa:2048 "$GOOD;$ENC_RSA;subjectAltName=email:sender@$D"
+mkee "$T/ca" partner rsa:2048 "$GOOD;$ENC_RSA;subjectAltName=email:partner@other.test"
+
+gw cert create gw --cn gw.$D --country DE --days 30 --san-dns $D \
+	--key rsa:2048 >/dev/null || exit 1
+gw cert export gw >"$T/gw.pem"
+gw pubkey add bob "$T/bob.pem" >/dev/null
+gw pubkey add sender "$T/sender.pem" >/dev/null
+gw ca add "$T/ca/ca.pem" >/dev/null
+gw profile add p-sign --mode sign --cert gw --sign-mode detached >/dev/null
+gw profile add p-se --mode sign-encrypt --cert gw --sign-mode detached \
+	--action bounce >/dev/null
+
+pf_init lmtp && pf_start || { echo "FAIL postfix starts"; exit 1; }
+cp "$T/smimegw.conf" "$T/base.conf"
+# conf DIRECTION PROFILE: the daemon's keys on top of the token's.
+conf() {
+	cp "$T/base.conf" "$T/smimegw.conf"
+	cat >>"$T/smimegw.conf" <<EOC
+authserv_id = gw.$D
+listener_$1 = 127.0.0.1:$PF_FILTER_PORT
+listener_$1_proto = lmtp
+listener_$1_next_hop = 127.0.0.1:$PF_REINJECT_PORT
+workers = 2
+smtp_timeout = 30
+EOC
+	[ -n "${2:-}" ] && echo "listener_outgoing_profile = $2" >>"$T/smimegw.conf"
+}
+DPID=
+start_daemon() {
+	${WRAP:-} "$SMIMEGWD" -d -c "$T/smimegw.conf" -k "$KEYD" \
+		>>"$T/daemon.log" 2>&1 &
+	DPID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(ss -Hltn "sport = :$PF_FILTER_PORT" 2>/dev/null)" ] ||
+			[ "$(workers | wc -w)" -lt 2 ] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+# Process ids: the workers (children with --worker), keyd.
+workers() {
+	local p
+	for p in $(pgrep -P "$DPID" 2>/dev/null); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- --worker &&
+			echo "$p"
+	done
+}
+keyd_pid() { pgrep -P "$DPID" -f smimegw-keyd | head -1; }
+tree() { echo "$DPID" $(pgrep -P "$DPID"); }
+stop_daemon() {
+	local pids i
+	pids=$(tree)
+	kill -TERM "$DPID" 2>/dev/null
+	for ((i = 0; i < 150; i++)); do
+		kill -0 $pids 2>/dev/null || break
+		sleep 0.1
+	done
+	! kill -0 $pids 2>/dev/null
+}
+cleanup_daemon() { [ -n "$DPID" ] && kill -KILL $(tree) 2>/dev/null; }
+trap 'cleanup_daemon; pf_cleanup; rm -rf "$T"' EXIT
+# contains NAME TEXT SUBSTRING
+contains() {
+	case $2 in
+	*"$3"*) PASSED=$((PASSED + 1)); echo "ok   $1" ;;
+	*) FAILED=$((FAILED + 1)); echo "FAIL $1: no '$3' in:"
+		printf '%s\n' "$2" | head -30 | sed 's/^/     | /' ;;
+	esac
+}
+body() { sed '1,/^\r\?$/d' "$1" | tr -d '\r'; }
+last_mail() { pf_mails "$1" | tail -1; }
+daemon_says() { grep -q -- "$1" "$T/daemon.log"; }
+
+# ---- outgoing, signing profile ------------------------------------------
+conf outgoing p-sign
+ok "smimegwd starts: master, keyd and 2 workers" start_daemon
+for p in $(workers); do
+	if grep -qiE 'softhsm|libp11|pkcs11' "/proc/$p/maps"; then
+		FAILED=$((FAILED + 1))
+		echo "FAIL worker $p maps a PKCS#11 module"
+		grep -iE 'softhsm|libp11|pkcs11' "/proc/$p/maps" | head -3
+	else
+		PASSED=$((PASSED + 1))
+		echo "ok   worker $p maps no PKCS#11 module and no libp11"
+	fi
+	contains "worker $p: core dumps off" "$(grep 'Max core file size' "/proc/$p/limits")" " 0 "
+done
+k=$(keyd_pid)
+contains "keyd maps the module" "$(cat "/proc/$k/maps" 2>/dev/null)" softhsm
+contains "master maps no module" "$(grep -iE 'softhsm|libp11' "/proc/$DPID/maps" || echo none)" none
+
+ok "send to alice (signing profile)" pf_send --to alice@$D --header "Subject: signed via smimegwd" \
+	--body "Signed body line."
+ok "alice's copy arrives" pf_wait_delivered 1 alice
+m=$(last_mail alice)
+ok "alice's copy: the signature verifies (openssl cms)" openssl cms -verify \
+	-in "$m" -CAfile "$T/gw.pem" -purpose smimesign -out "$T/a.txt"
+contains "alice's copy: body inside the signature" "$(cat "$T/a.txt" 2>/dev/null)" "Signed body line."
+contains "alice's copy: Postfix queue id in smimegwd's log line" \
+	"$(grep 'summary:' "$T/daemon.log" | tail -1)" "decision=deliver"
+
+# ---- SIGHUP: a sign-encrypt profile with action bounce ---------------------
+conf outgoing p-se
+old=$(workers | sort | tr '\n' ' ')
+kill -HUP "$DPID"
+for ((i = 0; i < 100; i++)); do
+	new=$(workers | sort | tr '\n' ' ')
+	[ "$(workers | wc -w)" -ge 2 ] && [ "$new" != "$old" ] &&
+		! kill -0 $old 2>/dev/null && break
+	sleep 0.1
+done
+ok "SIGHUP: a new generation of workers" test "$new" != "$old"
+ok "SIGHUP: the old workers ended" sh -c "! kill -0 $old 2>/dev/null"
+
+ok "send to bob (sign-encrypt, bob has a key)" pf_send --to bob@$D \
+	--header "Subject: sealed via smimegwd" --body "Secret body line."
+ok "bob's copy arrives" pf_wait_delivered 1 bob
+m=$(last_mail bob)
+contains "bob's copy is enveloped" "$(cat "$m")" "application/pkcs7-mime"
+ok "bob's copy decrypts with bob's key" openssl cms -decrypt -in "$m" \
+	-recip "$T/bob.pem" -inkey "$T/bob.key" -out "$T/b.eml"
+ok "bob's copy: the inner signature verifies" openssl cms -verify \
+	-in "$T/b.eml" -CAfile "$T/gw.pem" -purpose smimesign -out "$T/b.txt"
+contains "bob's copy: the body" "$(cat "$T/b.txt" 2>/dev/null)" "Secret body line."
+
+ok "send to carol (no key, action bounce)" pf_send --to carol@$D \
+	--header "Subject: no key for carol" --body "Never delivered."
+ok "the sender gets a DSN" pf_wait_delivered 1 sender
+same "carol gets nothing" "$(pf_count carol)" 0
+m=$(last_mail sender)
+# The DSN passes the filter too: for sender@ it is sign-encrypted.
+if grep -q "application/pkcs7-mime" "$m"; then
+	openssl cms -decrypt -in "$m" -recip "$T/sender.pem" \
+		-inkey "$T/sender.key" -out "$T/dsn.eml" 2>/dev/null
+	openssl cms -verify -in "$T/dsn.eml" -noverify -out "$T/dsn.txt" 2>/dev/null ||
+		cp "$T/dsn.eml" "$T/dsn.txt"
+else
+	cp "$m" "$T/dsn.txt"
+fi
+contains "the DSN names carol" "$(cat "$T/dsn.txt")" "carol@$D"
+contains "the DSN gives smimegwd's 5.7.1 reason" "$(cat "$T/dsn.txt")" "5.7.1"
+
+# ---- a worker killed: the master restarts keyd and the workers ---------
+w1=$(workers | head -1)
+kill -KILL "$w1"
+for ((i = 0; i < 100; i++)); do
+	[ "$(workers | wc -w)" -ge 2 ] && ! workers | grep -qx "$w1" && break
+	sleep 0.1
+done
+ok "a killed worker: logged" daemon_says "worker [0-9]* (pid $w1) of generation [0-9]* ended: signal 9"
+same "a killed worker: a new generation runs" "$(workers | wc -w)" 2
+ok "after the restart, mail flows" pf_send --to bob@$D --body "After restart."
+ok "after the restart, bob's second copy arrives" pf_wait_delivered 2 bob
+
+# ---- SIGTERM: everything ends --------------------------------------------
+ok "SIGTERM: master, keyd and workers end" stop_daemon
+wait "$DPID"
+same "SIGTERM: exit status 0" "$?" 0
+ok "SIGTERM: logged" daemon_says "draining and stopping"
+
+# ---- incoming: decrypt and verify ---------------------------------------
+conf incoming
+ok "smimegwd starts with an incoming listener" start_daemon
+printf '%s\r\n' "From: Partner <partner@other.test>" "To: alice@$D" \
+	"Subject: for the gateway" "Date: Mon, 07 Dec 2026 10:00:00 +0000" \
+	"Message-ID: <in1@other.test>" "MIME-Version: 1.0" \
+	"Content-Type: text/plain; charset=us-ascii" "" "Incoming secret." >"$T/in.eml"
+openssl cms -sign -in "$T/in.eml" -signer "$T/partner.pem" \
+	-inkey "$T/partner.key" -out "$T/in-s.eml" 2>/dev/null
+{
+	printf '%s\n' "From: Partner <partner@other.test>" "To: alice@$D" \
+		"Subject: for the gateway" "Message-ID: <in1@other.test>"
+	openssl cms -encrypt -in "$T/in-s.eml" -recip "$T/gw.pem" -aes256 2>/dev/null
+} >"$T/in-e.eml"
+contains "the incoming test message is enveloped" "$(cat "$T/in-e.eml")" "application/pkcs7-mime"
+ok "send the encrypted message to alice" pf_send_file "$T/in-e.eml" --to alice@$D \
+	--from partner@other.test
+ok "alice's incoming copy arrives" pf_wait_delivered 2 alice
+m=$(last_mail alice)
+contains "incoming: decrypted" "$(body "$m")" "Incoming secret."
+matches "incoming: Authentication-Results from smimegwd" "$m" "^Authentication-Results: gw\.$D"
+matches "incoming: the signature passed" "$m" "smime=pass"
+ok "incoming: SIGTERM ends everything" stop_daemon
+contains "no stray smimegwd or keyd process" \
+	"$(pgrep -f "$T/smimegw.conf" || echo none)" none
+
+pf_stop
+finish

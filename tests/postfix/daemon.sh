@@ -44,6 +44,7 @@ listener_$1_proto = lmtp
 listener_$1_next_hop = 127.0.0.1:$PF_REINJECT_PORT
 workers = 2
 smtp_timeout = 30
+spool_memory_limit = 64K
 EOC
 	[ -n "${2:-}" ] && echo "listener_outgoing_profile = $2" >>"$T/smimegw.conf"
 }
@@ -119,8 +120,12 @@ m=$(last_mail alice)
 ok "alice's copy: the signature verifies (openssl cms)" openssl cms -verify \
 	-in "$m" -CAfile "$T/gw.pem" -purpose smimesign -out "$T/a.txt"
 contains "alice's copy: body inside the signature" "$(cat "$T/a.txt" 2>/dev/null)" "Signed body line."
-contains "alice's copy: Postfix queue id in smimegwd's log line" \
-	"$(grep 'summary:' "$T/daemon.log" | tail -1)" "decision=deliver"
+qid=$(grep "lscan/lmtp.*to=<alice@$D>" "$PF_DIR/maillog" | tail -1 |
+	sed -E 's/.*\]: ([0-9A-F]+): to=.*/\1/')
+line=$(grep 'summary:' "$T/daemon.log" | tail -1)
+contains "one log line: Postfix's queue id (XFORWARD)" "$line" "queue_id=$qid "
+contains "one log line: decision and the recipient's outcome" "$line" \
+	"decision=deliver profile=p-sign smime=sign rcpts=1 to=alice@$D status=protected/250"
 
 # ---- SIGHUP: a sign-encrypt profile with action bounce ---------------------
 conf outgoing p-se
@@ -163,6 +168,20 @@ fi
 contains "the DSN names carol" "$(cat "$T/dsn.txt")" "carol@$D"
 contains "the DSN gives smimegwd's 5.7.1 reason" "$(cat "$T/dsn.txt")" "5.7.1"
 
+# A message past spool_memory_limit goes through the spool file.
+head -c 150000 /dev/urandom | base64 -w 76 >"$T/big.txt"
+ok "send 200 KB to bob (spooled to a file)" pf_send --to bob@$D \
+	--header "Subject: big" --body "$T/big.txt"
+ok "the big copy arrives" pf_wait_delivered 2 bob
+m=$(last_mail bob)
+openssl cms -decrypt -in "$m" -recip "$T/bob.pem" -inkey "$T/bob.key" \
+	-out "$T/big.eml" 2>/dev/null
+openssl cms -verify -in "$T/big.eml" -CAfile "$T/gw.pem" \
+	-purpose smimesign -out "$T/big.out" 2>/dev/null
+same "the big copy: the body intact after decrypt and verify" \
+	"$(body "$T/big.out" | grep -v '^$' | md5sum)" \
+	"$(grep -v '^$' "$T/big.txt" | md5sum)"
+
 # ---- a worker killed: the master restarts keyd and the workers ---------
 w1=$(workers | head -1)
 kill -KILL "$w1"
@@ -173,7 +192,7 @@ done
 ok "a killed worker: logged" daemon_says "worker [0-9]* (pid $w1) of generation [0-9]* ended: signal 9"
 same "a killed worker: a new generation runs" "$(workers | wc -w)" 2
 ok "after the restart, mail flows" pf_send --to bob@$D --body "After restart."
-ok "after the restart, bob's second copy arrives" pf_wait_delivered 2 bob
+ok "after the restart, bob's third copy arrives" pf_wait_delivered 3 bob
 
 # ---- SIGTERM: everything ends --------------------------------------------
 ok "SIGTERM: master, keyd and workers end" stop_daemon

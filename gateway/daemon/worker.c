@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +60,10 @@ struct worker {
 	char host[256];
 	struct sess *sess[WORKER_SESSIONS_MAX];
 	int nsess;
+	int keyd_fd;		/* the key source's stream, to watch */
+	dev_t keyd_dev;
+	ino_t keyd_ino;
+	int broken;		/* the stream is gone: end, to be restarted */
 };
 
 /* ---- spool -------------------------------------------------------- */
@@ -579,6 +584,22 @@ out:
 
 /* ---- the poll loop -------------------------------------------------- */
 
+/*
+ * Whether the key source still has its stream to keyd: keysrc_keyd
+ * closes it for good on a transport failure (keyd gone, a reply not in
+ * time), after which every message would be deferred.  The descriptor
+ * is known by its number and its socket's inode (a later accept() may
+ * reuse the number).
+ */
+static int
+keyd_alive(const struct worker *w)
+{
+	struct stat st;
+
+	return fstat(w->keyd_fd, &st) == 0 && st.st_dev == w->keyd_dev &&
+	       st.st_ino == w->keyd_ino;
+}
+
 static void
 sess_free(struct worker *w, int i)
 {
@@ -671,6 +692,12 @@ sess_pump(struct worker *w, struct sess *ss)
 		if (st == SMTP_SERVER_WAIT) {
 			deliver(w, ss);
 			ss->last = time(NULL);
+			if (!w->broken && !keyd_alive(w)) {
+				log_err("the stream to smimegw-keyd is closed: "
+					"ending, so that keyd and the workers "
+					"are started again");
+				w->broken = 1;
+			}
 			continue;
 		}
 		if (st == SMTP_SERVER_INPUT && ss->inlen > 0) {
@@ -742,6 +769,7 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	   int nl, int keyd_fd, volatile sig_atomic_t *stop)
 {
 	struct pollfd pfd[WORKER_SESSIONS_MAX + 4];
+	struct stat st;
 	struct worker w;
 	time_t now, drain_end = 0;
 	int i, n, rc, draining = 0, open_l = nl;
@@ -751,6 +779,15 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	if (gethostname(w.host, sizeof(w.host)) != 0 || w.host[0] == '\0')
 		snprintf(w.host, sizeof(w.host), "localhost");
 	w.host[sizeof(w.host) - 1] = '\0';
+	w.keyd_fd = keyd_fd;
+	if (fstat(keyd_fd, &st) != 0) {
+		rc = gw_err_set(GW_ERR_INVALID, "--keyd-fd %d: %s", keyd_fd,
+				strerror(errno));
+		log_err("cannot start: %s", gw_err_detail());
+		return rc;
+	}
+	w.keyd_dev = st.st_dev;
+	w.keyd_ino = st.st_ino;
 	if ((rc = engine_open(cfg, keyd_fd, &w.e)) != 0) {
 		log_err("cannot start: %s: %s", gw_strerror(rc),
 			gw_err_detail());
@@ -758,7 +795,7 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	}
 	for (;;) {
 		now = time(NULL);
-		if (*stop && !draining) {
+		if ((*stop || w.broken) && !draining) {
 			draining = 1;
 			drain_end = now + (time_t)cfg->smtp_timeout;
 			open_l = 0;
@@ -825,6 +862,9 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 				sess_free(&w, i);
 		}
 	}
+	if (rc == 0 && w.broken)
+		rc = gw_err_set(GW_ERR_IO, "the stream to smimegw-keyd is "
+				"closed");
 out:
 	while (w.nsess > 0)
 		sess_free(&w, w.nsess - 1);

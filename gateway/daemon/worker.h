@@ -42,7 +42,9 @@ struct worker_listener {
 /*
  * Runs the worker until *stop and the drain.  keyd_fd is the stream to
  * smimegw-keyd (taken).  Returns 0, or a GW_ERR_* when the engine cannot
- * be built (the master restarts the worker with back-off).
+ * be built, or (GW_ERR_IO, after draining like *stop) when the key
+ * source lost its stream to keyd: every message would be deferred, so
+ * the worker ends and the master starts keyd and the workers again.
  */
 int worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	       int nl, int keyd_fd, volatile sig_atomic_t *stop);

@@ -114,11 +114,13 @@ keep_fd(int fd)
 	return fcntl(fd, F_SETFD, 0);
 }
 
-/* Starts keyd and the workers of a new generation. */
+/* Starts keyd and the workers of a new generation; GW_ERR_IO when one
+ * could not be started (the caller restarts the generation). */
 static int
 generation_start(struct master *m)
 {
 	int sv[MAX_WORKERS][2], nw = (int)m->cfg->workers, i, j, n;
+	int failed = 0;
 	char num[MAX_WORKERS][16], wnum[16], lnum[2][24];
 	char *argv[MAX_WORKERS * 2 + 16];
 	pid_t pid;
@@ -154,9 +156,10 @@ generation_start(struct master *m)
 		argv[n] = NULL;
 		child_exec(m->o->keyd, argv);
 	}
-	if (pid < 0)
+	if (pid < 0) {
 		log_err("fork (keyd): %s", strerror(errno));
-	else
+		failed = 1;
+	} else
 		kid_add(m, pid, -1);
 	for (i = 0; i < nw; i++) {
 		close(sv[i][0]);
@@ -185,12 +188,15 @@ generation_start(struct master *m)
 			argv[n] = NULL;
 			child_exec(m->o->self, argv);
 		}
-		if (pid < 0)
+		if (pid < 0) {
 			log_err("fork (worker %d): %s", i, strerror(errno));
-		else
+			failed = 1;
+		} else
 			kid_add(m, pid, i);
 		close(sv[i][1]);
 	}
+	if (failed)
+		return GW_ERR_IO;
 	log_notice("generation %u: keyd and %d worker%s started", m->gen, nw,
 		   nw == 1 ? "" : "s");
 	return 0;
@@ -236,11 +242,13 @@ reap(struct master *m, int stopping)
 			continue;
 		describe(status, how, sizeof(how));
 		if (m->kids[i].gen == m->gen && !stopping) {
-			log_err("%s%.0d (pid %ld) of generation %u ended: %s",
-				m->kids[i].worker < 0 ? "smimegw-keyd"
-						      : "worker ",
-				m->kids[i].worker < 0 ? 0 : m->kids[i].worker,
-				(long)pid, m->gen, how);
+			if (m->kids[i].worker < 0)
+				log_err("smimegw-keyd (pid %ld) of generation "
+					"%u ended: %s", (long)pid, m->gen, how);
+			else
+				log_err("worker %d (pid %ld) of generation %u "
+					"ended: %s", m->kids[i].worker,
+					(long)pid, m->gen, how);
 			lost = 1;
 		} else
 			log_info("pid %ld of generation %u ended: %s",
@@ -332,7 +340,7 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 	siginfo_t si;
 	sigset_t set;
 	time_t restart_at = 0, deadline = 0, now;
-	int rc, sig, stopping = 0, i;
+	int rc, sig, stopping = 0, i, gen_failed;
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
@@ -355,7 +363,7 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 		   cfg->listener_outgoing,
 		   *cfg->listener_incoming ? " incoming " : "",
 		   cfg->listener_incoming, (unsigned long long)cfg->workers);
-	generation_start(&m);
+	gen_failed = generation_start(&m) != 0;
 	for (;;) {
 		sig = sigtimedwait(&set, &si, &tick);
 		now = time(NULL);
@@ -375,9 +383,10 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 		} else if (sig == SIGHUP && !stopping) {
 			reload(&m);
 			retire_old(&m, m.gen);
-			generation_start(&m);
+			gen_failed = generation_start(&m) != 0;
 		}
-		if (reap(&m, stopping) && restart_at == 0) {
+		if ((reap(&m, stopping) || gen_failed) && restart_at == 0) {
+			gen_failed = 0;
 			if (now - m.gen_start >= STABLE_SECS)
 				m.backoff = 1;
 			restart_at = now + m.backoff;
@@ -390,7 +399,7 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 		}
 		if (!stopping && restart_at != 0 && now >= restart_at) {
 			restart_at = 0;
-			generation_start(&m);
+			gen_failed = generation_start(&m) != 0;
 		}
 		if (stopping && m.nkids == 0)
 			break;

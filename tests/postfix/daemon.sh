@@ -29,6 +29,8 @@ gw pubkey add bob "$T/bob.pem" >/dev/null
 gw pubkey add sender "$T/sender.pem" >/dev/null
 gw ca add "$T/ca/ca.pem" >/dev/null
 gw profile add p-sign --mode sign --cert gw --sign-mode detached >/dev/null
+gw profile add p-split --mode sign-encrypt --cert gw --sign-mode detached \
+	--action split >/dev/null
 gw profile add p-se --mode sign-encrypt --cert gw --sign-mode detached \
 	--action bounce >/dev/null
 
@@ -92,7 +94,8 @@ contains() {
 	esac
 }
 body() { sed '1,/^\r\?$/d' "$1" | tr -d '\r'; }
-last_mail() { pf_mails "$1" | tail -1; }
+# mail_to USER SUBJECT: USER's delivered message with that subject.
+mail_to() { pf_mails "$1" | xargs -r grep -l "^Subject: $2" | tail -1; }
 daemon_says() { grep -q -- "$1" "$T/daemon.log"; }
 
 # ---- outgoing, signing profile ------------------------------------------
@@ -116,7 +119,7 @@ contains "master maps no module" "$(grep -iE 'softhsm|libp11' "/proc/$DPID/maps"
 ok "send to alice (signing profile)" pf_send --to alice@$D --header "Subject: signed via smimegwd" \
 	--body "Signed body line."
 ok "alice's copy arrives" pf_wait_delivered 1 alice
-m=$(last_mail alice)
+m=$(mail_to alice "signed via smimegwd")
 ok "alice's copy: the signature verifies (openssl cms)" openssl cms -verify \
 	-in "$m" -CAfile "$T/gw.pem" -purpose smimesign -out "$T/a.txt"
 contains "alice's copy: body inside the signature" "$(cat "$T/a.txt" 2>/dev/null)" "Signed body line."
@@ -148,7 +151,7 @@ reload "SIGHUP"
 ok "send to bob (sign-encrypt, bob has a key)" pf_send --to bob@$D \
 	--header "Subject: sealed via smimegwd" --body "Secret body line."
 ok "bob's copy arrives" pf_wait_delivered 1 bob
-m=$(last_mail bob)
+m=$(mail_to bob "sealed via smimegwd")
 contains "bob's copy is enveloped" "$(cat "$m")" "application/pkcs7-mime"
 ok "bob's copy decrypts with bob's key" openssl cms -decrypt -in "$m" \
 	-recip "$T/bob.pem" -inkey "$T/bob.key" -out "$T/b.eml"
@@ -160,7 +163,7 @@ ok "send to carol (no key, action bounce)" pf_send --to carol@$D \
 	--header "Subject: no key for carol" --body "Never delivered."
 ok "the sender gets a DSN" pf_wait_delivered 1 sender
 same "carol gets nothing" "$(pf_count carol)" 0
-m=$(last_mail sender)
+m=$(pf_mails sender | tail -1)
 # The DSN passes the filter too: for sender@ it is sign-encrypted.
 if grep -q "application/pkcs7-mime" "$m"; then
 	openssl cms -decrypt -in "$m" -recip "$T/sender.pem" \
@@ -178,7 +181,7 @@ head -c 150000 /dev/urandom | base64 -w 76 >"$T/big.txt"
 ok "send 200 KB to bob (spooled to a file)" pf_send --to bob@$D \
 	--header "Subject: big" --body "$T/big.txt"
 ok "the big copy arrives" pf_wait_delivered 2 bob
-m=$(last_mail bob)
+m=$(mail_to bob "big")
 openssl cms -decrypt -in "$m" -recip "$T/bob.pem" -inkey "$T/bob.key" \
 	-out "$T/big.eml" 2>/dev/null
 openssl cms -verify -in "$T/big.eml" -CAfile "$T/gw.pem" \
@@ -228,6 +231,26 @@ same "a killed worker: a new generation runs" "$(workers | wc -w)" 2
 ok "after the restart, mail flows" pf_send --to bob@$D --body "After restart."
 ok "after the restart, bob's copy arrives" pf_wait_delivered 5 bob
 
+# ---- split: one message, two copies, one per recipient -------------------
+conf outgoing p-split
+reload "SIGHUP to a split profile"
+ok "send to bob and alice in one message (split)" pf_send \
+	--to "bob@$D,alice@$D" --header "Subject: split" --body "Split body."
+ok "split: bob gets his copy" pf_wait_delivered 6 bob
+ok "split: alice gets hers" pf_wait_delivered 2 alice
+m=$(mail_to bob "split")
+ok "split: bob's copy decrypts with bob's key" openssl cms -decrypt -in "$m" \
+	-recip "$T/bob.pem" -inkey "$T/bob.key" -out "$T/sp.eml"
+m=$(mail_to alice "split")
+ok "split: alice's copy is signed, not encrypted" openssl cms -verify \
+	-in "$m" -CAfile "$T/gw.pem" -purpose smimesign -out "$T/sa.txt"
+contains "split: alice's copy: the body" "$(cat "$T/sa.txt")" "Split body."
+line=$(grep 'summary:' "$T/daemon.log" | tail -1)
+contains "split: the log line, bob's copy protected" "$line" \
+	"to=bob@$D status=protected/250"
+contains "split: the log line, alice's copy unencrypted" "$line" \
+	"to=alice@$D status=unencrypted/250"
+
 # ---- SIGTERM: everything ends --------------------------------------------
 ok "SIGTERM: master, keyd and workers end" stop_daemon
 wait "$DPID"
@@ -251,8 +274,8 @@ openssl cms -sign -in "$T/in.eml" -signer "$T/partner.pem" \
 contains "the incoming test message is enveloped" "$(cat "$T/in-e.eml")" "application/pkcs7-mime"
 ok "send the encrypted message to alice" pf_send_file "$T/in-e.eml" --to alice@$D \
 	--from partner@other.test
-ok "alice's incoming copy arrives" pf_wait_delivered 2 alice
-m=$(last_mail alice)
+ok "alice's incoming copy arrives" pf_wait_delivered 3 alice
+m=$(mail_to alice "for the gateway")
 contains "incoming: decrypted" "$(body "$m")" "Incoming secret."
 matches "incoming: Authentication-Results from smimegwd" "$m" "^Authentication-Results: gw\.$D"
 matches "incoming: the signature passed" "$m" "smime=pass"

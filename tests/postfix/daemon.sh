@@ -283,5 +283,13 @@ ok "incoming: SIGTERM ends everything" stop_daemon
 contains "no stray smimegwd or keyd process" \
 	"$(pgrep -f "$T/smimegw.conf" || echo none)" none
 
+if grep -qE "Sanitizer|runtime error" "$T/daemon.log"; then
+	FAILED=$((FAILED + 1))
+	echo "FAIL a sanitizer report in smimegwd's log:"
+	grep -E -A12 "Sanitizer|runtime error" "$T/daemon.log" | head -40 | sed 's/^/     | /'
+else
+	PASSED=$((PASSED + 1))
+	echo "ok   no sanitizer report from any smimegwd or keyd process"
+fi
 pf_stop
 finish

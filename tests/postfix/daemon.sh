@@ -47,6 +47,7 @@ listener_$1_next_hop = 127.0.0.1:${NEXT_HOP:-$PF_REINJECT_PORT}
 workers = 2
 smtp_timeout = 30
 spool_memory_limit = 64K
+${EXTRA:-}
 EOC
 	[ -n "${2:-}" ] && echo "listener_outgoing_profile = $2" >>"$T/smimegw.conf"
 }
@@ -97,6 +98,12 @@ body() { sed '1,/^\r\?$/d' "$1" | tr -d '\r'; }
 # mail_to USER SUBJECT: USER's delivered message with that subject.
 mail_to() { pf_mails "$1" | xargs -r grep -l "^Subject: $2" | tail -1; }
 daemon_says() { grep -q -- "$1" "$T/daemon.log"; }
+
+# ---- the program: no token code, only the keyd key source ----------------
+same "smimegwd holds no token code" \
+	"$(nm "$SMIMEGWD" | grep -cE ' [TtDdBb] (p11_token_|p11_key_|p11_admin_|p11_pin_|keysrc_token_|ENGINE_load_private_key)')" 0
+same "smimegwd holds the keyd key source" \
+	"$(nm "$SMIMEGWD" | grep -cE ' T keysrc_keyd_new$')" 1
 
 # ---- outgoing, signing profile ------------------------------------------
 conf outgoing p-sign
@@ -258,7 +265,7 @@ same "SIGTERM: exit status 0" "$?" 0
 ok "SIGTERM: logged" daemon_says "draining and stopping"
 
 # ---- incoming: decrypt and verify ---------------------------------------
-conf incoming
+EXTRA="message_size_limit = 1M" conf incoming
 ok "smimegwd starts with an incoming listener" start_daemon
 printf '%s\r\n' "From: Partner <partner@other.test>" "To: alice@$D" \
 	"Subject: for the gateway" "Date: Mon, 07 Dec 2026 10:00:00 +0000" \
@@ -279,6 +286,22 @@ m=$(mail_to alice "for the gateway")
 contains "incoming: decrypted" "$(body "$m")" "Incoming secret."
 matches "incoming: Authentication-Results from smimegwd" "$m" "^Authentication-Results: gw\.$D"
 matches "incoming: the signature passed" "$m" "smime=pass"
+# Straight to the listener: garbage and a message past the size limit.
+lmtp() { # the dialogue on stdin; prints the replies
+	timeout 60 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PF_FILTER_PORT"'
+		cat >&3; cat <&3' 2>&1
+}
+r=$(printf 'LHLO t\r\nGARBAGE\r\nMAIL FROM:<a@b>\r\nQUIT\r\n' | lmtp)
+contains "garbage command: a 500 reply" "$r" "500 5.5."
+contains "after garbage the session goes on" "$r" "250 2.1.0"
+r=$( {
+	printf 'LHLO t\r\nMAIL FROM:<a@b>\r\nRCPT TO:<alice@%s>\r\nDATA\r\n' $D
+	printf 'Subject: big\r\n\r\n'
+	{ head -c 3000000 /dev/zero | tr '\0' 'x' | fold -w 998; echo; } |
+		sed 's/$/\r/'
+	printf '.\r\nQUIT\r\n'
+} | lmtp)
+contains "a message past message_size_limit: 552 5.3.4" "$(printf '%s\n' "$r" | tail -4)" "552 5.3.4"
 ok "incoming: SIGTERM ends everything" stop_daemon
 contains "no stray smimegwd or keyd process" \
 	"$(pgrep -f "$T/smimegw.conf" || echo none)" none

@@ -202,15 +202,17 @@ generation_start(struct master *m)
 	return 0;
 }
 
-/* Asks every child of generations before the current one to end. */
+/* Asks the workers of generations up to upto to finish their sessions
+ * and end: SIGUSR1 when a new generation takes over the listeners,
+ * SIGTERM when the gateway stops (then new connections get 421). */
 static void
-retire_old(struct master *m, unsigned upto)
+retire_old(struct master *m, unsigned upto, int sig)
 {
 	int i;
 
 	for (i = 0; i < m->nkids; i++)
 		if (m->kids[i].gen <= upto && m->kids[i].worker >= 0)
-			kill(m->kids[i].pid, SIGTERM);
+			kill(m->kids[i].pid, sig);
 }
 
 static void
@@ -378,11 +380,11 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 					if (m.lfd[i] >= 0)
 						close(m.lfd[i]);
 				m.lfd[0] = m.lfd[1] = -1;
-				retire_old(&m, m.gen);
+				retire_old(&m, m.gen, SIGTERM);
 			}
 		} else if (sig == SIGHUP && !stopping) {
 			reload(&m);
-			retire_old(&m, m.gen);
+			retire_old(&m, m.gen, SIGUSR1);
 			gen_failed = generation_start(&m) != 0;
 		}
 		if ((reap(&m, stopping) || gen_failed) && restart_at == 0) {
@@ -395,7 +397,7 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 			m.backoff = m.backoff * 2 > BACKOFF_MAX
 					? BACKOFF_MAX
 					: m.backoff * 2;
-			retire_old(&m, m.gen);
+			retire_old(&m, m.gen, SIGUSR1);
 		}
 		if (!stopping && restart_at != 0 && now >= restart_at) {
 			restart_at = 0;

@@ -6,13 +6,15 @@
  * worker with its own socketpair to that keyd (keyd takes its streams
  * at start, so a worker that dies cannot be replaced on its own).
  * When a child of the current generation dies, the master logs it,
- * asks the rest of that generation to finish (SIGTERM: the workers
- * drain their sessions; keyd ends when its last stream closes) and
+ * asks the rest of that generation to finish (SIGUSR1: the workers stop
+ * accepting and drain their sessions; keyd ends when its last stream
+ * closes) and
  * starts a new generation after a back-off of 1, 2, 4 ... 60 seconds
  * (back to 1 once a generation ran for a minute).  SIGHUP re-reads the
  * configuration and starts a new generation the same way (listener
  * addresses are kept: changing them needs a restart).  SIGTERM or
- * SIGINT: the listeners are closed, the workers drain, and the master
+ * SIGINT: the workers get SIGTERM (new connections get 421, sessions
+ * drain), and the master
  * returns once every child has ended (SIGKILL for any left after
  * smtp_timeout + 10 seconds).
  *

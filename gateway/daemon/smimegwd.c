@@ -26,11 +26,15 @@
 
 static volatile sig_atomic_t stop;
 
+/* SIGTERM, SIGINT: stop; SIGUSR1: retire (a new generation runs). */
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1) {
+		if (stop == WORKER_RUN)
+			stop = WORKER_RETIRE;
+	} else
+		stop = WORKER_STOP;
 }
 
 static void
@@ -82,6 +86,7 @@ worker_main(struct gw_config *cfg, int keyd_fd, struct worker_listener *l,
 	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);

@@ -733,15 +733,25 @@ sess_read(struct sess *ss)
 		ss->eof = 1;
 }
 
+/* New connections: sessions, or (draining) a 421 and the close. */
 static void
-accept_all(struct worker *w, const struct worker_listener *l)
+accept_all(struct worker *w, const struct worker_listener *l, int draining)
 {
-	int fd;
+	char bye[300];
+	int fd, n;
 
-	while (w->nsess < WORKER_SESSIONS_MAX &&
+	n = snprintf(bye, sizeof(bye), "421 4.3.2 %s Service shutting down\r\n",
+		     w->host);
+	while ((draining || w->nsess < WORKER_SESSIONS_MAX) &&
 	       (fd = accept4(l->fd, NULL, NULL,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-		sess_new(w, fd, l->dir);
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (!draining) {
+			sess_new(w, fd, l->dir);
+			continue;
+		}
+		(void)!write(fd, bye, (size_t)n);
+		close(fd);
+	}
 }
 
 static int
@@ -798,7 +808,6 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 		if ((*stop || w.broken) && !draining) {
 			draining = 1;
 			drain_end = now + (time_t)cfg->smtp_timeout;
-			open_l = 0;
 			for (i = 0; i < w.nsess; i++)
 				if (!w.sess[i]->in_txn)
 					smtp_server_close(w.sess[i]->s, NULL);
@@ -808,8 +817,11 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 		n = 0;
 		for (i = 0; i < open_l; i++) {
 			pfd[n].fd = l[i].fd;
-			pfd[n++].events =
-			    w.nsess < WORKER_SESSIONS_MAX ? POLLIN : 0;
+			pfd[n++].events = *stop == WORKER_STOP ||
+						  (!draining &&
+						   w.nsess < WORKER_SESSIONS_MAX)
+					      ? POLLIN
+					      : 0;
 		}
 		for (i = 0; i < w.nsess; i++) {
 			struct sess *ss = w.sess[i];
@@ -832,7 +844,7 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 		now = time(NULL);
 		for (i = 0; i < open_l; i++)
 			if (pfd[i].revents & POLLIN)
-				accept_all(&w, &l[i]);
+				accept_all(&w, &l[i], *stop == WORKER_STOP);
 		/* Sessions: pfd[open_l + i] until the list changes. */
 		for (i = w.nsess - 1; i >= 0; i--) {
 			struct sess *ss = w.sess[i];

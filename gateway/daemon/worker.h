@@ -16,9 +16,11 @@
  * log line, a temporary fault 4.x.x (gw_reply.h).  One log line per
  * message, with the queue id that XFORWARD gave.
  *
- * *stop (SIGTERM): the listeners are closed, idle sessions get 421 and
- * sessions in a transaction finish it first; the worker returns when
- * no session is left (or smtp_timeout later).
+ * *stop: WORKER_RETIRE (SIGUSR1: a new generation takes over) stops
+ * accepting; WORKER_STOP (SIGTERM: the gateway stops) also answers new
+ * connections 421.  Either way idle sessions get 421, sessions in a
+ * transaction finish it first, and the worker returns when no session
+ * is left (or smtp_timeout later).
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -28,6 +30,11 @@
 #include "gw_config.h"
 
 #define WORKER_SESSIONS_MAX 64
+
+/* Values of *stop. */
+#define WORKER_RUN 0
+#define WORKER_RETIRE 1
+#define WORKER_STOP 2
 
 enum worker_dir {
 	WORKER_OUTGOING,

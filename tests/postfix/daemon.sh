@@ -259,9 +259,25 @@ contains "split: the log line, alice's copy unencrypted" "$line" \
 	"to=alice@$D status=unencrypted/250"
 
 # ---- SIGTERM: everything ends --------------------------------------------
+# A session in the middle of a message when SIGTERM comes: it gets the
+# message's reply, then 421; a new connection meanwhile gets 421.
+exec 5<>"/dev/tcp/127.0.0.1/$PF_FILTER_PORT"
+printf 'LHLO t\r\nMAIL FROM:<sender@%s>\r\nRCPT TO:<alice@%s>\r\nDATA\r\n' $D $D >&5
+sleep 0.5
+kill -TERM "$DPID"
+sleep 0.5
+r2=$(timeout 10 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PF_FILTER_PORT"'; head -1 <&3' 2>&1)
+printf 'From: sender@%s\r\nSubject: drained\r\n\r\nFinished after SIGTERM.\r\n.\r\n' $D >&5
+r=$(timeout 30 cat <&5)
+exec 5>&-
+contains "SIGTERM: a new connection gets 421" "$r2" "421 4.3.2"
+contains "SIGTERM: the open transaction is relayed and answered" "$r" \
+	"250 2.0.0 relayed ("
+contains "SIGTERM: then the session gets 421" "$r" "421 4.3.2"
 ok "SIGTERM: master, keyd and workers end" stop_daemon
 wait "$DPID"
 same "SIGTERM: exit status 0" "$?" 0
+ok "SIGTERM: the drained message arrives" pf_wait_delivered 3 alice
 ok "SIGTERM: logged" daemon_says "draining and stopping"
 
 # ---- incoming: decrypt and verify ---------------------------------------
@@ -281,7 +297,7 @@ openssl cms -sign -in "$T/in.eml" -signer "$T/partner.pem" \
 contains "the incoming test message is enveloped" "$(cat "$T/in-e.eml")" "application/pkcs7-mime"
 ok "send the encrypted message to alice" pf_send_file "$T/in-e.eml" --to alice@$D \
 	--from partner@other.test
-ok "alice's incoming copy arrives" pf_wait_delivered 3 alice
+ok "alice's incoming copy arrives" pf_wait_delivered 4 alice
 m=$(mail_to alice "for the gateway")
 contains "incoming: decrypted" "$(body "$m")" "Incoming secret."
 matches "incoming: Authentication-Results from smimegwd" "$m" "^Authentication-Results: gw\.$D"

@@ -273,27 +273,6 @@ reap(struct master *m, int stopping)
 	return lost;
 }
 
-static void
-reload(struct master *m)
-{
-	struct gw_config *ncfg = NULL;
-	int rc;
-
-	if ((rc = gw_config_load(m->cfg->path, &ncfg)) != 0) {
-		log_err("reload: %s: %s; keeping the running configuration",
-			gw_strerror(rc), gw_err_detail());
-		return;
-	}
-	if (strcmp(ncfg->listener_outgoing, m->cfg->listener_outgoing) != 0 ||
-	    strcmp(ncfg->listener_incoming, m->cfg->listener_incoming) != 0)
-		log_warn("reload: listener addresses changed; they take "
-			 "effect at the next start");
-	gw_config_free(m->cfg);
-	m->cfg = ncfg;
-	log_notice("reload: %s read; starting a new generation",
-		   ncfg->path);
-}
-
 static int
 check(const struct gw_config *cfg)
 {
@@ -331,6 +310,39 @@ bind_all(struct master *m)
 			close(m->lfd[0]);
 		return rc;
 	}
+	return 0;
+}
+
+/* Reads the configuration again: 0, or -1 (logged) when the running
+ * one stays. */
+static int
+reload(struct master *m)
+{
+	struct gw_config *ncfg = NULL;
+	int rc;
+
+	if ((rc = gw_config_load(m->cfg->path, &ncfg)) != 0) {
+		log_err("reload: %s: %s; keeping the running configuration",
+			gw_strerror(rc), gw_err_detail());
+		return -1;
+	}
+	if (strcmp(ncfg->listener_outgoing, m->cfg->listener_outgoing) != 0 ||
+	    strcmp(ncfg->listener_incoming, m->cfg->listener_incoming) != 0) {
+		log_err("reload: the listener addresses changed: restart "
+			"smimegwd for that; keeping the running configuration");
+		gw_config_free(ncfg);
+		return -1;
+	}
+	if ((rc = check(ncfg)) != 0) {
+		log_err("reload: %s; keeping the running configuration",
+			gw_err_detail());
+		gw_config_free(ncfg);
+		return -1;
+	}
+	gw_config_free(m->cfg);
+	m->cfg = ncfg;
+	log_notice("reload: %s read; starting a new generation",
+		   ncfg->path);
 	return 0;
 }
 
@@ -383,9 +395,10 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 				retire_old(&m, m.gen, SIGTERM);
 			}
 		} else if (sig == SIGHUP && !stopping) {
-			reload(&m);
-			retire_old(&m, m.gen, SIGUSR1);
-			gen_failed = generation_start(&m) != 0;
+			if (reload(&m) == 0) {
+				retire_old(&m, m.gen, SIGUSR1);
+				gen_failed = generation_start(&m) != 0;
+			}
 		}
 		if ((reap(&m, stopping) || gen_failed) && restart_at == 0) {
 			gen_failed = 0;

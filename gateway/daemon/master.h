@@ -11,8 +11,9 @@
  * closes) and
  * starts a new generation after a back-off of 1, 2, 4 ... 60 seconds
  * (back to 1 once a generation ran for a minute).  SIGHUP re-reads the
- * configuration and starts a new generation the same way (listener
- * addresses are kept: changing them needs a restart).  SIGTERM or
+ * configuration and starts a new generation the same way (a file
+ * with other listener addresses, or that does not load, is refused and
+ * the running configuration stays: new addresses need a restart).  SIGTERM or
  * SIGINT: the workers get SIGTERM (new connections get 421, sessions
  * drain), and the master
  * returns once every child has ended (SIGKILL for any left after

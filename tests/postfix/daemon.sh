@@ -258,6 +258,19 @@ contains "split: the log line, bob's copy protected" "$line" \
 contains "split: the log line, alice's copy unencrypted" "$line" \
 	"to=alice@$D status=unencrypted/250"
 
+# ---- SIGHUP with a bad file: refused, the running generation stays ------
+before=$(workers | sort | tr '\n' ' ')
+echo "recipient_limit = 0" >>"$T/smimegw.conf"
+kill -HUP "$DPID"
+for ((i = 0; i < 50; i++)); do
+	daemon_says "reload: .*keeping the running configuration" && break
+	sleep 0.1
+done
+ok "SIGHUP, bad file: refused and logged with the key at fault" \
+	daemon_says "reload: .*recipient_limit: '0' is not a number in 1..1000; keeping the running configuration"
+same "SIGHUP, bad file: the same workers run" "$(workers | sort | tr '\n' ' ')" "$before"
+conf outgoing p-split
+
 # ---- SIGTERM: everything ends --------------------------------------------
 # A session in the middle of a message when SIGTERM comes: it gets the
 # message's reply, then 421; a new connection meanwhile gets 421.

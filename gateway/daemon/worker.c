@@ -372,6 +372,8 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 		t.smtputf8 = smtp_server_mail_smtputf8(ss->s);
 		t.rcpts = rcpts;
 		t.nrcpt = n;
+		/* The up-stream client, for the next hop's logs and checks. */
+		t.xforward = smtp_server_xforward(ss->s);
 		if (smtp_client_begin(c, &t) != 0) {
 			for (k = 0; k < n; k++)
 				reply_temp(&rep[idx[k]],

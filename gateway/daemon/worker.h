@@ -10,7 +10,8 @@
  * pipeline), so a session's memory stays bounded.  When the content
  * ends the worker runs process_message(), relays each copy in its own
  * transaction to the next hop (a blocking SMTP client with
- * smtp_timeout), and only then answers: in LMTP one reply per
+ * smtp_timeout; the session's XFORWARD attributes passed on), and only
+ * then answers: in LMTP one reply per
  * recipient, 250 only when the next hop accepted the copy that
  * recipient needs.  Bounce is 550 5.7.1 with the reason, drop 250 and a
  * log line, a temporary fault 4.x.x (gw_reply.h).  One log line per

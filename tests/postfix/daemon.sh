@@ -134,6 +134,8 @@ qid=$(grep "lscan/lmtp.*to=<alice@$D>" "$PF_DIR/maillog" | tail -1 |
 	sed -E 's/.*\]: ([0-9A-F]+): to=.*/\1/')
 line=$(grep 'summary:' "$T/daemon.log" | tail -1)
 contains "one log line: Postfix's queue id (XFORWARD)" "$line" "queue_id=$qid "
+matches "XFORWARD passed on: the reinjection logs the original queue id" \
+	"$PF_DIR/maillog" "reinject/smtpd.*: client=.*, orig_queue_id=$qid, orig_client="
 contains "one log line: decision and the recipient's outcome" "$line" \
 	"decision=deliver profile=p-sign smime=sign rcpts=1 to=alice@$D status=protected/250"
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,13 +80,18 @@ listen_on(const char *key, const char *hostport, int *out)
 	return 0;
 }
 
-/* The child's side of exec: default signals, no blocked ones. */
+/* The child's side of exec: default signals, no blocked ones, and
+ * SIGTERM when the master goes away (even by SIGKILL), so that no
+ * worker or keyd outlives it. */
 static void
-child_exec(const char *prog, char **argv)
+child_exec(const char *prog, char **argv, pid_t master)
 {
 	sigset_t none;
 	struct sigaction sa;
 	int sig;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master)
+		_exit(127);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -121,6 +127,7 @@ generation_start(struct master *m)
 {
 	int sv[MAX_WORKERS][2], nw = (int)m->cfg->workers, i, j, n;
 	int failed = 0;
+	pid_t master = getpid();
 	char num[MAX_WORKERS][16], wnum[16], lnum[2][24];
 	char *argv[MAX_WORKERS * 2 + 16];
 	pid_t pid;
@@ -154,7 +161,7 @@ generation_start(struct master *m)
 			argv[n++] = num[i];
 		}
 		argv[n] = NULL;
-		child_exec(m->o->keyd, argv);
+		child_exec(m->o->keyd, argv, master);
 	}
 	if (pid < 0) {
 		log_err("fork (keyd): %s", strerror(errno));
@@ -186,7 +193,7 @@ generation_start(struct master *m)
 				argv[n++] = lnum[j];
 			}
 			argv[n] = NULL;
-			child_exec(m->o->self, argv);
+			child_exec(m->o->self, argv, master);
 		}
 		if (pid < 0) {
 			log_err("fork (worker %d): %s", i, strerror(errno));

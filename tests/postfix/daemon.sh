@@ -345,5 +345,16 @@ else
 	PASSED=$((PASSED + 1))
 	echo "ok   no sanitizer report from any smimegwd or keyd process"
 fi
+# The master killed outright: its children end too (PR_SET_PDEATHSIG).
+ok "smimegwd starts again" start_daemon
+kids=$(pgrep -P "$DPID" | tr '\n' ' ')
+kill -KILL "$DPID"
+for ((i = 0; i < 100; i++)); do
+	kill -0 $kids 2>/dev/null || break
+	sleep 0.1
+done
+ok "master killed by SIGKILL: keyd and the workers end too" sh -c "! kill -0 $kids 2>/dev/null"
+DPID=
+
 pf_stop
 finish

@@ -481,101 +481,136 @@ log_line(const struct process_req *req, const struct process_result *res,
 	free(words);
 }
 
+/* The pipeline's request for the session's transaction. */
 static void
-deliver(struct worker *w, struct sess *ss)
+request(const struct worker *w, const struct sess *ss, const char **to,
+	struct process_req *req)
 {
 	const struct gw_config *cfg = w->cfg;
 	const struct smtp_xforward *xf = smtp_server_xforward(ss->s);
+	size_t i, nr = smtp_server_rcpt_count(ss->s);
+
+	memset(req, 0, sizeof(*req));
+	for (i = 0; i < nr; i++)
+		to[i] = smtp_server_rcpt(ss->s, i);
+	req->direction = ss->dir == WORKER_OUTGOING ? PROCESS_OUTGOING
+						    : PROCESS_INCOMING;
+	req->from = smtp_server_mail_from(ss->s);
+	req->to = to;
+	req->nto = nr;
+	if (ss->dir == WORKER_OUTGOING && cfg->listener_outgoing_profile[0])
+		req->profile = cfg->listener_outgoing_profile;
+	req->authserv_id = cfg->authserv_id;
+	if (xf != NULL && (xf->set & (1u << SMTP_XF_IDENT)))
+		req->queue_id = xf->value[SMTP_XF_IDENT];
+}
+
+/* Every recipient's reply (rep[nr]) for what process_message() gave:
+ * the decision, or for a delivery the next hop's answer per copy. */
+static void
+decide(struct worker *w, struct sess *ss, int rc,
+       const struct process_result *res, struct smtp_reply *rep, size_t nr)
+{
+	const struct gw_config *cfg = w->cfg;
+	char text[300];
+	size_t i;
+
+	if (rc != 0) {
+		snprintf(text, sizeof(text), "%s: %s", gw_strerror(rc),
+			 gw_err_detail());
+		for (i = 0; i < nr; i++)
+			reply_from(&rep[i], gw_reply_for_error(rc), text);
+		return;
+	}
+	if (res->decision != PROCESS_DELIVER) {
+		for (i = 0; i < nr; i++)
+			if (res->decision == PROCESS_BOUNCE)
+				reply_from(&rep[i], gw_reply_bounce(),
+					   res->reason);
+			else
+				reply_from(&rep[i], gw_reply_for_error(0),
+					   "dropped by policy");
+		return;
+	}
+	relay(w, ss,
+	      ss->dir == WORKER_OUTGOING ? cfg->listener_outgoing_next_hop
+					 : cfg->listener_incoming_next_hop,
+	      res, rep);
+	for (i = 0; i < nr; i++) {
+		const struct process_rcpt *pr = &res->rcpts[i];
+
+		if (pr->copy > 0)
+			upstream_reply(&rep[i],
+				       res->copies[pr->copy - 1].applied);
+		else if (pr->outcome == PROCESS_RCPT_BOUNCED)
+			reply_from(&rep[i], gw_reply_bounce(),
+				   pr->reason[0] ? pr->reason : res->reason);
+		else
+			reply_from(&rep[i], gw_reply_for_error(0),
+				   "dropped by policy");
+	}
+}
+
+/*
+ * Gives the session its replies: in LMTP rep[i] to recipient i; in SMTP
+ * one reply for all, the worst (a temporary one first, so that nothing
+ * is lost; smimegwd(8)).
+ */
+static void
+answer(struct sess *ss, const struct smtp_reply *rep, size_t nr)
+{
+	const struct smtp_reply *one = &rep[0];
+	size_t i;
+	int worst = 0;
+
+	if (smtp_server_replies_due(ss->s) > 1) {
+		for (i = 0; i < nr; i++)
+			smtp_server_content_reply(ss->s, &rep[i]);
+		return;
+	}
+	for (i = 0; i < nr; i++) {
+		int cls = rep[i].code / 100;
+
+		if (cls == 4 || (cls == 5 && worst != 4)) {
+			one = &rep[i];
+			worst = cls;
+		}
+	}
+	smtp_server_content_reply(ss->s, one);
+}
+
+/* The message is complete: process, relay, answer, log, reset. */
+static void
+deliver(struct worker *w, struct sess *ss)
+{
 	struct process_result res;
 	struct process_req req;
-	struct smtp_reply *rep, one;
+	struct smtp_reply *rep, oom;
 	const unsigned char *msg;
 	const char **to;
-	size_t nr = smtp_server_rcpt_count(ss->s), i;
-	int rc, worst = 0;
+	size_t nr = smtp_server_rcpt_count(ss->s);
+	int rc;
 
 	process_result_init(&res);
 	rep = calloc(nr ? nr : 1, sizeof(*rep));
 	to = calloc(nr ? nr : 1, sizeof(*to));
-	if (rep == NULL || to == NULL) {
-		smtp_proto_reply_set(&one, 451, "4.3.0", "out of memory");
-		goto answer_one;
+	if (rep == NULL || to == NULL || nr == 0) {
+		smtp_proto_reply_set(&oom, 451, "4.3.0", "out of memory");
+		while (smtp_server_replies_due(ss->s) > 0 &&
+		       smtp_server_content_reply(ss->s, &oom) == 0)
+			;
+		goto out;
 	}
-	memset(&req, 0, sizeof(req));
-	for (i = 0; i < nr; i++)
-		to[i] = smtp_server_rcpt(ss->s, i);
-	req.direction = ss->dir == WORKER_OUTGOING ? PROCESS_OUTGOING
-						   : PROCESS_INCOMING;
-	req.from = smtp_server_mail_from(ss->s);
-	req.to = to;
-	req.nto = nr;
-	if (ss->dir == WORKER_OUTGOING && cfg->listener_outgoing_profile[0])
-		req.profile = cfg->listener_outgoing_profile;
-	req.authserv_id = cfg->authserv_id;
-	if (xf != NULL && (xf->set & (1u << SMTP_XF_IDENT)))
-		req.queue_id = xf->value[SMTP_XF_IDENT];
+	request(w, ss, to, &req);
 	gw_err_clear();
 	if ((msg = spool_data(&ss->sp)) == NULL)
 		rc = GW_ERR_IO;
 	else
 		rc = process_message(&w->e, &req, msg, (size_t)ss->sp.len,
 				     &res);
-	if (rc != 0) {
-		char text[300];
-
-		snprintf(text, sizeof(text), "%s: %s", gw_strerror(rc),
-			 gw_err_detail());
-		for (i = 0; i < nr; i++)
-			reply_from(&rep[i], gw_reply_for_error(rc), text);
-	} else if (res.decision == PROCESS_BOUNCE) {
-		for (i = 0; i < nr; i++)
-			reply_from(&rep[i], gw_reply_bounce(), res.reason);
-	} else if (res.decision == PROCESS_DROP) {
-		for (i = 0; i < nr; i++)
-			reply_from(&rep[i], gw_reply_for_error(0),
-				   "dropped by policy");
-	} else {
-		relay(w, ss,
-		      ss->dir == WORKER_OUTGOING
-			  ? cfg->listener_outgoing_next_hop
-			  : cfg->listener_incoming_next_hop,
-		      &res, rep);
-		for (i = 0; i < nr; i++) {
-			const struct process_rcpt *pr = &res.rcpts[i];
-
-			if (pr->copy > 0)
-				upstream_reply(&rep[i],
-					       res.copies[pr->copy - 1].applied);
-			else if (pr->outcome == PROCESS_RCPT_BOUNCED)
-				reply_from(&rep[i], gw_reply_bounce(),
-					   pr->reason[0] ? pr->reason
-							 : res.reason);
-			else
-				reply_from(&rep[i], gw_reply_for_error(0),
-					   "dropped by policy");
-		}
-	}
+	decide(w, ss, rc, &res, rep, nr);
 	log_line(&req, &res, rc, rep, nr);
-	if (smtp_server_replies_due(ss->s) > 1) {
-		for (i = 0; i < nr; i++)
-			smtp_server_content_reply(ss->s, &rep[i]);
-		goto out;
-	}
-	/* SMTP: one reply for all; the worst result wins (a temporary
-	 * one first, so nothing is lost; docs/smimegwd.8). */
-	one = rep[0];
-	for (i = 0; i < nr; i++) {
-		int cls = rep[i].code / 100;
-
-		if (cls == 4 || (cls == 5 && worst != 4)) {
-			one = rep[i];
-			worst = cls;
-		}
-	}
-answer_one:
-	while (smtp_server_replies_due(ss->s) > 0 &&
-	       smtp_server_content_reply(ss->s, &one) == 0)
-		;
+	answer(ss, rep, nr);
 out:
 	process_result_free(&res);
 	spool_reset(&ss->sp);

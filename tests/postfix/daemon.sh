@@ -31,6 +31,7 @@ gw ca add "$T/ca/ca.pem" >/dev/null
 gw profile add p-sign --mode sign --cert gw --sign-mode detached >/dev/null
 gw profile add p-split --mode sign-encrypt --cert gw --sign-mode detached \
 	--action split >/dev/null
+gw profile add p-drop --mode encrypt --action drop >/dev/null
 gw profile add p-se --mode sign-encrypt --cert gw --sign-mode detached \
 	--action bounce >/dev/null
 
@@ -260,6 +261,20 @@ contains "split: the log line, bob's copy protected" "$line" \
 contains "split: the log line, alice's copy unencrypted" "$line" \
 	"to=alice@$D status=unencrypted/250"
 
+# ---- drop: 250 to Postfix, nothing delivered, one log line ---------------
+conf outgoing p-drop
+reload "SIGHUP to a drop profile"
+ok "send to carol (no key, action drop)" pf_send --to carol@$D --body "Dropped."
+for ((i = 0; i < 100; i++)); do
+	grep -q "decision=drop" "$T/daemon.log" && [ "$(pf_queued)" -eq 0 ] && break
+	sleep 0.1
+done
+matches "drop: Postfix got 250 for carol" "$PF_DIR/maillog" \
+	"to=<carol@$D>.*relay=127\.0\.0\.1.*status=sent \(250 2\.0\.0 dropped by policy"
+same "drop: carol gets nothing" "$(pf_count carol)" 0
+contains "drop: the log line" "$(grep 'decision=drop' "$T/daemon.log" | tail -1)" \
+	"to=carol@$D status=dropped/250"
+
 # ---- SIGHUP with a bad file: refused, the running generation stays ------
 before=$(workers | sort | tr '\n' ' ')
 echo "recipient_limit = 0" >>"$T/smimegw.conf"
@@ -272,6 +287,7 @@ ok "SIGHUP, bad file: refused and logged with the key at fault" \
 	daemon_says "reload: .*recipient_limit: '0' is not a number in 1..1000; keeping the running configuration"
 same "SIGHUP, bad file: the same workers run" "$(workers | sort | tr '\n' ' ')" "$before"
 conf outgoing p-split
+reload "SIGHUP back to the split profile"
 
 # ---- SIGTERM: everything ends --------------------------------------------
 # A session in the middle of a message when SIGTERM comes: it gets the

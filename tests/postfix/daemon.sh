@@ -241,12 +241,28 @@ same "a killed worker: a new generation runs" "$(workers | wc -w)" 2
 ok "after the restart, mail flows" pf_send --to bob@$D --body "After restart."
 ok "after the restart, bob's copy arrives" pf_wait_delivered 5 bob
 
+# ---- the token's files go away: 4xx, the mail waits; back: delivered ----
+TOKDIR=$(dirname "$(find "$T/tok/tokens" -name token.object | head -1)")
+mv "$TOKDIR" "$T/away"
+ok "send to bob while the token is gone" pf_send --to bob@$D --body "Token gone."
+for ((i = 0; i < 150; i++)); do
+	grep -q "to=<bob@$D>.*dsn=4\.3\.0, status=deferred" "$PF_DIR/maillog" && break
+	sleep 0.1
+done
+matches "token gone: Postfix defers with smimegwd's 451 4.3.0" "$PF_DIR/maillog" \
+	"to=<bob@$D>.*dsn=4\.3\.0, status=deferred.*451 4\.3\.0 "
+same "token gone: nothing delivered meanwhile" "$(pf_count bob)" 5
+mv "$T/away" "$TOKDIR"
+sleep 3
+postqueue -c "$PF_CONF" -f
+PF_TIMEOUT=90 ok "token back: the deferred message is delivered" pf_wait_delivered 6 bob
+
 # ---- split: one message, two copies, one per recipient -------------------
 conf outgoing p-split
 reload "SIGHUP to a split profile"
 ok "send to bob and alice in one message (split)" pf_send \
 	--to "bob@$D,alice@$D" --header "Subject: split" --body "Split body."
-ok "split: bob gets his copy" pf_wait_delivered 6 bob
+ok "split: bob gets his copy" pf_wait_delivered 7 bob
 ok "split: alice gets hers" pf_wait_delivered 2 alice
 m=$(mail_to bob "split")
 ok "split: bob's copy decrypts with bob's key" openssl cms -decrypt -in "$m" \

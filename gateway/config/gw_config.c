@@ -21,6 +21,8 @@ enum cfg_type {
 	CFG_TOKEN,	/* a word: letters, digits, '.', '-', '_' */
 	CFG_ENUM,
 	CFG_NAME,	/* an identity's name, or "": none */
+	CFG_HOSTPORT,	/* host:port or [v6]:port, or "": none */
+	CFG_COUNT,	/* a plain number, min..max; def NULL: cores */
 };
 
 struct cfg_key {
@@ -53,6 +55,28 @@ static const struct cfg_key keys[] = {
      0, 0, "insensitive exact"},
     {"cert_requirements", CFG_ENUM, OFF(cert_requirements), "standard", 0, 0,
      "standard strict"},
+    {"listener_outgoing", CFG_HOSTPORT, OFF(listener_outgoing), "", 0, 0,
+     NULL},
+    {"listener_outgoing_proto", CFG_ENUM, OFF(listener_outgoing_proto),
+     "lmtp", 0, 0, "lmtp smtp"},
+    {"listener_outgoing_next_hop", CFG_HOSTPORT,
+     OFF(listener_outgoing_next_hop), "", 0, 0, NULL},
+    {"listener_outgoing_profile", CFG_NAME, OFF(listener_outgoing_profile),
+     "", 0, 0, NULL},
+    {"listener_incoming", CFG_HOSTPORT, OFF(listener_incoming), "", 0, 0,
+     NULL},
+    {"listener_incoming_proto", CFG_ENUM, OFF(listener_incoming_proto),
+     "lmtp", 0, 0, "lmtp smtp"},
+    {"listener_incoming_next_hop", CFG_HOSTPORT,
+     OFF(listener_incoming_next_hop), "", 0, 0, NULL},
+    {"workers", CFG_COUNT, OFF(workers), NULL, 1, 64, NULL},
+    {"message_size_limit", CFG_SIZE, OFF(message_size_limit), "50M",
+     (uint64_t)64 << 10, (uint64_t)1 << 30, NULL},
+    {"recipient_limit", CFG_COUNT, OFF(recipient_limit), "1000", 1, 1000,
+     NULL},
+    {"spool_memory_limit", CFG_SIZE, OFF(spool_memory_limit), "1M",
+     (uint64_t)64 << 10, (uint64_t)1 << 30, NULL},
+    {"smtp_timeout", CFG_COUNT, OFF(smtp_timeout), "300", 5, 3600, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -175,6 +199,37 @@ set_key(struct gw_config *c, const struct cfg_key *k, const char *v,
 					  (unsigned long long)k->max);
 		*(uint64_t *)((char *)c + k->off) = n;
 		return 0;
+	case CFG_COUNT:
+		for (p = v; isdigit((unsigned char)*p); p++)
+			;
+		errno = 0;
+		n = strtoull(v, NULL, 10);
+		if (*v == '\0' || *p != '\0' || p - v > 10 || n < k->min ||
+		    n > k->max)
+			return gw_err_set(GW_ERR_CONFIG,
+					  "%s: %s: '%s' is not a number in "
+					  "%llu..%llu",
+					  where, k->name, v,
+					  (unsigned long long)k->min,
+					  (unsigned long long)k->max);
+		*(uint64_t *)((char *)c + k->off) = n;
+		return 0;
+	case CFG_HOSTPORT:
+		if (*v != '\0') {
+			char host[256];
+			unsigned port;
+
+			if (gw_config_hostport(v, host, sizeof(host),
+					       &port) != 0) {
+				gw_err_clear();
+				return gw_err_set(GW_ERR_CONFIG,
+						  "%s: %s: '%.80s' is not "
+						  "host:port (or [IPv6]:port, "
+						  "port 1-65535)",
+						  where, k->name, v);
+			}
+		}
+		break;
 	case CFG_TOKEN:
 		if (*v == '\0' || strlen(v) > 255)
 			goto badword;
@@ -305,6 +360,25 @@ apply_defaults(struct gw_config *c)
 	int rc;
 
 	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type == CFG_COUNT) {
+			uint64_t *n = (uint64_t *)((char *)c + keys[i].off);
+			long cores;
+
+			if (*n != 0)
+				continue;
+			if (keys[i].def != NULL) {
+				if ((rc = set_key(c, &keys[i], keys[i].def,
+						  NULL, "default")) != 0)
+					return rc;
+				continue;
+			}
+			/* workers: the cores online, within its bounds. */
+			cores = sysconf(_SC_NPROCESSORS_ONLN);
+			*n = cores < (long)keys[i].min ? keys[i].min
+			     : (uint64_t)cores > keys[i].max ? keys[i].max
+			     : (uint64_t)cores;
+			continue;
+		}
 		if (keys[i].type == CFG_SIZE) {
 			if (*(uint64_t *)((char *)c + keys[i].off) == 0 &&
 			    (rc = set_key(c, &keys[i], keys[i].def, NULL,
@@ -416,10 +490,50 @@ gw_config_free(struct gw_config *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < NKEYS; i++)
-		if (keys[i].type != CFG_SIZE)
+		if (keys[i].type != CFG_SIZE && keys[i].type != CFG_COUNT)
 			free(*str_field(c, &keys[i]));
 	free(c->path);
 	free(c);
+}
+
+int
+gw_config_hostport(const char *v, char *host, size_t hostlen,
+		   unsigned *port)
+{
+	const char *colon, *h = v, *he, *p;
+	unsigned long n;
+	char *end;
+
+	if (*v == '[') {
+		h = v + 1;
+		if ((he = strchr(h, ']')) == NULL || he[1] != ':')
+			goto bad;
+		colon = he + 1;
+	} else {
+		if ((colon = strrchr(v, ':')) == NULL)
+			goto bad;
+		he = colon;
+		if (memchr(v, ':', (size_t)(colon - v)) != NULL)
+			goto bad; /* an IPv6 address needs brackets */
+	}
+	if (he == h || (size_t)(he - h) >= hostlen)
+		goto bad;
+	for (p = h; p < he; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' &&
+		    !(*p == ':' && *v == '['))
+			goto bad;
+	if (!isdigit((unsigned char)colon[1]))
+		goto bad;
+	errno = 0;
+	n = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || n == 0 || n > 65535)
+		goto bad;
+	memcpy(host, h, (size_t)(he - h));
+	host[he - h] = '\0';
+	*port = (unsigned)n;
+	return 0;
+bad:
+	return gw_err_set(GW_ERR_CONFIG, "'%.80s' is not host:port", v);
 }
 
 /* key = "value", escaping '"' and '\\' so that the value reads back. */
@@ -442,7 +556,7 @@ gw_config_print(FILE *fp, const struct gw_config *c)
 
 	fprintf(fp, "# effective configuration of %s\n", c->path);
 	for (i = 0; i < NKEYS; i++) {
-		if (keys[i].type == CFG_SIZE)
+		if (keys[i].type == CFG_SIZE || keys[i].type == CFG_COUNT)
 			fprintf(fp, "%s = %llu\n", keys[i].name,
 				(unsigned long long)*(const uint64_t *)((
 				    const char *)c + keys[i].off));

@@ -29,6 +29,19 @@ struct gw_config {
 	char *decrypt_catch_all; /* identity that decrypts for anyone; "" */
 	char *address_local_part; /* insensitive, exact */
 	char *cert_requirements; /* standard, strict */
+	/* smimegwd (smimegwd(8)): two listeners, "" when off */
+	char *listener_outgoing;	/* address:port */
+	char *listener_outgoing_proto;	/* lmtp, smtp */
+	char *listener_outgoing_next_hop; /* host:port */
+	char *listener_outgoing_profile; /* sending profile, "": none */
+	char *listener_incoming;
+	char *listener_incoming_proto;
+	char *listener_incoming_next_hop;
+	uint64_t workers;		/* worker processes; default cores */
+	uint64_t message_size_limit;	/* bytes */
+	uint64_t recipient_limit;	/* per transaction */
+	uint64_t spool_memory_limit;	/* in memory up to this, then a file */
+	uint64_t smtp_timeout;		/* seconds, both directions */
 };
 
 /* Which file to read given the -c argument (may be NULL). */
@@ -39,6 +52,14 @@ const char *gw_config_path(const char *opt_c);
  * when the file cannot be read, GW_ERR_NOMEM. */
 int gw_config_load(const char *path, struct gw_config **out);
 void gw_config_free(struct gw_config *cfg);
+
+/*
+ * Splits "host:port" or "[v6addr]:port" (a listener or next hop, as
+ * gw_config_load() checked it) into host (without brackets) and port.
+ * GW_ERR_CONFIG for anything else.
+ */
+int gw_config_hostport(const char *v, char *host, size_t hostlen,
+		       unsigned *port);
 
 /* Writes every key with its effective value, as a valid config file. */
 void gw_config_print(FILE *fp, const struct gw_config *cfg);

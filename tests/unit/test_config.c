@@ -82,6 +82,74 @@ static const struct cfg_case cases[] = {
 	{.name = "harvest_max_size: 512M by default",
 	 T(""),
 	 .want = {{"harvest_max_size", "536870912"}}},
+	{.name = "smimegwd: no listener, limits and timeout by default",
+	 T(""),
+	 .want = {{"listener_outgoing", ""},
+		  {"listener_incoming", ""},
+		  {"listener_outgoing_proto", "lmtp"},
+		  {"listener_incoming_proto", "lmtp"},
+		  {"message_size_limit", "52428800"},
+		  {"recipient_limit", "1000"},
+		  {"spool_memory_limit", "1048576"},
+		  {"smtp_timeout", "300"}}},
+	{.name = "smimegwd: workers default to the cores online",
+	 T(""),
+	 .want = {{"workers", "%C"}}},
+	{.name = "smimegwd: listeners set",
+	 T("listener_outgoing = 127.0.0.1:10025\n"
+	   "listener_outgoing_proto = smtp\n"
+	   "listener_outgoing_next_hop = localhost:10026\n"
+	   "listener_outgoing_profile = sign-all\n"
+	   "listener_incoming = [::1]:10027\n"
+	   "listener_incoming_next_hop = [::1]:10026\n"
+	   "workers = 3\nrecipient_limit = 100\nsmtp_timeout = 60\n"),
+	 .want = {{"listener_outgoing", "127.0.0.1:10025"},
+		  {"listener_outgoing_proto", "smtp"},
+		  {"listener_outgoing_next_hop", "localhost:10026"},
+		  {"listener_outgoing_profile", "sign-all"},
+		  {"listener_incoming", "[::1]:10027"},
+		  {"listener_incoming_next_hop", "[::1]:10026"},
+		  {"workers", "3"},
+		  {"recipient_limit", "100"}}},
+	{.name = "smimegwd: a listener without a port",
+	 T("listener_outgoing = 127.0.0.1\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: listener_outgoing: '127.0.0.1' is not host:port "
+		   "(or [IPv6]:port, port 1-65535)"},
+	{.name = "smimegwd: port 0 and port 65536",
+	 T("listener_incoming_next_hop = h:65536\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: listener_incoming_next_hop: 'h:65536' is not "
+		   "host:port (or [IPv6]:port, port 1-65535)"},
+	{.name = "smimegwd: an IPv6 address without brackets",
+	 T("listener_incoming = ::1:25\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: listener_incoming: '::1:25' is not host:port "
+		   "(or [IPv6]:port, port 1-65535)"},
+	{.name = "smimegwd: a protocol that is not lmtp or smtp",
+	 T("listener_outgoing_proto = esmtp\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: listener_outgoing_proto: 'esmtp' is not one of: "
+		   "lmtp smtp"},
+	{.name = "smimegwd: workers 0",
+	 T("workers = 0\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: workers: '0' is not a number in 1..64"},
+	{.name = "smimegwd: recipient_limit with a suffix",
+	 T("recipient_limit = 1K\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: recipient_limit: '1K' is not a number in 1..1000"},
+	{.name = "smimegwd: message_size_limit below 64K",
+	 T("message_size_limit = 1000\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: message_size_limit: 1000 is out of range "
+		   "(65536..1073741824 bytes)"},
+	{.name = "smimegwd: a profile name that is not a name",
+	 T("listener_outgoing_profile = -x\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: listener_outgoing_profile: '-x' is not an identity "
+		   "name (1-64 letters, digits, '.', '_' or '-', starting "
+		   "with a letter or digit)"},
 	{.name = "decrypt_catch_all: none by default",
 	 T(""),
 	 .want = {{"decrypt_catch_all", ""}}},
@@ -536,17 +604,20 @@ static const struct cfg_case cases[] = {
 static char tmpdir[64];
 static char conf_path[128];
 
-/* Replaces %F, %D and %H in tmpl. */
+/* Replaces %F, %D, %H and %C (the cores online, 1..64: the workers
+ * default) in tmpl. */
 static void
 expand(const char *tmpl, char *out, size_t cap)
 {
-	char host[256];
+	char host[256], cores[16];
+	long nc = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *p, *sub;
 	size_t n = 0, l;
 
 	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
+	snprintf(cores, sizeof(cores), "%ld", nc < 1 ? 1 : nc > 64 ? 64 : nc);
 	for (p = tmpl; *p != '\0'; p++) {
 		sub = NULL;
 		if (p[0] == '%' && p[1] == 'F')
@@ -555,6 +626,8 @@ expand(const char *tmpl, char *out, size_t cap)
 			sub = tmpdir;
 		else if (p[0] == '%' && p[1] == 'H')
 			sub = host;
+		else if (p[0] == '%' && p[1] == 'C')
+			sub = cores;
 		if (sub != NULL) {
 			l = strlen(sub);
 			assert_true(n + l < cap);
@@ -592,6 +665,50 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		return c->address_local_part;
 	if (strcmp(key, "cert_requirements") == 0)
 		return c->cert_requirements;
+	{
+		static const struct {
+			const char *key;
+			size_t off;
+		} strs[] = {
+		    {"listener_outgoing", offsetof(struct gw_config,
+						   listener_outgoing)},
+		    {"listener_outgoing_proto",
+		     offsetof(struct gw_config, listener_outgoing_proto)},
+		    {"listener_outgoing_next_hop",
+		     offsetof(struct gw_config, listener_outgoing_next_hop)},
+		    {"listener_outgoing_profile",
+		     offsetof(struct gw_config, listener_outgoing_profile)},
+		    {"listener_incoming", offsetof(struct gw_config,
+						   listener_incoming)},
+		    {"listener_incoming_proto",
+		     offsetof(struct gw_config, listener_incoming_proto)},
+		    {"listener_incoming_next_hop",
+		     offsetof(struct gw_config, listener_incoming_next_hop)},
+		}, nums[] = {
+		    {"workers", offsetof(struct gw_config, workers)},
+		    {"message_size_limit",
+		     offsetof(struct gw_config, message_size_limit)},
+		    {"recipient_limit", offsetof(struct gw_config,
+						 recipient_limit)},
+		    {"spool_memory_limit",
+		     offsetof(struct gw_config, spool_memory_limit)},
+		    {"smtp_timeout", offsetof(struct gw_config, smtp_timeout)},
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+			if (strcmp(key, strs[i].key) == 0)
+				return *(char *const *)((const char *)c +
+							strs[i].off);
+		for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+			if (strcmp(key, nums[i].key) == 0) {
+				snprintf(buf, cap, "%llu",
+					 (unsigned long long)*(
+					     const uint64_t *)((const char *)c +
+							       nums[i].off));
+				return buf;
+			}
+	}
 	if (strcmp(key, "store_map_size") == 0) {
 		snprintf(buf, cap, "%llu",
 			 (unsigned long long)c->store_map_size);
@@ -821,7 +938,19 @@ test_print_defaults(void **state)
 	       "log_level = \"info\"\n"
 	       "decrypt_catch_all = \"\"\n"
 	       "address_local_part = \"insensitive\"\n"
-	       "cert_requirements = \"standard\"\n",
+	       "cert_requirements = \"standard\"\n"
+	       "listener_outgoing = \"\"\n"
+	       "listener_outgoing_proto = \"lmtp\"\n"
+	       "listener_outgoing_next_hop = \"\"\n"
+	       "listener_outgoing_profile = \"\"\n"
+	       "listener_incoming = \"\"\n"
+	       "listener_incoming_proto = \"lmtp\"\n"
+	       "listener_incoming_next_hop = \"\"\n"
+	       "workers = %C\n"
+	       "message_size_limit = 52428800\n"
+	       "recipient_limit = 1000\n"
+	       "spool_memory_limit = 1048576\n"
+	       "smtp_timeout = 300\n",
 	       want, sizeof(want));
 	assert_string_equal(got, want);
 	gw_config_free(cfg);

@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "addr_index.h"
 #include "alerts.h"
 #include "cert_info.h"
 #include "fpid.h"
@@ -343,15 +344,48 @@ rec_size(struct gw_txn *txn, const char *id, uint64_t *size)
 	return rc;
 }
 
+/* The index entries of record id (addr_index.h), added or removed;
+ * the certificate is read from the record value buf. */
+static int
+rec_index(struct gw_txn *txn, const char *id, const unsigned char *buf,
+	  size_t len, int add)
+{
+	struct harvested_key *k = NULL;
+	int rc;
+
+	if (decode(id, HARVEST_ID_LEN, buf, len, 1, &k) != 0) {
+		if (add)
+			return GW_ERR_STORE;
+		gw_err_clear();
+		return addr_index_purge(txn, GW_DB_HARVESTED_IX, id,
+					HARVEST_ID_LEN);
+	}
+	rc = add ? addr_index_add(txn, GW_DB_HARVESTED_IX, k->cert, id,
+				  HARVEST_ID_LEN)
+		 : addr_index_del(txn, GW_DB_HARVESTED_IX, k->cert, id,
+				  HARVEST_ID_LEN);
+	harvested_key_free(k);
+	return rc;
+}
+
 static int
 rec_delete(struct gw_txn *txn, const char *id)
 {
+	const void *val;
 	uint64_t total, size;
+	size_t vlen;
 	int rc;
 
-	if ((rc = bytes_get(txn, &total)) != 0 ||
-	    (rc = rec_size(txn, id, &size)) != 0 ||
-	    (rc = gw_txn_del(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN)) != 0)
+	if ((rc = addr_index_upgrade(txn)) != 0 ||
+	    (rc = bytes_get(txn, &total)) != 0 ||
+	    (rc = rec_size(txn, id, &size)) != 0)
+		return rc;
+	if (size != 0 &&
+	    ((rc = gw_txn_get(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, &val,
+			      &vlen)) != 0 ||
+	     (rc = rec_index(txn, id, val, vlen, 0)) != 0))
+		return rc;
+	if ((rc = gw_txn_del(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN)) != 0)
 		return rc;
 	return bytes_set(txn, total > size ? total - size : 0);
 }
@@ -364,10 +398,15 @@ rec_write_buf(struct gw_txn *txn, const char *id, const unsigned char *buf,
 	uint64_t total, old;
 	int rc;
 
-	if ((rc = bytes_get(txn, &total)) != 0 ||
+	if ((rc = addr_index_upgrade(txn)) != 0 ||
+	    (rc = bytes_get(txn, &total)) != 0 ||
 	    (rc = rec_size(txn, id, &old)) != 0 ||
 	    (rc = gw_txn_put(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, buf,
 			     len, 0)) != 0)
+		return rc;
+	/* The ID is the certificate's fingerprint: a record rewritten
+	 * under its ID keeps its certificate and its index entries. */
+	if (old == 0 && (rc = rec_index(txn, id, buf, len, 1)) != 0)
 		return rc;
 	total = total > old ? total - old : 0;
 	return bytes_set(txn, total + HARVEST_ID_LEN + len);

@@ -14,6 +14,7 @@
 #   --smimegw    the smimegw program to time (default BUILD_DIR's)
 #   --old BIN    a second smimegw (e.g. the build before the indexes),
 #                timed on the same store in the same run
+#   --old-max N  time the old program only up to N keys (default 10000)
 # Prints one tab-separated line per size and program:
 #   prog keys harvested store_MB t_1rcpt_ms t_10rcpt_ms t_harvested_ms
 #   t_nokey_ms ratio_1rcpt ratio_10rcpt
@@ -25,13 +26,14 @@ set -euo pipefail
 export LC_ALL=C TZ=UTC
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SIZES=1000,10000,100000 RUNS=5 BIN= OLD=
+SIZES=1000,10000,100000 RUNS=5 BIN= OLD= OLDMAX=10000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--sizes) SIZES=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--smimegw) BIN=$2; shift 2 ;;
 	--old) OLD=$(realpath "$2"); shift 2 ;;
+	--old-max) OLDMAX=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) break ;;
 	esac
@@ -97,7 +99,9 @@ for n in ${SIZES//,/ }; do
 	# The first open after the fill walks the file once (store/walked).
 	gw pubkey list >/dev/null 2>&1 || true
 	mb=$(du -m data/store/data.mdb | cut -f1)
-	for p in "$BIN" ${OLD:+"$OLD"}; do
+	olds=()
+	[ -z "$OLD" ] || [ "$n" -gt "$OLDMAX" ] || olds=("$OLD")
+	for p in "$BIN" "${olds[@]}"; do
 		t1=$(cell "$p" --profile enc --to u1@d1.example)
 		t10=$(cell "$p" --profile enc "${TEN[@]}")
 		th=$(cell "$p" --profile enc --to h1@hd1.example)

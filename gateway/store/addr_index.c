@@ -44,11 +44,38 @@ names_add(void *arg, const char *name, size_t len)
 	return 0;
 }
 
+/* "s:" and sender folded into buf; 0, or -1 when too long. */
 static int
-names_of(X509 *cert, struct names *s)
+sender_name(const char *sender, char *buf, size_t *len)
 {
+	size_t i, n = strlen(sender);
+
+	if (n + 2 > ADDR_INDEX_MAX)
+		return -1;
+	buf[0] = 's';
+	buf[1] = ':';
+	for (i = 0; i < n; i++)
+		buf[2 + i] = sender[i] >= 'A' && sender[i] <= 'Z'
+				 ? (char)(sender[i] + ('a' - 'A'))
+				 : sender[i];
+	buf[2 + n] = '\0';
+	*len = n + 2;
+	return 0;
+}
+
+static int
+names_of(X509 *cert, const char *sender, struct names *s)
+{
+	char buf[ADDR_INDEX_MAX + 1];
+	size_t len;
+	int rc;
+
 	memset(s, 0, sizeof(*s));
-	return addr_rule_index_names(cert, names_add, s);
+	if ((rc = addr_rule_index_names(cert, names_add, s)) != 0)
+		return rc;
+	if (sender != NULL && sender_name(sender, buf, &len) == 0)
+		return names_add(s, buf, len);
+	return 0;
 }
 
 static void
@@ -76,15 +103,15 @@ ix_key(char *buf, const char *name, const void *id, size_t idlen, size_t *len)
 /* ---- changes ------------------------------------------------------------ */
 
 static int
-change(struct gw_txn *txn, const char *ixdb, X509 *cert, const void *id,
-       size_t idlen, int add)
+change(struct gw_txn *txn, const char *ixdb, X509 *cert, const char *sender,
+       const void *id, size_t idlen, int add)
 {
 	struct names s;
 	char key[IX_KEY_MAX];
 	size_t i, len;
 	int rc;
 
-	if ((rc = names_of(cert, &s)) != 0)
+	if ((rc = names_of(cert, sender, &s)) != 0)
 		goto out;
 	for (i = 0; i < s.n && rc == 0; i++) {
 		if ((rc = ix_key(key, s.v[i], id, idlen, &len)) != 0)
@@ -102,16 +129,16 @@ out:
 
 int
 addr_index_add(struct gw_txn *txn, const char *ixdb, X509 *cert,
-	       const void *id, size_t idlen)
+	       const char *sender, const void *id, size_t idlen)
 {
-	return change(txn, ixdb, cert, id, idlen, 1);
+	return change(txn, ixdb, cert, sender, id, idlen, 1);
 }
 
 int
 addr_index_del(struct gw_txn *txn, const char *ixdb, X509 *cert,
-	       const void *id, size_t idlen)
+	       const char *sender, const void *id, size_t idlen)
 {
-	return change(txn, ixdb, cert, id, idlen, 0);
+	return change(txn, ixdb, cert, sender, id, idlen, 0);
 }
 
 /* A record that no longer decodes: every entry ending in its key. */
@@ -289,6 +316,25 @@ addr_index_find(struct gw_txn *txn, const char *ixdb, const char *addr,
 	return 0;
 }
 
+int
+addr_index_find_sender(struct gw_txn *txn, const char *sender,
+		       struct addr_index_hits *out)
+{
+	struct find_ctx c = {txn, GW_DB_HARVESTED_IX, out, 0};
+	char buf[ADDR_INDEX_MAX + 1];
+	size_t len;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (sender_name(sender, buf, &len) != 0)
+		return 0;
+	if ((rc = query_one(&c, buf, len)) != 0) {
+		addr_index_hits_free(out);
+		return rc;
+	}
+	return 0;
+}
+
 void
 addr_index_hits_free(struct addr_index_hits *h)
 {
@@ -345,15 +391,15 @@ addr_index_ready(struct gw_txn *txn)
 static int
 up_pubkey(void *arg, const struct keystore_key *k)
 {
-	return addr_index_add(arg, GW_DB_PUBKEYS_IX, k->cert, k->name,
+	return addr_index_add(arg, GW_DB_PUBKEYS_IX, k->cert, NULL, k->name,
 			      strlen(k->name));
 }
 
 static int
 up_harvested(void *arg, const struct harvested_key *k)
 {
-	return addr_index_add(arg, GW_DB_HARVESTED_IX, k->cert, k->id,
-			      HARVEST_ID_LEN);
+	return addr_index_add(arg, GW_DB_HARVESTED_IX, k->cert, k->address,
+			      k->id, HARVEST_ID_LEN);
 }
 
 int
@@ -383,7 +429,8 @@ struct check_ctx {
 };
 
 static int
-check_rec(struct check_ctx *c, X509 *cert, const char *id, size_t idlen)
+check_rec(struct check_ctx *c, X509 *cert, const char *sender, const char *id,
+	  size_t idlen)
 {
 	struct names s;
 	const void *val;
@@ -391,7 +438,7 @@ check_rec(struct check_ctx *c, X509 *cert, const char *id, size_t idlen)
 	size_t i, len, vlen;
 	int rc;
 
-	if ((rc = names_of(cert, &s)) != 0)
+	if ((rc = names_of(cert, sender, &s)) != 0)
 		goto out;
 	for (i = 0; i < s.n; i++) {
 		if ((rc = ix_key(key, s.v[i], id, idlen, &len)) != 0)
@@ -416,13 +463,13 @@ out:
 static int
 check_pubkey(void *arg, const struct keystore_key *k)
 {
-	return check_rec(arg, k->cert, k->name, strlen(k->name));
+	return check_rec(arg, k->cert, NULL, k->name, strlen(k->name));
 }
 
 static int
 check_harvested(void *arg, const struct harvested_key *k)
 {
-	return check_rec(arg, k->cert, k->id, HARVEST_ID_LEN);
+	return check_rec(arg, k->cert, k->address, k->id, HARVEST_ID_LEN);
 }
 
 /* An entry whose record is gone, or that the record does not name. */

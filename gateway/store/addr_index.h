@@ -37,11 +37,17 @@
 #define ADDR_INDEX_FORMAT 2
 #define ADDR_INDEX_META_KEY "store-format"
 
-/* Adds (or removes) the entries of cert for record key id in ixdb. */
+/*
+ * Adds (or removes) the entries of cert for record key id in ixdb, and
+ * for a harvested key also the one of the address it was harvested
+ * from, sender (NULL for public keys): "s:ADDRESS", ASCII lower case,
+ * which the harvesting bookkeeping reads (is there a key for this
+ * sender already?) instead of every record.
+ */
 int addr_index_add(struct gw_txn *txn, const char *ixdb, X509 *cert,
-		   const void *id, size_t idlen);
+		   const char *sender, const void *id, size_t idlen);
 int addr_index_del(struct gw_txn *txn, const char *ixdb, X509 *cert,
-		   const void *id, size_t idlen);
+		   const char *sender, const void *id, size_t idlen);
 
 /* Removes every entry of record key id, whatever names it has: for a
  * record that no longer decodes (reads the whole index). */
@@ -58,6 +64,9 @@ struct addr_index_hits {
 int addr_index_find(struct gw_txn *txn, const char *ixdb, const char *addr,
 		    struct addr_index_hits *out);
 void addr_index_hits_free(struct addr_index_hits *h);
+/* The same for the harvested keys harvested from address sender. */
+int addr_index_find_sender(struct gw_txn *txn, const char *sender,
+			   struct addr_index_hits *out);
 
 /* The format of the store as txn sees it (1 when unset). */
 int addr_index_format(struct gw_txn *txn, unsigned *format);

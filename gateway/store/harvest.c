@@ -360,10 +360,10 @@ rec_index(struct gw_txn *txn, const char *id, const unsigned char *buf,
 		return addr_index_purge(txn, GW_DB_HARVESTED_IX, id,
 					HARVEST_ID_LEN);
 	}
-	rc = add ? addr_index_add(txn, GW_DB_HARVESTED_IX, k->cert, id,
-				  HARVEST_ID_LEN)
-		 : addr_index_del(txn, GW_DB_HARVESTED_IX, k->cert, id,
-				  HARVEST_ID_LEN);
+	rc = add ? addr_index_add(txn, GW_DB_HARVESTED_IX, k->cert,
+				  k->address, id, HARVEST_ID_LEN)
+		 : addr_index_del(txn, GW_DB_HARVESTED_IX, k->cert,
+				  k->address, id, HARVEST_ID_LEN);
 	harvested_key_free(k);
 	return rc;
 }
@@ -450,6 +450,44 @@ scan(struct gw_txn *txn, const char *exclude, scan_fn fn, void *arg)
 	struct scan_ctx c = {exclude, fn, arg};
 
 	return gw_txn_foreach(txn, GW_DB_HARVESTED, scan_one, &c);
+}
+
+static int get_by_id(struct gw_txn *txn, const char *id, int want_cert,
+		     struct harvested_key **out);
+
+/*
+ * Calls fn for each record harvested from address (ASCII case ignored)
+ * but exclude, in ID order: through the index (addr_index.h) when the
+ * store has one, else by a scan.  fn sees only records whose address
+ * it must still compare (the index folds case as ci_equal() does).
+ */
+static int
+by_sender(struct gw_txn *txn, const char *address, const char *exclude,
+	  scan_fn fn, void *arg)
+{
+	struct addr_index_hits h;
+	struct harvested_key *k = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = addr_index_ready(txn)) < 0)
+		return rc;
+	if (rc == 0)
+		return scan(txn, exclude, fn, arg);
+	if ((rc = addr_index_find_sender(txn, address, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++) {
+		if (h.len[i] != HARVEST_ID_LEN ||
+		    (exclude != NULL &&
+		     memcmp(h.key[i], exclude, HARVEST_ID_LEN) == 0))
+			continue;
+		if ((rc = get_by_id(txn, h.key[i], 0, &k)) == 0)
+			rc = fn(arg, k);
+		harvested_key_free(k);
+		k = NULL;
+	}
+	addr_index_hits_free(&h);
+	return rc;
 }
 
 /* ---- eviction ----------------------------------------------------------- */
@@ -663,6 +701,9 @@ resolve(struct gw_txn *txn, const char *ref, char id[HARVEST_ID_LEN + 1])
 			return gw_err_set(GW_ERR_INVALID,
 					  "REF: address longer than %d bytes",
 					  HARVEST_ADDR_MAX);
+		/* An administrator's command: every record, so that
+		 * records written without their index entries are
+		 * found too. */
 		c.address = ref;
 		rc = scan(txn, NULL, find_one, &c);
 	}
@@ -907,7 +948,9 @@ note_update(struct gw_txn *txn, const struct update_ev *ev,
 	memset(&c, 0, sizeof(c));
 	c.now = now;
 	c.cur = ev;
-	if ((rc = gw_txn_foreach(txn, GW_DB_META, recent_one, &c)) != 0)
+	if ((rc = gw_txn_foreach_prefix(txn, GW_DB_META, META_UPDATE,
+					sizeof(META_UPDATE) - 1, recent_one,
+					&c)) != 0)
 		goto out;
 	for (i = 0; i < c.nstale; i++)
 		if ((rc = gw_txn_del(txn, GW_DB_META, c.stale[i],
@@ -1120,7 +1163,7 @@ add_new(struct gw_txn *txn, struct msg_state *s, X509 *x, const char *id,
 
 	memset(&ac, 0, sizeof(ac));
 	ac.address = s->sender;
-	if ((rc = scan(txn, id, addr_one, &ac)) != 0)
+	if ((rc = by_sender(txn, s->sender, id, addr_one, &ac)) != 0)
 		return rc;
 	if (ac.n > 0 && !s->o->updates) {
 		skip(oc, "an update of key %.16s for %.160s, and harvesting "

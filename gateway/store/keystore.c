@@ -299,7 +299,7 @@ unindex(struct gw_txn *txn, const char *name)
 		return addr_index_purge(txn, GW_DB_PUBKEYS_IX, name,
 					strlen(name));
 	}
-	rc = addr_index_del(txn, GW_DB_PUBKEYS_IX, old->cert, name,
+	rc = addr_index_del(txn, GW_DB_PUBKEYS_IX, old->cert, NULL, name,
 			    strlen(name));
 	keystore_key_free(old);
 	return rc;
@@ -336,7 +336,7 @@ keystore_put(struct gw_txn *txn, const struct keystore_key *k, unsigned flags)
 					k->name);
 		if (rc == 0)
 			rc = addr_index_add(txn, GW_DB_PUBKEYS_IX, k->cert,
-					    k->name, strlen(k->name));
+					    NULL, k->name, strlen(k->name));
 	}
 	gw_rec_writer_free(w);
 	return rc;

@@ -456,7 +456,8 @@ test_upgrade_on_first_write(void **state)
 	assert_int_equal(addr_index_format(txn, &fmt), 0);
 	assert_int_equal(fmt, ADDR_INDEX_FORMAT);
 	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 0);
-	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 1);
+	/* e:bob@partner.example and s:bob@partner.example */
+	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 2);
 	agree(txn);
 	answer(txn, "bob@partner.example", got, sizeof(got));
 	assert_non_null(strstr(got, " 1 bob@partner.example 1"));

@@ -45,6 +45,7 @@ struct gw_txn {
 	MDB_txn *txn;
 	int write;
 	uint64_t file_size;   /* data.mdb at the start */
+	int chain;	      /* a write on the file last found sound */
 	const char *fail_db;  /* the record a foreach callback refused */
 	const void *fail_key;
 	size_t fail_klen;
@@ -453,6 +454,19 @@ walked_update(const struct gw_store *st)
 		walked_set(st, &id);
 }
 
+/* At the start of a write transaction (the writer's lock held): 1 when
+ * the file is the one store/walked names, so that this commit may name
+ * its successor.  A file changed by anything else since (a writer that
+ * did not record it, damage) is not chained: the next open walks it. */
+static int
+walked_chain(const struct gw_store *st)
+{
+	struct file_id id;
+
+	return st->sound && meta_check_quiet(st->file, &id) == 0 &&
+	       walked_is(st, &id);
+}
+
 /* Before LMDB maps the file: both meta pages sound, and the file holds
  * every page the newest claims (else LMDB reads past its end). */
 static int
@@ -704,6 +718,8 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 		gw_txn_abort(t);
 		return rc;
 	}
+	if (t->write)
+		t->chain = walked_chain(st);
 	*out = t;
 	return 0;
 }
@@ -714,7 +730,7 @@ gw_txn_commit(struct gw_txn *t)
 	int rc;
 
 	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
-	if (rc == 0 && t->write)
+	if (rc == 0 && t->chain)
 		walked_update(t->st);
 	free(t);
 	return rc;

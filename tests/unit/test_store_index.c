@@ -15,7 +15,11 @@
  *   check     store check's test finds a missing entry, a dangling
  *             one and one that no record calls for;
  *   crash     a writer killed in the middle of an import leaves
- *             records and indexes as they were.
+ *             records and indexes as they were;
+ *   walked    store/walked names the file after an open that walked it
+ *             and after each commit on it; a file changed behind the
+ *             store's back is not vouched for by a later commit, and
+ *             the next open walks it and names it again.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -570,6 +576,73 @@ test_crash_in_import(void **state)
 	gw_store_close(st);
 }
 
+/* ---- walked ------------------------------------------------------------- */
+
+/* 1 when store/walked names data.mdb's size, inode and mtime now. */
+static int
+walked_names_file(const char *store)
+{
+	unsigned long long dev, ino, size, ms, mns;
+	char path[300], line[256];
+	struct stat sb;
+	FILE *fp;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", store);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/walked", store);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	ok = fgets(line, sizeof(line), fp) != NULL &&
+	     sscanf(line, "%llu %llu %llu %llu.%llu", &dev, &ino, &size, &ms,
+		    &mns) == 5 &&
+	     ino == (unsigned long long)sb.st_ino &&
+	     size == (unsigned long long)sb.st_size &&
+	     ms == (unsigned long long)sb.st_mtim.tv_sec &&
+	     mns == (unsigned long long)sb.st_mtim.tv_nsec;
+	fclose(fp);
+	return ok;
+}
+
+static void
+test_walked_follows_commits(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char dir[256], store[256], file[300];
+	struct timespec ts[2];
+	X509 *a, *b;
+
+	(void)state;
+	snprintf(store, sizeof(store), "%s", gw_store_path(st));
+	snprintf(dir, sizeof(dir), "%s", store);
+	dir[strlen(dir) - strlen("/store")] = '\0';
+	snprintf(file, sizeof(file), "%s/data.mdb", store);
+	a = cert("email:a@partner.example", NULL, -1, 365);
+	b = cert("email:b@partner.example", NULL, -1, 365);
+	assert_true(walked_names_file(store));
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "a", a);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	assert_true(walked_names_file(store));
+	/* The file changed behind the store's back (its times here). */
+	ts[0].tv_sec = ts[1].tv_sec = T0;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, file, ts, 0), 0);
+	assert_false(walked_names_file(store));
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "b", b);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	assert_false(walked_names_file(store));
+	gw_store_close(st);
+	/* The next open walks it, finds it sound and names it. */
+	assert_int_equal(gw_store_open_ex(dir, (size_t)64 << 20, 0, &st), 0);
+	assert_true(walked_names_file(store));
+	gw_store_close(st);
+	X509_free(a);
+	X509_free(b);
+}
+
 static int
 group_setup(void **state)
 {
@@ -596,6 +669,7 @@ main(void)
 	    cmocka_unit_test(test_upgrade_on_first_write),
 	    cmocka_unit_test(test_check_finds_disagreement),
 	    cmocka_unit_test(test_crash_in_import),
+	    cmocka_unit_test(test_walked_follows_commits),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -4,8 +4,10 @@
  * harvest_message().
  *
  * Costs.  A certificate already stored ("seen") and harvest_touch() are
- * direct gets by ID.  A new certificate costs one scan of the records
- * (without decoding certificates) to find other keys for its address.
+ * direct gets by ID.  A new certificate reads the other keys harvested
+ * from its address through the sender entries of the address index
+ * (addr_index.h, kept by rec_write_buf() and rec_delete() in the same
+ * transaction); a store without indexes is indexed by its first write.
  * The byte total is a counter in GW_DB_META (META_BYTES), kept by the
  * only two functions that write or delete records here (rec_write(),
  * rec_delete()); when the counter is absent (a store written before it
@@ -14,7 +16,8 @@
  * used record and deletes it, so it costs one scan per evicted record;
  * a new record needs one or two evictions at most in a full store.
  * Update events live in GW_DB_META under META_UPDATE for 48 hours, so
- * the alert survives eviction and deletion of the keys themselves.
+ * the alert survives eviction and deletion of the keys themselves; they
+ * are read by their key prefix.
  */
 #include "harvest.h"
 
@@ -483,6 +486,8 @@ by_sender(struct gw_txn *txn, const char *address, const char *exclude,
 			continue;
 		if ((rc = get_by_id(txn, h.key[i], 0, &k)) == 0)
 			rc = fn(arg, k);
+		else if (rc == GW_ERR_NOT_FOUND)
+			rc = 0; /* an entry without its record */
 		harvested_key_free(k);
 		k = NULL;
 	}

@@ -251,6 +251,7 @@ test_agree_after_changes(void **state)
 	assert_int_equal(harvested_bytes(txn, &o.max_bytes), 0);
 	o.max_bytes = o.max_bytes / 5 * 2 + 10;
 	assert_non_null(sk = sk_X509_new_null());
+	X509_free(hx[3]);
 	hx[3] = cert("email:new@harvest.example", NULL, -1, 365);
 	assert_true(sk_X509_push(sk, hx[3]) > 0);
 	memset(&hm, 0, sizeof(hm));

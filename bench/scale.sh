@@ -76,14 +76,17 @@ ms() { date +%s%N; }
 cell() {
 	local prog=$1 t0 t1 i
 	shift
-	for i in $(seq "$RUNS"); do
+	# One more run than counted: the first warms the caches.
+	for i in $(seq 0 "$RUNS"); do
 		rm -rf out
 		t0=$(ms)
 		"$prog" -c "$W/smimegw.conf" process --direction outgoing \
 			--from alice@corp.example --out-dir out -i msg.eml "$@" \
 			>/dev/null 2>err || { cat err >&2; exit 1; }
 		t1=$(ms)
-		echo $(((t1 - t0) / 1000))
+		# Each run must have written its result (and no error).
+		[ -s out/result.json ] || { echo "scale.sh: no result" >&2; exit 1; }
+		[ "$i" = 0 ] || echo $(((t1 - t0) / 1000))
 	done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
 }
 
@@ -97,12 +100,14 @@ for n in ${SIZES//,/ }; do
 	"$FILL" -c smimegw.conf -s "$hhave" -H $((h - hhave)) >>fill.log
 	have=$n hhave=$h
 	# The first open after the fill walks the file once (store/walked).
-	gw pubkey list >/dev/null 2>&1 || true
+	gw profile list >/dev/null 2>&1 || true
 	mb=$(du -m data/store/data.mdb | cut -f1)
 	olds=()
 	[ -z "$OLD" ] || [ "$n" -gt "$OLDMAX" ] || olds=("$OLD")
 	for p in "$BIN" "${olds[@]}"; do
 		t1=$(cell "$p" --profile enc --to u1@d1.example)
+		# What the runs did: the outcome per recipient, once a size.
+		echo "$n $(basename "$p"): $(jq -r '[.recipients[].outcome] | join(",")' out/result.json 2>&1)" >>fill.log
 		t10=$(cell "$p" --profile enc "${TEN[@]}")
 		th=$(cell "$p" --profile enc --to h1@hd1.example)
 		tn=$(cell "$p" --profile enc-drop --to nobody@nowhere.example)

@@ -24,6 +24,7 @@
 static const char *const db_names[] = {
     GW_DB_IDENTITIES, GW_DB_PUBKEYS, GW_DB_HARVESTED, GW_DB_CAS,
     GW_DB_PROFILES,   GW_DB_ALERTS,  GW_DB_META,
+    GW_DB_PUBKEYS_IX, GW_DB_HARVESTED_IX,
 };
 #define NDB (sizeof(db_names) / sizeof(db_names[0]))
 
@@ -36,6 +37,7 @@ struct gw_store {
 	const char *map;      /* LMDB's map: [map, map + map_len) */
 	size_t map_len;
 	int created;
+	int sound;	      /* walked, or known as walked: commits say so */
 };
 
 struct gw_txn {
@@ -43,6 +45,7 @@ struct gw_txn {
 	MDB_txn *txn;
 	int write;
 	uint64_t file_size;   /* data.mdb at the start */
+	int chain;	      /* a write on the file last found sound */
 	const char *fail_db;  /* the record a foreach callback refused */
 	const void *fail_key;
 	size_t fail_klen;
@@ -348,19 +351,152 @@ survey(struct gw_store *st, const char *dir, int create, int *fresh)
 	return rc;
 }
 
+/*
+ * The identity of data.mdb when it was last found sound, in
+ * store/walked: "dev ino size mtime.ns ctime.ns txnid".  An open whose
+ * file has that identity skips the walk of every page; anything that
+ * changes the file without smimegw (a copy, a cut, a byte overwritten)
+ * changes its mtime and ctime, or its size, and the next open walks it.
+ * The fault handler (guard) stays the defence for what changes under a
+ * running process.
+ */
+struct file_id {
+	unsigned long long dev, ino, size, mtime, mtime_ns, ctime, ctime_ns,
+	    txnid;
+};
+
+#define WALKED_NAME "walked"
+
+static int meta_check_quiet(const char *file, struct file_id *id);
+
+static void
+id_of(struct file_id *id, const struct stat *sb, uint64_t txnid)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = (unsigned long long)sb->st_dev;
+	id->ino = (unsigned long long)sb->st_ino;
+	id->size = (unsigned long long)sb->st_size;
+	id->mtime = (unsigned long long)sb->st_mtim.tv_sec;
+	id->mtime_ns = (unsigned long long)sb->st_mtim.tv_nsec;
+	id->ctime = (unsigned long long)sb->st_ctim.tv_sec;
+	id->ctime_ns = (unsigned long long)sb->st_ctim.tv_nsec;
+	id->txnid = (unsigned long long)txnid;
+}
+
+static void
+walked_path(const struct gw_store *st, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/" WALKED_NAME, st->path);
+}
+
+/* 1 when store/walked names id, else 0 (absent, not ours, other). */
+static int
+walked_is(const struct gw_store *st, const struct file_id *id)
+{
+	struct file_id w;
+	struct stat sb;
+	char path[PATH_MAX], line[256];
+	FILE *fp;
+	int n, same = 0;
+
+	walked_path(st, path, sizeof(path));
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_uid == geteuid() || sb.st_uid == 0) &&
+	    (sb.st_mode & 022) == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		n = sscanf(line, "%llu %llu %llu %llu.%llu %llu.%llu %llu",
+			   &w.dev, &w.ino, &w.size, &w.mtime, &w.mtime_ns,
+			   &w.ctime, &w.ctime_ns, &w.txnid);
+		same = n == 8 && memcmp(&w, id, sizeof(w)) == 0;
+	}
+	fclose(fp);
+	return same;
+}
+
+/* Records id in store/walked (a new file renamed over the old); a
+ * failure only costs the next open a walk. */
+static void
+walked_set(const struct gw_store *st, const struct file_id *id)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *fp;
+	int fd, ok;
+
+	walked_path(st, path, sizeof(path));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", path,
+			     (long)getpid()) >= sizeof(tmp))
+		return;
+	(void)unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) <
+	    0)
+		return;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		(void)unlink(tmp);
+		return;
+	}
+	ok = fprintf(fp, "%llu %llu %llu %llu.%09llu %llu.%09llu %llu\n",
+		     id->dev, id->ino, id->size, id->mtime, id->mtime_ns,
+		     id->ctime, id->ctime_ns, id->txnid) > 0;
+	if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0)
+		(void)unlink(tmp);
+}
+
+/* After a commit of this process on a file known sound: the file as
+ * LMDB left it is sound too. */
+static void
+walked_update(const struct gw_store *st)
+{
+	struct file_id id;
+
+	if (st->sound && meta_check_quiet(st->file, &id) == 0)
+		walked_set(st, &id);
+}
+
+/* At the start of a write transaction (the writer's lock held): 1 when
+ * the file is the one store/walked names, so that this commit may name
+ * its successor.  A file changed by anything else since (a writer that
+ * did not record it, damage) is not chained: the next open walks it. */
+static int
+walked_chain(const struct gw_store *st)
+{
+	struct file_id id;
+
+	return st->sound && meta_check_quiet(st->file, &id) == 0 &&
+	       walked_is(st, &id);
+}
+
 /* Before LMDB maps the file: both meta pages sound, and the file holds
  * every page the newest claims (else LMDB reads past its end). */
 static int
-meta_check(const char *file)
+meta_check(const char *file, struct file_id *id)
 {
 	struct gw_store_meta meta;
+	struct stat sb;
 	int fd, rc;
 
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		return gw_err_set(errno == EACCES ? GW_ERR_PERM : GW_ERR_IO,
 				  "store %s: %s", file, strerror(errno));
-	rc = gw_store_file_meta(fd, file, &meta);
+	if ((rc = gw_store_file_meta(fd, file, &meta)) == 0 &&
+	    fstat(fd, &sb) != 0)
+		rc = gw_err_set(GW_ERR_IO, "store %s: %s", file,
+				strerror(errno));
 	close(fd);
+	if (rc == 0)
+		id_of(id, &sb, meta.txnid);
+	return rc;
+}
+
+/* meta_check() that leaves the latched detail as it was. */
+static int
+meta_check_quiet(const char *file, struct file_id *id)
+{
+	int had = gw_err_detail()[0] != '\0', rc;
+
+	if ((rc = meta_check(file, id)) != 0 && !had)
+		gw_err_clear();
 	return rc;
 }
 
@@ -411,19 +547,33 @@ walk_held(struct gw_store *st, gw_store_count_fn fn, void *arg)
 }
 
 /* Survey, then (for a store that exists) its meta pages, the
- * environment and the walk of every page. */
+ * environment and the walk of every page: always when fn is given
+ * (store check), else when the file is not the one last found sound. */
 static int
 store_start(struct gw_store *st, const char *dir, size_t map_size,
-	    int create, gw_store_count_fn fn, void *arg)
+	    int create, int always, gw_store_count_fn fn, void *arg)
 {
+	struct file_id id;
 	int rc;
 
 	st->map_size = map_size ? map_size : (size_t)1 << 30;
 	if ((rc = survey(st, dir, create, &st->created)) != 0 ||
-	    (!st->created && (rc = meta_check(st->file)) != 0) ||
+	    (!st->created && (rc = meta_check(st->file, &id)) != 0) ||
 	    (rc = env_open(st)) != 0)
 		return rc;
-	return st->created ? 0 : walk_held(st, fn, arg);
+	if (st->created) {
+		st->sound = 1;
+		return 0;
+	}
+	if (!always && walked_is(st, &id)) {
+		st->sound = 1;
+		return 0;
+	}
+	if ((rc = walk_held(st, fn, arg)) != 0)
+		return rc;
+	st->sound = 1;
+	walked_set(st, &id);
+	return 0;
 }
 
 int
@@ -445,8 +595,8 @@ gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return GW_ERR_NOMEM;
 	if ((rc = store_start(st, dir, map_size,
-			      (flags & GW_STORE_CREATE) != 0, NULL, NULL)) !=
-	    0)
+			      (flags & GW_STORE_CREATE) != 0, 0, NULL,
+			      NULL)) != 0)
 		goto out;
 	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, 0, &txn)),
 			    "opening the store")) != 0)
@@ -461,6 +611,7 @@ gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 	txn = NULL;
 	if (rc != 0)
 		goto out;
+	walked_update(st);
 	*out = st;
 	st = NULL;
 out:
@@ -506,7 +657,7 @@ gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg)
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return GW_ERR_NOMEM;
-	rc = store_start(st, dir, 0, 0, fn, arg);
+	rc = store_start(st, dir, 0, 0, 1, fn, arg);
 	gw_store_close(st);
 	return rc;
 }
@@ -567,6 +718,8 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 		gw_txn_abort(t);
 		return rc;
 	}
+	if (t->write)
+		t->chain = walked_chain(st);
 	*out = t;
 	return 0;
 }
@@ -577,6 +730,8 @@ gw_txn_commit(struct gw_txn *t)
 	int rc;
 
 	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
+	if (rc == 0 && t->chain)
+		walked_update(t->st);
 	free(t);
 	return rc;
 }
@@ -689,6 +844,52 @@ gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 	mdb_cursor_close(cur);
 	guard_leave(0);
 	return rc < 0 ? rc : 0;
+}
+
+int
+gw_txn_foreach_prefix(struct gw_txn *t, const char *db, const void *prefix,
+		      size_t plen, gw_foreach_fn fn, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = {plen, (void *)prefix}, v;
+	size_t i = 0;
+	int rc, mrc;
+
+	if ((rc = db_index(db, &i)) != 0)
+		return rc;
+	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
+			    db)) != 0)
+		return rc;
+	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)); mrc == 0;
+	     mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+		if ((rc = in_file(t, db, &k)) != 0 ||
+		    (rc = in_file(t, db, &v)) != 0)
+			break;
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
+			mrc = MDB_NOTFOUND;
+			break;
+		}
+		if ((rc = fn(arg, k.mv_data, k.mv_size, v.mv_data,
+			     v.mv_size)) != 0)
+			break;
+	}
+	if (rc == 0 && mrc != MDB_NOTFOUND)
+		rc = store_err(mrc, db);
+	guard_enter();
+	mdb_cursor_close(cur);
+	guard_leave(0);
+	return rc < 0 ? rc : 0;
+}
+
+int
+gw_txn_clear(struct gw_txn *t, const char *db)
+{
+	size_t i = 0;
+	int rc;
+
+	if ((rc = db_index(db, &i)) != 0)
+		return rc;
+	return store_err(LMDB(mdb_drop(t->txn, t->st->dbi[i], 0)), db);
 }
 
 int

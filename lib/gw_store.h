@@ -33,6 +33,9 @@ struct gw_txn;
 #define GW_DB_PROFILES "profiles"
 #define GW_DB_ALERTS "alerts"
 #define GW_DB_META "meta"
+/* Indexes (gw_index.h): "NAME\0RECORD-KEY" keys with empty values. */
+#define GW_DB_PUBKEYS_IX "pubkeys-ix"
+#define GW_DB_HARVESTED_IX "harvested-ix"
 
 /*
  * Opens the store under dir ("dir/store/data.mdb").  map_size is the
@@ -47,10 +50,18 @@ struct gw_txn;
  *
  * Every open checks that data_dir, the store folder, data.mdb and
  * lock.mdb are owned by the effective user or root and writable by
- * nobody else (GW_ERR_PERM, gw_perm.h), and reads every page of
- * data.mdb before LMDB maps it (gw_store_file_walk(), about 1 ms per MB
- * in use): a truncated or damaged file is GW_ERR_STORE naming the file,
- * database and page, never a SIGBUS or a wild read inside LMDB.  A fault
+ * nobody else (GW_ERR_PERM, gw_perm.h), and reads both meta pages of
+ * data.mdb before LMDB maps it: a file shorter than the pages they
+ * claim (truncated) is GW_ERR_STORE naming the file.  Every page is
+ * read (gw_store_file_walk(), about 1 ms per MB in use) only when the
+ * file is not the one last found sound: its identity (device, inode,
+ * size, mtime, ctime, the newest meta page's transaction) is kept in
+ * store/walked after a walk that found it sound and after each commit
+ * of this process on a file so found, so a store changed only by
+ * smimegw is walked once, not on every open, and the cost of an open
+ * does not grow with the store.  A damaged file is GW_ERR_STORE naming
+ * the file, database and page, never a SIGBUS or a wild read inside
+ * LMDB.  A fault
  * inside LMDB later (the file cut short or overwritten while in use)
  * ends the process with the exit status of a temporary failure and a
  * line on stderr instead of a signal; LMDB's assertion failures
@@ -108,6 +119,15 @@ typedef int (*gw_foreach_fn)(void *arg, const void *key, size_t klen,
 			     const void *val, size_t vlen);
 int gw_txn_foreach(struct gw_txn *txn, const char *db, gw_foreach_fn fn,
 		   void *arg);
+
+/* The same over the keys that start with prefix (plen bytes), in
+ * order: the index reads (gw_index.h). */
+int gw_txn_foreach_prefix(struct gw_txn *txn, const char *db,
+			  const void *prefix, size_t plen, gw_foreach_fn fn,
+			  void *arg);
+
+/* Removes every record of db. */
+int gw_txn_clear(struct gw_txn *txn, const char *db);
 
 /* The key of the last record whose gw_txn_foreach() callback failed in
  * this transaction (valid until it ends): 0 and *db, *key, *klen set,

@@ -5,8 +5,9 @@
  * is a SIGBUS in whatever process maps it, and a damaged page can send
  * it anywhere.  These functions read the file with pread() into bounded
  * buffers, so that a damaged store is an error with a detail, never a
- * signal.  gw_store.c walks every page on every open, before LMDB maps
- * the file; `smimegw store check` does too (gw_store_verify()), then
+ * signal.  gw_store.c reads the meta pages on every open and walks every
+ * page, before LMDB maps the file, when it is not the one last found
+ * sound (store/walked); `smimegw store check` always walks (gw_store_verify()), then
  * decodes every record.
  *
  * The layout read is LMDB 0.9's (data version 1, native byte order and

@@ -333,6 +333,114 @@ addr_rule_match(X509 *cert, const char *addr, char *san, size_t sanlen)
 	return k;
 }
 
+/* ---- index names (addr_rule.h) ------------------------------------------ */
+
+/* kind ':' then the parts (a NULL part is left out), folded; 0 or fn's
+ * code; names too long for the index are skipped. */
+static int
+index_name(addr_index_fn fn, void *arg, char kind, const char *a, size_t alen,
+	   const char *b, size_t blen)
+{
+	char buf[ADDR_INDEX_MAX + 1];
+	size_t i, n;
+
+	n = 2 + alen + (b != NULL ? 1 + blen : 0);
+	if (n > ADDR_INDEX_MAX)
+		return 0;
+	buf[0] = kind;
+	buf[1] = ':';
+	memcpy(buf + 2, a, alen);
+	if (b != NULL) {
+		buf[2 + alen] = '@';
+		memcpy(buf + 3 + alen, b, blen);
+	}
+	for (i = 2; i < n; i++)
+		if (buf[i] >= 'A' && buf[i] <= 'Z')
+			buf[i] = (char)(buf[i] + ('a' - 'A'));
+	return fn(arg, buf, n);
+}
+
+static int
+index_email(addr_index_fn fn, void *arg, const char *v, size_t n)
+{
+	const char *local, *dom;
+	size_t llen, dlen;
+
+	if (split(v, n, &local, &llen, &dom, &dlen) != 0)
+		return 0;
+	return index_name(fn, arg, 'e', local, llen, dom, dlen);
+}
+
+static int
+index_dns(addr_index_fn fn, void *arg, const char *v, size_t n)
+{
+	int rc;
+
+	if ((n = domain_len(v, n)) == 0)
+		return 0;
+	if ((rc = index_name(fn, arg, 'd', v, n, NULL, 0)) != 0)
+		return rc;
+	/* The shape dns_match() accepts for a wildcard. */
+	if (n < 5 || v[0] != '*' || v[1] != '.' ||
+	    memchr(v + 2, '.', n - 2) == NULL || memchr(v + 2, '*', n - 2))
+		return 0;
+	return index_name(fn, arg, 'w', v + 2, n - 2, NULL, 0);
+}
+
+int
+addr_rule_index_names(X509 *cert, addr_index_fn fn, void *arg)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *g;
+	const X509_NAME *name;
+	const char *v;
+	size_t n;
+	int i, idx = -1, rc = 0;
+
+	if (cert == NULL)
+		return 0;
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; rc == 0 && gens != NULL && i < sk_GENERAL_NAME_num(gens);
+	     i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if ((g->type != GEN_EMAIL && g->type != GEN_DNS) ||
+		    (v = entry(g->d.ia5, &n)) == NULL)
+			continue;
+		rc = g->type == GEN_EMAIL ? index_email(fn, arg, v, n)
+					  : index_dns(fn, arg, v, n);
+	}
+	GENERAL_NAMES_free(gens);
+	name = X509_get_subject_name(cert);
+	while (rc == 0 && (idx = X509_NAME_get_index_by_NID(
+			       name, NID_pkcs9_emailAddress, idx)) >= 0) {
+		v = entry(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)),
+			  &n);
+		if (v != NULL)
+			rc = index_email(fn, arg, v, n);
+	}
+	ERR_clear_error();
+	return rc;
+}
+
+int
+addr_rule_index_query(const char *addr, addr_index_fn fn, void *arg)
+{
+	struct target t;
+	const char *dot;
+	int rc;
+
+	if (target_init(&t, addr) != 0 || t.local == NULL)
+		return -1;
+	if ((rc = index_name(fn, arg, 'e', t.local, t.llen, t.dom, t.dlen)) !=
+		0 ||
+	    (rc = index_name(fn, arg, 'd', t.dom, t.dlen, NULL, 0)) != 0)
+		return rc;
+	if ((dot = memchr(t.dom, '.', t.dlen)) == NULL || dot == t.dom)
+		return 0;
+	return index_name(fn, arg, 'w', dot + 1,
+			  t.dlen - (size_t)(dot + 1 - t.dom), NULL, 0);
+}
+
 int
 addr_rule_covers(X509 *cert, const char *addr, char *identity, size_t idlen)
 {

@@ -100,4 +100,34 @@ enum addr_match addr_rule_match(X509 *cert, const char *addr, char *san,
 int addr_rule_covers(X509 *cert, const char *addr, char *identity,
 		     size_t idlen);
 
+/*
+ * Index names: what a store index keeps so that a lookup reads only
+ * the certificates that may cover an address (gateway/store/addr_index.h).
+ * The rule above stays the judge; the names only narrow the search:
+ * every certificate that addr_rule_match() finds covering an address
+ * (any kind, either local-part mode) has at least one of the names
+ * addr_rule_index_query() gives for it among those
+ * addr_rule_index_names() gives for the certificate.  Names, in ASCII
+ * lower case, domains without their trailing dot:
+ *
+ *   "e:LOCAL@DOMAIN"  each rfc822Name and subject emailAddress that is
+ *                     an address (the local part folded: with
+ *                     address_local_part = exact the match compares
+ *                     it exactly afterwards, so the switch needs no
+ *                     new index);
+ *   "d:DOMAIN"        each dNSName;
+ *   "w:REST"          each wildcard dNSName "*.REST" (REST: the base
+ *                     domain, what the address's domain has after its
+ *                     first label).
+ *
+ * Names longer than ADDR_INDEX_MAX, or holding a NUL byte, are left
+ * out: no address is that long.  fn returns 0 to go on, else that code
+ * ends the call.
+ */
+#define ADDR_INDEX_MAX (ADDR_MAX + 2)
+typedef int (*addr_index_fn)(void *arg, const char *name, size_t len);
+int addr_rule_index_names(X509 *cert, addr_index_fn fn, void *arg);
+/* The names to read for address addr; -1 when addr is not an address. */
+int addr_rule_index_query(const char *addr, addr_index_fn fn, void *arg);
+
 #endif

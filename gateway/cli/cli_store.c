@@ -6,7 +6,10 @@
  * never mapped; it stops at the first problem, which names the database
  * and the page or key.  Only a sound file goes to the second pass: every
  * record of every database through the decoder that the commands use,
- * reporting the first record each database refuses, by key.
+ * reporting the first record each database refuses, by key.  When all
+ * decode, a third: the address indexes and the key records agree
+ * (addr_index_check(): every record indexed, no entry without its
+ * record).
  *
  * Exit status: 0 sound, 65 (EX_DATAERR) missing, empty or damaged,
  * 1 the check could not run (configuration, permissions, I/O), 2 usage.
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "addr_index.h"
 #include "alerts.h"
 #include "castore.h"
 #include "cli.h"
@@ -28,9 +32,11 @@
 
 static const char store_usage_text[] =
     "usage: smimegw store COMMAND\n"
-    "  check   read every page and every record of the store; exit 0 "
+    "  check   read every page and every record of the store and check "
+    "that\n"
+    "          its indexes agree with the records; exit 0 when sound, 65 "
     "when\n"
-    "          sound, 65 when missing, empty or damaged\n";
+    "          missing, empty or damaged\n";
 
 static const struct option store_opts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -211,6 +217,24 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 		bad += rc;
+	}
+	/* Pass 3: the indexes against the records. */
+	if (bad == 0) {
+		gw_err_clear();
+		if ((rc = addr_index_check(txn)) != 0) {
+			if (rc != GW_ERR_STORE) {
+				ex = cli_fail(a.what, rc);
+				goto out;
+			}
+			fprintf(stderr,
+				"smimegw store check: indexes: %s; restore the "
+				"store from a backup, or export and import its "
+				"keys into a new one (see smimegw(1), store "
+				"check)\n",
+				gw_err_detail());
+			ex = EX_DATAERR;
+			goto out;
+		}
 	}
 	if (bad == 0) {
 		printf("store %s: sound\n", gw_store_path(st));

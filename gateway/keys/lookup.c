@@ -7,6 +7,7 @@
 
 #include <openssl/x509.h>
 
+#include "addr_index.h"
 #include "cert_info.h"
 
 #include "gw_err.h"
@@ -220,6 +221,55 @@ lookup_none(struct lookup_ctx *c, const char *noun)
 			  c->why.len > WHY_MAX ? ", ..." : "");
 }
 
+/*
+ * The records of one source that may cover the address, in record
+ * order: through the address index when the store has one
+ * (addr_index.h), else all of them.  Either way lookup_consider()
+ * judges each by the address rule.
+ */
+static int
+source_run(struct gw_txn *txn, struct lookup_ctx *c, int harvested)
+{
+	struct addr_index_hits h;
+	struct keystore_key *k = NULL;
+	struct harvested_key *hk = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = addr_index_ready(txn)) < 0)
+		return rc;
+	if (rc == 0)
+		return harvested ? harvested_foreach(txn, lookup_harvested_one, c)
+				 : keystore_foreach(txn, lookup_one, c);
+	if ((rc = addr_index_find(txn, harvested ? GW_DB_HARVESTED_IX
+						 : GW_DB_PUBKEYS_IX,
+				  c->addr, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++) {
+		if (harvested) {
+			if (h.len[i] != HARVEST_ID_LEN)
+				continue;
+			if ((rc = harvested_get(txn, h.key[i], &hk)) == 0)
+				rc = lookup_harvested_one(c, hk);
+			harvested_key_free(hk);
+			hk = NULL;
+		} else {
+			if ((rc = keystore_get(txn, h.key[i], &k)) == 0)
+				rc = lookup_one(c, k);
+			keystore_key_free(k);
+			k = NULL;
+		}
+		/* An entry without its record (store check reports it):
+		 * the walk would not find that key either. */
+		if (rc == GW_ERR_NOT_FOUND) {
+			gw_err_clear();
+			rc = 0;
+		}
+	}
+	addr_index_hits_free(&h);
+	return rc;
+}
+
 int
 lookup_harvested(struct gw_txn *txn, const char *addr, time_t now,
 			  X509 **out, struct lookup_match *m)
@@ -230,7 +280,7 @@ lookup_harvested(struct gw_txn *txn, const char *addr, time_t now,
 	*out = NULL;
 	memset(m, 0, sizeof(*m));
 	if ((rc = lookup_init(&c, addr, now)) != 0 ||
-	    (rc = harvested_foreach(txn, lookup_harvested_one, &c)) != 0)
+	    (rc = source_run(txn, &c, 1)) != 0)
 		goto out;
 	rc = lookup_pick(&c, 1, out, m) ? 0 : lookup_none(&c, "harvested key");
 out:
@@ -248,13 +298,13 @@ lookup_key_match(struct gw_txn *txn, const char *addr, time_t now,
 	*out = NULL;
 	memset(m, 0, sizeof(*m));
 	if ((rc = lookup_init(&c, addr, now)) != 0 ||
-	    (rc = keystore_foreach(txn, lookup_one, &c)) != 0)
+	    (rc = source_run(txn, &c, 0)) != 0)
 		goto out;
 	if (lookup_pick(&c, 0, out, m))
 		goto out;
 	/* No usable public key: the harvested keys, same rules. */
 	lookup_drop(&c);
-	if ((rc = harvested_foreach(txn, lookup_harvested_one, &c)) != 0)
+	if ((rc = source_run(txn, &c, 1)) != 0)
 		goto out;
 	if (!lookup_pick(&c, 1, out, m))
 		rc = lookup_none(&c, "public key");

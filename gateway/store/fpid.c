@@ -77,7 +77,8 @@ fpid_find(struct gw_txn *txn, const char *db, const char *prefix,
 	c.hits = 0;
 	c.id = id;
 	id[0] = '\0';
-	rc = gw_txn_foreach(txn, db, find_one, &c);
+	/* Only the keys that start with the prefix: no scan. */
+	rc = gw_txn_foreach_prefix(txn, db, prefix, c.plen, find_one, &c);
 	*hits = c.hits;
 	return rc;
 }

@@ -4,8 +4,10 @@
  * harvest_message().
  *
  * Costs.  A certificate already stored ("seen") and harvest_touch() are
- * direct gets by ID.  A new certificate costs one scan of the records
- * (without decoding certificates) to find other keys for its address.
+ * direct gets by ID.  A new certificate reads the other keys harvested
+ * from its address through the sender entries of the address index
+ * (addr_index.h, kept by rec_write_buf() and rec_delete() in the same
+ * transaction); a store without indexes is indexed by its first write.
  * The byte total is a counter in GW_DB_META (META_BYTES), kept by the
  * only two functions that write or delete records here (rec_write(),
  * rec_delete()); when the counter is absent (a store written before it
@@ -14,7 +16,8 @@
  * used record and deletes it, so it costs one scan per evicted record;
  * a new record needs one or two evictions at most in a full store.
  * Update events live in GW_DB_META under META_UPDATE for 48 hours, so
- * the alert survives eviction and deletion of the keys themselves.
+ * the alert survives eviction and deletion of the keys themselves; they
+ * are read by their key prefix.
  */
 #include "harvest.h"
 
@@ -26,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "addr_index.h"
 #include "alerts.h"
 #include "cert_info.h"
 #include "fpid.h"
@@ -343,15 +347,48 @@ rec_size(struct gw_txn *txn, const char *id, uint64_t *size)
 	return rc;
 }
 
+/* The index entries of record id (addr_index.h), added or removed;
+ * the certificate is read from the record value buf. */
+static int
+rec_index(struct gw_txn *txn, const char *id, const unsigned char *buf,
+	  size_t len, int add)
+{
+	struct harvested_key *k = NULL;
+	int rc;
+
+	if (decode(id, HARVEST_ID_LEN, buf, len, 1, &k) != 0) {
+		if (add)
+			return GW_ERR_STORE;
+		gw_err_clear();
+		return addr_index_purge(txn, GW_DB_HARVESTED_IX, id,
+					HARVEST_ID_LEN);
+	}
+	rc = add ? addr_index_add(txn, GW_DB_HARVESTED_IX, k->cert,
+				  k->address, id, HARVEST_ID_LEN)
+		 : addr_index_del(txn, GW_DB_HARVESTED_IX, k->cert,
+				  k->address, id, HARVEST_ID_LEN);
+	harvested_key_free(k);
+	return rc;
+}
+
 static int
 rec_delete(struct gw_txn *txn, const char *id)
 {
+	const void *val;
 	uint64_t total, size;
+	size_t vlen;
 	int rc;
 
-	if ((rc = bytes_get(txn, &total)) != 0 ||
-	    (rc = rec_size(txn, id, &size)) != 0 ||
-	    (rc = gw_txn_del(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN)) != 0)
+	if ((rc = addr_index_upgrade(txn)) != 0 ||
+	    (rc = bytes_get(txn, &total)) != 0 ||
+	    (rc = rec_size(txn, id, &size)) != 0)
+		return rc;
+	if (size != 0 &&
+	    ((rc = gw_txn_get(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, &val,
+			      &vlen)) != 0 ||
+	     (rc = rec_index(txn, id, val, vlen, 0)) != 0))
+		return rc;
+	if ((rc = gw_txn_del(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN)) != 0)
 		return rc;
 	return bytes_set(txn, total > size ? total - size : 0);
 }
@@ -364,10 +401,15 @@ rec_write_buf(struct gw_txn *txn, const char *id, const unsigned char *buf,
 	uint64_t total, old;
 	int rc;
 
-	if ((rc = bytes_get(txn, &total)) != 0 ||
+	if ((rc = addr_index_upgrade(txn)) != 0 ||
+	    (rc = bytes_get(txn, &total)) != 0 ||
 	    (rc = rec_size(txn, id, &old)) != 0 ||
 	    (rc = gw_txn_put(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, buf,
 			     len, 0)) != 0)
+		return rc;
+	/* The ID is the certificate's fingerprint: a record rewritten
+	 * under its ID keeps its certificate and its index entries. */
+	if (old == 0 && (rc = rec_index(txn, id, buf, len, 1)) != 0)
 		return rc;
 	total = total > old ? total - old : 0;
 	return bytes_set(txn, total + HARVEST_ID_LEN + len);
@@ -411,6 +453,46 @@ scan(struct gw_txn *txn, const char *exclude, scan_fn fn, void *arg)
 	struct scan_ctx c = {exclude, fn, arg};
 
 	return gw_txn_foreach(txn, GW_DB_HARVESTED, scan_one, &c);
+}
+
+static int get_by_id(struct gw_txn *txn, const char *id, int want_cert,
+		     struct harvested_key **out);
+
+/*
+ * Calls fn for each record harvested from address (ASCII case ignored)
+ * but exclude, in ID order: through the index (addr_index.h) when the
+ * store has one, else by a scan.  fn sees only records whose address
+ * it must still compare (the index folds case as ci_equal() does).
+ */
+static int
+by_sender(struct gw_txn *txn, const char *address, const char *exclude,
+	  scan_fn fn, void *arg)
+{
+	struct addr_index_hits h;
+	struct harvested_key *k = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = addr_index_ready(txn)) < 0)
+		return rc;
+	if (rc == 0)
+		return scan(txn, exclude, fn, arg);
+	if ((rc = addr_index_find_sender(txn, address, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++) {
+		if (h.len[i] != HARVEST_ID_LEN ||
+		    (exclude != NULL &&
+		     memcmp(h.key[i], exclude, HARVEST_ID_LEN) == 0))
+			continue;
+		if ((rc = get_by_id(txn, h.key[i], 0, &k)) == 0)
+			rc = fn(arg, k);
+		else if (rc == GW_ERR_NOT_FOUND)
+			rc = 0; /* an entry without its record */
+		harvested_key_free(k);
+		k = NULL;
+	}
+	addr_index_hits_free(&h);
+	return rc;
 }
 
 /* ---- eviction ----------------------------------------------------------- */
@@ -624,6 +706,9 @@ resolve(struct gw_txn *txn, const char *ref, char id[HARVEST_ID_LEN + 1])
 			return gw_err_set(GW_ERR_INVALID,
 					  "REF: address longer than %d bytes",
 					  HARVEST_ADDR_MAX);
+		/* An administrator's command: every record, so that
+		 * records written without their index entries are
+		 * found too. */
 		c.address = ref;
 		rc = scan(txn, NULL, find_one, &c);
 	}
@@ -868,7 +953,9 @@ note_update(struct gw_txn *txn, const struct update_ev *ev,
 	memset(&c, 0, sizeof(c));
 	c.now = now;
 	c.cur = ev;
-	if ((rc = gw_txn_foreach(txn, GW_DB_META, recent_one, &c)) != 0)
+	if ((rc = gw_txn_foreach_prefix(txn, GW_DB_META, META_UPDATE,
+					sizeof(META_UPDATE) - 1, recent_one,
+					&c)) != 0)
 		goto out;
 	for (i = 0; i < c.nstale; i++)
 		if ((rc = gw_txn_del(txn, GW_DB_META, c.stale[i],
@@ -1081,7 +1168,7 @@ add_new(struct gw_txn *txn, struct msg_state *s, X509 *x, const char *id,
 
 	memset(&ac, 0, sizeof(ac));
 	ac.address = s->sender;
-	if ((rc = scan(txn, id, addr_one, &ac)) != 0)
+	if ((rc = by_sender(txn, s->sender, id, addr_one, &ac)) != 0)
 		return rc;
 	if (ac.n > 0 && !s->o->updates) {
 		skip(oc, "an update of key %.16s for %.160s, and harvesting "

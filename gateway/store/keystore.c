@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "addr_index.h"
 #include "cert_check.h"
 #include "gw_err.h"
 #include "gw_record.h"
@@ -278,6 +279,32 @@ keystore_get(struct gw_txn *txn, const char *name, struct keystore_key **out)
 	return decode(val, vlen, out);
 }
 
+/* The index entries of the record stored under name, if any, go (the
+ * caller replaces or deletes the record in the same transaction). */
+static int
+unindex(struct gw_txn *txn, const char *name)
+{
+	struct keystore_key *old = NULL;
+	const void *val;
+	size_t vlen;
+	int rc;
+
+	rc = gw_txn_get(txn, GW_DB_PUBKEYS, name, strlen(name), &val, &vlen);
+	if (rc == GW_ERR_NOT_FOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (decode(val, vlen, &old) != 0) {
+		gw_err_clear();
+		return addr_index_purge(txn, GW_DB_PUBKEYS_IX, name,
+					strlen(name));
+	}
+	rc = addr_index_del(txn, GW_DB_PUBKEYS_IX, old->cert, NULL, name,
+			    strlen(name));
+	keystore_key_free(old);
+	return rc;
+}
+
 int
 keystore_put(struct gw_txn *txn, const struct keystore_key *k, unsigned flags)
 {
@@ -292,6 +319,10 @@ keystore_put(struct gw_txn *txn, const struct keystore_key *k, unsigned flags)
 				  "'.', '_' or '-', starting with a letter or "
 				  "digit",
 				  k->name);
+	if ((rc = addr_index_upgrade(txn)) != 0 ||
+	    (!(flags & GW_PUT_NOOVERWRITE) &&
+	     (rc = unindex(txn, k->name)) != 0))
+		return rc;
 	if ((w = gw_rec_writer_new()) == NULL)
 		return GW_ERR_NOMEM;
 	if ((rc = encode(k, w)) == 0) {
@@ -303,6 +334,9 @@ keystore_put(struct gw_txn *txn, const struct keystore_key *k, unsigned flags)
 					"a public key named '%s' already "
 					"exists",
 					k->name);
+		if (rc == 0)
+			rc = addr_index_add(txn, GW_DB_PUBKEYS_IX, k->cert,
+					    NULL, k->name, strlen(k->name));
 	}
 	gw_rec_writer_free(w);
 	return rc;
@@ -341,6 +375,9 @@ keystore_del(struct gw_txn *txn, const char *name)
 {
 	int rc;
 
+	if ((rc = addr_index_upgrade(txn)) != 0 ||
+	    (rc = unindex(txn, name)) != 0)
+		return rc;
 	rc = gw_txn_del(txn, GW_DB_PUBKEYS, name, strlen(name));
 	if (rc == GW_ERR_NOT_FOUND)
 		return gw_err_set(rc, "no public key named '%s'", name);

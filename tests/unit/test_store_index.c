@@ -1,0 +1,677 @@
+/*
+ * test_store_index.c - the address indexes of the key stores
+ * (gateway/store/addr_index.c, issue 10).
+ *
+ *   agree     records and indexes agree (addr_index_check()) after
+ *             add, replace, delete, harvest, harvested delete,
+ *             eviction and import;
+ *   same      the lookup through the index gives the answers the
+ *             walk over every record gives (a format-1 store), for
+ *             random certificates and addresses, in both local-part
+ *             modes: the key, its match kind and entry, and for no
+ *             usable key the same detail;
+ *   upgrade   a format-1 store is looked up by the walk, then indexed
+ *             by its first write;
+ *   check     store check's test finds a missing entry, a dangling
+ *             one and one that no record calls for;
+ *   crash     a writer killed in the middle of an import leaves
+ *             records and indexes as they were;
+ *   walked    store/walked names the file after an open that walked it
+ *             and after each commit on it; a file changed behind the
+ *             store's back is not vouched for by a later commit, and
+ *             the next open walks it and names it again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "unit_util.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "addr_index.h"
+#include "addr_rule.h"
+#include "fpid.h"
+#include "gw_err.h"
+#include "gw_store.h"
+#include "harvest.h"
+#include "keystore.h"
+#include "lookup.h"
+
+#define T0 ((time_t)1750000000)
+#define DAY (24 * 3600)
+
+static char tmpdir[64];
+static unsigned case_no;
+static EVP_PKEY *key;
+static unsigned long serial = 1;
+
+static void
+add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
+	assert_true(X509_add_ext(x, e, -1));
+	X509_EXTENSION_free(e);
+}
+
+/* A self-signed partner certificate with the SAN text san (may be
+ * NULL), the subject emailAddress subj (may be NULL), valid from
+ * T0 + from days for days days. */
+static X509 *
+cert(const char *san, const char *subj, long from, long days)
+{
+	X509_NAME *n;
+	X509 *x;
+	time_t t = T0;
+
+	assert_non_null(x = X509_new());
+	assert_true(X509_set_version(x, 2));
+	assert_true(ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial++));
+	n = X509_get_subject_name(x);
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					       (const unsigned char *)"p", -1,
+					       -1, 0));
+	if (subj != NULL)
+		assert_true(X509_NAME_add_entry_by_NID(
+		    n, NID_pkcs9_emailAddress, MBSTRING_ASC,
+		    (const unsigned char *)subj, -1, -1, 0));
+	assert_true(X509_set_issuer_name(x, n));
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), (int)from, 0,
+					 &t));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x),
+					 (int)(from + days), 0, &t));
+	assert_true(X509_set_pubkey(x, key));
+	add_ext(x, NID_basic_constraints, "critical,CA:FALSE");
+	add_ext(x, NID_key_usage, "critical,digitalSignature,keyAgreement");
+	if (san != NULL)
+		add_ext(x, NID_subject_alt_name, san);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	return x;
+}
+
+static struct gw_store *
+new_store(void)
+{
+	struct gw_store *st = NULL;
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/s%u", tmpdir, ++case_no);
+	assert_int_equal(gw_store_open(dir, (size_t)64 << 20, &st), 0);
+	return st;
+}
+
+static void
+put_key(struct gw_txn *txn, const char *name, X509 *x)
+{
+	struct keystore_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.name = (char *)name;
+	k.cert = x;
+	k.caps = keystore_caps(x);
+	k.source = (char *)"added";
+	k.added = k.updated = (uint64_t)T0;
+	gw_err_clear();
+	if (keystore_put(txn, &k, 0) != 0)
+		fail_msg("put %s: %s", name, gw_err_detail());
+}
+
+static void
+put_harvested(struct gw_txn *txn, X509 *x, const char *addr)
+{
+	struct harvested_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.cert = x;
+	assert_int_equal(fpid_of(x, k.id), 0);
+	k.address = (char *)addr;
+	k.message_id = (char *)"<m@x.example>";
+	k.sender = (char *)addr;
+	k.verification = (char *)"pass";
+	k.first_seen = k.last_seen = (uint64_t)T0;
+	k.seen_count = 1;
+	assert_int_equal(harvested_put(txn, &k), 0);
+}
+
+static void
+agree(struct gw_txn *txn)
+{
+	gw_err_clear();
+	if (addr_index_check(txn) != 0)
+		fail_msg("records and indexes disagree: %s", gw_err_detail());
+}
+
+static size_t
+count(struct gw_txn *txn, const char *db)
+{
+	size_t n = 0;
+
+	assert_int_equal(gw_txn_count(txn, db, &n), 0);
+	return n;
+}
+
+/* The name lookup_key_match() picks for addr, or "-" and the detail. */
+static void
+answer(struct gw_txn *txn, const char *addr, char *buf, size_t size)
+{
+	struct lookup_match m;
+	X509 *got = NULL;
+	int rc;
+
+	gw_err_clear();
+	rc = lookup_key_match(txn, addr, T0, &got, &m);
+	if (rc == 0)
+		snprintf(buf, size, "%s %d %s %d", m.name, (int)m.kind, m.san,
+			 m.harvested);
+	else
+		snprintf(buf, size, "- %d %s", rc, gw_err_detail());
+	X509_free(got);
+	gw_err_clear();
+}
+
+/* ---- agree ------------------------------------------------------------- */
+
+static void
+test_agree_after_changes(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	struct keystore_import *imp = NULL;
+	struct harvest_opts o;
+	struct harvest_report rep;
+	struct harvest_msg hm;
+	struct gw_buf exp;
+	STACK_OF(X509) *sk;
+	X509 *a, *b, *c, *d, *hx[6];
+	char got[1200], addr[64];
+	size_t i;
+
+	(void)state;
+	a = cert("email:alice@partner.example", NULL, -1, 365);
+	b = cert("DNS:partner.example", "Bob@Partner.Example", -1, 365);
+	c = cert("DNS:*.sub.partner.example", NULL, -1, 365);
+	d = cert("email:carol@other.example", NULL, -1, 365);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	/* Add. */
+	put_key(txn, "alice", a);
+	put_key(txn, "bob", b);
+	put_key(txn, "wild", c);
+	agree(txn);
+	assert_int_equal(addr_index_ready(txn), 1);
+	answer(txn, "ALICE@partner.example", got, sizeof(got));
+	assert_string_equal(got, "alice 1 alice@partner.example 0");
+	answer(txn, "x@a.sub.partner.example", got, sizeof(got));
+	assert_string_equal(got, "wild 3 *.sub.partner.example 0");
+	answer(txn, "bob@partner.example", got, sizeof(got));
+	assert_string_equal(got,
+			    "bob 1 Bob@Partner.Example (subject emailAddress) 0");
+	/* Replace: alice's name now holds carol's certificate. */
+	put_key(txn, "alice", d);
+	agree(txn);
+	answer(txn, "alice@partner.example", got, sizeof(got));
+	assert_string_equal(got, "bob 2 partner.example 0");
+	answer(txn, "carol@other.example", got, sizeof(got));
+	assert_string_equal(got, "alice 1 carol@other.example 0");
+	/* Delete. */
+	assert_int_equal(keystore_del(txn, "bob"), 0);
+	agree(txn);
+	answer(txn, "alice@partner.example", got, sizeof(got));
+	assert_string_equal(strtok(got, " "), "-");
+	/* Harvest, then delete a harvested key. */
+	for (i = 0; i < 6; i++) {
+		snprintf(addr, sizeof(addr), "email:h%zu@harvest.example", i);
+		hx[i] = cert(addr, NULL, -1, 365);
+		put_harvested(txn, hx[i], addr + 6);
+	}
+	agree(txn);
+	answer(txn, "h3@harvest.example", got, sizeof(got));
+	assert_non_null(strstr(got, " 1 h3@harvest.example 1"));
+	assert_int_equal(harvested_del(txn, "h3@harvest.example"), 0);
+	agree(txn);
+	answer(txn, "h3@harvest.example", got, sizeof(got));
+	assert_string_equal(strtok(got, " "), "-");
+	/* Eviction: a bound that holds about two records. */
+	memset(&o, 0, sizeof(o));
+	o.allow_self_signed = 1;
+	assert_int_equal(harvested_bytes(txn, &o.max_bytes), 0);
+	o.max_bytes = o.max_bytes / 5 * 2 + 10;
+	assert_non_null(sk = sk_X509_new_null());
+	X509_free(hx[3]);
+	hx[3] = cert("email:new@harvest.example", NULL, -1, 365);
+	assert_true(sk_X509_push(sk, hx[3]) > 0);
+	memset(&hm, 0, sizeof(hm));
+	hm.signers = sk;
+	hm.verified = 1;
+	hm.sender = "new@harvest.example";
+	hm.message_id = "<e@harvest.example>";
+	assert_int_equal(harvest_message(txn, &hm, &o, T0, &rep), 0);
+	assert_int_equal(rep.o[0].what, HARVEST_NEW);
+	assert_true(rep.evicted > 0);
+	sk_X509_free(sk);
+	agree(txn);
+	answer(txn, "new@harvest.example", got, sizeof(got));
+	assert_non_null(strstr(got, " 1 new@harvest.example 1"));
+	/* Import: the export of this store, replacing what it holds,
+	 * and into it again under new names. */
+	gw_buf_init(&exp, (size_t)1 << 20);
+	assert_int_equal(keystore_export(txn, &exp), 0);
+	assert_int_equal(keystore_import_parse((const char *)exp.data, exp.len,
+					       "exp", 0, T0, &imp),
+			 0);
+	assert_int_equal(keystore_import_apply(txn, imp, 1, T0), 0);
+	keystore_import_free(imp);
+	agree(txn);
+	assert_int_equal(keystore_del(txn, "alice"), 0);
+	assert_int_equal(keystore_import_parse((const char *)exp.data, exp.len,
+					       "exp", 0, T0, &imp),
+			 0);
+	assert_int_equal(keystore_import_apply(txn, imp, 0, T0), 0);
+	keystore_import_free(imp);
+	gw_buf_free(&exp);
+	agree(txn);
+	answer(txn, "carol@other.example", got, sizeof(got));
+	assert_string_equal(got, "alice 1 carol@other.example 0");
+	assert_int_equal(gw_txn_commit(txn), 0);
+	/* And as a new transaction reads it. */
+	assert_int_equal(gw_txn_begin(st, GW_TXN_READ, &txn), 0);
+	agree(txn);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(a);
+	X509_free(b);
+	X509_free(c);
+	X509_free(d);
+	for (i = 0; i < 6; i++)
+		X509_free(hx[i]);
+}
+
+/* ---- same answers ------------------------------------------------------ */
+
+static const char *const locals[] = {"alice", "Alice", "bob", "BOB", "x"};
+static const char *const domains[] = {
+    "partner.example", "PARTNER.example.", "a.partner.example",
+    "b.a.partner.example", "other.example", "example"};
+
+static void
+random_san(char *buf, size_t size, const char **subj)
+{
+	size_t o = 0, i, n = 1 + (size_t)rand() % 3;
+	const char *l, *d;
+
+	buf[0] = '\0';
+	*subj = NULL;
+	for (i = 0; i < n && o + 100 < size; i++) {
+		l = locals[rand() % 5];
+		d = domains[rand() % 6];
+		switch (rand() % 4) {
+		case 0:
+		case 1:
+			o += (size_t)snprintf(buf + o, size - o, "%semail:%s@%s",
+					      o ? "," : "", l, d);
+			break;
+		case 2:
+			o += (size_t)snprintf(buf + o, size - o, "%sDNS:%s",
+					      o ? "," : "", d);
+			break;
+		default:
+			o += (size_t)snprintf(buf + o, size - o, "%sDNS:*.%s",
+					      o ? "," : "", d);
+			break;
+		}
+	}
+	if (rand() % 5 == 0) {
+		static char s[80];
+
+		snprintf(s, sizeof(s), "%s@%s", locals[rand() % 5],
+			 domains[rand() % 6]);
+		*subj = s;
+	}
+}
+
+/* The answers with and without the index for every address. */
+static void
+compare_all(struct gw_txn *txn)
+{
+	static const char *const extra[] = {"z.partner.example",
+					    "PARTNER.EXAMPLE", "q.other.example",
+					    "b.A.partner.example."};
+	char addr[128], with[1200], without[1200];
+	const void *val;
+	size_t li, di, vlen;
+	unsigned fmt;
+
+	for (li = 0; li < 5; li++) {
+		for (di = 0; di < 10; di++) {
+			snprintf(addr, sizeof(addr), "%s@%s", locals[li],
+				 di < 6 ? domains[di] : extra[di - 6]);
+			assert_int_equal(addr_index_ready(txn), 1);
+			answer(txn, addr, with, sizeof(with));
+			/* Format 1: the walk over every record. */
+			assert_int_equal(gw_txn_get(txn, GW_DB_META,
+						    ADDR_INDEX_META_KEY,
+						    strlen(ADDR_INDEX_META_KEY),
+						    &val, &vlen),
+					 0);
+			assert_int_equal(gw_txn_del(txn, GW_DB_META,
+						    ADDR_INDEX_META_KEY,
+						    strlen(ADDR_INDEX_META_KEY)),
+					 0);
+			assert_int_equal(addr_index_format(txn, &fmt), 0);
+			assert_int_equal(fmt, 1);
+			answer(txn, addr, without, sizeof(without));
+			assert_int_equal(gw_txn_put(txn, GW_DB_META,
+						    ADDR_INDEX_META_KEY,
+						    strlen(ADDR_INDEX_META_KEY),
+						    "2", 1, 0),
+					 0);
+			if (strcmp(with, without) != 0)
+				fail_msg("%s: index '%s', walk '%s'", addr,
+					 with, without);
+		}
+	}
+}
+
+static void
+test_same_answers(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char san[512], name[32], hsan[600];
+	const char *subj;
+	X509 *x;
+	int i, mode;
+
+	(void)state;
+	srand(10);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	for (i = 0; i < 120; i++) {
+		random_san(san, sizeof(san), &subj);
+		/* Some expired, some not yet valid: the detail lists them. */
+		x = cert(san[0] ? san : NULL, subj,
+			 i % 7 == 0 ? -400 : i % 11 == 0 ? 10 : -1 - i % 5, 365);
+		if (i % 3 == 0) {
+			snprintf(hsan, sizeof(hsan), "h%d@harvest.example", i);
+			put_harvested(txn, x, hsan);
+		} else {
+			snprintf(name, sizeof(name), "k%03d", i);
+			put_key(txn, name, x);
+		}
+		X509_free(x);
+	}
+	agree(txn);
+	for (mode = 0; mode < 2; mode++) {
+		addr_rule_set_local_part(mode ? ADDR_LOCAL_EXACT
+					      : ADDR_LOCAL_INSENSITIVE);
+		compare_all(txn);
+	}
+	addr_rule_set_local_part(ADDR_LOCAL_INSENSITIVE);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+}
+
+/* ---- upgrade ------------------------------------------------------------ */
+
+static void
+test_upgrade_on_first_write(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	X509 *a, *b;
+	char got[1200];
+	unsigned fmt;
+
+	(void)state;
+	a = cert("email:alice@partner.example", NULL, -1, 365);
+	b = cert("email:bob@partner.example", NULL, -1, 365);
+	/* A store as a version without indexes left it. */
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "alice", a);
+	put_harvested(txn, b, "bob@partner.example");
+	assert_int_equal(gw_txn_clear(txn, GW_DB_PUBKEYS_IX), 0);
+	assert_int_equal(gw_txn_clear(txn, GW_DB_HARVESTED_IX), 0);
+	assert_int_equal(gw_txn_del(txn, GW_DB_META, ADDR_INDEX_META_KEY,
+				    strlen(ADDR_INDEX_META_KEY)),
+			 0);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_READ, &txn), 0);
+	assert_int_equal(addr_index_format(txn, &fmt), 0);
+	assert_int_equal(fmt, 1);
+	agree(txn);
+	answer(txn, "alice@partner.example", got, sizeof(got));
+	assert_string_equal(got, "alice 1 alice@partner.example 0");
+	answer(txn, "bob@partner.example", got, sizeof(got));
+	assert_non_null(strstr(got, " 1 bob@partner.example 1"));
+	gw_txn_abort(txn);
+	/* The first write indexes everything. */
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(keystore_del(txn, "alice"), 0);
+	assert_int_equal(addr_index_format(txn, &fmt), 0);
+	assert_int_equal(fmt, ADDR_INDEX_FORMAT);
+	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 0);
+	/* e:bob@partner.example and s:bob@partner.example */
+	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 2);
+	agree(txn);
+	answer(txn, "bob@partner.example", got, sizeof(got));
+	assert_non_null(strstr(got, " 1 bob@partner.example 1"));
+	assert_int_equal(gw_txn_commit(txn), 0);
+	gw_store_close(st);
+	X509_free(a);
+	X509_free(b);
+}
+
+/* ---- check -------------------------------------------------------------- */
+
+static void
+expect_disagree(struct gw_txn *txn, const char *what)
+{
+	gw_err_clear();
+	assert_int_equal(addr_index_check(txn), GW_ERR_STORE);
+	assert_substr(gw_err_detail(), what);
+	gw_err_clear();
+}
+
+static void
+test_check_finds_disagreement(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	static const char missing[] = "e:alice@partner.example\0alice";
+	static const char dangling[] = "e:zed@partner.example\0zed";
+	static const char extra[] = "d:other.example\0alice";
+	X509 *a;
+
+	(void)state;
+	a = cert("email:alice@partner.example", NULL, -1, 365);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "alice", a);
+	agree(txn);
+	assert_int_equal(gw_txn_del(txn, GW_DB_PUBKEYS_IX, missing,
+				    sizeof(missing) - 1),
+			 0);
+	expect_disagree(txn, "record 'alice' is not indexed under "
+			     "'e:alice@partner.example'");
+	assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, missing,
+				    sizeof(missing) - 1, "", 0, 0),
+			 0);
+	agree(txn);
+	assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, dangling,
+				    sizeof(dangling) - 1, "", 0, 0),
+			 0);
+	expect_disagree(txn, "names record 'zed', which 'pubkeys' does not "
+			     "hold");
+	assert_int_equal(gw_txn_del(txn, GW_DB_PUBKEYS_IX, dangling,
+				    sizeof(dangling) - 1),
+			 0);
+	assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, extra,
+				    sizeof(extra) - 1, "", 0, 0),
+			 0);
+	expect_disagree(txn, "database 'pubkeys-ix': 2 entries, the records "
+			     "of 'pubkeys' call for 1");
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(a);
+}
+
+/* ---- crash -------------------------------------------------------------- */
+
+static void
+test_crash_in_import(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char dir[256], name[32], san[64];
+	X509 *x;
+	pid_t pid;
+	int i, status;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", gw_store_path(st));
+	dir[strlen(dir) - strlen("/store")] = '\0';
+	x = cert("email:first@partner.example", NULL, -1, 365);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "first", x);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	X509_free(x);
+	gw_store_close(st);
+	st = NULL;
+	/* A child writes half an import and dies without committing. */
+	if ((pid = fork()) == 0) {
+		if (gw_store_open(dir, (size_t)64 << 20, &st) != 0 ||
+		    gw_txn_begin(st, GW_TXN_WRITE, &txn) != 0)
+			_exit(1);
+		for (i = 0; i < 200; i++) {
+			snprintf(name, sizeof(name), "k%d", i);
+			snprintf(san, sizeof(san), "email:u%d@partner.example",
+				 i);
+			x = cert(san, NULL, -1, 365);
+			put_key(txn, name, x);
+			X509_free(x);
+		}
+		assert_int_equal(keystore_del(txn, "first"), 0);
+		_exit(9);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+	assert_int_equal(gw_store_open(dir, (size_t)64 << 20, &st), 0);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_READ, &txn), 0);
+	assert_int_equal(count(txn, GW_DB_PUBKEYS), 1);
+	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 1);
+	agree(txn);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+}
+
+/* ---- walked ------------------------------------------------------------- */
+
+/* 1 when store/walked names data.mdb's size, inode and mtime now. */
+static int
+walked_names_file(const char *store)
+{
+	unsigned long long dev, ino, size, ms, mns;
+	char path[300], line[256];
+	struct stat sb;
+	FILE *fp;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", store);
+	assert_int_equal(stat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/walked", store);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	ok = fgets(line, sizeof(line), fp) != NULL &&
+	     sscanf(line, "%llu %llu %llu %llu.%llu", &dev, &ino, &size, &ms,
+		    &mns) == 5 &&
+	     ino == (unsigned long long)sb.st_ino &&
+	     size == (unsigned long long)sb.st_size &&
+	     ms == (unsigned long long)sb.st_mtim.tv_sec &&
+	     mns == (unsigned long long)sb.st_mtim.tv_nsec;
+	fclose(fp);
+	return ok;
+}
+
+static void
+test_walked_follows_commits(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char dir[256], store[256], file[300];
+	struct timespec ts[2];
+	X509 *a, *b;
+
+	(void)state;
+	snprintf(store, sizeof(store), "%s", gw_store_path(st));
+	snprintf(dir, sizeof(dir), "%s", store);
+	dir[strlen(dir) - strlen("/store")] = '\0';
+	snprintf(file, sizeof(file), "%s/data.mdb", store);
+	a = cert("email:a@partner.example", NULL, -1, 365);
+	b = cert("email:b@partner.example", NULL, -1, 365);
+	assert_true(walked_names_file(store));
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "a", a);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	assert_true(walked_names_file(store));
+	/* The file changed behind the store's back (its times here). */
+	ts[0].tv_sec = ts[1].tv_sec = T0;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, file, ts, 0), 0);
+	assert_false(walked_names_file(store));
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "b", b);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	assert_false(walked_names_file(store));
+	gw_store_close(st);
+	/* The next open walks it, finds it sound and names it. */
+	assert_int_equal(gw_store_open_ex(dir, (size_t)64 << 20, 0, &st), 0);
+	assert_true(walked_names_file(store));
+	gw_store_close(st);
+	X509_free(a);
+	X509_free(b);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	if (unit_tmpdir(tmpdir, sizeof(tmpdir), "test_store_index") != 0)
+		return -1;
+	return (key = EVP_EC_gen("P-256")) == NULL ? -1 : 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(key);
+	return unit_rmtree(tmpdir) == 0 ? 0 : -1;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_agree_after_changes),
+	    cmocka_unit_test(test_same_answers),
+	    cmocka_unit_test(test_upgrade_on_first_write),
+	    cmocka_unit_test(test_check_finds_disagreement),
+	    cmocka_unit_test(test_crash_in_import),
+	    cmocka_unit_test(test_walked_follows_commits),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

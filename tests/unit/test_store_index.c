@@ -231,7 +231,8 @@ test_agree_after_changes(void **state)
 	assert_int_equal(keystore_del(txn, "bob"), 0);
 	agree(txn);
 	answer(txn, "alice@partner.example", got, sizeof(got));
-	assert_string_equal(strtok(got, " "), "-");
+	got[strcspn(got, " ")] = '\0'; /* the first word */
+	assert_string_equal(got, "-");
 	/* Harvest, then delete a harvested key. */
 	for (i = 0; i < 6; i++) {
 		snprintf(addr, sizeof(addr), "email:h%zu@harvest.example", i);
@@ -244,7 +245,8 @@ test_agree_after_changes(void **state)
 	assert_int_equal(harvested_del(txn, "h3@harvest.example"), 0);
 	agree(txn);
 	answer(txn, "h3@harvest.example", got, sizeof(got));
-	assert_string_equal(strtok(got, " "), "-");
+	got[strcspn(got, " ")] = '\0'; /* the first word */
+	assert_string_equal(got, "-");
 	/* Eviction: a bound that holds about two records. */
 	memset(&o, 0, sizeof(o));
 	o.allow_self_signed = 1;

@@ -563,42 +563,67 @@ cms_put_certs(CMS_ContentInfo *cms, STACK_OF(X509) *certs)
  * GW_ERR_PARSE (a permerror in res) when it is not CMS, GW_ERR_LIMIT
  * over a ceiling, GW_ERR_NOMEM.
  */
+/* The DER of a part's body: in place (binary, 8bit) or decoded from
+ * base64 into der. */
+static int
+part_der(const unsigned char *msg, const struct mime_part *p,
+	 struct gw_buf *der, const unsigned char **q, size_t *dlen)
+{
+	struct mime_range r = mime_part_body_range(p);
+	const char *cte = mime_part_cte(p);
+	size_t n = r.end - r.start;
+	unsigned char *dst;
+	int rc;
+
+	gw_buf_reset(der);
+	if (strcmp(cte, "binary") == 0 || strcmp(cte, "8bit") == 0) {
+		*q = msg + r.start;
+		*dlen = n;
+		return 0;
+	}
+	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n), &dst)) != 0 ||
+	    (rc = mime_base64_decode(msg + r.start, n, dst,
+				     mime_base64_decoded_max(n), dlen,
+				     NULL)) != 0)
+		return rc;
+	*q = dst;
+	return 0;
+}
+
 static int
 part_cms(const unsigned char *msg, const struct mime_part *p,
 	 CMS_ContentInfo **out, int *extra, struct smime_open_result *res)
 {
-	struct mime_range r = mime_part_body_range(p);
-	const char *cte = mime_part_cte(p);
 	struct gw_buf der;
 	const unsigned char *q, *q0;
-	unsigned char *dst;
 	STACK_OF(X509) *certs = NULL;
-	size_t n = r.end - r.start, dlen = 0, i;
+	size_t dlen = 0, i;
 	int rc;
 
 	*out = NULL;
 	if (extra != NULL)
 		*extra = 0;
 	gw_buf_init(&der, SMIME_MSG_MAX);
-	if (strcmp(cte, "binary") == 0 || strcmp(cte, "8bit") == 0) {
-		q = msg + r.start;
-		dlen = n;
-	} else {
-		if ((rc = gw_buf_reserve(&der, mime_base64_decoded_max(n),
-					 &dst)) != 0)
-			goto out;
-		if ((rc = mime_base64_decode(msg + r.start, n, dst,
-					     mime_base64_decoded_max(n), &dlen,
-					     NULL)) != 0)
-			goto out;
-		q = dst;
-	}
+	if ((rc = part_der(msg, p, &der, &q, &dlen)) != 0)
+		goto out;
 	if ((rc = cms_check_counts(q, dlen)) != 0)
 		goto out;
 	if ((rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0)
 		goto out;
 	q0 = q;
-	if ((*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen)) == NULL) {
+	*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen);
+	if (*out == NULL && certs != NULL) {
+		/* The cut is only a shortcut: what it left does not
+		 * decode, so decode the object whole, as it came. */
+		ERR_clear_error();
+		sk_X509_pop_free(certs, X509_free);
+		certs = NULL;
+		if ((rc = part_der(msg, p, &der, &q, &dlen)) != 0)
+			goto out;
+		q0 = q;
+		*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen);
+	}
+	if (*out == NULL) {
 		ERR_clear_error();
 		fail(res, "permerror",
 		     "the S/MIME part is not a valid CMS object");

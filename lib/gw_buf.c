@@ -50,6 +50,17 @@ gw_buf_reset(struct gw_buf *b)
 		b->data[0] = '\0';
 }
 
+void
+gw_buf_consume(struct gw_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
 int
 gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p)
 {

@@ -28,6 +28,9 @@ void gw_buf_init(struct gw_buf *b, size_t max);
 void gw_buf_free(struct gw_buf *b);
 void gw_buf_free_secret(struct gw_buf *b);
 void gw_buf_reset(struct gw_buf *b);
+/* Drops the first n bytes (all of them when n >= len): what an output
+ * buffer does once they are written. */
+void gw_buf_consume(struct gw_buf *b, size_t n);
 /* Makes room for n more bytes; returns a pointer to them. */
 int gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p);
 int gw_buf_add(struct gw_buf *b, const void *p, size_t n);

@@ -685,12 +685,7 @@ smtp_client_output(const struct smtp_client *c, size_t *len)
 void
 smtp_client_output_consume(struct smtp_client *c, size_t n)
 {
-	if (n >= c->out.len) {
-		c->out.len = 0;
-		return;
-	}
-	memmove(c->out.data, c->out.data + n, c->out.len - n);
-	c->out.len -= n;
+	gw_buf_consume(&c->out, n);
 }
 
 static int

@@ -1202,12 +1202,7 @@ smtp_server_output(const struct smtp_server *s, size_t *len)
 void
 smtp_server_output_consume(struct smtp_server *s, size_t n)
 {
-	if (n >= s->out.len) {
-		s->out.len = 0;
-		return;
-	}
-	memmove(s->out.data, s->out.data + n, s->out.len - n);
-	s->out.len -= n;
+	gw_buf_consume(&s->out, n);
 }
 
 int

@@ -73,9 +73,15 @@ gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p)
 				  b->max);
 	need = b->len + n + 1;
 	if (need > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < need)
-			ncap = ncap > (size_t)-1 / 2 ? need : ncap * 2;
+		/* Twice the block, or what is asked for when that is more
+		 * (a reservation of the whole size in one step gets no
+		 * power-of-two slack, which gw_buf_free_secret() would fault
+		 * in to wipe). */
+		ncap = b->cap == 0 ? 256
+		       : b->cap > (size_t)-1 / 2 ? need : b->cap * 2;
+		if (ncap < need)
+			ncap = need > (size_t)-1 - 4095 ? need
+							: (need + 4095) & ~(size_t)4095;
 		/* Not realloc(): the block it leaves behind would keep its
 		 * bytes (plaintext, for some buffers) until reused. */
 		if ((nd = malloc(ncap)) == NULL)

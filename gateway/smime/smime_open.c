@@ -1161,6 +1161,26 @@ kind_of_cms(CMS_ContentInfo *cms)
 
 /* ---- the layers ------------------------------------------------------ */
 
+/*
+ * Reserves in plain the length of the layer's encrypted content (what
+ * CMS_decrypt() writes is at most that), within the buffer's ceiling:
+ * a larger one is left to fail where it is written.
+ */
+static int
+plain_room(CMS_ContentInfo *cms, struct gw_buf *plain)
+{
+	ASN1_OCTET_STRING **ct = CMS_get0_content(cms);
+	unsigned char *p;
+	size_t n;
+
+	if (ct == NULL || *ct == NULL || ASN1_STRING_length(*ct) <= 0)
+		return 0;
+	n = (size_t)ASN1_STRING_length(*ct);
+	if (n > plain->max || plain->len > plain->max - n)
+		return 0;
+	return gw_buf_reserve(plain, n, &p);
+}
+
 static int
 decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	      struct gw_buf *plain, struct smime_open_result *res)
@@ -1197,8 +1217,12 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 		rc = 0;
 		goto out;
 	}
-	if ((out = gw_buf_bio(plain)) == NULL) {
-		rc = GW_ERR_NOMEM;
+	/* The plaintext is no longer than the ciphertext: room for it
+	 * now, so that the buffer never grows (each growth copies and
+	 * wipes the plaintext so far; gw_buf_reserve()). */
+	if ((rc = plain_room(cms, plain)) != 0 ||
+	    (out = gw_buf_bio(plain)) == NULL) {
+		rc = rc != 0 ? rc : GW_ERR_NOMEM;
 		goto out;
 	}
 	ERR_clear_error();

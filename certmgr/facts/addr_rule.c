@@ -298,6 +298,26 @@ addr_rule_pattern_valid(const char *pat, char *why, size_t whylen)
 }
 
 int
+addr_rule_pattern_norm(const char *pat, char *out, size_t len)
+{
+	struct pattern p;
+	size_t pre, i;
+
+	if (pattern_split(pat, &p, NULL, 0) != 0)
+		return -1;
+	pre = (size_t)(p.dom - pat);	/* "local@", "@" or "@." */
+	if (pre + p.dlen + 1 > len)
+		return -1;
+	memcpy(out, pat, pre);
+	for (i = 0; i < p.dlen; i++)
+		out[pre + i] = p.dom[i] >= 'A' && p.dom[i] <= 'Z'
+				   ? (char)(p.dom[i] + ('a' - 'A'))
+				   : p.dom[i];
+	out[pre + p.dlen] = '\0';
+	return 0;
+}
+
+int
 addr_rule_pattern_match(const char *pat, const char *addr)
 {
 	struct pattern p;

@@ -97,6 +97,10 @@ int addr_rule_split(const char *addr, const char **local, size_t *llen,
  */
 int addr_rule_pattern_valid(const char *pat, char *why, size_t whylen);
 int addr_rule_pattern_match(const char *pat, const char *addr);
+/* The pattern as it is best stored and shown: the domain in ASCII lower
+ * case and without its trailing dot, the local part as given.  -1 when
+ * pat is not valid or out (len bytes) too small. */
+int addr_rule_pattern_norm(const char *pat, char *out, size_t len);
 
 /*
  * A list of domains (internal_domains in smimegw.conf): entries

@@ -238,7 +238,8 @@ cmd_add(struct gw_txn **txnp, const struct route_args *a)
 				  "profile name",
 				  a->profile);
 	snprintf(r.profile, sizeof(r.profile), "%s", a->profile);
-	if ((rc = route_check(*txnp, &r)) != 0 ||
+	if ((rc = route_normalize(&r)) != 0 ||
+	    (rc = route_check(*txnp, &r)) != 0 ||
 	    (rc = route_table_get(*txnp, &t)) != 0)
 		return rc;
 	if ((a->position == NULL ||

@@ -77,7 +77,7 @@ new_entry(struct policy_route *pr, enum route_field f, const char *src,
 	r.pattern[n] = '\0';
 	/* The profile comes on a later line; a placeholder name passes. */
 	snprintf(r.profile, sizeof(r.profile), "x");
-	if ((rc = route_validate(&r)) != 0) {
+	if ((rc = route_normalize(&r)) != 0) {
 		char d[300];
 
 		snprintf(d, sizeof(d), "%s", gw_err_detail());

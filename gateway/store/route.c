@@ -74,6 +74,22 @@ route_validate(const struct route *r)
 }
 
 int
+route_normalize(struct route *r)
+{
+	char norm[sizeof(r->pattern)];
+	int rc;
+
+	if ((rc = route_validate(r)) != 0)
+		return rc;
+	if (addr_rule_pattern_norm(r->pattern, norm, sizeof(norm)) != 0)
+		return gw_err_set(GW_ERR_INTERNAL, "%s: cannot normalise "
+				  "'%s'", route_field_name(r->field),
+				  r->pattern);
+	memcpy(r->pattern, norm, sizeof(norm));
+	return 0;
+}
+
+int
 route_check(struct gw_txn *txn, const struct route *r)
 {
 	struct profile p;

@@ -54,6 +54,10 @@ int route_field_parse(const char *s, enum route_field *out);
  * GW_ERR_INVALID.
  */
 int route_validate(const struct route *r);
+/* route_validate(), then the pattern in its stored form
+ * (addr_rule_pattern_norm(): the domain in lower case, no trailing
+ * dot), so that one address is one entry. */
+int route_normalize(struct route *r);
 /* route_validate(), then the profile is stored in txn ("profile: no
  * sending profile named ..."). */
 int route_check(struct gw_txn *txn, const struct route *r);

@@ -83,17 +83,21 @@ report_conflicts(const struct policy_file_import *imp, const char *what)
 		if (policy_file_import_item(imp, i, &it) != 0 ||
 		    it.outcome != POLICY_FILE_CONFLICT)
 			continue;
+		if (it.kind == POLICY_FILE_ROUTES) {
+			fprintf(stderr,
+				"smimegw %s: conflict: routes (%s, line %u): a "
+				"different sending profile table is stored\n",
+				what, it.name, it.line);
+			continue;
+		}
 		fprintf(stderr,
 			"smimegw %s: conflict: %s '%s' (line %u): a different "
 			"%s is stored under this %s\n",
 			what, policy_file_kind_name(it.kind), it.name, it.line,
 			it.kind == POLICY_FILE_PUBKEY	   ? "certificate"
 			: it.kind == POLICY_FILE_HARVESTED ? "provenance"
-			: it.kind == POLICY_FILE_ROUTES	   ? "table"
 							   : "profile",
-			it.kind == POLICY_FILE_HARVESTED ? "ID"
-			: it.kind == POLICY_FILE_ROUTES	 ? "gateway"
-							 : "name");
+			it.kind == POLICY_FILE_HARVESTED ? "ID" : "name");
 	}
 }
 

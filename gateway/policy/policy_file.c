@@ -1027,6 +1027,19 @@ conflict_error(size_t kconf, size_t hconf, size_t pconf, size_t rconf)
 			  left == 1 ? "it" : "them");
 }
 
+/* 1 when the import holds a profile named name. */
+static int
+file_has_profile(void *arg, const char *name)
+{
+	const struct policy_file_import *imp = arg;
+	size_t i;
+
+	for (i = 0; i < imp->npr; i++)
+		if (strcmp(imp->pr[i].p.name, name) == 0)
+			return 1;
+	return 0;
+}
+
 int
 policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 		  int replace, time_t now)
@@ -1040,6 +1053,9 @@ policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 	if ((imp->bk != NULL &&
 	     (rc = policy_backup_apply_identities(txn, imp->bk)) != 0) ||
 	    (rc = policy_file_validate(txn, imp, now)) != 0 ||
+	    (imp->routes != NULL &&
+	     (rc = policy_route_validate(txn, imp->routes, imp->src,
+					 file_has_profile, imp)) != 0) ||
 	    (rc = classify_profiles(txn, imp, &pconf)) != 0 ||
 	    (imp->bk != NULL &&
 	     (rc = policy_backup_classify(txn, imp->bk, &hconf)) != 0) ||
@@ -1064,7 +1080,7 @@ policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 	if ((rc = write_profiles(txn, imp, now)) != 0 ||
 	    imp->routes == NULL)
 		return rc;
-	return policy_route_apply(txn, imp->routes, imp->src, replace);
+	return policy_route_apply(txn, imp->routes, replace);
 }
 
 /* ---- outcomes ----------------------------------------------------------- */

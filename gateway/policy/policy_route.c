@@ -236,13 +236,16 @@ policy_route_classify(struct gw_txn *txn, struct policy_route *pr,
 }
 
 int
-policy_route_apply(struct gw_txn *txn, struct policy_route *pr,
-		   const char *src, int replace)
+policy_route_validate(struct gw_txn *txn, const struct policy_route *pr,
+		      const char *src,
+		      int (*in_file)(void *arg, const char *name), void *arg)
 {
 	size_t i;
 	int rc;
 
-	for (i = 0; i < pr->t.n; i++)
+	for (i = 0; i < pr->t.n; i++) {
+		if (in_file != NULL && in_file(arg, pr->t.r[i].profile))
+			continue;
 		if ((rc = route_check(txn, &pr->t.r[i])) != 0) {
 			char d[300];
 
@@ -251,6 +254,15 @@ policy_route_apply(struct gw_txn *txn, struct policy_route *pr,
 			return gw_err_set(rc, "%s:%u: %s", src, pr->line[i],
 					  d);
 		}
+	}
+	return 0;
+}
+
+int
+policy_route_apply(struct gw_txn *txn, struct policy_route *pr, int replace)
+{
+	int rc;
+
 	if (pr->outcome == POLICY_FILE_ADDED ||
 	    (replace && pr->outcome == POLICY_FILE_CONFLICT)) {
 		if ((rc = route_table_put(txn, &pr->t)) != 0)

@@ -49,12 +49,19 @@ int policy_route_parse(const char *buf, size_t len, const char *src,
 		       unsigned first, struct policy_route **out);
 void policy_route_free(struct policy_route *pr);
 
+/* Every entry's profile is in the import (in_file(arg, name) is 1) or
+ * stored in txn; else "SRC:LINE: profile: no sending profile named
+ * ...". */
+int policy_route_validate(struct gw_txn *txn, const struct policy_route *pr,
+			  const char *src,
+			  int (*in_file)(void *arg, const char *name),
+			  void *arg);
 /* The outcome against txn's table; *conflicts += 1 for a conflict. */
 int policy_route_classify(struct gw_txn *txn, struct policy_route *pr,
 			  size_t *conflicts);
-/* Checks every entry's profile in txn and writes the table when added
- * or (replace) a conflict. */
+/* Writes the table when added or (replace) a conflict; validate
+ * first. */
 int policy_route_apply(struct gw_txn *txn, struct policy_route *pr,
-		       const char *src, int replace);
+		       int replace);
 
 #endif

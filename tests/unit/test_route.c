@@ -495,7 +495,8 @@ test_file(void **state)
 	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
 	assert_int_equal(policy_route_classify(txn, pr, &conf), 0);
 	assert_int_equal(pr->outcome, POLICY_FILE_ADDED);
-	assert_int_equal(policy_route_apply(txn, pr, "t", 0), 0);
+	assert_int_equal(policy_route_validate(txn, pr, "t", NULL, NULL), 0);
+	assert_int_equal(policy_route_apply(txn, pr, 0), 0);
 	assert_int_equal(policy_route_classify(txn, pr, &conf), 0);
 	assert_int_equal(pr->outcome, POLICY_FILE_DUPLICATE);
 	assert_int_equal(conf, 0);
@@ -520,7 +521,8 @@ test_file(void **state)
 	assert_int_equal(pr->outcome, POLICY_FILE_CONFLICT);
 	assert_int_equal(conf, 1);
 	gw_err_clear();
-	assert_int_equal(policy_route_apply(txn, pr, "t", 1), GW_ERR_INVALID);
+	assert_int_equal(policy_route_validate(txn, pr, "t", NULL, NULL),
+			 GW_ERR_INVALID);
 	assert_substr(gw_err_detail(), "t:2: profile: no sending profile "
 				       "named 'gone'");
 	policy_route_free(pr);

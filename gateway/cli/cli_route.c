@@ -347,9 +347,8 @@ cli_route_main(struct cli_ctx *ctx, int argc, char **argv)
 		return ex;
 	wr = strcmp(a.cmd, "add") == 0 || strcmp(a.cmd, "remove") == 0 ||
 	     strcmp(a.cmd, "clear") == 0;
-	if ((rc = strcmp(a.cmd, "add") == 0 ? cli_store_create(ctx, &cfg, &st)
-					     : cli_store_open(ctx, &cfg, &st)) !=
-		0 ||
+	/* Even "add" needs a store: its profile must be there. */
+	if ((rc = cli_store_open(ctx, &cfg, &st)) != 0 ||
 	    (rc = gw_txn_begin(st, wr ? GW_TXN_WRITE : GW_TXN_READ, &txn)) !=
 		0)
 		goto fail;

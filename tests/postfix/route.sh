@@ -64,11 +64,13 @@ start_daemon() {
 	"$SMIMEGWD" -d -c "$T/smimegw.conf" -k "$KEYD" >>"$T/daemon.log" 2>&1 &
 	DPID=$!
 	local i
-	for ((i = 0; i < 150; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		[ -n "$(ss -Hltn "sport = :$PF_FILTER_PORT" 2>/dev/null)" ] &&
 			[ "$(pgrep -P "$DPID" | wc -l)" -ge 3 ] && return 0
 		sleep 0.1
 	done
+	echo "smimegwd did not start; its log:" >&2
+	tail -20 "$T/daemon.log" >&2
 	return 1
 }
 tree() { echo "$DPID" $(pgrep -P "$DPID"); }

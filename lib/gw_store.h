@@ -33,6 +33,7 @@ struct gw_txn;
 #define GW_DB_PROFILES "profiles"
 #define GW_DB_ALERTS "alerts"
 #define GW_DB_META "meta"
+#define GW_DB_ROUTES "routes"
 /* Indexes (gw_index.h): "NAME\0RECORD-KEY" keys with empty values. */
 #define GW_DB_PUBKEYS_IX "pubkeys-ix"
 #define GW_DB_HARVESTED_IX "harvested-ix"

@@ -7,6 +7,7 @@
  * one function compares such a name with the address; addr_rule_match()
  * and addr_rule_covers() are two views of the same walk.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -130,6 +131,80 @@ addr_rule_split(const char *addr, const char **local, size_t *llen,
 		     dlen);
 }
 
+#define LIST_SEPS " \t,"
+
+/*
+ * Calls fn for each entry of a domain list as a pattern ("@" + entry,
+ * "" when too long for one); stops at the first non-zero return and
+ * gives it.
+ */
+static int
+each_domain(const char *list, int (*fn)(void *, const char *), void *arg)
+{
+	char pat[ADDR_MAX + 2];
+	size_t n;
+	int rc;
+
+	while (list != NULL && *list != '\0') {
+		list += strspn(list, LIST_SEPS);
+		if ((n = strcspn(list, LIST_SEPS)) == 0)
+			break;
+		if (n + 2 > sizeof(pat))
+			pat[0] = '\0';
+		else
+			snprintf(pat, sizeof(pat), "@%.*s", (int)n, list);
+		if ((rc = fn(arg, pat)) != 0)
+			return rc;
+		list += n;
+	}
+	return 0;
+}
+
+struct list_why {
+	char *why;
+	size_t whylen;
+};
+
+static int
+domain_valid(void *arg, const char *pat)
+{
+	struct list_why *c = arg;
+
+	if (pat[0] == '@' && pat[1] != '@' &&
+	    addr_rule_pattern_valid(pat, NULL, 0) == 0)
+		return 0;
+	if (c->why != NULL)
+		snprintf(c->why, c->whylen,
+			 "'%.80s' is not a domain (example.com) or its "
+			 "subdomains (.example.com)",
+			 pat[0] ? pat + 1 : "(an entry too long)");
+	return -1;
+}
+
+int
+addr_rule_domains_valid(const char *list, char *why, size_t whylen)
+{
+	struct list_why c = {why, whylen};
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	return each_domain(list, domain_valid, &c);
+}
+
+static int
+domain_has(void *arg, const char *pat)
+{
+	return addr_rule_pattern_match(pat, arg);
+}
+
+int
+addr_rule_in_domains(const char *list, const char *addr)
+{
+	if (addr == NULL || *addr == '\0')
+		return 0;
+	return each_domain(list, domain_has, (void *)addr) == 1;
+}
+
 /* What the rule compares: an address (local part given) or a domain. */
 struct target {
 	const char *local;	/* NULL: a bare domain */
@@ -160,6 +235,106 @@ local_eq(const char *a, size_t alen, const char *b, size_t blen)
 	if (local_mode == ADDR_LOCAL_EXACT)
 		return alen == blen && memcmp(a, b, alen) == 0;
 	return textfmt_ci_eq(a, alen, b, blen);
+}
+
+/* ---- address patterns --------------------------------------------------- */
+
+/* A pattern's parts: local part (NULL: a domain pattern), domain,
+ * whether it names the subdomains. */
+struct pattern {
+	const char *local;
+	size_t llen;
+	const char *dom;
+	size_t dlen;
+	int sub;
+};
+
+static int
+pattern_split(const char *pat, struct pattern *p, char *why, size_t whylen)
+{
+	const char *d;
+	size_t n;
+
+	memset(p, 0, sizeof(*p));
+	if (why != NULL && whylen > 0)
+		*why = '\0';
+	if (pat == NULL || (n = strnlen(pat, ADDR_MAX + 1)) == 0) {
+		if (why != NULL)
+			snprintf(why, whylen, "an empty pattern");
+		return -1;
+	}
+	if (pat[0] != '@') {
+		if (split(pat, n, &p->local, &p->llen, &p->dom, &p->dlen) == 0)
+			return 0;
+		if (why != NULL)
+			snprintf(why, whylen, "'%.80s' is not an address, "
+				 "@domain or @.domain", pat);
+		return -1;
+	}
+	d = pat + 1;
+	if (*d == '.') {
+		p->sub = 1;
+		d++;
+	}
+	/* A domain pattern is the domain of an address that would split. */
+	if (n > ADDR_MAX || strchr(d, '@') != NULL ||
+	    (p->dlen = domain_len(d, strlen(d))) == 0 ||
+	    memchr(d, '*', p->dlen) != NULL) {
+		if (why != NULL)
+			snprintf(why, whylen, "'%.80s': '%.80s' is not a "
+				 "domain", pat, d);
+		return -1;
+	}
+	p->dom = d;
+	return 0;
+}
+
+int
+addr_rule_pattern_valid(const char *pat, char *why, size_t whylen)
+{
+	struct pattern p;
+
+	return pattern_split(pat, &p, why, whylen);
+}
+
+int
+addr_rule_pattern_norm(const char *pat, char *out, size_t len)
+{
+	struct pattern p;
+	size_t pre, i;
+
+	if (pattern_split(pat, &p, NULL, 0) != 0)
+		return -1;
+	pre = (size_t)(p.dom - pat);	/* "local@", "@" or "@." */
+	if (pre + p.dlen + 1 > len)
+		return -1;
+	memcpy(out, pat, pre);
+	for (i = 0; i < p.dlen; i++)
+		out[pre + i] = p.dom[i] >= 'A' && p.dom[i] <= 'Z'
+				   ? (char)(p.dom[i] + ('a' - 'A'))
+				   : p.dom[i];
+	out[pre + p.dlen] = '\0';
+	return 0;
+}
+
+int
+addr_rule_pattern_match(const char *pat, const char *addr)
+{
+	struct pattern p;
+	const char *local, *dom;
+	size_t llen, dlen;
+
+	if (pattern_split(pat, &p, NULL, 0) != 0 ||
+	    addr_rule_split(addr, &local, &llen, &dom, &dlen) != 0)
+		return 0;
+	if (p.local != NULL)
+		return local_eq(p.local, p.llen, local, llen) &&
+		       textfmt_ci_eq(p.dom, p.dlen, dom, dlen);
+	if (!p.sub)
+		return textfmt_ci_eq(p.dom, p.dlen, dom, dlen);
+	/* label(s) "." domain: longer by a dot and one label at least. */
+	return dlen > p.dlen + 1 && dom[dlen - p.dlen - 1] == '.' &&
+	       textfmt_ci_eq(p.dom, p.dlen, dom + dlen - p.dlen, p.dlen);
 }
 
 /* How an address-valued entry (rfc822Name, emailAddress) names t. */

@@ -76,6 +76,44 @@ const char *addr_rule_local_part_name(enum addr_local_part mode);
 int addr_rule_split(const char *addr, const char **local, size_t *llen,
 		    const char **dom, size_t *dlen);
 
+/*
+ * Address patterns (the sending profile table, internal_domains): which
+ * addresses a pattern names, by this rule:
+ *
+ *   "local@domain"  that address: the local part compared as the mode
+ *                   above says, the domain ignoring ASCII case;
+ *   "@domain"       every address whose domain is domain (not its
+ *                   subdomains);
+ *   "@.domain"      every address in a subdomain of domain, at any
+ *                   depth ("@.example.com" names a.example.com and
+ *                   b.a.example.com, not example.com).
+ *
+ * One trailing dot of a domain is dropped on both sides; the domain
+ * must be one that addr_rule_split() accepts.  addr_rule_pattern_valid()
+ * is 0 for a pattern, -1 for anything else (why: the text it wrote to
+ * why, at most whylen bytes, may be NULL).  addr_rule_pattern_match()
+ * is 1 when the address addr falls under pat, else 0 (also when either
+ * is not valid).
+ */
+int addr_rule_pattern_valid(const char *pat, char *why, size_t whylen);
+int addr_rule_pattern_match(const char *pat, const char *addr);
+/* The pattern as it is best stored and shown: the domain in ASCII lower
+ * case and without its trailing dot, the local part as given.  -1 when
+ * pat is not valid or out (len bytes) too small. */
+int addr_rule_pattern_norm(const char *pat, char *out, size_t len);
+
+/*
+ * A list of domains (internal_domains in smimegw.conf): entries
+ * separated by blanks or commas, each "example.com" (that domain) or
+ * ".example.com" (its subdomains), i.e. the pattern "@" + the entry.
+ * addr_rule_domains_valid() is 0 for such a list ("" included), -1
+ * with why naming the first bad entry.  addr_rule_in_domains() is 1
+ * when the address addr is in one of the domains ("" and "<>" are in
+ * none).
+ */
+int addr_rule_domains_valid(const char *list, char *why, size_t whylen);
+int addr_rule_in_domains(const char *list, const char *addr);
+
 /* "email", "domain", "wildcard" or "none". */
 const char *addr_rule_match_name(enum addr_match kind);
 

@@ -178,6 +178,7 @@ int cli_ca_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_harvested_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_alerts_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_profile_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_route_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_process_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_store_main(struct cli_ctx *ctx, int argc, char **argv);
 

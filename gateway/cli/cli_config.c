@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "keystore.h"
 #include "policy_file.h"
+#include "policy_route.h"
 #include "profile.h"
 
 static const char config_usage_text[] =
@@ -32,8 +33,9 @@ static const char config_usage_text[] =
     "                         identities' records, public keys, trusted "
     "CAs,\n"
     "                         harvested keys, alerts, sending profiles "
-    "(not the\n"
-    "                         private keys: they stay on the token)\n"
+    "and their\n"
+    "                         table (not the private keys: they stay on "
+    "the token)\n"
     "  import FILE [--replace]\n"
     "                         all or nothing; conflicts refuse the "
     "import unless\n"
@@ -81,6 +83,13 @@ report_conflicts(const struct policy_file_import *imp, const char *what)
 		if (policy_file_import_item(imp, i, &it) != 0 ||
 		    it.outcome != POLICY_FILE_CONFLICT)
 			continue;
+		if (it.kind == POLICY_FILE_ROUTES) {
+			fprintf(stderr,
+				"smimegw %s: conflict: routes (%s, line %u): a "
+				"different sending profile table is stored\n",
+				what, it.name, it.line);
+			continue;
+		}
 		fprintf(stderr,
 			"smimegw %s: conflict: %s '%s' (line %u): a different "
 			"%s is stored under this %s\n",
@@ -241,10 +250,12 @@ cmd_export(struct gw_store *st, const char *path)
 {
 	struct gw_txn *txn = NULL;
 	struct gw_buf out;
-	size_t ni = 0, nk = 0, nc = 0, nh = 0, na = 0, np = 0;
+	size_t ni = 0, nk = 0, nc = 0, nh = 0, na = 0, np = 0, nr = 0;
+	struct gw_buf scratch;
 	int rc;
 
 	gw_buf_init(&out, POLICY_FILE_MAX);
+	gw_buf_init(&scratch, POLICY_FILE_MAX);
 	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0 ||
 	    (rc = policy_file_export_config(txn, &out)) != 0 ||
 	    (rc = identity_foreach(txn, count_identity, &ni)) != 0 ||
@@ -252,7 +263,8 @@ cmd_export(struct gw_store *st, const char *path)
 	    (rc = castore_foreach(txn, count_ca, &nc)) != 0 ||
 	    (rc = harvested_foreach(txn, count_harvested, &nh)) != 0 ||
 	    (rc = alerts_foreach(txn, 0, count_alert, &na)) != 0 ||
-	    (rc = profile_foreach(txn, count_profile, &np)) != 0)
+	    (rc = profile_foreach(txn, count_profile, &np)) != 0 ||
+	    (rc = policy_route_export(txn, &scratch, &nr)) != 0)
 		goto out;
 	gw_txn_abort(txn);
 	txn = NULL;
@@ -260,13 +272,15 @@ cmd_export(struct gw_store *st, const char *path)
 		goto out;
 	if (strcmp(path, "-") != 0)
 		printf("exported %zu identit%s, %zu public key%s, %zu CA%s, "
-		       "%zu harvested key%s, %zu alert%s and %zu sending "
-		       "profile%s to %s\n",
+		       "%zu harvested key%s, %zu alert%s, %zu sending "
+		       "profile%s and %zu table entr%s to %s\n",
 		       ni, ni == 1 ? "y" : "ies", nk, nk == 1 ? "" : "s", nc,
 		       nc == 1 ? "" : "s", nh, nh == 1 ? "" : "s", na,
-		       na == 1 ? "" : "s", np, np == 1 ? "" : "s", path);
+		       na == 1 ? "" : "s", np, np == 1 ? "" : "s", nr,
+		       nr == 1 ? "y" : "ies", path);
 out:
 	gw_txn_abort(txn);
+	gw_buf_free(&scratch);
 	gw_buf_free(&out);
 	return rc;
 }

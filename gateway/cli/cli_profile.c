@@ -12,6 +12,7 @@
 #include "identity.h"
 #include "policy_file.h"
 #include "profile.h"
+#include "route.h"
 
 #define W 21 /* label width in "show" output */
 
@@ -483,6 +484,28 @@ cmd_export(struct gw_txn *txn, const char *path)
 	return rc;
 }
 
+/* A profile that an entry of the table names is not deleted: mail that
+ * entry matches would be deferred until the profile came back. */
+static int
+refuse_in_table(struct gw_txn *txn, const char *name)
+{
+	struct route_table t;
+	size_t pos;
+	int rc;
+
+	if ((rc = route_table_get(txn, &t)) != 0)
+		return rc;
+	if ((pos = route_table_uses(&t, name)) != 0)
+		rc = gw_err_set(GW_ERR_INVALID,
+				"refused (in use): sending profile '%s' is "
+				"named by entry %zu of the sending profile "
+				"table ('smimegw route list'; 'smimegw route "
+				"remove %zu' first)",
+				name, pos, pos);
+	route_table_free(&t);
+	return rc;
+}
+
 int
 cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -517,7 +540,8 @@ cli_profile_main(struct cli_ctx *ctx, int argc, char **argv)
 		    0)
 			goto fail;
 	} else if (strcmp(a.cmd, "delete") == 0) {
-		if ((rc = profile_del(txn, a.pos)) != 0 ||
+		if ((rc = refuse_in_table(txn, a.pos)) != 0 ||
+		    (rc = profile_del(txn, a.pos)) != 0 ||
 		    (rc = cli_txn_commit(&txn)) != 0)
 			goto fail;
 		printf("deleted sending profile '%s'\n", a.pos);

@@ -29,6 +29,7 @@
 #include "identity.h"
 #include "keystore.h"
 #include "profile.h"
+#include "route.h"
 
 static const char store_usage_text[] =
     "usage: smimegw store COMMAND\n"
@@ -138,6 +139,18 @@ key_text(char *buf, size_t size, const unsigned char *k, size_t n)
 	return buf;
 }
 
+/* The sending profile table decodes. */
+static int
+routes_ok(struct gw_txn *txn)
+{
+	struct route_table t;
+	int rc;
+
+	if ((rc = route_table_get(txn, &t)) == 0)
+		route_table_free(&t);
+	return rc;
+}
+
 /* One database through its decoder; 1 when it refused a record (and
  * said which), 0 when all decoded, < 0 when the check itself failed. */
 static int
@@ -165,6 +178,8 @@ decode_db(struct gw_txn *txn, const char *db)
 		rc = alerts_foreach(txn, 0, alert_ok, NULL);
 	else if (strcmp(db, GW_DB_META) == 0)
 		rc = harvested_bytes(txn, &total);
+	else if (strcmp(db, GW_DB_ROUTES) == 0)
+		rc = routes_ok(txn);
 	else
 		return 0; /* no decoder: the page walk has read it */
 	if (rc == 0)

@@ -158,6 +158,7 @@ static const struct {
     {"pubkey", cli_pubkey_main},
     {"ca", cli_ca_main},
     {"profile", cli_profile_main},
+    {"route", cli_route_main},
     {"harvested", cli_harvested_main},
     {"alerts", cli_alerts_main},
     {"process", cli_process_main},
@@ -184,6 +185,9 @@ usage(FILE *fp)
 		"  profile add|edit|delete|list|show|search|export|import\n"
 		"                      sending profiles: how outgoing mail is "
 		"protected\n"
+		"  route add|remove|list|show|clear|test\n"
+		"                      which sending profile a sender or "
+		"recipient gets\n"
 		"  harvested list|show|delete|promote|export\n"
 		"                      keys harvested from signed mail\n"
 		"  alerts list|clear   operator alerts (harvested key updates, "

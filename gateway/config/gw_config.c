@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr_rule.h"
 #include "gw_err.h"
 #include "p11_uri.h"
 
@@ -23,6 +24,8 @@ enum cfg_type {
 	CFG_NAME,	/* an identity's name, or "": none */
 	CFG_HOSTPORT,	/* host:port or [v6]:port, or "": none */
 	CFG_COUNT,	/* a plain number, min..max; def NULL: cores */
+	CFG_DOMAINS,	/* a domain list (addr_rule_domains_valid()) */
+	CFG_WORDS,	/* choices, any of them, blank-separated; "" none */
 };
 
 struct cfg_key {
@@ -69,6 +72,21 @@ static const struct cfg_key keys[] = {
      "lmtp", 0, 0, "lmtp smtp"},
     {"listener_incoming_next_hop", CFG_HOSTPORT,
      OFF(listener_incoming_next_hop), "", 0, 0, NULL},
+    {"listener_outgoing_direction", CFG_ENUM,
+     OFF(listener_outgoing_direction), "outgoing", 0, 0, "outgoing auto"},
+    {"listener_incoming_direction", CFG_ENUM,
+     OFF(listener_incoming_direction), "incoming", 0, 0, "incoming auto"},
+    {"internal_domains", CFG_DOMAINS, OFF(internal_domains), "", 0, 0, NULL},
+    {"incoming_decrypt", CFG_ENUM, OFF(incoming_decrypt), "yes", 0, 0,
+     "yes no"},
+    {"incoming_signature", CFG_ENUM, OFF(incoming_signature), "retain", 0, 0,
+     "retain remove"},
+    {"incoming_harvest", CFG_ENUM, OFF(incoming_harvest), "no", 0, 0,
+     "no yes"},
+    {"incoming_harvest_options", CFG_WORDS, OFF(incoming_harvest_options), "",
+     0, 0, "on-failure updates expired self-signed"},
+    {"incoming_system_trust", CFG_ENUM, OFF(incoming_system_trust), "no", 0,
+     0, "no yes"},
     {"workers", CFG_COUNT, OFF(workers), NULL, 1, 64, NULL},
     {"message_size_limit", CFG_SIZE, OFF(message_size_limit), "50M",
      (uint64_t)64 << 10, (uint64_t)1 << 30, NULL},
@@ -141,6 +159,46 @@ resolve_path(const char *base_dir, const char *v)
 		return NULL;
 	snprintf(p, len, "%s/%s", base_dir, v);
 	return p;
+}
+
+/* 1 when the n bytes at w are one of the blank-separated choices. */
+static int
+is_choice(const char *choices, const char *w, size_t n)
+{
+	const char *p;
+	size_t l;
+
+	for (p = choices; *p; p += l + (p[l] == ' ')) {
+		l = strcspn(p, " ");
+		if (l == n && n > 0 && strncmp(p, w, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* CFG_WORDS: each blank-separated word one of the choices, once. */
+static int
+check_words(const struct cfg_key *k, const char *v, const char *where)
+{
+	const char *p, *q;
+	size_t n;
+
+	for (p = v; *(p += strspn(p, " \t")) != '\0'; p += n) {
+		n = strcspn(p, " \t");
+		if (!is_choice(k->choices, p, n))
+			return gw_err_set(GW_ERR_CONFIG,
+					  "%s: %s: '%.*s' is not one of: %s",
+					  where, k->name, (int)(n > 80 ? 80 : n),
+					  p, k->choices);
+		for (q = v; q < p; q++)
+			if ((q == v || q[-1] == ' ' || q[-1] == '\t') &&
+			    strncmp(q, p, n) == 0 &&
+			    (q[n] == ' ' || q[n] == '\t'))
+				return gw_err_set(GW_ERR_CONFIG,
+						  "%s: %s: '%.*s' given twice",
+						  where, k->name, (int)n, p);
+	}
+	return 0;
 }
 
 /* Sets one key from its text value; where is "FILE:LINE" or "default". */
@@ -247,6 +305,18 @@ set_key(struct gw_config *c, const struct cfg_key *k, const char *v,
 			if (!isalnum((unsigned char)*p) && *p != '.' &&
 			    *p != '-' && *p != '_')
 				goto badname;
+		break;
+	case CFG_DOMAINS: {
+		char why[256];
+
+		if (addr_rule_domains_valid(v, why, sizeof(why)) != 0)
+			return gw_err_set(GW_ERR_CONFIG, "%s: %s: %s", where,
+					  k->name, why);
+		break;
+	}
+	case CFG_WORDS:
+		if ((rc = check_words(k, v, where)) != 0)
+			return rc;
 		break;
 	case CFG_ENUM:
 		wl = strlen(v);

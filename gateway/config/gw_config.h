@@ -37,6 +37,16 @@ struct gw_config {
 	char *listener_incoming;
 	char *listener_incoming_proto;
 	char *listener_incoming_next_hop;
+	/* which treatment (smimegwd(8), treatment.h) */
+	char *listener_outgoing_direction; /* outgoing, auto */
+	char *listener_incoming_direction; /* incoming, auto */
+	char *internal_domains;		/* "example.com .example.org" */
+	char *incoming_decrypt;		/* yes, no: decrypt and verify */
+	char *incoming_signature;	/* retain, remove */
+	char *incoming_harvest;		/* no, yes */
+	char *incoming_harvest_options;	/* on-failure updates expired
+					 * self-signed, any of them */
+	char *incoming_system_trust;	/* no, yes */
 	uint64_t workers;		/* worker processes; default cores */
 	uint64_t message_size_limit;	/* bytes */
 	uint64_t recipient_limit;	/* per transaction */

@@ -297,6 +297,12 @@ check(const struct gw_config *cfg)
 				     "listener_incoming_next_hop",
 				     "%s: listener_incoming needs "
 				     "listener_incoming_next_hop", cfg->path);
+	if (*cfg->internal_domains == '\0' &&
+	    (strcmp(cfg->listener_outgoing_direction, "auto") == 0 ||
+	     strcmp(cfg->listener_incoming_direction, "auto") == 0))
+		return gw_err_set_at(GW_ERR_CONFIG, "internal_domains",
+				     "%s: a listener with direction auto "
+				     "needs internal_domains", cfg->path);
 	return 0;
 }
 

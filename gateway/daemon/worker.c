@@ -25,6 +25,7 @@
 #include "process.h"
 #include "smtp_client.h"
 #include "smtp_server.h"
+#include "treatment.h"
 #include "worker.h"
 
 #define SESS_INBUF 16384
@@ -437,8 +438,9 @@ upstream_reply(struct smtp_reply *r, const char *applied)
 }
 
 static void
-log_line(const struct process_req *req, const struct process_result *res,
-	 int err, const struct smtp_reply *rep, size_t nr)
+log_line(const struct process_req *req, enum treatment_dir dir,
+	 const struct process_result *res, int err,
+	 const struct smtp_reply *rep, size_t nr)
 {
 	struct log_summary s;
 	struct log_rcpt *lr;
@@ -447,8 +449,7 @@ log_line(const struct process_req *req, const struct process_result *res,
 
 	memset(&s, 0, sizeof(s));
 	s.queue_id = req->queue_id;
-	s.direction = req->direction == PROCESS_OUTGOING ? "outgoing"
-							 : "incoming";
+	s.direction = dir == TREATMENT_OUTGOING ? "outgoing" : "incoming";
 	s.profile = req->profile;
 	s.decision = err != 0 ? (gw_reply_is_temporary(&(struct gw_reply){
 				     0, rep[0].code, ""})
@@ -460,6 +461,9 @@ log_line(const struct process_req *req, const struct process_result *res,
 		      ? (res->ncopies > 0 ? res->copies[0].applied : "none")
 		  : res->profile_mode[0] != '\0' ? res->profile_mode
 						 : "none";
+	if (err == 0 && dir == TREATMENT_INCOMING &&
+	    req->direction == PROCESS_OUTGOING)
+		s.smime = "off";	/* incoming_decrypt = no */
 	lr = calloc(nr, sizeof(*lr));
 	words = calloc(nr, sizeof(*words));
 	if (lr != NULL && words != NULL) {
@@ -481,37 +485,107 @@ log_line(const struct process_req *req, const struct process_result *res,
 	free(words);
 }
 
-/* The pipeline's request for the session's transaction. */
+/* Whether a word setting of smimegw.conf is "yes". */
+static int
+yes(const char *v)
+{
+	return strcmp(v, "yes") == 0;
+}
+
+/* The harvesting options of incoming_harvest_options. */
 static void
-request(const struct worker *w, const struct sess *ss, const char **to,
+harvest_opts(const struct gw_config *cfg, struct harvest_opts *o)
+{
+	const char *v = cfg->incoming_harvest_options;
+
+	memset(o, 0, sizeof(*o));
+	o->on_failure = strstr(v, "on-failure") != NULL;
+	o->updates = strstr(v, "updates") != NULL;
+	o->allow_expired = strstr(v, "expired") != NULL;
+	o->allow_self_signed = strstr(v, "self-signed") != NULL;
+	o->max_bytes = cfg->harvest_max_size;
+}
+
+/*
+ * The pipeline's request for the recipients to[nto] that share the
+ * treatment t: outgoing with t's profile (none: unchanged); incoming
+ * with the incoming_* settings, or, with incoming_decrypt = no, as it
+ * came (the pipeline's outgoing path without a profile).
+ */
+static void
+request(const struct worker *w, const struct sess *ss,
+	const struct treatment *t, const char **to, size_t nto,
 	struct process_req *req)
 {
 	const struct gw_config *cfg = w->cfg;
 	const struct smtp_xforward *xf = smtp_server_xforward(ss->s);
-	size_t i, nr = smtp_server_rcpt_count(ss->s);
 
 	memset(req, 0, sizeof(*req));
-	for (i = 0; i < nr; i++)
-		to[i] = smtp_server_rcpt(ss->s, i);
-	req->direction = ss->dir == WORKER_OUTGOING ? PROCESS_OUTGOING
-						    : PROCESS_INCOMING;
+	req->direction = t->dir == TREATMENT_INCOMING &&
+				 yes(cfg->incoming_decrypt)
+			     ? PROCESS_INCOMING
+			     : PROCESS_OUTGOING;
 	req->from = smtp_server_mail_from(ss->s);
 	req->to = to;
-	req->nto = nr;
-	if (ss->dir == WORKER_OUTGOING && cfg->listener_outgoing_profile[0])
-		req->profile = cfg->listener_outgoing_profile;
+	req->nto = nto;
+	if (t->dir == TREATMENT_OUTGOING)
+		req->profile = t->profile;
+	else if (req->direction == PROCESS_INCOMING) {
+		req->harvest = yes(cfg->incoming_harvest);
+		harvest_opts(cfg, &req->harvest_opts);
+		req->system_trust = yes(cfg->incoming_system_trust);
+		req->remove_signature =
+		    strcmp(cfg->incoming_signature, "remove") == 0;
+	}
 	req->authserv_id = cfg->authserv_id;
 	if (xf != NULL && (xf->set & (1u << SMTP_XF_IDENT)))
 		req->queue_id = xf->value[SMTP_XF_IDENT];
 }
 
+/* How the session's listener decides the treatment. */
+static void
+treatment_conf(const struct worker *w, const struct sess *ss,
+	       struct treatment_conf *tc)
+{
+	const struct gw_config *cfg = w->cfg;
+
+	memset(tc, 0, sizeof(*tc));
+	tc->dir = ss->dir == WORKER_OUTGOING ? TREATMENT_OUTGOING
+					     : TREATMENT_INCOMING;
+	tc->decide = strcmp(ss->dir == WORKER_OUTGOING
+				? cfg->listener_outgoing_direction
+				: cfg->listener_incoming_direction,
+			    "auto") == 0;
+	tc->internal_domains = cfg->internal_domains;
+	tc->default_profile = cfg->listener_outgoing_profile;
+}
+
+/* Every recipient's treatment, the table read in one read transaction
+ * that is over before the pipeline runs. */
+static int
+treatments(struct worker *w, struct sess *ss, const char **to, size_t nr,
+	   struct route_table *t, struct treatment *out)
+{
+	struct treatment_conf tc;
+	struct gw_txn *txn = NULL;
+	int rc;
+
+	treatment_conf(w, ss, &tc);
+	route_table_init(t);
+	if ((rc = gw_txn_begin(w->e.store, GW_TXN_READ, &txn)) != 0)
+		return rc;
+	rc = treatment_decide(txn, &tc, smtp_server_mail_from(ss->s), to, nr,
+			      t, out);
+	gw_txn_abort(txn);
+	return rc;
+}
+
 /* Every recipient's reply (rep[nr]) for what process_message() gave:
  * the decision, or for a delivery the next hop's answer per copy. */
 static void
-decide(struct worker *w, struct sess *ss, int rc,
+decide(struct worker *w, struct sess *ss, const char *next_hop, int rc,
        const struct process_result *res, struct smtp_reply *rep, size_t nr)
 {
-	const struct gw_config *cfg = w->cfg;
 	char text[300];
 	size_t i;
 
@@ -532,10 +606,7 @@ decide(struct worker *w, struct sess *ss, int rc,
 					   "dropped by policy");
 		return;
 	}
-	relay(w, ss,
-	      ss->dir == WORKER_OUTGOING ? cfg->listener_outgoing_next_hop
-					 : cfg->listener_incoming_next_hop,
-	      res, rep);
+	relay(w, ss, next_hop, res, rep);
 	for (i = 0; i < nr; i++) {
 		const struct process_rcpt *pr = &res->rcpts[i];
 
@@ -579,44 +650,130 @@ answer(struct sess *ss, const struct smtp_reply *rep, size_t nr)
 	smtp_server_content_reply(ss->s, one);
 }
 
-/* The message is complete: process, relay, answer, log, reset. */
+/* Every recipient's reply for an error before the pipeline ran. */
 static void
-deliver(struct worker *w, struct sess *ss)
+fail_all(int rc, struct smtp_reply *rep, size_t nr)
+{
+	char text[300];
+	size_t i;
+
+	snprintf(text, sizeof(text), "%s: %s", gw_strerror(rc),
+		 gw_err_detail());
+	for (i = 0; i < nr; i++)
+		reply_from(&rep[i], gw_reply_for_error(rc), text);
+}
+
+/*
+ * One copy: the recipients idx[n] (of to[]) that share the treatment t
+ * through the pipeline, relayed; their replies into rep[] at their
+ * places; one log line.
+ */
+static void
+deliver_group(struct worker *w, struct sess *ss, const unsigned char *msg,
+	      const struct treatment *t, const char **to, const size_t *idx,
+	      size_t n, struct smtp_reply *rep)
 {
 	struct process_result res;
 	struct process_req req;
-	struct smtp_reply *rep, oom;
-	const unsigned char *msg;
-	const char **to;
-	size_t nr = smtp_server_rcpt_count(ss->s);
+	struct smtp_reply *grep;
+	const char **gto;
+	size_t k;
 	int rc;
 
 	process_result_init(&res);
+	grep = calloc(n, sizeof(*grep));
+	gto = calloc(n, sizeof(*gto));
+	if (grep == NULL || gto == NULL) {
+		for (k = 0; k < n; k++)
+			smtp_proto_reply_set(&rep[idx[k]], 451, "4.3.0",
+					     "out of memory");
+		goto out;
+	}
+	for (k = 0; k < n; k++)
+		gto[k] = to[idx[k]];
+	request(w, ss, t, gto, n, &req);
+	gw_err_clear();
+	rc = process_message(&w->e, &req, msg, (size_t)ss->sp.len, &res);
+	decide(w, ss,
+	       ss->dir == WORKER_OUTGOING ? w->cfg->listener_outgoing_next_hop
+					  : w->cfg->listener_incoming_next_hop,
+	       rc, &res, grep, n);
+	log_line(&req, t->dir, &res, rc, grep, n);
+	for (k = 0; k < n; k++)
+		rep[idx[k]] = grep[k];
+out:
+	process_result_free(&res);
+	free(grep);
+	free(gto);
+}
+
+/*
+ * The message is complete: each recipient's treatment; one run of the
+ * pipeline and one relay per group of recipients that share one (a
+ * split, smimegwd(8)); then the answer, and the reset.
+ */
+static void
+deliver(struct worker *w, struct sess *ss)
+{
+	struct route_table table;
+	struct treatment *tr = NULL;
+	struct smtp_reply *rep, oom;
+	const unsigned char *msg;
+	const char **to;
+	size_t *idx = NULL, nr = smtp_server_rcpt_count(ss->s), i, j, n;
+	char *done = NULL;
+	int rc;
+
+	route_table_init(&table);
 	rep = calloc(nr ? nr : 1, sizeof(*rep));
 	to = calloc(nr ? nr : 1, sizeof(*to));
-	if (rep == NULL || to == NULL || nr == 0) {
+	if (rep == NULL || to == NULL || nr == 0 ||
+	    (tr = calloc(nr, sizeof(*tr))) == NULL ||
+	    (idx = calloc(nr, sizeof(*idx))) == NULL ||
+	    (done = calloc(nr, 1)) == NULL) {
 		smtp_proto_reply_set(&oom, 451, "4.3.0", "out of memory");
 		while (smtp_server_replies_due(ss->s) > 0 &&
 		       smtp_server_content_reply(ss->s, &oom) == 0)
 			;
 		goto out;
 	}
-	request(w, ss, to, &req);
+	for (i = 0; i < nr; i++)
+		to[i] = smtp_server_rcpt(ss->s, i);
 	gw_err_clear();
-	if ((msg = spool_data(&ss->sp)) == NULL)
-		rc = GW_ERR_IO;
-	else
-		rc = process_message(&w->e, &req, msg, (size_t)ss->sp.len,
-				     &res);
-	decide(w, ss, rc, &res, rep, nr);
-	log_line(&req, &res, rc, rep, nr);
+	if ((rc = treatments(w, ss, to, nr, &table, tr)) != 0) {
+		log_err("which treatment: %s: %s", gw_strerror(rc),
+			gw_err_detail());
+		fail_all(rc, rep, nr);
+		answer(ss, rep, nr);
+		goto out;
+	}
+	gw_err_clear();
+	if ((msg = spool_data(&ss->sp)) == NULL) {
+		log_err("spool: %s", gw_err_detail());
+		fail_all(GW_ERR_IO, rep, nr);
+		answer(ss, rep, nr);
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		if (done[i])
+			continue;
+		for (j = i, n = 0; j < nr; j++)
+			if (!done[j] && treatment_same(&tr[i], &tr[j])) {
+				done[j] = 1;
+				idx[n++] = j;
+			}
+		deliver_group(w, ss, msg, &tr[i], to, idx, n, rep);
+	}
 	answer(ss, rep, nr);
 out:
-	process_result_free(&res);
+	route_table_free(&table);
 	spool_reset(&ss->sp);
 	ss->in_txn = 0;
 	free(rep);
 	free(to);
+	free(tr);
+	free(idx);
+	free(done);
 }
 
 /* ---- the poll loop -------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "keystore.h"
 #include "policy_backup.h"
+#include "policy_route.h"
 #include "profile.h"
 #include "textfmt.h"
 
@@ -115,9 +116,10 @@ policy_file_export_config(struct gw_txn *txn, struct gw_buf *out)
 		 "store records of\n"
 		 "# the gateway's identities, public keys, trusted CAs, "
 		 "harvested keys,\n"
-		 "# alerts and sending profiles. The identities' private "
-		 "keys are not\n"
-		 "# included: they live in the token and never leave it.\n"
+		 "# alerts, sending profiles and their table. The "
+		 "identities' private keys\n"
+		 "# are not "
+		 "included: they live in the token and never leave it.\n"
 		 "")) != 0 ||
 	    (rc = policy_backup_export(txn, POLICY_BACKUP_IDENTITIES, out)) !=
 		0 ||
@@ -136,7 +138,10 @@ policy_file_export_config(struct gw_txn *txn, struct gw_buf *out)
 	    (rc = policy_backup_export(txn, POLICY_BACKUP_ALERTS, out)) != 0 ||
 	    (rc = gw_buf_adds(out, "\n")) != 0)
 		return rc;
-	return policy_file_export_profiles(txn, out);
+	if ((rc = policy_file_export_profiles(txn, out)) != 0 ||
+	    (rc = gw_buf_adds(out, "\n")) != 0)
+		return rc;
+	return policy_route_export(txn, out, NULL);
 }
 
 /* ---- the import record -------------------------------------------------- */
@@ -191,6 +196,8 @@ struct policy_file_import {
 	size_t nca, capca;
 	struct prof_entry *pr;
 	size_t npr, cappr;
+	struct policy_route *routes;  /* NULL: no table section */
+	char routes_name[32];	      /* "N entries", its item's name */
 };
 
 void
@@ -206,6 +213,7 @@ policy_file_import_free(struct policy_file_import *imp)
 		X509_free(imp->ca[i].cert);
 	free(imp->ca);
 	free(imp->pr);
+	policy_route_free(imp->routes);
 	free(imp->src);
 	free(imp);
 }
@@ -612,12 +620,14 @@ enum section {
 	SEC_IDENTITIES,
 	SEC_HARVESTED,
 	SEC_ALERTS,
+	SEC_ROUTES,
 	SEC_COUNT,
 };
 
 static const char *const sec_headers[SEC_COUNT] = {
     KEYSTORE_EXPORT_HEADER,  POLICY_CAS_HEADER,	      POLICY_PROFILES_HEADER,
     POLICY_IDENTITIES_HEADER, POLICY_HARVESTED_HEADER, POLICY_ALERTS_HEADER,
+    POLICY_ROUTES_HEADER,
 };
 
 /* The section headers as "'a', 'b', ... or 'f'" for messages. */
@@ -729,6 +739,7 @@ parse_section(struct policy_file_import *imp, int sec, const char *buf,
 {
 	const char *p = buf + s->start;
 	size_t n = s->end - s->start;
+	int rc;
 
 	switch (sec) {
 	case SEC_PUBKEYS:
@@ -745,6 +756,14 @@ parse_section(struct policy_file_import *imp, int sec, const char *buf,
 	case SEC_ALERTS:
 		return policy_backup_parse(imp->bk, POLICY_BACKUP_ALERTS, p, n,
 					   imp->src, s->first);
+	case SEC_ROUTES:
+		if ((rc = policy_route_parse(p, n, imp->src, s->first,
+					     &imp->routes)) != 0)
+			return rc;
+		snprintf(imp->routes_name, sizeof(imp->routes_name),
+			 "%zu entr%s", imp->routes->t.n,
+			 imp->routes->t.n == 1 ? "y" : "ies");
+		return 0;
 	default:
 		return parse_profiles(imp, p, n, s->first);
 	}
@@ -979,20 +998,20 @@ write_cas(struct gw_txn *txn, struct policy_file_import *imp, time_t now)
 /* "2 public keys, 1 harvested key and 1 profile are already stored
  * ..." */
 static int
-conflict_error(size_t kconf, size_t hconf, size_t pconf)
+conflict_error(size_t kconf, size_t hconf, size_t pconf, size_t rconf)
 {
 	const struct {
 		size_t n;
 		const char *noun;
 	} c[] = {{kconf, "public key"}, {hconf, "harvested key"},
-		 {pconf, "profile"}};
-	char what[160];
-	size_t i, o = 0, left = kconf + hconf + pconf, kinds = 0;
+		 {pconf, "profile"}, {rconf, "sending profile table"}};
+	char what[200];
+	size_t i, o = 0, left = kconf + hconf + pconf + rconf, kinds = 0;
 
 	what[0] = '\0';
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		kinds += c[i].n > 0;
-	for (i = 0; i < 3 && o < sizeof(what); i++) {
+	for (i = 0; i < 4 && o < sizeof(what); i++) {
 		if (c[i].n == 0)
 			continue;
 		o += (size_t)snprintf(what + o, sizeof(what) - o, "%s%zu %s%s",
@@ -1008,11 +1027,24 @@ conflict_error(size_t kconf, size_t hconf, size_t pconf)
 			  left == 1 ? "it" : "them");
 }
 
+/* 1 when the import holds a profile named name. */
+static int
+file_has_profile(void *arg, const char *name)
+{
+	const struct policy_file_import *imp = arg;
+	size_t i;
+
+	for (i = 0; i < imp->npr; i++)
+		if (strcmp(imp->pr[i].p.name, name) == 0)
+			return 1;
+	return 0;
+}
+
 int
 policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 		  int replace, time_t now)
 {
-	size_t pconf = 0, hconf = 0, kconf;
+	size_t pconf = 0, hconf = 0, rconf = 0, kconf;
 	int rc;
 
 	if (now == 0)
@@ -1021,9 +1053,14 @@ policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 	if ((imp->bk != NULL &&
 	     (rc = policy_backup_apply_identities(txn, imp->bk)) != 0) ||
 	    (rc = policy_file_validate(txn, imp, now)) != 0 ||
+	    (imp->routes != NULL &&
+	     (rc = policy_route_validate(txn, imp->routes, imp->src,
+					 file_has_profile, imp)) != 0) ||
 	    (rc = classify_profiles(txn, imp, &pconf)) != 0 ||
 	    (imp->bk != NULL &&
-	     (rc = policy_backup_classify(txn, imp->bk, &hconf)) != 0))
+	     (rc = policy_backup_classify(txn, imp->bk, &hconf)) != 0) ||
+	    (imp->routes != NULL &&
+	     (rc = policy_route_classify(txn, imp->routes, &rconf)) != 0))
 		return rc;
 	if (imp->keys != NULL) {
 		rc = keystore_import_apply(txn, imp->keys, replace, now);
@@ -1033,13 +1070,17 @@ policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 			return rc;
 	}
 	kconf = key_conflicts(imp);
-	if (!replace && kconf + hconf + pconf > 0)
-		return conflict_error(kconf, hconf, pconf);
+	if (!replace && kconf + hconf + pconf + rconf > 0)
+		return conflict_error(kconf, hconf, pconf, rconf);
 	if ((rc = write_cas(txn, imp, now)) != 0 ||
 	    (imp->bk != NULL &&
 	     (rc = policy_backup_apply_rest(txn, imp->bk, replace)) != 0))
 		return rc;
-	return write_profiles(txn, imp, now);
+	/* The table last: its entries name profiles, the file's too. */
+	if ((rc = write_profiles(txn, imp, now)) != 0 ||
+	    imp->routes == NULL)
+		return rc;
+	return policy_route_apply(txn, imp->routes, replace);
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
@@ -1048,7 +1089,8 @@ size_t
 policy_file_import_count(const struct policy_file_import *imp)
 {
 	return (imp->keys ? keystore_import_count(imp->keys) : 0) + imp->nca +
-	       imp->npr + policy_backup_count(imp->bk);
+	       imp->npr + policy_backup_count(imp->bk) +
+	       (imp->routes != NULL && imp->routes->t.n > 0);
 }
 
 int
@@ -1087,7 +1129,17 @@ policy_file_import_item(const struct policy_file_import *imp, size_t i,
 		return 0;
 	}
 	i -= imp->npr;
-	return policy_backup_item(imp->bk, i, item);
+	if (i < policy_backup_count(imp->bk))
+		return policy_backup_item(imp->bk, i, item);
+	i -= policy_backup_count(imp->bk);
+	if (i == 0 && imp->routes != NULL && imp->routes->t.n > 0) {
+		item->kind = POLICY_FILE_ROUTES;
+		item->name = imp->routes_name;
+		item->line = imp->routes->first;
+		item->outcome = imp->routes->outcome;
+		return 0;
+	}
+	return gw_err_set(GW_ERR_INVALID, "no import item %zu", i);
 }
 
 const char *
@@ -1106,6 +1158,8 @@ policy_file_kind_name(enum policy_file_kind kind)
 		return "harvested";
 	case POLICY_FILE_ALERT:
 		return "alert";
+	case POLICY_FILE_ROUTES:
+		return "routes";
 	}
 	return "?";
 }

@@ -44,6 +44,7 @@
  *   smimegw-harvested 1      harvested keys (policy_backup.h)
  *   smimegw-alerts 1         alerts (policy_backup.h)
  *   smimegw-profiles 1       the sending profile text above
+ *   smimegw-routes 1         the sending profile table (policy_route.h)
  *
  * Any other line starting with "smimegw-" where a section could begin
  * is an unknown section or version.  The identities' private keys are
@@ -101,6 +102,7 @@ enum policy_file_kind {
 	POLICY_FILE_IDENTITY,
 	POLICY_FILE_HARVESTED,
 	POLICY_FILE_ALERT,
+	POLICY_FILE_ROUTES,	/* the sending profile table, one object */
 };
 
 enum policy_file_outcome {
@@ -135,7 +137,8 @@ int policy_file_apply(struct gw_txn *txn, struct policy_file_import *imp,
 		      int replace, time_t now);
 
 /* The objects of an import: public keys, then CAs, then profiles,
- * identities, harvested keys and alerts, each in file order. */
+ * identities, harvested keys and alerts, each in file order, then the
+ * sending profile table (named "N entries"). */
 struct policy_file_item {
 	enum policy_file_kind kind;
 	const char *name;	/* key, profile or identity name; a CA's or

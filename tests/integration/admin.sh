@@ -119,9 +119,9 @@ sed 's#^data_dir = data$#data_dir = restored#' "$T/smimegw.conf" >"$T/restored.c
 gr() { ${WRAP:-} "$SMIMEGW" -c "$T/restored.conf" "$@"; }
 ok "item19_export_import_roundtrip: export" gw config export "$T/backup.txt"
 has "item19_export_import_roundtrip: every kind counted" "$T/out" \
-	"exported 3 identities, 3 public keys, 1 CA, 4 harvested keys, 1 alert and 6 sending profiles to $T/backup.txt"
+	"exported 3 identities, 3 public keys, 1 CA, 4 harvested keys, 1 alert, 6 sending profiles and 0 table entries to $T/backup.txt"
 same "item19_export_import_roundtrip: the sections" "$(grep -E '^smimegw-' "$T/backup.txt" | tr '\n' ' ')" \
-	"smimegw-config 1 smimegw-identities 1 smimegw-pubkeys 1 smimegw-cas 1 smimegw-harvested 1 smimegw-alerts 1 smimegw-profiles 1 "
+	"smimegw-config 1 smimegw-identities 1 smimegw-pubkeys 1 smimegw-cas 1 smimegw-harvested 1 smimegw-alerts 1 smimegw-profiles 1 smimegw-routes 1 "
 ok "item19_export_import_roundtrip: import into a fresh store" gr config import "$T/backup.txt"
 same "item19_export_import_roundtrip: the same token has every identity's key" \
 	"$(grep -c 'is not on token' "$T/err")" 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # smimegw config export/import: the whole store (identities' records,
 # public keys, trusted CAs, harvested keys, alerts, sending profiles) in
-# one file.  A round trip into a second gateway (its own store and token,
+# one file (and the sending profile table).  A round trip into a second gateway (its own store and token,
 # identities of the same names, which it keeps) exports the same bytes
 # but for its own identities; every refusal (a broken section anywhere,
 # the last one included, a conflict) imports nothing; --replace replaces.
@@ -44,6 +44,10 @@ gw profile add partners --mode sign-encrypt --cert gw-both --action split >/dev/
 	gw profile add signed --mode sign --cert gw-sign --pss --digest sha512 --sign-mode opaque >/dev/null &&
 	gw profile add sealed --mode encrypt --action bounce --cipher aes128-gcm --oaep >/dev/null ||
 	echo "setup: profiles" >&2
+# The sending profile table: two entries, the second inserted first.
+gw route add --recipient @Example1.COM. --profile sealed >/dev/null &&
+	gw route add --sender boss@example.com --profile signed --position 1 >/dev/null ||
+	echo "setup: routes" >&2
 
 # lineof FILE ERE : the number of the last line of FILE matching ERE.
 lineof() { grep -nE -- "$2" "$1" | tail -1 | cut -d: -f1; }
@@ -56,12 +60,12 @@ unchanged() {
 # ---- export -----------------------------------------------------------------------
 ok "export" gw config export "$T/c1.txt"
 has "export reports the counts" "$T/out" \
-	"exported 2 identities, 3 public keys, 2 CAs, 0 harvested keys, 0 alerts and 3 sending profiles to $T/c1.txt"
+	"exported 2 identities, 3 public keys, 2 CAs, 0 harvested keys, 0 alerts, 3 sending profiles and 2 table entries to $T/c1.txt"
 same "header" "$(head -1 "$T/c1.txt")" "smimegw-config 1"
 matches "says that the identities' private keys are not in it" "$T/c1.txt" \
-	"^# alerts and sending profiles. The identities' private keys are not$"
+	"^# are not included: they live in the token and never leave it.$"
 same "the sections, in order" "$(grep -E '^smimegw-' "$T/c1.txt" | tr '\n' ' ')" \
-	"smimegw-config 1 smimegw-identities 1 smimegw-pubkeys 1 smimegw-cas 1 smimegw-harvested 1 smimegw-alerts 1 smimegw-profiles 1 "
+	"smimegw-config 1 smimegw-identities 1 smimegw-pubkeys 1 smimegw-cas 1 smimegw-harvested 1 smimegw-alerts 1 smimegw-profiles 1 smimegw-routes 1 "
 same "one entry per identity, public key and profile" "$(grep -c '^name: ' "$T/c1.txt")" 8
 same "a certificate per identity, public key and CA" "$(grep -c -- '-----BEGIN CERTIFICATE-----' "$T/c1.txt")" 7
 has "a CA entry says its ID" "$T/c1.txt" "# id: $ROOT"
@@ -75,8 +79,11 @@ sed -n '/^smimegw-pubkeys 1$/,/^smimegw-cas 1$/p' "$T/c1.txt" | sed '$d' | sed '
 	grep -v '^source: ' >"$T/pk-section.txt"
 ok "the public key section is the pubkey export, with each key's source" cmp "$T/pk.txt" "$T/pk-section.txt"
 gw profile export "$T/pr.txt" >/dev/null
-sed -n '/^smimegw-profiles 1$/,$p' "$T/c1.txt" >"$T/pr-section.txt"
+sed -n '/^smimegw-profiles 1$/,/^smimegw-routes 1$/p' "$T/c1.txt" | sed '$d' | sed '$d' >"$T/pr-section.txt"
 ok "the profile section is the profile export" cmp "$T/pr.txt" "$T/pr-section.txt"
+sed -n '/^smimegw-routes 1$/,$p' "$T/c1.txt" | grep -v '^#' >"$T/rt-section.txt"
+printf 'smimegw-routes 1\n\nsender: boss@example.com\nprofile: signed\n\nrecipient: @example1.com\nprofile: sealed\n' >"$T/rt-want.txt"
+ok "the table section: the entries in order, the domain as stored" cmp "$T/rt-want.txt" "$T/rt-section.txt"
 refused "--replace does not apply to export" "option '--replace' does not apply to 'config export'" \
 	gw config export "$T/x.txt" --replace
 refused "export needs FILE" "missing FILE" gw config export
@@ -95,7 +102,11 @@ matches "... and it says so" "$T/err" "warning: identity 'gw-sign': this gateway
 matches "a public key added, with its line" "$T/out" "^added +pubkey +bob \(line $(lineof "$T/c1.txt" '^name: bob$')\)$"
 matches "a CA added, with its ID and subject" "$T/out" "^added +ca +${ROOT:0:16} CN=Root CA \(line [0-9]+\)$"
 matches "a profile added" "$T/out" "^added +profile +signed \(line $(lineof "$T/c1.txt" '^name: signed$')\)$"
-has "summary" "$T/out" "imported 10 objects: 8 added, 0 replaced, 0 duplicates skipped, 2 identities of this gateway kept"
+matches "the table added, as one object" "$T/out" "^added +routes +2 entries \(line $(lineof "$T/c1.txt" '^smimegw-routes 1$')\)$"
+has "summary" "$T/out" "imported 11 objects: 9 added, 0 replaced, 0 duplicates skipped, 2 identities of this gateway kept"
+gw2 route list >"$T/rl2"
+matches "the table travels in order: 1" "$T/rl2" "^1 +sender +boss@example.com +signed +ok$"
+matches "the table travels in order: 2" "$T/rl2" "^2 +recipient +@example1.com +sealed +ok$"
 gw2 config export "$T/c2.txt" >/dev/null
 ok "round trip: the second gateway exports the same bytes but for its identities" \
 	cmp <(noids "$T/c1.txt") <(noids "$T/c2.txt")
@@ -104,7 +115,8 @@ matches "allow-expired travels with the key" "$T/old.show" "^Allow expired: +yes
 gw2 profile show signed >"$T/signed.show"
 matches "a profile's settings travel" "$T/signed.show" "^Digest: +sha512$"
 ok "re-import: every object a duplicate" gw2 config import "$T/c1.txt"
-has "duplicate summary" "$T/out" "imported 10 objects: 0 added, 0 replaced, 8 duplicates skipped, 2 identities of this gateway kept"
+has "duplicate summary" "$T/out" "imported 11 objects: 0 added, 0 replaced, 9 duplicates skipped, 2 identities of this gateway kept"
+matches "the same table is a duplicate" "$T/out" "^duplicate +routes +2 entries \(line [0-9]+\): identical, skipped$"
 matches "a duplicate CA" "$T/out" "^duplicate +ca +${ROOT:0:16} CN=Root CA \(line [0-9]+\): already trusted, skipped$"
 unchanged "duplicates change nothing" gw2 "$T/c2.txt"
 
@@ -150,6 +162,21 @@ broken "a stray line in the CA section" "$T/b11.txt" "b11.txt:$(lineof "$T/b11.t
 { sed '/^smimegw-cas 1$/,$d' "$T/new.txt"; echo "name: old2"; cat "$T/old.pem"; } >"$T/b12.txt"
 broken "an expired key without allow-expired" "$T/b12.txt" \
 	"b12.txt:$(lineof "$T/b12.txt" '^name: old2$'): key 'old2': the certificate is expired"
+{ cat "$T/new.txt"; printf '\nsmimegw-routes 1\nrecipient: @x.example\nprofile: nowhere\n'; } >"$T/b13.txt"
+broken "a table entry naming a profile that is nowhere" "$T/b13.txt" \
+	"b13.txt:$(lineof "$T/b13.txt" '^recipient: @x.example$'): profile: no sending profile named 'nowhere'"
+{ cat "$T/new.txt"; printf '\nsmimegw-routes 1\nrecipient: @x..example\nprofile: fresh\n'; } >"$T/b14.txt"
+broken "a table entry with a bad pattern" "$T/b14.txt" \
+	"b14.txt:$(lineof "$T/b14.txt" '^recipient: @x'): recipient: '@x..example': 'x..example' is not a domain"
+{ cat "$T/new.txt"; printf '\nsmimegw-routes 1\nsender: @x.example\n'; } >"$T/b15.txt"
+broken "a table entry without its profile" "$T/b15.txt" \
+	"b15.txt:$(lineof "$T/b15.txt" '^sender: @x.example$'): the entry has no 'profile:' line"
+{ cat "$T/new.txt"; printf '\nsmimegw-routes 1\nsender: @x.example\nprofile: fresh\n'; } >"$T/b16.txt"
+refused "a different table is a conflict" \
+	"1 sending profile table is already stored with different content; nothing was imported" \
+	gw config import "$T/b16.txt"
+matches "the table conflict is named" "$T/err" "conflict: routes \(1 entry, line $(lineof "$T/b16.txt" '^smimegw-routes 1$')\): a different sending profile table is stored"
+unchanged "a table conflict changes nothing (not even its new profile)" gw "$T/before.txt"
 ok "the valid file imports" gw config import "$T/new.txt"
 has "new objects added" "$T/out" "imported 3 objects: 3 added, 0 replaced, 0 duplicates skipped"
 gw config export "$T/before.txt" >/dev/null
@@ -165,13 +192,54 @@ matches "the key conflict is named" "$T/err" "conflict: pubkey 'bob' \(line 3\):
 matches "the profile conflict is named" "$T/err" "conflict: profile 'sealed' \(line $(lineof "$T/conflict.txt" '^name: sealed$')\): a different profile is stored under this name"
 unchanged "a refused import changes nothing (not even its new key)" gw "$T/before.txt"
 ok "import --replace" gw config import --replace "$T/conflict.txt"
+gw route list >"$T/rl1"
+matches "a table not in the file stays as it is" "$T/rl1" "^2 +recipient +@example1.com +sealed +ok$"
 matches "key replaced" "$T/out" "^replaced +pubkey +bob \(line 3\)$"
 matches "profile replaced" "$T/out" "^replaced +profile +sealed \(line [0-9]+\)$"
 has "replace summary" "$T/out" "imported 3 objects: 1 added, 2 replaced, 0 duplicates skipped"
 gw profile show sealed >"$T/sealed.show"
 matches "the profile holds the imported settings" "$T/sealed.show" "^Action: +split "
+ok "a table file with another table replaces with --replace" \
+	gw config import --replace <(printf 'smimegw-config 1\nsmimegw-routes 1\nrecipient: @y.example\nprofile: fresh\n')
+matches "the table replaced" "$T/out" "^replaced +routes +1 entry \(line 2\)$"
+gw route list >"$T/rl1"
+matches "the new table is stored" "$T/rl1" "^1 +recipient +@y.example +fresh +ok$"
 ok "restore from the export with --replace" gw config import --replace "$T/before.txt"
 gw pubkey delete eve >/dev/null
 unchanged "restored" gw "$T/before.txt"
 refused "import a missing file" "nothere.txt: No such file or directory" gw config import "$T/nothere.txt"
+
+# ---- smimegw route: errors name the field ---------------------------------------------
+refused "route add: a bad pattern names its field" "sender: '@a..b': 'a..b' is not a domain" \
+	gw route add --sender @a..b --profile sealed
+refused "route add: not an address or domain" "recipient: 'sealed' is not an address, @domain or @.domain" \
+	gw route add --recipient sealed --profile sealed
+refused "route add: a missing profile" "profile: no sending profile named 'nope'" \
+	gw route add --recipient @z.example --profile nope
+refused "route add: a position out of range" "position: '9' is not a position in 1..3" \
+	gw route add --recipient @z.example --profile sealed --position 9
+refused "route add: an entry already there (domain case, trailing dot)" \
+	"recipient: '@example1.com' is already at position 2 (profile 'sealed')" \
+	gw route add --recipient @EXAMPLE1.com. --profile signed
+refused "route add: both fields" "give one of --sender and --recipient" \
+	gw route add --sender @a.example --recipient @b.example --profile sealed
+refused "route add: no profile" "--profile is required" gw route add --sender @a.example
+refused "route remove: no such entry" "N: '7' is not a position in 1..2" gw route remove 7
+refused "route show: not a number" "N: 'x' is not a position in 1..2" gw route show x
+refused "profile delete: a profile the table names is kept" \
+	"sending profile 'signed' is named by entry 1 of the sending profile table" gw profile delete signed
+ok "route test: a sender entry" gw route test --from BOSS@example.com --to x@example1.com
+has "route test: the first entry wins" "$T/out" "profile: signed (entry 1: sender boss@example.com)"
+ok "route test: a recipient entry" gw route test --from a@example.com --to x@Example1.com.
+has "route test: entry 2" "$T/out" "profile: sealed (entry 2: recipient @example1.com)"
+ok "route test: no match" gw route test --from a@example.com --to x@sub.example1.com
+has "route test: no default" "$T/out" "profile: none, delivered unchanged (no entry matches and listener_outgoing_profile is empty)"
+ok "route show" gw route show 2
+matches "route show: the pattern" "$T/out" "^Pattern: +@example1.com$"
+ok "route remove" gw route remove 1
+has "route remove says what" "$T/out" "removed entry 1: sender boss@example.com -> profile 'signed'"
+ok "route clear" gw route clear
+has "route clear says how many" "$T/out" "removed 1 entry"
+gw config export "$T/empty-rt.txt" >/dev/null
+same "an empty table: the header alone" "$(sed -n '/^smimegw-routes 1$/,$p' "$T/empty-rt.txt" | grep -vc '^#')" 1
 finish

@@ -111,6 +111,56 @@ static const struct cfg_case cases[] = {
 		  {"listener_incoming_next_hop", "[::1]:10026"},
 		  {"workers", "3"},
 		  {"recipient_limit", "100"}}},
+	{.name = "smimegwd: the treatment settings by default",
+	 T(""),
+	 .want = {{"listener_outgoing_direction", "outgoing"},
+		  {"listener_incoming_direction", "incoming"},
+		  {"internal_domains", ""},
+		  {"incoming_decrypt", "yes"},
+		  {"incoming_signature", "retain"},
+		  {"incoming_harvest", "no"},
+		  {"incoming_harvest_options", ""},
+		  {"incoming_system_trust", "no"}}},
+	{.name = "smimegwd: the treatment settings set",
+	 T("listener_incoming_direction = auto\n"
+	   "internal_domains = example.com, .corp.example\n"
+	   "incoming_decrypt = no\n"
+	   "incoming_signature = remove\n"
+	   "incoming_harvest = yes\n"
+	   "incoming_harvest_options = updates  on-failure self-signed\n"
+	   "incoming_system_trust = yes\n"),
+	 .want = {{"listener_incoming_direction", "auto"},
+		  {"internal_domains", "example.com, .corp.example"},
+		  {"incoming_decrypt", "no"},
+		  {"incoming_signature", "remove"},
+		  {"incoming_harvest", "yes"},
+		  {"incoming_harvest_options",
+		   "updates  on-failure self-signed"},
+		  {"incoming_system_trust", "yes"}}},
+	{.name = "smimegwd: an outgoing listener cannot be incoming",
+	 T("listener_outgoing_direction = incoming\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: listener_outgoing_direction: 'incoming' is not one "
+		   "of: outgoing auto"},
+	{.name = "smimegwd: internal_domains with an address",
+	 T("internal_domains = example.com bob@example.org\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: internal_domains: 'bob@example.org' is not a "
+		   "domain (example.com) or its subdomains (.example.com)"},
+	{.name = "smimegwd: internal_domains with an empty label",
+	 T("internal_domains = example..com\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: internal_domains: 'example..com' is not a "
+		   "domain (example.com) or its subdomains (.example.com)"},
+	{.name = "smimegwd: an unknown harvesting option",
+	 T("incoming_harvest_options = updates always\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: incoming_harvest_options: 'always' is not one of: "
+		   "on-failure updates expired self-signed"},
+	{.name = "smimegwd: a harvesting option twice",
+	 T("incoming_harvest_options = expired updates expired\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: incoming_harvest_options: 'expired' given twice"},
 	{.name = "smimegwd: a listener without a port",
 	 T("listener_outgoing = 127.0.0.1\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -684,6 +734,22 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		     offsetof(struct gw_config, listener_incoming_proto)},
 		    {"listener_incoming_next_hop",
 		     offsetof(struct gw_config, listener_incoming_next_hop)},
+		    {"listener_outgoing_direction",
+		     offsetof(struct gw_config, listener_outgoing_direction)},
+		    {"listener_incoming_direction",
+		     offsetof(struct gw_config, listener_incoming_direction)},
+		    {"internal_domains",
+		     offsetof(struct gw_config, internal_domains)},
+		    {"incoming_decrypt",
+		     offsetof(struct gw_config, incoming_decrypt)},
+		    {"incoming_signature",
+		     offsetof(struct gw_config, incoming_signature)},
+		    {"incoming_harvest",
+		     offsetof(struct gw_config, incoming_harvest)},
+		    {"incoming_harvest_options",
+		     offsetof(struct gw_config, incoming_harvest_options)},
+		    {"incoming_system_trust",
+		     offsetof(struct gw_config, incoming_system_trust)},
 		}, nums[] = {
 		    {"workers", offsetof(struct gw_config, workers)},
 		    {"message_size_limit",
@@ -946,6 +1012,14 @@ test_print_defaults(void **state)
 	       "listener_incoming = \"\"\n"
 	       "listener_incoming_proto = \"lmtp\"\n"
 	       "listener_incoming_next_hop = \"\"\n"
+	       "listener_outgoing_direction = \"outgoing\"\n"
+	       "listener_incoming_direction = \"incoming\"\n"
+	       "internal_domains = \"\"\n"
+	       "incoming_decrypt = \"yes\"\n"
+	       "incoming_signature = \"retain\"\n"
+	       "incoming_harvest = \"no\"\n"
+	       "incoming_harvest_options = \"\"\n"
+	       "incoming_system_trust = \"no\"\n"
 	       "workers = %C\n"
 	       "message_size_limit = 52428800\n"
 	       "recipient_limit = 1000\n"

@@ -341,6 +341,10 @@ queue_id_of(const struct sess *ss)
 		   : "";
 }
 
+/* The start of the text of the journal's own replies (not the next
+ * hop's: upstream_reply() passes them on as they are). */
+static const char journal_text[] = "delivery journal";
+
 /* The recipients that need a copy get 451 4.3.0: nothing was relayed. */
 static void
 journal_defer(const struct process_result *res, struct smtp_reply *rep,
@@ -353,8 +357,9 @@ journal_defer(const struct process_result *res, struct smtp_reply *rep,
 	for (i = 0; i < res->nrcpts; i++)
 		if (res->rcpts[i].copy > 0)
 			smtp_proto_reply_set(&rep[i], 451, "4.3.0",
-					     "delivery journal: %s",
-					     gw_strerror(rc));
+					     "%s unavailable (see smimegwd's "
+					     "log)",
+					     journal_text);
 }
 
 /*
@@ -586,6 +591,8 @@ upstream_reply(struct smtp_reply *r, const char *applied)
 				     applied, in.text);
 		return;
 	}
+	if (strncmp(in.text, journal_text, sizeof(journal_text) - 1) == 0)
+		return;	/* ours: nothing was relayed */
 	if (*enh == '\0')
 		enh = in.code / 100 == 4 ? "4.0.0" : "5.0.0";
 	smtp_proto_reply_set(r, in.code, enh, "next hop: %s", in.text);

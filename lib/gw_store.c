@@ -524,6 +524,10 @@ env_open(struct gw_store *st)
 	if ((rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600)) != 0)
 		return gw_err_set(rc == EACCES ? GW_ERR_PERM : GW_ERR_STORE,
 				  "store %s: %s", st->path, mdb_strerror(rc));
+	/* Free the reader slots of processes that died in a read
+	 * transaction (a worker killed): LMDB frees them only here, and
+	 * the table (256) would fill up while others keep the file open. */
+	(void)mdb_reader_check(st->env, NULL);
 	map_find(st);
 	guard_set(st);
 	return 0;

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,6 +22,7 @@
 #include "unit_util.h"
 
 #include "gw_err.h"
+#include "gw_store.h"
 #include "journal.h"
 
 #define DAY 86400
@@ -336,6 +339,44 @@ cannot_be_written(void **state)
 	journal_close(j);
 }
 
+/*
+ * Workers killed inside a read transaction leave their reader slots
+ * behind; with another process holding the file open all along, 300 of
+ * them would fill LMDB's table (256) and every read would fail
+ * (GW_ERR_STORE_BUSY) unless an open frees the slots of the dead.
+ */
+static void
+killed_readers_do_not_fill_the_table(void **state)
+{
+	struct journal *j;
+	char dir[128];
+	int i, status;
+	pid_t pid;
+
+	(void)state;
+	j = open_case(dir, sizeof(dir));
+	for (i = 0; i < 300; i++) {
+		if ((pid = fork()) == 0) {
+			struct gw_store *st;
+			struct gw_txn *t;
+
+			if (gw_store_open_ex(dir, MAP,
+					     GW_STORE_CREATE | GW_STORE_JOURNAL,
+					     &st) != 0 ||
+			    gw_txn_begin(st, GW_TXN_READ, &t) != 0)
+				_exit(1);
+			raise(SIGKILL);
+			_exit(2);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGKILL);
+	}
+	assert_int_equal(count(j), 0);
+	journal_close(j);
+}
+
 int
 main(void)
 {
@@ -347,6 +388,7 @@ main(void)
 	    cmocka_unit_test(done_goes_to_the_bucket_of_begin),
 	    cmocka_unit_test(retention_and_purge),
 	    cmocka_unit_test(cannot_be_written),
+	    cmocka_unit_test(killed_readers_do_not_fill_the_table),
 	};
 	int rc;
 

@@ -67,7 +67,9 @@ struct gw_txn;
  * inside LMDB later (the file cut short or overwritten while in use)
  * ends the process with the exit status of a temporary failure and a
  * line on stderr instead of a signal; LMDB's assertion failures
- * likewise.
+ * likewise.  Every open frees the reader slots that processes which
+ * died in a read transaction left behind (a killed worker's), which
+ * LMDB would otherwise keep until its table is full.
  */
 #define GW_STORE_CREATE 0x1
 /*

@@ -194,16 +194,36 @@ for u in $USERS; do
 	done
 done >"$T/delivered"
 python3 - "$T/expect" "$T/delivered" "$PF_DIR/maillog" "$T/dsn" \
-	"$T/counts" <<'PY'
+	"$T/counts" "$T/faults.log" <<'PY'
 import collections, os, re, sys
-expect_f, deliv_f, log_f, dsn_d, out_f = sys.argv[1:6]
+expect_f, deliv_f, log_f, dsn_d, out_f, faults_f = sys.argv[1:7]
+# The reinjection smtpd processes killed (their pids).
+killed = set()
+for line in open(faults_f):
+    w = line.split()
+    if len(w) > 2 and w[1] == "nexthop":
+        killed.update(w[2:])
 expect = {}
 for line in open(expect_f):
     mid, rc, kind = line.split()
     expect[(mid, rc)] = kind
 deliv = collections.Counter(tuple(l.split()) for l in open(deliv_f))
 qid_mid, bounced = {}, set()
+copy_by = {}               # reinjected copy -> the smtpd pid that took it
+copies = {}                # (reinjected copy, rcpt) delivered
+hop_deferred = set()       # (queue id, rcpt): 451 "next hop: ..."
 for line in open(log_f, errors="replace"):
+    m = re.search(r"reinject/smtpd\[(\d+)\]: ([0-9A-F]+): client=", line)
+    if m:
+        copy_by[m.group(2)] = m.group(1)
+    m = re.search(r"\]: ([0-9A-F]+): to=<([^>]*)>, relay=virtual.*"
+                  r"status=sent", line)
+    if m:
+        copies[(m.group(1), m.group(2))] = True
+    m = re.search(r"\]: ([0-9A-F]+): to=<([^>]*)>.*status=deferred.*"
+                  r"next hop: ", line)
+    if m:
+        hop_deferred.add((m.group(1), m.group(2)))
     m = re.search(r"\]: ([0-9A-F]+): message-id=(<[^>]*>)", line)
     if m:
         qid_mid[m.group(1)] = m.group(2)
@@ -212,10 +232,19 @@ for line in open(log_f, errors="replace"):
     if m:
         bounced.add((m.group(1), m.group(2)))
 bounced = {(qid_mid.get(q, "?"), r) for q, r in bounced}
+# A copy queued by a next-hop smtpd that was killed before its reply
+# (the commit-to-reply window of any SMTP server, RFC 1047): the
+# relay's 451 then makes Postfix send it again.  Counted apart.
+hop_window = collections.Counter()
+hop_deferred = {(qid_mid.get(q, "?"), r) for q, r in hop_deferred}
+for (q, r) in copies:
+    key = (qid_mid.get(q, "?"), r)
+    if copy_by.get(q) in killed and key in hop_deferred:
+        hop_window[key] += 1
 dsn_text = "".join(open(os.path.join(dsn_d, f), errors="replace").read()
                    for f in os.listdir(dsn_d))
 c = collections.Counter()
-bad = []
+bad, hop = [], []
 for key, kind in expect.items():
     d, b = deliv.get(key, 0), key in bounced
     if b and key[0] not in dsn_text:
@@ -229,6 +258,9 @@ for key, kind in expect.items():
     elif d == 0:
         c["lost"] += 1
         bad.append(("lost", key))
+    elif d > 1 and d - hop_window[key] <= 1:
+        c["duplicated by the next hop"] += 1
+        hop.append(key)
     elif d > 1:
         c["duplicated"] += 1
         bad.append(("duplicated x%d" % d, key))
@@ -241,14 +273,29 @@ msgs = len({k[0] for k in expect})
 with open(out_f, "w") as f:
     f.write("messages=%d recipients=%d delivered=%d bounced=%d "
             "(oversized %d) lost=%d duplicated=%d unexpected=%d "
-            "delivered+bounced=%d bounced-without-DSN=%d\n"
+            "delivered+bounced=%d bounced-without-DSN=%d "
+            "duplicated-by-the-next-hop=%d\n"
             % (msgs, len(expect), c["delivered"], c["bounced"],
                c["bounced huge"], c["lost"], c["duplicated"],
                c["unexpected"], c["delivered and bounced"],
-               c["bounced without a DSN"]))
+               c["bounced without a DSN"],
+               c["duplicated by the next hop"]))
     for why, key in bad[:30]:
         f.write("  %s: %s %s\n" % (why, key[0], key[1]))
+with open(out_f + ".bad", "w") as f:
+    for why, key in bad[:10]:
+        f.write("%s\n" % key[0])
+    for key in hop[:3]:
+        f.write("%s\n" % key[0])
 PY
+# What Postfix and smimegwd logged about the messages at fault.
+for mid in $(sort -u "$T/counts.bad"); do
+	echo "fault run: the log of $mid:"
+	for q in $(grep -F "message-id=$mid" "$PF_DIR/maillog" |
+		sed -E 's/.*\]: ([0-9A-F]+): message-id=.*/\1/'); do
+		grep -E "(: $q: |orig_queue_id=$q|queue_id=$q )" "$PF_DIR/maillog" "$T/daemon.log"
+	done | sed 's/^/     | /'
+done
 echo "fault run: $(head -1 "$T/counts")"
 echo "fault run: kills: worker $(grep -cx worker "$T/faults.done")," \
 	"keyd $(grep -cx keyd "$T/faults.done")," \

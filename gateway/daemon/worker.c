@@ -324,11 +324,6 @@ reply_temp(struct smtp_reply *r, const char *why)
 	smtp_proto_reply_set(r, 451, "4.4.0", "next hop: %s", why);
 }
 
-/*
- * Relays every copy of res to the next hop, one transaction each, and
- * sets rep[i] for every recipient that needs a copy: the next hop's
- * reply, or a 451 when it could not be reached.
- */
 /* ---- the delivery journal (journal.h) ------------------------------ */
 
 static const char *
@@ -395,8 +390,8 @@ journal_start(struct worker *w, struct sess *ss,
 		journal_defer(res, rep, rc);
 		return -1;
 	}
-	to = calloc(res->nrcpts, sizeof(*to));
-	seen = calloc(res->nrcpts, 1);
+	to = calloc(res->nrcpts ? res->nrcpts : 1, sizeof(*to));
+	seen = calloc(res->nrcpts ? res->nrcpts : 1, 1);
 	for (i = n = 0; to != NULL && i < res->nrcpts; i++)
 		if (res->rcpts[i].copy > 0)
 			to[n++] = res->rcpts[i].address;
@@ -456,8 +451,15 @@ journal_accepted(struct worker *w, const struct sess *ss,
 			gw_strerror(rc), gw_err_detail());
 }
 
-/* ---- relay ------------------------------------------------------ */
+/* ---- relay, journaled ------------------------------------------- */
 
+/*
+ * Relays every copy of res to the next hop, one transaction each, and
+ * sets rep[i] for every recipient that needs a copy: the next hop's
+ * reply, or a 451 when it could not be reached; "accepted before" for
+ * the recipients the journal knows, and a 451 for all when it cannot be
+ * written (then nothing is relayed).
+ */
 static void
 relay(struct worker *w, struct sess *ss, const char *next_hop,
       const struct process_result *res, struct smtp_reply *rep)

@@ -25,8 +25,11 @@ static const char *const db_names[] = {
     GW_DB_IDENTITIES, GW_DB_PUBKEYS, GW_DB_HARVESTED, GW_DB_CAS,
     GW_DB_PROFILES,   GW_DB_ALERTS,  GW_DB_META,
     GW_DB_PUBKEYS_IX, GW_DB_HARVESTED_IX, GW_DB_ROUTES,
+    /* The delivery journal's environment (GW_STORE_JOURNAL) only. */
+    GW_DB_JOURNAL,
 };
 #define NDB (sizeof(db_names) / sizeof(db_names[0]))
+#define NDB_STORE (NDB - 1)	/* the store's: db_names[0 .. NDB_STORE) */
 
 struct gw_store {
 	MDB_env *env;
@@ -38,6 +41,7 @@ struct gw_store {
 	size_t map_len;
 	int created;
 	int sound;	      /* walked, or known as walked: commits say so */
+	size_t db_lo, db_hi;  /* its databases: db_names[db_lo .. db_hi) */
 };
 
 struct gw_txn {
@@ -80,11 +84,11 @@ store_err(int rc, const char *op)
 }
 
 static int
-db_index(const char *name, size_t *idx)
+db_index(const struct gw_store *st, const char *name, size_t *idx)
 {
 	size_t i = 0;
 
-	for (i = 0; i < NDB; i++) {
+	for (i = st->db_lo; i < st->db_hi; i++) {
 		if (strcmp(db_names[i], name) == 0) {
 			*idx = i;
 			return 0;
@@ -96,7 +100,7 @@ db_index(const char *name, size_t *idx)
 const char *
 gw_store_db_name(size_t i)
 {
-	return i < NDB ? db_names[i] : NULL;
+	return i < NDB_STORE ? db_names[i] : NULL;
 }
 
 /*
@@ -305,18 +309,19 @@ survey_file(const char *path, off_t *size)
 static int
 survey(struct gw_store *st, const char *dir, int create, int *fresh)
 {
+	const char *sub = st->db_lo == NDB_STORE ? "journal" : "store";
 	char lock[PATH_MAX];
 	off_t size = 0;
 	size_t len;
 	int rc;
 
 	*fresh = 0;
-	len = strlen(dir) + sizeof("/store/data.mdb");
+	len = strlen(dir) + sizeof("/journal/data.mdb");
 	if ((st->path = malloc(len)) == NULL ||
 	    (st->file = malloc(len)) == NULL)
 		return GW_ERR_NOMEM;
-	snprintf(st->path, len, "%s/store", dir);
-	snprintf(st->file, len, "%s/store/data.mdb", dir);
+	snprintf(st->path, len, "%s/%s", dir, sub);
+	snprintf(st->file, len, "%s/%s/data.mdb", dir, sub);
 	if ((size_t)snprintf(lock, sizeof(lock), "%s/lock.mdb", st->path) >=
 	    sizeof(lock))
 		return gw_err_set(GW_ERR_INVALID, "data_dir %s: too long", dir);
@@ -519,6 +524,10 @@ env_open(struct gw_store *st)
 	if ((rc = mdb_env_open(st->env, st->path, MDB_NOTLS, 0600)) != 0)
 		return gw_err_set(rc == EACCES ? GW_ERR_PERM : GW_ERR_STORE,
 				  "store %s: %s", st->path, mdb_strerror(rc));
+	/* Free the reader slots of processes that died in a read
+	 * transaction (a worker killed): LMDB frees them only here, and
+	 * the table (256) would fill up while others keep the file open. */
+	(void)mdb_reader_check(st->env, NULL);
 	map_find(st);
 	guard_set(st);
 	return 0;
@@ -594,6 +603,8 @@ gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 	*out = NULL;
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return GW_ERR_NOMEM;
+	st->db_lo = (flags & GW_STORE_JOURNAL) ? NDB_STORE : 0;
+	st->db_hi = (flags & GW_STORE_JOURNAL) ? NDB : NDB_STORE;
 	if ((rc = store_start(st, dir, map_size,
 			      (flags & GW_STORE_CREATE) != 0, 0, NULL,
 			      NULL)) != 0)
@@ -601,7 +612,7 @@ gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, 0, &txn)),
 			    "opening the store")) != 0)
 		goto out;
-	for (i = 0; i < NDB; i++) {
+	for (i = st->db_lo; i < st->db_hi; i++) {
 		if ((rc = store_err(LMDB(mdb_dbi_open(txn, db_names[i],
 						      MDB_CREATE, &st->dbi[i])),
 				    db_names[i])) != 0)
@@ -657,6 +668,7 @@ gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg)
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return GW_ERR_NOMEM;
+	st->db_hi = NDB_STORE;
 	rc = store_start(st, dir, 0, 0, 1, fn, arg);
 	gw_store_close(st);
 	return rc;
@@ -755,7 +767,7 @@ gw_txn_get(struct gw_txn *t, const char *db, const void *key, size_t klen,
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_get(t->txn, t->st->dbi[i], &k, &v)), db)) != 0 ||
 	    (rc = in_file(t, db, &v)) != 0)
@@ -773,7 +785,7 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	return store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
 				      (flags & GW_PUT_NOOVERWRITE)
@@ -789,7 +801,7 @@ gw_txn_del(struct gw_txn *t, const char *db, const void *key, size_t klen)
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	return store_err(LMDB(mdb_del(t->txn, t->st->dbi[i], &k, NULL)), db);
 }
@@ -802,7 +814,7 @@ gw_txn_count(struct gw_txn *t, const char *db, size_t *n)
 	int rc;
 
 	*n = 0;
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_stat(t->txn, t->st->dbi[i], &ms)), db)) != 0)
 		return rc;
@@ -818,7 +830,7 @@ gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 	size_t i = 0;
 	int rc, mrc;
 
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
 			    db)) != 0)
@@ -855,7 +867,7 @@ gw_txn_foreach_prefix(struct gw_txn *t, const char *db, const void *prefix,
 	size_t i = 0;
 	int rc, mrc;
 
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
 			    db)) != 0)
@@ -887,7 +899,7 @@ gw_txn_clear(struct gw_txn *t, const char *db)
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
 	return store_err(LMDB(mdb_drop(t->txn, t->st->dbi[i], 0)), db);
 }

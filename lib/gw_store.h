@@ -37,6 +37,8 @@ struct gw_txn;
 /* Indexes (gw_index.h): "NAME\0RECORD-KEY" keys with empty values. */
 #define GW_DB_PUBKEYS_IX "pubkeys-ix"
 #define GW_DB_HARVESTED_IX "harvested-ix"
+/* The delivery journal (GW_STORE_JOURNAL; gateway/daemon/journal.h). */
+#define GW_DB_JOURNAL "journal"
 
 /*
  * Opens the store under dir ("dir/store/data.mdb").  map_size is the
@@ -66,9 +68,19 @@ struct gw_txn;
  * inside LMDB later (the file cut short or overwritten while in use)
  * ends the process with the exit status of a temporary failure and a
  * line on stderr instead of a signal; LMDB's assertion failures
- * likewise.
+ * likewise.  Every open frees the reader slots that processes which
+ * died in a read transaction left behind (a killed worker's), which
+ * LMDB would otherwise keep until its table is full.
  */
 #define GW_STORE_CREATE 0x1
+/*
+ * With GW_STORE_JOURNAL the open is of smimegwd's delivery journal
+ * instead, a separate environment "dir/journal/data.mdb" with the one
+ * database GW_DB_JOURNAL (and none of the store's), checked on open
+ * like the store.  Only one environment is guarded against faults in
+ * its map (the one opened last): open the journal before the store.
+ */
+#define GW_STORE_JOURNAL 0x2
 int gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 		     struct gw_store **out);
 /* gw_store_open_ex() with GW_STORE_CREATE: for admin tools and tests. */
@@ -91,8 +103,8 @@ typedef void (*gw_store_count_fn)(void *arg, const char *db,
 				  unsigned long long records);
 int gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg);
 
-/* The names of the databases this build uses: GW_DB_* in order, then
- * NULL. */
+/* The names of the databases of the store this build uses: GW_DB_* in
+ * order (not the journal's), then NULL. */
 const char *gw_store_db_name(size_t i);
 
 #define GW_TXN_READ 0

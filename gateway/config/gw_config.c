@@ -95,6 +95,8 @@ static const struct cfg_key keys[] = {
     {"spool_memory_limit", CFG_SIZE, OFF(spool_memory_limit), "1M",
      (uint64_t)64 << 10, (uint64_t)1 << 30, NULL},
     {"smtp_timeout", CFG_COUNT, OFF(smtp_timeout), "300", 5, 3600, NULL},
+    {"journal_map_size", CFG_SIZE, OFF(journal_map_size), "1G",
+     (uint64_t)16 << 20, (uint64_t)1 << 40, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

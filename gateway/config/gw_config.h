@@ -52,6 +52,7 @@ struct gw_config {
 	uint64_t recipient_limit;	/* per transaction */
 	uint64_t spool_memory_limit;	/* in memory up to this, then a file */
 	uint64_t smtp_timeout;		/* seconds, both directions */
+	uint64_t journal_map_size;	/* the delivery journal's LMDB map */
 };
 
 /* Which file to read given the -c argument (may be NULL). */

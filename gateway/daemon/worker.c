@@ -20,6 +20,7 @@
 #include "gw_err.h"
 #include "gw_reply.h"
 #include "gw_store.h"
+#include "journal.h"
 #include "keysrc_keyd.h"
 #include "log.h"
 #include "process.h"
@@ -65,6 +66,7 @@ struct worker {
 	dev_t keyd_dev;
 	ino_t keyd_ino;
 	int broken;		/* the stream is gone: end, to be restarted */
+	struct journal *jn;	/* the delivery journal; NULL: open it */
 };
 
 /* ---- spool -------------------------------------------------------- */
@@ -164,6 +166,13 @@ spool_data(struct spool *sp)
 		return NULL;
 	}
 	return sp->map;
+}
+
+/* The content spool_data() made available. */
+static const unsigned char *
+spool_view(const struct spool *sp)
+{
+	return sp->fd < 0 ? sp->mem.data : sp->map;
 }
 
 /* ---- session callbacks ---------------------------------------------- */
@@ -316,10 +325,141 @@ reply_temp(struct smtp_reply *r, const char *why)
 	smtp_proto_reply_set(r, 451, "4.4.0", "next hop: %s", why);
 }
 
+/* ---- the delivery journal (journal.h) ------------------------------ */
+
+static const char *
+queue_id_of(const struct sess *ss)
+{
+	const struct smtp_xforward *xf = smtp_server_xforward(ss->s);
+
+	return xf != NULL && (xf->set & (1u << SMTP_XF_IDENT))
+		   ? xf->value[SMTP_XF_IDENT]
+		   : "";
+}
+
+/* The start of the text of the journal's own replies (not the next
+ * hop's: upstream_reply() passes them on as they are). */
+static const char journal_text[] = "delivery journal";
+
+/* The recipients that need a copy get 451 4.3.0: nothing was relayed. */
+static void
+journal_defer(const struct process_result *res, struct smtp_reply *rep,
+	      int rc)
+{
+	size_t i;
+
+	log_err("delivery journal: %s: %s; deferring", gw_strerror(rc),
+		gw_err_detail());
+	for (i = 0; i < res->nrcpts; i++)
+		if (res->rcpts[i].copy > 0)
+			smtp_proto_reply_set(&rep[i], 451, "4.3.0",
+					     "%s unavailable (see smimegwd's "
+					     "log)",
+					     journal_text);
+}
+
+/*
+ * Before the relay: the message's identity in jm and, for each
+ * recipient that needs a copy, whether the next hop accepted it before
+ * (done[i] = 1 and rep[i] 250: a retry after a crash) or a pending
+ * record.  Returns -1 when the journal cannot be written: every
+ * recipient that needs a copy then has its 451, and nothing is relayed.
+ */
+static int
+journal_start(struct worker *w, struct sess *ss,
+	      const struct process_result *res, struct smtp_reply *rep,
+	      struct journal_msg *jm, unsigned char *done)
+{
+	const char **to;
+	unsigned char *seen;
+	size_t i, n;
+	int rc;
+
+	gw_err_clear();
+	if ((rc = journal_msg_init(jm, queue_id_of(ss),
+				   smtp_server_mail_from(ss->s),
+				   spool_view(&ss->sp),
+				   (size_t)ss->sp.len)) != 0) {
+		journal_defer(res, rep, rc);
+		return -1;
+	}
+	if (!jm->usable)
+		return 0;
+	if (w->jn == NULL &&
+	    (rc = journal_open(w->cfg->data_dir,
+			       (size_t)w->cfg->journal_map_size, &w->jn)) != 0) {
+		journal_defer(res, rep, rc);
+		return -1;
+	}
+	to = calloc(res->nrcpts ? res->nrcpts : 1, sizeof(*to));
+	seen = calloc(res->nrcpts ? res->nrcpts : 1, 1);
+	for (i = n = 0; to != NULL && i < res->nrcpts; i++)
+		if (res->rcpts[i].copy > 0)
+			to[n++] = res->rcpts[i].address;
+	rc = to == NULL || seen == NULL
+		 ? GW_ERR_NOMEM
+		 : journal_begin(w->jn, jm, to, n, time(NULL), seen);
+	for (i = n = 0; rc == 0 && i < res->nrcpts; i++) {
+		if (res->rcpts[i].copy <= 0 || !seen[n++])
+			continue;
+		done[i] = 1;
+		smtp_proto_reply_set(&rep[i], 250, "2.0.0",
+				     "accepted before (delivery journal)");
+		log_info("delivery journal: queue_id=%s to=%s: the next hop "
+			 "accepted this message before; not relayed again",
+			 *queue_id_of(ss) ? queue_id_of(ss) : "-",
+			 res->rcpts[i].address);
+	}
+	free(to);
+	free(seen);
+	if (rc != 0) {
+		/* Opened again for the next message: the file may be
+		 * back by then. */
+		journal_close(w->jn);
+		w->jn = NULL;
+		journal_defer(res, rep, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After a copy's transaction: the recipients the next hop accepted.  A
+ * failure is logged and the replies stay 250: the next hop has the
+ * message, and a 4xx would make Postfix deliver it again; only the
+ * protection against a crash before the reply is lost for it.
+ */
+static void
+journal_accepted(struct worker *w, const struct sess *ss,
+		 const struct journal_msg *jm, const char **rcpts,
+		 const struct smtp_reply *const *got, size_t n)
+{
+	size_t k, m;
+	int rc;
+
+	if (!jm->usable || w->jn == NULL)
+		return;
+	for (k = m = 0; k < n; k++)
+		if (got[k] != NULL && got[k]->code / 100 == 2)
+			rcpts[m++] = rcpts[k];
+	gw_err_clear();
+	if ((rc = journal_done(w->jn, jm, rcpts, m, time(NULL))) != 0)
+		log_err("delivery journal: queue_id=%s: recording %zu "
+			"accepted recipient(s) failed: %s: %s; answering 250 "
+			"all the same (a crash before the reply would deliver "
+			"again)",
+			*queue_id_of(ss) ? queue_id_of(ss) : "-", m,
+			gw_strerror(rc), gw_err_detail());
+}
+
+/* ---- relay, journaled ------------------------------------------- */
+
 /*
  * Relays every copy of res to the next hop, one transaction each, and
  * sets rep[i] for every recipient that needs a copy: the next hop's
- * reply, or a 451 when it could not be reached.
+ * reply, or a 451 when it could not be reached; "accepted before" for
+ * the recipients the journal knows, and a 451 for all when it cannot be
+ * written (then nothing is relayed).
  */
 static void
 relay(struct worker *w, struct sess *ss, const char *next_hop,
@@ -328,12 +468,28 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 	struct smtp_client_conf cc;
 	struct smtp_client_txn t;
 	struct smtp_client *c = NULL;
-	const struct smtp_reply *r;
+	struct journal_msg jm;
+	const struct smtp_reply *r, **got = NULL;
 	const char **rcpts = NULL;
+	unsigned char *done = NULL;
 	size_t *idx = NULL, nr = res->nrcpts, k, i, n;
 	char why[300];
-	int fd, copy;
+	int fd = -1, copy;
 
+	snprintf(why, sizeof(why), "out of memory");
+	if ((done = calloc(nr ? nr : 1, 1)) == NULL)
+		goto fail;
+	if (journal_start(w, ss, res, rep, &jm, done) != 0) {
+		free(done);
+		return;
+	}
+	for (i = n = 0; i < nr; i++)
+		if (res->rcpts[i].copy > 0 && !done[i])
+			n++;
+	if (n == 0) {
+		free(done);
+		return;	/* every copy was accepted before */
+	}
 	if ((fd = relay_connect(next_hop, (int)w->cfg->smtp_timeout, why,
 				sizeof(why))) < 0)
 		goto fail;
@@ -343,13 +499,14 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 	snprintf(why, sizeof(why), "out of memory");
 	if ((c = smtp_client_new(&cc)) == NULL ||
 	    (rcpts = calloc(nr, sizeof(*rcpts))) == NULL ||
+	    (got = calloc(nr, sizeof(*got))) == NULL ||
 	    (idx = calloc(nr, sizeof(*idx))) == NULL)
 		goto fail;
 	for (copy = 1; copy <= (int)res->ncopies; copy++) {
 		const struct gw_buf *m = &res->copies[copy - 1].msg;
 
 		for (i = n = 0; i < nr; i++)
-			if (res->rcpts[i].copy == copy) {
+			if (res->rcpts[i].copy == copy && !done[i]) {
 				rcpts[n] = res->rcpts[i].address;
 				idx[n++] = i;
 			}
@@ -383,12 +540,13 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 		}
 		relay_drive(c, fd, m->data, m->len);
 		for (k = 0; k < n; k++) {
-			r = smtp_client_result(c, k);
+			r = got[k] = smtp_client_result(c, k);
 			if (r == NULL || r->code == 0)
 				reply_temp(&rep[idx[k]], "no reply");
 			else
 				rep[idx[k]] = *r;
 		}
+		journal_accepted(w, ss, &jm, rcpts, got, n);
 	}
 	if (smtp_client_state(c) == SMTP_CLIENT_READY &&
 	    smtp_client_quit(c) == 0)
@@ -396,17 +554,21 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 	/* Flush the QUIT; the reply does not matter any more. */
 	smtp_client_free(c);
 	free(rcpts);
+	free(got);
 	free(idx);
+	free(done);
 	close(fd);
 	return;
 fail:
 	for (i = 0; i < nr; i++)
-		if (res->rcpts[i].copy > 0)
+		if (res->rcpts[i].copy > 0 && (done == NULL || !done[i]))
 			reply_temp(&rep[i], why);
 	log_warn("relay: %s", why);
 	smtp_client_free(c);
 	free(rcpts);
+	free(got);
 	free(idx);
+	free(done);
 	if (fd >= 0)
 		close(fd);
 }
@@ -432,6 +594,8 @@ upstream_reply(struct smtp_reply *r, const char *applied)
 				     applied, in.text);
 		return;
 	}
+	if (strncmp(in.text, journal_text, sizeof(journal_text) - 1) == 0)
+		return;	/* ours: nothing was relayed */
 	if (*enh == '\0')
 		enh = in.code / 100 == 4 ? "4.0.0" : "5.0.0";
 	smtp_proto_reply_set(r, in.code, enh, "next hop: %s", in.text);
@@ -992,6 +1156,15 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	}
 	w.keyd_dev = st.st_dev;
 	w.keyd_ino = st.st_ino;
+	/* Before the store, which is then the environment guarded
+	 * (gw_store.h); a journal that does not open now is tried again
+	 * for each message, which is deferred meanwhile. */
+	if ((rc = journal_open(cfg->data_dir, (size_t)cfg->journal_map_size,
+			       &w.jn)) != 0)
+		log_err("delivery journal: %s: %s; deferring mail until it "
+			"opens", gw_strerror(rc), gw_err_detail());
+	gw_err_clear();
+	rc = 0;
 	if ((rc = engine_open(cfg, keyd_fd, &w.e)) != 0) {
 		log_err("cannot start: %s: %s", gw_strerror(rc),
 			gw_err_detail());
@@ -1076,5 +1249,6 @@ out:
 		sess_free(&w, w.nsess - 1);
 	keysrc_free(w.e.keys);
 	gw_store_close(w.e.store);
+	journal_close(w.jn);
 	return rc;
 }

@@ -92,6 +92,12 @@ static const struct cfg_case cases[] = {
 		  {"recipient_limit", "1000"},
 		  {"spool_memory_limit", "1048576"},
 		  {"smtp_timeout", "300"}}},
+	{.name = "smimegwd: the journal's map 1G by default, or as set",
+	 T(""),
+	 .want = {{"journal_map_size", "1073741824"}}},
+	{.name = "smimegwd: journal_map_size set",
+	 T("journal_map_size = 64M\n"),
+	 .want = {{"journal_map_size", "67108864"}}},
 	{.name = "smimegwd: workers default to the cores online",
 	 T(""),
 	 .want = {{"workers", "%C"}}},
@@ -759,6 +765,8 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		    {"spool_memory_limit",
 		     offsetof(struct gw_config, spool_memory_limit)},
 		    {"smtp_timeout", offsetof(struct gw_config, smtp_timeout)},
+		    {"journal_map_size",
+		     offsetof(struct gw_config, journal_map_size)},
 		};
 		size_t i;
 
@@ -1024,7 +1032,8 @@ test_print_defaults(void **state)
 	       "message_size_limit = 52428800\n"
 	       "recipient_limit = 1000\n"
 	       "spool_memory_limit = 1048576\n"
-	       "smtp_timeout = 300\n",
+	       "smtp_timeout = 300\n"
+	       "journal_map_size = 1073741824\n",
 	       want, sizeof(want));
 	assert_string_equal(got, want);
 	gw_config_free(cfg);

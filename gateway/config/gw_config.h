@@ -42,6 +42,9 @@ struct gw_config {
 	uint64_t recipient_limit;	/* per transaction */
 	uint64_t spool_memory_limit;	/* in memory up to this, then a file */
 	uint64_t smtp_timeout;		/* seconds, both directions */
+	char *user;		/* workers' user when started as root; "" */
+	char *keyd_user;	/* smimegw-keyd's user when root; "" */
+	char *control_socket;	/* smimegwd's; default data_dir/smimegwd.sock */
 };
 
 /* Which file to read given the -c argument (may be NULL). */

@@ -1,6 +1,7 @@
 /* master.c - the smimegwd master (master.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -461,6 +463,13 @@ users(const struct gw_config *cfg, struct priv_user *w, struct priv_user *k)
 	if ((rc = priv_lookup("user", cfg->user, w)) != 0 ||
 	    (rc = priv_lookup("keyd_user", cfg->keyd_user, k)) != 0)
 		return rc;
+	/* A worker must not be able to read what keyd reads. */
+	if (w->set && k->set && w->uid == k->uid)
+		return gw_err_set_at(GW_ERR_CONFIG, "keyd_user",
+				     "keyd_user: '%s' has the uid of user "
+				     "'%s' (%lu): the workers could read the "
+				     "PIN", k->name, w->name,
+				     (unsigned long)w->uid);
 	return 0;
 }
 
@@ -613,6 +622,27 @@ reload_now(struct master *m, char *why, size_t whylen)
 	return 0;
 }
 
+/* A control socket in a folder the workers' user owns (data_dir, by
+ * default) is theirs to replace: said once, at start. */
+static void
+ctl_dir_check(const struct master *m)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (!m->wuser.set || m->wuser.uid == 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s", m->ctl_path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if (stat(*dir ? dir : "/", &st) == 0 && st.st_uid == m->wuser.uid)
+		log_warn("control_socket %s: its folder is user %s's, who "
+			 "could replace it: set control_socket to a folder "
+			 "of root's, e.g. /run/smimegw/smimegwd.sock",
+			 m->ctl_path, m->wuser.name);
+}
+
 /* Once before the first generation: the users and the control socket,
  * the checks that make a start fail. */
 static int
@@ -634,6 +664,7 @@ prepare(struct master *m)
 			 "applied; the children run as this process");
 	if ((m->ctl_path = strdup(cfg->control_socket)) == NULL)
 		return GW_ERR_NOMEM;
+	ctl_dir_check(m);
 	if ((rc = control_listen(m->ctl_path, &m->ctl)) != 0)
 		return rc;
 	if ((rc = bind_all(m)) != 0) {

@@ -201,6 +201,8 @@ same "the master stays root (it binds and starts the children)" \
 same "control socket: mode 0600, owned by root" \
 	"$(stat -c '%a %U' "$T/data/smimegwd.sock")" "600 root"
 ok "sd_notify: READY=1" grep -qx "READY=1" "$NOTES"
+ok "the log warns: the control socket is in the workers' folder" \
+	grep -q "control_socket $SOCK: its folder is user $WU's" "$T/daemon.log"
 matches "sd_notify: STATUS= names the generation" "$NOTES" \
 	"^STATUS=generation 1: keyd and 2 workers"
 
@@ -262,6 +264,10 @@ conf p-se "user = no-such-user-$$
 keyd_user = $KU"
 refused "reload with a missing user: refused, naming the key" \
 	"user: no such user 'no-such-user-$$'" ctl reload
+conf p-se "user = $WU
+keyd_user = $WU"
+refused "reload with keyd_user = user: refused, naming keyd_user" \
+	"keyd_user: '$WU' has the uid of user '$WU'" ctl reload
 same "refused reloads: the generation stays" "$(jget "d['generation']")" "$gen"
 same "refused reloads: the same workers run" "$(workers | sort | tr '\n' ' ')" "$cur"
 refused "status with a stranger's uid: refused" "Permission denied" \

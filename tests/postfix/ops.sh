@@ -227,6 +227,29 @@ same "status --json: messages 1" "$(jget "d['messages']['messages']")" 1
 same "status --json: one worker handled it" \
 	"$(jget "sorted(w['messages'] for w in d['workers'])")" "[0, 1]"
 
+# ---- the token's files go away: deferred, the token's state in status --------
+TOKDIR=$(dirname "$(find "$T/tok/tokens" -name token.object | head -1)")
+mv "$TOKDIR" "$T/away"
+ok "send to alice while the token is gone" pf_send --to alice@$D \
+	--header "Subject: token gone" --body "Waits."
+wait_count "d['messages']['deferred']" 1
+for ((i = 0; i < 100; i++)); do
+	[ "$(jget "d['keyd']['token']")" != up ] && break
+	sleep 0.1
+done
+tok=$(jget "d['keyd']['token']")
+ok "token gone: status says the token is not up ($tok)" \
+	test "$tok" = down -o "$tok" = reopening -o "$tok" = opening
+ok "token gone: status gives the reason" test -n "$(jget "d['keyd']['detail']")"
+contains "token gone: the human form too" "$(status)" "keyd: pid"
+same "token gone: nothing delivered meanwhile" "$(pf_count alice)" 1
+mv "$T/away" "$TOKDIR"
+wait_count "d['keyd']['token']" up
+postqueue -c "$PF_CONF" -f
+PF_TIMEOUT=90 ok "token back: the deferred message is delivered" \
+	pf_wait_delivered 2 alice
+wait_count "d['messages']['delivered']" 2
+
 # ---- reload ------------------------------------------------------------------
 old=$(workers | sort | tr '\n' ' ')
 conf p-se "$USERS"
@@ -244,8 +267,8 @@ for p in $(workers); do
 	same "new worker $p runs as $WU" "$(awk '/^Uid:/ {print $3}' /proc/$p/status)" "$WUID"
 done
 wait_count "d['keyd']['token']" up
-same "reload: the counts stay (delivered 1)" \
-	"$(jget "d['messages']['delivered']")" 1
+same "reload: the counts stay (delivered 2, deferred at least 1)" \
+	"$(jget "d['messages']['delivered'], d['messages']['deferred'] >= 1")" "2 True"
 
 ok "send to carol (no key, action bounce)" pf_send --to carol@$D \
 	--header "Subject: no key for carol" --body "Never delivered."
@@ -306,7 +329,7 @@ ok "not root: the log says user and keyd_user are not applied" \
 wait_count "d['keyd']['token']" up
 ok "send to alice again" pf_send --to alice@$D \
 	--header "Subject: not root" --body "Body."
-ok "alice's second copy arrives" pf_wait_delivered 2 alice
+ok "alice's third copy arrives" pf_wait_delivered 3 alice
 ok "SIGTERM: everything stops" stop_daemon
 DPID=
 

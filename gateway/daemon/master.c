@@ -51,7 +51,7 @@ struct master {
 	int backoff;
 	int gen_failed;		/* start the generation again */
 	time_t started;
-	struct priv_user wuser, kuser;	/* the children's ids (root) */
+	struct privdrop_user wuser, kuser;	/* the children's ids (root) */
 	int ctl;		/* the control socket; -1 */
 	char *ctl_path;
 	int stopping;
@@ -109,13 +109,13 @@ listen_on(const char *key, const char *hostport, int *out)
  * death signal is set after the ids change, which clears it. */
 static void
 child_exec(const char *prog, char **argv, pid_t master,
-	   const struct priv_user *u)
+	   const struct privdrop_user *u)
 {
 	sigset_t none;
 	struct sigaction sa;
 	int sig;
 
-	if (priv_drop(u) != 0) {
+	if (privdrop_apply(u) != 0) {
 		log_err("%s: %s", argv[0], gw_err_detail());
 		_exit(78);
 	}
@@ -452,7 +452,8 @@ mono_usec(void)
 
 /* The users of a configuration, when the master is root. */
 static int
-users(const struct gw_config *cfg, struct priv_user *w, struct priv_user *k)
+users(const struct gw_config *cfg, struct privdrop_user *w,
+      struct privdrop_user *k)
 {
 	int rc;
 
@@ -460,8 +461,8 @@ users(const struct gw_config *cfg, struct priv_user *w, struct priv_user *k)
 	memset(k, 0, sizeof(*k));
 	if (geteuid() != 0)
 		return 0;
-	if ((rc = priv_lookup("user", cfg->user, w)) != 0 ||
-	    (rc = priv_lookup("keyd_user", cfg->keyd_user, k)) != 0)
+	if ((rc = privdrop_lookup("user", cfg->user, w)) != 0 ||
+	    (rc = privdrop_lookup("keyd_user", cfg->keyd_user, k)) != 0)
 		return rc;
 	/* A worker must not be able to read what keyd reads. */
 	if (w->set && k->set && w->uid == k->uid)
@@ -479,7 +480,7 @@ static int
 reload(struct master *m, char *why, size_t whylen)
 {
 	struct gw_config *ncfg = NULL;
-	struct priv_user wu, ku;
+	struct privdrop_user wu, ku;
 	int rc;
 
 	notify("RELOADING=1\nMONOTONIC_USEC=%llu", mono_usec());
@@ -523,16 +524,16 @@ kid_report(struct master *m, struct child *k)
 {
 	struct ipc_frame f;
 	char state[CTL_STATE_MAX], detail[CTL_TEXT_MAX];
+	struct ctl_counts c;
 	int rc;
 
 	gw_err_clear();
 	if ((rc = ipc_read(k->sfd, &f)) == 0) {
-		if (k->worker >= 0 && ipc_frame_type(&f) == CTL_STATS)
-			rc = ctl_counts_get(&f, &k->c) != 0 ||
-				     ipc_end(&f) != 0
-				 ? GW_ERR_PARSE
-				 : 0;
-		else if (k->worker < 0 && ipc_frame_type(&f) == KEYD_STATUS) {
+		if (k->worker >= 0 && ipc_frame_type(&f) == CTL_STATS) {
+			if ((rc = ctl_counts_get(&f, &c)) == 0 &&
+			    (rc = ipc_end(&f)) == 0)
+				k->c = c;
+		} else if (k->worker < 0 && ipc_frame_type(&f) == KEYD_STATUS) {
 			ipc_get_str(&f, state, sizeof(state));
 			ipc_get_str(&f, detail, sizeof(detail));
 			if ((rc = ipc_end(&f)) == 0 && k->gen == m->gen) {

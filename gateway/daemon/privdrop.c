@@ -13,7 +13,7 @@
 #define GROUPS_MAX 64
 
 int
-priv_lookup(const char *key, const char *name, struct priv_user *u)
+privdrop_lookup(const char *key, const char *name, struct privdrop_user *u)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
@@ -45,7 +45,7 @@ priv_lookup(const char *key, const char *name, struct priv_user *u)
 }
 
 int
-priv_drop(const struct priv_user *u)
+privdrop_apply(const struct privdrop_user *u)
 {
 	gid_t groups[GROUPS_MAX];
 	int ngroups = GROUPS_MAX;

@@ -13,7 +13,7 @@
 
 #include <sys/types.h>
 
-struct priv_user {
+struct privdrop_user {
 	int set;		/* 0: keep the master's ids */
 	char name[64];
 	uid_t uid;
@@ -25,7 +25,7 @@ struct priv_user {
  * name "" leaves u unset.  GW_ERR_CONFIG "key: no such user 'name'"
  * when it is not there, GW_ERR_IO when the lookup itself failed.
  */
-int priv_lookup(const char *key, const char *name, struct priv_user *u);
+int privdrop_lookup(const char *key, const char *name, struct privdrop_user *u);
 
 /*
  * Becomes u (nothing when u is unset): setgroups() to the user's
@@ -33,6 +33,6 @@ int priv_lookup(const char *key, const char *name, struct priv_user *u);
  * saved ids and that setuid(0) fails.  GW_ERR_PERM with the step that
  * failed.  Called in a child between fork and exec.
  */
-int priv_drop(const struct priv_user *u);
+int privdrop_apply(const struct privdrop_user *u);
 
 #endif

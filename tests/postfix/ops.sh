@@ -333,5 +333,10 @@ ok "alice's third copy arrives" pf_wait_delivered 3 alice
 ok "SIGTERM: everything stops" stop_daemon
 DPID=
 
+ok "no sanitizer report in the daemon's log" \
+	sh -c "! grep -E 'Sanitizer|runtime error' '$T/daemon.log'"
+ok "no process exited for want of its user" \
+	sh -c "! grep -E 'setgroups|setgid|setuid' '$T/daemon.log'"
+
 pf_stop
 finish

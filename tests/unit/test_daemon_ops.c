@@ -60,18 +60,18 @@ dir_teardown(void **state)
 static void
 test_lookup(void **state)
 {
-	struct priv_user u;
+	struct privdrop_user u;
 
 	(void)state;
-	assert_int_equal(priv_lookup("user", "", &u), 0);
+	assert_int_equal(privdrop_lookup("user", "", &u), 0);
 	assert_int_equal(u.set, 0);
-	assert_int_equal(priv_lookup("user", "root", &u), 0);
+	assert_int_equal(privdrop_lookup("user", "root", &u), 0);
 	assert_int_equal(u.set, 1);
 	assert_int_equal(u.uid, 0);
 	assert_int_equal(u.gid, 0);
 	assert_string_equal(u.name, "root");
 	gw_err_clear();
-	assert_int_equal(priv_lookup("keyd_user", "no-such-user-xyz", &u),
+	assert_int_equal(privdrop_lookup("keyd_user", "no-such-user-xyz", &u),
 			 GW_ERR_CONFIG);
 	assert_int_equal(u.set, 0);
 	assert_string_equal(gw_err_field(), "keyd_user");
@@ -83,12 +83,12 @@ test_lookup(void **state)
 static void
 test_drop_unset_changes_nothing(void **state)
 {
-	struct priv_user u;
+	struct privdrop_user u;
 	uid_t before = geteuid();
 
 	(void)state;
 	memset(&u, 0, sizeof(u));
-	assert_int_equal(priv_drop(&u), 0);
+	assert_int_equal(privdrop_apply(&u), 0);
 	assert_int_equal(geteuid(), before);
 }
 
@@ -97,7 +97,7 @@ test_drop_unset_changes_nothing(void **state)
 static void
 test_drop_to_nobody(void **state)
 {
-	struct priv_user u;
+	struct privdrop_user u;
 	gid_t groups[8];
 	int status, n;
 	pid_t pid;
@@ -105,9 +105,9 @@ test_drop_to_nobody(void **state)
 	(void)state;
 	if (geteuid() != 0)
 		skip();
-	assert_int_equal(priv_lookup("user", "nobody", &u), 0);
+	assert_int_equal(privdrop_lookup("user", "nobody", &u), 0);
 	if ((pid = fork()) == 0) {
-		if (priv_drop(&u) != 0)
+		if (privdrop_apply(&u) != 0)
 			_exit(1);
 		if (getuid() != u.uid || geteuid() != u.uid ||
 		    getgid() != u.gid || getegid() != u.gid)

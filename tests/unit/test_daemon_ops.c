@@ -229,6 +229,49 @@ test_control_requests(void **state)
 	assert_int_equal(stat(path, &sb), -1);
 }
 
+/* A client whose uid is neither root nor the master's gets no answer,
+ * even when the socket's mode would let it in. */
+static void
+test_control_stranger(void **state)
+{
+	struct privdrop_user u;
+	struct ipc_msg m;
+	char c;
+	int lfd, fd, status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(privdrop_lookup("user", "nobody", &u), 0);
+	assert_int_equal(control_listen(path, &lfd), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	if ((pid = fork()) == 0) {
+		if (privdrop_apply(&u) != 0)
+			_exit(1);
+		fd = dial();
+		ipc_msg_init(&m, CTL_REQ_RELOAD, 1);
+		if (ipc_write(fd, &m) != 0)
+			_exit(2);
+		/* Refused: closed without a byte (an end of file, or a
+		 * reset since the request was never read). */
+		_exit(read(fd, &c, 1) <= 0 ? 0 : 3);
+	}
+	assert_true(pid > 0);
+	/* Its connection, once it is queued. */
+	for (;;) {
+		control_accept(lfd, &ops);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10000);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(reloads, 1);	/* test_control_requests' only */
+	control_close(lfd, path);
+}
+
 static void
 test_control_live_stale_other(void **state)
 {
@@ -333,6 +376,8 @@ main(void)
 	    cmocka_unit_test(test_drop_unset_changes_nothing),
 	    cmocka_unit_test(test_drop_to_nobody),
 	    cmocka_unit_test_setup_teardown(test_control_requests, dir_setup,
+					    dir_teardown),
+	    cmocka_unit_test_setup_teardown(test_control_stranger, dir_setup,
 					    dir_teardown),
 	    cmocka_unit_test_setup_teardown(test_control_live_stale_other,
 					    dir_setup, dir_teardown),

@@ -187,6 +187,10 @@ for p in $(workers); do
 	fi
 	contains "worker $p: core dumps off (RLIMIT_CORE 0)" \
 		"$(grep 'Max core file size' "/proc/$p/limits")" " 0 "
+	# Not dumpable: the kernel gives its /proc files to root, not to
+	# the process's user.
+	same "worker $p: not dumpable (/proc/PID/status owned by root)" \
+		"$(stat -c %u "/proc/$p/status")" 0
 	refused "worker $p's ids cannot open the PIN file" "Permission denied" \
 		as_process "$p" cat "$T/tok/user.pin"
 done
@@ -196,6 +200,7 @@ same "keyd runs as $KU" "$(awk '/^Uid:/ {print $2" "$3" "$4" "$5}' /proc/$k/stat
 ok "keyd's ids open the PIN file" as_process "$k" cat "$T/tok/user.pin"
 contains "keyd maps the module" "$(cat "/proc/$k/maps")" softhsm
 contains "keyd: core dumps off" "$(grep 'Max core file size' "/proc/$k/limits")" " 0 "
+same "keyd: not dumpable (/proc/PID/status owned by root)" "$(stat -c %u "/proc/$k/status")" 0
 same "the master stays root (it binds and starts the children)" \
 	"$(awk '/^Uid:/ {print $3}' /proc/$DPID/status)" 0
 same "control socket: mode 0600, owned by root" \

@@ -42,3 +42,34 @@ endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/hsm-setup/
 	DESTINATION ${CMAKE_INSTALL_DATADIR}/smimegw/hsm-setup
 	USE_SOURCE_PERMISSIONS)
+
+# systemd: smimegwd.service (its programs' folder filled in when it is
+# installed, so "cmake --install --prefix P" names P/bin), the users
+# (sysusers.d) and folders (tmpfiles.d).  The folders are relative to
+# the prefix (/usr/lib/systemd/system with -DCMAKE_INSTALL_PREFIX=/usr);
+# -DSMIMEGW_SYSTEMD=OFF leaves them out.
+option(SMIMEGW_SYSTEMD "install the systemd unit, sysusers.d and tmpfiles.d"
+	ON)
+set(SMIMEGW_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
+	"systemd unit folder, relative to the prefix")
+set(SMIMEGW_SYSUSERSDIR "lib/sysusers.d" CACHE STRING
+	"sysusers.d folder, relative to the prefix")
+set(SMIMEGW_TMPFILESDIR "lib/tmpfiles.d" CACHE STRING
+	"tmpfiles.d folder, relative to the prefix")
+if(SMIMEGW_SYSTEMD)
+	set(smimegw_unit_in ${PROJECT_SOURCE_DIR}/contrib/systemd/smimegwd.service.in)
+	set(smimegw_unit ${CMAKE_BINARY_DIR}/contrib/smimegwd.service)
+	install(CODE "
+		if(IS_ABSOLUTE \"${CMAKE_INSTALL_BINDIR}\")
+			set(SMIMEGW_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
+		else()
+			set(SMIMEGW_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+		endif()
+		configure_file(\"${smimegw_unit_in}\" \"${smimegw_unit}\" @ONLY)
+	")
+	install(FILES ${smimegw_unit} DESTINATION ${SMIMEGW_SYSTEMD_UNITDIR})
+	install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/sysusers.conf
+		DESTINATION ${SMIMEGW_SYSUSERSDIR} RENAME smimegw.conf)
+	install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/tmpfiles.conf
+		DESTINATION ${SMIMEGW_TMPFILESDIR} RENAME smimegw.conf)
+endif()

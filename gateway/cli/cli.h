@@ -181,5 +181,6 @@ int cli_profile_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_route_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_process_main(struct cli_ctx *ctx, int argc, char **argv);
 int cli_store_main(struct cli_ctx *ctx, int argc, char **argv);
+int cli_daemon_main(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -164,6 +164,7 @@ static const struct {
     {"process", cli_process_main},
     {"config", cli_config_main},
     {"store", cli_store_main},
+    {"daemon", cli_daemon_main},
 };
 
 static void
@@ -204,6 +205,9 @@ usage(FILE *fp)
 		"(a backup)\n"
 		"  store check         read every page and record of the "
 		"store\n"
+		"  daemon status|reload\n"
+		"                      the running smimegwd, through its "
+		"control socket\n"
 		"\n"
 		"options:\n"
 		"  -c FILE             configuration file (default: "

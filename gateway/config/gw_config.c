@@ -14,6 +14,7 @@
 #include "p11_uri.h"
 
 #define LINE_MAX_BYTES 4096
+#define CTL_NAME "smimegwd.sock"
 
 enum cfg_type {
 	CFG_PATH,
@@ -97,6 +98,9 @@ static const struct cfg_key keys[] = {
     {"smtp_timeout", CFG_COUNT, OFF(smtp_timeout), "300", 5, 3600, NULL},
     {"journal_map_size", CFG_SIZE, OFF(journal_map_size), "1G",
      (uint64_t)16 << 20, (uint64_t)1 << 40, NULL},
+    {"user", CFG_NAME, OFF(user), "", 0, 0, NULL},
+    {"keyd_user", CFG_NAME, OFF(keyd_user), "", 0, 0, NULL},
+    {"control_socket", CFG_PATH, OFF(control_socket), NULL, 0, 0, NULL},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -464,6 +468,16 @@ apply_defaults(struct gw_config *c)
 			if ((rc = set_key(c, &keys[i], keys[i].def, NULL,
 					  "default")) != 0)
 				return rc;
+			continue;
+		}
+		/* control_socket: in data_dir. */
+		if (keys[i].off == OFF(control_socket)) {
+			size_t n = strlen(c->data_dir) + sizeof(CTL_NAME) + 1;
+
+			if ((*str_field(c, &keys[i]) = malloc(n)) == NULL)
+				return GW_ERR_NOMEM;
+			snprintf(*str_field(c, &keys[i]), n, "%s/%s",
+				 c->data_dir, CTL_NAME);
 			continue;
 		}
 		/* authserv_id: the host name. */

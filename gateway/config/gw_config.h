@@ -53,6 +53,9 @@ struct gw_config {
 	uint64_t spool_memory_limit;	/* in memory up to this, then a file */
 	uint64_t smtp_timeout;		/* seconds, both directions */
 	uint64_t journal_map_size;	/* the delivery journal's LMDB map */
+	char *user;		/* workers' user when started as root; "" */
+	char *keyd_user;	/* smimegw-keyd's user when root; "" */
+	char *control_socket;	/* smimegwd's; default data_dir/smimegwd.sock */
 };
 
 /* Which file to read given the -c argument (may be NULL). */

@@ -1,20 +1,31 @@
 /* master.c - the smimegwd master (master.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
+#include "ctl_proto.h"
 #include "gw_err.h"
+#include "ipc.h"
+#include "keyd_proto.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
+#include "privdrop.h"
 
 #define MAX_WORKERS 64
 #define MAX_CHILDREN 512
@@ -25,6 +36,8 @@ struct child {
 	pid_t pid;
 	unsigned gen;
 	int worker;	/* -1: keyd */
+	int sfd;	/* its counters (worker) or token state (keyd); -1 */
+	struct ctl_counts c;
 };
 
 struct master {
@@ -36,6 +49,16 @@ struct master {
 	unsigned gen;		/* the current generation */
 	time_t gen_start;
 	int backoff;
+	int gen_failed;		/* start the generation again */
+	time_t started;
+	struct privdrop_user wuser, kuser;	/* the children's ids (root) */
+	int ctl;		/* the control socket; -1 */
+	char *ctl_path;
+	int stopping;
+	struct ctl_counts done;	/* messages of the workers that ended */
+	char token[CTL_STATE_MAX];	/* the current keyd's token */
+	char token_detail[CTL_TEXT_MAX];
+	time_t token_since;
 };
 
 static int
@@ -80,16 +103,22 @@ listen_on(const char *key, const char *hostport, int *out)
 	return 0;
 }
 
-/* The child's side of exec: default signals, no blocked ones, and
- * SIGTERM when the master goes away (even by SIGKILL), so that no
- * worker or keyd outlives it. */
+/* The child's side of exec: its user's ids (root only: privdrop.h),
+ * default signals, no blocked ones, and SIGTERM when the master goes
+ * away (even by SIGKILL), so that no worker or keyd outlives it.  The
+ * death signal is set after the ids change, which clears it. */
 static void
-child_exec(const char *prog, char **argv, pid_t master)
+child_exec(const char *prog, char **argv, pid_t master,
+	   const struct privdrop_user *u)
 {
 	sigset_t none;
 	struct sigaction sa;
 	int sig;
 
+	if (privdrop_apply(u) != 0) {
+		log_err("%s: %s", argv[0], gw_err_detail());
+		_exit(78);
+	}
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master)
 		_exit(127);
 
@@ -104,14 +133,46 @@ child_exec(const char *prog, char **argv, pid_t master)
 	_exit(127);
 }
 
+/* Takes sfd (closed here when there is no room). */
 static void
-kid_add(struct master *m, pid_t pid, int worker)
+kid_add(struct master *m, pid_t pid, int worker, int sfd)
 {
-	if (m->nkids == MAX_CHILDREN)
+	struct child *k;
+
+	if (m->nkids == MAX_CHILDREN) {
+		if (sfd >= 0)
+			close(sfd);
 		return;
-	m->kids[m->nkids].pid = pid;
-	m->kids[m->nkids].gen = m->gen;
-	m->kids[m->nkids++].worker = worker;
+	}
+	k = &m->kids[m->nkids++];
+	memset(k, 0, sizeof(*k));
+	k->pid = pid;
+	k->gen = m->gen;
+	k->worker = worker;
+	k->sfd = sfd;
+	if (worker < 0) {
+		snprintf(m->token, sizeof(m->token), "opening");
+		m->token_detail[0] = '\0';
+		m->token_since = time(NULL);
+	}
+}
+
+/* A pair for a child's reports: [0] the master's end, [1] the child's
+ * (close-on-exec until keep_fd()).  A failure is logged; the child then
+ * runs without reporting. */
+static void
+report_pair(int sv[2])
+{
+	struct timeval tv = {2, 0};
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_warn("socketpair (reports): %s", strerror(errno));
+		sv[0] = sv[1] = -1;
+		return;
+	}
+	/* Frames come whole; never wait long on one cut short. */
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	shutdown(sv[0], SHUT_WR);
 }
 
 static int
@@ -128,8 +189,9 @@ generation_start(struct master *m)
 	int sv[MAX_WORKERS][2], nw = (int)m->cfg->workers, i, j, n;
 	int failed = 0;
 	pid_t master = getpid();
-	char num[MAX_WORKERS][16], wnum[16], lnum[2][24];
+	char num[MAX_WORKERS][16], wnum[16], lnum[2][24], snum[16];
 	char *argv[MAX_WORKERS * 2 + 16];
+	int rp[2];
 	pid_t pid;
 
 	if (nw > MAX_WORKERS)
@@ -146,7 +208,8 @@ generation_start(struct master *m)
 			}
 			return GW_ERR_IO;
 		}
-	/* keyd: one --fd per worker. */
+	/* keyd: one --fd per worker, its token state on --status-fd. */
+	report_pair(rp);
 	if ((pid = fork()) == 0) {
 		n = 0;
 		argv[n++] = (char *)"smimegw-keyd";
@@ -160,16 +223,27 @@ generation_start(struct master *m)
 			argv[n++] = (char *)"--fd";
 			argv[n++] = num[i];
 		}
+		if (rp[1] >= 0) {
+			keep_fd(rp[1]);
+			snprintf(snum, sizeof(snum), "%d", rp[1]);
+			argv[n++] = (char *)"--status-fd";
+			argv[n++] = snum;
+		}
 		argv[n] = NULL;
-		child_exec(m->o->keyd, argv, master);
+		child_exec(m->o->keyd, argv, master, &m->kuser);
 	}
+	if (rp[1] >= 0)
+		close(rp[1]);
 	if (pid < 0) {
 		log_err("fork (keyd): %s", strerror(errno));
 		failed = 1;
+		if (rp[0] >= 0)
+			close(rp[0]);
 	} else
-		kid_add(m, pid, -1);
+		kid_add(m, pid, -1, rp[0]);
 	for (i = 0; i < nw; i++) {
 		close(sv[i][0]);
+		report_pair(rp);
 		if ((pid = fork()) == 0) {
 			n = 0;
 			argv[n++] = (char *)"smimegwd";
@@ -192,20 +266,32 @@ generation_start(struct master *m)
 				argv[n++] = (char *)"--listen";
 				argv[n++] = lnum[j];
 			}
+			if (rp[1] >= 0) {
+				keep_fd(rp[1]);
+				snprintf(snum, sizeof(snum), "%d", rp[1]);
+				argv[n++] = (char *)"--master-fd";
+				argv[n++] = snum;
+			}
 			argv[n] = NULL;
-			child_exec(m->o->self, argv, master);
+			child_exec(m->o->self, argv, master, &m->wuser);
 		}
+		if (rp[1] >= 0)
+			close(rp[1]);
 		if (pid < 0) {
 			log_err("fork (worker %d): %s", i, strerror(errno));
 			failed = 1;
+			if (rp[0] >= 0)
+				close(rp[0]);
 		} else
-			kid_add(m, pid, i);
+			kid_add(m, pid, i, rp[0]);
 		close(sv[i][1]);
 	}
 	if (failed)
 		return GW_ERR_IO;
 	log_notice("generation %u: keyd and %d worker%s started", m->gen, nw,
 		   nw == 1 ? "" : "s");
+	notify("STATUS=generation %u: keyd and %d worker%s", m->gen, nw,
+	       nw == 1 ? "" : "s");
 	return 0;
 }
 
@@ -232,6 +318,39 @@ describe(int status, char *buf, size_t len)
 			 strsignal(WTERMSIG(status)));
 	else
 		snprintf(buf, len, "status %d", status);
+}
+
+static void kid_report(struct master *m, struct child *k);
+
+/* What stays of a child that ended: its messages, in the totals; for
+ * the current keyd, the token is down until the next one opens it. */
+static void
+kid_gone(struct master *m, struct child *k, const char *how)
+{
+	struct pollfd p;
+	int i;
+
+	/* What it said before it ended counts. */
+	while (k->sfd >= 0) {
+		p.fd = k->sfd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 0) <= 0)
+			break;
+		kid_report(m, k);
+	}
+	if (k->sfd >= 0)
+		close(k->sfd);
+	k->sfd = -1;
+	if (k->worker >= 0) {
+		m->done.messages += k->c.messages;
+		for (i = 0; i < CTL_NOUTCOMES; i++)
+			m->done.by[i] += k->c.by[i];
+	} else if (k->gen == m->gen) {
+		snprintf(m->token, sizeof(m->token), "down");
+		snprintf(m->token_detail, sizeof(m->token_detail),
+			 "smimegw-keyd ended: %s", how);
+		m->token_since = time(NULL);
+	}
 }
 
 /* Reaps the children that ended; 1 when one of the current generation
@@ -262,6 +381,7 @@ reap(struct master *m, int stopping)
 		} else
 			log_info("pid %ld of generation %u ended: %s",
 				 (long)pid, m->kids[i].gen, how);
+		kid_gone(m, &m->kids[i], how);
 		m->kids[i] = m->kids[--m->nkids];
 	}
 	/* A keyd whose workers are all gone is told to end too. */
@@ -326,36 +446,290 @@ bind_all(struct master *m)
 	return 0;
 }
 
-/* Reads the configuration again: 0, or -1 (logged) when the running
- * one stays. */
-static int
-reload(struct master *m)
+static unsigned long long
+mono_usec(void)
 {
-	struct gw_config *ncfg = NULL;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ULL +
+	       (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/* The users of a configuration, when the master is root. */
+static int
+users(const struct gw_config *cfg, struct privdrop_user *w,
+      struct privdrop_user *k)
+{
 	int rc;
 
-	if ((rc = gw_config_load(m->cfg->path, &ncfg)) != 0) {
-		log_err("reload: %s: %s; keeping the running configuration",
-			gw_strerror(rc), gw_err_detail());
+	memset(w, 0, sizeof(*w));
+	memset(k, 0, sizeof(*k));
+	if (geteuid() != 0)
+		return 0;
+	if ((rc = privdrop_lookup("user", cfg->user, w)) != 0 ||
+	    (rc = privdrop_lookup("keyd_user", cfg->keyd_user, k)) != 0)
+		return rc;
+	/* A worker must not be able to read what keyd reads. */
+	if (w->set && k->set && w->uid == k->uid)
+		return gw_err_set_at(GW_ERR_CONFIG, "keyd_user",
+				     "keyd_user: '%s' has the uid of user "
+				     "'%s' (%lu): the workers could read the "
+				     "PIN", k->name, w->name,
+				     (unsigned long)w->uid);
+	return 0;
+}
+
+/* Reads the configuration again: 0, or -1 (logged; why says it) when
+ * the running one stays. */
+static int
+reload(struct master *m, char *why, size_t whylen)
+{
+	struct gw_config *ncfg = NULL;
+	struct privdrop_user wu, ku;
+	int rc;
+
+	notify("RELOADING=1\nMONOTONIC_USEC=%llu", mono_usec());
+	gw_err_clear();
+	if ((rc = gw_config_load(m->cfg->path, &ncfg)) != 0)
+		snprintf(why, whylen, "%s: %s", gw_strerror(rc),
+			 gw_err_detail());
+	else if (strcmp(ncfg->listener_outgoing,
+			m->cfg->listener_outgoing) != 0 ||
+		 strcmp(ncfg->listener_incoming,
+			m->cfg->listener_incoming) != 0)
+		snprintf(why, whylen, "the listener addresses changed: "
+			 "restart smimegwd for that");
+	else if (strcmp(ncfg->control_socket, m->cfg->control_socket) != 0)
+		snprintf(why, whylen, "control_socket changed: restart "
+			 "smimegwd for that");
+	else if (check(ncfg) != 0 || users(ncfg, &wu, &ku) != 0)
+		snprintf(why, whylen, "%s", gw_err_detail());
+	else {
+		gw_config_free(m->cfg);
+		m->cfg = ncfg;
+		m->wuser = wu;
+		m->kuser = ku;
+		log_notice("reload: %s read; starting a new generation",
+			   ncfg->path);
+		notify("READY=1");
+		return 0;
+	}
+	log_err("reload: %s; keeping the running configuration", why);
+	gw_config_free(ncfg);
+	notify("READY=1\nSTATUS=reload refused: %s", why);
+	return -1;
+}
+
+/* ---- reports and the control socket --------------------------------- */
+
+/* One frame from a child's report stream; the stream is closed when
+ * it ends or breaks (the child is reaped as usual). */
+static void
+kid_report(struct master *m, struct child *k)
+{
+	struct ipc_frame f;
+	char state[CTL_STATE_MAX], detail[CTL_TEXT_MAX];
+	struct ctl_counts c;
+	int rc;
+
+	gw_err_clear();
+	if ((rc = ipc_read(k->sfd, &f)) == 0) {
+		if (k->worker >= 0 && ipc_frame_type(&f) == CTL_STATS) {
+			if ((rc = ctl_counts_get(&f, &c)) == 0 &&
+			    (rc = ipc_end(&f)) == 0)
+				k->c = c;
+		} else if (k->worker < 0 && ipc_frame_type(&f) == KEYD_STATUS) {
+			ipc_get_str(&f, state, sizeof(state));
+			ipc_get_str(&f, detail, sizeof(detail));
+			if ((rc = ipc_end(&f)) == 0 && k->gen == m->gen) {
+				snprintf(m->token, sizeof(m->token), "%s",
+					 state);
+				snprintf(m->token_detail,
+					 sizeof(m->token_detail), "%s",
+					 detail);
+				m->token_since = time(NULL);
+				notify("STATUS=generation %u: token %s",
+				       m->gen, state);
+			}
+		} else
+			rc = gw_err_set(GW_ERR_PARSE, "frame type %#x",
+					ipc_frame_type(&f));
+	}
+	ipc_frame_free(&f);
+	if (rc == 0)
+		return;
+	if (rc != GW_ERR_NOT_FOUND)
+		log_warn("pid %ld: its reports: %s; not read any more",
+			 (long)k->pid, gw_err_detail());
+	close(k->sfd);
+	k->sfd = -1;
+}
+
+static void
+ctl_status(void *arg, struct ctl_status *st)
+{
+	struct master *m = arg;
+	int i, j;
+
+	st->master_pid = (uint32_t)getpid();
+	st->started = (uint64_t)m->started;
+	st->now = (uint64_t)time(NULL);
+	st->gen = m->gen;
+	snprintf(st->conf, sizeof(st->conf), "%s", m->cfg->path);
+	snprintf(st->token, sizeof(st->token), "%s",
+		 m->stopping ? "stopping" : m->token);
+	snprintf(st->token_detail, sizeof(st->token_detail), "%s",
+		 m->token_detail);
+	st->token_since = (uint64_t)m->token_since;
+	st->total = m->done;
+	for (i = 0; i < m->nkids; i++) {
+		const struct child *k = &m->kids[i];
+		struct ctl_worker *w;
+
+		if (k->worker < 0) {
+			if (k->gen == m->gen)
+				st->keyd_pid = (uint32_t)k->pid;
+			continue;
+		}
+		st->total.sessions += k->c.sessions;
+		st->total.messages += k->c.messages;
+		for (j = 0; j < CTL_NOUTCOMES; j++)
+			st->total.by[j] += k->c.by[j];
+		if (st->nworkers == CTL_WORKERS_MAX)
+			continue;
+		w = &st->w[st->nworkers++];
+		w->pid = (uint32_t)k->pid;
+		w->gen = k->gen;
+		w->index = (uint32_t)k->worker;
+		w->retiring = k->gen != m->gen;
+		w->c = k->c;
+	}
+}
+
+static int reload_now(struct master *m, char *why, size_t whylen);
+
+static int
+ctl_reload(void *arg, char *why, size_t whylen)
+{
+	return reload_now(arg, why, whylen) == 0;
+}
+
+static int
+reload_now(struct master *m, char *why, size_t whylen)
+{
+	if (m->stopping) {
+		snprintf(why, whylen, "smimegwd is stopping");
 		return -1;
 	}
-	if (strcmp(ncfg->listener_outgoing, m->cfg->listener_outgoing) != 0 ||
-	    strcmp(ncfg->listener_incoming, m->cfg->listener_incoming) != 0) {
-		log_err("reload: the listener addresses changed: restart "
-			"smimegwd for that; keeping the running configuration");
-		gw_config_free(ncfg);
+	if (reload(m, why, whylen) != 0)
 		return -1;
+	retire_old(m, m->gen, SIGUSR1);
+	m->gen_failed = generation_start(m) != 0;
+	return 0;
+}
+
+/* A control socket in a folder the workers' user owns (data_dir, by
+ * default) is theirs to replace: said once, at start. */
+static void
+ctl_dir_check(const struct master *m)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (!m->wuser.set || m->wuser.uid == 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s", m->ctl_path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if (stat(*dir ? dir : "/", &st) == 0 && st.st_uid == m->wuser.uid)
+		log_warn("control_socket %s: its folder is user %s's, who "
+			 "could replace it: set control_socket to a folder "
+			 "of root's, e.g. /run/smimegw/smimegwd.sock",
+			 m->ctl_path, m->wuser.name);
+}
+
+/* Once before the first generation: the users and the control socket,
+ * the checks that make a start fail. */
+static int
+prepare(struct master *m)
+{
+	const struct gw_config *cfg = m->cfg;
+	int rc;
+
+	if ((rc = check(cfg)) != 0 ||
+	    (rc = users(cfg, &m->wuser, &m->kuser)) != 0)
+		return rc;
+	if (geteuid() == 0 && (!m->wuser.set || !m->kuser.set))
+		log_warn("started as root without %s: %s run as root; see "
+			 "smimegwd(8)",
+			 !m->wuser.set ? "user" : "keyd_user",
+			 !m->wuser.set ? "the workers" : "smimegw-keyd");
+	else if (geteuid() != 0 && (*cfg->user || *cfg->keyd_user))
+		log_info("not started as root: user and keyd_user are not "
+			 "applied; the children run as this process");
+	if ((m->ctl_path = strdup(cfg->control_socket)) == NULL)
+		return GW_ERR_NOMEM;
+	ctl_dir_check(m);
+	if ((rc = control_listen(m->ctl_path, &m->ctl)) != 0)
+		return rc;
+	if ((rc = bind_all(m)) != 0) {
+		control_close(m->ctl, m->ctl_path);
+		m->ctl = -1;
+		return rc;
 	}
-	if ((rc = check(ncfg)) != 0) {
-		log_err("reload: %s; keeping the running configuration",
-			gw_err_detail());
-		gw_config_free(ncfg);
-		return -1;
+	return 0;
+}
+
+static void
+start_stopping(struct master *m, int sig, time_t now, time_t *deadline)
+{
+	int i;
+
+	if (m->stopping)
+		return;
+	log_notice("%s: draining and stopping", strsignal(sig));
+	notify("STOPPING=1\nSTATUS=draining");
+	m->stopping = 1;
+	*deadline = now + (time_t)m->cfg->smtp_timeout + 10;
+	for (i = 0; i < 2; i++)
+		if (m->lfd[i] >= 0)
+			close(m->lfd[i]);
+	m->lfd[0] = m->lfd[1] = -1;
+	retire_old(m, m->gen, SIGTERM);
+}
+
+/* Waits up to a second for a signal, a control client or a child's
+ * report; handles the last two.  Returns the signal, or 0. */
+static int
+wait_event(struct master *m, int sfd, const struct control_ops *ops)
+{
+	struct pollfd pfd[MAX_CHILDREN + 2];
+	struct signalfd_siginfo si;
+	int idx[MAX_CHILDREN], n = 0, i, nk = 0;
+
+	pfd[n].fd = sfd;
+	pfd[n++].events = POLLIN;
+	pfd[n].fd = m->ctl;
+	pfd[n++].events = POLLIN;
+	for (i = 0; i < m->nkids; i++) {
+		if (m->kids[i].sfd < 0)
+			continue;
+		idx[nk++] = i;
+		pfd[n].fd = m->kids[i].sfd;
+		pfd[n++].events = POLLIN;
 	}
-	gw_config_free(m->cfg);
-	m->cfg = ncfg;
-	log_notice("reload: %s read; starting a new generation",
-		   ncfg->path);
+	if (poll(pfd, (nfds_t)n, 1000) <= 0)
+		return 0;
+	for (i = 0; i < nk; i++)
+		if (pfd[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+			kid_report(m, &m->kids[idx[i]]);
+	if (pfd[1].revents & POLLIN)
+		control_accept(m->ctl, ops);
+	if ((pfd[0].revents & POLLIN) &&
+	    read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		return (int)si.ssi_signo;
 	return 0;
 }
 
@@ -363,18 +737,22 @@ int
 master_run(const struct master_opts *o, struct gw_config *cfg)
 {
 	struct master m;
-	struct timespec tick = {1, 0};
-	siginfo_t si;
+	struct control_ops ops;
+	char why[CTL_TEXT_MAX];
 	sigset_t set;
 	time_t restart_at = 0, deadline = 0, now;
-	int rc, sig, stopping = 0, i, gen_failed;
+	int rc, sig, i, sfd;
 
 	memset(&m, 0, sizeof(m));
 	m.o = o;
 	m.cfg = cfg;
 	m.lfd[0] = m.lfd[1] = -1;
+	m.ctl = -1;
 	m.backoff = 1;
-	if ((rc = check(cfg)) != 0 || (rc = bind_all(&m)) != 0) {
+	m.started = time(NULL);
+	snprintf(m.token, sizeof(m.token), "opening");
+	if ((rc = prepare(&m)) != 0) {
+		free(m.ctl_path);
 		gw_config_free(cfg);
 		return rc;
 	}
@@ -385,36 +763,34 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_notice("listening:%s%s%s%s; %llu workers",
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		rc = gw_err_set(GW_ERR_IO, "signalfd: %s", strerror(errno));
+		control_close(m.ctl, m.ctl_path);
+		free(m.ctl_path);
+		gw_config_free(cfg);
+		return rc;
+	}
+	ops.status = ctl_status;
+	ops.reload = ctl_reload;
+	ops.arg = &m;
+	log_notice("listening:%s%s%s%s; %llu workers; control %s",
 		   *cfg->listener_outgoing ? " outgoing " : "",
 		   cfg->listener_outgoing,
 		   *cfg->listener_incoming ? " incoming " : "",
-		   cfg->listener_incoming, (unsigned long long)cfg->workers);
-	gen_failed = generation_start(&m) != 0;
+		   cfg->listener_incoming, (unsigned long long)cfg->workers,
+		   m.ctl_path);
+	m.gen_failed = generation_start(&m) != 0;
+	notify("READY=1\nMAINPID=%ld", (long)getpid());
 	for (;;) {
-		sig = sigtimedwait(&set, &si, &tick);
+		sig = wait_event(&m, sfd, &ops);
 		now = time(NULL);
-		if (sig == SIGTERM || sig == SIGINT) {
-			if (!stopping) {
-				log_notice("%s: draining and stopping",
-					   strsignal(sig));
-				stopping = 1;
-				deadline = now +
-					   (time_t)m.cfg->smtp_timeout + 10;
-				for (i = 0; i < 2; i++)
-					if (m.lfd[i] >= 0)
-						close(m.lfd[i]);
-				m.lfd[0] = m.lfd[1] = -1;
-				retire_old(&m, m.gen, SIGTERM);
-			}
-		} else if (sig == SIGHUP && !stopping) {
-			if (reload(&m) == 0) {
-				retire_old(&m, m.gen, SIGUSR1);
-				gen_failed = generation_start(&m) != 0;
-			}
-		}
-		if ((reap(&m, stopping) || gen_failed) && restart_at == 0) {
-			gen_failed = 0;
+		if (sig == SIGTERM || sig == SIGINT)
+			start_stopping(&m, sig, now, &deadline);
+		else if (sig == SIGHUP)
+			reload_now(&m, why, sizeof(why));
+		if ((reap(&m, m.stopping) || m.gen_failed) && restart_at == 0 &&
+		    !m.stopping) {
+			m.gen_failed = 0;
 			if (now - m.gen_start >= STABLE_SECS)
 				m.backoff = 1;
 			restart_at = now + m.backoff;
@@ -425,13 +801,13 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 					: m.backoff * 2;
 			retire_old(&m, m.gen, SIGUSR1);
 		}
-		if (!stopping && restart_at != 0 && now >= restart_at) {
+		if (!m.stopping && restart_at != 0 && now >= restart_at) {
 			restart_at = 0;
-			gen_failed = generation_start(&m) != 0;
+			m.gen_failed = generation_start(&m) != 0;
 		}
-		if (stopping && m.nkids == 0)
+		if (m.stopping && m.nkids == 0)
 			break;
-		if (stopping && now >= deadline) {
+		if (m.stopping && now >= deadline) {
 			for (i = 0; i < m.nkids; i++) {
 				log_warn("pid %ld did not stop: killed",
 					 (long)m.kids[i].pid);
@@ -441,6 +817,9 @@ master_run(const struct master_opts *o, struct gw_config *cfg)
 		}
 	}
 	log_notice("stopped");
+	close(sfd);
+	control_close(m.ctl, m.ctl_path);
+	free(m.ctl_path);
 	gw_config_free(m.cfg);
 	return 0;
 }

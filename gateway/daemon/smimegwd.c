@@ -18,6 +18,8 @@
 #include "gw_err.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
+#include "report.h"
 #include "worker.h"
 
 #define EX_USAGE 64
@@ -74,10 +76,11 @@ exit_for(int rc)
 	return rc == GW_ERR_CONFIG ? EX_CONFIG : EX_TEMPFAIL;
 }
 
-/* Worker mode: --keyd-fd N, --listen FD:outgoing|incoming. */
+/* Worker mode: --keyd-fd N, --listen FD:outgoing|incoming, and
+ * --master-fd N for the counters (report.h). */
 static int
 worker_main(struct gw_config *cfg, int keyd_fd, struct worker_listener *l,
-	    int nl)
+	    int nl, int master_fd)
 {
 	struct sigaction sa;
 	int rc;
@@ -94,6 +97,8 @@ worker_main(struct gw_config *cfg, int keyd_fd, struct worker_listener *l,
 		log_err("worker mode needs --keyd-fd and --listen");
 		return EX_USAGE;
 	}
+	if (master_fd >= 0)
+		report_open(master_fd);
 	rc = worker_run(cfg, l, nl, keyd_fd, &stop);
 	return exit_for(rc);
 }
@@ -109,6 +114,7 @@ main(int argc, char **argv)
 	    {"worker", no_argument, NULL, 'W'},
 	    {"keyd-fd", required_argument, NULL, 'K'},
 	    {"listen", required_argument, NULL, 'L'},
+	    {"master-fd", required_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct worker_listener l[2];
@@ -117,6 +123,7 @@ main(int argc, char **argv)
 	char self[PATH_MAX], keyd[PATH_MAX + 16];
 	const char *conf = NULL, *rest;
 	int c, rc, level, debug = 0, worker = 0, keyd_fd = -1, nl = 0;
+	int master_fd = -1;
 	ssize_t n;
 
 	memset(&mo, 0, sizeof(mo));
@@ -130,6 +137,13 @@ main(int argc, char **argv)
 			if (parse_fd(optarg, &keyd_fd, &rest) != 0 || *rest) {
 				fprintf(stderr, "smimegwd: --keyd-fd: '%s' is "
 					"not a descriptor\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'M':
+			if (parse_fd(optarg, &master_fd, &rest) != 0 || *rest) {
+				fprintf(stderr, "smimegwd: --master-fd: '%s' "
+					"is not a descriptor\n", optarg);
 				return EX_USAGE;
 			}
 			break;
@@ -172,7 +186,7 @@ main(int argc, char **argv)
 		log_init(worker ? "smimegwd/worker" : "smimegwd", !debug,
 			 level);
 	if (worker) {
-		rc = worker_main(cfg, keyd_fd, l, nl);
+		rc = worker_main(cfg, keyd_fd, l, nl, master_fd);
 		gw_config_free(cfg);
 		return rc;
 	}
@@ -190,6 +204,8 @@ main(int argc, char **argv)
 		snprintf(keyd, sizeof(keyd), "%s/smimegw-keyd", dirname(dir));
 		mo.keyd = keyd;
 	}
+	if (notify_init() != 0)
+		log_warn("%s; systemd is not told", gw_err_detail());
 	mo.conf = cfg->path;
 	mo.self = self;
 	mo.debug = debug;

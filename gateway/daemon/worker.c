@@ -24,6 +24,7 @@
 #include "keysrc_keyd.h"
 #include "log.h"
 #include "process.h"
+#include "report.h"
 #include "smtp_client.h"
 #include "smtp_server.h"
 #include "treatment.h"
@@ -645,6 +646,7 @@ log_line(const struct process_req *req, enum treatment_dir dir,
 		s.nrcpts = nr;
 	}
 	log_message_summary(&s);
+	report_message(s.decision, rep, nr);
 	free(lr);
 	free(words);
 }
@@ -968,6 +970,7 @@ sess_free(struct worker *w, int i)
 	close(ss->fd);
 	free(ss);
 	w->sess[i] = w->sess[--w->nsess];
+	report_sessions((size_t)w->nsess);
 }
 
 static void
@@ -1007,6 +1010,7 @@ sess_new(struct worker *w, int fd, enum worker_dir dir)
 		return;
 	}
 	w->sess[w->nsess++] = ss;
+	report_sessions((size_t)w->nsess);
 }
 
 /* Writes what the session queued, as far as the socket takes it. */

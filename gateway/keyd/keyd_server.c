@@ -31,6 +31,8 @@ enum tok_state {
 
 struct keyd_server {
 	struct keysrc *ks;
+	void (*on_state)(void *, const char *, const char *);
+	void *arg;
 	enum tok_state state;
 	int err;		/* why the token is not up */
 	char detail[KEYD_DETAIL_MAX];
@@ -81,6 +83,8 @@ keyd_server_new(const struct keyd_server_config *cfg, struct keyd_server **out)
 	s->err = GW_ERR_P11_TOKEN_ABSENT;
 	snprintf(s->detail, sizeof(s->detail), "the token is not open yet");
 	s->backoff = cfg->backoff > 0 ? cfg->backoff : 0;
+	s->on_state = cfg->on_state;
+	s->arg = cfg->arg;
 	s->retry_at = mono_now() + s->backoff;
 	*out = s;
 	return 0;
@@ -134,6 +138,13 @@ is_refusal(int rc)
 }
 
 static void
+tell(const struct keyd_server *s, const char *state)
+{
+	if (s->on_state != NULL)
+		s->on_state(s->arg, state, s->state == TOK_UP ? "" : s->detail);
+}
+
+static void
 token_open(struct keyd_server *s)
 {
 	int rc;
@@ -143,6 +154,7 @@ token_open(struct keyd_server *s)
 		s->state = TOK_UP;
 		s->up_since = mono_now();
 		log_notice("token open");
+		tell(s, "up");
 		return;
 	}
 	s->err = rc;
@@ -152,6 +164,7 @@ token_open(struct keyd_server *s)
 		log_err("token: %s: %s; not retried: fix the configuration "
 			"or the PIN and restart smimegw-keyd",
 			gw_strerror(rc), s->detail);
+		tell(s, "refused");
 		return;
 	}
 	s->state = TOK_DOWN;
@@ -159,6 +172,7 @@ token_open(struct keyd_server *s)
 	s->retry_at = mono_now() + s->backoff;
 	log_warn("token unavailable: %s: %s; trying again in %d s",
 		 gw_strerror(rc), s->detail, s->backoff);
+	tell(s, "down");
 }
 
 /* The codes that say the token, not the request, is at fault. */
@@ -215,12 +229,14 @@ token_after_failure(struct keyd_server *s, int rc, const char *detail)
 		log_err("token fault: %s: %s; restarting smimegw-keyd, which "
 			"opens the token again in %d s",
 			gw_strerror(rc), s->detail, s->backoff);
+		tell(s, "reopening");
 		return;
 	}
 	s->backoff = next_backoff(s->backoff);
 	s->retry_at = mono_now() + s->backoff;
 	log_err("token fault: %s: %s; trying again in %d s", gw_strerror(rc),
 		s->detail, s->backoff);
+	tell(s, "down");
 }
 
 /* ---- keys seen --------------------------------------------------------- */
@@ -431,9 +447,11 @@ keyd_server_run(struct keyd_server *s, volatile sig_atomic_t *stop,
 	*backoff = 0;
 	if (s->backoff == 0)
 		token_open(s);
-	else
+	else {
 		log_notice("restarted after a token fault: opening the token "
 			   "in %d s", s->backoff);
+		tell(s, "reopening");
+	}
 	while (s->nfds > 0 && !*stop) {
 		tsp = NULL;
 		if (s->state == TOK_DOWN) {

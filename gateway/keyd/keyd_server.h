@@ -49,6 +49,10 @@ struct keyd_server_config {
 	const char *token_uri;	/* token */
 	const char *pin_file;	/* pin_file */
 	int backoff;		/* seconds to wait before the first open */
+	/* Told each change of the token's state ("up", "down",
+	 * "refused", "reopening") with the reason; may be NULL. */
+	void (*on_state)(void *arg, const char *state, const char *detail);
+	void *arg;
 };
 
 enum keyd_end {

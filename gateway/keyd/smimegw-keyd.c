@@ -17,6 +17,8 @@
 #include "gw_buf.h"
 #include "gw_config.h"
 #include "gw_err.h"
+#include "ipc.h"
+#include "keyd_proto.h"
 #include "keyd_server.h"
 #include "log.h"
 
@@ -25,6 +27,27 @@
 #define EX_TEMPFAIL 75
 
 static volatile sig_atomic_t stop;
+
+/* The token's state to smimegwd's master (--status-fd), which shows it
+ * in "smimegw daemon status".  A master that is gone is not an error
+ * here: keyd ends with its streams. */
+static void
+tell_master(void *arg, const char *state, const char *detail)
+{
+	struct ipc_msg m;
+	int fd = *(int *)arg;
+
+	if (fd < 0)
+		return;
+	ipc_msg_init(&m, KEYD_STATUS, 0);
+	ipc_put_str(&m, state);
+	ipc_put_bytes(&m, detail,
+		      strlen(detail) > KEYD_DETAIL_MAX ? KEYD_DETAIL_MAX
+						       : strlen(detail));
+	if (ipc_write(fd, &m) != 0)
+		log_debug("status to the master: %s", gw_err_detail());
+	ipc_msg_free(&m);
+}
 
 static void
 on_signal(int sig)
@@ -43,6 +66,8 @@ usage(FILE *fp)
 		"  -d, --debug        log to stderr instead of syslog\n"
 		"      --fd N         serve the stream on descriptor N (one "
 		"per worker)\n"
+		"      --status-fd N  tell the token's state on descriptor N "
+		"(smimegwd)\n"
 		"  -h, --help         this help\n",
 		SMIMEGW_DEFAULT_CONF);
 }
@@ -99,6 +124,7 @@ main(int argc, char **argv)
 	    {"debug", no_argument, NULL, 'd'},
 	    {"fd", required_argument, NULL, 'f'},
 	    {"backoff", required_argument, NULL, 'b'},
+	    {"status-fd", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -108,7 +134,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	const char *conf = NULL;
 	int fds[KEYD_CONN_MAX], nfds = 0, debug = 0, backoff = 0, level;
-	int c, i, rc, end, next = 0, ex = EX_TEMPFAIL;
+	int c, i, rc, end, next = 0, ex = EX_TEMPFAIL, status_fd = -1;
 
 	memset(&kc, 0, sizeof(kc));
 	memset(&sa, 0, sizeof(sa));
@@ -144,6 +170,14 @@ main(int argc, char **argv)
 				return EX_USAGE;
 			}
 			break;
+		case 's':
+			if (parse_int(optarg, 0, INT_MAX, &status_fd) != 0) {
+				fprintf(stderr, "smimegw-keyd: --status-fd: "
+					"'%s' is not a descriptor number\n",
+					optarg);
+				return EX_USAGE;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -174,6 +208,14 @@ main(int argc, char **argv)
 	kc.token_uri = cfg->token;
 	kc.pin_file = cfg->pin_file;
 	kc.backoff = backoff;
+	kc.on_state = tell_master;
+	kc.arg = &status_fd;
+	/* Kept across a restart (execv) of keyd itself. */
+	if (status_fd >= 0 && fcntl(status_fd, F_SETFD, 0) != 0) {
+		log_err("--status-fd %d: %s", status_fd, strerror(errno));
+		ex = EX_USAGE;
+		goto out;
+	}
 	if ((rc = keyd_server_new(&kc, &srv)) != 0) {
 		log_err("%s", gw_strerror(rc));
 		goto out;

@@ -24,6 +24,8 @@ keyd_type_name(uint32_t type)
 		return "OK";
 	case KEYD_ERROR:
 		return "ERROR";
+	case KEYD_STATUS:
+		return "STATUS";
 	default:
 		return "unknown";
 	}

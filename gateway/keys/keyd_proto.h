@@ -54,6 +54,10 @@ enum keyd_type {
 	KEYD_DERIVE = 4,
 	KEYD_OK = 64,
 	KEYD_ERROR = 65,
+	/* keyd -> smimegwd's master on its --status-fd, never on a
+	 * worker's stream: bytes state ("up", "down", "refused",
+	 * "reopening") | bytes detail (why it is not up). */
+	KEYD_STATUS = 96,
 };
 
 /* A request as keyd reads it.  Pointers are borrowed from the frame

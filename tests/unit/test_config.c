@@ -98,6 +98,23 @@ static const struct cfg_case cases[] = {
 	{.name = "smimegwd: journal_map_size set",
 	 T("journal_map_size = 64M\n"),
 	 .want = {{"journal_map_size", "67108864"}}},
+	{.name = "smimegwd: no users, the control socket in data_dir",
+	 T("data_dir = /srv/gw\n"),
+	 .want = {{"user", ""},
+		  {"keyd_user", ""},
+		  {"control_socket", "/srv/gw/smimegwd.sock"}}},
+	{.name = "smimegwd: users and the control socket set",
+	 T("user = smimegw\nkeyd_user = smimegw-keyd\n"
+	   "control_socket = /run/smimegw/control\n"),
+	 .want = {{"user", "smimegw"},
+		  {"keyd_user", "smimegw-keyd"},
+		  {"control_socket", "/run/smimegw/control"}}},
+	{.name = "smimegwd: a user name with a slash",
+	 T("user = ../root\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: user: '../root' is not an identity name (1-64 "
+		   "letters, digits, '.', '_' or '-', starting with a "
+		   "letter or digit)"},
 	{.name = "smimegwd: workers default to the cores online",
 	 T(""),
 	 .want = {{"workers", "%C"}}},
@@ -756,6 +773,10 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		     offsetof(struct gw_config, incoming_harvest_options)},
 		    {"incoming_system_trust",
 		     offsetof(struct gw_config, incoming_system_trust)},
+		    {"user", offsetof(struct gw_config, user)},
+		    {"keyd_user", offsetof(struct gw_config, keyd_user)},
+		    {"control_socket", offsetof(struct gw_config,
+						control_socket)},
 		}, nums[] = {
 		    {"workers", offsetof(struct gw_config, workers)},
 		    {"message_size_limit",
@@ -1033,7 +1054,10 @@ test_print_defaults(void **state)
 	       "recipient_limit = 1000\n"
 	       "spool_memory_limit = 1048576\n"
 	       "smtp_timeout = 300\n"
-	       "journal_map_size = 1073741824\n",
+	       "journal_map_size = 1073741824\n"
+	       "user = \"\"\n"
+	       "keyd_user = \"\"\n"
+	       "control_socket = \"/var/lib/smimegw/smimegwd.sock\"\n",
 	       want, sizeof(want));
 	assert_string_equal(got, want);
 	gw_config_free(cfg);

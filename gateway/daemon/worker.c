@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "addr_rule.h"
 #include "cert_check.h"
 #include "engine.h"
@@ -29,6 +31,9 @@
 
 #define SESS_INBUF 16384
 #define SERVER_LINE_MAX 2048
+/* A session keeps its spool's memory between messages up to this size
+ * (wiped, not freed), so that it does not grow it again every time. */
+#define SPOOL_KEEP (256 * 1024)
 
 /* A message's content: memory up to limit, then an unlinked file. */
 struct spool {
@@ -87,9 +92,22 @@ spool_reset(struct spool *sp)
 	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->fd = -1;
-	gw_buf_free_secret(&sp->mem);
-	gw_buf_init(&sp->mem, (size_t)sp->limit);
+	if (sp->mem.cap > SPOOL_KEEP) {
+		gw_buf_free_secret(&sp->mem);
+		gw_buf_init(&sp->mem, (size_t)sp->limit);
+	} else if (sp->mem.data != NULL) {
+		/* Every byte ever held is below some message's len. */
+		OPENSSL_cleanse(sp->mem.data, sp->mem.len);
+		gw_buf_reset(&sp->mem);
+	}
 	sp->len = 0;
+}
+
+static void
+spool_free(struct spool *sp)
+{
+	spool_reset(sp);
+	gw_buf_free_secret(&sp->mem);
 }
 
 static int
@@ -643,7 +661,7 @@ sess_free(struct worker *w, int i)
 	struct sess *ss = w->sess[i];
 
 	smtp_server_free(ss->s);
-	spool_reset(&ss->sp);
+	spool_free(&ss->sp);
 	close(ss->fd);
 	free(ss);
 	w->sess[i] = w->sess[--w->nsess];

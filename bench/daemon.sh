@@ -21,10 +21,12 @@
 #      then latency: one client, one message at a time, MAIL FROM to
 #      the final LMTP reply, p50/p90/p99;
 #   5. peak RSS of a worker (VmHWM, /proc/PID/status) for one message
-#      of 1, 10 and 50 MiB, sign-encrypt, a fresh worker per size;
-#   6. a markdown table: msg/s per busy core daemon and in-process, the
-#      ratio (target >= 0.80), keyd's share, the 1 -> 2 worker scaling
-#      of wall-clock throughput, latency percentiles; and the RSS table.
+#      of 1, 10 and 50 MiB, sign and sign-encrypt, a fresh worker each;
+#   6. the whole chain through a private Postfix (bench/postfix.sh): a
+#      no-op filter against smimegwd as the LMTP content filter;
+#   7. a markdown table: msg/s per busy core daemon and in-process, the
+#      ratio (target >= 0.80), keyd's share, wall-clock throughput (1
+#      and 2 workers), latency percentiles; the RSS table; the chain.
 #
 # Usage: bench/daemon.sh [--build DIR] [--out DIR] [--quick] [--keep]
 #                        [--sizes LIST] [--workers LIST] [--rss-sizes LIST]
@@ -40,6 +42,9 @@
 #   --workers     worker counts (default 1,2)
 #   --rss-sizes   MiB for the peak RSS runs (default 1,10,50; empty: none)
 #   --ops         sign,sign-encrypt,decrypt,verify (default all)
+#   --chain N     messages through the whole chain, Postfix with a no-op
+#                 filter and with smimegwd (bench/postfix.sh; default
+#                 1000, --quick 100; 0: not run)
 # Environment: TMPDIR (work directory parent; the spool files go there).
 set -euo pipefail
 export LC_ALL=C TZ=UTC
@@ -48,7 +53,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build
 OUT=$ROOT/bench/results
 QUICK=0 KEEP=0
-SIZES=4096,102400,1048576 WORKERS=1,2 RSS_SIZES=1,10,50
+SIZES=4096,102400,1048576 WORKERS=1,2 RSS_SIZES=1,10,50 CHAIN=''
 OPS=sign,sign-encrypt,decrypt,verify
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -60,11 +65,13 @@ while [ $# -gt 0 ]; do
 	--workers) WORKERS=$2; shift 2 ;;
 	--rss-sizes) RSS_SIZES=$2; shift 2 ;;
 	--ops) OPS=$2; shift 2 ;;
+	--chain) CHAIN=$2; shift 2 ;;
 	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "daemon.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
 case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
+[ -n "$CHAIN" ] || CHAIN=$([ $QUICK = 1 ] && echo 100 || echo 1000)
 
 MODULE=/usr/lib/softhsm/libsofthsm2.so
 SMIMEGW=$BUILD/gateway/smimegw
@@ -85,7 +92,7 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/smimegw-dbench.XXXXXX")
 DPID='' SINK_PID=''
 stop_all() {
 	stop_daemon
-	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && { wait "$SINK_PID" 2>/dev/null || true; }
 	SINK_PID=''
 	if [ $KEEP = 1 ]; then
 		echo "daemon.sh: work directory kept: $W" >&2
@@ -183,12 +190,15 @@ done
 
 # ---- the daemon --------------------------------------------------------------------
 cat >lmtp-lat.py <<'EOP'
-# lmtp-lat.py PORT FILE FROM TO COUNT: COUNT messages, one at a time on
-# one LMTP connection; prints the seconds from MAIL FROM to the final
-# reply of each, one a line.  Every reply must be 2xx/3xx as expected.
+# lmtp-lat.py PORT FILE FROM TO COUNT [any]: COUNT messages, one at a
+# time on one LMTP connection; prints the seconds from MAIL FROM to the
+# final reply of each, one a line.  Every reply must be 2xx/3xx as
+# expected; with "any" the final reply may be anything, and its code
+# follows the seconds.
 import socket, sys, time
 
 port, path, frm, to, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+anyreply = len(sys.argv) > 6 and sys.argv[6] == "any"
 with open(path, "rb") as f:
     raw = f.read().replace(b"\r\n", b"\n").split(b"\n")
 if raw and raw[-1] == b"":
@@ -204,8 +214,9 @@ def reply(want):
             sys.exit("lmtp-lat: connection closed")
         if line[3:4] != b"-":
             break
-    if line[:1] != want:
+    if want is not None and line[:1] != want:
         sys.exit("lmtp-lat: unexpected reply: %r" % line)
+    return line[:3].decode()
 
 reply(b"2")
 s.sendall(b"LHLO bench.client.test\r\n"); reply(b"2")
@@ -214,8 +225,12 @@ for i in range(n):
     s.sendall(b"MAIL FROM:<%s>\r\n" % frm.encode()); reply(b"2")
     s.sendall(b"RCPT TO:<%s>\r\n" % to.encode()); reply(b"2")
     s.sendall(b"DATA\r\n"); reply(b"3")
-    s.sendall(data); reply(b"2")
-    print("%.6f" % (time.monotonic() - t0))
+    s.sendall(data)
+    code = reply(None if anyreply else b"2")
+    if anyreply:
+        print("%.6f\t%s" % (time.monotonic() - t0, code))
+    else:
+        print("%.6f" % (time.monotonic() - t0))
 s.sendall(b"QUIT\r\n")
 EOP
 
@@ -358,20 +373,53 @@ for nw in ${WORKERS//,/ }; do
 done
 
 # ---- peak RSS of a worker ------------------------------------------------------------
+# vm PID FIELD: kB
+vm() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$1/status"; }
 for mb in ${RSS_SIZES//,/ }; do
 	s=$((mb * 1048576))
-	log "peak RSS: one $mb MiB message, sign-encrypt, a fresh worker"
 	"$BENCH" gen "$s" big.eml
-	start_daemon 1 p-se "message_size_limit = $((mb + 8))M"
-	wp=$(workers)
-	h0=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$wp/status")
-	python3 lmtp-lat.py "$OUT_PORT" big.eml alice@example.test \
-		r1@partner.example 1 >lat.txt
-	h1=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$wp/status")
-	printf 'rss\t%s\t%s\t%s\t%s\n' "$s" "$h0" "$h1" "$(cat lat.txt)" >>"$RAW"
-	stop_daemon
+	for prof in p-sign p-se; do
+		log "peak RSS: one $mb MiB message, $prof, a fresh worker"
+		start_daemon 1 "$prof" "message_size_limit = $((mb + 8))M"
+		wp=$(workers)
+		h0=$(vm "$wp" VmHWM)
+		python3 lmtp-lat.py "$OUT_PORT" big.eml alice@example.test \
+			r1@partner.example 1 any >lat.txt
+		h1=$(vm "$wp" VmHWM)
+		r1=$(vm "$wp" VmRSS)
+		read -r lt code <lat.txt
+		printf 'rss\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$prof" "$h0" "$h1" \
+			"$r1" "$lt" "$code" >>"$RAW"
+		stop_daemon
+	done
 	rm -f big.eml
 done
+
+# ---- the whole chain through Postfix (bench/postfix.sh) -------------------------------
+# Postfix with a no-op filter, then with smimegwd (2 workers, p-sign) as
+# its LMTP content filter, delivering to smtp-sink; the same messages.
+if [ "$CHAIN" -gt 0 ]; then
+	cp base.conf chain.tmpl
+	cat >>chain.tmpl <<EOC
+listener_outgoing = 127.0.0.1:@FILTER@
+listener_outgoing_proto = lmtp
+listener_outgoing_next_hop = 127.0.0.1:@REINJECT@
+listener_outgoing_profile = p-sign
+workers = 2
+EOC
+	fcmd="sed -e s/@FILTER@/\$PF_FILTER_PORT/ -e s/@REINJECT@/\$PF_REINJECT_PORT/ $W/chain.tmpl >$W/chain.conf && exec $SMIMEGWD -d -c $W/chain.conf -k $KEYD"
+	for f in noop lmtp; do
+		log "whole chain through Postfix, filter $f, $CHAIN messages"
+		args=(--count "$CHAIN" --dest sink --size 4096 --sessions 4)
+		[ $f = lmtp ] && args+=(--filter lmtp --filter-cmd "$fcmd")
+		line=$("$ROOT/bench/postfix.sh" "${args[@]}" 2>chain.err) || {
+			echo "daemon.sh: bench/postfix.sh failed:" >&2
+			tail -20 chain.err >&2
+			exit 1
+		}
+		printf 'chain\t%s\t%s\n' "$f" "$line" >>"$RAW"
+	done
+fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 t_end=$(date +%s)
 
@@ -418,14 +466,23 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	}' "$RAW"
 	if grep -q '^rss' "$RAW"; then
 		echo
-		echo "Peak RSS of a worker (VmHWM) for one sign-encrypt message, a fresh"
-		echo "worker per size (spool_memory_limit 1 MiB: the message is spooled to"
-		echo "an unlinked file and mapped)."
+		echo "Peak RSS of a worker (VmHWM) for one message, a fresh worker per"
+		echo "size and profile (spool_memory_limit 1 MiB: a larger message is"
+		echo "spooled to an unlinked file and mapped); VmRSS after the reply."
 		echo
-		echo "| message | VmHWM before, MiB | VmHWM after, MiB | growth ÷ message | latency s |"
-		echo "|---:|---:|---:|---:|---:|"
-		awk -F'\t' '$1 == "rss" { printf("| %d MiB | %.1f | %.1f | %.2f | %.2f |\n",
-			$2 / 1048576, $3 / 1024, $4 / 1024, ($4 - $3) * 1024 / $2, $5) }' "$RAW"
+		echo "| message | profile | VmHWM before, MiB | VmHWM after, MiB | growth ÷ message | VmRSS after, MiB | reply | latency s |"
+		echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' '$1 == "rss" { printf("| %d MiB | %s | %.1f | %.1f | %.2f | %.1f | %s | %.2f |\n",
+			$2 / 1048576, $3, $4 / 1024, $5 / 1024, ($5 - $4) * 1024 / $2, $6 / 1024, $8, $7) }' "$RAW"
+	fi
+	echo
+	if grep -q '^chain' "$RAW"; then
+		echo
+		echo "The whole chain (bench/postfix.sh): smtp-source -> Postfix -> content"
+		echo "filter -> reinjection smtpd -> smtp-sink, 4 KiB payloads, 4 sessions;"
+		echo "the filter is Postfix itself (no-op) or smimegwd (LMTP, 2 workers, p-sign)."
+		echo
+		grep '^chain' "$RAW" | cut -f3- | sed 's/^/    /'
 	fi
 	echo
 	echo "Raw data: daemon-$stamp.tsv."

@@ -848,7 +848,7 @@ static int
 canon(struct smtp_client *c, struct gw_buf *b, const unsigned char *p,
       size_t n)
 {
-	const unsigned char *end = p + n, *q;
+	const unsigned char *end = p + n, *q, *cr = NULL, *lf = NULL;
 	int r;
 
 	while (p < end) {
@@ -870,9 +870,25 @@ canon(struct smtp_client *c, struct gw_buf *b, const unsigned char *p,
 		    (r = gw_buf_add(b, ".", 1)) != 0)
 			return r;
 		c->at_bol = 0;
-		/* The rest of the line at once: no byte of it is special. */
-		for (q = p + 1; q < end && *q != '\r' && *q != '\n'; q++)
-			;
+		/* The rest of the line at once, with its CRLF when it has
+		 * one; a bare CR or LF stops it (the cases above).  The next
+		 * CR and LF are looked for again only once passed, so that
+		 * lines of one kind make no quadratic search for the other. */
+		if (cr == NULL || cr < p)
+			cr = (q = memchr(p, '\r', (size_t)(end - p))) != NULL ? q
+									    : end;
+		if (lf == NULL || lf < p)
+			lf = (q = memchr(p, '\n', (size_t)(end - p))) != NULL ? q
+									    : end;
+		if (lf < cr)
+			q = lf;
+		else if (cr == end)
+			q = end;
+		else if (cr + 1 == lf && lf < end) {
+			q = lf + 1;
+			c->at_bol = 1;
+		} else
+			q = cr;
 		if ((r = gw_buf_add(b, p, (size_t)(q - p))) != 0)
 			return r;
 		p = q;

@@ -1013,6 +1013,13 @@ feed_data(struct smtp_server *s, const unsigned char *p, size_t n, int *rc)
 
 				cr = memchr(p + i, '\r', n - i);
 				k = cr != NULL ? (size_t)(cr - (p + i)) : n - i;
+				if (cr != NULL && k + 1 < n - i && cr[1] == '\n') {
+					/* and its CRLF: the next line begins */
+					content_bytes(s, p + i, k + 2);
+					s->ds = D_BOL;
+					i += k + 1;
+					break;
+				}
 				content_bytes(s, p + i, k);
 				i += k - 1;
 				break;

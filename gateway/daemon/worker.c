@@ -839,6 +839,9 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	time_t now, drain_end = 0;
 	int i, n, rc, draining = 0, open_l = nl;
 
+	/* As smimegw does: freed message buffers stay in the heap for the
+	 * next message instead of going back to the kernel each time. */
+	gw_buf_tune_malloc();
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	if (gethostname(w.host, sizeof(w.host)) != 0 || w.host[0] == '\0')

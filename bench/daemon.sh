@@ -10,9 +10,10 @@
 #   2. messages of 4 KiB, 100 KiB and 1 MiB (smimegw-bench gen, as
 #      bench/run.sh makes them), and from them the incoming inputs:
 #      encrypted to the identity (decrypt) and signed by it (verify);
-#   3. in-process: smimegw-bench process, the same operation through
-#      process_message() with the token key in the process: median CPU
-#      seconds per message;
+#   3. per cell (operation, size, workers), first in-process:
+#      smimegw-bench process, the same operation through
+#      process_message() with the token key in the process, median CPU
+#      seconds per message; then
 #   4. the daemon, with 1 and then 2 workers: smtp-source (LMTP, one
 #      connection per session, 2 sessions per worker) sends N messages
 #      to the listener, which relays to smtp-sink; CPU = utime+stime of
@@ -172,21 +173,21 @@ RAW=$W/raw.tsv
 : >"$RAW"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# ---- in-process -----------------------------------------------------------------
-for op in ${OPS//,/ }; do
-	for s in ${SIZES//,/ }; do
-		log "in-process: $op $(size_label "$s")"
-		if [ "$(op_dir "$op")" = outgoing ]; then
-			sel=(--profile "$(op_prof "$op")")
-		else
-			sel=(--incoming)
-		fi
-		"$BENCH" process -c smimegw.conf "${sel[@]}" --to "$(op_to "$op")" \
-			--in "$(op_in "$op")$s.eml" --samples "$(samples)" --warmup 3 \
-			--batch-cpu 0.02 |
-			awk -F'\t' -v op="$op" -v s="$s" '{ printf "inproc\t%s\t%s\t%s\t%s\t%s\n", op, s, $6, $7, $8 }' >>"$RAW"
-	done
-done
+# in-process OP SIZE WORKERS: the same operation through the pipeline
+# in one process, measured just before the daemon's cell so that both
+# see the same load on the shared machine.
+inproc() {
+	local op=$1 s=$2 sel
+	if [ "$(op_dir "$op")" = outgoing ]; then
+		sel=(--profile "$(op_prof "$op")")
+	else
+		sel=(--incoming)
+	fi
+	"$BENCH" process -c smimegw.conf "${sel[@]}" --to "$(op_to "$op")" \
+		--in "$(op_in "$op")$s.eml" --samples "$(samples)" --warmup 3 \
+		--batch-cpu 0.02 |
+		awk -F'\t' -v op="$op" -v s="$s" -v nw="$3" '{ printf "inproc\t%s\t%s\t%s\t%s\t%s\t%s\n", op, s, nw, $6, $7, $8 }' >>"$RAW"
+}
 
 # ---- the daemon --------------------------------------------------------------------
 cat >lmtp-lat.py <<'EOP'
@@ -322,7 +323,8 @@ cell() {
 			exit 1
 		}
 	}
-	log "daemon, $nw worker(s): $op $(size_label "$s"), $n messages in $sess sessions"
+	log "in-process, then the daemon with $nw worker(s): $op $(size_label "$s"), $n messages in $sess sessions"
+	inproc "$op" "$s" "$nw"
 	src "$sess" "$((sess * 3))" # warm-up: every worker's store and caches
 	wp=$(workers | tr '\n' ' ')
 	kp=$(keyd_pid)
@@ -439,7 +441,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "msg/s per busy core: daemon = messages / CPU seconds of the workers and"
 	echo "smimegw-keyd (/proc/PID/stat utime+stime over the run); in-process ="
 	echo "1 / median CPU seconds per message of smimegw-bench process (the same"
-	echo "pipeline, the token key in the process).  Ratio = daemon / in-process"
+	echo "pipeline, the token key in the process), measured just before the"
+	echo "daemon's cell.  Ratio = daemon / in-process"
 	echo "(target >= 0.80).  keyd: its share of the daemon's CPU.  Wall msg/s:"
 	echo "smtp-source with 2 sessions per worker (the machine is shared: for"
 	echo "scaling only).  Latency: one client, one message at a time, MAIL FROM to"
@@ -449,13 +452,13 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' '
 	function lbl(s) { return s == 4096 ? "4k" : s == 102400 ? "100k" : s == 1048576 ? "1m" : s }
-	$1 == "inproc" { I[$2 "@" $3] = $4; next }
+	$1 == "inproc" { I[$2 "@" $3 "@" $4] = $5; next }
 	$1 == "daemon" { k = $2 "@" $3 "@" $4; K[++nk] = k; OP[k] = $2; SZ[k] = $3; NW[k] = $4
 		N[k] = $5; CW[k] = $6 / $8; CK[k] = $7 / $8; WALL[k] = $9
 		P50[k] = $10; P90[k] = $11; P99[k] = $12; next }
 	END {
 		for (j = 1; j <= nk; j++) {
-			k = K[j]; i = I[OP[k] "@" SZ[k]]
+			k = K[j]; i = I[k]
 			cpu = CW[k] + CK[k]
 			d = cpu > 0 ? N[k] / cpu : 0
 			printf("| %s | %s | %d | %.1f | %.1f | %.2f | %.0f%% | %.1f | %.1f / %.1f / %.1f | %d |\n",

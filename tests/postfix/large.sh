@@ -37,7 +37,7 @@ message_size_limit = 64M
 spool_memory_limit = 1M
 EOC
 DPID=
-trap 'kill -KILL $DPID $(pgrep -P "${DPID:-0}") $SINK_PID 2>/dev/null; [ -n "${KEEP_T:-}" ] && cp -r "$T" "$KEEP_T"; rm -rf "$T"' EXIT
+trap 'kill -KILL $DPID $(pgrep -P "${DPID:-0}") $SINK_PID 2>/dev/null; rm -rf "$T"' EXIT
 "$SMIMEGWD" -d -c "$T/smimegw.conf" -k "$KEYD" >"$T/daemon.log" 2>&1 &
 DPID=$!
 worker() {
@@ -119,7 +119,7 @@ ok "the copy's signature verifies (openssl cms)" openssl cms -verify \
 body() { sed '1,/^\r\?$/d' "$1" | tr -d '\r' | grep -v '^$' | md5sum; }
 same "the body is intact" "$(body "$T/body.eml")" "$(body "$T/big.eml")"
 
-kill -TERM "$DPID"
-wait "$DPID" 2>/dev/null
-DPID=
+kill -TERM "$DPID" "$SINK_PID"
+wait "$DPID" "$SINK_PID" 2>/dev/null
+DPID= SINK_PID=
 finish

@@ -43,6 +43,11 @@
 #   --workers     worker counts (default 1,2)
 #   --rss-sizes   MiB for the peak RSS runs (default 1,10,50; empty: none)
 #   --ops         sign,sign-encrypt,decrypt,verify (default all)
+#   --instructions  instead of CPU time, instructions (valgrind
+#                 --tool=callgrind): per message of the worker and keyd,
+#                 counters zeroed after a warm-up, against the difference
+#                 of two in-process runs (8 and 3 timed calls, so start-up
+#                 cancels out); 1 worker, no latency, RSS or chain; slow
 #   --chain N     messages through the whole chain, Postfix with a no-op
 #                 filter and with smimegwd (bench/postfix.sh; default
 #                 1000, --quick 100; 0: not run)
@@ -53,7 +58,7 @@ export LC_ALL=C TZ=UTC
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$ROOT/build
 OUT=$ROOT/bench/results
-QUICK=0 KEEP=0
+QUICK=0 KEEP=0 IR=0
 SIZES=4096,102400,1048576 WORKERS=1,2 RSS_SIZES=1,10,50 CHAIN=''
 OPS=sign,sign-encrypt,decrypt,verify
 while [ $# -gt 0 ]; do
@@ -67,6 +72,7 @@ while [ $# -gt 0 ]; do
 	--rss-sizes) RSS_SIZES=$2; shift 2 ;;
 	--ops) OPS=$2; shift 2 ;;
 	--chain) CHAIN=$2; shift 2 ;;
+	--instructions) IR=1; shift ;;
 	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "daemon.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
@@ -260,9 +266,10 @@ workers = $1
 smtp_timeout = 120
 ${3:-}
 EOC
-	"$SMIMEGWD" -d -c "$W/smimegw.conf" -k "$KEYD" >>daemon.log 2>&1 &
+	${VG:+$VG --callgrind-out-file=$W/cg/cg.%p} \
+		"$SMIMEGWD" -d -c "$W/smimegw.conf" -k "$KEYD" >>daemon.log 2>&1 &
 	DPID=$!
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 1200; i++)); do
 		if [ "$(workers | wc -w)" -ge "$1" ] && [ -n "$(keyd_pid)" ] &&
 			[ -n "$(pf_banner "$OUT_PORT")" ] && [ -n "$(pf_banner "$IN_PORT")" ]; then
 			return 0
@@ -354,6 +361,78 @@ cell() {
 		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" \
 		"$lat" "$(wc -l <lat.txt)" >>"$RAW"
 }
+
+# ---- instructions (--instructions) ---------------------------------------------------
+# ir_total FILE: the Ir total of a callgrind output file
+ir_total() { awk '/^(totals|summary):/ { print $2; exit }' "$1"; }
+# ir_inproc OP SIZE: in-process Ir per call, from two runs' difference
+ir_inproc() {
+	local op=$1 s=$2 sel n a b ia ib
+	if [ "$(op_dir "$op")" = outgoing ]; then
+		sel=(--profile "$(op_prof "$op")")
+	else
+		sel=(--incoming)
+	fi
+	for n in 3 8; do
+		valgrind --tool=callgrind --callgrind-out-file="$W/cg/inproc.$n" \
+			"$BENCH" process -c smimegw.conf "${sel[@]}" --to "$(op_to "$op")" \
+			--in "$(op_in "$op")$s.eml" --samples $n --warmup 3 \
+			--batch-cpu 0 2>/dev/null | cut -f4 >"$W/cg/iters.$n"
+	done
+	a=$(ir_total "$W/cg/inproc.3") b=$(ir_total "$W/cg/inproc.8")
+	ia=$(cat "$W/cg/iters.3") ib=$(cat "$W/cg/iters.8")
+	echo $(((b - a) / (ib - ia)))
+}
+# ir_cell OP SIZE: the daemon's worker and keyd Ir per message
+ir_cell() {
+	local op=$1 s=$2 port n wp kp f sum=0 p
+	n=$(case $s in 4096) echo 40 ;; 102400) echo 20 ;; *) echo 6 ;; esac)
+	port=$OUT_PORT
+	[ "$(op_dir "$op")" = incoming ] && port=$IN_PORT
+	tr -d '\r' <"$(op_in "$op")$s.eml" >src.eml
+	smtp-source -L -d -s 1 -m 3 -F src.eml -f "$(op_from "$op")" \
+		-t "$(op_to "$op")" -M bench.client.test "127.0.0.1:$port" >>source.log 2>&1
+	wp=$(workers) kp=$(keyd_pid)
+	callgrind_control -z "$wp" >/dev/null
+	callgrind_control -z "$kp" >/dev/null
+	smtp-source -L -d -s 1 -m "$n" -F src.eml -f "$(op_from "$op")" \
+		-t "$(op_to "$op")" -M bench.client.test "127.0.0.1:$port" >>source.log 2>&1 || {
+		echo "daemon.sh: smtp-source failed ($op $s, instructions)" >&2
+		exit 1
+	}
+	for p in $wp $kp; do
+		callgrind_control -d "$p" >/dev/null
+		sleep 0.5
+		f=$(ls -t "$W"/cg/cg."$p".* | head -1)
+		sum=$((sum + $(ir_total "$f")))
+	done
+	echo $((sum / n))
+}
+if [ "$IR" = 1 ]; then
+	command -v valgrind >/dev/null || { echo "daemon.sh: valgrind not found" >&2; exit 1; }
+	mkdir -p "$W/cg" && chmod 777 "$W/cg"
+	for prof in p-sign p-se; do
+		todo=()
+		for op in ${OPS//,/ }; do
+			case $op:$prof in
+			sign:p-sign | sign-encrypt:p-se | decrypt:p-sign | verify:p-sign) todo+=("$op") ;;
+			esac
+		done
+		[ ${#todo[@]} -gt 0 ] || continue
+		VG="valgrind --tool=callgrind --trace-children=yes"
+		start_daemon 1 "$prof"
+		VG=
+		for op in "${todo[@]}"; do
+			for s in ${SIZES//,/ }; do
+				log "instructions: $op $(size_label "$s"), in-process and the daemon"
+				printf 'ir\t%s\t%s\t%s\t%s\n' "$op" "$s" \
+					"$(ir_inproc "$op" "$s")" "$(ir_cell "$op" "$s")" >>"$RAW"
+			done
+		done
+		stop_daemon
+	done
+	WORKERS='' RSS_SIZES='' CHAIN=0
+fi
 
 for nw in ${WORKERS//,/ }; do
 	for prof in p-sign p-se; do
@@ -448,25 +527,41 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "scaling only).  Latency: one client, one message at a time, MAIL FROM to"
 	echo "the final LMTP reply (the relay to smtp-sink included), ms."
 	echo
-	echo "| op | size | workers | in-process msg/s/core | daemon msg/s/core | ratio | keyd share | wall msg/s | latency p50 / p90 / p99 ms | messages |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-	awk -F'\t' '
-	function lbl(s) { return s == 4096 ? "4k" : s == 102400 ? "100k" : s == 1048576 ? "1m" : s }
-	$1 == "inproc" { I[$2 "@" $3 "@" $4] = $5; next }
-	$1 == "daemon" { k = $2 "@" $3 "@" $4; K[++nk] = k; OP[k] = $2; SZ[k] = $3; NW[k] = $4
-		N[k] = $5; CW[k] = $6 / $8; CK[k] = $7 / $8; WALL[k] = $9
-		P50[k] = $10; P90[k] = $11; P99[k] = $12; next }
-	END {
-		for (j = 1; j <= nk; j++) {
-			k = K[j]; i = I[k]
-			cpu = CW[k] + CK[k]
-			d = cpu > 0 ? N[k] / cpu : 0
-			printf("| %s | %s | %d | %.1f | %.1f | %.2f | %.0f%% | %.1f | %.1f / %.1f / %.1f | %d |\n",
-				OP[k], lbl(SZ[k]), NW[k], i > 0 ? 1 / i : 0, d,
-				i > 0 && d > 0 ? d * i : 0, cpu > 0 ? 100 * CK[k] / cpu : 0,
-				N[k] / WALL[k], 1000 * P50[k], 1000 * P90[k], 1000 * P99[k], N[k])
-		}
-	}' "$RAW"
+	if grep -q '^ir' "$RAW"; then
+		echo "Instructions per message (valgrind --tool=callgrind): in-process, the"
+		echo "difference of two runs of smimegw-bench process (8 and 3 timed calls);"
+		echo "the daemon, its worker and keyd with counters zeroed after 3 warm-up"
+		echo "messages, 1 worker.  Ratio = in-process / daemon (the daemon's share of"
+		echo "in-process speed)."
+		echo
+		echo "| op | size | in-process Ir/msg | daemon Ir/msg | ratio |"
+		echo "|---|---|---:|---:|---:|"
+		awk -F'\t' '$1 == "ir" { printf("| %s | %s | %.2f M | %.2f M | %.2f |\n", $2,
+			$3 == 4096 ? "4k" : $3 == 102400 ? "100k" : $3 == 1048576 ? "1m" : $3,
+			$4 / 1e6, $5 / 1e6, $5 > 0 ? $4 / $5 : 0) }' "$RAW"
+		echo
+	fi
+	if grep -q '^daemon' "$RAW"; then
+		echo "| op | size | workers | in-process msg/s/core | daemon msg/s/core | ratio | keyd share | wall msg/s | latency p50 / p90 / p99 ms | messages |"
+		echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' '
+		function lbl(s) { return s == 4096 ? "4k" : s == 102400 ? "100k" : s == 1048576 ? "1m" : s }
+		$1 == "inproc" { I[$2 "@" $3 "@" $4] = $5; next }
+		$1 == "daemon" { k = $2 "@" $3 "@" $4; K[++nk] = k; OP[k] = $2; SZ[k] = $3; NW[k] = $4
+			N[k] = $5; CW[k] = $6 / $8; CK[k] = $7 / $8; WALL[k] = $9
+			P50[k] = $10; P90[k] = $11; P99[k] = $12; next }
+		END {
+			for (j = 1; j <= nk; j++) {
+				k = K[j]; i = I[k]
+				cpu = CW[k] + CK[k]
+				d = cpu > 0 ? N[k] / cpu : 0
+				printf("| %s | %s | %d | %.1f | %.1f | %.2f | %.0f%% | %.1f | %.1f / %.1f / %.1f | %d |\n",
+					OP[k], lbl(SZ[k]), NW[k], i > 0 ? 1 / i : 0, d,
+					i > 0 && d > 0 ? d * i : 0, cpu > 0 ? 100 * CK[k] / cpu : 0,
+					N[k] / WALL[k], 1000 * P50[k], 1000 * P90[k], 1000 * P99[k], N[k])
+			}
+		}' "$RAW"
+	fi
 	if grep -q '^rss' "$RAW"; then
 		echo
 		echo "Peak RSS of a worker (VmHWM) for one message, a fresh worker per"

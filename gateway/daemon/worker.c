@@ -149,6 +149,25 @@ spool_to_file(struct spool *sp)
 	return 0;
 }
 
+/*
+ * A new message whose sender declared its size (SIZE=, 0: not): one
+ * that will not fit in memory goes to the file from its first byte, and
+ * one that will gets its buffer at once, not by doubling and copying.
+ * The declaration is only a hint: spool_add() still follows the bytes.
+ */
+static int
+spool_begin(struct spool *sp, uint64_t declared)
+{
+	unsigned char *p;
+
+	spool_reset(sp);
+	if (declared > sp->limit)
+		return spool_to_file(sp);
+	if (declared > 0)
+		return gw_buf_reserve(&sp->mem, (size_t)declared, &p);
+	return 0;
+}
+
 static int
 spool_add(struct spool *sp, const unsigned char *p, size_t n)
 {
@@ -199,10 +218,11 @@ static int
 on_content_begin(void *arg, struct smtp_server *s)
 {
 	struct sess *ss = arg;
+	int rc;
 
-	(void)s;
-	spool_reset(&ss->sp);
-	return 0;
+	if ((rc = spool_begin(&ss->sp, smtp_server_mail_size(s))) != 0)
+		log_err("spool: %s: %s", gw_strerror(rc), gw_err_detail());
+	return rc;
 }
 
 static int

@@ -18,10 +18,12 @@
 #               (sh -c, its own process group, stopped at the end) with
 #               PF_FILTER_PORT and PF_REINJECT_PORT in its environment
 #               and must listen there and relay to the reinjection port.
+#               The filter must answer on its port within 30 s.
 # Prints one line: count, seconds from the first connection until the
 # last message was delivered and the queue empty, msg/s, and CPU seconds
-# of the Postfix processes (master and all its children, reaped or not)
-# and of smtp-source.
+# of the Postfix processes (master and all its children, reaped or not),
+# of the filter (its process and its children, e.g. smimegwd's workers
+# and keyd) and of smtp-source.
 set -euo pipefail
 export LC_ALL=C TZ=UTC
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,6 +65,17 @@ if [ -n "$FILTER_CMD" ]; then
 	FILTER_PID=$!
 fi
 pf_start || exit 1 # its EXIT trap runs pf_cleanup, then stop_filter
+if [ -n "$FILTER_PID" ]; then
+	for ((i = 0; i < 300; i++)); do
+		[ -n "$(pf_banner "$PF_FILTER_PORT")" ] && break
+		sleep 0.1
+	done
+	[ -n "$(pf_banner "$PF_FILTER_PORT")" ] || {
+		echo "postfix.sh: the filter does not answer on $PF_FILTER_PORT:" >&2
+		tail -20 "$PF_DIR/filter.log" >&2
+		exit 1
+	}
+fi
 rcpt=alice@$PF_DOMAIN
 if [ "$DEST" = sink ]; then
 	pf_sink_start || exit 1
@@ -88,7 +101,26 @@ pf_cpu_ticks() {
 	echo $sum
 }
 
+# CPU ticks of the filter: its process tree (live processes, and what
+# the live ones reaped); 0 without one.
+filter_cpu_ticks() {
+	local sum=0 f p todo=$FILTER_PID
+	[ -n "$FILTER_PID" ] || { echo 0; return; }
+	while [ -n "$todo" ]; do
+		set -- $todo
+		p=$1
+		shift
+		todo="$* $(pgrep -P "$p" | tr '\n' ' ')"
+		todo=${todo# }
+		read -r -a f <<<"$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null)" ||
+			continue
+		[ ${#f[@]} -gt 14 ] && sum=$((sum + f[11] + f[12] + f[13] + f[14]))
+	done
+	echo $sum
+}
+
 c0=$(pf_cpu_ticks)
+f0=$(filter_cpu_ticks)
 t0=$(date +%s.%N)
 TIMEFORMAT='%U %S'
 { time smtp-source -s "$SESSIONS" -m "$COUNT" -l "$SIZE" \
@@ -98,11 +130,12 @@ TIMEFORMAT='%U %S'
 pf_wait_delivered "$COUNT" || exit 1
 t1=$(date +%s.%N)
 c1=$(pf_cpu_ticks)
+f1=$(filter_cpu_ticks)
 read -r cu cs <"$PF_DIR/source.time"
 awk -v n="$COUNT" -v size="$SIZE" -v t0="$t0" -v t1="$t1" -v c0="$c0" \
 	-v c1="$c1" -v tck="$tck" -v cu="$cu" -v cs="$cs" -v dest="$DEST" \
-	-v filter="$FILTER" -v s="$SESSIONS" 'BEGIN {
-	el = t1 - t0; cpu = (c1 - c0) / tck
-	printf "postfix filter=%s dest=%s size=%d sessions=%d: %d msgs in %.2f s = %.1f msg/s; postfix CPU %.2f s (%.2f ms/msg), smtp-source CPU %.2f s\n",
-		filter, dest, size, s, n, el, n / el, cpu, 1000 * cpu / n, cu + cs
+	-v filter="$FILTER" -v s="$SESSIONS" -v f0="$f0" -v f1="$f1" 'BEGIN {
+	el = t1 - t0; cpu = (c1 - c0) / tck; fc = (f1 - f0) / tck
+	printf "postfix filter=%s dest=%s size=%d sessions=%d: %d msgs in %.2f s = %.1f msg/s; postfix CPU %.2f s (%.2f ms/msg), filter CPU %.2f s (%.2f ms/msg), smtp-source CPU %.2f s\n",
+		filter, dest, size, s, n, el, n / el, cpu, 1000 * cpu / n, fc, 1000 * fc / n, cu + cs
 }'

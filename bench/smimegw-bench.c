@@ -49,6 +49,10 @@
  *	key read from the store, the signing key through the token key
  *	source, per message.  "process NAME N ITERS SAMPLES MEDIAN_S P10_S
  *	P90_S"
+ *   process -c CONF --incoming --to ADDR --in FILE
+ *	The same for an incoming S/MIME message to ADDR, as smimegwd's
+ *	incoming listener takes it (decrypted and verified, no harvesting);
+ *	it must have been decrypted or verified.  NAME is "incoming".
  *   spawn [--log FILE] -- CMD ARG...
  *	Runs CMD once per sample (no shell), every child's user+system
  *	CPU from wait4().  "spawn ITERS MEDIAN_S P10_S P90_S PEAKRSS_KB"
@@ -117,6 +121,7 @@ struct opts {
 	int op_only;  /* op: smimegw alone (for profiling) */
 	int api_only; /* op: the OpenSSL CMS API path alone (token key) */
 	int no_api;   /* op: no API baseline */
+	int incoming; /* process: the incoming direction */
 	int malloc_default; /* leave glibc's malloc settings alone */
 	char **cmd;  /* spawn: argv after "--" */
 };
@@ -1390,15 +1395,23 @@ process_once(void *a)
 {
 	struct procctx *c = a;
 	struct process_result res;
+	enum process_outcome want = PROCESS_RCPT_PROTECTED;
 	int rc;
 
+	if (c->req.direction == PROCESS_INCOMING)
+		want = PROCESS_RCPT_DELIVERED;
 	process_result_init(&res);
 	rc = process_message(&c->e, &c->req, c->msg, c->len, &res);
 	if (rc != 0)
 		fprintf(stderr, "smimegw-bench: process: %s: %s\n",
 		        gw_strerror(rc), gw_err_detail());
-	else if (res.decision != PROCESS_DELIVER || res.ncopies != 1 ||
-	         res.rcpts[0].outcome != PROCESS_RCPT_PROTECTED) {
+	else if (c->req.direction == PROCESS_INCOMING &&
+	         res.open.decrypted == 0 && res.open.signatures == 0) {
+		fprintf(stderr, "smimegw-bench: process: neither decrypted "
+		        "nor verified: %s\n", res.open.reason);
+		rc = GW_ERR_INTERNAL;
+	} else if (res.decision != PROCESS_DELIVER || res.ncopies != 1 ||
+	         res.rcpts[0].outcome != want) {
 		fprintf(stderr, "smimegw-bench: process: not protected: %s\n",
 		        res.reason);
 		rc = GW_ERR_INTERNAL;
@@ -1417,9 +1430,10 @@ cmd_process(const struct opts *o)
 	unsigned char *msg;
 	int rc;
 
-	if (o->conf == NULL || o->profile == NULL || o->to == NULL ||
-	    o->in == NULL)
-		die("process needs -c, --profile, --to and --in", NULL);
+	if (o->conf == NULL || (o->profile == NULL) == !o->incoming ||
+	    o->to == NULL || o->in == NULL)
+		die("process needs -c, --profile or --incoming, --to and --in",
+		    NULL);
 	memset(&c, 0, sizeof(c));
 	msg = read_file(o->in, &c.len);
 	c.msg = msg;
@@ -1433,9 +1447,15 @@ cmd_process(const struct opts *o)
 	c.req.nto = 1;
 	c.req.profile = o->profile;
 	c.req.authserv_id = "bench.example.test";
-	measure(o->profile, process_once, &c, o, &st);
-	printf("process\t%s\t%zu\t%zu\t%zu\t%.9f\t%.9f\t%.9f\n", o->profile,
-	       c.len, st.iters, st.samples, st.median, st.p10, st.p90);
+	if (o->incoming) {
+		/* as smimegwd's incoming listener asks (worker.c request()) */
+		c.req.direction = PROCESS_INCOMING;
+		c.req.from = "bob@partner.example";
+	}
+	measure(o->incoming ? "incoming" : o->profile, process_once, &c, o,
+	        &st);
+	printf("process\t%s\t%zu\t%zu\t%zu\t%.9f\t%.9f\t%.9f\n",
+	       o->incoming ? "incoming" : o->profile, c.len, st.iters, st.samples, st.median, st.p10, st.p90);
 	cli_engine_close(&c.e);
 	gw_config_free(cfg);
 	free(msg);
@@ -1696,8 +1716,8 @@ static const char usage_text[] =
     "                    --op sign|sign-opaque|encrypt|decrypt|verify\n"
     "                    --in FILE [--in-sw FILE] [--size N] [--rcpt CERT]...\n"
     "                    [--op-only | --api-only | --no-api]\n"
-    "       smimegw-bench process -c CONF --profile NAME --to ADDR "
-    "--in FILE\n"
+    "       smimegw-bench process -c CONF --profile NAME|--incoming "
+    "--to ADDR --in FILE\n"
     "       smimegw-bench spawn [--log FILE] -- CMD ARG...\n"
     "       smimegw-bench b64 [--size N]\n"
     "common: --samples N --warmup N --batch-cpu SECONDS --max-cpu SECONDS\n"
@@ -1737,6 +1757,8 @@ parse(int argc, char **argv, struct opts *o)
 			o->identity = need(argc, argv, &i);
 		} else if (strcmp(a, "--profile") == 0) {
 			o->profile = need(argc, argv, &i);
+		} else if (strcmp(a, "--incoming") == 0) {
+			o->incoming = 1;
 		} else if (strcmp(a, "--to") == 0) {
 			o->to = need(argc, argv, &i);
 		} else if (strcmp(a, "--op") == 0) {

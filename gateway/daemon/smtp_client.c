@@ -848,30 +848,52 @@ static int
 canon(struct smtp_client *c, struct gw_buf *b, const unsigned char *p,
       size_t n)
 {
-	size_t i;
-	int r = 0;
+	const unsigned char *end = p + n, *q, *cr = NULL, *lf = NULL;
+	int r;
 
-	for (i = 0; i < n && r == 0; i++) {
-		unsigned char ch = p[i];
-
+	while (p < end) {
 		if (c->cr_pending) {
 			c->cr_pending = 0;
-			if (ch == '\n')
+			if (*p == '\n') {
+				p++;
 				continue;
+			}
 		}
-		if (ch == '\r' || ch == '\n') {
-			r = gw_buf_add(b, "\r\n", 2);
-			c->cr_pending = ch == '\r';
+		if (*p == '\r' || *p == '\n') {
+			if ((r = gw_buf_add(b, "\r\n", 2)) != 0)
+				return r;
+			c->cr_pending = *p++ == '\r';
 			c->at_bol = 1;
 			continue;
 		}
-		if (c->at_bol && ch == '.' && !c->use_bdat)
-			r = gw_buf_add(b, ".", 1);
+		if (c->at_bol && *p == '.' && !c->use_bdat &&
+		    (r = gw_buf_add(b, ".", 1)) != 0)
+			return r;
 		c->at_bol = 0;
-		if (r == 0)
-			r = gw_buf_add(b, &ch, 1);
+		/* The rest of the line at once, with its CRLF when it has
+		 * one; a bare CR or LF stops it (the cases above).  The next
+		 * CR and LF are looked for again only once passed, so that
+		 * lines of one kind make no quadratic search for the other. */
+		if (cr == NULL || cr < p)
+			cr = (q = memchr(p, '\r', (size_t)(end - p))) != NULL ? q
+									    : end;
+		if (lf == NULL || lf < p)
+			lf = (q = memchr(p, '\n', (size_t)(end - p))) != NULL ? q
+									    : end;
+		if (lf < cr)
+			q = lf;
+		else if (cr == end)
+			q = end;
+		else if (cr + 1 == lf && lf < end) {
+			q = lf + 1;
+			c->at_bol = 1;
+		} else
+			q = cr;
+		if ((r = gw_buf_add(b, p, (size_t)(q - p))) != 0)
+			return r;
+		p = q;
 	}
-	return r;
+	return 0;
 }
 
 int

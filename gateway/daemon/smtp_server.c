@@ -1006,9 +1006,26 @@ feed_data(struct smtp_server *s, const unsigned char *p, size_t n, int *rc)
 			s->ds = D_CR;
 			goto again;
 		case D_MID:
+			if (ch != '\r') {
+				/* The run up to the next CR at once. */
+				const unsigned char *cr;
+				size_t k;
+
+				cr = memchr(p + i, '\r', n - i);
+				k = cr != NULL ? (size_t)(cr - (p + i)) : n - i;
+				if (cr != NULL && k + 1 < n - i && cr[1] == '\n') {
+					/* and its CRLF: the next line begins */
+					content_bytes(s, p + i, k + 2);
+					s->ds = D_BOL;
+					i += k + 1;
+					break;
+				}
+				content_bytes(s, p + i, k);
+				i += k - 1;
+				break;
+			}
 			content_byte(s, ch);
-			if (ch == '\r')
-				s->ds = D_CR;
+			s->ds = D_CR;
 			break;
 		case D_CR:
 			if (ch == '\n') {

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "addr_rule.h"
 #include "cert_check.h"
 #include "engine.h"
@@ -32,6 +34,9 @@
 
 #define SESS_INBUF 16384
 #define SERVER_LINE_MAX 2048
+/* A session keeps its spool's memory between messages up to this size
+ * (wiped, not freed), so that it does not grow it again every time. */
+#define SPOOL_KEEP (256 * 1024)
 
 /* A message's content: memory up to limit, then an unlinked file. */
 struct spool {
@@ -91,9 +96,22 @@ spool_reset(struct spool *sp)
 	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->fd = -1;
-	gw_buf_free_secret(&sp->mem);
-	gw_buf_init(&sp->mem, (size_t)sp->limit);
+	if (sp->mem.cap > SPOOL_KEEP) {
+		gw_buf_free_secret(&sp->mem);
+		gw_buf_init(&sp->mem, (size_t)sp->limit);
+	} else if (sp->mem.data != NULL) {
+		/* Every byte ever held is below some message's len. */
+		OPENSSL_cleanse(sp->mem.data, sp->mem.len);
+		gw_buf_reset(&sp->mem);
+	}
 	sp->len = 0;
+}
+
+static void
+spool_free(struct spool *sp)
+{
+	spool_reset(sp);
+	gw_buf_free_secret(&sp->mem);
 }
 
 static int
@@ -132,6 +150,25 @@ spool_to_file(struct spool *sp)
 		return gw_err_set(GW_ERR_IO, "spool file: %s",
 				  strerror(errno));
 	gw_buf_free_secret(&sp->mem);
+	return 0;
+}
+
+/*
+ * A new message whose sender declared its size (SIZE=, 0: not): one
+ * that will not fit in memory goes to the file from its first byte, and
+ * one that will gets its buffer at once, not by doubling and copying.
+ * The declaration is only a hint: spool_add() still follows the bytes.
+ */
+static int
+spool_begin(struct spool *sp, uint64_t declared)
+{
+	unsigned char *p;
+
+	spool_reset(sp);
+	if (declared > sp->limit)
+		return spool_to_file(sp);
+	if (declared > 0)
+		return gw_buf_reserve(&sp->mem, (size_t)declared, &p);
 	return 0;
 }
 
@@ -192,10 +229,11 @@ static int
 on_content_begin(void *arg, struct smtp_server *s)
 {
 	struct sess *ss = arg;
+	int rc;
 
-	(void)s;
-	spool_reset(&ss->sp);
-	return 0;
+	if ((rc = spool_begin(&ss->sp, smtp_server_mail_size(s))) != 0)
+		log_err("spool: %s: %s", gw_strerror(rc), gw_err_detail());
+	return rc;
 }
 
 static int
@@ -966,7 +1004,7 @@ sess_free(struct worker *w, int i)
 	struct sess *ss = w->sess[i];
 
 	smtp_server_free(ss->s);
-	spool_reset(&ss->sp);
+	spool_free(&ss->sp);
 	close(ss->fd);
 	free(ss);
 	w->sess[i] = w->sess[--w->nsess];
@@ -1146,6 +1184,9 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 	time_t now, drain_end = 0;
 	int i, n, rc, draining = 0, open_l = nl;
 
+	/* As smimegw does: freed message buffers stay in the heap for the
+	 * next message instead of going back to the kernel each time. */
+	gw_buf_tune_malloc();
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	if (gethostname(w.host, sizeof(w.host)) != 0 || w.host[0] == '\0')

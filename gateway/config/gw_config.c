@@ -89,8 +89,9 @@ static const struct cfg_key keys[] = {
     {"incoming_system_trust", CFG_ENUM, OFF(incoming_system_trust), "no", 0,
      0, "no yes"},
     {"workers", CFG_COUNT, OFF(workers), NULL, 1, 64, NULL},
+    /* At most what the pipeline takes in (SMIME_MSG_MAX, smime.h). */
     {"message_size_limit", CFG_SIZE, OFF(message_size_limit), "50M",
-     (uint64_t)64 << 10, (uint64_t)1 << 30, NULL},
+     (uint64_t)64 << 10, (uint64_t)64 << 20, NULL},
     {"recipient_limit", CFG_COUNT, OFF(recipient_limit), "1000", 1, 1000,
      NULL},
     {"spool_memory_limit", CFG_SIZE, OFF(spool_memory_limit), "1M",

@@ -27,7 +27,7 @@ process_result_init(struct process_result *res)
 
 	memset(res, 0, sizeof(*res));
 	for (i = 0; i < PROCESS_MAX_COPIES; i++)
-		gw_buf_init(&res->copies[i].msg, SMIME_MSG_MAX);
+		gw_buf_init(&res->copies[i].msg, SMIME_OUT_MAX);
 }
 
 void
@@ -317,9 +317,9 @@ outgoing(const struct engine *e, const struct process_req *req,
 	char why[1024];
 	int rc, bounced, c1 = 0, c2 = 0;
 
-	gw_buf_init(&sig, SMIME_MSG_MAX);
-	gw_buf_init(&enc, SMIME_MSG_MAX);
-	gw_buf_init(&trip, SMIME_MSG_MAX);
+	gw_buf_init(&sig, SMIME_OUT_MAX);
+	gw_buf_init(&enc, SMIME_OUT_MAX);
+	gw_buf_init(&trip, SMIME_OUT_MAX);
 	base = in;
 	if (req->profile == NULL) {
 		if ((rc = add_copy(res, "none", msg, len, &c1)) == 0)

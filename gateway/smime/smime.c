@@ -202,8 +202,8 @@ static void
 split_init(struct split *sp)
 {
 	memset(sp, 0, sizeof(*sp));
-	gw_buf_init(&sp->outer, SMIME_MSG_MAX);
-	gw_buf_init(&sp->entity, SMIME_MSG_MAX);
+	gw_buf_init(&sp->outer, SMIME_OUT_MAX);
+	gw_buf_init(&sp->entity, SMIME_OUT_MAX);
 }
 
 static void
@@ -269,7 +269,7 @@ smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
 	int i, rc;
 
 	split_init(&sp);
-	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
+	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
 	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA")) {
 		rc = gw_err_set_at(GW_ERR_INVALID, "pss",
 				   "RSASSA-PSS needs an RSA signing "
@@ -442,7 +442,7 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 	int i, rc, aead;
 
 	split_init(&sp);
-	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
+	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
 	if (r->certs == NULL || sk_X509_num(r->certs) == 0) {
 		rc = gw_err_set(GW_ERR_INVALID, "no recipient");
 		goto out;

@@ -29,8 +29,14 @@
 #include "cms_alg.h"
 #include "gw_buf.h"
 
-/* Ceiling for a message held in memory (input or output). */
+/* Ceiling for a message taken in (a message to sign, encrypt or open). */
 #define SMIME_MSG_MAX ((size_t)64 << 20)
+/*
+ * Ceiling for what smime makes of one: each layer of base64 adds a third
+ * and line ends, so triple wrap of SMIME_MSG_MAX bytes comes to about
+ * 2.6 times as much.
+ */
+#define SMIME_OUT_MAX (3 * SMIME_MSG_MAX)
 
 
 struct smime_signer {

@@ -2,11 +2,14 @@
 # Large messages through smimegwd (no Postfix: swaks speaks LMTP to the
 # outgoing listener, smtp-sink is the next hop): a 50 MiB message within
 # message_size_limit is signed and arrives whole (openssl cms verifies
-# it, the body intact), and a message above
+# it, the body intact), the same message sign-encrypted for a partner
+# (the sending profile table) decrypts and verifies whole, and a
+# message above
 # message_size_limit gets 552 5.3.4 with the worker neither replaced nor
 # grown (VmHWM, /proc/PID/status) and nothing relayed.  The worker's
 # peak RSS for the 50 MiB message is printed for the record.
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/../integration/pki.sh"
 . "$(dirname "$0")/pf.sh" # pf_free_port, pf_banner
 : "${SMIMEGWD:?}" "${KEYD:?}"
 setup_token
@@ -15,9 +18,16 @@ D=example.test
 gw cert create gw --cn gw.$D --country DE --days 30 --san-dns $D \
 	--key rsa:2048 >/dev/null || exit 1
 gw cert export gw >"$T/gw.pem"
-# Signing only: sign-encrypt makes a 50 MiB message larger than the
-# pipeline's 64 MiB ceiling for an output (SMIME_MSG_MAX).
 gw profile add p-sign --mode sign --cert gw --sign-mode detached >/dev/null
+# Sign-encrypt makes a 50 MiB message about 70 MiB: above the 64 MiB
+# ceiling for what the pipeline takes in, within the one for what it
+# makes (SMIME_OUT_MAX).
+mkca "$T/ca" "Partner CA"
+mkee "$T/ca" carol rsa:2048 "basicConstraints=critical,CA:FALSE;extendedKeyUsage=emailProtection;keyUsage=critical,digitalSignature,keyEncipherment;subjectAltName=email:carol@partner.test"
+gw pubkey add carol "$T/carol.pem" >/dev/null
+gw profile add p-se --mode sign-encrypt --cert gw --sign-mode detached \
+	--action bounce >/dev/null
+gw route add --recipient carol@partner.test --profile p-se >/dev/null
 
 SINK_PORT=$(pf_free_port) PORT=$(pf_free_port)
 # smtp-sink writes as nobody: $T may be traversed (not listed).
@@ -67,9 +77,9 @@ message() {
 		head -c "$2" /dev/urandom | base64 -w 76 | sed 's/$/\r/'
 	} >"$1"
 }
-send() {
+send() { # FILE [RECIPIENT]
 	swaks --server "127.0.0.1:$PORT" --protocol LMTP --helo client.$D \
-		--from alice@$D --to bob@partner.test --data "$1" \
+		--from alice@$D --to "${2:-bob@partner.test}" --data "$1" \
 		--timeout 300 --suppress-data 2>&1
 }
 sunk() { find "$T/sink" -type f | wc -l; }
@@ -118,6 +128,27 @@ ok "the copy's signature verifies (openssl cms)" openssl cms -verify \
 # entity's content may end with one more line end, as in daemon.sh).
 body() { sed '1,/^\r\?$/d' "$1" | tr -d '\r' | grep -v '^$' | md5sum; }
 same "the body is intact" "$(body "$T/body.eml")" "$(body "$T/big.eml")"
+
+# ---- the same 50 MiB sign-encrypted: about 70 MiB out, whole --------------
+rm -f "$T/sink"/* "$T/body.eml"
+out=$(send "$T/big.eml" carol@partner.test)
+case $out in
+*"250 2.0.0 relayed"*)
+	PASSED=$((PASSED + 1)); echo "ok   50 MiB sign-encrypted: 250 relayed" ;;
+*)
+	FAILED=$((FAILED + 1)); echo "FAIL 50 MiB sign-encrypted: no 250 in:"
+	printf '%s\n' "$out" | tail -8 | sed 's/^/     | /' ;;
+esac
+same "one sign-encrypted copy relayed" "$(sunk)" 1
+m=$(find "$T/sink" -type f | head -1)
+ok "the copy is larger than 64 MiB" test "$(stat -c %s "$m")" -gt $((64 * 1048576))
+ok "the copy decrypts with carol's key (openssl cms)" openssl cms -decrypt \
+	-in "$m" -inkey "$T/carol.key" -recip "$T/carol.pem" -out "$T/signed.eml"
+ok "what it holds verifies (openssl cms)" openssl cms -verify \
+	-in "$T/signed.eml" -CAfile "$T/gw.pem" -purpose smimesign \
+	-out "$T/body.eml"
+same "the body is intact" "$(body "$T/body.eml")" "$(body "$T/big.eml")"
+rm -f "$T/signed.eml" "$T/body.eml"
 
 kill -TERM "$DPID" "$SINK_PID"
 wait "$DPID" "$SINK_PID" 2>/dev/null

@@ -216,7 +216,12 @@ static const struct cfg_case cases[] = {
 	 T("message_size_limit = 1000\n"),
 	 .rc = GW_ERR_CONFIG,
 	 .detail = "%F:1: message_size_limit: 1000 is out of range "
-		   "(65536..1073741824 bytes)"},
+		   "(65536..67108864 bytes)"},
+	{.name = "smimegwd: message_size_limit above what the pipeline takes",
+	 T("message_size_limit = 65M\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: message_size_limit: 65M is out of range "
+		   "(65536..67108864 bytes)"},
 	{.name = "smimegwd: a profile name that is not a name",
 	 T("listener_outgoing_profile = -x\n"),
 	 .rc = GW_ERR_CONFIG,

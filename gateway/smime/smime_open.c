@@ -422,6 +422,25 @@ wrap_put(unsigned char *b, const struct wrap *w, size_t cut)
 	return der_put_hdr(b, w->d.tag, w->d.len - cut);
 }
 
+/*
+ * The new headers of the three wraps, innermost first: each outer one
+ * loses the cut and whatever the headers inside it shrank by (a length
+ * below 256 or 128 takes fewer octets, and an original in a longer form
+ * than needed is written minimal).  hdr[i] gets w[i]'s header, hlen[i]
+ * its size.
+ */
+static void
+wraps_put(const struct wrap w[3], size_t cut, unsigned char hdr[3][8],
+	  size_t hlen[3])
+{
+	int i;
+
+	for (i = 2; i >= 0; i--) {
+		hlen[i] = wrap_put(hdr[i], &w[i], cut);
+		cut += w[i].d.hlen - hlen[i];
+	}
+}
+
 /* Whether [s, s + len) lies inside the content of w. */
 static int
 wrap_holds(const unsigned char *p, size_t n, const struct wrap *w, size_t s,
@@ -457,8 +476,9 @@ cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
 {
 	struct cert_cache *cache = smime_open_cert_cache();
 	struct wrap w[3];
+	unsigned char hdr[3][8];
 	const unsigned char *oid;
-	size_t olen, c, s, e, cs, cu, u, o;
+	size_t olen, c, s, e, cs, cu, u, o, hlen[3];
 	unsigned char *dst;
 	X509 *x;
 	int i, rc;
@@ -513,11 +533,15 @@ cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
 	else if (gw_buf_reserve(buf, n, &dst) != 0)
 		goto nomem;
 	/* Left to right: in place, every piece moves towards the start. */
-	o = wrap_put(dst, &w[0], cu);
+	wraps_put(w, cu, hdr, hlen);
+	memcpy(dst, hdr[0], hlen[0]);
+	o = hlen[0];
 	memmove(dst + o, p + w[0].d.hlen, c - w[0].d.hlen);
 	o += c - w[0].d.hlen;
-	o += wrap_put(dst + o, &w[1], cu);
-	o += wrap_put(dst + o, &w[2], cu);
+	memcpy(dst + o, hdr[1], hlen[1]);
+	o += hlen[1];
+	memcpy(dst + o, hdr[2], hlen[2]);
+	o += hlen[2];
 	s = w[2].off + w[2].d.hlen;
 	memmove(dst + o, p + s, cs - s);
 	o += cs - s;
@@ -613,8 +637,10 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	q0 = q;
 	*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen);
 	if (*out == NULL && certs != NULL) {
-		/* The cut is only a shortcut: what it left does not
-		 * decode, so decode the object whole, as it came. */
+		/* The cut is only a shortcut: should what it left not
+		 * decode (no known input does since the lengths around
+		 * it shrink right), decode the object whole, as it
+		 * came, so that d2i says what is wrong with it. */
 		ERR_clear_error();
 		sk_X509_pop_free(certs, X509_free);
 		certs = NULL;

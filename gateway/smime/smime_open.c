@@ -401,12 +401,14 @@ der_put_hdr(unsigned char *b, unsigned char tag, size_t len)
 	return 2 + n;
 }
 
-/* One of the three elements around the certificates (ContentInfo, its
- * [0] and the SignedData): where it starts and its header. */
+/* One of the elements around a cut one (ContentInfo, its [0], the
+ * SignedData or EnvelopedData, ...): where it starts and its header. */
 struct wrap {
 	size_t off;
 	struct der d;
 };
+
+#define DER_CUT_WRAPS 4
 
 /* Writes the header of w with cut content octets less (an indefinite
  * length stays as it is) at b; its size.  Never longer than the old one:
@@ -423,22 +425,36 @@ wrap_put(unsigned char *b, const struct wrap *w, size_t cut)
 }
 
 /*
- * The new headers of the three wraps, innermost first: each outer one
- * loses the cut and whatever the headers inside it shrank by (a length
- * below 256 or 128 takes fewer octets, and an original in a longer form
- * than needed is written minimal).  hdr[i] gets w[i]'s header, hlen[i]
- * its size.
+ * p[0, n) without the element [cs, cs + cu), into dst (p itself: in
+ * place, every piece moves towards the start); its new size.  The nw
+ * wraps around the element (w[0] at 0, each inside the one before) get
+ * their new lengths, innermost first: each outer one loses the cut and
+ * whatever the headers inside it shrank by (a length below 256 or 128
+ * takes fewer octets, and one in a longer form than needed is written
+ * minimal).
  */
-static void
-wraps_put(const struct wrap w[3], size_t cut, unsigned char hdr[3][8],
-	  size_t hlen[3])
+static size_t
+der_cut(const unsigned char *p, size_t n, const struct wrap *w, int nw,
+	size_t cs, size_t cu, unsigned char *dst)
 {
+	unsigned char hdr[DER_CUT_WRAPS][8];
+	size_t hlen[DER_CUT_WRAPS], cut = cu, o = 0, from, to;
 	int i;
 
-	for (i = 2; i >= 0; i--) {
+	for (i = nw - 1; i >= 0; i--) {
 		hlen[i] = wrap_put(hdr[i], &w[i], cut);
 		cut += w[i].d.hlen - hlen[i];
 	}
+	for (i = 0; i < nw; i++) {
+		memcpy(dst + o, hdr[i], hlen[i]);
+		o += hlen[i];
+		from = w[i].off + w[i].d.hlen;
+		to = i + 1 < nw ? w[i + 1].off : cs;
+		memmove(dst + o, p + from, to - from);
+		o += to - from;
+	}
+	memmove(dst + o, p + cs + cu, n - cs - cu);
+	return o + n - cs - cu;
 }
 
 /* Whether [s, s + len) lies inside the content of w. */
@@ -476,9 +492,8 @@ cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
 {
 	struct cert_cache *cache = smime_open_cert_cache();
 	struct wrap w[3];
-	unsigned char hdr[3][8];
 	const unsigned char *oid;
-	size_t olen, c, s, e, cs, cu, u, o, hlen[3];
+	size_t olen, c, s, e, cs, cu, u;
 	unsigned char *dst;
 	X509 *x;
 	int i, rc;
@@ -532,22 +547,8 @@ cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
 		dst = buf->data;
 	else if (gw_buf_reserve(buf, n, &dst) != 0)
 		goto nomem;
-	/* Left to right: in place, every piece moves towards the start. */
-	wraps_put(w, cu, hdr, hlen);
-	memcpy(dst, hdr[0], hlen[0]);
-	o = hlen[0];
-	memmove(dst + o, p + w[0].d.hlen, c - w[0].d.hlen);
-	o += c - w[0].d.hlen;
-	memcpy(dst + o, hdr[1], hlen[1]);
-	o += hlen[1];
-	memcpy(dst + o, hdr[2], hlen[2]);
-	o += hlen[2];
-	s = w[2].off + w[2].d.hlen;
-	memmove(dst + o, p + s, cs - s);
-	o += cs - s;
-	memmove(dst + o, p + cs + cu, n - cs - cu);
+	*nout = der_cut(p, n, w, 3, cs, cu, dst);
 	*out = dst;
-	*nout = o + n - cs - cu;
 	return 1;
 whole:
 	ERR_clear_error();

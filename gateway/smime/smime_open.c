@@ -2,7 +2,9 @@
 #include "smime_open.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -561,6 +563,215 @@ nomem:
 	return GW_ERR_NOMEM;
 }
 
+/* ---- the ciphertext of an envelope, where it lies -------------------- */
+
+/*
+ * A source BIO over an encryptedContent element in place: a primitive
+ * OCTET STRING's content, or the primitive segments of a constructed one
+ * (BER, as streaming encoders write it), one after the other.  The
+ * segments were walked before (seg_walk()), so reading cannot fail.
+ */
+struct segs {
+	const unsigned char *at;	/* the current segment's next byte */
+	size_t left;			/* bytes left in it */
+	const unsigned char *next;	/* the next segment's header */
+	const unsigned char *end;	/* the end of the segments */
+};
+
+static BIO_METHOD *segs_method;
+static pthread_once_t segs_once = PTHREAD_ONCE_INIT;
+
+static int
+segs_read(BIO *bio, char *buf, int size)
+{
+	struct segs *g = BIO_get_data(bio);
+	struct der d;
+	size_t n = 0, k;
+
+	while (size > 0 && n < (size_t)size) {
+		if (g->left == 0) {
+			if (g->next >= g->end ||
+			    der_hdr(g->next, (size_t)(g->end - g->next), &d) !=
+				0)
+				break;
+			g->at = g->next + d.hlen;
+			g->left = d.len;
+			g->next = g->at + d.len;
+			continue;
+		}
+		k = g->left < (size_t)size - n ? g->left : (size_t)size - n;
+		memcpy(buf + n, g->at, k);
+		g->at += k;
+		g->left -= k;
+		n += k;
+	}
+	return (int)n;
+}
+
+static long
+segs_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	struct segs *g = BIO_get_data(bio);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_EOF:
+		return g->left == 0 && g->next >= g->end;
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+segs_destroy(BIO *bio)
+{
+	free(BIO_get_data(bio));
+	BIO_set_data(bio, NULL);
+	return 1;
+}
+
+static void
+segs_init_method(void)
+{
+	BIO_METHOD *m;
+
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+			      "smimegw segments")) == NULL)
+		return;
+	BIO_meth_set_read(m, segs_read);
+	BIO_meth_set_ctrl(m, segs_ctrl);
+	BIO_meth_set_destroy(m, segs_destroy);
+	segs_method = m;
+}
+
+/* Whether the element at p (n bytes) is an encryptedContent that reads
+ * as segments: [0] primitive, or [0] constructed of primitive OCTET
+ * STRINGs only.  Its segments' bounds in *g. */
+static int
+seg_walk(const unsigned char *p, size_t n, struct segs *g)
+{
+	struct der d;
+	size_t s, e, u;
+
+	if (der_hdr(p, n, &d) != 0)
+		return 0;
+	if (p[0] == 0x80) {
+		g->at = p + d.hlen;
+		g->left = d.len;
+		g->next = g->end = g->at + d.len;
+		return 1;
+	}
+	if (p[0] != 0xa0 || der_content(p, n, &s, &e) != 0)
+		return 0;
+	for (u = s; u < e; u += d.hlen + d.len)
+		if (der_hdr(p + u, e - u, &d) != 0 || p[u] != 0x04)
+			return 0;
+	g->at = NULL;
+	g->left = 0;
+	g->next = p + s;
+	g->end = p + e;
+	return 1;
+}
+
+static BIO *
+segs_bio(const struct segs *g)
+{
+	struct segs *c;
+	BIO *bio;
+
+	pthread_once(&segs_once, segs_init_method);
+	if (segs_method == NULL || (c = malloc(sizeof(*c))) == NULL)
+		return NULL;
+	if ((bio = BIO_new(segs_method)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	*c = *g;
+	BIO_set_data(bio, c);
+	BIO_set_init(bio, 1);
+	return bio;
+}
+
+/*
+ * d2i_CMS_ContentInfo() copies the content of an envelope out of the
+ * DER, and a segmented (BER) one piece by piece into a buffer it grows
+ * and wipes as it goes: 15 % of a 10 MiB decrypt, and one more copy of
+ * the message in memory.  Instead the encryptedContent is cut out of
+ * the EnvelopedData or AuthEnvelopedData (p, n): the rest (recipients,
+ * algorithm, MAC) goes into buf (*out, *nout), where the content then
+ * counts as detached, and *econt reads the ciphertext where it lies in
+ * p, which must stay until *econt is freed.  Lengths around it are
+ * rewritten as for the certificates (der_cut()).
+ *
+ * EnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL,
+ * recipientInfos SET, encryptedContentInfo SEQUENCE { contentType,
+ * contentEncryptionAlgorithm, encryptedContent [0] OPTIONAL }, ... }
+ * (AuthEnvelopedData: the same up to there).
+ *
+ * 1: done; 0: left as it is, to be decoded whole (not an envelope, no
+ * content, segments nested deeper, DER that does not walk); NOMEM.
+ */
+static int
+cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
+		const unsigned char **out, size_t *nout, BIO **econt)
+{
+	struct wrap w[4];
+	struct segs g;
+	const unsigned char *oid;
+	unsigned char *dst;
+	size_t olen, c, s, e, cs, cu, u;
+	int i;
+
+	*econt = NULL;
+	if (der_content_info(p, n, &oid, &olen, &c) != 0 ||
+	    !(oid_is(oid, olen, oid_enveloped, sizeof(oid_enveloped)) ||
+	      oid_is(oid, olen, oid_auth_enveloped,
+		     sizeof(oid_auth_enveloped))) ||
+	    p[0] != 0x30 || p[c] != 0xa0)
+		return 0;
+	w[0].off = 0;
+	w[1].off = c;
+	if (der_hdr(p, n, &w[0].d) != 0 || der_hdr(p + c, n - c, &w[1].d) != 0)
+		return 0;
+	w[2].off = c + w[1].d.hlen;
+	if (w[2].off >= n || p[w[2].off] != 0x30 ||
+	    der_hdr(p + w[2].off, n - w[2].off, &w[2].d) != 0 ||
+	    der_content(p + w[2].off, n - w[2].off, &s, &e) != 0)
+		return 0;
+	s += w[2].off;
+	e += w[2].off;
+	/* version, originatorInfo, recipientInfos: up to the first
+	 * SEQUENCE, the encryptedContentInfo */
+	for (i = 0; s < e && p[s] != 0x30; i++, s += u)
+		if (i == 3 || der_skip(p + s, e - s, 0, &u) != 0)
+			return 0;
+	w[3].off = s;
+	if (s >= e || der_hdr(p + s, e - s, &w[3].d) != 0 ||
+	    der_content(p + s, e - s, &cs, &e) != 0)
+		return 0;
+	cs += w[3].off;
+	e += w[3].off;
+	for (i = 0; i < 2 && cs < e; i++, cs += u) /* type, algorithm */
+		if (der_skip(p + cs, e - cs, 0, &u) != 0)
+			return 0;
+	if (i < 2 || cs >= e || der_skip(p + cs, e - cs, 0, &cu) != 0 ||
+	    !seg_walk(p + cs, cu, &g))
+		return 0;
+	for (i = 0; i < 4; i++)
+		if (!wrap_holds(p, n, &w[i], cs, cu))
+			return 0;
+	gw_buf_reset(buf);
+	if (gw_buf_reserve(buf, n - cu, &dst) != 0 ||
+	    (*econt = segs_bio(&g)) == NULL)
+		return GW_ERR_NOMEM;
+	*nout = der_cut(p, n, w, 4, cs, cu, dst);
+	*out = dst;
+	return 1;
+}
+
 /* Puts the certificates cut out by cms_cut_certs() back into cms, in
  * their order; the same object twice (the same DER) once.  Frees certs. */
 static int
@@ -615,24 +826,76 @@ part_der(const unsigned char *msg, const struct mime_part *p,
 	return 0;
 }
 
+/* An envelope's ciphertext, read where it lies (cms_cut_content()):
+ * the decoded DER it lies in (or nothing: the message's own bytes). */
+struct econt {
+	struct gw_buf der;
+	BIO *bio;		/* NULL: the content is in the CMS object */
+};
+
+static void
+econt_init(struct econt *ec)
+{
+	gw_buf_init(&ec->der, SMIME_MSG_MAX);
+	ec->bio = NULL;
+}
+
+static void
+econt_free(struct econt *ec)
+{
+	BIO_free(ec->bio);
+	ec->bio = NULL;
+	gw_buf_free(&ec->der); /* the ciphertext: not secret */
+}
+
+/*
+ * ec: NULL, or where an envelope's content goes when it is cut out
+ * (freed by the caller after decrypting, econt_free()); the content is
+ * then not in *out.
+ */
 static int
 part_cms(const unsigned char *msg, const struct mime_part *p,
-	 CMS_ContentInfo **out, int *extra, struct smime_open_result *res)
+	 CMS_ContentInfo **out, int *extra, struct smime_open_result *res,
+	 struct econt *ec)
 {
-	struct gw_buf der;
-	const unsigned char *q, *q0;
+	struct gw_buf der, rest;
+	const unsigned char *q, *q0, *qc;
 	STACK_OF(X509) *certs = NULL;
-	size_t dlen = 0, i;
+	BIO *bio = NULL;
+	size_t dlen = 0, clen = 0, i;
 	int rc;
 
 	*out = NULL;
 	if (extra != NULL)
 		*extra = 0;
 	gw_buf_init(&der, SMIME_MSG_MAX);
+	gw_buf_init(&rest, SMIME_MSG_MAX);
 	if ((rc = part_der(msg, p, &der, &q, &dlen)) != 0)
 		goto out;
 	if ((rc = cms_check_counts(q, dlen)) != 0)
 		goto out;
+	if (ec != NULL &&
+	    (rc = cms_cut_content(q, dlen, &rest, &qc, &clen, &bio)) < 0)
+		goto out;
+	if (bio != NULL) {
+		q0 = qc;
+		if ((*out = d2i_CMS_ContentInfo(NULL, &qc, (long)clen)) !=
+		    NULL) {
+			for (i = (size_t)(qc - q0); extra != NULL && i < clen;
+			     i++)
+				if (q0[i] != 0)
+					*extra = 1;
+			econt_free(ec);
+			ec->der = der; /* where the BIO reads */
+			gw_buf_init(&der, SMIME_MSG_MAX);
+			ec->bio = bio;
+			bio = NULL;
+			rc = 0;
+			goto out;
+		}
+		/* As for the certificates: the whole object, as it came. */
+		ERR_clear_error();
+	}
 	if ((rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0)
 		goto out;
 	q0 = q;
@@ -669,7 +932,9 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 			*extra = 1;
 	rc = 0;
 out:
+	BIO_free(bio);
 	sk_X509_pop_free(certs, X509_free);
+	gw_buf_free(&rest);
 	gw_buf_free(&der);
 	return rc;
 }
@@ -1189,7 +1454,7 @@ kind_of_cms(CMS_ContentInfo *cms)
 /* ---- the layers ------------------------------------------------------ */
 
 static int
-decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
+decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, const struct smime_open_opts *o,
 	      struct gw_buf *plain, struct smime_open_result *res)
 {
 	X509 *cert = NULL;
@@ -1240,7 +1505,7 @@ decrypt_layer(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	 * same reason, but for CBC about 1 in 256 decrypts to garbage
 	 * that we cannot tell apart (GCM's tag leaves none).
 	 */
-	if (!CMS_decrypt(cms, key, cert, NULL, out,
+	if (!CMS_decrypt(cms, key, cert, dcont, out,
 			 CMS_BINARY | CMS_DEBUG_DECRYPT)) {
 		/*
 		 * One reason for every failure: telling a key-transport
@@ -1325,7 +1590,7 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 		r = mime_part_range(mime_part_child(root, 0));
 		epi = mime_part_epilogue(root);
 		if ((rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
-				   res)) != 0)
+				   res, NULL)) != 0)
 			return rc == GW_ERR_PARSE ? 0 : rc;
 		if ((rc = verify_detached(*cms, cd + r.start, r.end - r.start,
 					  from, o, entity, res)) != 0)
@@ -1356,6 +1621,7 @@ smime_open(const unsigned char *msg, size_t len,
 	   struct smime_open_result *res)
 {
 	struct gw_buf cur, next, entity;
+	struct econt ec;
 	const unsigned char *cd, *ed; /* the current layer, its content */
 	size_t cl, el;
 	struct mime_tree *tree = NULL;
@@ -1385,6 +1651,7 @@ smime_open(const unsigned char *msg, size_t len,
 	gw_buf_init(&cur, SMIME_MSG_MAX);
 	gw_buf_init(&next, SMIME_MSG_MAX);
 	gw_buf_init(&entity, SMIME_MSG_MAX);
+	econt_init(&ec);
 	if (o->now != 0)
 		X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(o->trust),
 					   o->now);
@@ -1433,6 +1700,7 @@ smime_open(const unsigned char *msg, size_t len,
 	for (depth = 0;; depth++) {
 		CMS_ContentInfo_free(cms);
 		cms = NULL;
+		econt_free(&ec);
 		gw_buf_reset(&entity);
 		gw_buf_reset(&next);
 		if (tree == NULL &&
@@ -1447,7 +1715,8 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {
-			if ((rc = part_cms(cd, root, &cms, &extra, res)) != 0) {
+			if ((rc = part_cms(cd, root, &cms, &extra, res,
+					   &ec)) != 0) {
 				if (rc != GW_ERR_PARSE)
 					goto out;
 				res->smime = 1;
@@ -1511,7 +1780,9 @@ smime_open(const unsigned char *msg, size_t len,
 			add_layer(res, auth ? "authEnveloped-data"
 					    : "enveloped-data");
 			plain = 1;
-			if ((rc = decrypt_layer(cms, o, &entity, res)) != 0)
+			rc = decrypt_layer(cms, ec.bio, o, &entity, res);
+			econt_free(&ec);
+			if (rc != 0)
 				goto out;
 			if (open_layer(res) == NULL)
 				break; /* it failed */
@@ -1591,6 +1862,7 @@ smime_open(const unsigned char *msg, size_t len,
 		goto out;
 out:
 	CMS_ContentInfo_free(cms);
+	econt_free(&ec);
 	mime_tree_free(tree);
 	buf_free(&cur, cur_plain);
 	buf_free(&next, plain);

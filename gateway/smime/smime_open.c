@@ -651,7 +651,7 @@ segs_init_method(void)
  * as segments: [0] primitive, or [0] constructed of primitive OCTET
  * STRINGs only.  Its segments' bounds in *g. */
 static int
-seg_walk(const unsigned char *p, size_t n, struct segs *g)
+seg_walk(const unsigned char *p, size_t n, struct segs *g, size_t *total)
 {
 	struct der d;
 	size_t s, e, u;
@@ -662,13 +662,16 @@ seg_walk(const unsigned char *p, size_t n, struct segs *g)
 		g->at = p + d.hlen;
 		g->left = d.len;
 		g->next = g->end = g->at + d.len;
+		*total = d.len;
 		return 1;
 	}
 	if (p[0] != 0xa0 || der_content(p, n, &s, &e) != 0)
 		return 0;
-	for (u = s; u < e; u += d.hlen + d.len)
+	for (*total = 0, u = s; u < e; u += d.hlen + d.len) {
 		if (der_hdr(p + u, e - u, &d) != 0 || p[u] != 0x04)
 			return 0;
+		*total += d.len;
+	}
 	g->at = NULL;
 	g->left = 0;
 	g->next = p + s;
@@ -702,8 +705,8 @@ segs_bio(const struct segs *g)
  * the message in memory.  Instead the encryptedContent is cut out of
  * the EnvelopedData or AuthEnvelopedData (p, n): the rest (recipients,
  * algorithm, MAC) goes into buf (*out, *nout), where the content then
- * counts as detached, and *econt reads the ciphertext where it lies in
- * p, which must stay until *econt is freed.  Lengths around it are
+ * counts as detached, and *econt reads the ciphertext (*clen bytes)
+ * where it lies in p, which must stay until *econt is freed.  Lengths around it are
  * rewritten as for the certificates (der_cut()).
  *
  * EnvelopedData ::= SEQUENCE { version, originatorInfo [0] OPTIONAL,
@@ -716,7 +719,8 @@ segs_bio(const struct segs *g)
  */
 static int
 cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
-		const unsigned char **out, size_t *nout, BIO **econt)
+		const unsigned char **out, size_t *nout, BIO **econt,
+		size_t *clen)
 {
 	struct wrap w[4];
 	struct segs g;
@@ -758,7 +762,7 @@ cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
 		if (der_skip(p + cs, e - cs, 0, &u) != 0)
 			return 0;
 	if (i < 2 || cs >= e || der_skip(p + cs, e - cs, 0, &cu) != 0 ||
-	    !seg_walk(p + cs, cu, &g))
+	    !seg_walk(p + cs, cu, &g, clen))
 		return 0;
 	for (i = 0; i < 4; i++)
 		if (!wrap_holds(p, n, &w[i], cs, cu))
@@ -831,6 +835,7 @@ part_der(const unsigned char *msg, const struct mime_part *p,
 struct econt {
 	struct gw_buf der;
 	BIO *bio;		/* NULL: the content is in the CMS object */
+	size_t len;		/* the ciphertext's length */
 };
 
 static void
@@ -838,6 +843,7 @@ econt_init(struct econt *ec)
 {
 	gw_buf_init(&ec->der, SMIME_MSG_MAX);
 	ec->bio = NULL;
+	ec->len = 0;
 }
 
 static void
@@ -845,6 +851,7 @@ econt_free(struct econt *ec)
 {
 	BIO_free(ec->bio);
 	ec->bio = NULL;
+	ec->len = 0;
 	gw_buf_free(&ec->der); /* the ciphertext: not secret */
 }
 
@@ -862,7 +869,7 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	const unsigned char *q, *q0, *qc;
 	STACK_OF(X509) *certs = NULL;
 	BIO *bio = NULL;
-	size_t dlen = 0, clen = 0, i;
+	size_t dlen = 0, clen = 0, ctlen = 0, i;
 	int rc;
 
 	*out = NULL;
@@ -875,7 +882,8 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	if ((rc = cms_check_counts(q, dlen)) != 0)
 		goto out;
 	if (ec != NULL &&
-	    (rc = cms_cut_content(q, dlen, &rest, &qc, &clen, &bio)) < 0)
+	    (rc = cms_cut_content(q, dlen, &rest, &qc, &clen, &bio,
+				  &ctlen)) < 0)
 		goto out;
 	if (bio != NULL) {
 		q0 = qc;
@@ -889,6 +897,7 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 			ec->der = der; /* where the BIO reads */
 			gw_buf_init(&der, SMIME_MSG_MAX);
 			ec->bio = bio;
+			ec->len = ctlen;
 			bio = NULL;
 			rc = 0;
 			goto out;
@@ -1219,6 +1228,42 @@ result_headers(const struct smime_open_opts *o,
 	return gw_buf_adds(out, eol);
 }
 
+/* The result fields, then cur, as out (empty; its block is wiped and
+ * freed, its ceiling kept); cur is left empty. */
+static int
+result_in_place(const struct smime_open_opts *o,
+		const struct smime_open_result *res, const char *eol,
+		struct gw_buf *cur, struct gw_buf *out)
+{
+	struct gw_buf h;
+	unsigned char *dst;
+	size_t max = out->max;
+	int rc;
+
+	gw_buf_init(&h, SMIME_MSG_MAX);
+	if ((rc = result_headers(o, res, eol, &h)) != 0)
+		goto done;
+	if (h.len > max || cur->len > max - h.len) {
+		rc = gw_err_set(GW_ERR_LIMIT,
+				"more than %zu bytes (a configured ceiling)",
+				max);
+		goto done;
+	}
+	if ((rc = gw_buf_reserve(cur, h.len, &dst)) != 0)
+		goto done;
+	memmove(cur->data + h.len, cur->data, cur->len);
+	memcpy(cur->data, h.data, h.len);
+	cur->len += h.len;
+	cur->data[cur->len] = '\0';
+	gw_buf_free_secret(out);
+	*out = *cur;
+	out->max = max;
+	gw_buf_init(cur, SMIME_MSG_MAX);
+done:
+	gw_buf_free(&h);
+	return rc;
+}
+
 /*
  * The message without our authserv-id's result fields, otherwise byte
  * for byte, into out.  When nothing was removed or changed (*removed
@@ -1282,6 +1327,8 @@ starts_like_entity(const unsigned char *e, size_t n)
  * else inside a protected layer (a second From, forged result fields)
  * was put there by the sender and must not reach the top-level header.
  */
+#define REWRAP_SLACK 4096
+
 static int
 rewrap(const unsigned char *cur, const struct mime_part *root,
        const unsigned char *entity, size_t elen, struct gw_buf *next)
@@ -1289,7 +1336,14 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 	struct mime_tree *t = NULL;
 	int rc;
 
-	if ((rc = smime_outer_headers(cur, root, NULL, next)) != 0 ||
+	unsigned char *dst;
+
+	/* Room for all of it at once (and the result fields that
+	 * smime_open() puts in front at the end): no copies as it grows. */
+	if ((rc = gw_buf_reserve(next, mime_part_header_range(root).end +
+					   elen + REWRAP_SLACK,
+				 &dst)) != 0 ||
+	    (rc = smime_outer_headers(cur, root, NULL, next)) != 0 ||
 	    (rc = gw_buf_adds(next, "MIME-Version: 1.0\r\n")) != 0)
 		return rc;
 	/* Content that does not start with a header field or an empty
@@ -1454,9 +1508,11 @@ kind_of_cms(CMS_ContentInfo *cms)
 /* ---- the layers ------------------------------------------------------ */
 
 static int
-decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, const struct smime_open_opts *o,
-	      struct gw_buf *plain, struct smime_open_result *res)
+decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
+	      const struct smime_open_opts *o, struct gw_buf *plain,
+	      struct smime_open_result *res)
 {
+	unsigned char *dst;
 	X509 *cert = NULL;
 	EVP_PKEY *key = NULL;
 	BIO *out = NULL;
@@ -1489,6 +1545,10 @@ decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, const struct smime_open_opts *o,
 		rc = 0;
 		goto out;
 	}
+	/* The plaintext is at most the ciphertext: room for it at once,
+	 * not grown (each step a copy and a wipe) as it comes. */
+	if (clen > 0 && (rc = gw_buf_reserve(plain, clen, &dst)) != 0)
+		goto out;
 	if ((out = gw_buf_bio(plain)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;
@@ -1780,7 +1840,8 @@ smime_open(const unsigned char *msg, size_t len,
 			add_layer(res, auth ? "authEnveloped-data"
 					    : "enveloped-data");
 			plain = 1;
-			rc = decrypt_layer(cms, ec.bio, o, &entity, res);
+			rc = decrypt_layer(cms, ec.bio, ec.len, o, &entity,
+					   res);
 			econt_free(&ec);
 			if (rc != 0)
 				goto out;
@@ -1794,6 +1855,9 @@ smime_open(const unsigned char *msg, size_t len,
 			if ((rc = rewrap(cd, root, entity.data, entity.len,
 					 &next)) != 0)
 				goto out;
+			/* One plaintext copy at a time. */
+			buf_free(&entity, 1);
+			gw_buf_init(&entity, SMIME_MSG_MAX);
 			buf_free(&cur, cur_plain);
 			cur = next;
 			cd = cur.data;
@@ -1857,8 +1921,16 @@ smime_open(const unsigned char *msg, size_t len,
 	res->verified = res->status == SMIME_OK && res->smime && covered &&
 			res->signatures + res->decrypted > 0;
 	res->unauthenticated = cbc && !covered;
-	if ((rc = result_headers(o, res, changed ? "\r\n" : eol, out)) != 0 ||
-	    (rc = gw_buf_add(out, cd, cl)) != 0)
+	if (out->len == 0 && cd == cur.data && cl == cur.len) {
+		/* The message is ours (rewrapped): the result fields go in
+		 * front of it in place, and out takes it, no copy. */
+		if ((rc = result_in_place(o, res, changed ? "\r\n" : eol, &cur,
+					  out)) != 0)
+			goto out;
+		cur_plain = 0; /* cur is empty now */
+	} else if ((rc = result_headers(o, res, changed ? "\r\n" : eol,
+				       out)) != 0 ||
+		   (rc = gw_buf_add(out, cd, cl)) != 0)
 		goto out;
 out:
 	CMS_ContentInfo_free(cms);

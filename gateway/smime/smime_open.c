@@ -1329,36 +1329,112 @@ starts_like_entity(const unsigned char *e, size_t n)
  */
 #define REWRAP_SLACK 4096
 
+/* The start of a rewrap: room for all of it (and for the result fields
+ * that smime_open() puts in front at the end), so that it is not copied
+ * as it grows, then the outer fields. */
 static int
-rewrap(const unsigned char *cur, const struct mime_part *root,
-       const unsigned char *entity, size_t elen, struct gw_buf *next)
+rewrap_start(const unsigned char *cur, const struct mime_part *root,
+	     size_t elen, struct gw_buf *next)
+{
+	unsigned char *dst;
+	int rc;
+
+	if ((rc = gw_buf_reserve(next, mime_part_header_range(root).end +
+					   elen + REWRAP_SLACK,
+				 &dst)) != 0 ||
+	    (rc = smime_outer_headers(cur, root, NULL, next)) != 0)
+		return rc;
+	return gw_buf_adds(next, "MIME-Version: 1.0\r\n");
+}
+
+/* The entity's own part of a rewrap: its Content-* fields and the empty
+ * line into head, and where its body starts (*body). */
+static int
+rewrap_head(const unsigned char *entity, size_t elen, struct gw_buf *head,
+	    size_t *body)
 {
 	struct mime_tree *t = NULL;
 	int rc;
 
-	unsigned char *dst;
-
-	/* Room for all of it at once (and the result fields that
-	 * smime_open() puts in front at the end): no copies as it grows. */
-	if ((rc = gw_buf_reserve(next, mime_part_header_range(root).end +
-					   elen + REWRAP_SLACK,
-				 &dst)) != 0 ||
-	    (rc = smime_outer_headers(cur, root, NULL, next)) != 0 ||
-	    (rc = gw_buf_adds(next, "MIME-Version: 1.0\r\n")) != 0)
-		return rc;
 	/* Content that does not start with a header field or an empty
 	 * line is not a MIME entity: give it an empty header block, so
 	 * that it stays body (text/plain) instead of becoming headers. */
 	if (!starts_like_entity(entity, elen)) {
-		if ((rc = gw_buf_adds(next, "\r\n")) != 0)
-			return rc;
-		return mime_header_add_crlf(next, entity, elen);
+		*body = 0;
+		return gw_buf_adds(head, "\r\n");
 	}
 	if ((rc = smime_parse(entity, mime_header_block_len(entity, elen),
 			      &t)) != 0)
 		return rc;
-	rc = smime_entity_plain(entity, elen, mime_tree_root(t), next);
+	*body = mime_part_body_range(mime_tree_root(t)).start;
+	if (*body > elen)
+		*body = elen;
+	rc = smime_entity_head(entity, mime_tree_root(t), head);
 	mime_tree_free(t);
+	return rc;
+}
+
+/* The entity after rewrap_start(): its head, then its body with CRLF
+ * line ends. */
+static int
+rewrap_entity(const unsigned char *entity, size_t elen, struct gw_buf *next)
+{
+	size_t body;
+	int rc;
+
+	if ((rc = rewrap_head(entity, elen, next, &body)) != 0)
+		return rc;
+	return mime_header_add_crlf(next, entity + body, elen - body);
+}
+
+static int
+rewrap(const unsigned char *cur, const struct mime_part *root,
+       const unsigned char *entity, size_t elen, struct gw_buf *next)
+{
+	int rc;
+
+	if ((rc = rewrap_start(cur, root, elen, next)) != 0)
+		return rc;
+	return rewrap_entity(entity, elen, next);
+}
+
+/*
+ * The same when the entity was decrypted into next right after
+ * rewrap_start() (from h on): its head replaces its header block and
+ * the body moves up to it, in place, when the body's line ends are
+ * CRLF already (as on the wire); else the entity is copied out and
+ * rewrapped as above.
+ */
+static int
+rewrap_in_place(struct gw_buf *next, size_t h)
+{
+	struct gw_buf head, copy;
+	unsigned char *dst;
+	size_t elen = next->len - h, body, blen;
+	int rc;
+
+	gw_buf_init(&head, SMIME_MSG_MAX);
+	if ((rc = rewrap_head(next->data + h, elen, &head, &body)) != 0)
+		goto out;
+	blen = elen - body;
+	if (mime_crlf_canon_len(next->data + h + body, blen) != blen) {
+		gw_buf_init(&copy, SMIME_MSG_MAX);
+		if ((rc = gw_buf_add(&copy, next->data + h, elen)) == 0) {
+			next->len = h;
+			rc = rewrap_entity(copy.data, copy.len, next);
+		}
+		gw_buf_free_secret(&copy);
+		goto out;
+	}
+	if (head.len > body &&
+	    (rc = gw_buf_reserve(next, head.len - body, &dst)) != 0)
+		goto out;
+	memmove(next->data + h + head.len, next->data + h + body, blen);
+	memcpy(next->data + h, head.data, head.len);
+	next->len = h + head.len + blen;
+	next->data[next->len] = '\0';
+out:
+	gw_buf_free_secret(&head);
 	return rc;
 }
 
@@ -1683,7 +1759,7 @@ smime_open(const unsigned char *msg, size_t len,
 	struct gw_buf cur, next, entity;
 	struct econt ec;
 	const unsigned char *cd, *ed; /* the current layer, its content */
-	size_t cl, el;
+	size_t cl, el, eh;
 	struct mime_tree *tree = NULL;
 	const struct mime_part *root;
 	struct smime_layer *l;
@@ -1840,8 +1916,12 @@ smime_open(const unsigned char *msg, size_t len,
 			add_layer(res, auth ? "authEnveloped-data"
 					    : "enveloped-data");
 			plain = 1;
-			rc = decrypt_layer(cms, ec.bio, ec.len, o, &entity,
-					   res);
+			/* Decrypted into next, after its outer fields: the
+			 * entity is then rewrapped where it lies. */
+			if ((rc = rewrap_start(cd, root, ec.len, &next)) != 0)
+				goto out;
+			eh = next.len;
+			rc = decrypt_layer(cms, ec.bio, ec.len, o, &next, res);
 			econt_free(&ec);
 			if (rc != 0)
 				goto out;
@@ -1852,12 +1932,8 @@ smime_open(const unsigned char *msg, size_t len,
 			 * blocks wants; GCM's tag leaves nobody that. */
 			covered = auth;
 			cbc |= !auth;
-			if ((rc = rewrap(cd, root, entity.data, entity.len,
-					 &next)) != 0)
+			if ((rc = rewrap_in_place(&next, eh)) != 0)
 				goto out;
-			/* One plaintext copy at a time. */
-			buf_free(&entity, 1);
-			gw_buf_init(&entity, SMIME_MSG_MAX);
 			buf_free(&cur, cur_plain);
 			cur = next;
 			cd = cur.data;

@@ -806,7 +806,7 @@ cms_put_certs(CMS_ContentInfo *cms, STACK_OF(X509) *certs)
 /* The DER of a part's body: in place (binary, 8bit) or decoded from
  * base64 into der. */
 static int
-part_der(const unsigned char *msg, const struct mime_part *p,
+part_der(const unsigned char *msg, const struct mime_part *p, size_t room,
 	 struct gw_buf *der, const unsigned char **q, size_t *dlen)
 {
 	struct mime_range r = mime_part_body_range(p);
@@ -821,7 +821,8 @@ part_der(const unsigned char *msg, const struct mime_part *p,
 		*dlen = n;
 		return 0;
 	}
-	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n), &dst)) != 0 ||
+	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n) + room,
+				 &dst)) != 0 ||
 	    (rc = mime_base64_decode(msg + r.start, n, dst,
 				     mime_base64_decoded_max(n), dlen,
 				     NULL)) != 0)
@@ -830,12 +831,24 @@ part_der(const unsigned char *msg, const struct mime_part *p,
 	return 0;
 }
 
+/* Frees b, wiping it first when it may hold decrypted content. */
+static void
+buf_free(struct gw_buf *b, int plaintext)
+{
+	if (plaintext)
+		gw_buf_free_secret(b);
+	else
+		gw_buf_free(b);
+}
+
 /* An envelope's ciphertext, read where it lies (cms_cut_content()):
  * the decoded DER it lies in (or nothing: the message's own bytes). */
 struct econt {
 	struct gw_buf der;
 	BIO *bio;		/* NULL: the content is in the CMS object */
 	size_t len;		/* the ciphertext's length */
+	size_t room;		/* to leave after the decoded DER */
+	int plain;		/* der holds decrypted content */
 };
 
 static void
@@ -844,6 +857,8 @@ econt_init(struct econt *ec)
 	gw_buf_init(&ec->der, SMIME_MSG_MAX);
 	ec->bio = NULL;
 	ec->len = 0;
+	ec->room = 0;
+	ec->plain = 0;
 }
 
 static void
@@ -852,7 +867,8 @@ econt_free(struct econt *ec)
 	BIO_free(ec->bio);
 	ec->bio = NULL;
 	ec->len = 0;
-	gw_buf_free(&ec->der); /* the ciphertext: not secret */
+	buf_free(&ec->der, ec->plain); /* the ciphertext is not secret */
+	ec->plain = 0;
 }
 
 /*
@@ -877,7 +893,8 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 		*extra = 0;
 	gw_buf_init(&der, SMIME_MSG_MAX);
 	gw_buf_init(&rest, SMIME_MSG_MAX);
-	if ((rc = part_der(msg, p, &der, &q, &dlen)) != 0)
+	if ((rc = part_der(msg, p, ec != NULL ? ec->room : 0, &der, &q,
+			   &dlen)) != 0)
 		goto out;
 	if ((rc = cms_check_counts(q, dlen)) != 0)
 		goto out;
@@ -893,7 +910,8 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 			     i++)
 				if (q0[i] != 0)
 					*extra = 1;
-			econt_free(ec);
+			BIO_free(ec->bio);
+			gw_buf_free(&ec->der);
 			ec->der = der; /* where the BIO reads */
 			gw_buf_init(&der, SMIME_MSG_MAX);
 			ec->bio = bio;
@@ -917,7 +935,7 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 		ERR_clear_error();
 		sk_X509_pop_free(certs, X509_free);
 		certs = NULL;
-		if ((rc = part_der(msg, p, &der, &q, &dlen)) != 0)
+		if ((rc = part_der(msg, p, 0, &der, &q, &dlen)) != 0)
 			goto out;
 		q0 = q;
 		*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen);
@@ -1399,40 +1417,44 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 }
 
 /*
- * The same when the entity was decrypted into next right after
- * rewrap_start() (from h on): its head replaces its header block and
- * the body moves up to it, in place, when the body's line ends are
- * CRLF already (as on the wire); else the entity is copied out and
- * rewrapped as above.
+ * The same when the entity was decrypted into b, from h on (after the
+ * outer fields, or at 0 with the outer fields in pre): pre and the
+ * entity's head replace its header block and the body moves next to
+ * them, in place, when the body's line ends are CRLF already (as on the
+ * wire); else the entity is copied out and rewrapped as above.
  */
 static int
-rewrap_in_place(struct gw_buf *next, size_t h)
+rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
 {
 	struct gw_buf head, copy;
 	unsigned char *dst;
-	size_t elen = next->len - h, body, blen;
+	size_t elen = b->len - h, body, blen;
 	int rc;
 
 	gw_buf_init(&head, SMIME_MSG_MAX);
-	if ((rc = rewrap_head(next->data + h, elen, &head, &body)) != 0)
+	if (pre != NULL && (rc = gw_buf_add(&head, pre->data, pre->len)) != 0)
+		goto out;
+	if ((rc = rewrap_head(b->data + h, elen, &head, &body)) != 0)
 		goto out;
 	blen = elen - body;
-	if (mime_crlf_canon_len(next->data + h + body, blen) != blen) {
+	if (mime_crlf_canon_len(b->data + h + body, blen) != blen) {
 		gw_buf_init(&copy, SMIME_MSG_MAX);
-		if ((rc = gw_buf_add(&copy, next->data + h, elen)) == 0) {
-			next->len = h;
-			rc = rewrap_entity(copy.data, copy.len, next);
+		if ((rc = gw_buf_add(&copy, b->data + h, elen)) == 0) {
+			b->len = h;
+			if (pre == NULL ||
+			    (rc = gw_buf_add(b, pre->data, pre->len)) == 0)
+				rc = rewrap_entity(copy.data, copy.len, b);
 		}
 		gw_buf_free_secret(&copy);
 		goto out;
 	}
 	if (head.len > body &&
-	    (rc = gw_buf_reserve(next, head.len - body, &dst)) != 0)
+	    (rc = gw_buf_reserve(b, head.len - body, &dst)) != 0)
 		goto out;
-	memmove(next->data + h + head.len, next->data + h + body, blen);
-	memcpy(next->data + h, head.data, head.len);
-	next->len = h + head.len + blen;
-	next->data[next->len] = '\0';
+	memmove(b->data + h + head.len, b->data + h + body, blen);
+	memcpy(b->data + h, head.data, head.len);
+	b->len = h + head.len + blen;
+	b->data[b->len] = '\0';
 out:
 	gw_buf_free_secret(&head);
 	return rc;
@@ -1675,15 +1697,6 @@ out:
 	return rc;
 }
 
-/* Frees b, wiping it first when it may hold decrypted content. */
-static void
-buf_free(struct gw_buf *b, int plaintext)
-{
-	if (plaintext)
-		gw_buf_free_secret(b);
-	else
-		gw_buf_free(b);
-}
 
 /* Whether the bytes hold anything but white space. */
 static int
@@ -1749,6 +1762,21 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 		*el = (size_t)ASN1_STRING_length(*pos);
 	}
 	return 0;
+}
+
+/*
+ * Whether the content can be decrypted over the DER it is read from:
+ * the DER is ours (decoded from base64, not the message's own bytes),
+ * and nothing there is still needed: what d2i needed before the content
+ * was copied out (cms_cut_content()), and the plaintext written from
+ * the start never passes the ciphertext read, which begins further on
+ * and is never shorter (the cipher BIO reads ahead before it writes).
+ * So the message's only decoded copy becomes the plaintext.
+ */
+static int
+in_der(const struct econt *ec)
+{
+	return ec->bio != NULL && ec->der.data != NULL;
 }
 
 int
@@ -1851,6 +1879,11 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {
+			/* Room after the DER for the outer fields, the
+			 * entity's head and the result fields, should the
+			 * content be decrypted over it. */
+			ec.room = mime_part_header_range(root).end +
+				  REWRAP_SLACK;
 			if ((rc = part_cms(cd, root, &cms, &extra, res,
 					   &ec)) != 0) {
 				if (rc != GW_ERR_PARSE)
@@ -1916,13 +1949,26 @@ smime_open(const unsigned char *msg, size_t len,
 			add_layer(res, auth ? "authEnveloped-data"
 					    : "enveloped-data");
 			plain = 1;
-			/* Decrypted into next, after its outer fields: the
-			 * entity is then rewrapped where it lies. */
-			if ((rc = rewrap_start(cd, root, ec.len, &next)) != 0)
+			if ((rc = rewrap_start(cd, root,
+					       in_der(&ec) ? 0 : ec.len,
+					       &next)) != 0)
 				goto out;
-			eh = next.len;
-			rc = decrypt_layer(cms, ec.bio, ec.len, o, &next, res);
-			econt_free(&ec);
+			if (in_der(&ec)) {
+				/* Over its own DER (see in_der()), then the
+				 * outer fields go in front. */
+				eh = 0;
+				ec.der.len = 0;
+				ec.plain = 1;
+				rc = decrypt_layer(cms, ec.bio, ec.len, o,
+						   &ec.der, res);
+			} else {
+				/* Into next, after its outer fields. */
+				eh = next.len;
+				rc = decrypt_layer(cms, ec.bio, ec.len, o,
+						   &next, res);
+			}
+			BIO_free(ec.bio);
+			ec.bio = NULL;
 			if (rc != 0)
 				goto out;
 			if (open_layer(res) == NULL)
@@ -1932,8 +1978,19 @@ smime_open(const unsigned char *msg, size_t len,
 			 * blocks wants; GCM's tag leaves nobody that. */
 			covered = auth;
 			cbc |= !auth;
-			if ((rc = rewrap_in_place(&next, eh)) != 0)
+			if (ec.plain) {
+				if ((rc = rewrap_in_place(&ec.der, 0, &next)) !=
+				    0)
+					goto out;
+				buf_free(&next, 1);
+				next = ec.der;
+				gw_buf_init(&ec.der, SMIME_MSG_MAX);
+				ec.plain = 0;
+			} else if ((rc = rewrap_in_place(&next, eh, NULL)) !=
+				   0) {
 				goto out;
+			}
+			econt_free(&ec);
 			buf_free(&cur, cur_plain);
 			cur = next;
 			cd = cur.data;

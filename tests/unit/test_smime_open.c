@@ -505,9 +505,10 @@ static const struct place_case {
      "Content-Type: text/plain;\r\n charset=us-ascii\r\n\r\nx\r\n"},
 };
 
-/* A message around an envelope of entity: DER or streamed BER. */
+/* A message around an envelope of entity: DER or streamed BER, in
+ * base64 or as binary. */
 static void
-envelope_of(const char *entity, const EVP_CIPHER *cipher, int ber,
+envelope_as(const char *entity, const EVP_CIPHER *cipher, int ber, int bin,
 	    struct gw_buf *m)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
@@ -530,8 +531,17 @@ envelope_of(const char *entity, const EVP_CIPHER *cipher, int ber,
 	n = BIO_get_mem_data(out, &p);
 	gw_buf_init(&der, 1 << 20);
 	assert_int_equal(gw_buf_add(&der, p, (size_t)n), 0);
-	der_message(m, "application/pkcs7-mime; smime-type=enveloped-data",
-		    &der);
+	if (bin) {
+		gw_buf_adds(m, "From: unit@unit.example\r\nMIME-Version: 1.0\r\n"
+			       "Content-Type: application/pkcs7-mime; "
+			       "smime-type=enveloped-data\r\n"
+			       "Content-Transfer-Encoding: binary\r\n\r\n");
+		gw_buf_add(m, der.data, der.len);
+	} else {
+		der_message(m,
+			    "application/pkcs7-mime; smime-type=enveloped-data",
+			    &der);
+	}
 	gw_buf_free(&der);
 	CMS_ContentInfo_free(cms);
 	BIO_free(in);
@@ -540,39 +550,51 @@ envelope_of(const char *entity, const EVP_CIPHER *cipher, int ber,
 }
 
 static void
+envelope_of(const char *entity, const EVP_CIPHER *cipher, int ber,
+	    struct gw_buf *m)
+{
+	envelope_as(entity, cipher, ber, 0, m);
+}
+
+static void
 test_in_place(void **state)
 {
 	const struct place_case *c = *state;
 	struct smime_open_result res;
 	struct gw_buf m, out, want;
-	int ber, gcm;
+	int ber, gcm, bin, k;
 
-	for (ber = 0; ber < 2; ber++)
-		for (gcm = 0; gcm < 2; gcm++) {
-			gw_buf_init(&m, 1 << 20);
-			gw_buf_init(&out, 1 << 20);
-			gw_buf_init(&want, 1 << 20);
-			envelope_of(c->entity,
-				    gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(),
-				    ber, &m);
-			assert_int_equal(open_msg(m.data, m.len, &out, &res),
-					 0);
-			assert_int_equal(res.status, SMIME_OK);
-			assert_int_equal(res.decrypted, 1);
-			gw_buf_addf(&want, "MIME-Version: 1.0\r\n%s", c->want);
-			if (out.len < want.len ||
-			    memcmp(out.data + out.len - want.len, want.data,
-				   want.len) != 0)
-				fail_msg("%s%s: got\n%s", ber ? "BER" : "DER",
-					 gcm ? ", GCM" : "", out.data);
-			/* nothing of the entity's other fields */
-			assert_null(strstr((const char *)out.data, "inner"));
-			assert_null(strstr((const char *)out.data, "X-Inner"));
-			smime_open_result_free(&res);
-			gw_buf_free(&m);
-			gw_buf_free_secret(&out);
-			gw_buf_free(&want);
-		}
+	/* base64: decrypted over the decoded DER; binary: read from the
+	 * message itself, into the next message */
+	for (k = 0; k < 8; k++) {
+		bin = k >> 2;
+		ber = (k >> 1) & 1;
+		gcm = k & 1;
+		gw_buf_init(&m, 1 << 20);
+		gw_buf_init(&out, 1 << 20);
+		gw_buf_init(&want, 1 << 20);
+		envelope_as(c->entity,
+			    gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(),
+			    ber, bin, &m);
+		assert_int_equal(open_msg(m.data, m.len, &out, &res),
+				 0);
+		assert_int_equal(res.status, SMIME_OK);
+		assert_int_equal(res.decrypted, 1);
+		gw_buf_addf(&want, "MIME-Version: 1.0\r\n%s", c->want);
+		if (out.len < want.len ||
+		    memcmp(out.data + out.len - want.len, want.data,
+			   want.len) != 0)
+			fail_msg("%s%s%s: got\n%s", ber ? "BER" : "DER",
+				 gcm ? ", GCM" : "",
+				 bin ? ", binary" : "", out.data);
+		/* nothing of the entity's other fields */
+		assert_null(strstr((const char *)out.data, "inner"));
+		assert_null(strstr((const char *)out.data, "X-Inner"));
+		smime_open_result_free(&res);
+		gw_buf_free(&m);
+		gw_buf_free_secret(&out);
+		gw_buf_free(&want);
+	}
 }
 
 /* A changed ciphertext byte in a GCM envelope read in place: refused,

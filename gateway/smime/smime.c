@@ -106,19 +106,30 @@ cms_output(CMS_ContentInfo *cms, BIO *in, unsigned flags, size_t hint,
 	return 0;
 }
 
+/* A random boundary (not checked against anything yet). */
+static int
+new_boundary(char bnd[64])
+{
+	unsigned char r[12];
+	int i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return gw_err_set_ssl(GW_ERR_CRYPTO, "RAND_bytes");
+	memcpy(bnd, "smimegw-", 8);
+	for (i = 0; i < 12; i++)
+		snprintf(bnd + 8 + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
 /* A boundary that does not occur in the entity. */
 static int
 make_boundary(const unsigned char *entity, size_t elen, char bnd[64])
 {
-	unsigned char r[12];
-	int i, tries;
+	int rc, tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		if (RAND_bytes(r, sizeof(r)) != 1)
-			return gw_err_set_ssl(GW_ERR_CRYPTO, "RAND_bytes");
-		memcpy(bnd, "smimegw-", 8);
-		for (i = 0; i < 12; i++)
-			snprintf(bnd + 8 + 2 * i, 3, "%02x", r[i]);
+		if ((rc = new_boundary(bnd)) != 0)
+			return rc;
 		if (memmem(entity, elen, bnd, strlen(bnd)) == NULL)
 			return 0;
 	}
@@ -252,41 +263,17 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	return smime_sign_msg(&m, s, out, NULL);
 }
 
-int
-smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
-	       struct gw_buf *out, struct smime_layout *made)
+/* The signature of content [ep, ep + en) in der (CMS, DER or BER). */
+static int
+sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
+	 const unsigned char *ep, size_t en, struct gw_buf *der)
 {
-	struct smime_layout lay;
-	struct split sp;
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
 	BIO *in = NULL;
-	const EVP_MD *md = s->md ? s->md : EVP_sha256();
-	unsigned flags = CMS_PARTIAL | CMS_BINARY;
-	struct gw_buf der;
-	size_t start = out->len;
-	char bnd[64];
-	int i, rc;
+	int i, rc = GW_ERR_CRYPTO;
 
-	split_init(&sp);
-	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
-	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA")) {
-		rc = gw_err_set_at(GW_ERR_INVALID, "pss",
-				   "RSASSA-PSS needs an RSA signing "
-				   "certificate");
-		goto out;
-	}
-	if ((rc = split(m, SMIME_ENT_SIGN, &sp)) != 0)
-		goto out;
-	/* Opaque content streams into the output, except with PSS: OpenSSL
-	 * 3.0's streaming encoder fails on a PSS SignerInfo ("illegal zero
-	 * content"), so that combination is finalised in memory. */
-	if (s->mode == SMIME_SIGN_DETACHED)
-		flags |= CMS_DETACHED;
-	else if (!s->pss && sp.en >= SMIME_STREAM_MIN)
-		flags |= CMS_STREAM;
-	rc = GW_ERR_CRYPTO;
-	if ((in = BIO_new_mem_buf(sp.ep, (int)sp.en)) == NULL ||
+	if ((in = BIO_new_mem_buf(ep, (int)en)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
 		goto ssl;
 	if ((si = CMS_add1_signer(cms, s->cert, s->key, md,
@@ -300,33 +287,176 @@ smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
 			goto ssl;
 	/* Opaque: the content goes into the structure; stream it straight
 	 * into our buffer instead of through growing memory BIOs. */
-	if ((rc = cms_output(cms, in, flags,
-			      s->mode == SMIME_SIGN_DETACHED ? 0 : sp.en,
-			      GW_ERR_P11, &der)) != 0)
+	rc = cms_output(cms, in, flags,
+			s->mode == SMIME_SIGN_DETACHED ? 0 : en, GW_ERR_P11,
+			der);
+	goto out;
+ssl:
+	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the signature");
+out:
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+/* The multipart/signed up to its first part's content. */
+static int
+signed_head(struct gw_buf *out, const EVP_MD *md, const char *bnd)
+{
+	return gw_buf_addf(out,
+			   "Content-Type: multipart/signed; "
+			   "protocol=\"application/"
+			   "pkcs7-signature\";\r\n\tmicalg=%s; "
+			   "boundary=\"%s\"\r\n\r\n--%s\r\n",
+			   micalg(md), bnd, bnd);
+}
+
+/* After the first part: the signature part and the close delimiter. */
+static int
+signed_tail(struct gw_buf *out, const char *bnd, const struct gw_buf *der)
+{
+	int rc;
+
+	if ((rc = gw_buf_addf(out,
+			      "\r\n--%s\r\n"
+			      "Content-Type: application/"
+			      "pkcs7-signature; name=\"smime.p7s\"\r\n"
+			      "Content-Transfer-Encoding: base64\r\n"
+			      "Content-Disposition: attachment; "
+			      "filename=\"smime.p7s\"\r\n"
+			      "Content-Description: S/MIME "
+			      "Cryptographic Signature\r\n\r\n",
+			      bnd)) != 0 ||
+	    (rc = add_base64(out, der->data, der->len)) != 0)
+		return rc;
+	return gw_buf_addf(out, "\r\n--%s--\r\n", bnd);
+}
+
+/*
+ * A detached signature on a message that is not ours: its entity is
+ * written straight into out, as the first part of the multipart/signed,
+ * and signed where it lies, instead of being made in a buffer of its
+ * own, copied into out and wiped.  The boundary is drawn first and
+ * checked against the entity once it is written; should it occur there,
+ * another (of the same length) is written over it in the part's
+ * header.  On failure out is wiped back to where it was.
+ */
+static int
+sign_detached_direct(const struct smime_msg *m, const struct smime_signer *s,
+		     const EVP_MD *md, struct gw_buf *out,
+		     struct smime_layout *made)
+{
+	struct mime_tree *tree = NULL;
+	const struct mime_tree *t = m->tree;
+	struct split sp;
+	struct gw_buf der, head;
+	unsigned char *room;
+	size_t start = out->len, hs, es, ee;
+	char bnd[64];
+	int rc, tries;
+
+	split_init(&sp);
+	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
+	gw_buf_init(&head, 1024);
+	if (t == NULL) {
+		if ((rc = smime_parse(m->data, m->len, &tree)) != 0)
+			goto out;
+		t = tree;
+	}
+	/* Room for the entity and the signature part: no copies while
+	 * out grows. */
+	if ((rc = gw_buf_reserve(out, m->len + 32768, &room)) != 0 ||
+	    (rc = smime_outer_headers(m->data, mime_tree_root(t), NULL,
+				      &sp.outer)) != 0)
+		goto out;
+	sp.op = sp.outer.data;
+	sp.on = sp.outer.len;
+	if ((rc = add_outer(out, &sp, start, made)) != 0 ||
+	    (rc = new_boundary(bnd)) != 0)
+		goto out;
+	hs = out->len;
+	if ((rc = signed_head(out, md, bnd)) != 0)
+		goto out;
+	es = out->len;
+	if ((rc = smime_entity(m->data, mime_tree_root(t), SMIME_ENT_SIGN,
+			       out)) != 0)
+		goto out;
+	ee = out->len;
+	for (tries = 0; memmem(out->data + es, ee - es, bnd, strlen(bnd)) !=
+			NULL;
+	     tries++) {
+		gw_buf_reset(&head);
+		if (tries == 7) {
+			rc = gw_err_set(GW_ERR_INTERNAL,
+					"no free MIME boundary");
+			goto out;
+		}
+		if ((rc = new_boundary(bnd)) != 0 ||
+		    (rc = signed_head(&head, md, bnd)) != 0)
+			goto out;
+		if (head.len != es - hs) {
+			rc = gw_err_set(GW_ERR_INTERNAL,
+					"boundary of another length");
+			goto out;
+		}
+		memcpy(out->data + hs, head.data, head.len);
+	}
+	if ((rc = sign_der(s, md, CMS_PARTIAL | CMS_BINARY | CMS_DETACHED,
+			   out->data + es, ee - es, &der)) != 0 ||
+	    (rc = signed_tail(out, bnd, &der)) != 0)
+		goto out;
+out:
+	if (rc != 0 && out->len > start) {
+		OPENSSL_cleanse(out->data + start, out->len - start);
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	mime_tree_free(tree);
+	gw_buf_free(&head);
+	gw_buf_free(&der);
+	split_free(&sp);
+	return rc;
+}
+
+int
+smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
+	       struct gw_buf *out, struct smime_layout *made)
+{
+	struct smime_layout lay;
+	struct split sp;
+	const EVP_MD *md = s->md ? s->md : EVP_sha256();
+	unsigned flags = CMS_PARTIAL | CMS_BINARY;
+	struct gw_buf der;
+	size_t start = out->len;
+	char bnd[64];
+	int rc;
+
+	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA"))
+		return gw_err_set_at(GW_ERR_INVALID, "pss",
+				     "RSASSA-PSS needs an RSA signing "
+				     "certificate");
+	if (s->mode == SMIME_SIGN_DETACHED && m->layout == NULL)
+		return sign_detached_direct(m, s, md, out, made ? made : &lay);
+	split_init(&sp);
+	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
+	if ((rc = split(m, SMIME_ENT_SIGN, &sp)) != 0)
+		goto out;
+	/* Opaque content streams into the output, except with PSS: OpenSSL
+	 * 3.0's streaming encoder fails on a PSS SignerInfo ("illegal zero
+	 * content"), so that combination is finalised in memory. */
+	if (s->mode == SMIME_SIGN_DETACHED)
+		flags |= CMS_DETACHED;
+	else if (!s->pss && sp.en >= SMIME_STREAM_MIN)
+		flags |= CMS_STREAM;
+	if ((rc = sign_der(s, md, flags, sp.ep, sp.en, &der)) != 0)
 		goto out;
 	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0)
 		goto out;
 	if (s->mode == SMIME_SIGN_DETACHED) {
 		if ((rc = make_boundary(sp.ep, sp.en, bnd)) != 0 ||
-		    (rc = gw_buf_addf(out,
-				      "Content-Type: multipart/signed; "
-				      "protocol=\"application/"
-				      "pkcs7-signature\";\r\n\tmicalg=%s; "
-				      "boundary=\"%s\"\r\n\r\n--%s\r\n",
-				      micalg(md), bnd, bnd)) != 0 ||
+		    (rc = signed_head(out, md, bnd)) != 0 ||
 		    (rc = gw_buf_add(out, sp.ep, sp.en)) != 0 ||
-		    (rc = gw_buf_addf(out,
-				      "\r\n--%s\r\n"
-				      "Content-Type: application/"
-				      "pkcs7-signature; name=\"smime.p7s\"\r\n"
-				      "Content-Transfer-Encoding: base64\r\n"
-				      "Content-Disposition: attachment; "
-				      "filename=\"smime.p7s\"\r\n"
-				      "Content-Description: S/MIME "
-				      "Cryptographic Signature\r\n\r\n",
-				      bnd)) != 0 ||
-		    (rc = add_base64(out, der.data, der.len)) != 0 ||
-		    (rc = gw_buf_addf(out, "\r\n--%s--\r\n", bnd)) != 0)
+		    (rc = signed_tail(out, bnd, &der)) != 0)
 			goto out;
 	} else {
 		if ((rc = gw_buf_adds(out,
@@ -340,13 +470,8 @@ smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
 			goto out;
 	}
 	rc = 0;
-	goto out;
-ssl:
-	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the signature");
 out:
 	gw_buf_free(&der);
-	BIO_free(in);
-	CMS_ContentInfo_free(cms);
 	split_free(&sp);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /* smime.c - outgoing S/MIME: sign and encrypt whole messages. */
 #include "smime.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -552,42 +554,286 @@ smime_encrypt(const unsigned char *msg, size_t len,
 	return smime_encrypt_msg(&m, r, out, NULL);
 }
 
+/* ---- streaming the envelope ---------------------------------------- */
+
+/*
+ * Two BIOs for an envelope written as it is made: a source that reads
+ * the entity as its head and its body, each where it lies (so that the
+ * entity is never copied), and a sink that writes the CMS encoding as
+ * base64 lines into the output as it comes (so that it is never held
+ * whole).  The sink encodes whole lines (57 bytes each) and keeps the
+ * rest, under 57 bytes, for the next write or the flush; since every
+ * line of mime_base64_encode() ends in CRLF, the lines are the same as
+ * encoding the whole at once.
+ */
+struct pieces {
+	const unsigned char *p[2];
+	size_t n[2];
+};
+
+#define B64_LINE_IN 57
+
+struct b64sink {
+	struct gw_buf *out;
+	unsigned char carry[B64_LINE_IN];
+	size_t nc;
+	int rc;		/* the first failure */
+};
+
+static BIO_METHOD *pieces_method, *b64sink_method;
+static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
+
+static int
+pieces_read(BIO *bio, char *buf, int size)
+{
+	struct pieces *pc = BIO_get_data(bio);
+	size_t n = 0, k;
+	int i;
+
+	for (i = 0; i < 2 && size > 0 && n < (size_t)size; i++) {
+		k = pc->n[i] < (size_t)size - n ? pc->n[i] : (size_t)size - n;
+		memcpy(buf + n, pc->p[i], k);
+		pc->p[i] += k;
+		pc->n[i] -= k;
+		n += k;
+	}
+	return (int)n;
+}
+
+static long
+pieces_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	struct pieces *pc = BIO_get_data(bio);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_EOF:
+		return pc->n[0] == 0 && pc->n[1] == 0;
+	case BIO_CTRL_PENDING:
+		return (long)(pc->n[0] + pc->n[1]);
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Encodes n bytes (a multiple of B64_LINE_IN, or the last ones). */
+static int
+b64sink_put(struct b64sink *k, const unsigned char *p, size_t n)
+{
+	unsigned char *dst;
+	size_t max = mime_base64_encoded_max(n), len;
+	int rc;
+
+	if ((rc = gw_buf_reserve(k->out, max, &dst)) != 0 ||
+	    (rc = mime_base64_encode(p, n, dst, max, &len)) != 0)
+		return rc;
+	k->out->len += len;
+	k->out->data[k->out->len] = '\0';
+	return 0;
+}
+
+static int
+b64sink_write(BIO *bio, const char *data, int n)
+{
+	struct b64sink *k = BIO_get_data(bio);
+	const unsigned char *p = (const unsigned char *)data;
+	size_t left = n > 0 ? (size_t)n : 0, take, whole;
+
+	if (n < 0 || k->rc != 0)
+		return -1;
+	if (k->nc > 0) {
+		take = B64_LINE_IN - k->nc < left ? B64_LINE_IN - k->nc : left;
+		memcpy(k->carry + k->nc, p, take);
+		k->nc += take;
+		p += take;
+		left -= take;
+		if (k->nc < B64_LINE_IN)
+			return n;
+		if ((k->rc = b64sink_put(k, k->carry, B64_LINE_IN)) != 0)
+			return -1;
+		k->nc = 0;
+	}
+	whole = left - left % B64_LINE_IN;
+	if (whole > 0 && (k->rc = b64sink_put(k, p, whole)) != 0)
+		return -1;
+	memcpy(k->carry, p + whole, left - whole);
+	k->nc = left - whole;
+	return n;
+}
+
+/* The last bytes, once the encoding is complete. */
+static int
+b64sink_end(struct b64sink *k)
+{
+	if (k->rc == 0 && k->nc > 0 &&
+	    (k->rc = b64sink_put(k, k->carry, k->nc)) == 0)
+		k->nc = 0;
+	return k->rc;
+}
+
+static long
+b64sink_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	struct b64sink *k = BIO_get_data(bio);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		/* OpenSSL flushes before its last writes (the end-of-
+		 * contents octets): the rest waits for b64sink_end(). */
+		return k->rc == 0;
+	case BIO_CTRL_PENDING:
+	case BIO_CTRL_WPENDING:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void
+stream_init_methods(void)
+{
+	BIO_METHOD *m;
+
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+			      "smimegw pieces")) != NULL) {
+		BIO_meth_set_read(m, pieces_read);
+		BIO_meth_set_ctrl(m, pieces_ctrl);
+		pieces_method = m;
+	}
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+			      "smimegw base64 sink")) != NULL) {
+		BIO_meth_set_write(m, b64sink_write);
+		BIO_meth_set_ctrl(m, b64sink_ctrl);
+		b64sink_method = m;
+	}
+}
+
+/* A BIO over data (borrowed: it must outlive the BIO); NULL on OOM. */
+static BIO *
+stream_bio(BIO_METHOD **method, void *data)
+{
+	BIO *bio;
+
+	pthread_once(&stream_once, stream_init_methods);
+	if (*method == NULL || (bio = BIO_new(*method)) == NULL)
+		return NULL;
+	BIO_set_data(bio, data);
+	BIO_set_init(bio, 1);
+	return bio;
+}
+
+/*
+ * The entity for encryption as two pieces where they lie, when it can
+ * be read so: a message of ours (its entity, in place), or one whose
+ * body has CRLF line ends already (its head, made in head, then its
+ * body in place).  0 with pc->n[] both 0 when it cannot (bare LF: the
+ * entity is then made whole, as split() does).
+ */
+static int
+entity_pieces(const struct smime_msg *m, struct gw_buf *outer,
+	      struct gw_buf *head, struct pieces *pc, struct split *sp)
+{
+	struct mime_tree *tree = NULL;
+	const struct mime_tree *t = m->tree;
+	size_t body;
+	int rc;
+
+	memset(pc, 0, sizeof(*pc));
+	if (m->layout != NULL) {
+		if ((rc = split(m, 0, sp)) != 0)
+			return rc;
+		pc->p[0] = sp->ep;
+		pc->n[0] = sp->en;
+		return 0;
+	}
+	if (t == NULL) {
+		if ((rc = smime_parse_header(m->data, m->len, &tree)) != 0)
+			return rc;
+		t = tree;
+	}
+	body = mime_part_body_range(mime_tree_root(t)).start;
+	if (body > m->len)
+		body = m->len;
+	if (mime_crlf_canon_len(m->data + body, m->len - body) !=
+	    m->len - body) {
+		mime_tree_free(tree);
+		return 0;
+	}
+	if ((rc = smime_outer_headers(m->data, mime_tree_root(t), NULL,
+				      outer)) == 0 &&
+	    (rc = smime_entity_head(m->data, mime_tree_root(t), head)) == 0) {
+		sp->op = outer->data;
+		sp->on = outer->len;
+		pc->p[0] = head->data;
+		pc->n[0] = head->len;
+		pc->p[1] = m->data + body;
+		pc->n[1] = m->len - body;
+	}
+	mime_tree_free(tree);
+	return rc;
+}
+
 int
 smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 		  struct gw_buf *out, struct smime_layout *made)
 {
 	struct smime_layout lay;
 	struct split sp;
+	struct pieces pc;
+	struct b64sink sink;
 	CMS_ContentInfo *cms = NULL;
 	const EVP_CIPHER *cipher = r->cipher ? r->cipher : EVP_aes_256_cbc();
 	unsigned flags = CMS_PARTIAL | CMS_BINARY;
-	struct gw_buf der;
-	BIO *in = NULL;
-	size_t start = out->len;
+	struct gw_buf der, head;
+	BIO *in = NULL, *b64 = NULL;
+	size_t start = out->len, en;
+	unsigned char *room;
 	int i, rc, aead;
 
 	split_init(&sp);
 	gw_buf_init(&der, SMIME_MSG_MAX + 65536);
+	gw_buf_init(&head, SMIME_MSG_MAX);
 	if (r->certs == NULL || sk_X509_num(r->certs) == 0) {
 		rc = gw_err_set(GW_ERR_INVALID, "no recipient");
 		goto out;
 	}
-	if ((rc = split(m, 0, &sp)) != 0)
+	if ((rc = entity_pieces(m, &sp.outer, &head, &pc, &sp)) != 0)
 		goto out;
+	if (pc.n[0] + pc.n[1] == 0) {
+		/* Made whole (or empty): as it was. */
+		if ((rc = split(m, 0, &sp)) != 0)
+			goto out;
+		pc.p[0] = sp.ep;
+		pc.n[0] = sp.en;
+	}
+	en = pc.n[0] + pc.n[1];
 	aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
-	if (sp.en >= SMIME_STREAM_MIN)
+	if (en >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
-	if ((in = BIO_new_mem_buf(sp.ep, (int)sp.en)) == NULL ||
+	if ((in = stream_bio(&pieces_method, &pc)) == NULL ||
 	    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)
 		goto ssl;
 	for (i = 0; i < sk_X509_num(r->certs); i++)
 		if ((rc = add_recipient(cms, sk_X509_value(r->certs, i),
 					r->oaep)) != 0)
 			goto out;
-	if ((rc = cms_output(cms, in, flags, sp.en, GW_ERR_CRYPTO,
-			      &der)) != 0 ||
-	    (rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
+	if (!(flags & CMS_STREAM) &&
+	    (rc = cms_output(cms, in, flags, en, GW_ERR_CRYPTO, &der)) != 0)
+		goto out;
+	/* Streamed, the envelope goes straight into out as base64: room
+	 * for all of it first (4/3 and the line ends, and the CMS around). */
+	if ((flags & CMS_STREAM) &&
+	    (rc = gw_buf_reserve(out, mime_base64_encoded_max(en + 65536) +
+					  sp.on + 1024,
+				 &room)) != 0)
+		goto out;
+	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
 	    (rc = gw_buf_addf(out,
 			      "Content-Type: application/pkcs7-mime; "
 			      "smime-type=%s;\r\n\tname=\"smime.p7m\"\r\n"
@@ -595,14 +841,35 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 			      "Content-Disposition: attachment; "
 			      "filename=\"smime.p7m\"\r\n\r\n",
 			      aead ? "authEnveloped-data" : "enveloped-data")) !=
-		0 ||
-	    (rc = add_base64(out, der.data, der.len)) != 0)
+		0)
 		goto out;
-	rc = 0;
+	if (!(flags & CMS_STREAM)) {
+		rc = add_base64(out, der.data, der.len);
+		goto out;
+	}
+	memset(&sink, 0, sizeof(sink));
+	sink.out = out;
+	if ((b64 = stream_bio(&b64sink_method, &sink)) == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto out;
+	}
+	if (!i2d_CMS_bio_stream(b64, cms, in, (int)flags) || sink.rc != 0) {
+		rc = sink.rc != 0 ? sink.rc
+				  : gw_err_set_ssl(GW_ERR_CRYPTO,
+						   "building the CMS structure");
+		goto out;
+	}
+	rc = b64sink_end(&sink);
 	goto out;
 ssl:
 	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the envelope");
 out:
+	if (rc != 0 && out->len > start) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	BIO_free(b64);
+	gw_buf_free_secret(&head);
 	gw_buf_free(&der);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);

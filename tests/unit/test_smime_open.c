@@ -646,6 +646,90 @@ issue11_in_place_gcm_tag_checked(void **state)
 	}
 }
 
+/*
+ * smime_encrypt() streams from 64 KiB on: the entity read as head and
+ * body where they lie, the envelope written as base64 as it comes.  For
+ * sizes around the streaming threshold and odd lengths (so that the
+ * writes never fall on whole base64 lines), CRLF and bare LF bodies:
+ * the base64 decodes cleanly (no '=' before the end, every line 76
+ * columns but the last) and smime_open() gives the body back.
+ */
+static void
+issue11_encrypt_streamed_base64(void **state)
+{
+	static const size_t sizes[] = {1000, 65535, 65536, 65537, 100003,
+				       300007};
+	struct smime_recipients r;
+	struct smime_open_result res;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	struct gw_buf m, enc, out, der, want;
+	unsigned char *dst;
+	const char *b, *line;
+	size_t i, k, n, len;
+	unsigned flags;
+	int lf;
+
+	(void)state;
+	assert_non_null(sk);
+	assert_true(sk_X509_push(sk, cert));
+	memset(&r, 0, sizeof(r));
+	r.certs = sk;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (lf = 0; lf < 2; lf++) {
+			gw_buf_init(&m, (size_t)8 << 20);
+			gw_buf_init(&enc, (size_t)8 << 20);
+			gw_buf_init(&out, (size_t)8 << 20);
+			gw_buf_init(&der, (size_t)8 << 20);
+			gw_buf_init(&want, (size_t)8 << 20);
+			gw_buf_adds(&m, "From: a@b.example\r\nContent-Type: "
+					"text/plain\r\n\r\n");
+			/* lines of 59 bytes, the last one cut anywhere */
+			for (k = 0; k < sizes[i]; k++)
+				if (k % 60 != 59) {
+					gw_buf_add(&m, "a", 1);
+					gw_buf_add(&want, "a", 1);
+				} else {
+					gw_buf_adds(&m, lf ? "\n" : "\r\n");
+					gw_buf_adds(&want, "\r\n");
+				}
+			assert_int_equal(smime_encrypt(m.data, m.len, &r, &enc),
+					 0);
+			b = strstr((const char *)enc.data, "\r\n\r\n") + 4;
+			for (line = b; *line != '\0';
+			     line = strstr(line, "\r\n") + 2) {
+				len = (size_t)(strstr(line, "\r\n") - line);
+				if (line[len + 2] != '\0')
+					assert_int_equal(len, 76);
+				assert_true(len <= 76);
+			}
+			n = enc.len - (size_t)(b - (const char *)enc.data);
+			assert_int_equal(gw_buf_reserve(&der, n, &dst), 0);
+			flags = 0;
+			assert_int_equal(mime_base64_decode((const unsigned char *)b,
+							    n, dst, n, &len,
+							    &flags),
+					 0);
+			if (flags != 0)
+				fail_msg("size %zu%s: decode flags %#x", sizes[i],
+					 lf ? " LF" : "", flags);
+			assert_int_equal(open_msg(enc.data, enc.len, &out, &res),
+					 0);
+			assert_int_equal(res.status, SMIME_OK);
+			assert_int_equal(res.decrypted, 1);
+			/* the body, with CRLF line ends either way */
+			assert_true(out.len >= want.len);
+			assert_memory_equal(out.data + out.len - want.len,
+					    want.data, want.len);
+			gw_buf_free(&want);
+			smime_open_result_free(&res);
+			gw_buf_free(&m);
+			gw_buf_free(&enc);
+			gw_buf_free_secret(&out);
+			gw_buf_free(&der);
+		}
+	sk_X509_free(sk);
+}
+
 #define NCOUNT (sizeof(count_cases) / sizeof(count_cases[0]))
 #define NNEST (sizeof(nest_cases) / sizeof(nest_cases[0]))
 #define NENV (sizeof(env_cases) / sizeof(env_cases[0]))
@@ -655,7 +739,7 @@ int
 main(void)
 {
 	struct CMUnitTest counts[NCOUNT], nested[NNEST], env[NENV];
-	struct CMUnitTest place[NPLACE + 1];
+	struct CMUnitTest place[NPLACE + 2];
 	const struct CMUnitTest deep[] = {
 	    cmocka_unit_test(item16_deep_plain_delivered),
 	    cmocka_unit_test(item16_deep_smime_refused),
@@ -688,7 +772,9 @@ main(void)
 					       (void *)&place_cases[i]};
 	place[NPLACE] = (struct CMUnitTest)cmocka_unit_test(
 	    issue11_in_place_gcm_tag_checked);
+	place[NPLACE + 1] = (struct CMUnitTest)cmocka_unit_test(
+	    issue11_encrypt_streamed_base64);
 	failed += _cmocka_run_group_tests("issue11 envelope content in place",
-					  place, NPLACE + 1, setup, teardown);
+					  place, NPLACE + 2, setup, teardown);
 	return failed != 0;
 }

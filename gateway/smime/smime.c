@@ -592,6 +592,8 @@ pieces_read(BIO *bio, char *buf, int size)
 
 	for (i = 0; i < 2 && size > 0 && n < (size_t)size; i++) {
 		k = pc->n[i] < (size_t)size - n ? pc->n[i] : (size_t)size - n;
+		if (k == 0)
+			continue;
 		memcpy(buf + n, pc->p[i], k);
 		pc->p[i] += k;
 		pc->n[i] -= k;

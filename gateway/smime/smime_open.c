@@ -1779,6 +1779,48 @@ in_der(const struct econt *ec)
 	return ec->bio != NULL && ec->der.data != NULL;
 }
 
+/*
+ * An envelope layer (root of cd, its CMS object cms, its content in ec
+ * when cut out): decrypted, and its entity rewrapped into next (empty
+ * on entry).  0 also when the layer failed (res says so; next then
+ * holds nothing to deliver), or a GW_ERR_* code.
+ */
+static int
+envelope_layer(const unsigned char *cd, const struct mime_part *root,
+	       CMS_ContentInfo *cms, struct econt *ec,
+	       const struct smime_open_opts *o, struct gw_buf *next,
+	       struct smime_open_result *res)
+{
+	int over = in_der(ec), rc;
+	size_t eh = 0;
+
+	if ((rc = rewrap_start(cd, root, over ? 0 : ec->len, next)) != 0)
+		return rc;
+	if (over) {
+		/* Over its own DER, then the outer fields go in front. */
+		ec->der.len = 0;
+		ec->plain = 1;
+		rc = decrypt_layer(cms, ec->bio, ec->len, o, &ec->der, res);
+	} else {
+		/* Into next, after its outer fields. */
+		eh = next->len;
+		rc = decrypt_layer(cms, ec->bio, ec->len, o, next, res);
+	}
+	BIO_free(ec->bio);
+	ec->bio = NULL;
+	if (rc != 0 || open_layer(res) == NULL)
+		return rc;
+	if (!over)
+		return rewrap_in_place(next, eh, NULL);
+	if ((rc = rewrap_in_place(&ec->der, 0, next)) != 0)
+		return rc;
+	gw_buf_free_secret(next);
+	*next = ec->der;
+	gw_buf_init(&ec->der, SMIME_MSG_MAX);
+	ec->plain = 0;
+	return 0;
+}
+
 int
 smime_open(const unsigned char *msg, size_t len,
 	   const struct smime_open_opts *o, struct gw_buf *out,
@@ -1787,7 +1829,7 @@ smime_open(const unsigned char *msg, size_t len,
 	struct gw_buf cur, next, entity;
 	struct econt ec;
 	const unsigned char *cd, *ed; /* the current layer, its content */
-	size_t cl, el, eh;
+	size_t cl, el;
 	struct mime_tree *tree = NULL;
 	const struct mime_part *root;
 	struct smime_layer *l;
@@ -1949,27 +1991,8 @@ smime_open(const unsigned char *msg, size_t len,
 			add_layer(res, auth ? "authEnveloped-data"
 					    : "enveloped-data");
 			plain = 1;
-			if ((rc = rewrap_start(cd, root,
-					       in_der(&ec) ? 0 : ec.len,
-					       &next)) != 0)
-				goto out;
-			if (in_der(&ec)) {
-				/* Over its own DER (see in_der()), then the
-				 * outer fields go in front. */
-				eh = 0;
-				ec.der.len = 0;
-				ec.plain = 1;
-				rc = decrypt_layer(cms, ec.bio, ec.len, o,
-						   &ec.der, res);
-			} else {
-				/* Into next, after its outer fields. */
-				eh = next.len;
-				rc = decrypt_layer(cms, ec.bio, ec.len, o,
-						   &next, res);
-			}
-			BIO_free(ec.bio);
-			ec.bio = NULL;
-			if (rc != 0)
+			if ((rc = envelope_layer(cd, root, cms, &ec, o, &next,
+						 res)) != 0)
 				goto out;
 			if (open_layer(res) == NULL)
 				break; /* it failed */
@@ -1978,18 +2001,6 @@ smime_open(const unsigned char *msg, size_t len,
 			 * blocks wants; GCM's tag leaves nobody that. */
 			covered = auth;
 			cbc |= !auth;
-			if (ec.plain) {
-				if ((rc = rewrap_in_place(&ec.der, 0, &next)) !=
-				    0)
-					goto out;
-				buf_free(&next, 1);
-				next = ec.der;
-				gw_buf_init(&ec.der, SMIME_MSG_MAX);
-				ec.plain = 0;
-			} else if ((rc = rewrap_in_place(&next, eh, NULL)) !=
-				   0) {
-				goto out;
-			}
 			econt_free(&ec);
 			buf_free(&cur, cur_plain);
 			cur = next;

@@ -1792,15 +1792,20 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 	       struct smime_open_result *res)
 {
 	int over = in_der(ec), rc;
-	size_t eh = 0;
+	size_t eh = 0, max;
 
 	if ((rc = rewrap_start(cd, root, over ? 0 : ec->len, next)) != 0)
 		return rc;
 	if (over) {
-		/* Over its own DER, then the outer fields go in front. */
+		/* Over its own DER, then the outer fields go in front.  The
+		 * BIO reads from that block: it must never be moved, so the
+		 * buffer may not grow past it (a write that would fails). */
+		max = ec->der.max;
+		ec->der.max = ec->der.cap - 1;
 		ec->der.len = 0;
 		ec->plain = 1;
 		rc = decrypt_layer(cms, ec->bio, ec->len, o, &ec->der, res);
+		ec->der.max = max;
 	} else {
 		/* Into next, after its outer fields. */
 		eh = next->len;

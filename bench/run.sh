@@ -309,6 +309,27 @@ END {
 	if (nbn == 0) print "none."
 	for (j = 1; j <= nbn; j++) printf "%s%s", BN[j], j < nbn ? ", " : ".\n"
 	print ""
+	print "Peak RSS against the bound of issue 11 (twice the message size + 16 MiB;"
+	print "the process also holds its input and about 6 MiB of libraries and token):"
+	print ""
+	print "| op | " (n >= 1 ? lbl(sz[1]) : "") (n >= 2 ? " | " lbl(sz[2]) : "") (n >= 3 ? " | " lbl(sz[3]) : "") (n >= 4 ? " | " lbl(sz[4]) : "") " |"
+	printf "|---|"; for (i = 1; i <= n; i++) printf "---:|"; print ""
+	nrb = 0
+	for (o = 1; o <= 5; o++) {
+		op = ops[o]; printf "| %s |", op == "sign" ? "sign-detached" : op
+		for (i = 1; i <= n; i++) {
+			k = op "@" lbl(sz[i]); bound = 2 * sz[i] / 1048576 + 16
+			c = sprintf("%.0f / %.0f", RSS[k] / 1024, bound)
+			if (RSS[k] / 1024 > bound) { c = "**" c "**"; RB[++nrb] = op " " lbl(sz[i]) }
+			printf " %s |", c
+		}
+		print ""
+	}
+	print ""
+	printf "Over the bound (MiB peak / bound, **bold** above): "
+	if (nrb == 0) print "none."
+	for (j = 1; j <= nrb; j++) printf "%s%s", RB[j], j < nrb ? ", " : ".\n"
+	print ""
 	print "Per round: the API path and smimegw run one batch each in every round; the"
 	print "ratio of their per-call times in the same round, 10th to 90th percentile."
 	print ""

@@ -1237,6 +1237,15 @@ cmd_op(const struct opts *o)
 	}
 	if (o->api_only && strcmp(o->op, "sign-opaque") == 0)
 		die("--api-only: sign, encrypt, decrypt or verify", o->op);
+	/* Peak RSS of the operation alone (smimegw, or with --api-only
+	 * the API path), before any other buffers exist: the software-key
+	 * input of the API path is read after it. */
+	base = maxrss_kb();
+	for (i = 0; i < (o->warmup ? o->warmup : 1); i++)
+		if ((o->api_only ? api_once(&api) : op_once(&c)) != 0)
+			die(o->op, "failed");
+	peak = maxrss_kb();
+
 	if (dec && o->in_sw != NULL) {
 		msgsw = read_file(o->in_sw, &lensw);
 		apisw.msg = msgsw;
@@ -1245,14 +1254,6 @@ cmd_op(const struct opts *o)
 	use_api = !o->op_only && !o->no_api && strcmp(o->op, "sign-opaque");
 	use_apisw = use_api && !o->api_only &&
 	            ((sign) || (dec && msgsw != NULL));
-
-	/* Peak RSS of the operation alone (smimegw, or with --api-only
-	 * the API path), before any other buffers exist. */
-	base = maxrss_kb();
-	for (i = 0; i < (o->warmup ? o->warmup : 1); i++)
-		if ((o->api_only ? api_once(&api) : op_once(&c)) != 0)
-			die(o->op, "failed");
-	peak = maxrss_kb();
 
 	if (o->api_only) {
 		comp[nc++] = (struct comp){.name = "api", .fn = api_once,

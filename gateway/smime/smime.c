@@ -1,6 +1,8 @@
 /* smime.c - outgoing S/MIME: sign and encrypt whole messages. */
 #include "smime.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -106,19 +108,30 @@ cms_output(CMS_ContentInfo *cms, BIO *in, unsigned flags, size_t hint,
 	return 0;
 }
 
+/* A random boundary (not checked against anything yet). */
+static int
+new_boundary(char bnd[64])
+{
+	unsigned char r[12];
+	int i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return gw_err_set_ssl(GW_ERR_CRYPTO, "RAND_bytes");
+	memcpy(bnd, "smimegw-", 8);
+	for (i = 0; i < 12; i++)
+		snprintf(bnd + 8 + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
 /* A boundary that does not occur in the entity. */
 static int
 make_boundary(const unsigned char *entity, size_t elen, char bnd[64])
 {
-	unsigned char r[12];
-	int i, tries;
+	int rc, tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		if (RAND_bytes(r, sizeof(r)) != 1)
-			return gw_err_set_ssl(GW_ERR_CRYPTO, "RAND_bytes");
-		memcpy(bnd, "smimegw-", 8);
-		for (i = 0; i < 12; i++)
-			snprintf(bnd + 8 + 2 * i, 3, "%02x", r[i]);
+		if ((rc = new_boundary(bnd)) != 0)
+			return rc;
 		if (memmem(entity, elen, bnd, strlen(bnd)) == NULL)
 			return 0;
 	}
@@ -252,41 +265,17 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	return smime_sign_msg(&m, s, out, NULL);
 }
 
-int
-smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
-	       struct gw_buf *out, struct smime_layout *made)
+/* The signature of content [ep, ep + en) in der (CMS, DER or BER). */
+static int
+sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
+	 const unsigned char *ep, size_t en, struct gw_buf *der)
 {
-	struct smime_layout lay;
-	struct split sp;
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
 	BIO *in = NULL;
-	const EVP_MD *md = s->md ? s->md : EVP_sha256();
-	unsigned flags = CMS_PARTIAL | CMS_BINARY;
-	struct gw_buf der;
-	size_t start = out->len;
-	char bnd[64];
-	int i, rc;
+	int i, rc = GW_ERR_CRYPTO;
 
-	split_init(&sp);
-	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
-	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA")) {
-		rc = gw_err_set_at(GW_ERR_INVALID, "pss",
-				   "RSASSA-PSS needs an RSA signing "
-				   "certificate");
-		goto out;
-	}
-	if ((rc = split(m, SMIME_ENT_SIGN, &sp)) != 0)
-		goto out;
-	/* Opaque content streams into the output, except with PSS: OpenSSL
-	 * 3.0's streaming encoder fails on a PSS SignerInfo ("illegal zero
-	 * content"), so that combination is finalised in memory. */
-	if (s->mode == SMIME_SIGN_DETACHED)
-		flags |= CMS_DETACHED;
-	else if (!s->pss && sp.en >= SMIME_STREAM_MIN)
-		flags |= CMS_STREAM;
-	rc = GW_ERR_CRYPTO;
-	if ((in = BIO_new_mem_buf(sp.ep, (int)sp.en)) == NULL ||
+	if ((in = BIO_new_mem_buf(ep, (int)en)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
 		goto ssl;
 	if ((si = CMS_add1_signer(cms, s->cert, s->key, md,
@@ -300,33 +289,176 @@ smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
 			goto ssl;
 	/* Opaque: the content goes into the structure; stream it straight
 	 * into our buffer instead of through growing memory BIOs. */
-	if ((rc = cms_output(cms, in, flags,
-			      s->mode == SMIME_SIGN_DETACHED ? 0 : sp.en,
-			      GW_ERR_P11, &der)) != 0)
+	rc = cms_output(cms, in, flags,
+			s->mode == SMIME_SIGN_DETACHED ? 0 : en, GW_ERR_P11,
+			der);
+	goto out;
+ssl:
+	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the signature");
+out:
+	BIO_free(in);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+/* The multipart/signed up to its first part's content. */
+static int
+signed_head(struct gw_buf *out, const EVP_MD *md, const char *bnd)
+{
+	return gw_buf_addf(out,
+			   "Content-Type: multipart/signed; "
+			   "protocol=\"application/"
+			   "pkcs7-signature\";\r\n\tmicalg=%s; "
+			   "boundary=\"%s\"\r\n\r\n--%s\r\n",
+			   micalg(md), bnd, bnd);
+}
+
+/* After the first part: the signature part and the close delimiter. */
+static int
+signed_tail(struct gw_buf *out, const char *bnd, const struct gw_buf *der)
+{
+	int rc;
+
+	if ((rc = gw_buf_addf(out,
+			      "\r\n--%s\r\n"
+			      "Content-Type: application/"
+			      "pkcs7-signature; name=\"smime.p7s\"\r\n"
+			      "Content-Transfer-Encoding: base64\r\n"
+			      "Content-Disposition: attachment; "
+			      "filename=\"smime.p7s\"\r\n"
+			      "Content-Description: S/MIME "
+			      "Cryptographic Signature\r\n\r\n",
+			      bnd)) != 0 ||
+	    (rc = add_base64(out, der->data, der->len)) != 0)
+		return rc;
+	return gw_buf_addf(out, "\r\n--%s--\r\n", bnd);
+}
+
+/*
+ * A detached signature on a message that is not ours: its entity is
+ * written straight into out, as the first part of the multipart/signed,
+ * and signed where it lies, instead of being made in a buffer of its
+ * own, copied into out and wiped.  The boundary is drawn first and
+ * checked against the entity once it is written; should it occur there,
+ * another (of the same length) is written over it in the part's
+ * header.  On failure out is wiped back to where it was.
+ */
+static int
+sign_detached_direct(const struct smime_msg *m, const struct smime_signer *s,
+		     const EVP_MD *md, struct gw_buf *out,
+		     struct smime_layout *made)
+{
+	struct mime_tree *tree = NULL;
+	const struct mime_tree *t = m->tree;
+	struct split sp;
+	struct gw_buf der, head;
+	unsigned char *room;
+	size_t start = out->len, hs, es, ee;
+	char bnd[64];
+	int rc, tries;
+
+	split_init(&sp);
+	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
+	gw_buf_init(&head, 1024);
+	if (t == NULL) {
+		if ((rc = smime_parse(m->data, m->len, &tree)) != 0)
+			goto out;
+		t = tree;
+	}
+	/* Room for the entity and the signature part: no copies while
+	 * out grows. */
+	if ((rc = gw_buf_reserve(out, m->len + 32768, &room)) != 0 ||
+	    (rc = smime_outer_headers(m->data, mime_tree_root(t), NULL,
+				      &sp.outer)) != 0)
+		goto out;
+	sp.op = sp.outer.data;
+	sp.on = sp.outer.len;
+	if ((rc = add_outer(out, &sp, start, made)) != 0 ||
+	    (rc = new_boundary(bnd)) != 0)
+		goto out;
+	hs = out->len;
+	if ((rc = signed_head(out, md, bnd)) != 0)
+		goto out;
+	es = out->len;
+	if ((rc = smime_entity(m->data, mime_tree_root(t), SMIME_ENT_SIGN,
+			       out)) != 0)
+		goto out;
+	ee = out->len;
+	for (tries = 0; memmem(out->data + es, ee - es, bnd, strlen(bnd)) !=
+			NULL;
+	     tries++) {
+		gw_buf_reset(&head);
+		if (tries == 7) {
+			rc = gw_err_set(GW_ERR_INTERNAL,
+					"no free MIME boundary");
+			goto out;
+		}
+		if ((rc = new_boundary(bnd)) != 0 ||
+		    (rc = signed_head(&head, md, bnd)) != 0)
+			goto out;
+		if (head.len != es - hs) {
+			rc = gw_err_set(GW_ERR_INTERNAL,
+					"boundary of another length");
+			goto out;
+		}
+		memcpy(out->data + hs, head.data, head.len);
+	}
+	if ((rc = sign_der(s, md, CMS_PARTIAL | CMS_BINARY | CMS_DETACHED,
+			   out->data + es, ee - es, &der)) != 0 ||
+	    (rc = signed_tail(out, bnd, &der)) != 0)
+		goto out;
+out:
+	if (rc != 0 && out->len > start) {
+		OPENSSL_cleanse(out->data + start, out->len - start);
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	mime_tree_free(tree);
+	gw_buf_free(&head);
+	gw_buf_free(&der);
+	split_free(&sp);
+	return rc;
+}
+
+int
+smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
+	       struct gw_buf *out, struct smime_layout *made)
+{
+	struct smime_layout lay;
+	struct split sp;
+	const EVP_MD *md = s->md ? s->md : EVP_sha256();
+	unsigned flags = CMS_PARTIAL | CMS_BINARY;
+	struct gw_buf der;
+	size_t start = out->len;
+	char bnd[64];
+	int rc;
+
+	if (s->pss && !EVP_PKEY_is_a(X509_get0_pubkey(s->cert), "RSA"))
+		return gw_err_set_at(GW_ERR_INVALID, "pss",
+				     "RSASSA-PSS needs an RSA signing "
+				     "certificate");
+	if (s->mode == SMIME_SIGN_DETACHED && m->layout == NULL)
+		return sign_detached_direct(m, s, md, out, made ? made : &lay);
+	split_init(&sp);
+	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
+	if ((rc = split(m, SMIME_ENT_SIGN, &sp)) != 0)
+		goto out;
+	/* Opaque content streams into the output, except with PSS: OpenSSL
+	 * 3.0's streaming encoder fails on a PSS SignerInfo ("illegal zero
+	 * content"), so that combination is finalised in memory. */
+	if (s->mode == SMIME_SIGN_DETACHED)
+		flags |= CMS_DETACHED;
+	else if (!s->pss && sp.en >= SMIME_STREAM_MIN)
+		flags |= CMS_STREAM;
+	if ((rc = sign_der(s, md, flags, sp.ep, sp.en, &der)) != 0)
 		goto out;
 	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0)
 		goto out;
 	if (s->mode == SMIME_SIGN_DETACHED) {
 		if ((rc = make_boundary(sp.ep, sp.en, bnd)) != 0 ||
-		    (rc = gw_buf_addf(out,
-				      "Content-Type: multipart/signed; "
-				      "protocol=\"application/"
-				      "pkcs7-signature\";\r\n\tmicalg=%s; "
-				      "boundary=\"%s\"\r\n\r\n--%s\r\n",
-				      micalg(md), bnd, bnd)) != 0 ||
+		    (rc = signed_head(out, md, bnd)) != 0 ||
 		    (rc = gw_buf_add(out, sp.ep, sp.en)) != 0 ||
-		    (rc = gw_buf_addf(out,
-				      "\r\n--%s\r\n"
-				      "Content-Type: application/"
-				      "pkcs7-signature; name=\"smime.p7s\"\r\n"
-				      "Content-Transfer-Encoding: base64\r\n"
-				      "Content-Disposition: attachment; "
-				      "filename=\"smime.p7s\"\r\n"
-				      "Content-Description: S/MIME "
-				      "Cryptographic Signature\r\n\r\n",
-				      bnd)) != 0 ||
-		    (rc = add_base64(out, der.data, der.len)) != 0 ||
-		    (rc = gw_buf_addf(out, "\r\n--%s--\r\n", bnd)) != 0)
+		    (rc = signed_tail(out, bnd, &der)) != 0)
 			goto out;
 	} else {
 		if ((rc = gw_buf_adds(out,
@@ -340,13 +472,8 @@ smime_sign_msg(const struct smime_msg *m, const struct smime_signer *s,
 			goto out;
 	}
 	rc = 0;
-	goto out;
-ssl:
-	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the signature");
 out:
 	gw_buf_free(&der);
-	BIO_free(in);
-	CMS_ContentInfo_free(cms);
 	split_free(&sp);
 	return rc;
 }
@@ -427,42 +554,288 @@ smime_encrypt(const unsigned char *msg, size_t len,
 	return smime_encrypt_msg(&m, r, out, NULL);
 }
 
+/* ---- streaming the envelope ---------------------------------------- */
+
+/*
+ * Two BIOs for an envelope written as it is made: a source that reads
+ * the entity as its head and its body, each where it lies (so that the
+ * entity is never copied), and a sink that writes the CMS encoding as
+ * base64 lines into the output as it comes (so that it is never held
+ * whole).  The sink encodes whole lines (57 bytes each) and keeps the
+ * rest, under 57 bytes, for the next write or the flush; since every
+ * line of mime_base64_encode() ends in CRLF, the lines are the same as
+ * encoding the whole at once.
+ */
+struct pieces {
+	const unsigned char *p[2];
+	size_t n[2];
+};
+
+#define B64_LINE_IN 57
+
+struct b64sink {
+	struct gw_buf *out;
+	unsigned char carry[B64_LINE_IN];
+	size_t nc;
+	int rc;		/* the first failure */
+};
+
+static BIO_METHOD *pieces_method, *b64sink_method;
+static pthread_once_t stream_once = PTHREAD_ONCE_INIT;
+
+static int
+pieces_read(BIO *bio, char *buf, int size)
+{
+	struct pieces *pc = BIO_get_data(bio);
+	size_t n = 0, k;
+	int i;
+
+	for (i = 0; i < 2 && size > 0 && n < (size_t)size; i++) {
+		k = pc->n[i] < (size_t)size - n ? pc->n[i] : (size_t)size - n;
+		if (k == 0)
+			continue;
+		memcpy(buf + n, pc->p[i], k);
+		pc->p[i] += k;
+		pc->n[i] -= k;
+		n += k;
+	}
+	return (int)n;
+}
+
+static long
+pieces_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	struct pieces *pc = BIO_get_data(bio);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_EOF:
+		return pc->n[0] == 0 && pc->n[1] == 0;
+	case BIO_CTRL_PENDING:
+		return (long)(pc->n[0] + pc->n[1]);
+	case BIO_CTRL_FLUSH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Encodes n bytes (a multiple of B64_LINE_IN, or the last ones). */
+static int
+b64sink_put(struct b64sink *k, const unsigned char *p, size_t n)
+{
+	unsigned char *dst;
+	size_t max = mime_base64_encoded_max(n), len;
+	int rc;
+
+	if ((rc = gw_buf_reserve(k->out, max, &dst)) != 0 ||
+	    (rc = mime_base64_encode(p, n, dst, max, &len)) != 0)
+		return rc;
+	k->out->len += len;
+	k->out->data[k->out->len] = '\0';
+	return 0;
+}
+
+static int
+b64sink_write(BIO *bio, const char *data, int n)
+{
+	struct b64sink *k = BIO_get_data(bio);
+	const unsigned char *p = (const unsigned char *)data;
+	size_t left = n > 0 ? (size_t)n : 0, take, whole;
+
+	if (n < 0 || k->rc != 0)
+		return -1;
+	if (k->nc > 0) {
+		take = B64_LINE_IN - k->nc < left ? B64_LINE_IN - k->nc : left;
+		memcpy(k->carry + k->nc, p, take);
+		k->nc += take;
+		p += take;
+		left -= take;
+		if (k->nc < B64_LINE_IN)
+			return n;
+		if ((k->rc = b64sink_put(k, k->carry, B64_LINE_IN)) != 0)
+			return -1;
+		k->nc = 0;
+	}
+	whole = left - left % B64_LINE_IN;
+	if (whole > 0 && (k->rc = b64sink_put(k, p, whole)) != 0)
+		return -1;
+	memcpy(k->carry, p + whole, left - whole);
+	k->nc = left - whole;
+	return n;
+}
+
+/* The last bytes, once the encoding is complete. */
+static int
+b64sink_end(struct b64sink *k)
+{
+	if (k->rc == 0 && k->nc > 0 &&
+	    (k->rc = b64sink_put(k, k->carry, k->nc)) == 0)
+		k->nc = 0;
+	return k->rc;
+}
+
+static long
+b64sink_ctrl(BIO *bio, int cmd, long num, void *ptr)
+{
+	struct b64sink *k = BIO_get_data(bio);
+
+	(void)num;
+	(void)ptr;
+	switch (cmd) {
+	case BIO_CTRL_FLUSH:
+		/* OpenSSL flushes before its last writes (the end-of-
+		 * contents octets): the rest waits for b64sink_end(). */
+		return k->rc == 0;
+	case BIO_CTRL_PENDING:
+	case BIO_CTRL_WPENDING:
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void
+stream_init_methods(void)
+{
+	BIO_METHOD *m;
+
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+			      "smimegw pieces")) != NULL) {
+		BIO_meth_set_read(m, pieces_read);
+		BIO_meth_set_ctrl(m, pieces_ctrl);
+		pieces_method = m;
+	}
+	if ((m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+			      "smimegw base64 sink")) != NULL) {
+		BIO_meth_set_write(m, b64sink_write);
+		BIO_meth_set_ctrl(m, b64sink_ctrl);
+		b64sink_method = m;
+	}
+}
+
+/* A BIO over data (borrowed: it must outlive the BIO); NULL on OOM. */
+static BIO *
+stream_bio(BIO_METHOD **method, void *data)
+{
+	BIO *bio;
+
+	pthread_once(&stream_once, stream_init_methods);
+	if (*method == NULL || (bio = BIO_new(*method)) == NULL)
+		return NULL;
+	BIO_set_data(bio, data);
+	BIO_set_init(bio, 1);
+	return bio;
+}
+
+/*
+ * The entity for encryption as two pieces where they lie, when it can
+ * be read so: a message of ours (its entity, in place), or one whose
+ * body has CRLF line ends already (its head, made in head, then its
+ * body in place).  0 with pc->n[] both 0 when it cannot (bare LF: the
+ * entity is then made whole, as split() does).
+ */
+static int
+entity_pieces(const struct smime_msg *m, struct gw_buf *outer,
+	      struct gw_buf *head, struct pieces *pc, struct split *sp)
+{
+	struct mime_tree *tree = NULL;
+	const struct mime_tree *t = m->tree;
+	size_t body;
+	int rc;
+
+	memset(pc, 0, sizeof(*pc));
+	if (m->layout != NULL) {
+		if ((rc = split(m, 0, sp)) != 0)
+			return rc;
+		pc->p[0] = sp->ep;
+		pc->n[0] = sp->en;
+		return 0;
+	}
+	if (t == NULL) {
+		if ((rc = smime_parse_header(m->data, m->len, &tree)) != 0)
+			return rc;
+		t = tree;
+	}
+	body = mime_part_body_range(mime_tree_root(t)).start;
+	if (body > m->len)
+		body = m->len;
+	if (mime_crlf_canon_len(m->data + body, m->len - body) !=
+	    m->len - body) {
+		mime_tree_free(tree);
+		return 0;
+	}
+	if ((rc = smime_outer_headers(m->data, mime_tree_root(t), NULL,
+				      outer)) == 0 &&
+	    (rc = smime_entity_head(m->data, mime_tree_root(t), head)) == 0) {
+		sp->op = outer->data;
+		sp->on = outer->len;
+		pc->p[0] = head->data;
+		pc->n[0] = head->len;
+		pc->p[1] = m->data + body;
+		pc->n[1] = m->len - body;
+	}
+	mime_tree_free(tree);
+	return rc;
+}
+
 int
 smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 		  struct gw_buf *out, struct smime_layout *made)
 {
 	struct smime_layout lay;
 	struct split sp;
+	struct pieces pc;
+	struct b64sink sink;
 	CMS_ContentInfo *cms = NULL;
 	const EVP_CIPHER *cipher = r->cipher ? r->cipher : EVP_aes_256_cbc();
 	unsigned flags = CMS_PARTIAL | CMS_BINARY;
-	struct gw_buf der;
-	BIO *in = NULL;
-	size_t start = out->len;
+	struct gw_buf der, head;
+	BIO *in = NULL, *b64 = NULL;
+	size_t start = out->len, en;
+	unsigned char *room;
 	int i, rc, aead;
 
 	split_init(&sp);
 	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
+	gw_buf_init(&head, SMIME_OUT_MAX);
 	if (r->certs == NULL || sk_X509_num(r->certs) == 0) {
 		rc = gw_err_set(GW_ERR_INVALID, "no recipient");
 		goto out;
 	}
-	if ((rc = split(m, 0, &sp)) != 0)
+	if ((rc = entity_pieces(m, &sp.outer, &head, &pc, &sp)) != 0)
 		goto out;
+	if (pc.n[0] + pc.n[1] == 0) {
+		/* Made whole (or empty): as it was. */
+		if ((rc = split(m, 0, &sp)) != 0)
+			goto out;
+		pc.p[0] = sp.ep;
+		pc.n[0] = sp.en;
+	}
+	en = pc.n[0] + pc.n[1];
 	aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
-	if (sp.en >= SMIME_STREAM_MIN)
+	if (en >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
 	rc = GW_ERR_CRYPTO;
-	if ((in = BIO_new_mem_buf(sp.ep, (int)sp.en)) == NULL ||
+	if ((in = stream_bio(&pieces_method, &pc)) == NULL ||
 	    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)
 		goto ssl;
 	for (i = 0; i < sk_X509_num(r->certs); i++)
 		if ((rc = add_recipient(cms, sk_X509_value(r->certs, i),
 					r->oaep)) != 0)
 			goto out;
-	if ((rc = cms_output(cms, in, flags, sp.en, GW_ERR_CRYPTO,
-			      &der)) != 0 ||
-	    (rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
+	if (!(flags & CMS_STREAM) &&
+	    (rc = cms_output(cms, in, flags, en, GW_ERR_CRYPTO, &der)) != 0)
+		goto out;
+	/* Streamed, the envelope goes straight into out as base64: room
+	 * for all of it first (4/3 and the line ends, and the CMS around). */
+	if ((flags & CMS_STREAM) &&
+	    (rc = gw_buf_reserve(out, mime_base64_encoded_max(en + 65536) +
+					  sp.on + 1024,
+				 &room)) != 0)
+		goto out;
+	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
 	    (rc = gw_buf_addf(out,
 			      "Content-Type: application/pkcs7-mime; "
 			      "smime-type=%s;\r\n\tname=\"smime.p7m\"\r\n"
@@ -470,14 +843,35 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 			      "Content-Disposition: attachment; "
 			      "filename=\"smime.p7m\"\r\n\r\n",
 			      aead ? "authEnveloped-data" : "enveloped-data")) !=
-		0 ||
-	    (rc = add_base64(out, der.data, der.len)) != 0)
+		0)
 		goto out;
-	rc = 0;
+	if (!(flags & CMS_STREAM)) {
+		rc = add_base64(out, der.data, der.len);
+		goto out;
+	}
+	memset(&sink, 0, sizeof(sink));
+	sink.out = out;
+	if ((b64 = stream_bio(&b64sink_method, &sink)) == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto out;
+	}
+	if (!i2d_CMS_bio_stream(b64, cms, in, (int)flags) || sink.rc != 0) {
+		rc = sink.rc != 0 ? sink.rc
+				  : gw_err_set_ssl(GW_ERR_CRYPTO,
+						   "building the CMS structure");
+		goto out;
+	}
+	rc = b64sink_end(&sink);
 	goto out;
 ssl:
 	rc = gw_err_set_ssl(GW_ERR_CRYPTO, "building the envelope");
 out:
+	if (rc != 0 && out->len > start) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	BIO_free(b64);
+	gw_buf_free_secret(&head);
 	gw_buf_free(&der);
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);

@@ -236,14 +236,24 @@ smime_entity(const unsigned char *msg, const struct mime_part *root,
 }
 
 int
+smime_entity_head(const unsigned char *msg, const struct mime_part *root,
+		  struct gw_buf *out)
+{
+	int rc;
+
+	if ((rc = add_part_headers(out, msg, root, 1, NULL, 0)) != 0)
+		return rc;
+	return gw_buf_adds(out, "\r\n");
+}
+
+int
 smime_entity_plain(const unsigned char *msg, size_t len,
 		   const struct mime_part *root, struct gw_buf *out)
 {
 	size_t start = mime_part_body_range(root).start;
 	int rc;
 
-	if ((rc = add_part_headers(out, msg, root, 1, NULL, 0)) != 0 ||
-	    (rc = gw_buf_adds(out, "\r\n")) != 0)
+	if ((rc = smime_entity_head(msg, root, out)) != 0)
 		return rc;
 	return start < len ? mime_header_add_crlf(out, msg + start, len - start) : 0;
 }

@@ -44,6 +44,10 @@ int smime_entity(const unsigned char *msg, const struct mime_part *root,
  * ends, byte for byte otherwise.  An envelope needs no 7-bit
  * form, so the body is never parsed.
  */
+/* The same without the body: the Content-* fields and the empty line. */
+int smime_entity_head(const unsigned char *msg, const struct mime_part *root,
+		      struct gw_buf *out);
+
 int smime_entity_plain(const unsigned char *msg, size_t len,
 		       const struct mime_part *root, struct gw_buf *out);
 

@@ -5,7 +5,8 @@
  * not kept; the bounds on entries and bytes hold, oldest out first; and
  * through smime_open(), a message whose certificate differs from a
  * cached one by one byte fails, before and after the good one verified,
- * with its SignedData in DER and in indefinite-length BER; store
+ * with its SignedData in DER and in indefinite-length BER; the cut
+ * when the lengths around the certificates get shorter octets; store
  * records decode through the same shared cache.
  */
 #include <setjmp.h>
@@ -52,9 +53,10 @@ add_ext(X509 *x, int nid, const char *value)
 	return ok;
 }
 
-/* A self-signed S/MIME signing certificate for FROM with this serial. */
+/* A self-signed S/MIME signing certificate for FROM with this serial
+ * and key k. */
 static X509 *
-make_cert(long serial)
+make_cert_key(long serial, EVP_PKEY *k)
 {
 	X509 *x;
 	X509_NAME *n;
@@ -70,16 +72,22 @@ make_cert(long serial)
 	    !X509_set_issuer_name(x, n) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
-	    !X509_set_pubkey(x, key) ||
+	    !X509_set_pubkey(x, k) ||
 	    !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
 	    !add_ext(x, NID_key_usage, "critical,digitalSignature") ||
 	    !add_ext(x, NID_ext_key_usage, "emailProtection") ||
 	    !add_ext(x, NID_subject_alt_name, "email:" FROM) ||
-	    X509_sign(x, key, EVP_sha256()) <= 0) {
+	    X509_sign(x, k, EVP_sha256()) <= 0) {
 		X509_free(x);
 		return NULL;
 	}
 	return x;
+}
+
+static X509 *
+make_cert(long serial)
+{
+	return make_cert_key(serial, key);
 }
 
 static int
@@ -519,6 +527,86 @@ two_certs_signer_second(void **state)
 }
 
 /*
+ * The cut when the lengths around the certificates shrink to fewer
+ * octets (the RFC 4134 DSA examples: 919 content octets, 179 without
+ * the certificate).  Each outer length must lose the cut and what the
+ * headers inside it lost; with only the cut taken off, what was left
+ * did not decode, and the object was decoded whole.  A P-256 signer
+ * without signed attributes, its content from 0 to 159 bytes, puts the
+ * three lengths on both sides of 256 (0x82 to 0x81 octets) in every
+ * combination.  Each verifies, and its signer is the cache's object:
+ * the cut was used, not the whole decode.
+ */
+static void
+cut_when_lengths_shrink(void **state)
+{
+	struct cert_cache *c = smime_open_cert_cache();
+	struct smime_open_result res;
+	struct gw_buf der, m, cd;
+	CMS_ContentInfo *cms;
+	EVP_PKEY *ec;
+	X509 *x, *cached;
+	BIO *in, *out;
+	char body[256];
+	char *p;
+	size_t len;
+	long n;
+	int indef, shrunk = 0;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"));
+	assert_non_null(x = make_cert_key(11, ec));
+	assert_int_equal(X509_STORE_add_cert(trust, x), 1);
+	der_of(x, &cd);
+	assert_int_equal(cert_cache_get(c, cd.data, cd.len, &cached), 0);
+	for (len = 0; len < 160; len++)
+		for (indef = 0; indef < 2; indef++) {
+			memset(body, 'a', sizeof(body));
+			memcpy(body, "Content-Type: text/plain\r\n\r\n", 28);
+			assert_non_null(in = BIO_new_mem_buf(body,
+							     (int)(28 + len)));
+			assert_non_null(out = BIO_new(BIO_s_mem()));
+			assert_non_null(cms = CMS_sign(x, ec, NULL, in,
+						       CMS_BINARY | CMS_NOATTR |
+							   (indef ? CMS_STREAM
+								  : 0)));
+			if (indef)
+				assert_int_equal(i2d_CMS_bio_stream(out, cms,
+								    in,
+								    CMS_STREAM),
+						 1);
+			else
+				assert_int_equal(i2d_CMS_bio(out, cms), 1);
+			n = BIO_get_mem_data(out, &p);
+			gw_buf_init(&der, 1 << 20);
+			assert_int_equal(gw_buf_add(&der, p, (size_t)n), 0);
+			if (!indef && n - (long)cd.len < 256 + 4)
+				shrunk++;
+			message_of(&der, &m);
+			assert_int_equal(open_msg(&m, &res), 0);
+			if (res.status != SMIME_OK)
+				fail_msg("content %zu%s: not verified: %s",
+					 len, indef ? " (BER)" : "",
+					 res.reason);
+			assert_ptr_equal(sk_X509_value(res.signer_certs, 0),
+					 cached);
+			smime_open_result_free(&res);
+			CMS_ContentInfo_free(cms);
+			BIO_free(in);
+			BIO_free(out);
+			gw_buf_free(&der);
+			gw_buf_free(&m);
+		}
+	assert_true(shrunk > 0 && shrunk < 160); /* both sides of 256 */
+	X509_free(cached);
+	X509_free(x);
+	EVP_PKEY_free(ec);
+	gw_buf_free(&cd);
+	ERR_clear_error();
+}
+
+/*
  * Store records (gw_rec_get_x509) go through the same shared cache: the
  * same certificate twice is one object; one changed byte is another;
  * a trailing byte is a corrupt record, as before the cache.
@@ -575,6 +663,7 @@ main(void)
 	    cmocka_unit_test(changed_cert_byte_fails_der),
 	    cmocka_unit_test(changed_cert_byte_fails_ber_indefinite),
 	    cmocka_unit_test(two_certs_signer_second),
+	    cmocka_unit_test(cut_when_lengths_shrink),
 	    cmocka_unit_test(store_record_through_shared_cache),
 	};
 

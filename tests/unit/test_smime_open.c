@@ -5,8 +5,11 @@
  * (definite and indefinite lengths), the layer ceiling, nested
  * envelopes found by their CMS content type whatever the label, MIME
  * nested past the parser's depth, and what "verified" means for CBC
- * and GCM envelopes (issue 8, items 5, 10 and 16).  Envelopes are made
- * with smime_encrypt() to a software key generated for the run.
+ * and GCM envelopes (issue 8, items 5, 10 and 16); an envelope's content
+ * read where it lies and its entity rewrapped in place, DER and BER,
+ * CBC and GCM (issue 11).  Envelopes are made with smime_encrypt() (or
+ * CMS_encrypt(), for an exact entity) to a software key generated for
+ * the run.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -472,14 +476,270 @@ test_envelopes(void **state)
 	gw_buf_free_secret(&out);
 }
 
+/* ---- issue 11: the envelope's content read where it lies ---------------- */
+
+/*
+ * The entity inside an envelope (made with OpenSSL's CMS_encrypt(), so
+ * that it is exactly these bytes), what smime_open() must deliver after
+ * the outer fields and MIME-Version, for DER (one primitive OCTET
+ * STRING) and streamed BER (segments, indefinite lengths), CBC and GCM.
+ * The entity is decrypted into the next message and rewrapped in place;
+ * bare LF line ends take the copy.
+ */
+static const struct place_case {
+	const char *name;
+	const char *entity;
+	const char *want;	/* after "MIME-Version: 1.0\r\n" */
+} place_cases[] = {
+    {"issue11_in_place_crlf",
+     "Content-Type: text/plain\r\nSubject: inner\r\n\r\nline 1\r\nline 2\r\n",
+     "Content-Type: text/plain\r\n\r\nline 1\r\nline 2\r\n"},
+    {"issue11_in_place_lf_copied",
+     "Content-Type: text/plain\nX-Inner: b\n\nline 1\nline 2\n",
+     "Content-Type: text/plain\r\n\r\nline 1\r\nline 2\r\n"},
+    {"issue11_in_place_not_an_entity",
+     "just text\r\nmore",
+     "\r\njust text\r\nmore"},
+    {"issue11_in_place_header_longer",
+     "Content-Type: text/plain;\r\n charset=us-ascii\r\n\r\nx\r\n",
+     "Content-Type: text/plain;\r\n charset=us-ascii\r\n\r\nx\r\n"},
+};
+
+/* A message around an envelope of entity: DER or streamed BER, in
+ * base64 or as binary. */
+static void
+envelope_as(const char *entity, const EVP_CIPHER *cipher, int ber, int bin,
+	    struct gw_buf *m)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	CMS_ContentInfo *cms;
+	struct gw_buf der;
+	BIO *in, *out;
+	unsigned flags = CMS_BINARY | (ber ? CMS_STREAM : 0);
+	char *p;
+	long n;
+
+	assert_non_null(sk);
+	assert_true(sk_X509_push(sk, cert));
+	assert_non_null(in = BIO_new_mem_buf(entity, (int)strlen(entity)));
+	assert_non_null(out = BIO_new(BIO_s_mem()));
+	assert_non_null(cms = CMS_encrypt(sk, in, cipher, flags));
+	if (ber)
+		assert_int_equal(i2d_CMS_bio_stream(out, cms, in, flags), 1);
+	else
+		assert_int_equal(i2d_CMS_bio(out, cms), 1);
+	n = BIO_get_mem_data(out, &p);
+	gw_buf_init(&der, 1 << 20);
+	assert_int_equal(gw_buf_add(&der, p, (size_t)n), 0);
+	if (bin) {
+		gw_buf_adds(m, "From: unit@unit.example\r\nMIME-Version: 1.0\r\n"
+			       "Content-Type: application/pkcs7-mime; "
+			       "smime-type=enveloped-data\r\n"
+			       "Content-Transfer-Encoding: binary\r\n\r\n");
+		gw_buf_add(m, der.data, der.len);
+	} else {
+		der_message(m,
+			    "application/pkcs7-mime; smime-type=enveloped-data",
+			    &der);
+	}
+	gw_buf_free(&der);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+	sk_X509_free(sk);
+}
+
+static void
+envelope_of(const char *entity, const EVP_CIPHER *cipher, int ber,
+	    struct gw_buf *m)
+{
+	envelope_as(entity, cipher, ber, 0, m);
+}
+
+static void
+test_in_place(void **state)
+{
+	const struct place_case *c = *state;
+	struct smime_open_result res;
+	struct gw_buf m, out, want;
+	int ber, gcm, bin, k;
+
+	/* base64: decrypted over the decoded DER; binary: read from the
+	 * message itself, into the next message */
+	for (k = 0; k < 8; k++) {
+		bin = k >> 2;
+		ber = (k >> 1) & 1;
+		gcm = k & 1;
+		gw_buf_init(&m, 1 << 20);
+		gw_buf_init(&out, 1 << 20);
+		gw_buf_init(&want, 1 << 20);
+		envelope_as(c->entity,
+			    gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(),
+			    ber, bin, &m);
+		assert_int_equal(open_msg(m.data, m.len, &out, &res),
+				 0);
+		assert_int_equal(res.status, SMIME_OK);
+		assert_int_equal(res.decrypted, 1);
+		gw_buf_addf(&want, "MIME-Version: 1.0\r\n%s", c->want);
+		if (out.len < want.len ||
+		    memcmp(out.data + out.len - want.len, want.data,
+			   want.len) != 0)
+			fail_msg("%s%s%s: got\n%s", ber ? "BER" : "DER",
+				 gcm ? ", GCM" : "",
+				 bin ? ", binary" : "", out.data);
+		/* nothing of the entity's other fields */
+		assert_null(strstr((const char *)out.data, "inner"));
+		assert_null(strstr((const char *)out.data, "X-Inner"));
+		smime_open_result_free(&res);
+		gw_buf_free(&m);
+		gw_buf_free_secret(&out);
+		gw_buf_free(&want);
+	}
+}
+
+/* A changed ciphertext byte in a GCM envelope read in place: refused,
+ * nothing marked decrypted, the message delivered as it came. */
+static void
+issue11_in_place_gcm_tag_checked(void **state)
+{
+	struct smime_open_result res;
+	struct gw_buf m, out, der;
+	unsigned char *dst;
+	size_t body, n;
+	int ber;
+
+	(void)state;
+	for (ber = 0; ber < 2; ber++) {
+		gw_buf_init(&m, 1 << 20);
+		gw_buf_init(&out, 1 << 20);
+		gw_buf_init(&der, 1 << 20);
+		envelope_of("Content-Type: text/plain\r\n\r\nthe secret "
+			    "text, long enough to span blocks\r\n",
+			    EVP_aes_256_gcm(), ber, &m);
+		/* back to DER, one byte of the ciphertext (right before
+		 * the MAC, at the end) changed, into a message again */
+		body = (size_t)(strstr((const char *)m.data, "\r\n\r\n") -
+				(const char *)m.data) + 4;
+		assert_int_equal(gw_buf_reserve(&der, m.len, &dst), 0);
+		assert_int_equal(mime_base64_decode(m.data + body, m.len - body,
+						    dst, m.len, &n, NULL),
+				 0);
+		der.len = n;
+		/* the MAC is the last 16 bytes before the end-of-contents
+		 * (BER) or the end (DER); its OCTET STRING header is 2
+		 * more: 64 bytes from the end is in the ciphertext */
+		der.data[der.len - 64] ^= 0x01;
+		gw_buf_free(&m);
+		gw_buf_init(&m, 1 << 20);
+		der_message(&m,
+			    "application/pkcs7-mime; smime-type=enveloped-data",
+			    &der);
+		assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+		assert_int_equal(res.status, SMIME_FAILED);
+		assert_int_equal(res.decrypted, 0);
+		assert_substr(res.reason, "decryption failed");
+		assert_null(strstr((const char *)out.data, "the secret"));
+		smime_open_result_free(&res);
+		gw_buf_free(&m);
+		gw_buf_free_secret(&out);
+		gw_buf_free(&der);
+	}
+}
+
+/*
+ * smime_encrypt() streams from 64 KiB on: the entity read as head and
+ * body where they lie, the envelope written as base64 as it comes.  For
+ * sizes around the streaming threshold and odd lengths (so that the
+ * writes never fall on whole base64 lines), CRLF and bare LF bodies:
+ * the base64 decodes cleanly (no '=' before the end, every line 76
+ * columns but the last) and smime_open() gives the body back.
+ */
+static void
+issue11_encrypt_streamed_base64(void **state)
+{
+	static const size_t sizes[] = {1000, 65535, 65536, 65537, 100003,
+				       300007};
+	struct smime_recipients r;
+	struct smime_open_result res;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	struct gw_buf m, enc, out, der, want;
+	unsigned char *dst;
+	const char *b, *line;
+	size_t i, k, n, len;
+	unsigned flags;
+	int lf;
+
+	(void)state;
+	assert_non_null(sk);
+	assert_true(sk_X509_push(sk, cert));
+	memset(&r, 0, sizeof(r));
+	r.certs = sk;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (lf = 0; lf < 2; lf++) {
+			gw_buf_init(&m, (size_t)8 << 20);
+			gw_buf_init(&enc, (size_t)8 << 20);
+			gw_buf_init(&out, (size_t)8 << 20);
+			gw_buf_init(&der, (size_t)8 << 20);
+			gw_buf_init(&want, (size_t)8 << 20);
+			gw_buf_adds(&m, "From: a@b.example\r\nContent-Type: "
+					"text/plain\r\n\r\n");
+			/* lines of 59 bytes, the last one cut anywhere */
+			for (k = 0; k < sizes[i]; k++)
+				if (k % 60 != 59) {
+					gw_buf_add(&m, "a", 1);
+					gw_buf_add(&want, "a", 1);
+				} else {
+					gw_buf_adds(&m, lf ? "\n" : "\r\n");
+					gw_buf_adds(&want, "\r\n");
+				}
+			assert_int_equal(smime_encrypt(m.data, m.len, &r, &enc),
+					 0);
+			b = strstr((const char *)enc.data, "\r\n\r\n") + 4;
+			for (line = b; *line != '\0';
+			     line = strstr(line, "\r\n") + 2) {
+				len = (size_t)(strstr(line, "\r\n") - line);
+				if (line[len + 2] != '\0')
+					assert_int_equal(len, 76);
+				assert_true(len <= 76);
+			}
+			n = enc.len - (size_t)(b - (const char *)enc.data);
+			assert_int_equal(gw_buf_reserve(&der, n, &dst), 0);
+			flags = 0;
+			assert_int_equal(mime_base64_decode((const unsigned char *)b,
+							    n, dst, n, &len,
+							    &flags),
+					 0);
+			if (flags != 0)
+				fail_msg("size %zu%s: decode flags %#x", sizes[i],
+					 lf ? " LF" : "", flags);
+			assert_int_equal(open_msg(enc.data, enc.len, &out, &res),
+					 0);
+			assert_int_equal(res.status, SMIME_OK);
+			assert_int_equal(res.decrypted, 1);
+			/* the body, with CRLF line ends either way */
+			assert_true(out.len >= want.len);
+			assert_memory_equal(out.data + out.len - want.len,
+					    want.data, want.len);
+			gw_buf_free(&want);
+			smime_open_result_free(&res);
+			gw_buf_free(&m);
+			gw_buf_free(&enc);
+			gw_buf_free_secret(&out);
+			gw_buf_free(&der);
+		}
+	sk_X509_free(sk);
+}
+
 #define NCOUNT (sizeof(count_cases) / sizeof(count_cases[0]))
 #define NNEST (sizeof(nest_cases) / sizeof(nest_cases[0]))
 #define NENV (sizeof(env_cases) / sizeof(env_cases[0]))
+#define NPLACE (sizeof(place_cases) / sizeof(place_cases[0]))
 
 int
 main(void)
 {
 	struct CMUnitTest counts[NCOUNT], nested[NNEST], env[NENV];
+	struct CMUnitTest place[NPLACE + 2];
 	const struct CMUnitTest deep[] = {
 	    cmocka_unit_test(item16_deep_plain_delivered),
 	    cmocka_unit_test(item16_deep_smime_refused),
@@ -506,5 +766,15 @@ main(void)
 					      setup, teardown);
 	failed += _cmocka_run_group_tests("item05 item16 envelopes", env, NENV,
 					  setup, teardown);
+	for (i = 0; i < NPLACE; i++)
+		place[i] = (struct CMUnitTest){place_cases[i].name,
+					       test_in_place, NULL, NULL,
+					       (void *)&place_cases[i]};
+	place[NPLACE] = (struct CMUnitTest)cmocka_unit_test(
+	    issue11_in_place_gcm_tag_checked);
+	place[NPLACE + 1] = (struct CMUnitTest)cmocka_unit_test(
+	    issue11_encrypt_streamed_base64);
+	failed += _cmocka_run_group_tests("issue11 envelope content in place",
+					  place, NPLACE + 2, setup, teardown);
 	return failed != 0;
 }

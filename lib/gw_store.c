@@ -48,6 +48,7 @@ struct gw_txn {
 	struct gw_store *st;
 	MDB_txn *txn;
 	int write;
+	int nosync;	      /* GW_TXN_WRITE_NOSYNC */
 	uint64_t file_size;   /* data.mdb at the start */
 	int chain;	      /* a write on the file last found sound */
 	const char *fail_db;  /* the record a foreach callback refused */
@@ -717,7 +718,8 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return GW_ERR_NOMEM;
 	t->st = st;
-	t->write = mode == GW_TXN_WRITE;
+	t->write = mode == GW_TXN_WRITE || mode == GW_TXN_WRITE_NOSYNC;
+	t->nosync = mode == GW_TXN_WRITE_NOSYNC;
 	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL,
 					       t->write ? 0 : MDB_RDONLY,
 					       &t->txn)),
@@ -730,7 +732,9 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 		gw_txn_abort(t);
 		return rc;
 	}
-	if (t->write)
+	/* The journal's commits (one or two per message) do not keep
+	 * journal/walked up to date: an open walks its pages instead. */
+	if (t->write && st->db_lo != NDB_STORE)
 		t->chain = walked_chain(st);
 	*out = t;
 	return 0;
@@ -741,7 +745,12 @@ gw_txn_commit(struct gw_txn *t)
 {
 	int rc;
 
+	/* The flag is the environment's, in this process only. */
+	if (t->nosync)
+		(void)mdb_env_set_flags(t->st->env, MDB_NOSYNC, 1);
 	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
+	if (t->nosync)
+		(void)mdb_env_set_flags(t->st->env, MDB_NOSYNC, 0);
 	if (rc == 0 && t->chain)
 		walked_update(t->st);
 	free(t);

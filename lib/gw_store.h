@@ -77,8 +77,10 @@ struct gw_txn;
  * With GW_STORE_JOURNAL the open is of smimegwd's delivery journal
  * instead, a separate environment "dir/journal/data.mdb" with the one
  * database GW_DB_JOURNAL (and none of the store's), checked on open
- * like the store.  Only one environment is guarded against faults in
- * its map (the one opened last): open the journal before the store.
+ * like the store, except that its commits do not record the file as
+ * walked (journal/walked), so that each open walks its pages.  Only one
+ * environment is guarded against faults in its map (the one opened
+ * last): open the journal before the store.
  */
 #define GW_STORE_JOURNAL 0x2
 int gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
@@ -109,6 +111,11 @@ const char *gw_store_db_name(size_t i);
 
 #define GW_TXN_READ 0
 #define GW_TXN_WRITE 1
+/* A write whose commit does not wait for the disk (no fsync): it
+ * survives the process, not the machine, until the next synced commit
+ * writes it out too.  For records whose loss is harmless (the journal's
+ * pending records). */
+#define GW_TXN_WRITE_NOSYNC 2
 int gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out);
 /* Commits and frees the transaction, in every case. */
 int gw_txn_commit(struct gw_txn *txn);

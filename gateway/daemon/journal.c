@@ -306,7 +306,9 @@ journal_begin(struct journal *j, struct journal_msg *m,
 	if (!m->usable)
 		return 0;
 	m->day = today;
-	if ((rc = gw_txn_begin(j->st, GW_TXN_WRITE, &t)) != 0)
+	/* Not synced: a pending record lost with the machine is harmless,
+	 * and journal_done()'s synced commit writes it out too. */
+	if ((rc = gw_txn_begin(j->st, GW_TXN_WRITE_NOSYNC, &t)) != 0)
 		return rc;
 	if ((rc = purge(t, today)) != 0)
 		return fail(t, rc);

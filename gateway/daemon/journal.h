@@ -72,7 +72,9 @@ int journal_msg_init(struct journal_msg *m, const char *queue_id,
  * 0 and a 'P' record is written in today's bucket (m->day).  Expired
  * records are purged first (at most JOURNAL_PURGE_MAX).  One write
  * transaction: an error means nothing was written and nothing may be
- * relayed (the caller defers).
+ * relayed (the caller defers).  The commit does not wait for the disk
+ * (a pending record lost with the machine means nothing); the one of
+ * journal_done() does.
  */
 int journal_begin(struct journal *j, struct journal_msg *m,
 		  const char *const *rcpts, size_t n, time_t now,

@@ -15,7 +15,10 @@
  * recipient, 250 only when the next hop accepted the copy that
  * recipient needs.  Bounce is 550 5.7.1 with the reason, drop 250 and a
  * log line, a temporary fault 4.x.x (gw_reply.h).  One log line per
- * message, with the queue id that XFORWARD gave.
+ * message, with the queue id that XFORWARD gave.  The delivery journal
+ * (journal.h) records each recipient the next hop accepted before the
+ * answer, so that Postfix's retry after a crash in between is answered
+ * 250 without relaying again.
  *
  * *stop: WORKER_RETIRE (SIGUSR1: a new generation takes over) stops
  * accepting; WORKER_STOP (SIGTERM: the gateway stops) also answers new

@@ -134,7 +134,13 @@ faults() {
 			victim=$(gwd_keyd)
 			kill -KILL $victim && echo keyd >>"$T/faults.done" ;;
 		nexthop)
-			victim=$(nexthop_pids | tr "\n" " ")
+			# Postfix starts an smtpd for the next hop on demand:
+			# wait a little for one, when none runs.
+			for ((i = 0; i < 40; i++)); do
+				victim=$(nexthop_pids | tr "\n" " ")
+				[ -n "$victim" ] && break
+				sleep 0.25
+			done
 			if [ -n "$victim" ]; then
 				kill -KILL $victim && echo nexthop >>"$T/faults.done"
 			else

@@ -5,7 +5,8 @@
 # split), p-se (sign-encrypt, bounce when a recipient has no key).
 #   gwd_conf DIRECTION PROFILE   smimegw.conf: a listener on
 #                                $PF_FILTER_PORT to ${NEXT_HOP:-reinject}
-#                                ($GWD_EXTRA: more lines)
+#                                ($GWD_PROTO: lmtp or smtp; $GWD_EXTRA:
+#                                more lines)
 #   gwd_start / gwd_stop         the daemon ($DPID); gwd_cleanup kills
 #   gwd_workers, gwd_keyd        process ids
 #   gwd_reload                   SIGHUP, then waits for the new workers
@@ -38,7 +39,7 @@ gwd_conf() {
 	cat >>"$T/smimegw.conf" <<EOC
 authserv_id = gw.$D
 listener_$1 = 127.0.0.1:$PF_FILTER_PORT
-listener_$1_proto = lmtp
+listener_$1_proto = ${GWD_PROTO:-lmtp}
 listener_$1_next_hop = 127.0.0.1:${NEXT_HOP:-$PF_REINJECT_PORT}
 workers = 2
 smtp_timeout = ${GWD_TIMEOUT:-30}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""hold_quit.py PORT_FILE UPSTREAM_PORT HOLD_FILE
+"""hold_quit.py PORT_FILE UPSTREAM_PORT HOLD_FILE [CUT_FILE]
 
 A TCP proxy on 127.0.0.1 (a free port, written to PORT_FILE) that passes
 SMTP sessions through to 127.0.0.1:UPSTREAM_PORT, except that while
@@ -7,7 +7,10 @@ HOLD_FILE exists a client's QUIT is held: neither passed on nor answered,
 and HOLD_FILE + ".held" is created.  The client then sits after the next
 hop's 250 to its DATA, waiting for the reply to QUIT: the moment a test
 kills it in (tests/postfix/journal.sh).  Once HOLD_FILE is gone the QUIT
-goes on.  Runs until killed.
+goes on.  While CUT_FILE exists, a session's second MAIL command
+closes the session instead (both ways) and CUT_FILE is removed: the
+next hop accepted the first copy and fails the second.  Runs until
+killed.
 """
 import os
 import socket
@@ -32,8 +35,9 @@ def pipe(src, dst):
             pass
 
 
-def client_to_upstream(cli, up, hold):
+def client_to_upstream(cli, up, hold, cut):
     buf = b""
+    mails = 0
     mid = False  # buf continues a line already passed on
     try:
         while True:
@@ -46,6 +50,11 @@ def client_to_upstream(cli, up, hold):
                 line, buf = buf.split(b"\n", 1)
                 line += b"\n"
                 whole, mid = not mid, False
+                if whole and line[:5].upper() == b"MAIL ":
+                    mails += 1
+                    if mails == 2 and cut and os.path.exists(cut):
+                        os.unlink(cut)
+                        raise OSError("cut")
                 if whole and line.strip().upper() == b"QUIT" and \
                         os.path.exists(hold):
                     if out:
@@ -74,18 +83,19 @@ def client_to_upstream(cli, up, hold):
             pass
 
 
-def serve(cli, upstream_port, hold):
+def serve(cli, upstream_port, hold, cut):
     try:
         up = socket.create_connection(("127.0.0.1", upstream_port))
     except OSError:
         cli.close()
         return
     threading.Thread(target=pipe, args=(up, cli), daemon=True).start()
-    client_to_upstream(cli, up, hold)
+    client_to_upstream(cli, up, hold, cut)
 
 
 def main():
     port_file, upstream_port, hold = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    cut = sys.argv[4] if len(sys.argv) > 4 else None
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
@@ -95,7 +105,7 @@ def main():
     os.rename(port_file + ".tmp", port_file)
     while True:
         cli, _ = ls.accept()
-        threading.Thread(target=serve, args=(cli, upstream_port, hold),
+        threading.Thread(target=serve, args=(cli, upstream_port, hold, cut),
                          daemon=True).start()
 
 

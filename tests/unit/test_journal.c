@@ -103,6 +103,10 @@ retry_is_recognised(void **state)
 	assert_int_equal(journal_begin(j, &m, to, 3, NOW, seen), 0);
 	assert_memory_equal(seen, "\0\0\0", 3);
 	assert_int_equal(count(j), 3);	/* three pending records */
+	/* Committed without a sync, they are there for the next open. */
+	journal_close(j);
+	assert_int_equal(journal_open(dir, MAP, &j), 0);
+	assert_int_equal(count(j), 3);
 	/* The next hop accepted b and d, refused c. */
 	{
 		const char *ok[2] = {to[0], to[2]};

@@ -412,8 +412,10 @@ pf_send_file() {
 pf_mails() {
 	local u=${1:-}
 	if [ -n "$u" ]; then
-		find "$PF_DIR/mail/$PF_DOMAIN/$u" -path '*/new/*' -type f \
-			-o -path '*/cur/*' -type f 2>/dev/null | sort
+		# The Maildir appears with the first delivery: none yet is no
+		# mail, not a failure (callers run under set -e -o pipefail).
+		{ find "$PF_DIR/mail/$PF_DOMAIN/$u" -path '*/new/*' -type f \
+			-o -path '*/cur/*' -type f 2>/dev/null || true; } | sort
 	else
 		find "$PF_DIR/mail" "$PF_DIR/sink" \( -path '*/new/*' -o \
 			-path '*/cur/*' -o -path "$PF_DIR/sink/*" \) -type f \

@@ -36,6 +36,7 @@ struct gw_txn;
 /* Indexes (gw_index.h): "NAME\0RECORD-KEY" keys with empty values. */
 #define GW_DB_PUBKEYS_IX "pubkeys-ix"
 #define GW_DB_HARVESTED_IX "harvested-ix"
+#define GW_DB_IDENTITIES_IX "identities-ix"
 
 /*
  * Opens the store under dir ("dir/store/data.mdb").  map_size is the

@@ -11,8 +11,10 @@
 #include <openssl/x509v3.h>
 
 #include "addr_rule.h"
+#include "cert_names.h"
 #include "gw_err.h"
 #include "harvest.h"
+#include "identity.h"
 #include "keystore.h"
 
 /* An index key: name, NUL, record key. */
@@ -68,91 +70,23 @@ sender_name(const char *sender, char *buf, size_t *len)
 
 /* ---- the names a certificate is found by ------------------------------ */
 
-static const char hexd[] = "0123456789abcdef";
-
-/* kind, ':', then the bytes in hex, or the hex of their SHA-256 when
- * there are more than 32 of them: at most 66 characters. */
-static int
-hex_name(char kind, const unsigned char *p, size_t n, char *buf,
-	 size_t size)
-{
-	unsigned char md[32];
-	size_t i;
-
-	if (n > 32) {
-		if (!EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL))
-			return gw_err_set_ssl(GW_ERR_CRYPTO, "index: SHA-256");
-		p = md;
-		n = sizeof(md);
-	}
-	if (size < 2 * n + 3)
-		return gw_err_set(GW_ERR_INVALID, "index: name buffer");
-	buf[0] = kind;
-	buf[1] = ':';
-	for (i = 0; i < n; i++) {
-		buf[2 + 2 * i] = hexd[p[i] >> 4];
-		buf[3 + 2 * i] = hexd[p[i] & 0xf];
-	}
-	buf[2 + 2 * n] = '\0';
-	return 0;
-}
-
-/* The hash OpenSSL's own lookups by name use: of the canonical form,
- * so that names X509_NAME_cmp() finds equal share it. */
-static int
-name_hash(const X509_NAME *nm, unsigned long *h)
-{
-	int ok = 0;
-
-	*h = X509_NAME_hash_ex(nm, NULL, NULL, &ok);
-	if (!ok)
-		return gw_err_set_ssl(GW_ERR_CRYPTO, "index: name hash");
-	return 0;
-}
-
 int
 addr_index_name_ski(const ASN1_OCTET_STRING *ski, char *buf, size_t size)
 {
-	return hex_name('k', ASN1_STRING_get0_data(ski),
-			(size_t)ASN1_STRING_length(ski), buf, size);
+	return cert_name_ski(ski, buf, size);
 }
 
 int
 addr_index_name_issuer(const X509_NAME *issuer, const ASN1_INTEGER *serial,
 		       char *buf, size_t size)
 {
-	char sn[2 * 32 + 3];
-	unsigned char *der = NULL;
-	unsigned long h;
-	int n, rc;
-
-	if ((rc = name_hash(issuer, &h)) != 0)
-		return rc;
-	/* The serial's DER: its sign is part of it. */
-	if ((n = i2d_ASN1_INTEGER(serial, &der)) <= 0)
-		return gw_err_set_ssl(GW_ERR_CRYPTO, "index: serial number");
-	rc = hex_name('i', der, (size_t)n, sn, sizeof(sn));
-	OPENSSL_free(der);
-	if (rc != 0)
-		return rc;
-	if ((size_t)snprintf(buf, size, "i:%08lx:%s", h & 0xffffffffUL,
-			     sn + 2) >= size)
-		return gw_err_set(GW_ERR_INVALID, "index: name buffer");
-	return 0;
+	return cert_name_issuer(issuer, serial, buf, size);
 }
 
 int
 addr_index_name_subject(const X509_NAME *subject, char *buf, size_t size)
 {
-	unsigned long h;
-	int rc;
-
-	if ((rc = name_hash(subject, &h)) != 0)
-		return rc;
-	if (size < 11)
-		return gw_err_set(GW_ERR_INVALID, "index: name buffer");
-	snprintf(buf, size, "n:%08lx", h & 0xffffffffUL);
-	return 0;
+	return cert_name_subject(subject, buf, size);
 }
 
 static int
@@ -165,7 +99,7 @@ cert_names(X509 *cert, struct names *s)
 
 	if (!X509_digest(cert, EVP_sha256(), md, NULL))
 		return gw_err_set_ssl(GW_ERR_CRYPTO, "index: fingerprint");
-	if ((rc = hex_name('f', md, sizeof(md), buf, sizeof(buf))) != 0 ||
+	if ((rc = cert_name_hex('f', md, sizeof(md), buf, sizeof(buf))) != 0 ||
 	    (rc = names_add(s, buf, strlen(buf))) != 0 ||
 	    (rc = addr_index_name_issuer(X509_get_issuer_name(cert),
 					 X509_get0_serialNumber(cert), buf,
@@ -643,6 +577,12 @@ up_harvested(void *arg, const struct harvested_key *k)
 					harvested_lru_time(k), k->id);
 }
 
+static int
+up_identity(void *arg, const struct identity *id)
+{
+	return identity_index_add(arg, id);
+}
+
 int
 addr_index_upgrade(struct gw_txn *txn)
 {
@@ -654,6 +594,8 @@ addr_index_upgrade(struct gw_txn *txn)
 	snprintf(v, sizeof(v), "%d", ADDR_INDEX_FORMAT);
 	if ((rc = gw_txn_clear(txn, GW_DB_PUBKEYS_IX)) != 0 ||
 	    (rc = gw_txn_clear(txn, GW_DB_HARVESTED_IX)) != 0 ||
+	    (rc = gw_txn_clear(txn, GW_DB_IDENTITIES_IX)) != 0 ||
+	    (rc = identity_foreach(txn, up_identity, txn)) != 0 ||
 	    (rc = keystore_foreach(txn, up_pubkey, txn)) != 0 ||
 	    (rc = harvested_foreach(txn, up_harvested, txn)) != 0)
 		return rc;
@@ -750,6 +692,41 @@ dangle_one(void *arg, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
+/* An identity's names (identity.h), checked as a record's. */
+static int
+check_identity(void *arg, const struct identity *id)
+{
+	struct check_ctx *c = arg;
+	struct names s;
+	const void *val;
+	char key[IX_KEY_MAX];
+	size_t i, len, vlen;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = identity_index_names(id, names_add, &s)) != 0)
+		goto out;
+	for (i = 0; i < s.n; i++) {
+		if ((rc = ix_key(key, s.v[i], id->name, strlen(id->name),
+				 &len)) != 0)
+			break;
+		rc = gw_txn_get(c->txn, c->ixdb, key, len, &val, &vlen);
+		if (rc == GW_ERR_NOT_FOUND) {
+			rc = gw_err_set(GW_ERR_STORE,
+					"database '%s': identity '%s' is not "
+					"indexed under '%s'",
+					c->ixdb, id->name, s.v[i]);
+			break;
+		}
+		if (rc != 0)
+			break;
+		c->want++;
+	}
+out:
+	names_free(&s);
+	return rc;
+}
+
 static int
 check_one_ix(struct gw_txn *txn, const char *ixdb, const char *db,
 	     int harvested, int full)
@@ -759,8 +736,9 @@ check_one_ix(struct gw_txn *txn, const char *ixdb, const char *db,
 	size_t have;
 	int rc;
 
-	if ((rc = harvested ? harvested_foreach(txn, check_harvested, &c)
-			    : keystore_foreach(txn, check_pubkey, &c)) != 0 ||
+	if ((rc = harvested == 2 ? identity_foreach(txn, check_identity, &c)
+		  : harvested	 ? harvested_foreach(txn, check_harvested, &c)
+				 : keystore_foreach(txn, check_pubkey, &c)) != 0 ||
 	    (rc = gw_txn_foreach(txn, ixdb, dangle_one, &d)) != 0 ||
 	    (rc = gw_txn_count(txn, ixdb, &have)) != 0)
 		return rc;
@@ -796,7 +774,13 @@ addr_index_check(struct gw_txn *txn)
 		return 0;
 	}
 	if ((rc = check_one_ix(txn, GW_DB_PUBKEYS_IX, GW_DB_PUBKEYS, 0,
+			       full)) != 0 ||
+	    (rc = check_one_ix(txn, GW_DB_HARVESTED_IX, GW_DB_HARVESTED, 1,
 			       full)) != 0)
 		return rc;
-	return check_one_ix(txn, GW_DB_HARVESTED_IX, GW_DB_HARVESTED, 1, full);
+	/* Format 3 indexes the identities; identity_put() keeps entries
+	 * in an older store too, which its upgrade rebuilds. */
+	return full ? check_one_ix(txn, GW_DB_IDENTITIES_IX, GW_DB_IDENTITIES, 2,
+				   full)
+		    : 0;
 }

@@ -24,6 +24,10 @@
  *             and touches;
  *   format 2  a store with the address names only is checked as such,
  *             and its first write builds the rest;
+ *   identity  an identity's current and previous certificates are found
+ *             by issuer and serial and by key identifier after put,
+ *             a new certificate and delete; store check names a
+ *             missing entry;
  *   broken    store check names a missing certificate or LRU entry and
  *             one left at an old LRU time;
  *   walked    store/walked names the file after an open that walked it
@@ -56,6 +60,7 @@
 #include "gw_err.h"
 #include "gw_store.h"
 #include "harvest.h"
+#include "identity.h"
 #include "keystore.h"
 #include "lookup.h"
 
@@ -912,6 +917,86 @@ test_check_finds_broken_names(void **state)
 	X509_free(h);
 }
 
+/* ---- identities --------------------------------------------------------- */
+
+static void
+test_identity_index(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	struct identity id;
+	char isn[3][ADDR_INDEX_MAX + 1], ski[3][ADDR_INDEX_MAX + 1];
+	char subj[ADDR_INDEX_MAX + 1], fp[ADDR_INDEX_MAX + 1], got[256];
+	char ik[IX_TEST_KEY_MAX];
+	size_t len;
+	X509 *x[3];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		x[i] = cert("email:gw@corp.example", NULL, -1, 365);
+		if (i != 1) {
+			add_ext(x[i], NID_subject_key_identifier,
+				i == 0 ? "aa01" : "aa02");
+			assert_true(X509_sign(x[i], key, EVP_sha256()) > 0);
+		}
+		names_for(x[i], isn[i], ski[i], subj, fp);
+	}
+	memset(&id, 0, sizeof(id));
+	id.name = (char *)"gw";
+	id.key_uri = (char *)"pkcs11:object=gw";
+	id.cert = x[0];
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(addr_index_upgrade(txn), 0);
+	assert_int_equal(identity_put(txn, &id, GW_PUT_NOOVERWRITE), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	hits_of(txn, GW_DB_IDENTITIES_IX, ski[0], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	/* A new certificate; the old one stays findable as a previous.
+	 * id holds references of its own from here. */
+	assert_true(X509_up_ref(x[0]));
+	assert_true(X509_up_ref(x[1]));
+	assert_int_equal(identity_set_cert(&id, x[1]), 0);
+	assert_int_equal(identity_put(txn, &id, 0), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[1], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[2], got, sizeof(got));
+	assert_string_equal(got, "");
+	/* Its previous certificates forgotten: only the current one. */
+	sk_X509_pop_free(id.previous, X509_free);
+	id.previous = NULL;
+	assert_int_equal(identity_put(txn, &id, 0), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "");
+	hits_of(txn, GW_DB_IDENTITIES_IX, ski[0], got, sizeof(got));
+	assert_string_equal(got, "");
+	assert_int_equal(count(txn, GW_DB_IDENTITIES_IX), 1);
+	/* A missing entry is named. */
+	len = (size_t)snprintf(ik, sizeof(ik), "%s", isn[1]) + 1;
+	memcpy(ik + len, "gw", 2);
+	len += 2;
+	assert_int_equal(gw_txn_del(txn, GW_DB_IDENTITIES_IX, ik, len), 0);
+	expect_disagree(txn, "identity 'gw' is not indexed under 'i:");
+	assert_int_equal(gw_txn_put(txn, GW_DB_IDENTITIES_IX, ik, len, "", 0,
+				    0),
+			 0);
+	agree(txn);
+	assert_int_equal(identity_del(txn, "gw"), 0);
+	agree(txn);
+	assert_int_equal(count(txn, GW_DB_IDENTITIES_IX), 0);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(id.cert);
+	for (i = 0; i < 3; i++)
+		X509_free(x[i]);
+}
+
 /* ---- crash -------------------------------------------------------------- */
 
 static void
@@ -1059,6 +1144,7 @@ main(void)
 	    cmocka_unit_test(test_lru_order),
 	    cmocka_unit_test(test_upgrade_from_format_2),
 	    cmocka_unit_test(test_check_finds_broken_names),
+	    cmocka_unit_test(test_identity_index),
 	    cmocka_unit_test(test_crash_in_import),
 	    cmocka_unit_test(test_walked_follows_commits),
 	};

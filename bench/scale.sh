@@ -123,6 +123,7 @@ if [ ! -s partner.pem ]; then
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout partner.key \
 		-out partner.pem -days 30 -subj '/O=Partner/CN=Partner Signer' \
 		-addext 'subjectAltName=email:signer@partner.example' \
+		-addext 'basicConstraints=critical,CA:FALSE' \
 		-addext 'keyUsage=critical,digitalSignature,keyEncipherment' \
 		-addext 'extendedKeyUsage=emailProtection' 2>/dev/null
 fi

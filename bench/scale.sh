@@ -4,7 +4,7 @@
 #
 # Usage: bench/scale.sh [--sizes LIST] [--runs N] [--smimegw BIN]
 #                       [--old BIN] [--old-max N] [--work DIR]
-#                       [--fill-only] BUILD_DIR
+#                       [--fill-only] [--ir] BUILD_DIR
 #   BUILD_DIR    a build tree (BUILD_DIR/gateway/smimegw and
 #                BUILD_DIR/tests/store_fill are used)
 #   --sizes      public-key counts, ascending (default 1000,10000,100000);
@@ -23,9 +23,14 @@
 #                million keys takes a while (default: a temporary
 #                directory, removed at the end)
 #   --fill-only  make and fill the stores, time nothing
+#   --ir         also count the instructions of one run per cell and
+#                size under valgrind --tool=callgrind (millions; the
+#                load of the machine does not change them)
 # Prints one tab-separated line per size and program:
 #   prog keys harvested store_MB t_1rcpt_ms t_10rcpt_ms t_harvested_ms
 #   t_nokey_ms t_verify_ms ratio_1 ratio_10 ratio_verify
+# and with --ir one more per size and program, "ir" in the first column
+# and the instruction counts in the time columns.
 # The stores are filled with tests/store_fill (one RSA-2048 key pair, a
 # certificate per key signed by a test CA, through keystore_put() and
 # harvested_put()).  The outgoing cells are `smimegw process --direction
@@ -38,7 +43,7 @@ set -euo pipefail
 export LC_ALL=C TZ=UTC
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SIZES=1000,10000,100000 RUNS=5 BIN= OLD= OLDMAX=10000 WORK= FILLONLY=
+SIZES=1000,10000,100000 RUNS=5 BIN= OLD= OLDMAX=10000 WORK= FILLONLY= IR=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--sizes) SIZES=$2; shift 2 ;;
@@ -48,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--old-max) OLDMAX=$2; shift 2 ;;
 	--work) WORK=$2; shift 2 ;;
 	--fill-only) FILLONLY=1; shift ;;
+	--ir) IR=1; shift ;;
 	-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) break ;;
 	esac
@@ -145,9 +151,10 @@ for n in ${SIZES//,/ }; do
 done
 
 ms() { date +%s%N; }
-# once PROG SIZE CELL: one timed run, its time in microseconds
+# once PROG SIZE CELL [ir]: one timed run, its time in microseconds (or
+# with ir, its instruction count under callgrind)
 once() {
-	local prog=$1 n=$2 cell=$3 t0 t1 args=(--direction outgoing
+	local prog=$1 n=$2 cell=$3 ir=${4:-} t0 t1 pre=() args=(--direction outgoing
 		--from alice@corp.example -i msg.eml)
 	case $cell in
 	1) args+=(--profile enc --to u1@d1.example) ;;
@@ -158,8 +165,9 @@ once() {
 		--to alice@corp.example -i signed.eml) ;;
 	esac
 	rm -rf out
+	[ -z "$ir" ] || pre=(valgrind --tool=callgrind --callgrind-out-file=/dev/null)
 	t0=$(ms)
-	"$prog" -c "$W/conf-$n" process --out-dir out "${args[@]}" \
+	"${pre[@]}" "$prog" -c "$W/conf-$n" process --out-dir out "${args[@]}" \
 		>/dev/null 2>err || { cat err >&2; exit 1; }
 	t1=$(ms)
 	# Each run must have written its result (and no error), and the
@@ -170,7 +178,11 @@ once() {
 		cat out/result.json >&2
 		exit 1
 	fi
-	echo $(((t1 - t0) / 1000))
+	if [ -n "$ir" ]; then
+		sed -n 's/.*Collected : \([0-9]*\).*/\1/p' err
+	else
+		echo $(((t1 - t0) / 1000))
+	fi
 }
 
 TEN=()
@@ -213,4 +225,17 @@ for n in ${SIZES//,/ }; do
 			'BEGIN { printf "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\n", p, n, h, mb, a, b, c, d, e, a / a0, b / b0, e / e0 }'
 	done
 done
+if [ -n "$IR" ]; then
+	for n in ${SIZES//,/ }; do
+		h=$((n / 10 > 100000 ? 100000 : n / 10))
+		mb=$(du -m "data-$n/store/data.mdb" | cut -f1)
+		for p in $(progs "$n"); do
+			line="ir	$n	$h	$mb"
+			for c in $CELLS; do
+				line="$line	$(once "$p" "$n" "$c" ir | awk '{ printf "%.1f", $1 / 1e6 }')"
+			done
+			echo "$line"
+		done
+	done
+fi
 sed 's/^/# /' fill.log

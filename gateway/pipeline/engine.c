@@ -305,7 +305,9 @@ trust_pinned(struct trust_fill *tf, X509 *cert, int add_extra)
 
 	if ((r = in_store(tf->store, cert)) < 0)
 		return GW_ERR_NOMEM;
-	if (r == 0 && sk_X509_find(tf->pinned, cert) < 0) {
+	/* Read on demand, a key may come twice (two names asked for); the
+	 * load of every key (add_extra) meets each once. */
+	if (r == 0 && (add_extra || sk_X509_find(tf->pinned, cert) < 0)) {
 		if (!X509_up_ref(cert))
 			return GW_ERR_NOMEM;
 		if (!sk_X509_push(tf->pinned, cert)) {

@@ -37,6 +37,7 @@ struct gw_txn;
 #define GW_DB_PUBKEYS_IX "pubkeys-ix"
 #define GW_DB_HARVESTED_IX "harvested-ix"
 #define GW_DB_IDENTITIES_IX "identities-ix"
+#define GW_DB_CAS_IX "cas-ix"
 
 /*
  * Opens the store under dir ("dir/store/data.mdb").  map_size is the

@@ -338,9 +338,14 @@ int
 identity_index_names(const struct identity *id, identity_name_fn fn,
 		     void *arg)
 {
+	char buf[CERT_NAME_MAX + 1];
 	int i, rc;
 
-	if ((rc = cert_index_names(id->cert, fn, arg)) != 0)
+	/* The current certificate's subject: a trust anchor's name. */
+	if ((rc = cert_name_subject(X509_get_subject_name(id->cert), buf,
+				    sizeof(buf))) != 0 ||
+	    (rc = fn(arg, buf, strlen(buf))) != 0 ||
+	    (rc = cert_index_names(id->cert, fn, arg)) != 0)
 		return rc;
 	for (i = 0; id->previous != NULL && i < sk_X509_num(id->previous);
 	     i++)

@@ -81,7 +81,9 @@ int identity_foreach(struct gw_txn *txn, identity_fn fn, void *arg);
  * The identities' index, GW_DB_IDENTITIES_IX: the names (cert_names.h)
  * a message's RecipientInfos can give for the identity, "i:" issuer and
  * serial and "k:" subject key identifier of its current and previous
- * certificates, each a key "NAME\0IDENTITY" with an empty value.
+ * certificates, and "n:" the subject of its current certificate (a
+ * trust anchor, looked up by name), each a key "NAME\0IDENTITY" with an
+ * empty value.
  * identity_put() and identity_del() keep it in their transaction;
  * gateway/store/addr_index.c builds it with the key indexes (store
  * format 3), checks it and decides when lookups may read it.

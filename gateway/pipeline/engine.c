@@ -339,13 +339,14 @@ trust_pubkey(void *arg, const struct keystore_key *k)
 /* ---- pinned keys read when the verification asks --------------------- */
 
 /*
- * In a store of format 3 the pinned keys are not loaded: the trust
- * store has a lookup method (pinned_lookup) that the chain building
- * asks for the certificates of a subject name, and that reads the
- * verify-capable public keys under that name from the index
- * (addr_index.h, "n:"); engine_find_signers() reads the signers'
- * certificates by issuer and serial or subject key identifier.  Both
- * cost index reads, whatever the number of stored keys.
+ * In a store of format 3 no anchor from the store is loaded up front:
+ * the trust store has a lookup method (pinned_meth) that the chain
+ * building asks for the certificates of a subject name, and that reads
+ * the trusted CAs, the identities and the verify-capable public keys
+ * under that name from their indexes ("n:", addr_index.h);
+ * engine_find_signers() reads the signers' pinned keys by issuer and
+ * serial or subject key identifier.  Both cost index reads, whatever
+ * the number of stored keys.
  */
 static X509_LOOKUP_METHOD *pinned_meth;
 static CRYPTO_ONCE pinned_meth_once = CRYPTO_ONCE_STATIC_INIT;
@@ -408,6 +409,50 @@ pinned_subject(struct gw_txn *txn, struct trust_fill *tf,
 }
 
 static int
+add_ca(void *arg, const struct castore_ca *ca)
+{
+	X509_STORE_add_cert(arg, ca->cert);
+	ERR_clear_error(); /* a duplicate is not an error */
+	return 0;
+}
+
+/* Every trust anchor whose subject is name, into tf's store: the trusted
+ * CAs and the identities first (a pinned key that is one of them is no
+ * pinned-only key), then the pinned keys. */
+static int
+anchors_subject(struct gw_txn *txn, struct trust_fill *tf,
+		const X509_NAME *name)
+{
+	struct addr_index_hits h;
+	struct identity *id = NULL;
+	char ix[ADDR_INDEX_MAX + 1];
+	size_t i;
+	int rc;
+
+	if ((rc = castore_by_subject(txn, name, add_ca, tf->store)) != 0 ||
+	    (rc = addr_index_name_subject(name, ix, sizeof(ix))) != 0 ||
+	    (rc = addr_index_find_name(txn, GW_DB_IDENTITIES_IX, ix, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++) {
+		if ((rc = identity_get(txn, h.key[i], &id)) ==
+		    GW_ERR_NOT_FOUND) {
+			gw_err_clear(); /* an entry without its record */
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && X509_NAME_cmp(X509_get_subject_name(id->cert),
+					     name) == 0)
+			trust_identity(tf, id);
+		identity_free(id);
+		id = NULL;
+	}
+	addr_index_hits_free(&h);
+	if (rc != 0)
+		return rc;
+	return pinned_subject(txn, tf, name);
+}
+
+static int
 pinned_get_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
 		      const X509_NAME *name, X509_OBJECT *ret)
 {
@@ -426,7 +471,7 @@ pinned_get_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
 		return 0;
 	tf.pinned = t->pinned;
 	if ((rc = gw_txn_begin(t->st, GW_TXN_READ, &txn)) == 0)
-		rc = pinned_subject(txn, &tf, name);
+		rc = anchors_subject(txn, &tf, name);
 	gw_txn_abort(txn);
 	if (rc != 0) {
 		t->fault = rc;
@@ -575,11 +620,11 @@ engine_trust_fault(X509_STORE *store)
 	return 0;
 }
 
-/* The pinned keys that share a subject with a certificate the store
- * holds already: the chain building asks the lookup only for names it
- * has nothing under. */
+/* The anchors that share a subject with a certificate the store holds
+ * already (the ca_file's): the chain building asks the lookup only for
+ * names it has nothing under. */
 static int
-pinned_beside(struct gw_txn *txn, struct trust_fill *tf)
+anchors_beside(struct gw_txn *txn, struct trust_fill *tf)
 {
 	STACK_OF(X509) *held;
 	int i, rc = 0;
@@ -587,8 +632,8 @@ pinned_beside(struct gw_txn *txn, struct trust_fill *tf)
 	if ((held = X509_STORE_get1_all_certs(tf->store)) == NULL)
 		return gw_err_set_ssl(GW_ERR_NOMEM, "trust store");
 	for (i = 0; i < sk_X509_num(held) && rc == 0; i++)
-		rc = pinned_subject(txn, tf,
-				    X509_get_subject_name(sk_X509_value(held, i)));
+		rc = anchors_subject(txn, tf,
+				     X509_get_subject_name(sk_X509_value(held, i)));
 	sk_X509_pop_free(held, X509_free);
 	return rc;
 }
@@ -628,14 +673,13 @@ engine_trust(const struct engine *e, struct gw_txn *txn, const char *ca_file,
 		ERR_clear_error();
 		sk_X509_pop_free(sk, X509_free);
 	}
-	if ((rc = identity_foreach(txn, trust_identity, &tf)) != 0 ||
-	    (rc = castore_load(txn, tf.store)) != 0)
-		goto fail;
-	/* Format 3: the pinned keys are read as the verification asks for
-	 * them (above); older stores: all of them, now. */
+	/* Format 3: the identities, the CAs and the pinned keys are read
+	 * as the verification asks for them (above); older stores: all of
+	 * them, now. */
 	if (lazy)
-		rc = pinned_beside(txn, &tf);
-	else
+		rc = anchors_beside(txn, &tf);
+	else if ((rc = identity_foreach(txn, trust_identity, &tf)) == 0 &&
+		 (rc = castore_load(txn, tf.store)) == 0)
 		rc = keystore_foreach(txn, trust_pubkey, &tf);
 	if (rc != 0 || (lazy && (rc = pinned_lookup_add(tf.store)) != 0))
 		goto fail;

@@ -98,10 +98,10 @@ int engine_key_fault(void *arg);
  * gets those public keys again, for signers whose message does not
  * carry their certificate (smime_open_opts.extra).
  *
- * In a store of format 3 (addr_index.h) the public keys are not read
- * here: the returned store has a lookup that reads, from e's store,
- * the pinned keys of a subject name when the chain building asks for
- * it, and engine_find_signers() (smime_open_opts.find_signers, arg e)
+ * In a store of format 3 (addr_index.h) the identities, CAs and public
+ * keys are not read here: the returned store has a lookup that reads,
+ * from e's store, the anchors of a subject name when the chain building
+ * asks for it, and engine_find_signers() (smime_open_opts.find_signers, arg e)
  * adds a signer's pinned key to *extra by its issuer and serial or
  * subject key identifier.  A store error in the lookup makes it find
  * nothing; engine_trust_fault() then returns that error (with its

@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "addr_rule.h"
+#include "castore.h"
 #include "cert_names.h"
 #include "gw_err.h"
 #include "harvest.h"
@@ -583,6 +584,12 @@ up_identity(void *arg, const struct identity *id)
 	return identity_index_add(arg, id);
 }
 
+static int
+up_ca(void *arg, const struct castore_ca *ca)
+{
+	return castore_index_add(arg, ca);
+}
+
 int
 addr_index_upgrade(struct gw_txn *txn)
 {
@@ -595,7 +602,9 @@ addr_index_upgrade(struct gw_txn *txn)
 	if ((rc = gw_txn_clear(txn, GW_DB_PUBKEYS_IX)) != 0 ||
 	    (rc = gw_txn_clear(txn, GW_DB_HARVESTED_IX)) != 0 ||
 	    (rc = gw_txn_clear(txn, GW_DB_IDENTITIES_IX)) != 0 ||
+	    (rc = gw_txn_clear(txn, GW_DB_CAS_IX)) != 0 ||
 	    (rc = identity_foreach(txn, up_identity, txn)) != 0 ||
+	    (rc = castore_foreach(txn, up_ca, txn)) != 0 ||
 	    (rc = keystore_foreach(txn, up_pubkey, txn)) != 0 ||
 	    (rc = harvested_foreach(txn, up_harvested, txn)) != 0)
 		return rc;
@@ -728,6 +737,29 @@ out:
 }
 
 static int
+check_ca(void *arg, const struct castore_ca *ca)
+{
+	struct check_ctx *c = arg;
+	const void *val;
+	char name[CERT_NAME_MAX + 1], key[IX_KEY_MAX];
+	size_t len, vlen;
+	int rc;
+
+	if ((rc = castore_index_name(ca->cert, name, sizeof(name))) != 0 ||
+	    (rc = ix_key(key, name, ca->id, CASTORE_ID_LEN, &len)) != 0)
+		return rc;
+	rc = gw_txn_get(c->txn, c->ixdb, key, len, &val, &vlen);
+	if (rc == GW_ERR_NOT_FOUND)
+		return gw_err_set(GW_ERR_STORE,
+				  "database '%s': CA %.16s is not indexed "
+				  "under '%s'",
+				  c->ixdb, ca->id, name);
+	if (rc == 0)
+		c->want++;
+	return rc;
+}
+
+static int
 check_one_ix(struct gw_txn *txn, const char *ixdb, const char *db,
 	     int harvested, int full)
 {
@@ -736,9 +768,10 @@ check_one_ix(struct gw_txn *txn, const char *ixdb, const char *db,
 	size_t have;
 	int rc;
 
-	if ((rc = harvested == 2 ? identity_foreach(txn, check_identity, &c)
-		  : harvested	 ? harvested_foreach(txn, check_harvested, &c)
-				 : keystore_foreach(txn, check_pubkey, &c)) != 0 ||
+	if ((rc = harvested == 3   ? castore_foreach(txn, check_ca, &c)
+		  : harvested == 2 ? identity_foreach(txn, check_identity, &c)
+		  : harvested	   ? harvested_foreach(txn, check_harvested, &c)
+				   : keystore_foreach(txn, check_pubkey, &c)) != 0 ||
 	    (rc = gw_txn_foreach(txn, ixdb, dangle_one, &d)) != 0 ||
 	    (rc = gw_txn_count(txn, ixdb, &have)) != 0)
 		return rc;
@@ -778,9 +811,13 @@ addr_index_check(struct gw_txn *txn)
 	    (rc = check_one_ix(txn, GW_DB_HARVESTED_IX, GW_DB_HARVESTED, 1,
 			       full)) != 0)
 		return rc;
-	/* Format 3 indexes the identities; identity_put() keeps entries
-	 * in an older store too, which its upgrade rebuilds. */
-	return full ? check_one_ix(txn, GW_DB_IDENTITIES_IX, GW_DB_IDENTITIES, 2,
-				   full)
-		    : 0;
+	/* Format 3 indexes the identities and the CAs; identity_put() and
+	 * castore_add() keep entries in an older store too, which its
+	 * upgrade rebuilds. */
+	if (!full)
+		return 0;
+	if ((rc = check_one_ix(txn, GW_DB_IDENTITIES_IX, GW_DB_IDENTITIES, 2,
+			       full)) != 0)
+		return rc;
+	return check_one_ix(txn, GW_DB_CAS_IX, GW_DB_CAS, 3, full);
 }

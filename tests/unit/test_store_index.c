@@ -28,6 +28,8 @@
  *             by issuer and serial and by key identifier after put,
  *             a new certificate and delete; store check names a
  *             missing entry;
+ *   CAs       a trusted CA is found by its subject after add, not after
+ *             delete; store check names a missing entry;
  *   broken    store check names a missing certificate or LRU entry and
  *             one left at an old LRU time;
  *   walked    store/walked names the file after an open that walked it
@@ -59,6 +61,7 @@
 #include "fpid.h"
 #include "gw_err.h"
 #include "gw_store.h"
+#include "castore.h"
 #include "harvest.h"
 #include "identity.h"
 #include "keystore.h"
@@ -976,7 +979,8 @@ test_identity_index(void **state)
 	assert_string_equal(got, "");
 	hits_of(txn, GW_DB_IDENTITIES_IX, ski[0], got, sizeof(got));
 	assert_string_equal(got, "");
-	assert_int_equal(count(txn, GW_DB_IDENTITIES_IX), 1);
+	/* n: and i: of the current one (it has no key identifier) */
+	assert_int_equal(count(txn, GW_DB_IDENTITIES_IX), 2);
 	/* A missing entry is named. */
 	len = (size_t)snprintf(ik, sizeof(ik), "%s", isn[1]) + 1;
 	memcpy(ik + len, "gw", 2);
@@ -995,6 +999,74 @@ test_identity_index(void **state)
 	X509_free(id.cert);
 	for (i = 0; i < 3; i++)
 		X509_free(x[i]);
+}
+
+/* ---- CAs ---------------------------------------------------------------- */
+
+static int
+ca_seen(void *arg, const struct castore_ca *ca)
+{
+	(void)ca;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_ca_index(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char id[CASTORE_ID_LEN + 1], name[ADDR_INDEX_MAX + 1];
+	char ik[IX_TEST_KEY_MAX];
+	X509_NAME *n;
+	X509 *ca;
+	size_t len;
+	int seen;
+
+	(void)state;
+	assert_non_null(ca = X509_new());
+	assert_true(X509_set_version(ca, 2));
+	assert_true(ASN1_INTEGER_set_uint64(X509_get_serialNumber(ca),
+					    serial++));
+	n = X509_get_subject_name(ca);
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					       (const unsigned char *)"Test CA",
+					       -1, -1, 0));
+	assert_true(X509_set_issuer_name(ca, n));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(ca), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(ca), 86400));
+	assert_true(X509_set_pubkey(ca, key));
+	add_ext(ca, NID_basic_constraints, "critical,CA:TRUE");
+	add_ext(ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+	assert_true(X509_sign(ca, key, EVP_sha256()) > 0);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(addr_index_upgrade(txn), 0);
+	assert_int_equal(castore_add(txn, ca, T0, id), 0);
+	agree(txn);
+	seen = 0;
+	assert_int_equal(castore_by_subject(txn, n, ca_seen, &seen), 0);
+	assert_int_equal(seen, 1);
+	/* A missing entry is named. */
+	assert_int_equal(castore_index_name(ca, name, sizeof(name)), 0);
+	len = (size_t)snprintf(ik, sizeof(ik), "%s", name) + 1;
+	memcpy(ik + len, id, CASTORE_ID_LEN);
+	len += CASTORE_ID_LEN;
+	assert_int_equal(gw_txn_del(txn, GW_DB_CAS_IX, ik, len), 0);
+	expect_disagree(txn, "is not indexed under 'n:");
+	seen = 0;
+	assert_int_equal(castore_by_subject(txn, n, ca_seen, &seen), 0);
+	assert_int_equal(seen, 0);
+	assert_int_equal(gw_txn_put(txn, GW_DB_CAS_IX, ik, len, "", 0, 0), 0);
+	agree(txn);
+	assert_int_equal(castore_del(txn, id, NULL), 0);
+	agree(txn);
+	assert_int_equal(count(txn, GW_DB_CAS_IX), 0);
+	seen = 0;
+	assert_int_equal(castore_by_subject(txn, n, ca_seen, &seen), 0);
+	assert_int_equal(seen, 0);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(ca);
 }
 
 /* ---- crash -------------------------------------------------------------- */
@@ -1145,6 +1217,7 @@ main(void)
 	    cmocka_unit_test(test_upgrade_from_format_2),
 	    cmocka_unit_test(test_check_finds_broken_names),
 	    cmocka_unit_test(test_identity_index),
+	    cmocka_unit_test(test_ca_index),
 	    cmocka_unit_test(test_crash_in_import),
 	    cmocka_unit_test(test_walked_follows_commits),
 	};

@@ -11,6 +11,9 @@
  *             verify capability, is offered nothing and does not
  *             verify; a certificate issued by a pinned key fails as
  *             before (X509_V_ERR_INVALID_CA);
+ *   CA        a trusted CA is not loaded up front either: the chain
+ *             building reads it by subject, and a leaf it issued
+ *             verifies; deleted, it is not found;
  *   format 2  a store without the certificate names loads every pinned
  *             key, as before, and verifies the same messages.
  */
@@ -32,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "addr_index.h"
+#include "castore.h"
 #include "engine.h"
 #include "gw_err.h"
 #include "gw_store.h"
@@ -280,6 +284,60 @@ test_refused(void **state)
 }
 
 static void
+test_ca(void **state)
+{
+	struct gw_store *st = new_store();
+	struct engine e = {st, NULL, NULL};
+	struct gw_txn *txn = NULL;
+	struct trust t;
+	CMS_ContentInfo *cms;
+	X509_NAME *n;
+	X509 *ca, *leaf;
+	char id[CASTORE_ID_LEN + 1];
+	int offered, err;
+
+	(void)state;
+	assert_non_null(ca = X509_new());
+	assert_true(X509_set_version(ca, 2));
+	assert_true(ASN1_INTEGER_set_uint64(X509_get_serialNumber(ca),
+					    serial++));
+	n = X509_get_subject_name(ca);
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					       (const unsigned char *)"Lazy CA",
+					       -1, -1, 0));
+	assert_true(X509_set_issuer_name(ca, n));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(ca), -7200));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(ca), 86400L * 60));
+	assert_true(X509_set_pubkey(ca, pkey));
+	add_ext(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
+	add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+	add_ext(ca, ca, NID_subject_key_identifier, "5a5a0000ca");
+	assert_true(X509_sign(ca, pkey, EVP_sha256()) > 0);
+	leaf = cert("leaf", "critical,digitalSignature", ca);
+	others(st, 3);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(castore_add(txn, ca, 0, id), 0);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	trust_get(&e, &t);
+	assert_int_equal(sk_X509_OBJECT_num(X509_STORE_get0_objects(t.store)),
+			 0);
+	trust_free(&t);
+	cms = signed_by(leaf, 0);
+	assert_true(CMS_add1_cert(cms, leaf));
+	assert_true(verifies(&e, cms, &offered, &err));
+	/* No longer trusted: not found. */
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(castore_del(txn, id, NULL), 0);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	assert_false(verifies(&e, cms, &offered, &err));
+	assert_int_equal(err, CMS_R_CERTIFICATE_VERIFY_ERROR);
+	CMS_ContentInfo_free(cms);
+	gw_store_close(st);
+	X509_free(ca);
+	X509_free(leaf);
+}
+
+static void
 test_format_2(void **state)
 {
 	struct gw_store *st = new_store();
@@ -335,6 +393,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lazy),
 	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_ca),
 	    cmocka_unit_test(test_format_2),
 	};
 

@@ -412,8 +412,8 @@ purge_one(void *arg, const void *key, size_t klen, const void *val,
 
 	(void)val;
 	(void)vlen;
-	if (klen < n + 2 || klen > sizeof(c->key[0]) || k[klen - n - 1] != '\0' ||
-	    memcmp(k + klen - n, c->name, n) != 0)
+	if (klen < n + 2 || klen > sizeof(c->key[0]) ||
+	    k[klen - n - 1] != '\0' || memcmp(k + klen - n, c->name, n) != 0)
 		return 0;
 	if (c->n == c->cap) {
 		if ((p = reallocarray(c->key, c->cap + 16, sizeof(*c->key))) ==

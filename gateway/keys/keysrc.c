@@ -248,6 +248,30 @@ cands_of(struct gw_txn *txn, ASN1_OCTET_STRING *keyid, X509_NAME *issuer,
 	return rc;
 }
 
+/* The same for each recipient of a key agreement RecipientInfo. */
+static int
+kari_cands(struct gw_txn *txn, STACK_OF(CMS_RecipientEncryptedKey) *reks,
+	   struct cands *c)
+{
+	CMS_RecipientEncryptedKey *rek;
+	ASN1_OCTET_STRING *keyid;
+	X509_NAME *issuer;
+	ASN1_INTEGER *sno;
+	int j, rc = 0;
+
+	for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks) && rc == 0;
+	     j++) {
+		rek = sk_CMS_RecipientEncryptedKey_value(reks, j);
+		keyid = NULL;
+		issuer = NULL;
+		sno = NULL;
+		if (CMS_RecipientEncryptedKey_get0_id(rek, &keyid, NULL, NULL,
+						      &issuer, &sno) == 1)
+			rc = cands_of(txn, keyid, issuer, sno, c);
+	}
+	return rc;
+}
+
 static int
 cand_cmp(const void *a, const void *b)
 {
@@ -272,7 +296,7 @@ recipients_search(struct gw_txn *txn, CMS_ContentInfo *cms,
 	ASN1_INTEGER *sno;
 	struct identity *id = NULL;
 	struct cands c;
-	int i, j, rc;
+	int i, rc;
 
 	if ((rc = addr_index_ready_ids(txn)) <= 0)
 		return rc < 0 ? rc : identity_foreach(txn, search_one, rs);
@@ -291,20 +315,7 @@ recipients_search(struct gw_txn *txn, CMS_ContentInfo *cms,
 			break;
 		case CMS_RECIPINFO_AGREE:
 			reks = CMS_RecipientInfo_kari_get0_reks(ri);
-			for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks) &&
-				    rc == 0;
-			     j++) {
-				keyid = NULL;
-				issuer = NULL;
-				sno = NULL;
-				if (CMS_RecipientEncryptedKey_get0_id(
-					sk_CMS_RecipientEncryptedKey_value(
-					    reks, j),
-					&keyid, NULL, NULL, &issuer,
-					&sno) == 1)
-					rc = cands_of(txn, keyid, issuer, sno,
-						      &c);
-			}
+			rc = kari_cands(txn, reks, &c);
 			break;
 		default:
 			break;

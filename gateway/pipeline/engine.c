@@ -368,7 +368,8 @@ pinned_by_name(struct gw_txn *txn, const char *name, pinned_match_fn match,
 	if ((rc = addr_index_find_name(txn, GW_DB_PUBKEYS_IX, name, &h)) != 0)
 		return rc;
 	for (i = 0; i < h.n && rc == 0; i++) {
-		if ((rc = keystore_get(txn, h.key[i], &k)) == GW_ERR_NOT_FOUND) {
+		rc = keystore_get(txn, h.key[i], &k);
+		if (rc == GW_ERR_NOT_FOUND) {
 			gw_err_clear(); /* an entry without its record */
 			rc = 0;
 			continue;
@@ -627,13 +628,15 @@ static int
 anchors_beside(struct gw_txn *txn, struct trust_fill *tf)
 {
 	STACK_OF(X509) *held;
+	X509 *x;
 	int i, rc = 0;
 
 	if ((held = X509_STORE_get1_all_certs(tf->store)) == NULL)
 		return gw_err_set_ssl(GW_ERR_NOMEM, "trust store");
-	for (i = 0; i < sk_X509_num(held) && rc == 0; i++)
-		rc = anchors_subject(txn, tf,
-				     X509_get_subject_name(sk_X509_value(held, i)));
+	for (i = 0; i < sk_X509_num(held) && rc == 0; i++) {
+		x = sk_X509_value(held, i);
+		rc = anchors_subject(txn, tf, X509_get_subject_name(x));
+	}
 	sk_X509_pop_free(held, X509_free);
 	return rc;
 }

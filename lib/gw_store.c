@@ -24,7 +24,8 @@
 static const char *const db_names[] = {
     GW_DB_IDENTITIES, GW_DB_PUBKEYS, GW_DB_HARVESTED, GW_DB_CAS,
     GW_DB_PROFILES,   GW_DB_ALERTS,  GW_DB_META,
-    GW_DB_PUBKEYS_IX, GW_DB_HARVESTED_IX, GW_DB_ROUTES,
+    GW_DB_PUBKEYS_IX, GW_DB_HARVESTED_IX, GW_DB_ROUTES, GW_DB_IDENTITIES_IX,
+    GW_DB_CAS_IX,
     /* The delivery journal's environment (GW_STORE_JOURNAL) only. */
     GW_DB_JOURNAL,
 };

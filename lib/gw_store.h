@@ -37,6 +37,8 @@ struct gw_txn;
 /* Indexes (gw_index.h): "NAME\0RECORD-KEY" keys with empty values. */
 #define GW_DB_PUBKEYS_IX "pubkeys-ix"
 #define GW_DB_HARVESTED_IX "harvested-ix"
+#define GW_DB_IDENTITIES_IX "identities-ix"
+#define GW_DB_CAS_IX "cas-ix"
 /* The delivery journal (GW_STORE_JOURNAL; gateway/daemon/journal.h). */
 #define GW_DB_JOURNAL "journal"
 

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/x509v3.h>
 
+#include "cert_names.h"
 #include "gw_err.h"
 #include "gw_record.h"
 
@@ -25,6 +27,7 @@ enum {
 };
 
 #define IDENTITY_VERSION 1
+#define IDENTITY_NAME_MAX 64 /* identity_name_valid() */
 
 int
 identity_name_valid(const char *name)
@@ -310,6 +313,159 @@ identity_get(struct gw_txn *txn, const char *name, struct identity **out)
 	return decode(val, vlen, out);
 }
 
+/* ---- the index ---------------------------------------------------------- */
+
+static int
+cert_index_names(X509 *x, identity_name_fn fn, void *arg)
+{
+	char buf[CERT_NAME_MAX + 1];
+	const ASN1_OCTET_STRING *ski;
+	int rc;
+
+	if ((rc = cert_name_issuer(X509_get_issuer_name(x),
+				   X509_get0_serialNumber(x), buf,
+				   sizeof(buf))) != 0 ||
+	    (rc = fn(arg, buf, strlen(buf))) != 0)
+		return rc;
+	if ((ski = X509_get0_subject_key_id(x)) == NULL)
+		return 0;
+	if ((rc = cert_name_ski(ski, buf, sizeof(buf))) != 0)
+		return rc;
+	return fn(arg, buf, strlen(buf));
+}
+
+int
+identity_index_names(const struct identity *id, identity_name_fn fn,
+		     void *arg)
+{
+	char buf[CERT_NAME_MAX + 1];
+	int i, rc;
+
+	/* The current certificate's subject: a trust anchor's name. */
+	if ((rc = cert_name_subject(X509_get_subject_name(id->cert), buf,
+				    sizeof(buf))) != 0 ||
+	    (rc = fn(arg, buf, strlen(buf))) != 0 ||
+	    (rc = cert_index_names(id->cert, fn, arg)) != 0)
+		return rc;
+	for (i = 0; id->previous != NULL && i < sk_X509_num(id->previous);
+	     i++)
+		if ((rc = cert_index_names(sk_X509_value(id->previous, i), fn,
+					   arg)) != 0)
+			return rc;
+	return 0;
+}
+
+struct ix_change {
+	struct gw_txn *txn;
+	const char *name;
+	int add;
+};
+
+static int
+ix_one(void *arg, const char *name, size_t len)
+{
+	struct ix_change *c = arg;
+	char key[CERT_NAME_MAX + 1 + IDENTITY_NAME_MAX + 1];
+	size_t n = strlen(c->name);
+	int rc;
+
+	if (len > CERT_NAME_MAX || n > IDENTITY_NAME_MAX)
+		return gw_err_set(GW_ERR_INVALID, "identity index: name of "
+						  "%zu bytes",
+				  len);
+	memcpy(key, name, len);
+	key[len] = '\0';
+	memcpy(key + len + 1, c->name, n);
+	if (c->add)
+		return gw_txn_put(c->txn, GW_DB_IDENTITIES_IX, key,
+				  len + 1 + n, "", 0, 0);
+	rc = gw_txn_del(c->txn, GW_DB_IDENTITIES_IX, key, len + 1 + n);
+	return rc == GW_ERR_NOT_FOUND ? 0 : rc;
+}
+
+int
+identity_index_add(struct gw_txn *txn, const struct identity *id)
+{
+	struct ix_change c = {txn, id->name, 1};
+
+	return identity_index_names(id, ix_one, &c);
+}
+
+/* Every entry of identity name, whatever its record says (a record that
+ * no longer decodes): the index holds a few per identity. */
+struct ix_purge {
+	const char *name;
+	size_t n;
+	char (*key)[CERT_NAME_MAX + 1 + IDENTITY_NAME_MAX + 1];
+	size_t *len;
+	size_t cap;
+};
+
+static int
+purge_one(void *arg, const void *key, size_t klen, const void *val,
+	  size_t vlen)
+{
+	struct ix_purge *c = arg;
+	size_t n = strlen(c->name);
+	const char *k = key;
+	void *p;
+
+	(void)val;
+	(void)vlen;
+	if (klen < n + 2 || klen > sizeof(c->key[0]) ||
+	    k[klen - n - 1] != '\0' || memcmp(k + klen - n, c->name, n) != 0)
+		return 0;
+	if (c->n == c->cap) {
+		if ((p = reallocarray(c->key, c->cap + 16, sizeof(*c->key))) ==
+		    NULL)
+			return GW_ERR_NOMEM;
+		c->key = p;
+		if ((p = reallocarray(c->len, c->cap + 16, sizeof(*c->len))) ==
+		    NULL)
+			return GW_ERR_NOMEM;
+		c->len = p;
+		c->cap += 16;
+	}
+	memcpy(c->key[c->n], key, klen);
+	c->len[c->n++] = klen;
+	return 0;
+}
+
+/* The entries of the record stored under name go (the caller replaces
+ * or deletes the record in the same transaction). */
+static int
+unindex(struct gw_txn *txn, const char *name)
+{
+	struct ix_change c = {txn, name, 0};
+	struct ix_purge pc;
+	struct identity *old = NULL;
+	const void *val;
+	size_t vlen, i;
+	int rc;
+
+	rc = gw_txn_get(txn, GW_DB_IDENTITIES, name, strlen(name), &val, &vlen);
+	if (rc == GW_ERR_NOT_FOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (decode(val, vlen, &old) == 0) {
+		rc = identity_index_names(old, ix_one, &c);
+		identity_free(old);
+		return rc;
+	}
+	gw_err_clear();
+	memset(&pc, 0, sizeof(pc));
+	pc.name = name;
+	rc = gw_txn_foreach(txn, GW_DB_IDENTITIES_IX, purge_one, &pc);
+	for (i = 0; i < pc.n && rc == 0; i++)
+		rc = gw_txn_del(txn, GW_DB_IDENTITIES_IX, pc.key[i], pc.len[i]);
+	free(pc.key);
+	free(pc.len);
+	return rc;
+}
+
+/* ---- store access -------------------------------------------------------- */
+
 int
 identity_put(struct gw_txn *txn, const struct identity *id, unsigned flags)
 {
@@ -318,6 +474,9 @@ identity_put(struct gw_txn *txn, const struct identity *id, unsigned flags)
 	size_t len;
 	int rc;
 
+	if (!(flags & GW_PUT_NOOVERWRITE) &&
+	    (rc = unindex(txn, id->name)) != 0)
+		return rc;
 	if ((w = gw_rec_writer_new()) == NULL)
 		return GW_ERR_NOMEM;
 	if ((rc = encode(id, w)) == 0) {
@@ -328,6 +487,8 @@ identity_put(struct gw_txn *txn, const struct identity *id, unsigned flags)
 			rc = gw_err_set(rc, "an identity named '%s' already "
 					    "exists",
 					id->name);
+		if (rc == 0)
+			rc = identity_index_add(txn, id);
 	}
 	gw_rec_writer_free(w);
 	return rc;
@@ -338,6 +499,8 @@ identity_del(struct gw_txn *txn, const char *name)
 {
 	int rc;
 
+	if ((rc = unindex(txn, name)) != 0)
+		return rc;
 	rc = gw_txn_del(txn, GW_DB_IDENTITIES, name, strlen(name));
 	if (rc == GW_ERR_NOT_FOUND)
 		return gw_err_set(rc, "no identity named '%s'", name);

@@ -77,4 +77,22 @@ int identity_del(struct gw_txn *txn, const char *name);
 typedef int (*identity_fn)(void *arg, const struct identity *id);
 int identity_foreach(struct gw_txn *txn, identity_fn fn, void *arg);
 
+/*
+ * The identities' index, GW_DB_IDENTITIES_IX: the names (cert_names.h)
+ * a message's RecipientInfos can give for the identity, "i:" issuer and
+ * serial and "k:" subject key identifier of its current and previous
+ * certificates, and "n:" the subject of its current certificate (a
+ * trust anchor, looked up by name), each a key "NAME\0IDENTITY" with an
+ * empty value.
+ * identity_put() and identity_del() keep it in their transaction;
+ * gateway/store/addr_index.c builds it with the key indexes (store
+ * format 3), checks it and decides when lookups may read it.
+ * identity_index_names() calls fn with each name of id (repeats
+ * possible); identity_index_add() writes id's entries.
+ */
+typedef int (*identity_name_fn)(void *arg, const char *name, size_t len);
+int identity_index_names(const struct identity *id, identity_name_fn fn,
+			 void *arg);
+int identity_index_add(struct gw_txn *txn, const struct identity *id);
+
 #endif

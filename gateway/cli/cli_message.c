@@ -350,7 +350,8 @@ prepare(const struct engine *e, struct msg_args *a)
 	if ((rc = gw_txn_begin(e->store, GW_TXN_READ, &txn)) != 0)
 		return rc;
 	if (a->cmd > CMD_TRIPLE) {
-		rc = engine_trust(txn, a->ca, a->system, &a->trust, &a->extra);
+		rc = engine_trust(e, txn, a->ca, a->system, &a->trust,
+				  &a->extra);
 		goto out;
 	}
 	if ((a->rcpts = sk_X509_new_null()) == NULL) {
@@ -379,6 +380,7 @@ incoming(const struct engine *e, const struct gw_config *cfg,
 {
 	struct smime_open_opts o;
 	struct engine_open_for of;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	/* Decrypted for the --to recipients; without one, by any identity
@@ -389,6 +391,8 @@ incoming(const struct engine *e, const struct gw_config *cfg,
 	of.any = a->nto == 0;
 	o.trust = a->trust; /* built by prepare() */
 	o.extra = a->extra;
+	o.find_signers = engine_find_signers;
+	o.find_signers_arg = (void *)e;
 	o.remove_signature = a->remove_sig;
 	o.authserv_id = cfg->authserv_id;
 	o.only = a->cmd == CMD_DECRYPT	 ? SMIME_OPEN_DECRYPT
@@ -397,7 +401,9 @@ incoming(const struct engine *e, const struct gw_config *cfg,
 	o.find_key = engine_find_key;
 	o.find_key_arg = &of;
 	o.key_fault = engine_key_fault;
-	return smime_open(in->data, in->len, &o, out, res);
+	if ((rc = smime_open(in->data, in->len, &o, out, res)) != 0)
+		return rc;
+	return engine_trust_fault(a->trust);
 }
 
 int

@@ -6,7 +6,9 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "addr_index.h"
 #include "addr_rule.h"
+#include "cert_names.h"
 #include "gw_err.h"
 #include "keysrc.h"
 
@@ -190,6 +192,154 @@ refused(const struct recipient_search *rs)
 			  rs->refused);
 }
 
+/* ---- the identities a message names, through the index -------------- */
+
+struct cands {
+	size_t n, cap;
+	char (*name)[65];
+};
+
+static int
+cand_add(struct cands *c, const char *key, size_t klen, size_t plen)
+{
+	size_t n = klen - plen, i;
+	void *p;
+
+	if (klen <= plen || n > 64)
+		return 0;
+	for (i = 0; i < c->n; i++)
+		if (strlen(c->name[i]) == n &&
+		    memcmp(c->name[i], key + plen, n) == 0)
+			return 0;
+	if (c->n == c->cap) {
+		if ((p = reallocarray(c->name, c->cap + 8, sizeof(*c->name))) ==
+		    NULL)
+			return GW_ERR_NOMEM;
+		c->name = p;
+		c->cap += 8;
+	}
+	memcpy(c->name[c->n], key + plen, n);
+	c->name[c->n++][n] = '\0';
+	return 0;
+}
+
+/* The identities indexed under one identifier of a RecipientInfo. */
+static int
+cands_of(struct gw_txn *txn, ASN1_OCTET_STRING *keyid, X509_NAME *issuer,
+	 ASN1_INTEGER *sno, struct cands *c)
+{
+	struct addr_index_hits h;
+	char ix[CERT_NAME_MAX + 1];
+	size_t i;
+	int rc;
+
+	if (keyid != NULL)
+		rc = cert_name_ski(keyid, ix, sizeof(ix));
+	else if (issuer != NULL && sno != NULL)
+		rc = cert_name_issuer(issuer, sno, ix, sizeof(ix));
+	else
+		return 0;
+	if (rc != 0 ||
+	    (rc = addr_index_find_name(txn, GW_DB_IDENTITIES_IX, ix, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++)
+		rc = cand_add(c, h.key[i], h.len[i], 0);
+	addr_index_hits_free(&h);
+	return rc;
+}
+
+/* The same for each recipient of a key agreement RecipientInfo. */
+static int
+kari_cands(struct gw_txn *txn, STACK_OF(CMS_RecipientEncryptedKey) *reks,
+	   struct cands *c)
+{
+	CMS_RecipientEncryptedKey *rek;
+	ASN1_OCTET_STRING *keyid;
+	X509_NAME *issuer;
+	ASN1_INTEGER *sno;
+	int j, rc = 0;
+
+	for (j = 0; j < sk_CMS_RecipientEncryptedKey_num(reks) && rc == 0;
+	     j++) {
+		rek = sk_CMS_RecipientEncryptedKey_value(reks, j);
+		keyid = NULL;
+		issuer = NULL;
+		sno = NULL;
+		if (CMS_RecipientEncryptedKey_get0_id(rek, &keyid, NULL, NULL,
+						      &issuer, &sno) == 1)
+			rc = cands_of(txn, keyid, issuer, sno, c);
+	}
+	return rc;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * search_one() over the identities that cms's RecipientInfos name, in
+ * name order, as the walk over every identity would meet them: an
+ * identity the message does not name is passed over by search_one()
+ * anyway.  A store older than format 3 (addr_index.h) is walked.
+ */
+static int
+recipients_search(struct gw_txn *txn, CMS_ContentInfo *cms,
+		  struct recipient_search *rs)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+	STACK_OF(CMS_RecipientEncryptedKey) *reks;
+	CMS_RecipientInfo *ri;
+	ASN1_OCTET_STRING *keyid;
+	X509_NAME *issuer;
+	ASN1_INTEGER *sno;
+	struct identity *id = NULL;
+	struct cands c;
+	int i, rc;
+
+	if ((rc = addr_index_ready_ids(txn)) <= 0)
+		return rc < 0 ? rc : identity_foreach(txn, search_one, rs);
+	rc = 0;
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < sk_CMS_RecipientInfo_num(ris) && rc == 0; i++) {
+		ri = sk_CMS_RecipientInfo_value(ris, i);
+		keyid = NULL;
+		issuer = NULL;
+		sno = NULL;
+		switch (CMS_RecipientInfo_type(ri)) {
+		case CMS_RECIPINFO_TRANS:
+			if (CMS_RecipientInfo_ktri_get0_signer_id(
+				ri, &keyid, &issuer, &sno) == 1)
+				rc = cands_of(txn, keyid, issuer, sno, &c);
+			break;
+		case CMS_RECIPINFO_AGREE:
+			reks = CMS_RecipientInfo_kari_get0_reks(ri);
+			rc = kari_cands(txn, reks, &c);
+			break;
+		default:
+			break;
+		}
+	}
+	ERR_clear_error();
+	if (c.n > 1)
+		qsort(c.name, c.n, sizeof(*c.name), cand_cmp);
+	for (i = 0; rc == 0 && (size_t)i < c.n; i++) {
+		rc = identity_get(txn, c.name[i], &id);
+		if (rc == GW_ERR_NOT_FOUND) {
+			gw_err_clear(); /* an entry without its record */
+			rc = 0;
+			continue;
+		}
+		if (rc == 0)
+			rc = search_one(rs, id);
+		identity_free(id);
+		id = NULL;
+	}
+	free(c.name);
+	return rc < 0 ? rc : 0;
+}
+
 int
 keysrc_find_recipient(struct keysrc *ks, struct gw_txn *txn,
 		      CMS_ContentInfo *cms, const struct keysrc_for *f,
@@ -205,7 +355,7 @@ keysrc_find_recipient(struct keysrc *ks, struct gw_txn *txn,
 	rs.txn = txn;
 	rs.cms = cms;
 	rs.f = f;
-	rc = identity_foreach(txn, search_one, &rs);
+	rc = recipients_search(txn, cms, &rs);
 	if (rc == 0 && rs.found == NULL)
 		rc = rs.refused[0] != '\0' ? refused(&rs) : GW_ERR_NOT_FOUND;
 	if (rc != 0) {

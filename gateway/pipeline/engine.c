@@ -1,11 +1,13 @@
 /* engine.c - the S/MIME engine bound to the stores and the token. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
+#include "addr_index.h"
 #include "castore.h"
 #include "engine.h"
 #include "gw_err.h"
@@ -189,16 +191,29 @@ engine_key_fault(void *arg)
 static CRYPTO_ONCE pinned_once = CRYPTO_ONCE_STATIC_INIT;
 static int pinned_idx = -1;
 
+/* The trust store's ex_data: the pinned keys that are no other anchor
+ * (sorted by X509_cmp()), and where the lookup reads more of them. */
+struct trust_ex {
+	STACK_OF(X509) *pinned;
+	struct gw_store *st;	/* NULL: every pinned key is loaded */
+	int fault;		/* the first store error a lookup met */
+};
+
 static void
 pinned_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	    void *argp)
 {
+	struct trust_ex *t = ptr;
+
 	(void)parent;
 	(void)ad;
 	(void)idx;
 	(void)argl;
 	(void)argp;
-	sk_X509_pop_free(ptr, X509_free);
+	if (t == NULL)
+		return;
+	sk_X509_pop_free(t->pinned, X509_free);
+	free(t);
 }
 
 static void
@@ -217,16 +232,16 @@ pinned_cmp(const X509 *const *a, const X509 *const *b)
 static int
 pinned_verify_cb(int ok, X509_STORE_CTX *ctx)
 {
-	STACK_OF(X509) *pinned, *chain;
+	struct trust_ex *t;
+	STACK_OF(X509) *chain;
 	X509 *x;
 	int i, n;
 
 	if (!ok)
 		return ok;
-	pinned = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx),
-					pinned_idx);
+	t = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx), pinned_idx);
 	chain = X509_STORE_CTX_get0_chain(ctx);
-	if (pinned == NULL || chain == NULL)
+	if (t == NULL || chain == NULL)
 		return ok;
 	n = sk_X509_num(chain);
 	/* The trusted part of the chain, the signer's own certificate
@@ -234,7 +249,7 @@ pinned_verify_cb(int ok, X509_STORE_CTX *ctx)
 	i = X509_STORE_CTX_get_num_untrusted(ctx);
 	for (i = i < 1 ? 1 : i; i < n; i++) {
 		x = sk_X509_value(chain, i);
-		if (sk_X509_find(pinned, x) < 0)
+		if (sk_X509_find(t->pinned, x) < 0)
 			continue;
 		X509_STORE_CTX_set_current_cert(ctx, x);
 		X509_STORE_CTX_set_error_depth(ctx, i);
@@ -281,43 +296,359 @@ trust_identity(void *arg, const struct identity *id)
 
 /* A partner's public key that may verify is pinned: trusted as it is,
  * whoever issued it, for itself only, and offered as the signer's
- * certificate to messages that do not carry it. */
+ * certificate to messages that do not carry it.  add_extra: offer it
+ * (a store of format 3 offers only what engine_find_signers() finds). */
 static int
-trust_pubkey(void *arg, const struct keystore_key *k)
+trust_pinned(struct trust_fill *tf, X509 *cert, int add_extra)
 {
-	struct trust_fill *tf = arg;
 	int r;
 
-	if (!(k->caps & KEYSTORE_CAP_VERIFY))
-		return 0;
-	if ((r = in_store(tf->store, k->cert)) < 0)
+	if ((r = in_store(tf->store, cert)) < 0)
 		return GW_ERR_NOMEM;
-	if (r == 0) {
-		if (!X509_up_ref(k->cert))
+	/* Read on demand, a key may come twice (two names asked for); the
+	 * load of every key (add_extra) meets each once. */
+	if (r == 0 && (add_extra || sk_X509_find(tf->pinned, cert) < 0)) {
+		if (!X509_up_ref(cert))
 			return GW_ERR_NOMEM;
-		if (!sk_X509_push(tf->pinned, k->cert)) {
-			X509_free(k->cert);
+		if (!sk_X509_push(tf->pinned, cert)) {
+			X509_free(cert);
 			return GW_ERR_NOMEM;
 		}
-		X509_STORE_add_cert(tf->store, k->cert);
+		X509_STORE_add_cert(tf->store, cert);
 		ERR_clear_error();
 	}
-	if (!X509_up_ref(k->cert))
+	if (!add_extra)
+		return 0;
+	if (!X509_up_ref(cert))
 		return GW_ERR_NOMEM;
-	if (!sk_X509_push(tf->extra, k->cert)) {
-		X509_free(k->cert);
+	if (!sk_X509_push(tf->extra, cert)) {
+		X509_free(cert);
 		return GW_ERR_NOMEM;
 	}
 	return 0;
 }
 
+static int
+trust_pubkey(void *arg, const struct keystore_key *k)
+{
+	if (!(k->caps & KEYSTORE_CAP_VERIFY))
+		return 0;
+	return trust_pinned(arg, k->cert, 1);
+}
+
+/* ---- pinned keys read when the verification asks --------------------- */
+
+/*
+ * In a store of format 3 no anchor from the store is loaded up front:
+ * the trust store has a lookup method (pinned_meth) that the chain
+ * building asks for the certificates of a subject name, and that reads
+ * the trusted CAs, the identities and the verify-capable public keys
+ * under that name from their indexes ("n:", addr_index.h);
+ * engine_find_signers() reads the signers' pinned keys by issuer and
+ * serial or subject key identifier.  Both cost index reads, whatever
+ * the number of stored keys.
+ */
+static X509_LOOKUP_METHOD *pinned_meth;
+static CRYPTO_ONCE pinned_meth_once = CRYPTO_ONCE_STATIC_INIT;
+
+/* Each verify-capable public key indexed under name for which match()
+ * says yes, passed to fn. */
+typedef int (*pinned_match_fn)(const void *want, X509 *cert);
+typedef int (*pinned_fn)(void *arg, X509 *cert);
+
+static int
+pinned_by_name(struct gw_txn *txn, const char *name, pinned_match_fn match,
+	       const void *want, pinned_fn fn, void *arg)
+{
+	struct addr_index_hits h;
+	struct keystore_key *k = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = addr_index_find_name(txn, GW_DB_PUBKEYS_IX, name, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++) {
+		rc = keystore_get(txn, h.key[i], &k);
+		if (rc == GW_ERR_NOT_FOUND) {
+			gw_err_clear(); /* an entry without its record */
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && (k->caps & KEYSTORE_CAP_VERIFY) &&
+		    match(want, k->cert))
+			rc = fn(arg, k->cert);
+		keystore_key_free(k);
+		k = NULL;
+	}
+	addr_index_hits_free(&h);
+	return rc;
+}
+
+static int
+subject_is(const void *want, X509 *cert)
+{
+	return X509_NAME_cmp(X509_get_subject_name(cert), want) == 0;
+}
+
+static int
+add_pinned(void *arg, X509 *cert)
+{
+	return trust_pinned(arg, cert, 0);
+}
+
+/* The pinned keys whose subject is name, into tf's store. */
+static int
+pinned_subject(struct gw_txn *txn, struct trust_fill *tf,
+	       const X509_NAME *name)
+{
+	char ix[ADDR_INDEX_MAX + 1];
+	int rc;
+
+	if ((rc = addr_index_name_subject(name, ix, sizeof(ix))) != 0)
+		return rc;
+	return pinned_by_name(txn, ix, subject_is, name, add_pinned, tf);
+}
+
+static int
+add_ca(void *arg, const struct castore_ca *ca)
+{
+	X509_STORE_add_cert(arg, ca->cert);
+	ERR_clear_error(); /* a duplicate is not an error */
+	return 0;
+}
+
+/* Every trust anchor whose subject is name, into tf's store: the trusted
+ * CAs and the identities first (a pinned key that is one of them is no
+ * pinned-only key), then the pinned keys. */
+static int
+anchors_subject(struct gw_txn *txn, struct trust_fill *tf,
+		const X509_NAME *name)
+{
+	struct addr_index_hits h;
+	struct identity *id = NULL;
+	char ix[ADDR_INDEX_MAX + 1];
+	size_t i;
+	int rc;
+
+	if ((rc = castore_by_subject(txn, name, add_ca, tf->store)) != 0 ||
+	    (rc = addr_index_name_subject(name, ix, sizeof(ix))) != 0 ||
+	    (rc = addr_index_find_name(txn, GW_DB_IDENTITIES_IX, ix, &h)) != 0)
+		return rc;
+	for (i = 0; i < h.n && rc == 0; i++) {
+		if ((rc = identity_get(txn, h.key[i], &id)) ==
+		    GW_ERR_NOT_FOUND) {
+			gw_err_clear(); /* an entry without its record */
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && X509_NAME_cmp(X509_get_subject_name(id->cert),
+					     name) == 0)
+			trust_identity(tf, id);
+		identity_free(id);
+		id = NULL;
+	}
+	addr_index_hits_free(&h);
+	if (rc != 0)
+		return rc;
+	return pinned_subject(txn, tf, name);
+}
+
+static int
+pinned_get_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
+		      const X509_NAME *name, X509_OBJECT *ret)
+{
+	struct trust_ex *t;
+	struct trust_fill tf;
+	struct gw_txn *txn = NULL;
+	X509_OBJECT *obj;
+	X509 *x;
+	int rc;
+
+	memset(&tf, 0, sizeof(tf));
+	tf.store = X509_LOOKUP_get_store(lu);
+	t = X509_STORE_get_ex_data(tf.store, pinned_idx);
+	if (type != X509_LU_X509 || t == NULL || t->st == NULL ||
+	    t->fault != 0)
+		return 0;
+	tf.pinned = t->pinned;
+	if ((rc = gw_txn_begin(t->st, GW_TXN_READ, &txn)) == 0)
+		rc = anchors_subject(txn, &tf, name);
+	gw_txn_abort(txn);
+	if (rc != 0) {
+		t->fault = rc;
+		return 0;
+	}
+	/* What the store holds under that name now, borrowed: the caller
+	 * takes a reference of its own and never frees ret's. */
+	obj = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(tf.store),
+					      X509_LU_X509, name);
+	if (obj == NULL || (x = X509_OBJECT_get0_X509(obj)) == NULL ||
+	    !X509_OBJECT_set1_X509(ret, x))
+		return 0;
+	X509_free(x);
+	return 1;
+}
+
+static void
+pinned_meth_init(void)
+{
+	X509_LOOKUP_METHOD *m;
+
+	if ((m = X509_LOOKUP_meth_new("smimegw pinned public keys")) == NULL)
+		return;
+	if (!X509_LOOKUP_meth_set_get_by_subject(m, pinned_get_by_subject)) {
+		X509_LOOKUP_meth_free(m);
+		return;
+	}
+	pinned_meth = m;
+}
+
+/* Adds the lookup of the pinned keys (trust_ex.st) to store. */
+static int
+pinned_lookup_add(X509_STORE *store)
+{
+	if (!CRYPTO_THREAD_run_once(&pinned_meth_once, pinned_meth_init) ||
+	    pinned_meth == NULL)
+		return gw_err_set_ssl(GW_ERR_NOMEM, "cannot set up the pinned "
+						    "keys' lookup");
+	if (X509_STORE_add_lookup(store, pinned_meth) == NULL)
+		return gw_err_set_ssl(GW_ERR_NOMEM, "cannot add the pinned "
+						    "keys' lookup");
+	return 0;
+}
+
+static int
+signer_is(const void *want, X509 *cert)
+{
+	return CMS_SignerInfo_cert_cmp((CMS_SignerInfo *)want, cert) == 0;
+}
+
+struct signer_fill {
+	STACK_OF(X509) *extra;
+	int found;
+};
+
+static int
+add_signer(void *arg, X509 *cert)
+{
+	struct signer_fill *sf = arg;
+
+	if (!X509_up_ref(cert))
+		return GW_ERR_NOMEM;
+	if (!sk_X509_push(sf->extra, cert)) {
+		X509_free(cert);
+		return GW_ERR_NOMEM;
+	}
+	sf->found = 1;
+	return 0;
+}
+
+/* 1 when sk holds a certificate of signer si. */
+static int
+has_signer(STACK_OF(X509) *sk, CMS_SignerInfo *si)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (CMS_SignerInfo_cert_cmp(si, sk_X509_value(sk, i)) == 0)
+			return 1;
+	return 0;
+}
+
+/* The pinned keys of signer si, by its identifier, into extra. */
+static int
+signer_keys(struct gw_txn *txn, CMS_SignerInfo *si, STACK_OF(X509) *extra)
+{
+	struct signer_fill sf = {extra, 0};
+	ASN1_OCTET_STRING *keyid = NULL;
+	X509_NAME *issuer = NULL;
+	ASN1_INTEGER *sno = NULL;
+	char ix[ADDR_INDEX_MAX + 1];
+	int rc;
+
+	if (CMS_SignerInfo_get0_signer_id(si, &keyid, &issuer, &sno) != 1) {
+		ERR_clear_error();
+		return 0; /* CMS_verify() says what is wrong with it */
+	}
+	rc = keyid != NULL ? addr_index_name_ski(keyid, ix, sizeof(ix))
+	     : issuer != NULL && sno != NULL
+		 ? addr_index_name_issuer(issuer, sno, ix, sizeof(ix))
+		 : 1;
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	return pinned_by_name(txn, ix, signer_is, si, add_signer, &sf);
+}
+
 int
-engine_trust(struct gw_txn *txn, const char *ca_file, int system,
-	     X509_STORE **out, STACK_OF(X509) **extra)
+engine_find_signers(void *arg, CMS_ContentInfo *cms, STACK_OF(X509) *extra)
+{
+	const struct engine *e = arg;
+	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+	STACK_OF(X509) *carried = CMS_get1_certs(cms);
+	struct gw_txn *txn = NULL;
+	CMS_SignerInfo *si;
+	int i, rc = 0;
+
+	for (i = 0; i < sk_CMS_SignerInfo_num(sis) && rc == 0; i++) {
+		si = sk_CMS_SignerInfo_value(sis, i);
+		if (has_signer(carried, si) || has_signer(extra, si))
+			continue;
+		if (txn == NULL &&
+		    (rc = gw_txn_begin(e->store, GW_TXN_READ, &txn)) != 0)
+			break;
+		/* A store older than format 3 loaded every pinned key. */
+		if ((rc = addr_index_ready_ids(txn)) <= 0)
+			break;
+		rc = signer_keys(txn, si, extra);
+	}
+	gw_txn_abort(txn);
+	sk_X509_pop_free(carried, X509_free);
+	ERR_clear_error();
+	return rc < 0 ? rc : 0;
+}
+
+int
+engine_trust_fault(X509_STORE *store)
+{
+	struct trust_ex *t;
+
+	if (store == NULL || pinned_idx < 0 ||
+	    (t = X509_STORE_get_ex_data(store, pinned_idx)) == NULL)
+		return 0;
+	if (t->fault != 0)
+		return gw_err_set(t->fault, "reading the pinned public keys "
+					    "failed");
+	return 0;
+}
+
+/* The anchors that share a subject with a certificate the store holds
+ * already (the ca_file's): the chain building asks the lookup only for
+ * names it has nothing under. */
+static int
+anchors_beside(struct gw_txn *txn, struct trust_fill *tf)
+{
+	STACK_OF(X509) *held;
+	X509 *x;
+	int i, rc = 0;
+
+	if ((held = X509_STORE_get1_all_certs(tf->store)) == NULL)
+		return gw_err_set_ssl(GW_ERR_NOMEM, "trust store");
+	for (i = 0; i < sk_X509_num(held) && rc == 0; i++) {
+		x = sk_X509_value(held, i);
+		rc = anchors_subject(txn, tf, X509_get_subject_name(x));
+	}
+	sk_X509_pop_free(held, X509_free);
+	return rc;
+}
+
+int
+engine_trust(const struct engine *e, struct gw_txn *txn, const char *ca_file,
+	     int system, X509_STORE **out, STACK_OF(X509) **extra)
 {
 	struct trust_fill tf;
+	struct trust_ex *t = NULL;
 	STACK_OF(X509) *sk = NULL;
-	int i, rc;
+	int i, rc, lazy;
 
 	*out = NULL;
 	*extra = NULL;
@@ -325,10 +656,14 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 	    pinned_idx < 0)
 		return gw_err_set_ssl(GW_ERR_NOMEM,
 				      "cannot set up the pinned keys' index");
+	if ((lazy = addr_index_ready_ids(txn)) < 0)
+		return lazy;
 	tf.store = X509_STORE_new();
 	tf.extra = sk_X509_new_null();
 	tf.pinned = sk_X509_new(pinned_cmp);
-	if (tf.store == NULL || tf.extra == NULL || tf.pinned == NULL) {
+	t = calloc(1, sizeof(*t));
+	if (tf.store == NULL || tf.extra == NULL || tf.pinned == NULL ||
+	    t == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto fail;
 	}
@@ -341,9 +676,15 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 		ERR_clear_error();
 		sk_X509_pop_free(sk, X509_free);
 	}
-	if ((rc = identity_foreach(txn, trust_identity, &tf)) != 0 ||
-	    (rc = castore_load(txn, tf.store)) != 0 ||
-	    (rc = keystore_foreach(txn, trust_pubkey, &tf)) != 0)
+	/* Format 3: the identities, the CAs and the pinned keys are read
+	 * as the verification asks for them (above); older stores: all of
+	 * them, now. */
+	if (lazy)
+		rc = anchors_beside(txn, &tf);
+	else if ((rc = identity_foreach(txn, trust_identity, &tf)) == 0 &&
+		 (rc = castore_load(txn, tf.store)) == 0)
+		rc = keystore_foreach(txn, trust_pubkey, &tf);
+	if (rc != 0 || (lazy && (rc = pinned_lookup_add(tf.store)) != 0))
 		goto fail;
 	if (system && !X509_STORE_set_default_paths(tf.store)) {
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
@@ -351,9 +692,13 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 				    "store");
 		goto fail;
 	}
-	/* Sorted once here: the callback's searches change nothing. */
+	/* Sorted once here; the lookup's additions sort it again when the
+	 * callback searches it. */
 	sk_X509_sort(tf.pinned);
-	if (!X509_STORE_set_ex_data(tf.store, pinned_idx, tf.pinned)) {
+	t->pinned = tf.pinned;
+	t->st = lazy ? e->store : NULL;
+	if (!X509_STORE_set_ex_data(tf.store, pinned_idx, t)) {
+		t->pinned = NULL;
 		rc = GW_ERR_NOMEM;
 		goto fail;
 	}
@@ -363,6 +708,7 @@ engine_trust(struct gw_txn *txn, const char *ca_file, int system,
 	*extra = tf.extra;
 	return 0;
 fail:
+	free(t);
 	X509_STORE_free(tf.store);
 	sk_X509_pop_free(tf.extra, X509_free);
 	sk_X509_pop_free(tf.pinned, X509_free);

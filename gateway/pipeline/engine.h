@@ -98,6 +98,16 @@ int engine_key_fault(void *arg);
  * gets those public keys again, for signers whose message does not
  * carry their certificate (smime_open_opts.extra).
  *
+ * In a store of format 3 (addr_index.h) the identities, CAs and public
+ * keys are not read here: the returned store has a lookup that reads,
+ * from e's store, the anchors of a subject name when the chain building
+ * asks for it, and engine_find_signers() (smime_open_opts.find_signers, arg e)
+ * adds a signer's pinned key to *extra by its issuer and serial or
+ * subject key identifier.  A store error in the lookup makes it find
+ * nothing; engine_trust_fault() then returns that error (with its
+ * detail), which the caller reports instead of the result.  The
+ * returned store reads e->store until it is freed.
+ *
  * A pinned public key is trusted for itself only: a chain whose trust
  * anchor is a pinned key and that goes beyond it (a certificate the
  * pinned key issued) fails with X509_V_ERR_INVALID_CA, whatever its
@@ -105,7 +115,12 @@ int engine_key_fault(void *arg);
  * CA (ca_file or "ca add").  The store's verify callback does that;
  * the store must not be given another.
  */
-int engine_trust(struct gw_txn *txn, const char *ca_file, int system,
-		 X509_STORE **out, STACK_OF(X509) **extra);
+int engine_trust(const struct engine *e, struct gw_txn *txn,
+		 const char *ca_file, int system, X509_STORE **out,
+		 STACK_OF(X509) **extra);
+int engine_find_signers(void *arg, CMS_ContentInfo *cms,
+			STACK_OF(X509) *extra);
+/* 0, or the store error a lookup of store met (GW_ERR_*, detail set). */
+int engine_trust_fault(X509_STORE *store);
 
 #endif

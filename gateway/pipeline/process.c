@@ -521,13 +521,15 @@ incoming(const struct engine *e, const struct process_req *req,
 
 	if ((rc = gw_txn_begin(e->store, GW_TXN_READ, &txn)) != 0)
 		return rc;
-	rc = engine_trust(txn, NULL, req->system_trust, &trust, &extra);
+	rc = engine_trust(e, txn, NULL, req->system_trust, &trust, &extra);
 	gw_txn_abort(txn);
 	if (rc != 0)
 		return rc;
 	memset(&o, 0, sizeof(o));
 	o.trust = trust;
 	o.extra = extra;
+	o.find_signers = engine_find_signers;
+	o.find_signers_arg = (void *)e;
 	o.remove_signature = req->remove_signature;
 	o.authserv_id = req->authserv_id;
 	o.now = req->now;
@@ -541,7 +543,8 @@ incoming(const struct engine *e, const struct process_req *req,
 	o.find_key_arg = &of;
 	o.key_fault = engine_key_fault;
 	if ((rc = smime_open(msg, len, &o, &res->copies[0].msg, &res->open)) !=
-	    0)
+	    0 ||
+	    (rc = engine_trust_fault(trust)) != 0)
 		goto out;
 	if (res->open.error != 0 &&
 	    gw_err_class(res->open.error) == GW_ERRCLASS_TEMPORARY) {

@@ -1053,6 +1053,9 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const struct mime_part *from,
 	int cms_reason = 0, i, ok, rc = 0;
 
 	ERR_clear_error();
+	if (o->find_signers != NULL && o->extra != NULL &&
+	    (rc = o->find_signers(o->find_signers_arg, cms, o->extra)) != 0)
+		return rc;
 	if (dcont == NULL && (out = gw_buf_bio(content)) == NULL)
 		return GW_ERR_NOMEM;
 	ok = CMS_verify(cms, o->extra, o->trust, dcont, out, CMS_BINARY);

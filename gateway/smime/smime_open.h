@@ -108,9 +108,19 @@ typedef int (*smime_find_key_fn)(void *arg, CMS_ContentInfo *cms,
  * OpenSSL's error queue is cleared. */
 typedef int (*smime_key_fault_fn)(void *arg);
 
+/* Asked before a SignedData is verified: may add to extra the
+ * certificates of its signers that the message does not carry (the
+ * pinned public keys, read by issuer and serial or subject key
+ * identifier: engine_find_signers()).  0, or a GW_ERR_* (a store
+ * fault) that ends the open with that error. */
+typedef int (*smime_find_signers_fn)(void *arg, CMS_ContentInfo *cms,
+				     STACK_OF(X509) *extra);
+
 struct smime_open_opts {
 	X509_STORE *trust;	/* get0: trust anchors for signers */
 	STACK_OF(X509) *extra;	/* get0, may be NULL: untrusted helpers */
+	smime_find_signers_fn find_signers; /* may be NULL; needs extra */
+	void *find_signers_arg;
 	int remove_signature;
 	const char *authserv_id;
 	time_t now;		/* 0: time(NULL) */

@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
 #include "addr_rule.h"
+#include "castore.h"
+#include "cert_names.h"
 #include "gw_err.h"
 #include "harvest.h"
+#include "identity.h"
 #include "keystore.h"
 
 /* An index key: name, NUL, record key. */
@@ -63,18 +69,82 @@ sender_name(const char *sender, char *buf, size_t *len)
 	return 0;
 }
 
+/* ---- the names a certificate is found by ------------------------------ */
+
+int
+addr_index_name_ski(const ASN1_OCTET_STRING *ski, char *buf, size_t size)
+{
+	return cert_name_ski(ski, buf, size);
+}
+
+int
+addr_index_name_issuer(const X509_NAME *issuer, const ASN1_INTEGER *serial,
+		       char *buf, size_t size)
+{
+	return cert_name_issuer(issuer, serial, buf, size);
+}
+
+int
+addr_index_name_subject(const X509_NAME *subject, char *buf, size_t size)
+{
+	return cert_name_subject(subject, buf, size);
+}
+
 static int
-names_of(X509 *cert, const char *sender, struct names *s)
+cert_names(X509 *cert, struct names *s)
+{
+	char buf[ADDR_INDEX_MAX + 1];
+	unsigned char md[32];
+	const ASN1_OCTET_STRING *ski;
+	int rc;
+
+	if (!X509_digest(cert, EVP_sha256(), md, NULL))
+		return gw_err_set_ssl(GW_ERR_CRYPTO, "index: fingerprint");
+	if ((rc = cert_name_hex('f', md, sizeof(md), buf, sizeof(buf))) != 0 ||
+	    (rc = names_add(s, buf, strlen(buf))) != 0 ||
+	    (rc = addr_index_name_issuer(X509_get_issuer_name(cert),
+					 X509_get0_serialNumber(cert), buf,
+					 sizeof(buf))) != 0 ||
+	    (rc = names_add(s, buf, strlen(buf))) != 0 ||
+	    (rc = addr_index_name_subject(X509_get_subject_name(cert), buf,
+					  sizeof(buf))) != 0 ||
+	    (rc = names_add(s, buf, strlen(buf))) != 0)
+		return rc;
+	if ((ski = X509_get0_subject_key_id(cert)) != NULL &&
+	    ((rc = addr_index_name_ski(ski, buf, sizeof(buf))) != 0 ||
+	     (rc = names_add(s, buf, strlen(buf))) != 0))
+		return rc;
+	return 0;
+}
+
+static void
+lru_name(uint64_t when, char *buf, size_t size)
+{
+	snprintf(buf, size, "u:%016llx", (unsigned long long)when);
+}
+
+/* Every name of a record: its addresses, its certificate's, and for a
+ * harvested key its sender's and its place in the LRU order (lru).
+ * !full: the names of format 2 only (addresses, sender). */
+static int
+names_of(X509 *cert, const char *sender, const uint64_t *lru, int full,
+	 struct names *s)
 {
 	char buf[ADDR_INDEX_MAX + 1];
 	size_t len;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if ((rc = addr_rule_index_names(cert, names_add, s)) != 0)
+	if ((rc = addr_rule_index_names(cert, names_add, s)) != 0 ||
+	    (full && (rc = cert_names(cert, s)) != 0))
 		return rc;
-	if (sender != NULL && sender_name(sender, buf, &len) == 0)
-		return names_add(s, buf, len);
+	if (sender != NULL && sender_name(sender, buf, &len) == 0 &&
+	    (rc = names_add(s, buf, len)) != 0)
+		return rc;
+	if (full && lru != NULL) {
+		lru_name(*lru, buf, sizeof(buf));
+		return names_add(s, buf, strlen(buf));
+	}
 	return 0;
 }
 
@@ -104,14 +174,14 @@ ix_key(char *buf, const char *name, const void *id, size_t idlen, size_t *len)
 
 static int
 change(struct gw_txn *txn, const char *ixdb, X509 *cert, const char *sender,
-       const void *id, size_t idlen, int add)
+       const uint64_t *lru, const void *id, size_t idlen, int add)
 {
 	struct names s;
 	char key[IX_KEY_MAX];
 	size_t i, len;
 	int rc;
 
-	if ((rc = names_of(cert, sender, &s)) != 0)
+	if ((rc = names_of(cert, sender, lru, 1, &s)) != 0)
 		goto out;
 	for (i = 0; i < s.n && rc == 0; i++) {
 		if ((rc = ix_key(key, s.v[i], id, idlen, &len)) != 0)
@@ -131,14 +201,52 @@ int
 addr_index_add(struct gw_txn *txn, const char *ixdb, X509 *cert,
 	       const char *sender, const void *id, size_t idlen)
 {
-	return change(txn, ixdb, cert, sender, id, idlen, 1);
+	return change(txn, ixdb, cert, sender, NULL, id, idlen, 1);
 }
 
 int
 addr_index_del(struct gw_txn *txn, const char *ixdb, X509 *cert,
 	       const char *sender, const void *id, size_t idlen)
 {
-	return change(txn, ixdb, cert, sender, id, idlen, 0);
+	return change(txn, ixdb, cert, sender, NULL, id, idlen, 0);
+}
+
+int
+addr_index_add_harvested(struct gw_txn *txn, X509 *cert, const char *sender,
+			 uint64_t lru, const char *id)
+{
+	return change(txn, GW_DB_HARVESTED_IX, cert, sender, &lru, id,
+		      strlen(id), 1);
+}
+
+int
+addr_index_del_harvested(struct gw_txn *txn, X509 *cert, const char *sender,
+			 uint64_t lru, const char *id)
+{
+	return change(txn, GW_DB_HARVESTED_IX, cert, sender, &lru, id,
+		      strlen(id), 0);
+}
+
+int
+addr_index_lru_move(struct gw_txn *txn, uint64_t from, uint64_t to,
+		    const char *id)
+{
+	char name[ADDR_INDEX_MAX + 1], key[IX_KEY_MAX];
+	size_t len;
+	int rc;
+
+	if (from == to)
+		return 0;
+	lru_name(from, name, sizeof(name));
+	if ((rc = ix_key(key, name, id, strlen(id), &len)) != 0)
+		return rc;
+	if ((rc = gw_txn_del(txn, GW_DB_HARVESTED_IX, key, len)) != 0 &&
+	    rc != GW_ERR_NOT_FOUND)
+		return rc;
+	lru_name(to, name, sizeof(name));
+	if ((rc = ix_key(key, name, id, strlen(id), &len)) != 0)
+		return rc;
+	return gw_txn_put(txn, GW_DB_HARVESTED_IX, key, len, "", 0, 0);
 }
 
 /* A record that no longer decodes: every entry ending in its key. */
@@ -335,6 +443,63 @@ addr_index_find_sender(struct gw_txn *txn, const char *sender,
 	return 0;
 }
 
+int
+addr_index_find_name(struct gw_txn *txn, const char *ixdb, const char *name,
+		     struct addr_index_hits *out)
+{
+	struct find_ctx c = {txn, ixdb, out, 0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(name) > ADDR_INDEX_MAX)
+		return 0;
+	if ((rc = query_one(&c, name, strlen(name))) != 0) {
+		addr_index_hits_free(out);
+		return rc;
+	}
+	return 0;
+}
+
+/* The first LRU entry whose record is not exclude. */
+struct lru_ctx {
+	const char *exclude;
+	char *id;
+	int found;
+};
+
+static int
+lru_first(void *arg, const void *key, size_t klen, const void *val,
+	  size_t vlen)
+{
+	struct lru_ctx *c = arg;
+	const char *k = key;
+	size_t plen = 2 + 16 + 1;
+
+	(void)val;
+	(void)vlen;
+	if (klen != plen + HARVEST_ID_LEN || k[plen - 1] != '\0' ||
+	    (c->exclude != NULL &&
+	     memcmp(k + plen, c->exclude, HARVEST_ID_LEN) == 0))
+		return 0;
+	memcpy(c->id, k + plen, HARVEST_ID_LEN);
+	c->id[HARVEST_ID_LEN] = '\0';
+	c->found = 1;
+	return 1;
+}
+
+int
+addr_index_lru_oldest(struct gw_txn *txn, const char *exclude, char *id)
+{
+	struct lru_ctx c = {exclude, id, 0};
+	int rc;
+
+	rc = gw_txn_foreach_prefix(txn, GW_DB_HARVESTED_IX, "u:", 2, lru_first,
+				   &c);
+	if (rc < 0)
+		return rc;
+	return c.found;
+}
+
 void
 addr_index_hits_free(struct addr_index_hits *h)
 {
@@ -385,6 +550,17 @@ addr_index_ready(struct gw_txn *txn)
 
 	if ((rc = addr_index_format(txn, &f)) != 0)
 		return rc;
+	return f >= ADDR_INDEX_FORMAT_ADDR;
+}
+
+int
+addr_index_ready_ids(struct gw_txn *txn)
+{
+	unsigned f;
+	int rc;
+
+	if ((rc = addr_index_format(txn, &f)) != 0)
+		return rc;
 	return f >= ADDR_INDEX_FORMAT;
 }
 
@@ -398,8 +574,20 @@ up_pubkey(void *arg, const struct keystore_key *k)
 static int
 up_harvested(void *arg, const struct harvested_key *k)
 {
-	return addr_index_add(arg, GW_DB_HARVESTED_IX, k->cert, k->address,
-			      k->id, HARVEST_ID_LEN);
+	return addr_index_add_harvested(arg, k->cert, k->address,
+					harvested_lru_time(k), k->id);
+}
+
+static int
+up_identity(void *arg, const struct identity *id)
+{
+	return identity_index_add(arg, id);
+}
+
+static int
+up_ca(void *arg, const struct castore_ca *ca)
+{
+	return castore_index_add(arg, ca);
 }
 
 int
@@ -408,11 +596,15 @@ addr_index_upgrade(struct gw_txn *txn)
 	char v[16];
 	int rc;
 
-	if ((rc = addr_index_ready(txn)) != 0)
+	if ((rc = addr_index_ready_ids(txn)) != 0)
 		return rc < 0 ? rc : 0;
 	snprintf(v, sizeof(v), "%d", ADDR_INDEX_FORMAT);
 	if ((rc = gw_txn_clear(txn, GW_DB_PUBKEYS_IX)) != 0 ||
 	    (rc = gw_txn_clear(txn, GW_DB_HARVESTED_IX)) != 0 ||
+	    (rc = gw_txn_clear(txn, GW_DB_IDENTITIES_IX)) != 0 ||
+	    (rc = gw_txn_clear(txn, GW_DB_CAS_IX)) != 0 ||
+	    (rc = identity_foreach(txn, up_identity, txn)) != 0 ||
+	    (rc = castore_foreach(txn, up_ca, txn)) != 0 ||
 	    (rc = keystore_foreach(txn, up_pubkey, txn)) != 0 ||
 	    (rc = harvested_foreach(txn, up_harvested, txn)) != 0)
 		return rc;
@@ -425,12 +617,13 @@ addr_index_upgrade(struct gw_txn *txn)
 struct check_ctx {
 	struct gw_txn *txn;
 	const char *ixdb;
+	int full;	/* format 3: the certificate and LRU names too */
 	size_t want;	/* index entries the records call for */
 };
 
 static int
-check_rec(struct check_ctx *c, X509 *cert, const char *sender, const char *id,
-	  size_t idlen)
+check_rec(struct check_ctx *c, X509 *cert, const char *sender,
+	  const uint64_t *lru, const char *id, size_t idlen)
 {
 	struct names s;
 	const void *val;
@@ -438,7 +631,7 @@ check_rec(struct check_ctx *c, X509 *cert, const char *sender, const char *id,
 	size_t i, len, vlen;
 	int rc;
 
-	if ((rc = names_of(cert, sender, &s)) != 0)
+	if ((rc = names_of(cert, sender, lru, c->full, &s)) != 0)
 		goto out;
 	for (i = 0; i < s.n; i++) {
 		if ((rc = ix_key(key, s.v[i], id, idlen, &len)) != 0)
@@ -463,13 +656,16 @@ out:
 static int
 check_pubkey(void *arg, const struct keystore_key *k)
 {
-	return check_rec(arg, k->cert, NULL, k->name, strlen(k->name));
+	return check_rec(arg, k->cert, NULL, NULL, k->name, strlen(k->name));
 }
 
 static int
 check_harvested(void *arg, const struct harvested_key *k)
 {
-	return check_rec(arg, k->cert, k->address, k->id, HARVEST_ID_LEN);
+	uint64_t lru = harvested_lru_time(k);
+
+	return check_rec(arg, k->cert, k->address, &lru, k->id,
+			 HARVEST_ID_LEN);
 }
 
 /* An entry whose record is gone, or that the record does not name. */
@@ -505,17 +701,77 @@ dangle_one(void *arg, const void *key, size_t klen, const void *val,
 	return 0;
 }
 
+/* An identity's names (identity.h), checked as a record's. */
+static int
+check_identity(void *arg, const struct identity *id)
+{
+	struct check_ctx *c = arg;
+	struct names s;
+	const void *val;
+	char key[IX_KEY_MAX];
+	size_t i, len, vlen;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = identity_index_names(id, names_add, &s)) != 0)
+		goto out;
+	for (i = 0; i < s.n; i++) {
+		if ((rc = ix_key(key, s.v[i], id->name, strlen(id->name),
+				 &len)) != 0)
+			break;
+		rc = gw_txn_get(c->txn, c->ixdb, key, len, &val, &vlen);
+		if (rc == GW_ERR_NOT_FOUND) {
+			rc = gw_err_set(GW_ERR_STORE,
+					"database '%s': identity '%s' is not "
+					"indexed under '%s'",
+					c->ixdb, id->name, s.v[i]);
+			break;
+		}
+		if (rc != 0)
+			break;
+		c->want++;
+	}
+out:
+	names_free(&s);
+	return rc;
+}
+
+static int
+check_ca(void *arg, const struct castore_ca *ca)
+{
+	struct check_ctx *c = arg;
+	const void *val;
+	char name[CERT_NAME_MAX + 1], key[IX_KEY_MAX];
+	size_t len, vlen;
+	int rc;
+
+	if ((rc = castore_index_name(ca->cert, name, sizeof(name))) != 0 ||
+	    (rc = ix_key(key, name, ca->id, CASTORE_ID_LEN, &len)) != 0)
+		return rc;
+	rc = gw_txn_get(c->txn, c->ixdb, key, len, &val, &vlen);
+	if (rc == GW_ERR_NOT_FOUND)
+		return gw_err_set(GW_ERR_STORE,
+				  "database '%s': CA %.16s is not indexed "
+				  "under '%s'",
+				  c->ixdb, ca->id, name);
+	if (rc == 0)
+		c->want++;
+	return rc;
+}
+
 static int
 check_one_ix(struct gw_txn *txn, const char *ixdb, const char *db,
-	     int harvested)
+	     int harvested, int full)
 {
-	struct check_ctx c = {txn, ixdb, 0};
+	struct check_ctx c = {txn, ixdb, full, 0};
 	struct dangle_ctx d = {txn, ixdb, db};
 	size_t have;
 	int rc;
 
-	if ((rc = harvested ? harvested_foreach(txn, check_harvested, &c)
-			    : keystore_foreach(txn, check_pubkey, &c)) != 0 ||
+	if ((rc = harvested == 3   ? castore_foreach(txn, check_ca, &c)
+		  : harvested == 2 ? identity_foreach(txn, check_identity, &c)
+		  : harvested	   ? harvested_foreach(txn, check_harvested, &c)
+				   : keystore_foreach(txn, check_pubkey, &c)) != 0 ||
 	    (rc = gw_txn_foreach(txn, ixdb, dangle_one, &d)) != 0 ||
 	    (rc = gw_txn_count(txn, ixdb, &have)) != 0)
 		return rc;
@@ -533,8 +789,10 @@ int
 addr_index_check(struct gw_txn *txn)
 {
 	size_t a, b;
-	int rc;
+	int rc, full;
 
+	if ((full = addr_index_ready_ids(txn)) < 0)
+		return full;
 	if ((rc = addr_index_ready(txn)) < 0)
 		return rc;
 	if (rc == 0) {
@@ -548,7 +806,18 @@ addr_index_check(struct gw_txn *txn)
 					  ADDR_INDEX_META_KEY);
 		return 0;
 	}
-	if ((rc = check_one_ix(txn, GW_DB_PUBKEYS_IX, GW_DB_PUBKEYS, 0)) != 0)
+	if ((rc = check_one_ix(txn, GW_DB_PUBKEYS_IX, GW_DB_PUBKEYS, 0,
+			       full)) != 0 ||
+	    (rc = check_one_ix(txn, GW_DB_HARVESTED_IX, GW_DB_HARVESTED, 1,
+			       full)) != 0)
 		return rc;
-	return check_one_ix(txn, GW_DB_HARVESTED_IX, GW_DB_HARVESTED, 1);
+	/* Format 3 indexes the identities and the CAs; identity_put() and
+	 * castore_add() keep entries in an older store too, which its
+	 * upgrade rebuilds. */
+	if (!full)
+		return 0;
+	if ((rc = check_one_ix(txn, GW_DB_IDENTITIES_IX, GW_DB_IDENTITIES, 2,
+			       full)) != 0)
+		return rc;
+	return check_one_ix(txn, GW_DB_CAS_IX, GW_DB_CAS, 3, full);
 }

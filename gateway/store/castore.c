@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 
 #include "cert_info.h"
+#include "cert_names.h"
 #include "fpid.h"
 #include "gw_err.h"
 #include "gw_record.h"
@@ -145,6 +146,107 @@ out:
 	return rc;
 }
 
+/* ---- the index ---------------------------------------------------------- */
+
+int
+castore_index_name(X509 *cert, char *buf, size_t size)
+{
+	return cert_name_subject(X509_get_subject_name(cert), buf, size);
+}
+
+/* name, NUL, id into key; its length. */
+static int
+ix_key(X509 *cert, const char *id, char *key, size_t size, size_t *len)
+{
+	size_t n;
+	int rc;
+
+	if ((rc = castore_index_name(cert, key, size - CASTORE_ID_LEN - 1)) !=
+	    0)
+		return rc;
+	n = strlen(key) + 1;
+	memcpy(key + n, id, CASTORE_ID_LEN);
+	*len = n + CASTORE_ID_LEN;
+	return 0;
+}
+
+int
+castore_index_add(struct gw_txn *txn, const struct castore_ca *ca)
+{
+	char key[CERT_NAME_MAX + 1 + CASTORE_ID_LEN + 1];
+	size_t len;
+	int rc;
+
+	if ((rc = ix_key(ca->cert, ca->id, key, sizeof(key), &len)) != 0)
+		return rc;
+	return gw_txn_put(txn, GW_DB_CAS_IX, key, len, "", 0, 0);
+}
+
+static int
+index_del(struct gw_txn *txn, const struct castore_ca *ca)
+{
+	char key[CERT_NAME_MAX + 1 + CASTORE_ID_LEN + 1];
+	size_t len;
+	int rc;
+
+	if ((rc = ix_key(ca->cert, ca->id, key, sizeof(key), &len)) != 0)
+		return rc;
+	rc = gw_txn_del(txn, GW_DB_CAS_IX, key, len);
+	return rc == GW_ERR_NOT_FOUND ? 0 : rc;
+}
+
+struct by_subject {
+	struct gw_txn *txn;
+	const X509_NAME *name;
+	size_t plen;
+	castore_fn fn;
+	void *arg;
+};
+
+static int
+subject_one(void *arg, const void *key, size_t klen, const void *val,
+	    size_t vlen)
+{
+	struct by_subject *c = arg;
+	struct castore_ca *ca = NULL;
+	const void *rv;
+	size_t rl;
+	int rc;
+
+	(void)val;
+	(void)vlen;
+	if (klen != c->plen + CASTORE_ID_LEN)
+		return 0;
+	rc = gw_txn_get(c->txn, GW_DB_CAS, (const char *)key + c->plen,
+			CASTORE_ID_LEN, &rv, &rl);
+	if (rc == GW_ERR_NOT_FOUND)
+		return 0; /* an entry without its record: store check says so */
+	if (rc != 0 || (rc = decode((const char *)key + c->plen,
+				    CASTORE_ID_LEN, rv, rl, &ca)) != 0)
+		return rc;
+	if (X509_NAME_cmp(X509_get_subject_name(ca->cert), c->name) == 0)
+		rc = c->fn(c->arg, ca);
+	castore_ca_free(ca);
+	return rc < 0 ? rc : 0;
+}
+
+int
+castore_by_subject(struct gw_txn *txn, const X509_NAME *name, castore_fn fn,
+		   void *arg)
+{
+	struct by_subject c = {txn, name, 0, fn, arg};
+	char prefix[CERT_NAME_MAX + 1];
+	int rc;
+
+	if ((rc = cert_name_subject(name, prefix, sizeof(prefix))) != 0)
+		return rc;
+	c.plen = strlen(prefix) + 1;
+	return gw_txn_foreach_prefix(txn, GW_DB_CAS_IX, prefix, c.plen,
+				     subject_one, &c);
+}
+
+/* ---- records ------------------------------------------------------------- */
+
 int
 castore_add(struct gw_txn *txn, X509 *cert, time_t now,
 	    char id[CASTORE_ID_LEN + 1])
@@ -170,6 +272,8 @@ castore_add(struct gw_txn *txn, X509 *cert, time_t now,
 		buf = gw_rec_data(w, &len);
 		rc = gw_txn_put(txn, GW_DB_CAS, ca.id, CASTORE_ID_LEN, buf,
 				len, GW_PUT_NOOVERWRITE);
+		if (rc == 0)
+			rc = castore_index_add(txn, &ca);
 	}
 	gw_rec_writer_free(w);
 	return rc;
@@ -227,7 +331,8 @@ castore_del(struct gw_txn *txn, const char *ref, struct castore_ca **out)
 		*out = NULL;
 	if ((rc = castore_get(txn, ref, &ca)) != 0)
 		return rc;
-	if ((rc = gw_txn_del(txn, GW_DB_CAS, ca->id, CASTORE_ID_LEN)) == 0 &&
+	if ((rc = index_del(txn, ca)) == 0 &&
+	    (rc = gw_txn_del(txn, GW_DB_CAS, ca->id, CASTORE_ID_LEN)) == 0 &&
 	    out != NULL) {
 		*out = ca;
 		ca = NULL;

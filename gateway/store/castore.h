@@ -78,4 +78,17 @@ int castore_foreach(struct gw_txn *txn, castore_fn fn, void *arg);
  * store already holds is not an error). */
 int castore_load(struct gw_txn *txn, X509_STORE *store);
 
+/*
+ * The CAs' index, GW_DB_CAS_IX: "n:" and the hash of each CA's subject
+ * (cert_names.h), NUL, its ID; kept by castore_add() and castore_del(),
+ * built by the store format upgrade (addr_index.h) with
+ * castore_index_add(), checked by store check (castore_index_name()
+ * gives a CA's one name).  castore_by_subject() calls fn with each CA
+ * whose subject is name (X509_NAME_cmp()), reading the index.
+ */
+int castore_index_name(X509 *cert, char *buf, size_t size);
+int castore_index_add(struct gw_txn *txn, const struct castore_ca *ca);
+int castore_by_subject(struct gw_txn *txn, const X509_NAME *name,
+		       castore_fn fn, void *arg);
+
 #endif

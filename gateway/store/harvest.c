@@ -12,9 +12,11 @@
  * only two functions that write or delete records here (rec_write(),
  * rec_delete()); when the counter is absent (a store written before it
  * existed) it is recomputed by one scan.  Eviction runs only when a
- * write would pass max_bytes: each pass scans for the least recently
- * used record and deletes it, so it costs one scan per evicted record;
- * a new record needs one or two evictions at most in a full store.
+ * write would pass max_bytes: each pass reads the least recently used
+ * record from the "u:" entries of the index (ordered by LRU time, then
+ * ID; rec_write_buf() moves a record's entry when its time changes)
+ * and deletes it; a new record needs one or two evictions at most in a
+ * full store.
  * Update events live in GW_DB_META under META_UPDATE for 48 hours, so
  * the alert survives eviction and deletion of the keys themselves; they
  * are read by their key prefix.
@@ -363,12 +365,32 @@ rec_index(struct gw_txn *txn, const char *id, const unsigned char *buf,
 		return addr_index_purge(txn, GW_DB_HARVESTED_IX, id,
 					HARVEST_ID_LEN);
 	}
-	rc = add ? addr_index_add(txn, GW_DB_HARVESTED_IX, k->cert,
-				  k->address, id, HARVEST_ID_LEN)
-		 : addr_index_del(txn, GW_DB_HARVESTED_IX, k->cert,
-				  k->address, id, HARVEST_ID_LEN);
+	rc = add ? addr_index_add_harvested(txn, k->cert, k->address,
+					    harvested_lru_time(k), id)
+		 : addr_index_del_harvested(txn, k->cert, k->address,
+					    harvested_lru_time(k), id);
 	harvested_key_free(k);
 	return rc;
+}
+
+uint64_t
+harvested_lru_time(const struct harvested_key *k)
+{
+	return k->last_used ? k->last_used : k->last_seen;
+}
+
+/* The LRU time of the record value buf (its certificate not decoded). */
+static int
+rec_lru(const char *id, const unsigned char *buf, size_t len, uint64_t *when)
+{
+	struct harvested_key *k = NULL;
+	int rc;
+
+	if ((rc = decode(id, HARVEST_ID_LEN, buf, len, 0, &k)) != 0)
+		return rc;
+	*when = harvested_lru_time(k);
+	harvested_key_free(k);
+	return 0;
 }
 
 static int
@@ -398,18 +420,31 @@ static int
 rec_write_buf(struct gw_txn *txn, const char *id, const unsigned char *buf,
 	      size_t len)
 {
-	uint64_t total, old;
+	uint64_t total, old, was = 0, now;
+	const void *val;
+	size_t vlen;
 	int rc;
 
 	if ((rc = addr_index_upgrade(txn)) != 0 ||
 	    (rc = bytes_get(txn, &total)) != 0 ||
-	    (rc = rec_size(txn, id, &old)) != 0 ||
-	    (rc = gw_txn_put(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, buf,
+	    (rc = rec_size(txn, id, &old)) != 0)
+		return rc;
+	/* The LRU time the old record is indexed under. */
+	if (old != 0 &&
+	    ((rc = gw_txn_get(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, &val,
+			      &vlen)) != 0 ||
+	     (rc = rec_lru(id, val, vlen, &was)) != 0))
+		return rc;
+	if ((rc = gw_txn_put(txn, GW_DB_HARVESTED, id, HARVEST_ID_LEN, buf,
 			     len, 0)) != 0)
 		return rc;
 	/* The ID is the certificate's fingerprint: a record rewritten
-	 * under its ID keeps its certificate and its index entries. */
+	 * under its ID keeps its certificate and its index entries, but
+	 * for its place in the LRU order. */
 	if (old == 0 && (rc = rec_index(txn, id, buf, len, 1)) != 0)
+		return rc;
+	if (old != 0 && ((rc = rec_lru(id, buf, len, &now)) != 0 ||
+			 (rc = addr_index_lru_move(txn, was, now, id)) != 0))
 		return rc;
 	total = total > old ? total - old : 0;
 	return bytes_set(txn, total + HARVEST_ID_LEN + len);
@@ -509,13 +544,30 @@ lru_one(void *arg, const struct harvested_key *k)
 	struct lru_ctx *c = arg;
 	uint64_t when;
 
-	when = k->last_used ? k->last_used : k->last_seen;
+	when = harvested_lru_time(k);
 	/* Oldest first; among equals the lowest ID (keys come sorted). */
 	if (!c->found || when < c->when) {
 		c->found = 1;
 		c->when = when;
 		memcpy(c->id, k->id, sizeof(c->id));
 	}
+	return 0;
+}
+
+/* The least recently used record but exclude: the first LRU entry of
+ * the index (addr_index.h), or a scan in a store older than that. */
+static int
+lru_find(struct gw_txn *txn, const char *exclude, struct lru_ctx *c)
+{
+	int rc;
+
+	if ((rc = addr_index_ready_ids(txn)) < 0)
+		return rc;
+	if (rc == 0)
+		return scan(txn, exclude, lru_one, c);
+	if ((rc = addr_index_lru_oldest(txn, exclude, c->id)) < 0)
+		return rc;
+	c->found = rc;
 	return 0;
 }
 
@@ -542,7 +594,7 @@ make_room(struct gw_txn *txn, const char *exclude, uint64_t grow,
 					  "harvest: more than %d evictions "
 					  "for one write",
 					  EVICT_MAX);
-		if ((rc = scan(txn, exclude, lru_one, &c)) != 0)
+		if ((rc = lru_find(txn, exclude, &c)) != 0)
 			return rc;
 		if (!c.found) {
 			snprintf(why, whylen,

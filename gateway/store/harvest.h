@@ -143,6 +143,8 @@ void harvested_key_free(struct harvested_key *k);
  * harvest_message() applies and nothing is evicted.  GW_ERR_INVALID
  * when a field is missing or k->id is not k->cert's ID. */
 int harvested_put(struct gw_txn *txn, const struct harvested_key *k);
+/* The time eviction orders keys by: last_used, else last_seen. */
+uint64_t harvested_lru_time(const struct harvested_key *k);
 
 /* The sum of the stored record sizes (key + value bytes) that
  * max_bytes bounds.  Only reads: a missing counter is recounted. */

@@ -16,6 +16,22 @@
  *             one and one that no record calls for;
  *   crash     a writer killed in the middle of an import leaves
  *             records and indexes as they were;
+ *   names     the certificate names (fingerprint, issuer and serial,
+ *             subject key identifier, subject) find their records
+ *             after add, replace, delete and harvest, and nothing else;
+ *   lru       the first LRU entry is the least recently used harvested
+ *             key, the one the scan of every record picks, after puts
+ *             and touches;
+ *   format 2  a store with the address names only is checked as such,
+ *             and its first write builds the rest;
+ *   identity  an identity's current and previous certificates are found
+ *             by issuer and serial and by key identifier after put,
+ *             a new certificate and delete; store check names a
+ *             missing entry;
+ *   CAs       a trusted CA is found by its subject after add, not after
+ *             delete; store check names a missing entry;
+ *   broken    store check names a missing certificate or LRU entry and
+ *             one left at an old LRU time;
  *   walked    store/walked names the file after an open that walked it
  *             and after each commit on it; a file changed behind the
  *             store's back is not vouched for by a later commit, and
@@ -45,12 +61,15 @@
 #include "fpid.h"
 #include "gw_err.h"
 #include "gw_store.h"
+#include "castore.h"
 #include "harvest.h"
+#include "identity.h"
 #include "keystore.h"
 #include "lookup.h"
 
 #define T0 ((time_t)1750000000)
 #define DAY (24 * 3600)
+#define IX_TEST_KEY_MAX (ADDR_INDEX_MAX + 1 + 256)
 
 static char tmpdir[64];
 static unsigned case_no;
@@ -352,11 +371,12 @@ compare_all(struct gw_txn *txn)
 	static const char *const extra[] = {"z.partner.example",
 					    "PARTNER.EXAMPLE", "q.other.example",
 					    "b.A.partner.example."};
-	char addr[128], with[1200], without[1200];
+	char addr[128], with[1200], without[1200], fmt_text[16];
 	const void *val;
 	size_t li, di, vlen;
 	unsigned fmt;
 
+	snprintf(fmt_text, sizeof(fmt_text), "%d", ADDR_INDEX_FORMAT);
 	for (li = 0; li < 5; li++) {
 		for (di = 0; di < 10; di++) {
 			snprintf(addr, sizeof(addr), "%s@%s", locals[li],
@@ -379,7 +399,7 @@ compare_all(struct gw_txn *txn)
 			assert_int_equal(gw_txn_put(txn, GW_DB_META,
 						    ADDR_INDEX_META_KEY,
 						    strlen(ADDR_INDEX_META_KEY),
-						    "2", 1, 0),
+						    fmt_text, strlen(fmt_text), 0),
 					 0);
 			if (strcmp(with, without) != 0)
 				fail_msg("%s: index '%s', walk '%s'", addr,
@@ -465,8 +485,10 @@ test_upgrade_on_first_write(void **state)
 	assert_int_equal(addr_index_format(txn, &fmt), 0);
 	assert_int_equal(fmt, ADDR_INDEX_FORMAT);
 	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 0);
-	/* e:bob@partner.example and s:bob@partner.example */
-	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 2);
+	/* e:bob@partner.example, s:bob@partner.example, its fingerprint
+	 * (f:), issuer and serial (i:), subject (n:) and LRU time (u:);
+	 * no subject key identifier (k:) in these certificates */
+	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 6);
 	agree(txn);
 	answer(txn, "bob@partner.example", got, sizeof(got));
 	assert_non_null(strstr(got, " 1 bob@partner.example 1"));
@@ -522,11 +544,529 @@ test_check_finds_disagreement(void **state)
 	assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, extra,
 				    sizeof(extra) - 1, "", 0, 0),
 			 0);
-	expect_disagree(txn, "database 'pubkeys-ix': 2 entries, the records "
-			     "of 'pubkeys' call for 1");
+	/* e:, f:, i:, n: (the certificate has no subject key identifier) */
+	expect_disagree(txn, "database 'pubkeys-ix': 5 entries, the records "
+			     "of 'pubkeys' call for 4");
 	gw_txn_abort(txn);
 	gw_store_close(st);
 	X509_free(a);
+}
+
+/* ---- certificate names -------------------------------------------------- */
+
+/* The record keys under name in ixdb, space-separated ("" for none). */
+static void
+hits_of(struct gw_txn *txn, const char *ixdb, const char *name, char *buf,
+	size_t size)
+{
+	struct addr_index_hits h;
+	size_t i, o = 0;
+
+	assert_int_equal(addr_index_find_name(txn, ixdb, name, &h), 0);
+	buf[0] = '\0';
+	for (i = 0; i < h.n && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%.16s",
+				      i ? " " : "", h.key[i]);
+	addr_index_hits_free(&h);
+}
+
+static void
+names_for(X509 *x, char *isn, char *ski, char *subj, char *fp)
+{
+	unsigned char md[32];
+	size_t i;
+
+	assert_int_equal(addr_index_name_issuer(X509_get_issuer_name(x),
+						X509_get0_serialNumber(x), isn,
+						ADDR_INDEX_MAX + 1),
+			 0);
+	if (X509_get0_subject_key_id(x) != NULL)
+		assert_int_equal(addr_index_name_ski(X509_get0_subject_key_id(x),
+						     ski, ADDR_INDEX_MAX + 1),
+				 0);
+	else
+		ski[0] = '\0';
+	assert_int_equal(addr_index_name_subject(X509_get_subject_name(x),
+						 subj, ADDR_INDEX_MAX + 1),
+			 0);
+	assert_true(X509_digest(x, EVP_sha256(), md, NULL));
+	fp[0] = 'f';
+	fp[1] = ':';
+	for (i = 0; i < 32; i++)
+		snprintf(fp + 2 + 2 * i, 3, "%02x", md[i]);
+}
+
+static void
+test_cert_names(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char isn[4][ADDR_INDEX_MAX + 1], ski[4][ADDR_INDEX_MAX + 1];
+	char subj[4][ADDR_INDEX_MAX + 1], fp[4][ADDR_INDEX_MAX + 1];
+	char got[256], hid[HARVEST_ID_LEN + 1];
+	X509 *x[4];
+	int i;
+
+	(void)state;
+	x[0] = cert("email:a@partner.example", NULL, -1, 365);
+	add_ext(x[0], NID_subject_key_identifier, "hash");
+	assert_true(X509_sign(x[0], key, EVP_sha256()) > 0);
+	x[1] = cert("email:b@partner.example", NULL, -1, 365);
+	x[2] = cert("email:c@partner.example", "c@partner.example", -1, 365);
+	add_ext(x[2], NID_subject_key_identifier, "0102030405");
+	assert_true(X509_sign(x[2], key, EVP_sha256()) > 0);
+	x[3] = cert("email:h@harvest.example", NULL, -1, 365);
+	for (i = 0; i < 4; i++)
+		names_for(x[i], isn[i], ski[i], subj[i], fp[i]);
+	assert_non_null(strstr(isn[0], "i:"));
+	assert_int_equal(strlen(fp[0]), 66);
+	assert_string_equal(ski[2], "k:0102030405");
+	assert_string_equal(ski[1], "");
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "a", x[0]);
+	put_key(txn, "b", x[1]);
+	put_harvested(txn, x[3], "h@harvest.example");
+	assert_int_equal(fpid_of(x[3], hid), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "a");
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn[1], got, sizeof(got));
+	assert_string_equal(got, "b");
+	hits_of(txn, GW_DB_PUBKEYS_IX, ski[0], got, sizeof(got));
+	assert_string_equal(got, "a");
+	hits_of(txn, GW_DB_PUBKEYS_IX, fp[1], got, sizeof(got));
+	assert_string_equal(got, "b");
+	/* Both have the subject CN=p. */
+	hits_of(txn, GW_DB_PUBKEYS_IX, subj[0], got, sizeof(got));
+	assert_string_equal(got, "a b");
+	/* The harvested key is in its own index only. */
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn[3], got, sizeof(got));
+	assert_string_equal(got, "");
+	hits_of(txn, GW_DB_HARVESTED_IX, isn[3], got, sizeof(got));
+	assert_memory_equal(got, hid, 16);
+	hits_of(txn, GW_DB_HARVESTED_IX, fp[3], got, sizeof(got));
+	assert_memory_equal(got, hid, 16);
+	/* Replace a's certificate: its old names go, the new ones come. */
+	put_key(txn, "a", x[2]);
+	agree(txn);
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "");
+	hits_of(txn, GW_DB_PUBKEYS_IX, ski[0], got, sizeof(got));
+	assert_string_equal(got, "");
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn[2], got, sizeof(got));
+	assert_string_equal(got, "a");
+	hits_of(txn, GW_DB_PUBKEYS_IX, ski[2], got, sizeof(got));
+	assert_string_equal(got, "a");
+	hits_of(txn, GW_DB_PUBKEYS_IX, subj[2], got, sizeof(got));
+	assert_string_equal(got, "a");
+	hits_of(txn, GW_DB_PUBKEYS_IX, subj[1], got, sizeof(got));
+	assert_string_equal(got, "b");
+	/* Delete. */
+	assert_int_equal(keystore_del(txn, "b"), 0);
+	assert_int_equal(harvested_del(txn, hid), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn[1], got, sizeof(got));
+	assert_string_equal(got, "");
+	hits_of(txn, GW_DB_HARVESTED_IX, isn[3], got, sizeof(got));
+	assert_string_equal(got, "");
+	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 0);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	for (i = 0; i < 4; i++)
+		X509_free(x[i]);
+}
+
+/* ---- LRU order ---------------------------------------------------------- */
+
+/* The least recently used key as a scan of every record finds it. */
+struct lru_scan {
+	uint64_t when;
+	char id[HARVEST_ID_LEN + 1];
+	const char *exclude;
+};
+
+static int
+lru_scan_one(void *arg, const struct harvested_key *k)
+{
+	struct lru_scan *c = arg;
+	uint64_t w = harvested_lru_time(k);
+
+	if (c->exclude != NULL && strcmp(c->exclude, k->id) == 0)
+		return 0;
+	if (c->id[0] == '\0' || w < c->when) {
+		c->when = w;
+		memcpy(c->id, k->id, sizeof(c->id));
+	}
+	return 0;
+}
+
+static void
+lru_same(struct gw_txn *txn, const char *exclude)
+{
+	struct lru_scan c;
+	char id[HARVEST_ID_LEN + 1];
+
+	memset(&c, 0, sizeof(c));
+	c.exclude = exclude;
+	assert_int_equal(harvested_foreach(txn, lru_scan_one, &c), 0);
+	assert_int_equal(addr_index_lru_oldest(txn, exclude, id), 1);
+	assert_string_equal(id, c.id);
+}
+
+static void
+test_lru_order(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	struct harvested_key k;
+	char addr[64], id[6][HARVEST_ID_LEN + 1], got[HARVEST_ID_LEN + 1];
+	X509 *x[6];
+	int i;
+
+	(void)state;
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(addr_index_upgrade(txn), 0);
+	assert_int_equal(addr_index_lru_oldest(txn, NULL, got), 0);
+	for (i = 0; i < 6; i++) {
+		snprintf(addr, sizeof(addr), "email:l%d@harvest.example", i);
+		x[i] = cert(addr, NULL, -1, 365);
+		memset(&k, 0, sizeof(k));
+		k.cert = x[i];
+		assert_int_equal(fpid_of(x[i], k.id), 0);
+		memcpy(id[i], k.id, sizeof(id[i]));
+		k.address = addr + 6;
+		k.message_id = (char *)"<m@x.example>";
+		k.sender = addr + 6;
+		k.verification = (char *)"pass";
+		/* Seen in the order 3 1 5 0 4 2; 0 and 4 at the same time. */
+		k.first_seen = k.last_seen =
+		    (uint64_t)T0 + (uint64_t)"314052"[i] * 10;
+		k.seen_count = 1;
+		assert_int_equal(harvested_put(txn, &k), 0);
+	}
+	agree(txn);
+	lru_same(txn, NULL);
+	lru_same(txn, id[0]);
+	/* Used: it goes to the back of the order. */
+	assert_int_equal(addr_index_lru_oldest(txn, NULL, got), 1);
+	assert_int_equal(harvest_touch(txn, got, T0 + 5000), 0);
+	agree(txn);
+	lru_same(txn, NULL);
+	assert_int_equal(addr_index_lru_oldest(txn, NULL, got), 1);
+	assert_int_equal(harvest_touch(txn, got, T0 + 6000), 0);
+	lru_same(txn, NULL);
+	lru_same(txn, got);
+	/* A record written again with an older time moves forward. */
+	assert_int_equal(harvest_touch(txn, id[2], T0 + 1), 0);
+	agree(txn);
+	assert_int_equal(addr_index_lru_oldest(txn, NULL, got), 1);
+	assert_string_equal(got, id[2]);
+	lru_same(txn, id[2]);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	for (i = 0; i < 6; i++)
+		X509_free(x[i]);
+}
+
+/* ---- format 2 ----------------------------------------------------------- */
+
+/* Deletes the entries of db whose names start with one of kinds. */
+struct strip_ctx {
+	const char *kinds;
+	size_t n;
+	char (*key)[IX_TEST_KEY_MAX];
+	size_t *len;
+};
+
+static int
+strip_one(void *arg, const void *k0, size_t klen, const void *val,
+	  size_t vlen)
+{
+	struct strip_ctx *c = arg;
+	const char *k = k0;
+
+	(void)val;
+	(void)vlen;
+	if (klen < 2 || k[1] != ':' || strchr(c->kinds, k[0]) == NULL)
+		return 0;
+	assert_true(c->n < 64 && klen <= IX_TEST_KEY_MAX);
+	memcpy(c->key[c->n], k0, klen);
+	c->len[c->n++] = klen;
+	return 0;
+}
+
+static void
+strip(struct gw_txn *txn, const char *db, const char *kinds)
+{
+	char keys[64][IX_TEST_KEY_MAX];
+	size_t len[64], i;
+	struct strip_ctx c = {kinds, 0, keys, len};
+
+	assert_int_equal(gw_txn_foreach(txn, db, strip_one, &c), 0);
+	for (i = 0; i < c.n; i++)
+		assert_int_equal(gw_txn_del(txn, db, keys[i], len[i]), 0);
+}
+
+static void
+test_upgrade_from_format_2(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	X509 *a, *b, *c;
+	char got[1200], isn[ADDR_INDEX_MAX + 1];
+	unsigned fmt;
+
+	(void)state;
+	a = cert("email:alice@partner.example", NULL, -1, 365);
+	b = cert("email:bob@partner.example", NULL, -1, 365);
+	c = cert("email:carol@partner.example", NULL, -1, 365);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "alice", a);
+	put_harvested(txn, b, "bob@partner.example");
+	/* A store as the version with address indexes only left it. */
+	strip(txn, GW_DB_PUBKEYS_IX, "fink");
+	strip(txn, GW_DB_HARVESTED_IX, "finku");
+	assert_int_equal(gw_txn_put(txn, GW_DB_META, ADDR_INDEX_META_KEY,
+				    strlen(ADDR_INDEX_META_KEY), "2", 1, 0),
+			 0);
+	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 1);
+	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 2);
+	assert_int_equal(addr_index_ready(txn), 1);
+	assert_int_equal(addr_index_ready_ids(txn), 0);
+	/* Checked as format 2, looked up through its address names. */
+	agree(txn);
+	answer(txn, "alice@partner.example", got, sizeof(got));
+	assert_string_equal(got, "alice 1 alice@partner.example 0");
+	answer(txn, "bob@partner.example", got, sizeof(got));
+	assert_non_null(strstr(got, " 1 bob@partner.example 1"));
+	/* The first write builds the rest. */
+	put_key(txn, "carol", c);
+	assert_int_equal(addr_index_format(txn, &fmt), 0);
+	assert_int_equal(fmt, ADDR_INDEX_FORMAT);
+	assert_int_equal(addr_index_ready_ids(txn), 1);
+	agree(txn);
+	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 8);
+	assert_int_equal(count(txn, GW_DB_HARVESTED_IX), 6);
+	assert_int_equal(addr_index_name_issuer(X509_get_issuer_name(a),
+						X509_get0_serialNumber(a), isn,
+						sizeof(isn)),
+			 0);
+	hits_of(txn, GW_DB_PUBKEYS_IX, isn, got, sizeof(got));
+	assert_string_equal(got, "alice");
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(a);
+	X509_free(b);
+	X509_free(c);
+}
+
+/* ---- broken certificate and LRU entries --------------------------------- */
+
+static void
+test_check_finds_broken_names(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char fp[ADDR_INDEX_MAX + 1], isn[ADDR_INDEX_MAX + 1];
+	char ski[ADDR_INDEX_MAX + 1], subj[ADDR_INDEX_MAX + 1];
+	char ik[IX_TEST_KEY_MAX], hid[HARVEST_ID_LEN + 1], want[160];
+	size_t len;
+	X509 *a, *h;
+
+	(void)state;
+	a = cert("email:alice@partner.example", NULL, -1, 365);
+	h = cert("email:h@harvest.example", NULL, -1, 365);
+	names_for(a, isn, ski, subj, fp);
+	assert_int_equal(fpid_of(h, hid), 0);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	put_key(txn, "alice", a);
+	put_harvested(txn, h, "h@harvest.example");
+	agree(txn);
+	/* A missing fingerprint entry. */
+	len = (size_t)snprintf(ik, sizeof(ik), "%s", fp) + 1;
+	memcpy(ik + len, "alice", 5);
+	len += 5;
+	assert_int_equal(gw_txn_del(txn, GW_DB_PUBKEYS_IX, ik, len), 0);
+	snprintf(want, sizeof(want), "record 'alice' is not indexed under "
+				     "'%.40s",
+		 fp);
+	expect_disagree(txn, want);
+	assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, ik, len, "", 0, 0),
+			 0);
+	agree(txn);
+	/* A missing issuer-and-serial entry. */
+	len = (size_t)snprintf(ik, sizeof(ik), "%s", isn) + 1;
+	memcpy(ik + len, "alice", 5);
+	len += 5;
+	assert_int_equal(gw_txn_del(txn, GW_DB_PUBKEYS_IX, ik, len), 0);
+	expect_disagree(txn, "is not indexed under 'i:");
+	assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, ik, len, "", 0, 0),
+			 0);
+	agree(txn);
+	/* The LRU entry left at another time than the record's. */
+	len = (size_t)snprintf(ik, sizeof(ik), "u:%016llx",
+			       (unsigned long long)T0) + 1;
+	memcpy(ik + len, hid, HARVEST_ID_LEN);
+	len += HARVEST_ID_LEN;
+	assert_int_equal(gw_txn_del(txn, GW_DB_HARVESTED_IX, ik, len), 0);
+	ik[len - HARVEST_ID_LEN - 2] ^= 1;
+	assert_int_equal(gw_txn_put(txn, GW_DB_HARVESTED_IX, ik, len, "", 0,
+				    0),
+			 0);
+	expect_disagree(txn, "is not indexed under 'u:");
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(a);
+	X509_free(h);
+}
+
+/* ---- identities --------------------------------------------------------- */
+
+static void
+test_identity_index(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	struct identity id;
+	char isn[3][ADDR_INDEX_MAX + 1], ski[3][ADDR_INDEX_MAX + 1];
+	char subj[ADDR_INDEX_MAX + 1], fp[ADDR_INDEX_MAX + 1], got[256];
+	char ik[IX_TEST_KEY_MAX];
+	size_t len;
+	X509 *x[3];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		x[i] = cert("email:gw@corp.example", NULL, -1, 365);
+		if (i != 1) {
+			add_ext(x[i], NID_subject_key_identifier,
+				i == 0 ? "aa01" : "aa02");
+			assert_true(X509_sign(x[i], key, EVP_sha256()) > 0);
+		}
+		names_for(x[i], isn[i], ski[i], subj, fp);
+	}
+	memset(&id, 0, sizeof(id));
+	id.name = (char *)"gw";
+	id.key_uri = (char *)"pkcs11:object=gw";
+	id.cert = x[0];
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(addr_index_upgrade(txn), 0);
+	assert_int_equal(identity_put(txn, &id, GW_PUT_NOOVERWRITE), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	hits_of(txn, GW_DB_IDENTITIES_IX, ski[0], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	/* A new certificate; the old one stays findable as a previous.
+	 * id holds references of its own from here. */
+	assert_true(X509_up_ref(x[0]));
+	assert_true(X509_up_ref(x[1]));
+	assert_int_equal(identity_set_cert(&id, x[1]), 0);
+	assert_int_equal(identity_put(txn, &id, 0), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[1], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "gw");
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[2], got, sizeof(got));
+	assert_string_equal(got, "");
+	/* Its previous certificates forgotten: only the current one. */
+	sk_X509_pop_free(id.previous, X509_free);
+	id.previous = NULL;
+	assert_int_equal(identity_put(txn, &id, 0), 0);
+	agree(txn);
+	hits_of(txn, GW_DB_IDENTITIES_IX, isn[0], got, sizeof(got));
+	assert_string_equal(got, "");
+	hits_of(txn, GW_DB_IDENTITIES_IX, ski[0], got, sizeof(got));
+	assert_string_equal(got, "");
+	/* n: and i: of the current one (it has no key identifier) */
+	assert_int_equal(count(txn, GW_DB_IDENTITIES_IX), 2);
+	/* A missing entry is named. */
+	len = (size_t)snprintf(ik, sizeof(ik), "%s", isn[1]) + 1;
+	memcpy(ik + len, "gw", 2);
+	len += 2;
+	assert_int_equal(gw_txn_del(txn, GW_DB_IDENTITIES_IX, ik, len), 0);
+	expect_disagree(txn, "identity 'gw' is not indexed under 'i:");
+	assert_int_equal(gw_txn_put(txn, GW_DB_IDENTITIES_IX, ik, len, "", 0,
+				    0),
+			 0);
+	agree(txn);
+	assert_int_equal(identity_del(txn, "gw"), 0);
+	agree(txn);
+	assert_int_equal(count(txn, GW_DB_IDENTITIES_IX), 0);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(id.cert);
+	for (i = 0; i < 3; i++)
+		X509_free(x[i]);
+}
+
+/* ---- CAs ---------------------------------------------------------------- */
+
+static int
+ca_seen(void *arg, const struct castore_ca *ca)
+{
+	(void)ca;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_ca_index(void **state)
+{
+	struct gw_store *st = new_store();
+	struct gw_txn *txn = NULL;
+	char id[CASTORE_ID_LEN + 1], name[ADDR_INDEX_MAX + 1];
+	char ik[IX_TEST_KEY_MAX];
+	X509_NAME *n;
+	X509 *ca;
+	size_t len;
+	int seen;
+
+	(void)state;
+	assert_non_null(ca = X509_new());
+	assert_true(X509_set_version(ca, 2));
+	assert_true(ASN1_INTEGER_set_uint64(X509_get_serialNumber(ca),
+					    serial++));
+	n = X509_get_subject_name(ca);
+	assert_true(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					       (const unsigned char *)"Test CA",
+					       -1, -1, 0));
+	assert_true(X509_set_issuer_name(ca, n));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(ca), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(ca), 86400));
+	assert_true(X509_set_pubkey(ca, key));
+	add_ext(ca, NID_basic_constraints, "critical,CA:TRUE");
+	add_ext(ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+	assert_true(X509_sign(ca, key, EVP_sha256()) > 0);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
+	assert_int_equal(addr_index_upgrade(txn), 0);
+	assert_int_equal(castore_add(txn, ca, T0, id), 0);
+	agree(txn);
+	seen = 0;
+	assert_int_equal(castore_by_subject(txn, n, ca_seen, &seen), 0);
+	assert_int_equal(seen, 1);
+	/* A missing entry is named. */
+	assert_int_equal(castore_index_name(ca, name, sizeof(name)), 0);
+	len = (size_t)snprintf(ik, sizeof(ik), "%s", name) + 1;
+	memcpy(ik + len, id, CASTORE_ID_LEN);
+	len += CASTORE_ID_LEN;
+	assert_int_equal(gw_txn_del(txn, GW_DB_CAS_IX, ik, len), 0);
+	expect_disagree(txn, "is not indexed under 'n:");
+	seen = 0;
+	assert_int_equal(castore_by_subject(txn, n, ca_seen, &seen), 0);
+	assert_int_equal(seen, 0);
+	assert_int_equal(gw_txn_put(txn, GW_DB_CAS_IX, ik, len, "", 0, 0), 0);
+	agree(txn);
+	assert_int_equal(castore_del(txn, id, NULL), 0);
+	agree(txn);
+	assert_int_equal(count(txn, GW_DB_CAS_IX), 0);
+	seen = 0;
+	assert_int_equal(castore_by_subject(txn, n, ca_seen, &seen), 0);
+	assert_int_equal(seen, 0);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	X509_free(ca);
 }
 
 /* ---- crash -------------------------------------------------------------- */
@@ -573,7 +1113,8 @@ test_crash_in_import(void **state)
 	assert_int_equal(gw_store_open(dir, (size_t)64 << 20, &st), 0);
 	assert_int_equal(gw_txn_begin(st, GW_TXN_READ, &txn), 0);
 	assert_int_equal(count(txn, GW_DB_PUBKEYS), 1);
-	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 1);
+	/* e:, f:, i:, n: of "first" */
+	assert_int_equal(count(txn, GW_DB_PUBKEYS_IX), 4);
 	agree(txn);
 	gw_txn_abort(txn);
 	gw_store_close(st);
@@ -671,6 +1212,12 @@ main(void)
 	    cmocka_unit_test(test_same_answers),
 	    cmocka_unit_test(test_upgrade_on_first_write),
 	    cmocka_unit_test(test_check_finds_disagreement),
+	    cmocka_unit_test(test_cert_names),
+	    cmocka_unit_test(test_lru_order),
+	    cmocka_unit_test(test_upgrade_from_format_2),
+	    cmocka_unit_test(test_check_finds_broken_names),
+	    cmocka_unit_test(test_identity_index),
+	    cmocka_unit_test(test_ca_index),
 	    cmocka_unit_test(test_crash_in_import),
 	    cmocka_unit_test(test_walked_follows_commits),
 	};

@@ -15,6 +15,15 @@
 #   --old BIN    a second smimegw (e.g. the build before the indexes),
 #                timed on the same store in the same run
 #   --old-max N  time the old program only up to N keys (default 10000)
+#   --io         also, at each size: `config export` of the store,
+#                `config import` of that file into a fresh store (then
+#                the two exports compared byte for byte and `store
+#                check` run on the copy), and `pubkey import` of a file
+#                of as many new keys (made by store_fill -x) into a
+#                fresh store; wall and CPU time, rates, peak RSS
+#                (/usr/bin/time), file and store sizes, printed after
+#                the table above as lines starting "io"
+#   --io-only    the --io part alone: no per-message timing
 # Prints one tab-separated line per size and program:
 #   prog keys harvested store_MB t_1rcpt_ms t_10rcpt_ms t_harvested_ms
 #   t_nokey_ms ratio_1rcpt ratio_10rcpt
@@ -26,9 +35,11 @@ set -euo pipefail
 export LC_ALL=C TZ=UTC
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SIZES=1000,10000,100000 RUNS=5 BIN= OLD= OLDMAX=10000
+SIZES=1000,10000,100000 RUNS=5 BIN= OLD= OLDMAX=10000 IO=0 MSG=1
 while [ $# -gt 0 ]; do
 	case $1 in
+	--io) IO=1; shift ;;
+	--io-only) IO=1 MSG=0; shift ;;
 	--sizes) SIZES=$2; shift 2 ;;
 	--runs) RUNS=$2; shift 2 ;;
 	--smimegw) BIN=$2; shift 2 ;;
@@ -90,6 +101,52 @@ cell() {
 	done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
 }
 
+# tm OUT CMD... : runs CMD with /usr/bin/time; OUT gets "wall user sys
+# maxrss_kb"; stdout to /dev/null, stderr kept in err.
+tm() {
+	local out=$1
+	shift
+	/usr/bin/time -o "$out" -f '%e %U %S %M' "$@" >/dev/null 2>err ||
+		{ cat err >&2; exit 1; }
+}
+# io_line OP KEYS HARVESTED TIMEFILE FILE_MB STORE_MB
+io_line() {
+	read -r wall user sys rss <"$4"
+	awk -v op="$1" -v n="$2" -v h="$3" -v w="$wall" -v u="$user" -v s="$sys" \
+		-v r="$rss" -v f="$5" -v m="$6" 'BEGIN {
+		k = n + h; c = u + s
+		printf "io\t%s\t%d\t%d\t%.1f\t%.1f\t%.0f\t%.0f\t%.0f\t%d\t%d\n",
+			op, n, h, w, c, (w > 0 ? k / w : 0), (c > 0 ? k / c : 0),
+			r / 1024, f, m }'
+}
+# io N H : the export and import rates of the store as filled.
+io() {
+	local n=$1 h=$2 fmb smb
+	rm -rf io data-io data-pk
+	mkdir io
+	sed 's#^data_dir = .*#data_dir = data-io#' smimegw.conf >io.conf
+	sed 's#^data_dir = .*#data_dir = data-pk#' smimegw.conf >pk.conf
+	tm io/t.export "$BIN" -c "$W/smimegw.conf" config export io/c1.txt
+	fmb=$(du -m io/c1.txt | cut -f1)
+	smb=$(du -m data/store/data.mdb | cut -f1)
+	io_line config-export "$n" "$h" io/t.export "$fmb" "$smb"
+	tm io/t.import "$BIN" -c "$W/io.conf" config import io/c1.txt
+	"$BIN" -c "$W/io.conf" config export io/c2.txt >/dev/null
+	cmp -s io/c1.txt io/c2.txt ||
+		{ echo "scale.sh: config export after import differs" >&2; exit 1; }
+	"$BIN" -c "$W/io.conf" store check >io/check.txt ||
+		{ cat io/check.txt >&2; exit 1; }
+	io_line config-import "$n" "$h" io/t.import "$fmb" \
+		"$(du -m data-io/store/data.mdb | cut -f1)"
+	rm -rf data-io io/c2.txt
+	"$FILL" -x io/pk.txt -n "$n" >/dev/null
+	tm io/t.pk "$BIN" -c "$W/pk.conf" pubkey import io/pk.txt
+	io_line pubkey-import "$n" 0 io/t.pk "$(du -m io/pk.txt | cut -f1)" \
+		"$(du -m data-pk/store/data.mdb | cut -f1)"
+	rm -rf data-pk io
+}
+IOLINES=$W/io.lines
+
 TEN=()
 for i in 0 1 2 3 4 5 6 7 8 9; do TEN+=(--to "u$((i * 97))@d$((i * 97 % 1000)).example"); done
 have=0 hhave=0 base1= base10=
@@ -102,6 +159,8 @@ for n in ${SIZES//,/ }; do
 	# The first open after the fill walks the file once (store/walked).
 	gw profile list >/dev/null 2>&1 || true
 	mb=$(du -m data/store/data.mdb | cut -f1)
+	[ "$IO" = 0 ] || io "$n" "$h" >>"$IOLINES"
+	[ "$MSG" = 1 ] || continue
 	olds=()
 	[ -z "$OLD" ] || [ "$n" -gt "$OLDMAX" ] || olds=("$OLD")
 	for p in "$BIN" "${olds[@]}"; do
@@ -121,4 +180,8 @@ for n in ${SIZES//,/ }; do
 			'BEGIN { printf "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%.2f\t%.2f\n", p, n, h, mb, a, b, c, d, a / a0, b / b0 }'
 	done
 done
+if [ "$IO" = 1 ]; then
+	printf 'io\top\tkeys\tharvested\twall_s\tcpu_s\tobjects_per_s\tobjects_per_cpu_s\tpeak_rss_MB\tfile_MB\tstore_MB\n'
+	cat "$IOLINES"
+fi
 sed 's/^/# /' fill.log

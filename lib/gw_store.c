@@ -880,14 +880,20 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	size_t i = 0;
+	unsigned mflags;
 	int rc;
 
 	if ((rc = db_index(db, &i)) != 0)
 		return rc;
-	return store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
-				      (flags & GW_PUT_NOOVERWRITE)
-					  ? MDB_NOOVERWRITE
-					  : 0)),
+	mflags = (flags & GW_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0;
+	if (flags & GW_PUT_APPEND) {
+		rc = LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
+				  mflags | MDB_APPEND));
+		/* MDB_KEYEXIST: not after the last key; put it as usual. */
+		if (rc != MDB_KEYEXIST)
+			return store_err(rc, db);
+	}
+	return store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v, mflags)),
 			 db);
 }
 

@@ -127,6 +127,10 @@ void gw_txn_abort(struct gw_txn *txn);
 int gw_txn_get(struct gw_txn *txn, const char *db, const void *key,
 	       size_t klen, const void **val, size_t *vlen);
 #define GW_PUT_NOOVERWRITE 0x1
+/* A hint that the key likely sorts after every key of db (a sorted
+ * import): then it goes in with MDB_APPEND, which fills pages instead
+ * of splitting them in half; any other key is put as usual. */
+#define GW_PUT_APPEND 0x2
 int gw_txn_put(struct gw_txn *txn, const char *db, const void *key,
 	       size_t klen, const void *val, size_t vlen, unsigned flags);
 int gw_txn_del(struct gw_txn *txn, const char *db, const void *key,

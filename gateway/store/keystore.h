@@ -49,10 +49,13 @@
 #define KEYSTORE_CAP_ENCRYPT 0x1u
 #define KEYSTORE_CAP_VERIFY 0x2u
 
-/* Ceilings: one PEM certificate given to add; an export/import file. */
+/* Ceilings: one PEM certificate given to add; a text given whole to
+ * keystore_import_parse() (a streamed import, keystore_stream_chunk(),
+ * has none: each of its chunks is one such text); one record written
+ * by the export. */
 #define KEYSTORE_PEM_MAX ((size_t)1 << 20)
 #define KEYSTORE_EXPORT_MAX ((size_t)64 << 20)
-/* Entries in one import file. */
+/* Entries in one text given whole. */
 #define KEYSTORE_IMPORT_MAX_KEYS 100000
 
 struct keystore_key {

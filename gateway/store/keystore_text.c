@@ -1,8 +1,9 @@
 /*
  * keystore_text.c - public keys as text (keystore.h): reading a PEM
  * certificate, search, the export file and its import (parse and
- * validate, then apply).  The line scanner and certificate blocks are
- * textfmt.c's; records go through keystore.c.
+ * validate, then apply; or streamed, chunk by chunk, for a file of any
+ * size).  The line scanner and certificate blocks are textfmt.c's;
+ * records go through keystore.c.
  */
 #include "keystore.h"
 
@@ -686,9 +687,10 @@ keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
 		k.added = e->added_line		      ? e->added
 			  : e->outcome == KEYSTORE_CONFLICT ? e->old_added
 							    : (uint64_t)now;
+		/* Exports are in name order: new names mostly go last. */
 		if ((rc = keystore_put(txn, &k,
 				       e->outcome == KEYSTORE_ADDED
-					   ? GW_PUT_NOOVERWRITE
+					   ? GW_PUT_NOOVERWRITE | GW_PUT_APPEND
 					   : 0)) != 0)
 			return rc;
 		if (e->outcome == KEYSTORE_CONFLICT)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -724,6 +725,13 @@ gw_store_grow(struct gw_store *st)
 	return map_resize(st, st->map_size >= GW_STORE_MAP_MAX / 2
 				  ? GW_STORE_MAP_MAX
 				  : st->map_size * 2);
+}
+
+void
+gw_store_trim(struct gw_store *st)
+{
+	if (st->map != NULL && st->map_len > 0)
+		(void)madvise((void *)st->map, st->map_len, MADV_DONTNEED);
 }
 
 size_t

@@ -95,6 +95,15 @@ int gw_store_reserve(struct gw_store *st, size_t extra);
 int gw_store_grow(struct gw_store *st);
 size_t gw_store_map_size(const struct gw_store *st);
 
+/*
+ * Lets go of the pages of data.mdb this process has read (they stay in
+ * the page cache; the next read maps them again): a long export or
+ * import, which reads each page once, does not keep the whole file in
+ * its resident set.  Safe while transactions are open (the map is
+ * read-only and shared).
+ */
+void gw_store_trim(struct gw_store *st);
+
 /* 1 when this open made a new store (see GW_STORE_CREATE), else 0. */
 int gw_store_created(const struct gw_store *st);
 /* The store folder, "dir/store". */

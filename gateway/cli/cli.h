@@ -128,6 +128,7 @@ int cli_file_export(const char *path, const struct gw_buf *b, size_t n,
 int cli_input_open(const char *path, FILE **fp, unsigned long long *size);
 
 struct cli_output {
+	struct gw_store *st;	/* when set: trimmed at each write */
 	const char *path;
 	char *tmp;
 	FILE *fp;

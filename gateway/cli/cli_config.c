@@ -181,6 +181,8 @@ added_identities(const struct policy_file_import *imp, struct gw_buf *ids)
  * out, the map grows and the import runs again from the start.
  */
 struct config_run {
+	struct gw_store *st;
+	unsigned long n;
 	const char *what, *src;
 	int replace;
 	FILE *in, *spool, *warn;
@@ -194,6 +196,9 @@ config_outcome(void *arg, const struct policy_file_item *it)
 {
 	struct config_run *r = arg;
 
+	/* The pages read so far need not stay resident. */
+	if (++r->n % 1024 == 0)
+		gw_store_trim(r->st);
 	if (it->outcome == POLICY_FILE_CONFLICT) {
 		if (fprintf(r->spool,
 			    "Esmimegw %s: conflict: %s '%s' (line %u): a "
@@ -286,6 +291,7 @@ config_import(struct gw_store *st, const char *path, int replace,
 	int rc;
 
 	memset(&r, 0, sizeof(r));
+	r.st = st;
 	r.what = what;
 	r.src = strcmp(path, "-") == 0 ? "stdin" : path;
 	r.replace = replace;
@@ -368,6 +374,7 @@ cmd_export(struct gw_store *st, const char *path)
 	if ((rc = cli_output_open(&o, path)) != 0)
 		return rc;
 	/* Written as it is made: a store of any size. */
+	o.st = st;
 	gw_buf_set_sink(&out, CLI_OUTPUT_FLUSH, cli_output_sink, &o);
 	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0 ||
 	    (rc = policy_file_export_config(txn, &out)) != 0 ||

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "gw_err.h"
+#include "gw_store.h"
 
 #define CHUNK 65536
 
@@ -210,6 +211,9 @@ cli_output_sink(void *arg, const unsigned char *p, size_t n)
 		return gw_err_set(GW_ERR_IO, "%s: %s",
 				  o->tmp ? o->tmp : "stdout", strerror(errno));
 	o->bytes += n;
+	/* What was read to make these bytes need not stay resident. */
+	if (o->st != NULL)
+		gw_store_trim(o->st);
 	return 0;
 }
 

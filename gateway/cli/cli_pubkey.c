@@ -298,6 +298,7 @@ import_once(struct gw_store *st, struct import_run *r)
 						chunk.len, r->src, first,
 						import_outcome, r)) != 0)
 			goto out;
+		gw_store_trim(st);
 	}
 	if (rc < 0)
 		goto out;
@@ -385,7 +386,7 @@ out:
 
 /* Export: written to the file as it is made (cli_output). */
 static int
-cmd_export(struct gw_txn *txn, const char *path)
+cmd_export(struct gw_store *st, struct gw_txn *txn, const char *path)
 {
 	struct cli_output o;
 	struct gw_buf buf;
@@ -395,6 +396,7 @@ cmd_export(struct gw_txn *txn, const char *path)
 	gw_buf_init(&buf, KEYSTORE_EXPORT_MAX);
 	if ((rc = cli_output_open(&o, path)) != 0)
 		return rc;
+	o.st = st;
 	gw_buf_set_sink(&buf, CLI_OUTPUT_FLUSH, cli_output_sink, &o);
 	if ((rc = keystore_export(txn, &buf)) == 0 &&
 	    (rc = gw_buf_flush(&buf)) == 0)
@@ -508,7 +510,7 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 		printf("%-*s %s\n", W, "SHA-256 fingerprint:",
 		       cert_info_fingerprint(x, fp));
 	} else if (strcmp(cmd, "export") == 0) {
-		if ((rc = cmd_export(txn, pos[0])) != 0)
+		if ((rc = cmd_export(st, txn, pos[0])) != 0)
 			goto fail;
 	}
 	goto out;

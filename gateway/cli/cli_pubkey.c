@@ -260,12 +260,6 @@ import_replay(struct import_run *r, int kind, FILE *fp)
 	}
 }
 
-static int
-is_name_line(const char *line, size_t len)
-{
-	return keystore_entry_starts(line, len);
-}
-
 /* One run of the import over the whole file, one transaction. */
 static int
 import_once(struct gw_store *st, struct import_run *r)
@@ -291,7 +285,8 @@ import_once(struct gw_store *st, struct import_run *r)
 	for (;;) {
 		gw_buf_reset(&chunk);
 		if ((rc = textstream_chunk(&ts, &chunk, TEXTSTREAM_CHUNK,
-					   is_name_line, NULL, &first)) <= 0)
+					   keystore_entry_starts, NULL,
+					   &first)) <= 0)
 			break;
 		if ((rc = keystore_stream_chunk(r->ks, txn,
 						(const char *)chunk.data,

@@ -1238,7 +1238,7 @@ with_header(struct gw_buf *b, const char *header)
 	struct gw_buf t;
 	int rc;
 
-	gw_buf_init(&t, b->max + 64);
+	gw_buf_init(&t, b->max);
 	if ((rc = gw_buf_adds(&t, header)) != 0 ||
 	    (rc = gw_buf_adds(&t, "\n")) != 0 ||
 	    (rc = gw_buf_add(&t, b->data, b->len)) != 0) {
@@ -1446,7 +1446,8 @@ policy_file_import_stream(struct gw_txn *txn, struct textstream *ts,
 	c.fn = fn;
 	c.arg = arg;
 	strset_init(&c.ids);
-	gw_buf_init(&c.buf, TEXTSTREAM_CHUNK_MAX + 64);
+	/* A chunk, and the header line a later one is given. */
+	gw_buf_init(&c.buf, TEXTSTREAM_CHUNK_MAX + TEXTFMT_LINE_MAX + 2);
 	if ((rc = import_new(src, &c.small)) != 0)
 		goto out;
 	c.small->config = 1;

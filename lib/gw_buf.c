@@ -23,6 +23,32 @@ gw_buf_init(struct gw_buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->sink = NULL;
+	b->sink_arg = NULL;
+	b->sink_at = 0;
+}
+
+void
+gw_buf_set_sink(struct gw_buf *b, size_t at,
+		int (*fn)(void *arg, const unsigned char *p, size_t n),
+		void *arg)
+{
+	b->sink = fn;
+	b->sink_arg = arg;
+	b->sink_at = at;
+}
+
+int
+gw_buf_flush(struct gw_buf *b)
+{
+	int rc;
+
+	if (b->sink == NULL || b->len == 0)
+		return 0;
+	if ((rc = b->sink(b->sink_arg, b->data, b->len)) != 0)
+		return rc;
+	gw_buf_reset(b);
+	return 0;
 }
 
 void
@@ -66,7 +92,11 @@ gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p)
 {
 	size_t need, ncap;
 	unsigned char *nd;
+	int rc;
 
+	if (b->sink != NULL && b->len > 0 && b->len + n > b->sink_at &&
+	    (rc = gw_buf_flush(b)) != 0)
+		return rc;
 	if (n > b->max || b->len > b->max - n)
 		return gw_err_set(GW_ERR_LIMIT,
 				  "more than %zu bytes (a configured ceiling)",

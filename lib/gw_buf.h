@@ -22,6 +22,10 @@ struct gw_buf {
 	size_t len;
 	size_t cap;
 	size_t max;
+	/* gw_buf_set_sink(): where full buffers go (NULL: nowhere). */
+	int (*sink)(void *arg, const unsigned char *p, size_t n);
+	void *sink_arg;
+	size_t sink_at;
 };
 
 void gw_buf_init(struct gw_buf *b, size_t max);
@@ -37,6 +41,18 @@ int gw_buf_add(struct gw_buf *b, const void *p, size_t n);
 int gw_buf_adds(struct gw_buf *b, const char *s);
 int gw_buf_addf(struct gw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * An output buffer that never holds a whole output (exports of large
+ * stores): once an append would take it past at bytes, what it holds
+ * goes to fn first (which returns 0 or a GW_ERR_*) and it starts
+ * empty again; max still bounds one append.  gw_buf_flush() hands fn
+ * the rest.  For buffers that are only appended to.
+ */
+void gw_buf_set_sink(struct gw_buf *b, size_t at,
+		     int (*fn)(void *arg, const unsigned char *p, size_t n),
+		     void *arg);
+int gw_buf_flush(struct gw_buf *b);
+
 /* Moves the data out (caller frees with free()); b is left empty. */
 unsigned char *gw_buf_steal(struct gw_buf *b, size_t *len);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct gw_store {
 	MDB_env *env;
 	MDB_dbi dbi[NDB];
 	size_t map_size;
+	unsigned ntxn;	      /* transactions of this process open */
 	char *path;	      /* dir/store */
 	char *file;	      /* dir/store/data.mdb */
 	const char *map;      /* LMDB's map: [map, map + map_len) */
@@ -70,9 +72,9 @@ store_err(int rc, const char *op)
 		return GW_ERR_EXISTS;
 	case MDB_MAP_FULL:
 		return gw_err_set(GW_ERR_STORE_FULL,
-				  "%s: the store is full (raise store_map_size "
-				  "in smimegw.conf)",
-				  op);
+				  "%s: the store's map is full (it grows "
+				  "before the next change, up to %llu bytes)",
+				  op, (unsigned long long)GW_STORE_MAP_MAX);
 	case MDB_READERS_FULL:
 	case EAGAIN:
 	case EBUSY:
@@ -662,6 +664,112 @@ gw_store_path(const struct gw_store *st)
 	return st->path;
 }
 
+/* The bytes of the map in use (the highest page written, plus one). */
+static int
+map_used(struct gw_store *st, size_t *used)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	int rc;
+
+	if ((rc = store_err(mdb_env_info(st->env, &info), "the store")) != 0 ||
+	    (rc = store_err(mdb_env_stat(st->env, &ms), "the store")) != 0)
+		return rc;
+	*used = ((size_t)info.me_last_pgno + 1) * ms.ms_psize;
+	return 0;
+}
+
+/* Sets the map size (0: adopt the size another process set).  LMDB's
+ * rule: no transaction of this process may be open; the map moves, so
+ * the fault guard follows it. */
+static int
+map_resize(struct gw_store *st, size_t size)
+{
+	MDB_envinfo info;
+	int rc;
+
+	if (st->ntxn > 0)
+		return gw_err_set(GW_ERR_INTERNAL,
+				  "store %s: the map cannot grow while a "
+				  "transaction is open",
+				  st->file);
+	guard_clear(st);
+	rc = store_err(LMDB(mdb_env_set_mapsize(st->env, size)),
+		       "growing the store's map");
+	if (rc == 0 && mdb_env_info(st->env, &info) == 0)
+		st->map_size = info.me_mapsize;
+	map_find(st);
+	guard_set(st);
+	return rc;
+}
+
+int
+gw_store_reserve(struct gw_store *st, size_t extra)
+{
+	size_t used = 0, want, size;
+	int rc;
+
+	if ((rc = map_used(st, &used)) != 0)
+		return rc;
+	if (extra > GW_STORE_MAP_MAX - used)
+		return gw_err_set(GW_ERR_STORE_FULL,
+				  "store %s: %zu more bytes would pass the "
+				  "largest map (%zu bytes)",
+				  st->file, extra, (size_t)GW_STORE_MAP_MAX);
+	want = used + extra;
+	if (want <= st->map_size)
+		return 0;
+	for (size = st->map_size; size < want; size *= 2)
+		if (size >= GW_STORE_MAP_MAX / 2) {
+			size = GW_STORE_MAP_MAX;
+			break;
+		}
+	return map_resize(st, size);
+}
+
+int
+gw_store_grow(struct gw_store *st)
+{
+	if (st->map_size >= GW_STORE_MAP_MAX)
+		return gw_err_set(GW_ERR_STORE_FULL,
+				  "store %s: the map is at its largest (%zu "
+				  "bytes)",
+				  st->file, (size_t)GW_STORE_MAP_MAX);
+	return map_resize(st, st->map_size >= GW_STORE_MAP_MAX / 2
+				  ? GW_STORE_MAP_MAX
+				  : st->map_size * 2);
+}
+
+void
+gw_store_trim(struct gw_store *st)
+{
+	if (st->map != NULL && st->map_len > 0)
+		(void)madvise((void *)st->map, st->map_len, MADV_DONTNEED);
+}
+
+size_t
+gw_store_map_size(const struct gw_store *st)
+{
+	return st->map_size;
+}
+
+/* Before a write transaction: room for what one change may write
+ * (GW_STORE_HEADROOM, or an eighth of the map), else the map grows. */
+static int
+headroom(struct gw_store *st)
+{
+	size_t used = 0, room;
+	int rc;
+
+	if (st->ntxn > 0 || (rc = map_used(st, &used)) != 0)
+		return 0;
+	room = st->map_size / 8 > GW_STORE_HEADROOM ? st->map_size / 8
+						     : GW_STORE_HEADROOM;
+	if (used + room <= st->map_size || st->map_size >= GW_STORE_MAP_MAX)
+		return 0;
+	return gw_store_reserve(st, room);
+}
+
 int
 gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg)
 {
@@ -716,18 +824,28 @@ gw_txn_begin(struct gw_store *st, int mode, struct gw_txn **out)
 	int rc;
 
 	*out = NULL;
+	/* The store's map grows; the journal's keeps journal_map_size (a
+	 * full journal defers mail: smimegwd(8)). */
+	if (mode == GW_TXN_WRITE && st->db_lo != NDB_STORE &&
+	    (rc = headroom(st)) != 0)
+		return rc;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return GW_ERR_NOMEM;
 	t->st = st;
 	t->write = mode == GW_TXN_WRITE || mode == GW_TXN_WRITE_NOSYNC;
 	t->nosync = mode == GW_TXN_WRITE_NOSYNC;
-	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL,
-					       t->write ? 0 : MDB_RDONLY,
-					       &t->txn)),
-			    "beginning a transaction")) != 0) {
+	rc = LMDB(mdb_txn_begin(st->env, NULL, t->write ? 0 : MDB_RDONLY,
+				&t->txn));
+	/* Another process grew the map past ours: adopt its size. */
+	if (rc == MDB_MAP_RESIZED && st->ntxn == 0 &&
+	    (rc = map_resize(st, 0)) == 0)
+		rc = LMDB(mdb_txn_begin(st->env, NULL,
+					t->write ? 0 : MDB_RDONLY, &t->txn));
+	if ((rc = store_err(rc, "beginning a transaction")) != 0) {
 		free(t);
 		return rc;
 	}
+	st->ntxn++;
 	/* After the snapshot is taken: every page it uses is written. */
 	if ((rc = file_size(st, &t->file_size)) != 0) {
 		gw_txn_abort(t);
@@ -752,6 +870,7 @@ gw_txn_commit(struct gw_txn *t)
 	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
 	if (t->nosync)
 		(void)mdb_env_set_flags(t->st->env, MDB_NOSYNC, 0);
+	t->st->ntxn--;
 	if (rc == 0 && t->chain)
 		walked_update(t->st);
 	free(t);
@@ -766,6 +885,7 @@ gw_txn_abort(struct gw_txn *t)
 	guard_enter();
 	mdb_txn_abort(t->txn);
 	guard_leave(0);
+	t->st->ntxn--;
 	free(t);
 }
 
@@ -793,14 +913,20 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	size_t i = 0;
+	unsigned mflags;
 	int rc;
 
 	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
-	return store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
-				      (flags & GW_PUT_NOOVERWRITE)
-					  ? MDB_NOOVERWRITE
-					  : 0)),
+	mflags = (flags & GW_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0;
+	if (flags & GW_PUT_APPEND) {
+		rc = LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
+				  mflags | MDB_APPEND));
+		/* MDB_KEYEXIST: not after the last key; put it as usual. */
+		if (rc != MDB_KEYEXIST)
+			return store_err(rc, db);
+	}
+	return store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v, mflags)),
 			 db);
 }
 

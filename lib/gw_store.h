@@ -10,7 +10,7 @@
  * that asks for it (GW_STORE_CREATE).
  *
  * LMDB return codes are mapped in one place: MDB_MAP_FULL ->
- * GW_ERR_STORE_FULL, MDB_READERS_FULL / EAGAIN / EBUSY ->
+ * GW_ERR_STORE_FULL (see gw_store_grow()), MDB_READERS_FULL / EAGAIN / EBUSY ->
  * GW_ERR_STORE_BUSY (temporary), MDB_NOTFOUND -> GW_ERR_NOT_FOUND,
  * MDB_KEYEXIST -> GW_ERR_EXISTS, anything else -> GW_ERR_STORE.
  * Pointers returned by gw_txn_get() are valid until the transaction
@@ -90,6 +90,37 @@ int gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 /* gw_store_open_ex() with GW_STORE_CREATE: for admin tools and tests. */
 int gw_store_open(const char *dir, size_t map_size, struct gw_store **out);
 void gw_store_close(struct gw_store *st);
+/*
+ * The map.  map_size (store_map_size) is the size the map starts with;
+ * it grows as needed, never past GW_STORE_MAP_MAX: a write transaction
+ * begins only with GW_STORE_HEADROOM bytes (or an eighth of the map)
+ * free, else the map doubles first; a process whose map another grew
+ * adopts the new size at its next transaction.  LMDB allows the map to
+ * change only while no transaction of the process is open: these
+ * functions refuse (GW_ERR_INTERNAL) otherwise.  The map is address
+ * space: data.mdb grows only with what is written.
+ *
+ * gw_store_reserve() makes room for extra more bytes before a large
+ * change (an import); gw_store_grow() doubles the map after a change
+ * failed with GW_ERR_STORE_FULL (MDB_MAP_FULL ends LMDB's transaction:
+ * the caller aborts it, grows and runs the change again).  Both are
+ * GW_ERR_STORE_FULL at the ceiling.
+ */
+#define GW_STORE_MAP_MAX ((size_t)1 << 40)	  /* 1 TiB */
+#define GW_STORE_HEADROOM ((size_t)4 << 20)
+int gw_store_reserve(struct gw_store *st, size_t extra);
+int gw_store_grow(struct gw_store *st);
+size_t gw_store_map_size(const struct gw_store *st);
+
+/*
+ * Lets go of the pages of data.mdb this process has read (they stay in
+ * the page cache; the next read maps them again): a long export or
+ * import, which reads each page once, does not keep the whole file in
+ * its resident set.  Safe while transactions are open (the map is
+ * read-only and shared).
+ */
+void gw_store_trim(struct gw_store *st);
+
 /* 1 when this open made a new store (see GW_STORE_CREATE), else 0. */
 int gw_store_created(const struct gw_store *st);
 /* The store folder, "dir/store". */
@@ -127,6 +158,10 @@ void gw_txn_abort(struct gw_txn *txn);
 int gw_txn_get(struct gw_txn *txn, const char *db, const void *key,
 	       size_t klen, const void **val, size_t *vlen);
 #define GW_PUT_NOOVERWRITE 0x1
+/* A hint that the key likely sorts after every key of db (a sorted
+ * import): then it goes in with MDB_APPEND, which fills pages instead
+ * of splitting them in half; any other key is put as usual. */
+#define GW_PUT_APPEND 0x2
 int gw_txn_put(struct gw_txn *txn, const char *db, const void *key,
 	       size_t klen, const void *val, size_t vlen, unsigned flags);
 int gw_txn_del(struct gw_txn *txn, const char *db, const void *key,

@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -109,6 +110,34 @@ int cli_file_write(const char *path, const struct gw_buf *b);
  * path" on stdout (noun singular; an 's' for N other than 1). */
 int cli_file_export(const char *path, const struct gw_buf *b, size_t n,
 		    const char *noun);
+
+/*
+ * Large files, never whole in memory (issue 10).
+ *
+ * cli_input_open(): an import's input as a stream that can be read
+ * again from the start (an import runs again after the store's map
+ * grew): the file path, or for '-' (or NULL) standard input copied
+ * first to an unlinked temporary file; *size its size.  An empty input
+ * is GW_ERR_PARSE, as for cli_file_read().
+ *
+ * struct cli_output: an export written as it is made: to a temporary
+ * file next to path, flushed, synced and renamed over path by
+ * cli_output_close(ok) (removed when !ok), or to stdout for '-'.
+ * cli_output_sink() is the gw_buf_set_sink() function that writes.
+ */
+int cli_input_open(const char *path, FILE **fp, unsigned long long *size);
+
+struct cli_output {
+	struct gw_store *st;	/* when set: trimmed at each write */
+	const char *path;
+	char *tmp;
+	FILE *fp;
+	unsigned long long bytes;
+};
+#define CLI_OUTPUT_FLUSH ((size_t)1 << 20)
+int cli_output_open(struct cli_output *o, const char *path);
+int cli_output_sink(void *arg, const unsigned char *p, size_t n);
+int cli_output_close(struct cli_output *o, int ok);
 
 /* The latched error detail as the command line shows it: a field the
  * libraries named becomes its option ("--cert: ..."); buf holds it when

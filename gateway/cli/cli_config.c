@@ -3,6 +3,7 @@
  * show) and the policy objects of the store as one text file (export,
  * import).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "policy_file.h"
 #include "policy_route.h"
 #include "profile.h"
+#include "textstream.h"
 
 static const char config_usage_text[] =
     "usage: smimegw config COMMAND ...\n"
@@ -101,6 +103,51 @@ report_conflicts(const struct policy_file_import *imp, const char *what)
 	}
 }
 
+/* An object's outcome line on out, and its warning on err. */
+static void
+report_item(const struct policy_file_item *it, const char *what, FILE *out,
+	    FILE *err)
+{
+	if (it->warning[0] != '\0')
+		fprintf(err, "smimegw %s: warning: %s '%s': %s\n", what,
+			policy_file_kind_name(it->kind), it->name, it->warning);
+	if (it->kind == POLICY_FILE_CA || it->kind == POLICY_FILE_HARVESTED)
+		fprintf(out, "%-10s %-8s %.16s %s (line %u)%s\n",
+			policy_file_outcome_name(it->outcome),
+			policy_file_kind_name(it->kind), it->name, it->subject,
+			it->line,
+			it->outcome != POLICY_FILE_DUPLICATE ? ""
+			: it->kind == POLICY_FILE_CA
+			    ? ": already trusted, skipped"
+			    : ": identical, skipped");
+	else
+		fprintf(out, "%-10s %-8s %s (line %u)%s\n",
+			policy_file_outcome_name(it->outcome),
+			policy_file_kind_name(it->kind), it->name, it->line,
+			it->outcome == POLICY_FILE_DUPLICATE
+			    ? ": identical, skipped"
+			    : "");
+}
+
+static void
+report_summary(const size_t cnt[POLICY_FILE_OUTCOMES])
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < POLICY_FILE_OUTCOMES; i++)
+		n += cnt[i];
+	printf("imported %zu object%s: %zu added, %zu replaced, %zu "
+	       "duplicate%s skipped",
+	       n, n == 1 ? "" : "s", cnt[POLICY_FILE_ADDED],
+	       cnt[POLICY_FILE_REPLACED], cnt[POLICY_FILE_DUPLICATE],
+	       cnt[POLICY_FILE_DUPLICATE] == 1 ? "" : "s");
+	if (cnt[POLICY_FILE_KEPT] > 0)
+		printf(", %zu identit%s of this gateway kept",
+		       cnt[POLICY_FILE_KEPT],
+		       cnt[POLICY_FILE_KEPT] == 1 ? "y" : "ies");
+	printf("\n");
+}
+
 /* Each object's outcome on stdout, and its warning on stderr. */
 static void
 report_outcomes(const struct policy_file_import *imp, const char *what)
@@ -113,39 +160,9 @@ report_outcomes(const struct policy_file_import *imp, const char *what)
 		if (policy_file_import_item(imp, i, &it) != 0)
 			continue;
 		cnt[it.outcome]++;
-		if (it.warning[0] != '\0')
-			fprintf(stderr, "smimegw %s: warning: %s '%s': %s\n",
-				what, policy_file_kind_name(it.kind), it.name,
-				it.warning);
-		if (it.kind == POLICY_FILE_CA ||
-		    it.kind == POLICY_FILE_HARVESTED)
-			printf("%-10s %-8s %.16s %s (line %u)%s\n",
-			       policy_file_outcome_name(it.outcome),
-			       policy_file_kind_name(it.kind), it.name,
-			       it.subject, it.line,
-			       it.outcome != POLICY_FILE_DUPLICATE ? ""
-			       : it.kind == POLICY_FILE_CA
-				   ? ": already trusted, skipped"
-				   : ": identical, skipped");
-		else
-			printf("%-10s %-8s %s (line %u)%s\n",
-			       policy_file_outcome_name(it.outcome),
-			       policy_file_kind_name(it.kind), it.name,
-			       it.line,
-			       it.outcome == POLICY_FILE_DUPLICATE
-				   ? ": identical, skipped"
-				   : "");
+		report_item(&it, what, stdout, stderr);
 	}
-	printf("imported %zu object%s: %zu added, %zu replaced, %zu "
-	       "duplicate%s skipped",
-	       n, n == 1 ? "" : "s", cnt[POLICY_FILE_ADDED],
-	       cnt[POLICY_FILE_REPLACED], cnt[POLICY_FILE_DUPLICATE],
-	       cnt[POLICY_FILE_DUPLICATE] == 1 ? "" : "s");
-	if (cnt[POLICY_FILE_KEPT] > 0)
-		printf(", %zu identit%s of this gateway kept",
-		       cnt[POLICY_FILE_KEPT],
-		       cnt[POLICY_FILE_KEPT] == 1 ? "y" : "ies");
-	printf("\n");
+	report_summary(cnt);
 }
 
 /* The names of the identities the import added, into ids. */
@@ -165,6 +182,154 @@ added_identities(const struct policy_file_import *imp, struct gw_buf *ids)
 	return 0;
 }
 
+/*
+ * The configuration, streamed (policy_file_import_stream()): bounded
+ * memory whatever the file's size, one write transaction.  The lines
+ * that report each object wait in temporary files until the commit
+ * (spool: 'O' stdout, 'E' a conflict; warn: the warnings); when the store's map runs
+ * out, the map grows and the import runs again from the start.
+ */
+struct config_run {
+	struct gw_store *st;
+	unsigned long n;
+	const char *what, *src;
+	int replace;
+	FILE *in, *spool, *warn;
+	struct gw_buf *ids;
+	size_t cnt[POLICY_FILE_OUTCOMES];
+	int failed;
+};
+
+static void
+config_outcome(void *arg, const struct policy_file_item *it)
+{
+	struct config_run *r = arg;
+
+	/* The pages read so far need not stay resident. */
+	if (++r->n % 1024 == 0)
+		gw_store_trim(r->st);
+	if (it->outcome == POLICY_FILE_CONFLICT) {
+		if (fprintf(r->spool,
+			    "Esmimegw %s: conflict: %s '%s' (line %u): a "
+			    "different %s is stored under this %s\n",
+			    r->what, policy_file_kind_name(it->kind), it->name,
+			    it->line,
+			    it->kind == POLICY_FILE_PUBKEY ? "certificate"
+			    : it->kind == POLICY_FILE_HARVESTED
+				? "provenance"
+				: "profile",
+			    it->kind == POLICY_FILE_HARVESTED ? "ID"
+							      : "name") < 0)
+			r->failed = 1;
+		return;
+	}
+	if (fputc('O', r->spool) == EOF)
+		r->failed = 1;
+	report_item(it, r->what, r->spool, r->warn);
+	if (r->ids != NULL && it->kind == POLICY_FILE_IDENTITY &&
+	    it->outcome == POLICY_FILE_ADDED &&
+	    gw_buf_add(r->ids, it->name, strlen(it->name) + 1) != 0) {
+		gw_err_clear(); /* only the key check after is lost */
+	}
+}
+
+/* The spooled lines of kind to fp (kind 0: every line, as written). */
+static void
+config_replay(FILE *spool, int kind, FILE *fp)
+{
+	char line[2048];
+	int at_start = 1, on = 0;
+
+	if (fflush(spool) != 0 || fseek(spool, 0, SEEK_SET) != 0)
+		return;
+	while (fgets(line, sizeof(line), spool) != NULL) {
+		/* A line longer than the buffer goes on in the next read. */
+		if (at_start)
+			on = kind == 0 || line[0] == kind;
+		if (on)
+			fputs(at_start && kind != 0 ? line + 1 : line, fp);
+		at_start = strchr(line, '\n') != NULL;
+	}
+}
+
+static void
+config_reset(struct config_run *r)
+{
+	if (r->spool != NULL)
+		fclose(r->spool);
+	if (r->warn != NULL)
+		fclose(r->warn);
+	r->spool = r->warn = NULL;
+	r->failed = 0;
+	memset(r->cnt, 0, sizeof(r->cnt));
+	if (r->ids != NULL)
+		gw_buf_reset(r->ids);
+}
+
+static int
+config_once(struct gw_store *st, struct config_run *r)
+{
+	struct textstream ts;
+	struct gw_txn *txn = NULL;
+	int rc;
+
+	textstream_init(&ts, r->in, r->src);
+	if ((r->spool = tmpfile()) == NULL || (r->warn = tmpfile()) == NULL)
+		return gw_err_set(GW_ERR_IO, "a temporary file: %s",
+				  strerror(errno));
+	if ((rc = gw_txn_begin(st, GW_TXN_WRITE, &txn)) != 0)
+		return rc;
+	rc = policy_file_import_stream(txn, &ts, r->src, r->replace,
+				       time(NULL), config_outcome, r, r->cnt);
+	if (rc == 0 && r->failed)
+		rc = gw_err_set(GW_ERR_IO, "cannot write a temporary file");
+	if (rc == GW_ERR_EXISTS)
+		config_replay(r->spool, 'E', stderr);
+	if (rc == 0)
+		rc = cli_txn_commit(&txn);
+	gw_txn_abort(txn);
+	return rc;
+}
+
+static int
+config_import(struct gw_store *st, const char *path, int replace,
+	      const char *what, struct gw_buf *added_ids)
+{
+	struct config_run r;
+	unsigned long long size = 0;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.st = st;
+	r.what = what;
+	r.src = strcmp(path, "-") == 0 ? "stdin" : path;
+	r.replace = replace;
+	r.ids = added_ids;
+	if ((rc = cli_input_open(path, &r.in, &size)) != 0)
+		return rc;
+	if ((rc = gw_store_reserve(st, (size_t)size * 2)) != 0)
+		goto out;
+	while ((rc = config_once(st, &r)) == GW_ERR_STORE_FULL) {
+		gw_err_clear();
+		config_reset(&r);
+		if ((rc = gw_store_grow(st)) != 0 ||
+		    fseek(r.in, 0, SEEK_SET) != 0) {
+			rc = rc ? rc : gw_err_set(GW_ERR_IO, "%s: %s", r.src,
+						 strerror(errno));
+			goto out;
+		}
+	}
+	if (rc == 0) {
+		config_replay(r.spool, 'O', stdout);
+		config_replay(r.warn, 0, stderr);
+		report_summary(r.cnt);
+	}
+out:
+	config_reset(&r);
+	fclose(r.in);
+	return rc;
+}
+
 int
 cli_policy_import(struct gw_store *st, const char *path, int config,
 		  int replace, const char *what, struct gw_buf *added_ids)
@@ -176,6 +341,8 @@ cli_policy_import(struct gw_store *st, const char *path, int config,
 	time_t now = time(NULL);
 	int rc;
 
+	if (config)
+		return config_import(st, path, replace, what, added_ids);
 	if ((rc = cli_file_read(path, POLICY_FILE_MAX, &in)) != 0)
 		goto out;
 	rc = config ? policy_file_parse_config((const char *)in.data, in.len,
@@ -204,73 +371,39 @@ out:
 /* ---- export ------------------------------------------------------------- */
 
 static int
-count_key(void *arg, const struct keystore_key *k)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
-static int
-count_ca(void *arg, const struct castore_ca *ca)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
-static int
-count_profile(void *arg, const struct profile *p)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
-static int
-count_identity(void *arg, const struct identity *id)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
-static int
-count_harvested(void *arg, const struct harvested_key *k)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
-static int
-count_alert(void *arg, const struct alert *a)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
-static int
 cmd_export(struct gw_store *st, const char *path)
 {
 	struct gw_txn *txn = NULL;
+	struct cli_output o;
 	struct gw_buf out;
 	size_t ni = 0, nk = 0, nc = 0, nh = 0, na = 0, np = 0, nr = 0;
 	struct gw_buf scratch;
-	int rc;
+	int rc, wr;
 
 	gw_buf_init(&out, POLICY_FILE_MAX);
 	gw_buf_init(&scratch, POLICY_FILE_MAX);
+	if ((rc = cli_output_open(&o, path)) != 0)
+		return rc;
+	/* Written as it is made: a store of any size. */
+	o.st = st;
+	gw_buf_set_sink(&out, CLI_OUTPUT_FLUSH, cli_output_sink, &o);
 	if ((rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0 ||
 	    (rc = policy_file_export_config(txn, &out)) != 0 ||
-	    (rc = identity_foreach(txn, count_identity, &ni)) != 0 ||
-	    (rc = keystore_foreach(txn, count_key, &nk)) != 0 ||
-	    (rc = castore_foreach(txn, count_ca, &nc)) != 0 ||
-	    (rc = harvested_foreach(txn, count_harvested, &nh)) != 0 ||
-	    (rc = alerts_foreach(txn, 0, count_alert, &na)) != 0 ||
-	    (rc = profile_foreach(txn, count_profile, &np)) != 0 ||
+	    (rc = gw_buf_flush(&out)) != 0 ||
+	    (rc = gw_txn_count(txn, GW_DB_IDENTITIES, &ni)) != 0 ||
+	    (rc = gw_txn_count(txn, GW_DB_PUBKEYS, &nk)) != 0 ||
+	    (rc = gw_txn_count(txn, GW_DB_CAS, &nc)) != 0 ||
+	    (rc = gw_txn_count(txn, GW_DB_HARVESTED, &nh)) != 0 ||
+	    (rc = gw_txn_count(txn, GW_DB_ALERTS, &na)) != 0 ||
+	    (rc = gw_txn_count(txn, GW_DB_PROFILES, &np)) != 0 ||
 	    (rc = policy_route_export(txn, &scratch, &nr)) != 0)
 		goto out;
+out:
 	gw_txn_abort(txn);
-	txn = NULL;
-	if ((rc = cli_file_write(path, &out)) != 0)
-		goto out;
-	if (strcmp(path, "-") != 0)
+	wr = cli_output_close(&o, rc == 0);
+	if (rc == 0)
+		rc = wr;
+	if (rc == 0 && strcmp(path, "-") != 0)
 		printf("exported %zu identit%s, %zu public key%s, %zu CA%s, "
 		       "%zu harvested key%s, %zu alert%s, %zu sending "
 		       "profile%s and %zu table entr%s to %s\n",
@@ -278,8 +411,6 @@ cmd_export(struct gw_store *st, const char *path)
 		       nc == 1 ? "" : "s", nh, nh == 1 ? "" : "s", na,
 		       na == 1 ? "" : "s", np, np == 1 ? "" : "s", nr,
 		       nr == 1 ? "y" : "ies", path);
-out:
-	gw_txn_abort(txn);
 	gw_buf_free(&scratch);
 	gw_buf_free(&out);
 	return rc;

@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "keystore.h"
 #include "lookup.h"
+#include "textstream.h"
 
 #define W 21 /* label width in "show" output */
 
@@ -186,13 +187,6 @@ show_key(const struct keystore_key *k)
 		       rep.r[i].detail);
 }
 
-static int
-count_one(void *arg, const struct keystore_key *k)
-{
-	(*(size_t *)arg)++;
-	return 0;
-}
-
 static const char *
 outcome_name(enum keystore_outcome o)
 {
@@ -211,64 +205,204 @@ outcome_name(enum keystore_outcome o)
 	return "pending";
 }
 
+/*
+ * Import: the file is read in chunks of whole entries and applied in
+ * one write transaction (keystore_stream_chunk()), so memory stays
+ * bounded whatever its size and the import is all or nothing.  Each
+ * entry's outcome line waits in a temporary file until the commit;
+ * conflicts are said on stderr when they refuse the import.  When the
+ * store's map runs out the transaction is aborted, the map grows and
+ * the import runs again from the start of the file.
+ */
+struct import_run {
+	const struct pubkey_args *a;
+	const char *what, *src;
+	FILE *in, *spool;
+	struct keystore_stream *ks;
+	int spool_err;
+};
+
+static void
+import_outcome(void *arg, const char *name, unsigned line,
+	       enum keystore_outcome oc)
+{
+	struct import_run *r = arg;
+
+	if ((oc == KEYSTORE_CONFLICT
+		 ? fprintf(r->spool,
+			   "E'%s' (line %u): a different certificate is "
+			   "stored under this name\n",
+			   name, line)
+		 : fprintf(r->spool, "O%-10s %s (line %u)%s\n",
+			   outcome_name(oc), name, line,
+			   oc == KEYSTORE_DUPLICATE
+			       ? ": same certificate already stored, skipped"
+			       : "")) < 0)
+		r->spool_err = 1;
+}
+
+/* The spooled lines of kind ('O' outcomes, 'E' conflicts) to fp. */
+static void
+import_replay(struct import_run *r, int kind, FILE *fp)
+{
+	char line[512];
+
+	if (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0)
+		return;
+	while (fgets(line, sizeof(line), r->spool) != NULL) {
+		if (line[0] != kind)
+			continue;
+		if (kind == 'E')
+			fprintf(fp, "smimegw %s: conflict: %s", r->what,
+				line + 1);
+		else
+			fputs(line + 1, fp);
+	}
+}
+
+/* One run of the import over the whole file, one transaction. */
+static int
+import_once(struct gw_store *st, struct import_run *r)
+{
+	struct textstream ts;
+	struct gw_txn *txn = NULL;
+	struct gw_buf chunk;
+	size_t conflicts;
+	unsigned first;
+	int rc;
+
+	gw_buf_init(&chunk, TEXTSTREAM_CHUNK_MAX);
+	textstream_init(&ts, r->in, r->src);
+	if ((rc = keystore_stream_new(r->a->allow_expired, r->a->replace,
+				      time(NULL), &r->ks)) != 0 ||
+	    (r->spool = tmpfile()) == NULL) {
+		rc = rc ? rc : gw_err_set(GW_ERR_IO, "a temporary file: %s",
+					 strerror(errno));
+		goto out;
+	}
+	if ((rc = gw_txn_begin(st, GW_TXN_WRITE, &txn)) != 0)
+		goto out;
+	for (;;) {
+		gw_buf_reset(&chunk);
+		if ((rc = textstream_chunk(&ts, &chunk, TEXTSTREAM_CHUNK,
+					   keystore_entry_starts, NULL,
+					   &first)) <= 0)
+			break;
+		if ((rc = keystore_stream_chunk(r->ks, txn,
+						(const char *)chunk.data,
+						chunk.len, r->src, first,
+						import_outcome, r)) != 0)
+			goto out;
+		gw_store_trim(st);
+	}
+	if (rc < 0)
+		goto out;
+	if (ts.no == 0) {
+		rc = gw_err_set(GW_ERR_PARSE, "%s: empty input", r->src);
+		goto out;
+	}
+	if (r->spool_err) {
+		rc = gw_err_set(GW_ERR_IO, "cannot write a temporary file");
+		goto out;
+	}
+	conflicts = keystore_stream_total(r->ks, KEYSTORE_CONFLICT);
+	if (conflicts > 0) {
+		import_replay(r, 'E', stderr);
+		rc = gw_err_set(GW_ERR_EXISTS,
+				"%zu name%s already stored with a different "
+				"certificate; nothing was imported "
+				"(--replace overwrites them)",
+				conflicts, conflicts == 1 ? " is" : "s are");
+		goto out;
+	}
+	rc = gw_txn_commit(txn);
+	txn = NULL;
+out:
+	gw_txn_abort(txn);
+	gw_buf_free(&chunk);
+	return rc;
+}
+
+static void
+import_reset(struct import_run *r)
+{
+	keystore_stream_free(r->ks);
+	r->ks = NULL;
+	if (r->spool != NULL)
+		fclose(r->spool);
+	r->spool = NULL;
+	r->spool_err = 0;
+}
+
 static int
 cmd_import(struct gw_store *st, const struct pubkey_args *a, const char *what)
 {
-	struct keystore_import *imp = NULL;
-	struct gw_txn *txn = NULL;
-	struct gw_buf in;
+	struct import_run r;
 	const char *path = a->cli.pos[0];
-	enum keystore_outcome oc;
-	size_t i, n, cnt[5] = {0};
+	unsigned long long size = 0;
+	size_t n, cnt[KEYSTORE_REPLACED + 1], i;
 	int rc;
 
-	memset(&in, 0, sizeof(in));
-	if ((rc = cli_file_read(path, KEYSTORE_EXPORT_MAX, &in)) != 0 ||
-	    (rc = keystore_import_parse((const char *)in.data, in.len,
-					strcmp(path, "-") ? path : "stdin",
-					a->allow_expired, time(NULL), &imp)) !=
-		0)
+	memset(&r, 0, sizeof(r));
+	r.a = a;
+	r.what = what;
+	r.src = strcmp(path, "-") ? path : "stdin";
+	if ((rc = cli_input_open(path, &r.in, &size)) != 0)
+		return rc;
+	/* Room for the records and their index entries, about the size of
+	 * the text; the map grows again should it not do. */
+	if ((rc = gw_store_reserve(st, (size_t)size * 2)) != 0)
 		goto out;
-	n = keystore_import_count(imp);
-	if ((rc = gw_txn_begin(st, GW_TXN_WRITE, &txn)) != 0)
-		goto out;
-	rc = keystore_import_apply(txn, imp, a->replace, time(NULL));
-	if (rc == GW_ERR_EXISTS) {
-		for (i = 0; i < n; i++)
-			if (keystore_import_outcome(imp, i) ==
-			    KEYSTORE_CONFLICT)
-				fprintf(stderr,
-					"smimegw %s: conflict: '%s' (line %u): "
-					"a different certificate is stored "
-					"under this name\n",
-					what, keystore_import_name(imp, i),
-					keystore_import_line(imp, i));
+	while ((rc = import_once(st, &r)) == GW_ERR_STORE_FULL) {
+		gw_err_clear();
+		import_reset(&r);
+		if ((rc = gw_store_grow(st)) != 0 ||
+		    fseek(r.in, 0, SEEK_SET) != 0) {
+			rc = rc ? rc : gw_err_set(GW_ERR_IO, "%s: %s", r.src,
+						 strerror(errno));
+			goto out;
+		}
 	}
 	if (rc != 0)
 		goto out;
-	rc = gw_txn_commit(txn);
-	txn = NULL;
-	if (rc != 0)
-		goto out;
-	for (i = 0; i < n; i++) {
-		oc = keystore_import_outcome(imp, i);
-		cnt[oc]++;
-		printf("%-10s %s (line %u)%s\n", outcome_name(oc),
-		       keystore_import_name(imp, i),
-		       keystore_import_line(imp, i),
-		       oc == KEYSTORE_DUPLICATE
-			   ? ": same certificate already stored, skipped"
-			   : "");
-	}
+	import_replay(&r, 'O', stdout);
+	for (i = 0, n = 0; i <= KEYSTORE_REPLACED; i++)
+		n += cnt[i] = keystore_stream_total(r.ks, i);
 	printf("imported %zu key%s: %zu added, %zu replaced, %zu "
 	       "duplicate%s skipped\n",
 	       n, n == 1 ? "" : "s", cnt[KEYSTORE_ADDED],
 	       cnt[KEYSTORE_REPLACED], cnt[KEYSTORE_DUPLICATE],
 	       cnt[KEYSTORE_DUPLICATE] == 1 ? "" : "s");
 out:
-	gw_txn_abort(txn);
-	keystore_import_free(imp);
-	gw_buf_free(&in);
+	import_reset(&r);
+	fclose(r.in);
+	return rc;
+}
+
+/* Export: written to the file as it is made (cli_output). */
+static int
+cmd_export(struct gw_store *st, struct gw_txn *txn, const char *path)
+{
+	struct cli_output o;
+	struct gw_buf buf;
+	size_t count = 0;
+	int rc, wr;
+
+	gw_buf_init(&buf, KEYSTORE_EXPORT_MAX);
+	if ((rc = cli_output_open(&o, path)) != 0)
+		return rc;
+	o.st = st;
+	gw_buf_set_sink(&buf, CLI_OUTPUT_FLUSH, cli_output_sink, &o);
+	if ((rc = keystore_export(txn, &buf)) == 0 &&
+	    (rc = gw_buf_flush(&buf)) == 0)
+		rc = gw_txn_count(txn, GW_DB_PUBKEYS, &count);
+	wr = cli_output_close(&o, rc == 0);
+	if (rc == 0)
+		rc = wr;
+	if (rc == 0 && strcmp(path, "-") != 0)
+		printf("exported %zu public key%s to %s\n", count,
+		       count == 1 ? "" : "s", path);
+	gw_buf_free(&buf);
 	return rc;
 }
 
@@ -371,13 +505,7 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 		printf("%-*s %s\n", W, "SHA-256 fingerprint:",
 		       cert_info_fingerprint(x, fp));
 	} else if (strcmp(cmd, "export") == 0) {
-		if ((rc = keystore_export(txn, &buf)) != 0 ||
-		    (rc = keystore_foreach(txn, count_one, &count)) != 0)
-			goto fail;
-		gw_txn_abort(txn);
-		txn = NULL;
-		if ((rc = cli_file_export(pos[0], &buf, count,
-					  "public key")) != 0)
+		if ((rc = cmd_export(st, txn, pos[0])) != 0)
 			goto fail;
 	}
 	goto out;

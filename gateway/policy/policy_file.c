@@ -21,7 +21,9 @@
 #include "policy_backup.h"
 #include "policy_route.h"
 #include "profile.h"
+#include "strset.h"
 #include "textfmt.h"
+#include "textstream.h"
 
 #define SHOWN 64 /* bytes of input quoted in errors */
 /* Texts read here: quoted input keeps UTF-8. */
@@ -1183,4 +1185,354 @@ policy_file_outcome_name(enum policy_file_outcome o)
 		break;
 	}
 	return "pending";
+}
+
+/* ---- the configuration, streamed ---------------------------------------- */
+
+struct cstream {
+	struct gw_txn *txn;
+	struct textstream *ts;
+	const char *src;
+	int replace;
+	time_t now;
+	policy_file_outcome_fn fn;
+	void *arg;
+	struct policy_file_import *small; /* identities, CAs, alerts,
+					   * profiles: parsed whole */
+	struct keystore_stream *ks;
+	struct strset ids;		  /* harvested IDs so far */
+	struct gw_buf buf;
+	size_t hconf;
+	size_t count[POLICY_FILE_OUTCOMES];
+	enum policy_file_kind kind;	  /* for key_outcome() */
+};
+
+static int
+section_line(const char *line, size_t len)
+{
+	return len >= 8 && memcmp(line, "smimegw-", 8) == 0;
+}
+
+static int
+harvested_starts(const char *line, size_t len)
+{
+	return len >= 3 && memcmp(line, "id:", 3) == 0;
+}
+
+static void
+emit(struct cstream *c, const struct policy_file_item *it)
+{
+	c->count[it->outcome]++;
+	if (c->fn != NULL)
+		c->fn(c->arg, it);
+}
+
+static void
+key_outcome(void *arg, const char *name, unsigned line,
+	    enum keystore_outcome o)
+{
+	struct policy_file_item it;
+
+	memset(&it, 0, sizeof(it));
+	it.kind = POLICY_FILE_PUBKEY;
+	it.name = name;
+	it.subject = "";
+	it.warning = "";
+	it.line = line;
+	it.outcome = from_keystore(o);
+	emit(arg, &it);
+}
+
+/* The header line and the comments before the first section. */
+static int
+stream_preamble(struct cstream *c)
+{
+	struct textfmt_lines it;
+	const char *line;
+	char shown[SHOWN];
+	unsigned first;
+	size_t n;
+	int r;
+
+	gw_buf_reset(&c->buf);
+	/* The header itself may look like a section ("smimegw-"). */
+	if ((r = textstream_peek(c->ts, &line, &n)) < 0)
+		return r;
+	if (r == 1) {
+		if ((r = gw_buf_add(&c->buf, line, n)) != 0)
+			return r;
+		textstream_take(c->ts);
+	}
+	if ((r = textstream_chunk(c->ts, &c->buf, SIZE_MAX, NULL,
+				  section_line, &first)) < 0)
+		return r;
+	textfmt_lines_init(&it, (const char *)c->buf.data, c->buf.len, c->src,
+			   1, TEXT_FLAGS);
+	if ((r = textfmt_check_header(&it, POLICY_CONFIG_HEADER,
+				      "a smimegw configuration export",
+				      48)) != 0)
+		return r;
+	while ((r = textfmt_next_line(&it, &line, &n)) == 1) {
+		if (textfmt_is_comment(line, n))
+			continue;
+		escape(shown, sizeof(shown), line, n);
+		return gw_err_set(GW_ERR_PARSE,
+				  "%s:%u: unexpected line '%s' (expected a "
+				  "section header: %s)",
+				  c->src, it.no, shown, known_sections());
+	}
+	return r;
+}
+
+/* A later chunk of a streamed section as a text of its own: the
+ * section's header line, numbered as the line before the chunk. */
+static int
+with_header(struct gw_buf *b, const char *header)
+{
+	struct gw_buf t;
+	int rc;
+
+	gw_buf_init(&t, b->max);
+	if ((rc = gw_buf_adds(&t, header)) != 0 ||
+	    (rc = gw_buf_adds(&t, "\n")) != 0 ||
+	    (rc = gw_buf_add(&t, b->data, b->len)) != 0) {
+		gw_buf_free(&t);
+		return rc;
+	}
+	gw_buf_free(b);
+	*b = t;
+	return 0;
+}
+
+/* The section's header line (next in ts) into c->buf, then the rest of
+ * its first chunk; *first is the header's line. */
+static int
+first_chunk(struct cstream *c, size_t want, textstream_line_fn starts,
+	    unsigned *first)
+{
+	const char *line;
+	unsigned f;
+	size_t n;
+	int r;
+
+	gw_buf_reset(&c->buf);
+	if ((r = textstream_peek(c->ts, &line, &n)) <= 0)
+		return r < 0 ? r : GW_ERR_INTERNAL;
+	*first = c->ts->no + 1;
+	if ((r = gw_buf_add(&c->buf, line, n)) != 0)
+		return r;
+	textstream_take(c->ts);
+	r = textstream_chunk(c->ts, &c->buf, want, starts, section_line, &f);
+	return r < 0 ? r : 0;
+}
+
+static int
+stream_pubkeys(struct cstream *c)
+{
+	unsigned first;
+	int r;
+
+	if ((r = keystore_stream_new(0, c->replace, c->now, &c->ks)) != 0 ||
+	    (r = first_chunk(c, TEXTSTREAM_CHUNK, keystore_entry_starts,
+			     &first)) != 0)
+		return r;
+	for (;;) {
+		if ((r = keystore_stream_chunk(c->ks, c->txn,
+					       (const char *)c->buf.data,
+					       c->buf.len, c->src, first,
+					       key_outcome, c)) != 0)
+			return r;
+		gw_buf_reset(&c->buf);
+		if ((r = textstream_chunk(c->ts, &c->buf, TEXTSTREAM_CHUNK,
+					  keystore_entry_starts, section_line,
+					  &first)) <= 0)
+			return r;
+	}
+}
+
+static int
+harvested_chunk(struct cstream *c, unsigned first)
+{
+	struct policy_backup *bk;
+	struct policy_file_item it;
+	unsigned seen;
+	size_t i, n, conf = 0;
+	int r;
+
+	if ((bk = policy_backup_new()) == NULL)
+		return GW_ERR_NOMEM;
+	if ((r = policy_backup_parse(bk, POLICY_BACKUP_HARVESTED,
+				     (const char *)c->buf.data, c->buf.len,
+				     c->src, first)) != 0)
+		goto out;
+	n = policy_backup_count(bk);
+	for (i = 0; i < n; i++) {
+		if ((r = policy_backup_item(bk, i, &it)) != 0)
+			goto out;
+		if ((r = strset_add(&c->ids, it.name, strlen(it.name), it.line,
+				    &seen)) < 0)
+			goto out;
+		if (r == 1) {
+			r = gw_err_set(GW_ERR_PARSE,
+				       "%s:%u: harvested key %s already given "
+				       "at line %u",
+				       c->src, it.line, it.name, seen);
+			goto out;
+		}
+	}
+	if ((r = policy_backup_classify(c->txn, bk, &conf)) != 0 ||
+	    (r = policy_backup_apply_rest(c->txn, bk, c->replace)) != 0)
+		goto out;
+	c->hconf += conf;
+	for (i = 0; i < n; i++)
+		if (policy_backup_item(bk, i, &it) == 0)
+			emit(c, &it);
+out:
+	policy_backup_free(bk);
+	return r;
+}
+
+static int
+stream_harvested(struct cstream *c)
+{
+	unsigned first;
+	int r;
+
+	if ((r = first_chunk(c, TEXTSTREAM_CHUNK, harvested_starts,
+			     &first)) != 0)
+		return r;
+	for (;;) {
+		if ((r = harvested_chunk(c, first)) != 0)
+			return r;
+		gw_buf_reset(&c->buf);
+		if ((r = textstream_chunk(c->ts, &c->buf, TEXTSTREAM_CHUNK,
+					  harvested_starts, section_line,
+					  &first)) <= 0)
+			return r;
+		if ((r = with_header(&c->buf, POLICY_HARVESTED_HEADER)) != 0)
+			return r;
+		first--;
+	}
+}
+
+/* A small section, whole, into c->small. */
+static int
+stream_small(struct cstream *c, int sec)
+{
+	struct span sp;
+	unsigned first;
+	int r;
+
+	if ((r = first_chunk(c, SIZE_MAX, NULL, &first)) != 0)
+		return r;
+	sp.start = 0;
+	sp.end = c->buf.len;
+	sp.first = first;
+	return parse_section(c->small, sec, (const char *)c->buf.data, &sp,
+			     c->now);
+}
+
+static int
+stream_sections(struct cstream *c)
+{
+	unsigned seen[SEC_COUNT];
+	const char *line;
+	size_t n;
+	int r, sec = 0;
+
+	memset(seen, 0, sizeof(seen));
+	while ((r = textstream_peek(c->ts, &line, &n)) == 1) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+				 line[n - 1] == ' ' || line[n - 1] == '\t'))
+			n--;
+		if ((r = section_of(c->src, c->ts->no + 1, line, n, &sec)) != 0)
+			return r;
+		if (seen[sec] != 0)
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: section '%s' given twice "
+					  "(first at line %u)",
+					  c->src, c->ts->no + 1,
+					  sec_headers[sec], seen[sec]);
+		seen[sec] = c->ts->no + 1;
+		r = sec == SEC_PUBKEYS	   ? stream_pubkeys(c)
+		    : sec == SEC_HARVESTED ? stream_harvested(c)
+					   : stream_small(c, sec);
+		if (r != 0)
+			return r;
+	}
+	return r;
+}
+
+/* The small sections' objects, counted and handed on. */
+static void
+emit_small(struct cstream *c, size_t *kconf, size_t *hconf, size_t *pconf)
+{
+	struct policy_file_item it;
+	size_t i, n = policy_file_import_count(c->small);
+
+	for (i = 0; i < n; i++) {
+		if (policy_file_import_item(c->small, i, &it) != 0)
+			continue;
+		if (it.outcome == POLICY_FILE_CONFLICT)
+			*(it.kind == POLICY_FILE_PROFILE ? pconf
+			  : it.kind == POLICY_FILE_HARVESTED ? hconf
+							     : kconf) += 1;
+		emit(c, &it);
+	}
+}
+
+int
+policy_file_import_stream(struct gw_txn *txn, struct textstream *ts,
+			  const char *src, int replace, time_t now,
+			  policy_file_outcome_fn fn, void *arg,
+			  size_t counts[POLICY_FILE_OUTCOMES])
+{
+	struct cstream c;
+	size_t kconf = 0, hconf = 0, pconf = 0, i;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.txn = txn;
+	c.ts = ts;
+	c.src = src;
+	c.replace = replace;
+	c.now = now ? now : time(NULL);
+	c.fn = fn;
+	c.arg = arg;
+	strset_init(&c.ids);
+	/* A chunk, and the header line a later one is given. */
+	gw_buf_init(&c.buf, TEXTSTREAM_CHUNK_MAX + TEXTFMT_LINE_MAX + 2);
+	if ((rc = import_new(src, &c.small)) != 0)
+		goto out;
+	c.small->config = 1;
+	if ((c.small->bk = policy_backup_new()) == NULL) {
+		rc = GW_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = stream_preamble(&c)) != 0 ||
+	    (rc = stream_sections(&c)) != 0)
+		goto out;
+	/* Identities, CAs, alerts and profiles, as policy_file_apply()
+	 * does them; its conflicts are counted with the streamed ones. */
+	rc = policy_file_apply(txn, c.small, replace, c.now);
+	if (rc != 0 && rc != GW_ERR_EXISTS)
+		goto out;
+	gw_err_clear();
+	emit_small(&c, &kconf, &hconf, &pconf);
+	if (c.ks != NULL)
+		kconf += keystore_stream_total(c.ks, KEYSTORE_CONFLICT);
+	hconf += c.hconf;
+	if (!replace && kconf + hconf + pconf > 0) {
+		rc = conflict_error(kconf, hconf, pconf);
+		goto out;
+	}
+	rc = 0;
+	for (i = 0; i < POLICY_FILE_OUTCOMES; i++)
+		counts[i] = c.count[i];
+out:
+	keystore_stream_free(c.ks);
+	policy_file_import_free(c.small);
+	strset_free(&c.ids);
+	gw_buf_free(&c.buf);
+	return rc;
 }

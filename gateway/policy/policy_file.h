@@ -157,6 +157,28 @@ size_t policy_file_import_count(const struct policy_file_import *imp);
 int policy_file_import_item(const struct policy_file_import *imp, size_t i,
 			    struct policy_file_item *item);
 
+/*
+ * A configuration file of any size (issue 10), read from ts in bounded
+ * pieces and applied in the caller's write transaction as
+ * policy_file_parse_config() and policy_file_apply() together do: the
+ * public keys and harvested keys in chunks of whole entries, each
+ * parsed, checked and written before the next is read (a name or ID
+ * given twice in the file is still an error); the other sections,
+ * which are small, whole (each at most TEXTSTREAM_CHUNK_MAX bytes) and
+ * applied at the end.  fn (may be NULL) gets each object as it is
+ * done (a conflict without replace as POLICY_FILE_CONFLICT); counts
+ * gets how many had each outcome.  Any error, conflicts without replace
+ * included, is returned when the file has been read: the caller aborts
+ * the transaction, and nothing of the file is in the store.
+ */
+struct textstream;
+typedef void (*policy_file_outcome_fn)(void *arg,
+				       const struct policy_file_item *it);
+int policy_file_import_stream(struct gw_txn *txn, struct textstream *ts,
+			      const char *src, int replace, time_t now,
+			      policy_file_outcome_fn fn, void *arg,
+			      size_t counts[POLICY_FILE_OUTCOMES]);
+
 /* "public key", "CA", "profile"; "added", "duplicate", ... */
 const char *policy_file_kind_name(enum policy_file_kind kind);
 const char *policy_file_outcome_name(enum policy_file_outcome o);

@@ -49,10 +49,13 @@
 #define KEYSTORE_CAP_ENCRYPT 0x1u
 #define KEYSTORE_CAP_VERIFY 0x2u
 
-/* Ceilings: one PEM certificate given to add; an export/import file. */
+/* Ceilings: one PEM certificate given to add; a text given whole to
+ * keystore_import_parse() (a streamed import, keystore_stream_chunk(),
+ * has none: each of its chunks is one such text); one record written
+ * by the export. */
 #define KEYSTORE_PEM_MAX ((size_t)1 << 20)
 #define KEYSTORE_EXPORT_MAX ((size_t)64 << 20)
-/* Entries in one import file. */
+/* Entries in one text given whole. */
 #define KEYSTORE_IMPORT_MAX_KEYS 100000
 
 struct keystore_key {
@@ -206,5 +209,32 @@ enum keystore_outcome keystore_import_outcome(const struct keystore_import *imp,
 					      size_t i);
 int keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
 			  int replace, time_t now);
+
+/*
+ * A streamed import: a file of any size read in chunks of whole entries
+ * (textstream.h), each parsed, checked and applied as above in the
+ * caller's one write transaction, so that memory stays bounded and the
+ * import is still all or nothing.  The first chunk begins with the
+ * header; first is the line of the chunk's first line in the file.  A
+ * name used in an earlier chunk is GW_ERR_PARSE as within one.
+ * Conflicts without replace are not an error here: the chunk writes
+ * nothing, fn sees them (KEYSTORE_CONFLICT) and keystore_stream_total()
+ * counts them; the caller then refuses the import and aborts.  fn (may
+ * be NULL) gets each entry's outcome in file order.
+ */
+struct keystore_stream;
+typedef void (*keystore_outcome_fn)(void *arg, const char *name,
+				    unsigned line, enum keystore_outcome o);
+int keystore_stream_new(int allow_expired, int replace, time_t now,
+			struct keystore_stream **out);
+void keystore_stream_free(struct keystore_stream *ks);
+int keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
+			  const char *buf, size_t len, const char *src,
+			  unsigned first, keystore_outcome_fn fn, void *arg);
+/* How many entries so far had outcome o. */
+size_t keystore_stream_total(const struct keystore_stream *ks,
+			     enum keystore_outcome o);
+/* A line that begins an entry ("name:"), for textstream_chunk(). */
+int keystore_entry_starts(const char *line, size_t len);
 
 #endif

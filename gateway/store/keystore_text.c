@@ -1,8 +1,9 @@
 /*
  * keystore_text.c - public keys as text (keystore.h): reading a PEM
  * certificate, search, the export file and its import (parse and
- * validate, then apply).  The line scanner and certificate blocks are
- * textfmt.c's; records go through keystore.c.
+ * validate, then apply; or streamed, chunk by chunk, for a file of any
+ * size).  The line scanner and certificate blocks are textfmt.c's;
+ * records go through keystore.c.
  */
 #include "keystore.h"
 
@@ -18,7 +19,9 @@
 #include "cert_info.h"
 #include "gw_err.h"
 #include "identity.h"
+#include "strset.h"
 #include "textfmt.h"
+#include "textstream.h"
 
 #define SEARCH_MAX 256		/* longest search text */
 
@@ -684,13 +687,135 @@ keystore_import_apply(struct gw_txn *txn, struct keystore_import *imp,
 		k.added = e->added_line		      ? e->added
 			  : e->outcome == KEYSTORE_CONFLICT ? e->old_added
 							    : (uint64_t)now;
+		/* Exports are in name order: new names mostly go last. */
 		if ((rc = keystore_put(txn, &k,
 				       e->outcome == KEYSTORE_ADDED
-					   ? GW_PUT_NOOVERWRITE
+					   ? GW_PUT_NOOVERWRITE | GW_PUT_APPEND
 					   : 0)) != 0)
 			return rc;
 		if (e->outcome == KEYSTORE_CONFLICT)
 			e->outcome = KEYSTORE_REPLACED;
 	}
 	return 0;
+}
+
+/* ---- streamed import ----------------------------------------------------- */
+
+struct keystore_stream {
+	int allow_expired, replace;
+	time_t now;
+	int started;		/* the first chunk (with the header) seen */
+	struct strset names;	/* every name so far, with its line */
+	struct gw_buf scratch;	/* header + a later chunk */
+	size_t count[KEYSTORE_REPLACED + 1];
+};
+
+int
+keystore_stream_new(int allow_expired, int replace, time_t now,
+		    struct keystore_stream **out)
+{
+	struct keystore_stream *ks;
+
+	if ((*out = ks = calloc(1, sizeof(*ks))) == NULL)
+		return GW_ERR_NOMEM;
+	ks->allow_expired = allow_expired;
+	ks->replace = replace;
+	ks->now = now ? now : time(NULL);
+	strset_init(&ks->names);
+	gw_buf_init(&ks->scratch, TEXTSTREAM_CHUNK_MAX + 64);
+	return 0;
+}
+
+void
+keystore_stream_free(struct keystore_stream *ks)
+{
+	if (ks == NULL)
+		return;
+	strset_free(&ks->names);
+	gw_buf_free(&ks->scratch);
+	free(ks);
+}
+
+size_t
+keystore_stream_total(const struct keystore_stream *ks,
+		      enum keystore_outcome o)
+{
+	return (unsigned)o <= KEYSTORE_REPLACED ? ks->count[o] : 0;
+}
+
+/* Each name of the chunk against those of the chunks before it. */
+static int
+stream_unique(struct keystore_stream *ks, const struct keystore_import *imp,
+	      const char *src)
+{
+	const struct import_entry *e;
+	unsigned first;
+	size_t i;
+	int r;
+
+	for (i = 0; i < imp->n; i++) {
+		e = &imp->e[i];
+		if ((r = strset_add(&ks->names, e->name, strlen(e->name),
+				    e->line, &first)) < 0)
+			return r;
+		if (r == 1)
+			return gw_err_set(GW_ERR_PARSE,
+					  "%s:%u: name '%s' already used at "
+					  "line %u",
+					  src, e->line, e->name, first);
+	}
+	return 0;
+}
+
+int
+keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
+		      const char *buf, size_t len, const char *src,
+		      unsigned first, keystore_outcome_fn fn, void *arg)
+{
+	struct keystore_import *imp = NULL;
+	enum keystore_outcome o;
+	size_t i;
+	int rc;
+
+	/* A later chunk is parsed as a text of its own: the header line,
+	 * numbered as the line before it. */
+	if (ks->started) {
+		gw_buf_reset(&ks->scratch);
+		if ((rc = gw_buf_adds(&ks->scratch,
+				      KEYSTORE_EXPORT_HEADER "\n")) != 0 ||
+		    (rc = gw_buf_add(&ks->scratch, buf, len)) != 0)
+			return rc;
+		buf = (const char *)ks->scratch.data;
+		len = ks->scratch.len;
+		first--;
+	}
+	ks->started = 1;
+	if ((rc = keystore_import_parse_at(buf, len, src, first,
+					   ks->allow_expired, ks->now,
+					   &imp)) != 0 ||
+	    (rc = stream_unique(ks, imp, src)) != 0)
+		goto out;
+	rc = keystore_import_apply(txn, imp, ks->replace, ks->now);
+	if (rc == GW_ERR_EXISTS) {
+		/* Counted and said; the caller refuses the import. */
+		gw_err_clear();
+		rc = 0;
+	}
+	if (rc != 0)
+		goto out;
+	for (i = 0; i < imp->n; i++) {
+		o = imp->e[i].outcome;
+		ks->count[o]++;
+		if (fn != NULL)
+			fn(arg, imp->e[i].name, imp->e[i].line, o);
+	}
+out:
+	keystore_import_free(imp);
+	return rc;
+}
+
+int
+keystore_entry_starts(const char *line, size_t len)
+{
+	return len >= 5 && memcmp(line, "name:", 5) == 0;
 }

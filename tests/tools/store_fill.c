@@ -4,6 +4,7 @@
  *
  * usage: store_fill -c CONF [-n PUBKEYS] [-H HARVESTED] [-d DOMAINS]
  *                   [-b BATCH] [-s START] [-o CA.pem]
+ *        store_fill -x FILE [-n PUBKEYS] [-d DOMAINS] [-s START] [-o CA.pem]
  *
  * Public key i (START <= i < START + PUBKEYS) is named "k<i>" and its
  * certificate (RSA-2048, CN "User <i>", SAN email u<i>@d<i % DOMAINS>
@@ -16,6 +17,10 @@
  * 10000) to a write transaction, so indexes are kept as by the
  * commands.  -o writes the CA certificate.  Prints the rate; exit 0, or
  * 1 with the error.
+ *
+ * With -x the public keys are written to FILE ('-': stdout) as the
+ * import text of `smimegw pubkey import` (keystore.h), names in order,
+ * instead of to a store: the input of the import benchmark and tests.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +172,76 @@ put_harvested(struct gw_txn *txn, struct fill *f, unsigned long j,
 	return rc;
 }
 
+/* Certificate i for the text: the template t (made by make_cert(), so
+ * alike in all else) with its serial, subject and SAN set and signed
+ * again, which is much cheaper than making each anew. */
+static int
+reissue(struct fill *f, X509 *t, unsigned long i, unsigned long domains)
+{
+	GENERAL_NAMES *gens = NULL;
+	GENERAL_NAME *g = NULL;
+	ASN1_IA5STRING *ia5 = NULL;
+	X509_NAME *n = NULL;
+	char cn[48], mail[96];
+	int idx, ok = 0;
+
+	snprintf(cn, sizeof(cn), "User %lu", i);
+	snprintf(mail, sizeof(mail), "u%lu@d%lu.example", i, i % domains);
+	if ((idx = X509_get_ext_by_NID(t, NID_subject_alt_name, -1)) >= 0)
+		X509_EXTENSION_free(X509_delete_ext(t, idx));
+	if ((n = X509_NAME_new()) == NULL ||
+	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+					(const unsigned char *)"Scale", -1, -1,
+					0) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					(const unsigned char *)cn, -1, -1, 0) ||
+	    !X509_set_subject_name(t, n) ||
+	    !ASN1_INTEGER_set_uint64(X509_get_serialNumber(t), ++f->serial) ||
+	    (gens = GENERAL_NAMES_new()) == NULL ||
+	    (g = GENERAL_NAME_new()) == NULL ||
+	    (ia5 = ASN1_IA5STRING_new()) == NULL ||
+	    !ASN1_STRING_set(ia5, mail, -1))
+		goto out;
+	GENERAL_NAME_set0_value(g, GEN_EMAIL, ia5);
+	ia5 = NULL;
+	if (!sk_GENERAL_NAME_push(gens, g))
+		goto out;
+	g = NULL;
+	ok = X509_add1_ext_i2d(t, NID_subject_alt_name, gens, 0,
+			       X509V3_ADD_DEFAULT) == 1 &&
+	     X509_sign(t, f->ca_key, EVP_sha256()) > 0;
+out:
+	ASN1_IA5STRING_free(ia5);
+	GENERAL_NAME_free(g);
+	GENERAL_NAMES_free(gens);
+	X509_NAME_free(n);
+	return ok ? 0 : -1;
+}
+
+/* The public keys as import text (-x). */
+static int
+write_text(struct fill *f, const char *path, unsigned long start,
+	   unsigned long count, unsigned long domains)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	unsigned long i;
+	X509 *t;
+	int ok;
+
+	if (fp == NULL)
+		return gw_err_set(GW_ERR_IO, "%s: cannot create", path);
+	t = make_cert(f, f->leaf_key, "User", "email:u@d.example", 0);
+	ok = t != NULL && fprintf(fp, KEYSTORE_EXPORT_HEADER "\n") > 0;
+	for (i = start; ok && i < start + count; i++)
+		ok = reissue(f, t, i, domains) == 0 &&
+		     fprintf(fp, "\nname: k%010lu\n", i) > 0 &&
+		     PEM_write_X509(fp, t);
+	X509_free(t);
+	if (fp == stdout ? fflush(fp) != 0 : fclose(fp) != 0)
+		ok = 0;
+	return ok ? 0 : gw_err_set_ssl(GW_ERR_IO, "%s: cannot write", path);
+}
+
 static double
 secs(void)
 {
@@ -214,13 +289,13 @@ main(int argc, char **argv)
 	struct fill f;
 	struct gw_config *cfg = NULL;
 	struct gw_store *st = NULL;
-	const char *conf = NULL, *ca_out = NULL;
+	const char *conf = NULL, *ca_out = NULL, *text = NULL;
 	unsigned long n = 0, h = 0, domains = 1000, batch = 10000, start = 0;
 	FILE *fp;
 	int c, rc;
 
 	memset(&f, 0, sizeof(f));
-	while ((c = getopt(argc, argv, "c:n:H:d:b:s:o:")) != -1) {
+	while ((c = getopt(argc, argv, "c:n:H:d:b:s:o:x:")) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
 		case 'n': n = strtoul(optarg, NULL, 10); break;
@@ -229,16 +304,25 @@ main(int argc, char **argv)
 		case 'b': batch = strtoul(optarg, NULL, 10); break;
 		case 's': start = strtoul(optarg, NULL, 10); break;
 		case 'o': ca_out = optarg; break;
+		case 'x': text = optarg; break;
 		default: return 2;
 		}
 	}
-	if (conf == NULL || domains == 0 || batch == 0 || optind != argc) {
+	if ((conf == NULL) == (text == NULL) || domains == 0 || batch == 0 ||
+	    optind != argc) {
 		fprintf(stderr, "usage: store_fill -c CONF [-n PUBKEYS] "
 				"[-H HARVESTED] [-d DOMAINS] [-b BATCH] "
-				"[-s START] [-o CA.pem]\n");
+				"[-s START] [-o CA.pem]\n"
+				"       store_fill -x FILE [-n PUBKEYS] "
+				"[-d DOMAINS] [-s START] [-o CA.pem]\n");
 		return 2;
 	}
-	if ((rc = setup(&f)) != 0 || (rc = gw_config_load(conf, &cfg)) != 0 ||
+	if (text != NULL) {
+		if ((rc = setup(&f)) != 0 ||
+		    (rc = write_text(&f, text, start, n, domains)) != 0)
+			goto out;
+	} else if ((rc = setup(&f)) != 0 ||
+	    (rc = gw_config_load(conf, &cfg)) != 0 ||
 	    (rc = gw_store_open(cfg->data_dir, (size_t)cfg->store_map_size,
 				&st)) != 0 ||
 	    (rc = fill_db(st, &f, 0, start, n, domains, batch)) != 0 ||

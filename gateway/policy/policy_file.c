@@ -1465,7 +1465,8 @@ stream_sections(struct cstream *c)
 
 /* The small sections' objects, counted and handed on. */
 static void
-emit_small(struct cstream *c, size_t *kconf, size_t *hconf, size_t *pconf)
+emit_small(struct cstream *c, size_t *kconf, size_t *hconf, size_t *pconf,
+	   size_t *rconf)
 {
 	struct policy_file_item it;
 	size_t i, n = policy_file_import_count(c->small);
@@ -1474,8 +1475,9 @@ emit_small(struct cstream *c, size_t *kconf, size_t *hconf, size_t *pconf)
 		if (policy_file_import_item(c->small, i, &it) != 0)
 			continue;
 		if (it.outcome == POLICY_FILE_CONFLICT)
-			*(it.kind == POLICY_FILE_PROFILE ? pconf
+			*(it.kind == POLICY_FILE_PROFILE     ? pconf
 			  : it.kind == POLICY_FILE_HARVESTED ? hconf
+			  : it.kind == POLICY_FILE_ROUTES    ? rconf
 							     : kconf) += 1;
 		emit(c, &it);
 	}
@@ -1488,7 +1490,7 @@ policy_file_import_stream(struct gw_txn *txn, struct textstream *ts,
 			  size_t counts[POLICY_FILE_OUTCOMES])
 {
 	struct cstream c;
-	size_t kconf = 0, hconf = 0, pconf = 0, i;
+	size_t kconf = 0, hconf = 0, pconf = 0, rconf = 0, i;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -1518,12 +1520,12 @@ policy_file_import_stream(struct gw_txn *txn, struct textstream *ts,
 	if (rc != 0 && rc != GW_ERR_EXISTS)
 		goto out;
 	gw_err_clear();
-	emit_small(&c, &kconf, &hconf, &pconf);
+	emit_small(&c, &kconf, &hconf, &pconf, &rconf);
 	if (c.ks != NULL)
 		kconf += keystore_stream_total(c.ks, KEYSTORE_CONFLICT);
 	hconf += c.hconf;
-	if (!replace && kconf + hconf + pconf > 0) {
-		rc = conflict_error(kconf, hconf, pconf);
+	if (!replace && kconf + hconf + pconf + rconf > 0) {
+		rc = conflict_error(kconf, hconf, pconf, rconf);
 		goto out;
 	}
 	rc = 0;

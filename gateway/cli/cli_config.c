@@ -75,32 +75,38 @@ static const struct cli_spec config_spec = {
 
 /* ---- import, shared with "profile import" ------------------------------- */
 
+/* The line that names a conflicting object, after lead ("" or a spool
+ * tag); fprintf()'s result. */
+static int
+conflict_line(FILE *fp, const char *lead, const struct policy_file_item *it,
+	      const char *what)
+{
+	if (it->kind == POLICY_FILE_ROUTES)
+		return fprintf(fp,
+			       "%ssmimegw %s: conflict: routes (%s, line %u): "
+			       "a different sending profile table is stored\n",
+			       lead, what, it->name, it->line);
+	return fprintf(fp,
+		       "%ssmimegw %s: conflict: %s '%s' (line %u): a "
+		       "different %s is stored under this %s\n",
+		       lead, what, policy_file_kind_name(it->kind), it->name,
+		       it->line,
+		       it->kind == POLICY_FILE_PUBKEY	   ? "certificate"
+		       : it->kind == POLICY_FILE_HARVESTED ? "provenance"
+							   : "profile",
+		       it->kind == POLICY_FILE_HARVESTED ? "ID" : "name");
+}
+
 static void
 report_conflicts(const struct policy_file_import *imp, const char *what)
 {
 	struct policy_file_item it;
 	size_t i, n = policy_file_import_count(imp);
 
-	for (i = 0; i < n; i++) {
-		if (policy_file_import_item(imp, i, &it) != 0 ||
-		    it.outcome != POLICY_FILE_CONFLICT)
-			continue;
-		if (it.kind == POLICY_FILE_ROUTES) {
-			fprintf(stderr,
-				"smimegw %s: conflict: routes (%s, line %u): a "
-				"different sending profile table is stored\n",
-				what, it.name, it.line);
-			continue;
-		}
-		fprintf(stderr,
-			"smimegw %s: conflict: %s '%s' (line %u): a different "
-			"%s is stored under this %s\n",
-			what, policy_file_kind_name(it.kind), it.name, it.line,
-			it.kind == POLICY_FILE_PUBKEY	   ? "certificate"
-			: it.kind == POLICY_FILE_HARVESTED ? "provenance"
-							   : "profile",
-			it.kind == POLICY_FILE_HARVESTED ? "ID" : "name");
-	}
+	for (i = 0; i < n; i++)
+		if (policy_file_import_item(imp, i, &it) == 0 &&
+		    it.outcome == POLICY_FILE_CONFLICT)
+			(void)conflict_line(stderr, "", &it, what);
 }
 
 /* An object's outcome line on out, and its warning on err. */
@@ -209,17 +215,7 @@ config_outcome(void *arg, const struct policy_file_item *it)
 	if (++r->n % 1024 == 0)
 		gw_store_trim(r->st);
 	if (it->outcome == POLICY_FILE_CONFLICT) {
-		if (fprintf(r->spool,
-			    "Esmimegw %s: conflict: %s '%s' (line %u): a "
-			    "different %s is stored under this %s\n",
-			    r->what, policy_file_kind_name(it->kind), it->name,
-			    it->line,
-			    it->kind == POLICY_FILE_PUBKEY ? "certificate"
-			    : it->kind == POLICY_FILE_HARVESTED
-				? "provenance"
-				: "profile",
-			    it->kind == POLICY_FILE_HARVESTED ? "ID"
-							      : "name") < 0)
+		if (conflict_line(r->spool, "E", it, r->what) < 0)
 			r->failed = 1;
 		return;
 	}
@@ -325,6 +321,7 @@ config_import(struct gw_store *st, const char *path, int replace,
 		report_summary(r.cnt);
 	}
 out:
+	r.ids = NULL; /* the caller's: the names added are its to read */
 	config_reset(&r);
 	fclose(r.in);
 	return rc;

@@ -481,6 +481,8 @@ cli_config_main(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (strcmp(cmd, "check") == 0) {
+		if ((rc = gw_config_check_listeners(cfg)) != 0)
+			return cli_fail("config", rc);
 		printf("%s: OK\n", cfg->path);
 		return CLI_EXIT_OK;
 	}

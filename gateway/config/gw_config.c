@@ -584,6 +584,30 @@ gw_config_free(struct gw_config *c)
 }
 
 int
+gw_config_check_listeners(const struct gw_config *cfg)
+{
+	if (*cfg->listener_outgoing && !*cfg->listener_outgoing_next_hop)
+		return gw_err_set_at(GW_ERR_CONFIG,
+				     "listener_outgoing_next_hop",
+				     "%s: listener_outgoing needs "
+				     "listener_outgoing_next_hop", cfg->path);
+	if (*cfg->listener_incoming && !*cfg->listener_incoming_next_hop)
+		return gw_err_set_at(GW_ERR_CONFIG,
+				     "listener_incoming_next_hop",
+				     "%s: listener_incoming needs "
+				     "listener_incoming_next_hop", cfg->path);
+	if (*cfg->internal_domains == '\0' &&
+	    ((*cfg->listener_outgoing &&
+	      strcmp(cfg->listener_outgoing_direction, "auto") == 0) ||
+	     (*cfg->listener_incoming &&
+	      strcmp(cfg->listener_incoming_direction, "auto") == 0)))
+		return gw_err_set_at(GW_ERR_CONFIG, "internal_domains",
+				     "%s: a listener with direction auto "
+				     "needs internal_domains", cfg->path);
+	return 0;
+}
+
+int
 gw_config_hostport(const char *v, char *host, size_t hostlen,
 		   unsigned *port)
 {

@@ -72,6 +72,12 @@ void gw_config_free(struct gw_config *cfg);
  * gw_config_load() checked it) into host (without brackets) and port.
  * GW_ERR_CONFIG for anything else.
  */
+/*
+ * The rules between smimegwd's listener keys (a listener needs its next
+ * hop; direction auto needs internal_domains), for smimegwd's start and
+ * "smimegw config check".
+ */
+int gw_config_check_listeners(const struct gw_config *cfg);
 int gw_config_hostport(const char *v, char *host, size_t hostlen,
 		       unsigned *port);
 

@@ -407,23 +407,7 @@ check(const struct gw_config *cfg)
 		return gw_err_set_at(GW_ERR_CONFIG, "listener_outgoing",
 				     "%s: no listener: set listener_outgoing "
 				     "or listener_incoming", cfg->path);
-	if (*cfg->listener_outgoing && !*cfg->listener_outgoing_next_hop)
-		return gw_err_set_at(GW_ERR_CONFIG,
-				     "listener_outgoing_next_hop",
-				     "%s: listener_outgoing needs "
-				     "listener_outgoing_next_hop", cfg->path);
-	if (*cfg->listener_incoming && !*cfg->listener_incoming_next_hop)
-		return gw_err_set_at(GW_ERR_CONFIG,
-				     "listener_incoming_next_hop",
-				     "%s: listener_incoming needs "
-				     "listener_incoming_next_hop", cfg->path);
-	if (*cfg->internal_domains == '\0' &&
-	    (strcmp(cfg->listener_outgoing_direction, "auto") == 0 ||
-	     strcmp(cfg->listener_incoming_direction, "auto") == 0))
-		return gw_err_set_at(GW_ERR_CONFIG, "internal_domains",
-				     "%s: a listener with direction auto "
-				     "needs internal_domains", cfg->path);
-	return 0;
+	return gw_config_check_listeners(cfg);
 }
 
 static int

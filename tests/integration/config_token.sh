@@ -26,6 +26,14 @@ bad "unterminated quote" "bad.conf:1: data_dir: unterminated quote" 'data_dir = 
 bad "bad size" "bad.conf:1: store_map_size: '12Q' is not a size" "store_map_size = 12Q"
 bad "size out of range" "bad.conf:1: store_map_size: 1K is out of range" "store_map_size = 1K"
 bad "bad log level" "bad.conf:1: log_level: 'loud' is not one of: error warning info debug" "log_level = loud"
+bad "a listener without its next hop" \
+	"bad.conf: listener_outgoing needs listener_outgoing_next_hop" \
+	"listener_outgoing = 127.0.0.1:10025"
+bad "direction auto without internal_domains" \
+	"bad.conf: a listener with direction auto needs internal_domains" \
+	"listener_incoming = 127.0.0.1:10026" \
+	"listener_incoming_next_hop = 127.0.0.1:10027" \
+	"listener_incoming_direction = auto"
 bad "PIN in the token URI" "bad.conf:1: token: PKCS#11 URI: attribute 'pin-value' is not supported" \
 	"token = pkcs11:token=x?pin-value=1234"
 bad "slot-id in the token URI" "bad.conf:1: token: PKCS#11 URI: attribute 'slot-id' is not supported" \

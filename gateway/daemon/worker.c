@@ -39,9 +39,9 @@
 #define SPOOL_KEEP (256 * 1024)
 /*
  * A session keeps its connection to the next hop between messages
- * (smimegwd(8), "Relay"): closed (QUIT) when the session ends, when it
+ * (smimegwd(8)): closed (QUIT) when the session ends, when it
  * has been idle for RELAY_IDLE_MAX seconds, or after RELAY_REUSE_MAX
- * messages, so that a long session does not hold one next-hop
+ * relays, so that a long session does not hold one next-hop
  * process (smtpd) for ever.
  */
 #define RELAY_IDLE_MAX 5

@@ -167,4 +167,9 @@ kill -TERM "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=
 sink_stop
+if grep -qE "Sanitizer|runtime error" "$T/daemon.log"; then
+	FAILED=$((FAILED + 1))
+	echo "FAIL a sanitizer report in smimegwd's log"
+	grep -E -A12 "Sanitizer|runtime error" "$T/daemon.log" | head -40
+fi
 finish

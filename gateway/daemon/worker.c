@@ -37,6 +37,15 @@
 /* A session keeps its spool's memory between messages up to this size
  * (wiped, not freed), so that it does not grow it again every time. */
 #define SPOOL_KEEP (256 * 1024)
+/*
+ * A session keeps its connection to the next hop between messages
+ * (smimegwd(8)): closed (QUIT) when the session ends, when it
+ * has been idle for RELAY_IDLE_MAX seconds, or after RELAY_REUSE_MAX
+ * relays, so that a long session does not hold one next-hop
+ * process (smtpd) for ever.
+ */
+#define RELAY_IDLE_MAX 5
+#define RELAY_REUSE_MAX 100
 
 /* A message's content: memory up to limit, then an unlinked file. */
 struct spool {
@@ -49,6 +58,15 @@ struct spool {
 
 struct worker;
 
+/* A next-hop connection kept between a session's messages. */
+struct relay_conn {
+	struct smtp_client *c;	/* NULL: none */
+	int fd;
+	const char *hop;	/* the next hop it goes to (the config's) */
+	unsigned uses;		/* messages relayed on it */
+	time_t idle_since;	/* when its last message was done */
+};
+
 struct sess {
 	int fd;
 	enum worker_dir dir;
@@ -58,6 +76,7 @@ struct sess {
 	int in_txn;
 	int eof, dead;
 	time_t last;
+	struct relay_conn nh;	/* to the next hop, between messages */
 	unsigned char in[SESS_INBUF];
 	size_t inlen;
 };
@@ -358,6 +377,45 @@ relay_drive(struct smtp_client *c, int fd, const unsigned char *msg,
 	}
 }
 
+/*
+ * Whether a kept next-hop connection can take the next message: READY,
+ * and nothing has come from the next hop since its last reply (an idle
+ * next hop that gives up sends a 421 or closes; then a new connection,
+ * without a word to upstream).
+ */
+static int
+relay_conn_usable(const struct relay_conn *rc)
+{
+	struct pollfd p;
+	int n;
+
+	if (rc->c == NULL || smtp_client_state(rc->c) != SMTP_CLIENT_READY)
+		return 0;
+	p.fd = rc->fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 0;
+}
+
+/* Ends a kept next-hop connection: QUIT when it is still usable (the
+ * reply is read, as the next hop expects), then the close. */
+static void
+relay_conn_close(struct relay_conn *rc)
+{
+	if (rc->c == NULL)
+		return;
+	if (relay_conn_usable(rc) && smtp_client_quit(rc->c) == 0)
+		relay_drive(rc->c, rc->fd, NULL, 0);
+	smtp_client_free(rc->c);
+	close(rc->fd);
+	rc->c = NULL;
+	rc->fd = -1;
+	rc->uses = 0;
+}
+
 static void
 reply_temp(struct smtp_reply *r, const char *why)
 {
@@ -513,6 +571,7 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 	unsigned char *done = NULL;
 	size_t *idx = NULL, nr = res->nrcpts, k, i, n;
 	char why[300];
+	unsigned uses = 0;
 	int fd = -1, copy;
 
 	snprintf(why, sizeof(why), "out of memory");
@@ -529,15 +588,31 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 		free(done);
 		return;	/* every copy was accepted before */
 	}
-	if ((fd = relay_connect(next_hop, (int)w->cfg->smtp_timeout, why,
-				sizeof(why))) < 0)
-		goto fail;
-	memset(&cc, 0, sizeof(cc));
-	cc.mode = SMTP_MODE_SMTP;
-	cc.helo_name = w->host;
+	/* The session's connection when it still works and goes to this
+	 * hop; a new one otherwise. */
+	if (ss->nh.c != NULL &&
+	    (ss->nh.hop != next_hop || !relay_conn_usable(&ss->nh)))
+		relay_conn_close(&ss->nh);
+	if (ss->nh.c != NULL) {
+		c = ss->nh.c;
+		fd = ss->nh.fd;
+		uses = ss->nh.uses;
+		ss->nh.c = NULL;
+		ss->nh.fd = -1;
+	} else {
+		if ((fd = relay_connect(next_hop, (int)w->cfg->smtp_timeout,
+					why, sizeof(why))) < 0)
+			goto fail;
+		memset(&cc, 0, sizeof(cc));
+		cc.mode = SMTP_MODE_SMTP;
+		cc.helo_name = w->host;
+		if ((c = smtp_client_new(&cc)) == NULL) {
+			snprintf(why, sizeof(why), "out of memory");
+			goto fail;
+		}
+	}
 	snprintf(why, sizeof(why), "out of memory");
-	if ((c = smtp_client_new(&cc)) == NULL ||
-	    (rcpts = calloc(nr, sizeof(*rcpts))) == NULL ||
+	if ((rcpts = calloc(nr, sizeof(*rcpts))) == NULL ||
 	    (got = calloc(nr, sizeof(*got))) == NULL ||
 	    (idx = calloc(nr, sizeof(*idx))) == NULL)
 		goto fail;
@@ -587,16 +662,20 @@ relay(struct worker *w, struct sess *ss, const char *next_hop,
 		}
 		journal_accepted(w, ss, &jm, rcpts, got, n);
 	}
-	if (smtp_client_state(c) == SMTP_CLIENT_READY &&
-	    smtp_client_quit(c) == 0)
-		relay_drive(c, fd, NULL, 0);
-	/* Flush the QUIT; the reply does not matter any more. */
-	smtp_client_free(c);
+	/* Kept for the session's next message while READY (a connection
+	 * that failed in a transaction is CLOSED: never used again). */
+	ss->nh.c = c;
+	ss->nh.fd = fd;
+	ss->nh.hop = next_hop;
+	ss->nh.uses = uses + 1;
+	ss->nh.idle_since = time(NULL);
+	if (smtp_client_state(c) != SMTP_CLIENT_READY ||
+	    ss->nh.uses >= RELAY_REUSE_MAX)
+		relay_conn_close(&ss->nh);
 	free(rcpts);
 	free(got);
 	free(idx);
 	free(done);
-	close(fd);
 	return;
 fail:
 	for (i = 0; i < nr; i++)
@@ -1003,6 +1082,7 @@ sess_free(struct worker *w, int i)
 {
 	struct sess *ss = w->sess[i];
 
+	relay_conn_close(&ss->nh);
 	smtp_server_free(ss->s);
 	spool_free(&ss->sp);
 	close(ss->fd);
@@ -1039,6 +1119,7 @@ sess_new(struct worker *w, int fd, enum worker_dir dir)
 	ss->dir = dir;
 	ss->w = w;
 	ss->last = time(NULL);
+	ss->nh.fd = -1;
 	spool_init(&ss->sp, w->cfg->spool_memory_limit);
 	if ((ss->s = smtp_server_new(&sc, &sess_ops, ss)) == NULL ||
 	    smtp_server_start(ss->s) != 0) {
@@ -1280,6 +1361,9 @@ worker_run(const struct gw_config *cfg, const struct worker_listener *l,
 				smtp_server_close(ss->s, &r);
 				ss->eof = 1;
 			}
+			if (ss->nh.c != NULL &&
+			    now - ss->nh.idle_since >= RELAY_IDLE_MAX)
+				relay_conn_close(&ss->nh);
 			over = sess_pump(&w, ss);
 			if (over || (ss->eof && now - ss->last >
 						    (time_t)cfg->smtp_timeout))

@@ -3,11 +3,13 @@
 
 A TCP proxy on 127.0.0.1 (a free port, written to PORT_FILE) that passes
 SMTP sessions through to 127.0.0.1:UPSTREAM_PORT, except that while
-HOLD_FILE exists a client's QUIT is held: neither passed on nor answered,
-and HOLD_FILE + ".held" is created.  The client then sits after the next
-hop's 250 to its DATA, waiting for the reply to QUIT: the moment a test
-kills it in (tests/postfix/journal.sh).  Once HOLD_FILE is gone the QUIT
-goes on.  While CUT_FILE exists, a session's second MAIL command
+HOLD_FILE exists a client's QUIT, or a session's second MAIL command, is
+held: neither passed on nor answered, and HOLD_FILE + ".held" is
+created.  The client then sits after the next hop's 250 to its (first)
+DATA, waiting for the reply: the moment a test kills it in
+(tests/postfix/journal.sh; smimegwd keeps its next-hop connection
+between messages, so a two-copy message's second MAIL is where it
+waits).  Once HOLD_FILE is gone the command goes on.  While CUT_FILE exists, a session's second MAIL command
 closes the session instead (both ways) and CUT_FILE is removed: the
 next hop accepted the first copy and fails the second.  Runs until
 killed.
@@ -55,8 +57,9 @@ def client_to_upstream(cli, up, hold, cut):
                     if mails == 2 and cut and os.path.exists(cut):
                         os.unlink(cut)
                         raise OSError("cut")
-                if whole and line.strip().upper() == b"QUIT" and \
-                        os.path.exists(hold):
+                if whole and (line.strip().upper() == b"QUIT" or
+                              (line[:5].upper() == b"MAIL " and
+                               mails >= 2)) and os.path.exists(hold):
                     if out:
                         up.sendall(out)
                         out = b""

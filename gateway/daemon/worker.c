@@ -44,6 +44,8 @@
  * relays, so that a long session does not hold one next-hop
  * process (smtpd) for ever.
  */
+/* Seconds a closing connection waits for the reply to its QUIT. */
+#define RELAY_QUIT_WAIT 2
 #define RELAY_IDLE_MAX 5
 #define RELAY_REUSE_MAX 100
 
@@ -407,8 +409,16 @@ relay_conn_close(struct relay_conn *rc)
 {
 	if (rc->c == NULL)
 		return;
-	if (relay_conn_usable(rc) && smtp_client_quit(rc->c) == 0)
+	if (relay_conn_usable(rc) && smtp_client_quit(rc->c) == 0) {
+		/* The reply to QUIT is waited for, briefly: a next hop that
+		 * went silent must not hold the worker's other sessions for
+		 * smtp_timeout. */
+		struct timeval tv = {RELAY_QUIT_WAIT, 0};
+
+		setsockopt(rc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(rc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		relay_drive(rc->c, rc->fd, NULL, 0);
+	}
 	smtp_client_free(rc->c);
 	close(rc->fd);
 	rc->c = NULL;

@@ -61,9 +61,15 @@ EOC
 }
 DPID=
 start_daemon() {
+	local i
+	# The listener of the daemon before must be gone: a start must not
+	# take it for its own.
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(ss -Hltn "sport = :$PF_FILTER_PORT" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
 	"$SMIMEGWD" -d -c "$T/smimegw.conf" -k "$KEYD" >>"$T/daemon.log" 2>&1 &
 	DPID=$!
-	local i
 	for ((i = 0; i < 300; i++)); do
 		[ -n "$(ss -Hltn "sport = :$PF_FILTER_PORT" 2>/dev/null)" ] &&
 			[ "$(pgrep -P "$DPID" | wc -l)" -ge 3 ] && return 0
@@ -82,7 +88,14 @@ stop_daemon() {
 		kill -0 $pids 2>/dev/null || break
 		sleep 0.1
 	done
-	! kill -0 $pids 2>/dev/null
+	kill -0 $pids 2>/dev/null || return 0
+	# Still there after 15 s: say so, and leave the port free for the
+	# next start (else it would find the old listener and every later
+	# message would wait for a delivery that cannot come).
+	echo "smimegwd did not stop in 15 s; its log:" >&2
+	tail -20 "$T/daemon.log" >&2
+	kill -KILL $pids 2>/dev/null
+	return 1
 }
 cleanup_daemon() { [ -n "$DPID" ] && kill -KILL $(tree) 2>/dev/null; }
 trap 'cleanup_daemon; pf_cleanup; rm -rf "$T"' EXIT

@@ -958,11 +958,18 @@ gw_txn_count(struct gw_txn *t, const char *db, size_t *n)
 	return 0;
 }
 
-int
-gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
+/*
+ * Calls fn for each record of db in key order; with plen > 0, for those
+ * whose key starts with prefix only.  A negative result of fn stops the
+ * walk and is returned; with note_fail, the record it came from is kept
+ * for the error's detail (t->fail_*).
+ */
+static int
+walk(struct gw_txn *t, const char *db, const void *prefix, size_t plen,
+     int note_fail, gw_foreach_fn fn, void *arg)
 {
 	MDB_cursor *cur = NULL;
-	MDB_val k, v;
+	MDB_val k = {plen, (void *)prefix}, v;
 	size_t i = 0;
 	int rc, mrc;
 
@@ -971,14 +978,20 @@ gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
 			    db)) != 0)
 		return rc;
-	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); mrc == 0;
-	     mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v,
+				       plen > 0 ? MDB_SET_RANGE : MDB_FIRST));
+	     mrc == 0; mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
 		if ((rc = in_file(t, db, &k)) != 0 ||
 		    (rc = in_file(t, db, &v)) != 0)
 			break;
+		if (plen > 0 && (k.mv_size < plen ||
+				  memcmp(k.mv_data, prefix, plen) != 0)) {
+			mrc = MDB_NOTFOUND;
+			break;
+		}
 		if ((rc = fn(arg, k.mv_data, k.mv_size, v.mv_data,
 			     v.mv_size)) != 0) {
-			if (rc < 0) {
+			if (rc < 0 && note_fail) {
 				t->fail_db = db_names[i];
 				t->fail_key = k.mv_data;
 				t->fail_klen = k.mv_size;
@@ -995,38 +1008,16 @@ gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
 }
 
 int
+gw_txn_foreach(struct gw_txn *t, const char *db, gw_foreach_fn fn, void *arg)
+{
+	return walk(t, db, NULL, 0, 1, fn, arg);
+}
+
+int
 gw_txn_foreach_prefix(struct gw_txn *t, const char *db, const void *prefix,
 		      size_t plen, gw_foreach_fn fn, void *arg)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k = {plen, (void *)prefix}, v;
-	size_t i = 0;
-	int rc, mrc;
-
-	if ((rc = db_index(t->st, db, &i)) != 0)
-		return rc;
-	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
-			    db)) != 0)
-		return rc;
-	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)); mrc == 0;
-	     mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
-		if ((rc = in_file(t, db, &k)) != 0 ||
-		    (rc = in_file(t, db, &v)) != 0)
-			break;
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0) {
-			mrc = MDB_NOTFOUND;
-			break;
-		}
-		if ((rc = fn(arg, k.mv_data, k.mv_size, v.mv_data,
-			     v.mv_size)) != 0)
-			break;
-	}
-	if (rc == 0 && mrc != MDB_NOTFOUND)
-		rc = store_err(mrc, db);
-	guard_enter();
-	mdb_cursor_close(cur);
-	guard_leave(0);
-	return rc < 0 ? rc : 0;
+	return walk(t, db, prefix, plen, 0, fn, arg);
 }
 
 int

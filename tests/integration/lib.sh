@@ -96,6 +96,10 @@ matches() {
 	fi
 }
 
+# diff_err A B : the files are equal; their differences go to stderr,
+# which ok shows.
+diff_err() { diff -- "$1" "$2" >&2; }
+
 # same NAME GOT WANT
 same() {
 	if [ "$2" = "$3" ]; then

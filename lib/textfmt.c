@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "cert_lean.h"
 #include "gw_err.h"
 
 void
@@ -254,7 +255,11 @@ b64_cert(const struct gw_buf *b64, const struct textfmt_lines *it,
 	}
 	n += m;
 	p = der;
-	if ((x = d2i_X509(NULL, &p, n)) != NULL && p == der + n) {
+	if (it->flags & TEXTFMT_CERT_LEAN)
+		(void)cert_lean_d2i(der, (size_t)n, &p, &x);
+	else
+		x = d2i_X509(NULL, &p, n);
+	if (x != NULL && p == der + n) {
 		*out = x;
 		x = NULL;
 		rc = 0;

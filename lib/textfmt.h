@@ -40,6 +40,9 @@
 #define TEXTFMT_CERT_WHY 0x4u	/* a block that is not exactly one
 				 * certificate says which way (no X.509,
 				 * trailing bytes); else one message */
+#define TEXTFMT_CERT_LEAN 0x8u	/* certificates are read with
+				 * cert_lean_d2i(): their key is only in
+				 * cert_pubkey() (bulk imports) */
 
 /* The line iterator.  The fields may be read: p is where the next line
  * begins, no the number of the line last returned. */

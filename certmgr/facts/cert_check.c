@@ -42,6 +42,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "cert_lean.h"
 #include "gw_err.h"
 
 #define RSA_MIN_BITS 2048
@@ -302,7 +303,7 @@ ctx_load(struct check_ctx *c, X509 *cert, const struct cert_check_opts *opts)
 	c->cert = cert;
 	c->opts = opts;
 	c->now = opts->now != 0 ? opts->now : time(NULL);
-	c->pkey = X509_get0_pubkey(cert);
+	c->pkey = cert_pubkey(cert);
 	if (c->pkey == NULL) {
 		c->kind = KEY_OTHER;
 		c->key_label = "undecodable";
@@ -1071,7 +1072,7 @@ cert_key_usage_allows(X509 *cert, enum cert_usage usage,
 
 	if (cert == NULL || (usage & CERT_USAGE_BOTH) == 0)
 		return 0;
-	if ((pk = X509_get0_pubkey(cert)) == NULL) {
+	if ((pk = cert_pubkey(cert)) == NULL) {
 		ERR_clear_error();
 		return 0;
 	}

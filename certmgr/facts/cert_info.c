@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "cert_lean.h"
 #include "gw_err.h"
 
 const char *
@@ -38,7 +39,7 @@ cert_info_key_desc(EVP_PKEY *pk, char *buf, size_t len)
 int
 cert_info_self_signed(X509 *x)
 {
-	EVP_PKEY *pk = X509_get0_pubkey(x);
+	EVP_PKEY *pk = cert_pubkey(x);
 	int ok;
 
 	if (pk == NULL || X509_NAME_cmp(X509_get_subject_name(x),
@@ -52,14 +53,17 @@ cert_info_self_signed(X509 *x)
 const char *
 cert_info_fingerprint(X509 *x, char buf[96])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
+	unsigned char md[32];
+	unsigned int i;
 
 	buf[0] = '\0';
-	if (!X509_digest(x, EVP_sha256(), md, &n))
+	if (cert_sha256(x, md) != 0) {
+		gw_err_clear();
 		return buf;
-	for (i = 0; i < n && i < 32; i++)
-		snprintf(buf + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+	}
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(buf + 3 * i, 4, "%02X%s", md[i],
+			 i + 1 < sizeof(md) ? ":" : "");
 	return buf;
 }
 
@@ -182,7 +186,7 @@ cert_info_print(FILE *fp, X509 *x, int w)
 	print_ext_value(fp, x, NID_key_usage, "Key usage:", w);
 	print_ext_value(fp, x, NID_ext_key_usage, "Extended key usage:", w);
 	fprintf(fp, "%-*s %s\n", w, "Key:",
-		cert_info_key_desc(X509_get0_pubkey(x), buf, sizeof(buf)));
+		cert_info_key_desc(cert_pubkey(x), buf, sizeof(buf)));
 	fprintf(fp, "%-*s %s\n", w, "SHA-256 fingerprint:",
 		cert_info_fingerprint(x, buf));
 }

@@ -39,6 +39,9 @@ struct kind_spec {
 	unsigned required;		 /* bit i: attrs[i] is required */
 	int min_certs, max_certs;
 	enum policy_file_kind item_kind;
+	unsigned text_flags;		 /* TEXTFMT_CERT_LEAN: read in bulk,
+					  * the key only through
+					  * cert_pubkey() */
 };
 
 /*
@@ -72,13 +75,13 @@ static const struct kind_spec kinds[POLICY_BACKUP_KINDS] = {
     {POLICY_IDENTITIES_HEADER, "identity", id_attrs,
      BIT(I_NAME) | BIT(I_USAGE) | BIT(I_KEY_URI), 1,
      1 + MAX_CHAIN + IDENTITY_PREVIOUS_MAX,
-     POLICY_FILE_IDENTITY},
+     POLICY_FILE_IDENTITY, 0},
     {POLICY_HARVESTED_HEADER, "harvested key", hv_attrs,
      BIT(H_ID) | BIT(H_ADDRESS) | BIT(H_FIRST_SEEN) | BIT(H_LAST_SEEN) |
 	 BIT(H_VERIFICATION),
-     1, 1, POLICY_FILE_HARVESTED},
+     1, 1, POLICY_FILE_HARVESTED, TEXTFMT_CERT_LEAN},
     {POLICY_ALERTS_HEADER, "alert", al_attrs,
-     BIT(L_TIME) | BIT(L_KIND) | BIT(L_TEXT), 0, 0, POLICY_FILE_ALERT},
+     BIT(L_TIME) | BIT(L_KIND) | BIT(L_TEXT), 0, 0, POLICY_FILE_ALERT, 0},
 };
 
 const char *
@@ -387,7 +390,8 @@ policy_backup_parse(struct policy_backup *bk, enum policy_backup_kind kind,
 	X509 *x = NULL;
 	int r, a;
 
-	textfmt_lines_init(&it, buf, len, src, first, TEXT_FLAGS);
+	textfmt_lines_init(&it, buf, len, src, first,
+			   TEXT_FLAGS | k->text_flags);
 	if ((r = textfmt_check_header(&it, k->header, "a smimegw section",
 				      48)) != 0)
 		return r;

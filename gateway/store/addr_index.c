@@ -12,6 +12,7 @@
 
 #include "addr_rule.h"
 #include "castore.h"
+#include "cert_lean.h"
 #include "cert_names.h"
 #include "gw_err.h"
 #include "harvest.h"
@@ -98,8 +99,8 @@ cert_names(X509 *cert, struct names *s)
 	const ASN1_OCTET_STRING *ski;
 	int rc;
 
-	if (!X509_digest(cert, EVP_sha256(), md, NULL))
-		return gw_err_set_ssl(GW_ERR_CRYPTO, "index: fingerprint");
+	if ((rc = cert_sha256(cert, md)) != 0)
+		return rc;
 	if ((rc = cert_name_hex('f', md, sizeof(md), buf, sizeof(buf))) != 0 ||
 	    (rc = names_add(s, buf, strlen(buf))) != 0 ||
 	    (rc = addr_index_name_issuer(X509_get_issuer_name(cert),

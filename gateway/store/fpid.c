@@ -6,19 +6,20 @@
 
 #include <openssl/evp.h>
 
+#include "cert_lean.h"
 #include "gw_err.h"
 
 int
 fpid_of(X509 *cert, char id[FPID_LEN + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
+	unsigned char md[FPID_LEN / 2];
+	unsigned int i;
+	int rc;
 
 	id[0] = '\0';
-	if (!X509_digest(cert, EVP_sha256(), md, &n) || n != FPID_LEN / 2)
-		return gw_err_set_ssl(GW_ERR_CRYPTO,
-				      "cannot fingerprint a certificate");
-	for (i = 0; i < n; i++)
+	if ((rc = cert_sha256(cert, md)) != 0)
+		return rc;
+	for (i = 0; i < sizeof(md); i++)
 		snprintf(id + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }

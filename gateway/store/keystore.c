@@ -14,6 +14,7 @@
 
 #include "addr_index.h"
 #include "cert_check.h"
+#include "cert_lean.h"
 #include "gw_err.h"
 #include "gw_record.h"
 #include "identity.h"
@@ -213,7 +214,7 @@ keystore_check(X509 *cert, int allow_expired, time_t now, unsigned *caps)
 				  "add'");
 	c = keystore_caps(cert);
 	if (c == 0) {
-		pk = X509_get0_pubkey(cert);
+		pk = cert_pubkey(cert);
 		return gw_err_set(GW_ERR_REQUIREMENT,
 				  "key usage: the certificate can neither "
 				  "encrypt (keyUsage needs %s for an %s key) "

@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "cert_info.h"
+#include "cert_lean.h"
 #include "gw_err.h"
 #include "identity.h"
 #include "strset.h"
@@ -198,7 +199,8 @@ search_one(void *arg, const struct keystore_key *k)
 		GENERAL_NAMES_free(gens);
 	}
 	if (!hit && s->hex[0] != '\0' &&
-	    X509_digest(k->cert, EVP_sha256(), md, &mdlen)) {
+	    cert_sha256(k->cert, md) == 0) {
+		mdlen = 32;
 		for (i = 0; i < mdlen; i++)
 			snprintf(fp + 2 * i, 3, "%02x", md[i]);
 		hit = ci_contains(fp, 2 * mdlen, s->hex);
@@ -465,7 +467,10 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 	char tmp[KEYSTORE_NAME_MAX + 1];
 	int r;
 
-	textfmt_lines_init(&it, buf, len, src, first, TEXT_FLAGS);
+	/* An import may hold a million keys: read them lean (the checks
+	 * take the key from cert_pubkey()). */
+	textfmt_lines_init(&it, buf, len, src, first,
+			   TEXT_FLAGS | TEXTFMT_CERT_LEAN);
 	if ((r = textfmt_check_header(&it, KEYSTORE_EXPORT_HEADER,
 				      "a smimegw public key export", 40)) != 0)
 		return r;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -17,21 +18,34 @@
 
 #include <lmdb.h>
 
+#include "gw_buf.h"
 #include "gw_err.h"
 #include "gw_perm.h"
 #include "gw_reply.h"
 #include "gw_store_file.h"
+#include "log.h"
 
 static const char *const db_names[] = {
     GW_DB_IDENTITIES, GW_DB_PUBKEYS, GW_DB_HARVESTED, GW_DB_CAS,
     GW_DB_PROFILES,   GW_DB_ALERTS,  GW_DB_META,
     GW_DB_PUBKEYS_IX, GW_DB_HARVESTED_IX, GW_DB_ROUTES, GW_DB_IDENTITIES_IX,
-    GW_DB_CAS_IX,
+    GW_DB_CAS_IX, GW_DB_UNDO,
     /* The delivery journal's environment (GW_STORE_JOURNAL) only. */
     GW_DB_JOURNAL,
 };
 #define NDB (sizeof(db_names) / sizeof(db_names[0]))
 #define NDB_STORE (NDB - 1)	/* the store's: db_names[0 .. NDB_STORE) */
+
+/* 1 for the index databases, whose values are always empty: an undo
+ * journal needs only their keys (see "batched writes" below). */
+static int
+db_is_index(size_t i)
+{
+	return strcmp(db_names[i], GW_DB_PUBKEYS_IX) == 0 ||
+	       strcmp(db_names[i], GW_DB_HARVESTED_IX) == 0 ||
+	       strcmp(db_names[i], GW_DB_IDENTITIES_IX) == 0 ||
+	       strcmp(db_names[i], GW_DB_CAS_IX) == 0;
+}
 
 struct gw_store {
 	MDB_env *env;
@@ -45,7 +59,13 @@ struct gw_store {
 	int created;
 	int sound;	      /* walked, or known as walked: commits say so */
 	size_t db_lo, db_hi;  /* its databases: db_names[db_lo .. db_hi) */
+	unsigned char ix[NDB]; /* db_is_index() */
+	size_t batch;	      /* of a batched transaction (0: default) */
+	size_t undone;	      /* batches undone by the open */
 };
+
+struct undo;
+static int undo_recover(struct gw_store *st, int locked);
 
 struct gw_txn {
 	struct gw_store *st;
@@ -57,7 +77,16 @@ struct gw_txn {
 	const char *fail_db;  /* the record a foreach callback refused */
 	const void *fail_key;
 	size_t fail_klen;
+	struct undo *undo;    /* batched (gw_txn_begin_batched()) */
 };
+
+struct gw_txn;
+static int undo_put(struct gw_txn *t, size_t i, const MDB_val *k,
+		    const MDB_val *v, unsigned flags);
+static int undo_del(struct gw_txn *t, size_t i, const MDB_val *k);
+static int undo_clear(struct gw_txn *t, size_t i);
+static int undo_finish(struct gw_txn *t);
+static void undo_end(struct gw_txn *t, int failed);
 
 /* The single place where LMDB results become GW_ERR_* codes. */
 static int
@@ -454,6 +483,39 @@ walked_set(const struct gw_store *st, const struct file_id *id)
 
 /* After a commit of this process on a file known sound: the file as
  * LMDB left it is sound too. */
+/*
+ * After a commit: data.mdb as long as its meta page says.  A page that
+ * a transaction took from the end of the file and then freed again is
+ * never written, so LMDB may leave the file shorter than the pages the
+ * meta page counts (a transaction that deletes much of what it put,
+ * such as undoing an import, does).  The open's check would take such
+ * a file for a truncated one: the missing pages, all free, are added
+ * as zeros (a hole).
+ */
+static void
+cover(struct gw_store *st)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	struct stat sb;
+	off_t want;
+	int fd;
+
+	if (mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &ms) != 0 || stat(st->file, &sb) != 0)
+		return;
+	want = (off_t)(info.me_last_pgno + 1) * (off_t)ms.ms_psize;
+	if (sb.st_size >= want ||
+	    (fd = open(st->file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	/* LMDB's own descriptor keeps its locks: this one only grows the
+	 * file (data.mdb holds no locks; lock.mdb does). */
+	if (ftruncate(fd, want) != 0)
+		log_warn("store %s: cannot extend it to %lld bytes: %s",
+			 st->file, (long long)want, strerror(errno));
+	close(fd);
+}
+
 static void
 walked_update(const struct gw_store *st)
 {
@@ -621,12 +683,17 @@ gw_store_open_ex(const char *dir, size_t map_size, unsigned flags,
 						      MDB_CREATE, &st->dbi[i])),
 				    db_names[i])) != 0)
 			goto out;
+		st->ix[i] = (unsigned char)db_is_index(i);
 	}
 	rc = store_err(LMDB(mdb_txn_commit(txn)), "opening the store");
 	txn = NULL;
 	if (rc != 0)
 		goto out;
 	walked_update(st);
+	/* A batched write that died half way is undone by the next open
+	 * (unless it is still running). */
+	if (!(flags & GW_STORE_JOURNAL) && (rc = undo_recover(st, 0)) != 0)
+		goto out;
 	*out = st;
 	st = NULL;
 out:
@@ -864,6 +931,14 @@ gw_txn_commit(struct gw_txn *t)
 {
 	int rc;
 
+	rc = t->txn == NULL ? gw_err_set(GW_ERR_INTERNAL, "commit of a "
+							  "failed batch")
+	     : t->undo != NULL ? undo_finish(t)
+			       : 0;
+	if (rc != 0) {
+		gw_txn_abort(t);
+		return rc;
+	}
 	/* The flag is the environment's, in this process only. */
 	if (t->nosync)
 		(void)mdb_env_set_flags(t->st->env, MDB_NOSYNC, 1);
@@ -871,8 +946,12 @@ gw_txn_commit(struct gw_txn *t)
 	if (t->nosync)
 		(void)mdb_env_set_flags(t->st->env, MDB_NOSYNC, 0);
 	t->st->ntxn--;
+	if (rc == 0 && t->write)
+		cover(t->st);
 	if (rc == 0 && t->chain)
 		walked_update(t->st);
+	if (t->undo != NULL)
+		undo_end(t, rc != 0);
 	free(t);
 	return rc;
 }
@@ -882,10 +961,15 @@ gw_txn_abort(struct gw_txn *t)
 {
 	if (t == NULL)
 		return;
-	guard_enter();
-	mdb_txn_abort(t->txn);
-	guard_leave(0);
-	t->st->ntxn--;
+	/* None after a batch whose commit or next begin failed. */
+	if (t->txn != NULL) {
+		guard_enter();
+		mdb_txn_abort(t->txn);
+		guard_leave(0);
+		t->st->ntxn--;
+	}
+	if (t->undo != NULL)
+		undo_end(t, 1);
 	free(t);
 }
 
@@ -918,6 +1002,8 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 
 	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
+	if (t->undo != NULL)
+		return undo_put(t, i, &k, &v, flags);
 	mflags = (flags & GW_PUT_NOOVERWRITE) ? MDB_NOOVERWRITE : 0;
 	if (flags & GW_PUT_APPEND) {
 		rc = LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
@@ -939,6 +1025,8 @@ gw_txn_del(struct gw_txn *t, const char *db, const void *key, size_t klen)
 
 	if ((rc = db_index(t->st, db, &i)) != 0)
 		return rc;
+	if (t->undo != NULL)
+		return undo_del(t, i, &k);
 	return store_err(LMDB(mdb_del(t->txn, t->st->dbi[i], &k, NULL)), db);
 }
 
@@ -1026,7 +1114,8 @@ gw_txn_clear(struct gw_txn *t, const char *db)
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(t->st, db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0 ||
+	    (t->undo != NULL && (rc = undo_clear(t, i)) != 0))
 		return rc;
 	return store_err(LMDB(mdb_drop(t->txn, t->st->dbi[i], 0)), db);
 }
@@ -1041,4 +1130,470 @@ gw_txn_failed_key(const struct gw_txn *t, const char **db, const void **key,
 	*key = t->fail_key;
 	*klen = t->fail_klen;
 	return 0;
+}
+
+/* ---- batched writes with an undo journal ----------------------------------- */
+
+/*
+ * A batched transaction commits every batch bytes written, so that LMDB
+ * holds at most a batch of changed pages in memory, and keeps an undo
+ * journal so that it still ends all or nothing.  Each batch's undo
+ * entries go into GW_DB_UNDO as one record (key: the batch number, 8
+ * bytes big-endian) in the batch's own commit; the last commit drops
+ * them all with its changes.  An entry says what one put or delete
+ * changed, so that undoing it puts that back:
+ *
+ *   u8 database | u8 had a value | u32 key length | u32 value length |
+ *   key | the value it had
+ *
+ * Undo applies the entries last first, each batch in a transaction of
+ * its own that also removes the batch's record, so a crash while
+ * undoing leaves the rest to undo.  The index databases' values are
+ * always empty: a put there that finds the key changes nothing and
+ * needs no entry, so their entries are keys only, and only for keys
+ * that were not there.  store/import.lock is held (flock) while a
+ * batched transaction runs: an open that finds entries it can lock
+ * undoes them (the writer died), one that cannot leaves them (it runs).
+ */
+#define UNDO_HEAD 10
+
+struct undo {
+	size_t batch;		/* bytes written per batch */
+	size_t written;		/* by this batch */
+	struct gw_buf log;	/* this batch's entries */
+	uint64_t seq;		/* batches committed */
+	int lock;		/* store/import.lock, flock()ed */
+};
+
+static void
+be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static void
+be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* store/import.lock, locked: how (LOCK_EX, with LOCK_NB or not).  The
+ * descriptor, -1 when another holds it (LOCK_NB), or a GW_ERR_*
+ * below -1. */
+static int
+undo_lock(const struct gw_store *st, int how)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/import.lock",
+			     st->path) >= sizeof(path))
+		return gw_err_set(GW_ERR_STORE, "%s: path too long", st->path);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		       0600)) < 0)
+		return gw_err_set(GW_ERR_STORE, "%s: %s", path,
+				  strerror(errno));
+	while (flock(fd, how) != 0) {
+		if (errno == EINTR)
+			continue;
+		close(fd);
+		if (errno == EWOULDBLOCK)
+			return -1;
+		return gw_err_set(GW_ERR_STORE, "%s: lock: %s", path,
+				  strerror(errno));
+	}
+	return fd;
+}
+
+/* One entry: key k of database i had value old (NULL: it had none). */
+static int
+undo_note(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *old)
+{
+	unsigned char head[UNDO_HEAD];
+	size_t vlen = old ? old->mv_size : 0;
+	int rc;
+
+	if (k->mv_size > UINT32_MAX || vlen > UINT32_MAX)
+		return gw_err_set(GW_ERR_LIMIT, "undo journal: a record of "
+						"%zu bytes",
+				  vlen);
+	head[0] = (unsigned char)i;
+	head[1] = old != NULL;
+	be32(head + 2, (uint32_t)k->mv_size);
+	be32(head + 6, (uint32_t)vlen);
+	if ((rc = gw_buf_add(&t->undo->log, head, sizeof(head))) != 0 ||
+	    (rc = gw_buf_add(&t->undo->log, k->mv_data, k->mv_size)) != 0 ||
+	    (vlen > 0 &&
+	     (rc = gw_buf_add(&t->undo->log, old->mv_data, vlen)) != 0))
+		return rc;
+	t->undo->written += UNDO_HEAD + k->mv_size + vlen;
+	return 0;
+}
+
+static int
+undo_put(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *v,
+	 unsigned flags)
+{
+	MDB_val key = *k, val = *v, old;
+	const char *db = db_names[i];
+	MDB_dbi dbi = t->st->dbi[i];
+	int rc;
+
+	t->undo->written += k->mv_size + v->mv_size;
+	if (t->st->ix[i] && v->mv_size == 0) {
+		/* A key there already has the same, empty, value. */
+		rc = LMDB(mdb_put(t->txn, dbi, &key, &val, MDB_NOOVERWRITE));
+		if (rc == MDB_KEYEXIST)
+			return (flags & GW_PUT_NOOVERWRITE) ? GW_ERR_EXISTS : 0;
+		if (rc != 0)
+			return store_err(rc, db);
+		return undo_note(t, i, k, NULL);
+	}
+	rc = LMDB(mdb_get(t->txn, dbi, &key, &old));
+	if (rc == 0 && (flags & GW_PUT_NOOVERWRITE))
+		return GW_ERR_EXISTS;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_err(rc, db);
+	if (rc == 0 && (rc = in_file(t, db, &old)) != 0)
+		return rc;
+	if ((rc = undo_note(t, i, k, rc == MDB_NOTFOUND ? NULL : &old)) != 0)
+		return rc;
+	if (flags & GW_PUT_APPEND) {
+		rc = LMDB(mdb_put(t->txn, dbi, &key, &val, MDB_APPEND));
+		if (rc != MDB_KEYEXIST)
+			return store_err(rc, db);
+	}
+	return store_err(LMDB(mdb_put(t->txn, dbi, &key, &val, 0)), db);
+}
+
+static int
+undo_del(struct gw_txn *t, size_t i, const MDB_val *k)
+{
+	MDB_val key = *k, old;
+	const char *db = db_names[i];
+	int rc;
+
+	t->undo->written += k->mv_size;
+	if ((rc = store_err(LMDB(mdb_get(t->txn, t->st->dbi[i], &key, &old)),
+			    db)) != 0 ||
+	    (rc = in_file(t, db, &old)) != 0 ||
+	    (rc = undo_note(t, i, k, &old)) != 0)
+		return rc;
+	return store_err(LMDB(mdb_del(t->txn, t->st->dbi[i], &key, NULL)), db);
+}
+
+/* Every record of database i, noted before it is dropped. */
+static int
+undo_clear(struct gw_txn *t, size_t i)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc = 0, mrc;
+
+	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
+			    db_names[i])) != 0)
+		return rc;
+	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_FIRST)); mrc == 0;
+	     mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT)))
+		if ((rc = in_file(t, db_names[i], &v)) != 0 ||
+		    (rc = undo_note(t, i, &k, &v)) != 0)
+			break;
+	if (rc == 0 && mrc != MDB_NOTFOUND)
+		rc = store_err(mrc, db_names[i]);
+	guard_enter();
+	mdb_cursor_close(cur);
+	guard_leave(0);
+	return rc;
+}
+
+/* Undoes the entries of one batch (n bytes at p), last first. */
+static int
+undo_apply(struct gw_store *st, MDB_txn *txn, const unsigned char *p,
+	   size_t n)
+{
+	size_t *at = NULL, cnt = 0, cap = 0, o, j;
+	unsigned char i;
+	MDB_val k, v;
+	int rc = 0, mrc;
+
+	for (o = 0; o < n;) {
+		if (n - o < UNDO_HEAD || p[o] >= st->db_hi ||
+		    p[o] < st->db_lo ||
+		    get32(p + o + 2) > n - o - UNDO_HEAD ||
+		    get32(p + o + 6) > n - o - UNDO_HEAD - get32(p + o + 2)) {
+			rc = gw_err_set(GW_ERR_STORE,
+					"store %s: the undo journal is "
+					"damaged (an entry at byte %zu)",
+					st->file, o);
+			goto out;
+		}
+		if (cnt == cap) {
+			size_t *na;
+
+			cap = cap ? cap * 2 : 1024;
+			if ((na = reallocarray(at, cap, sizeof(*at))) == NULL) {
+				rc = GW_ERR_NOMEM;
+				goto out;
+			}
+			at = na;
+		}
+		at[cnt++] = o;
+		o += UNDO_HEAD + get32(p + o + 2) + get32(p + o + 6);
+	}
+	for (j = cnt; j-- > 0;) {
+		o = at[j];
+		i = p[o];
+		k.mv_size = get32(p + o + 2);
+		k.mv_data = (void *)(p + o + UNDO_HEAD);
+		v.mv_size = get32(p + o + 6);
+		v.mv_data = (void *)(p + o + UNDO_HEAD + k.mv_size);
+		if (p[o + 1])
+			mrc = LMDB(mdb_put(txn, st->dbi[i], &k, &v, 0));
+		else if ((mrc = LMDB(mdb_del(txn, st->dbi[i], &k, NULL))) ==
+			 MDB_NOTFOUND)
+			mrc = 0;
+		if ((rc = store_err(mrc, db_names[i])) != 0)
+			break;
+	}
+out:
+	free(at);
+	return rc;
+}
+
+/*
+ * Undoes every batch in the journal, the last first, each in a
+ * transaction of its own.  The caller holds store/import.lock.  *n gets
+ * how many were undone.
+ */
+static int
+undo_all(struct gw_store *st, size_t *n)
+{
+	size_t u = 0;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	unsigned char *copy = NULL;
+	int rc = 0, mrc;
+
+	*n = 0;
+	if ((rc = db_index(st, GW_DB_UNDO, &u)) != 0)
+		return rc;
+	for (;;) {
+		if ((rc = headroom(st)) != 0 ||
+		    (rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, 0, &txn)),
+				    "undoing an import")) != 0)
+			break;
+		st->ntxn++;
+		if ((rc = store_err(LMDB(mdb_cursor_open(txn, st->dbi[u],
+							 &cur)),
+				    GW_DB_UNDO)) != 0)
+			break;
+		mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_LAST));
+		guard_enter();
+		mdb_cursor_close(cur);
+		guard_leave(0);
+		cur = NULL;
+		if (mrc == MDB_NOTFOUND)
+			break;
+		/* Copied: the changes may move pages of the map. */
+		if ((rc = store_err(mrc, GW_DB_UNDO)) != 0 ||
+		    (copy = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
+			rc = rc ? rc : GW_ERR_NOMEM;
+			break;
+		}
+		memcpy(copy, v.mv_data, v.mv_size);
+		if ((rc = undo_apply(st, txn, copy, v.mv_size)) != 0 ||
+		    (rc = store_err(LMDB(mdb_del(txn, st->dbi[u], &k, NULL)),
+				    GW_DB_UNDO)) != 0)
+			break;
+		free(copy);
+		copy = NULL;
+		rc = store_err(LMDB(mdb_txn_commit(txn)), "undoing an import");
+		txn = NULL;
+		st->ntxn--;
+		if (rc != 0)
+			break;
+		cover(st);
+		walked_update(st);
+		(*n)++;
+	}
+	free(copy);
+	if (txn != NULL) {
+		guard_enter();
+		mdb_txn_abort(txn);
+		guard_leave(0);
+		st->ntxn--;
+	}
+	return rc;
+}
+
+/* At open (locked 0) and before a batched transaction (locked 1): an
+ * undo journal left by a writer that died is undone. */
+static int
+undo_recover(struct gw_store *st, int locked)
+{
+	MDB_txn *txn = NULL;
+	MDB_stat ms;
+	size_t u = 0, n = 0;
+	int rc, fd = -1;
+
+	if (db_index(st, GW_DB_UNDO, &u) != 0) {
+		gw_err_clear();
+		return 0;
+	}
+	if ((rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, MDB_RDONLY,
+					       &txn)),
+			    "opening the store")) != 0)
+		return rc;
+	rc = store_err(LMDB(mdb_stat(txn, st->dbi[u], &ms)), GW_DB_UNDO);
+	guard_enter();
+	mdb_txn_abort(txn);
+	guard_leave(0);
+	if (rc != 0 || ms.ms_entries == 0)
+		return rc;
+	if (!locked && (fd = undo_lock(st, LOCK_EX | LOCK_NB)) < 0)
+		return fd == -1 ? 0 : fd;	/* -1: it runs */
+	rc = undo_all(st, &n);
+	st->undone += n;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0)
+		log_warn("store %s: undid %zu batch%s of an import that did "
+			 "not finish",
+			 st->file, n, n == 1 ? "" : "es");
+	return rc;
+}
+
+size_t
+gw_store_undone(const struct gw_store *st)
+{
+	return st->undone;
+}
+
+void
+gw_store_set_batch(struct gw_store *st, size_t batch)
+{
+	st->batch = batch;
+}
+
+int
+gw_txn_begin_batched(struct gw_store *st, struct gw_txn **out)
+{
+	struct undo *u;
+	int rc, fd;
+
+	*out = NULL;
+	if (st->db_lo == NDB_STORE)
+		return gw_err_set(GW_ERR_INTERNAL, "batched writes are the "
+						   "store's");
+	if ((fd = undo_lock(st, LOCK_EX)) < 0)
+		return fd == -1 ? GW_ERR_STORE_BUSY : fd;
+	if ((rc = undo_recover(st, 1)) != 0 ||
+	    (rc = gw_txn_begin(st, GW_TXN_WRITE, out)) != 0) {
+		close(fd);
+		return rc;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL) {
+		gw_txn_abort(*out);
+		*out = NULL;
+		close(fd);
+		return GW_ERR_NOMEM;
+	}
+	u->batch = st->batch > 0 ? st->batch : GW_STORE_BATCH;
+	u->lock = fd;
+	gw_buf_init(&u->log, SIZE_MAX / 2);
+	(*out)->undo = u;
+	return 0;
+}
+
+int
+gw_txn_checkpoint(struct gw_txn *t)
+{
+	struct undo *u = t->undo;
+	unsigned char key[8];
+	size_t i = 0;
+	MDB_val k = {sizeof(key), key}, v;
+	int rc;
+
+	if (u == NULL || u->written < u->batch)
+		return 0;
+	if ((rc = db_index(t->st, GW_DB_UNDO, &i)) != 0)
+		return rc;
+	be64(key, u->seq + 1);
+	v.mv_size = u->log.len;
+	v.mv_data = u->log.data;
+	if ((rc = store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
+					 MDB_APPEND)),
+			    GW_DB_UNDO)) != 0)
+		return rc;
+	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
+	t->txn = NULL;
+	t->st->ntxn--;
+	if (rc != 0)
+		return rc;
+	cover(t->st);
+	if (t->chain)
+		walked_update(t->st);
+	u->seq++;
+	u->written = 0;
+	gw_buf_reset(&u->log);
+	/* The next batch, with room in the map for it. */
+	if ((rc = headroom(t->st)) != 0 ||
+	    (rc = store_err(LMDB(mdb_txn_begin(t->st->env, NULL, 0, &t->txn)),
+			    "beginning a transaction")) != 0)
+		return rc;
+	t->st->ntxn++;
+	if ((rc = file_size(t->st, &t->file_size)) != 0)
+		return rc;
+	t->chain = walked_chain(t->st);
+	return 0;
+}
+
+/* Before the last commit: the journal goes with it. */
+static int
+undo_finish(struct gw_txn *t)
+{
+	size_t i = 0;
+	int rc;
+
+	if (t->undo->seq == 0)
+		return 0;
+	if ((rc = db_index(t->st, GW_DB_UNDO, &i)) != 0)
+		return rc;
+	return store_err(LMDB(mdb_drop(t->txn, t->st->dbi[i], 0)),
+			 GW_DB_UNDO);
+}
+
+/* After the last commit or an abort (failed): the batches committed
+ * before are undone; then the lock goes. */
+static void
+undo_end(struct gw_txn *t, int failed)
+{
+	struct undo *u = t->undo;
+	size_t n = 0;
+	int rc;
+
+	t->undo = NULL;
+	if (failed && u->seq > 0 && (rc = undo_all(t->st, &n)) != 0)
+		log_err("store %s: undoing the import's %llu committed "
+			"batch%s failed (%s: %s); the next open undoes them",
+			t->st->file, (unsigned long long)u->seq,
+			u->seq == 1 ? "" : "es", gw_strerror(rc),
+			gw_err_detail());
+	gw_buf_free(&u->log);
+	close(u->lock);
+	free(u);
 }

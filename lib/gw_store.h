@@ -39,6 +39,8 @@ struct gw_txn;
 #define GW_DB_HARVESTED_IX "harvested-ix"
 #define GW_DB_IDENTITIES_IX "identities-ix"
 #define GW_DB_CAS_IX "cas-ix"
+/* The undo journal of a batched write (gw_txn_begin_batched()). */
+#define GW_DB_UNDO "undo"
 /* The delivery journal (GW_STORE_JOURNAL; gateway/daemon/journal.h). */
 #define GW_DB_JOURNAL "journal"
 
@@ -185,6 +187,38 @@ int gw_txn_foreach_prefix(struct gw_txn *txn, const char *db,
 
 /* Removes every record of db. */
 int gw_txn_clear(struct gw_txn *txn, const char *db);
+
+/*
+ * A long write (an import) in batches.  LMDB keeps every page a write
+ * transaction changed in memory until it commits (up to 512 MiB, then
+ * it spills some), so a million keys in one transaction hold half a
+ * gigabyte.  A batched transaction commits each time about a batch of
+ * bytes (gw_store_set_batch(), else GW_STORE_BATCH) were written, at
+ * gw_txn_checkpoint(), and keeps
+ * an undo journal (GW_DB_UNDO) of what each batch changed, in the
+ * batch's own commit.  gw_txn_commit() commits the last batch and drops
+ * the journal with it; gw_txn_abort() undoes the batches committed
+ * before, so the write still ends all or nothing.  A process that dies
+ * half way leaves the journal: the next gw_store_open_ex() (or batched
+ * begin) undoes it.  Meanwhile readers see the batches committed so
+ * far; a transaction of less than a batch is one commit, as before.
+ * Two batched transactions run one after the other (store/import.lock);
+ * other writers are not held up, and what they change in between is
+ * not undone (unless it is a record the batched transaction changed
+ * too: its value from before is put back).
+ *
+ * gw_txn_checkpoint() is a no-op until a batch is full, and then ends
+ * the batch: pointers from gw_txn_get() and running walks end with it.
+ * An error leaves the transaction to gw_txn_abort().
+ */
+#define GW_STORE_BATCH ((size_t)32 << 20)
+int gw_txn_begin_batched(struct gw_store *st, struct gw_txn **out);
+/* The batch of st's batched transactions (store_import_batch). */
+void gw_store_set_batch(struct gw_store *st, size_t batch);
+/* How many batches of an unfinished batched transaction the open of st
+ * undid (0: none were left). */
+size_t gw_store_undone(const struct gw_store *st);
+int gw_txn_checkpoint(struct gw_txn *txn);
 
 /* The key of the last record whose gw_txn_foreach() callback failed in
  * this transaction (valid until it ends): 0 and *db, *key, *klen set,

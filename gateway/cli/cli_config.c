@@ -273,7 +273,7 @@ config_once(struct gw_store *st, struct config_run *r)
 	if ((r->spool = tmpfile()) == NULL || (r->warn = tmpfile()) == NULL)
 		return gw_err_set(GW_ERR_IO, "a temporary file: %s",
 				  strerror(errno));
-	if ((rc = gw_txn_begin(st, GW_TXN_WRITE, &txn)) != 0)
+	if ((rc = gw_txn_begin_batched(st, &txn)) != 0)
 		return rc;
 	rc = policy_file_import_stream(txn, &ts, r->src, r->replace,
 				       time(NULL), config_outcome, r, r->cnt);

@@ -280,7 +280,7 @@ import_once(struct gw_store *st, struct import_run *r)
 					 strerror(errno));
 		goto out;
 	}
-	if ((rc = gw_txn_begin(st, GW_TXN_WRITE, &txn)) != 0)
+	if ((rc = gw_txn_begin_batched(st, &txn)) != 0)
 		goto out;
 	for (;;) {
 		gw_buf_reset(&chunk);
@@ -291,7 +291,8 @@ import_once(struct gw_store *st, struct import_run *r)
 		if ((rc = keystore_stream_chunk(r->ks, txn,
 						(const char *)chunk.data,
 						chunk.len, r->src, first,
-						import_outcome, r)) != 0)
+						import_outcome, r)) != 0 ||
+		    (rc = gw_txn_checkpoint(txn)) != 0)
 			goto out;
 		gw_store_trim(st);
 	}

@@ -23,6 +23,7 @@
 #include "alerts.h"
 #include "castore.h"
 #include "cli.h"
+#include "gw_buf.h"
 #include "gw_err.h"
 #include "gw_store.h"
 #include "harvest.h"
@@ -53,20 +54,23 @@ static const struct cli_spec store_spec = {
     sizeof(store_cmds) / sizeof(store_cmds[0]), NULL,
 };
 
-/* The record count of each database, from the page walk. */
+/* The record count of each database, from the page walk, into the
+ * buffer arg (printed once the open has undone any unfinished
+ * import). */
 static void
 count_one(void *arg, const char *db, unsigned long long records)
 {
 	size_t i;
 
-	(void)arg;
 	for (i = 0; gw_store_db_name(i) != NULL; i++)
 		if (strcmp(gw_store_db_name(i), db) == 0)
 			break;
-	printf("%-12s %llu record%s%s\n", db, records, records == 1 ? "" : "s",
-	       gw_store_db_name(i) == NULL ? " (not a database of this "
-					     "version: left alone)"
-					   : "");
+	(void)gw_buf_addf(arg, "%-12s %llu record%s%s\n", db, records,
+			  records == 1 ? "" : "s",
+			  gw_store_db_name(i) == NULL
+			      ? " (not a database of this version: left "
+				"alone)"
+			      : "");
 }
 
 /* Every decoder's callback: the record decoded, go on. */
@@ -206,6 +210,7 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct gw_config *cfg;
 	struct gw_store *st = NULL;
 	struct gw_txn *txn = NULL;
+	struct gw_buf counts;
 	const char *db;
 	size_t i;
 	int rc, ex, bad = 0;
@@ -215,14 +220,30 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_config(ctx, &cfg)) != 0)
 		return cli_fail(a.what, rc);
 	/* Pass 1: the file, page by page, without mapping it. */
-	if ((rc = gw_store_verify(cfg->data_dir, count_one, NULL)) != 0) {
+	gw_buf_init(&counts, (size_t)1 << 20);
+	if ((rc = gw_store_verify(cfg->data_dir, count_one, &counts)) != 0) {
+		fwrite(counts.data, 1, counts.len, stdout);
+		gw_buf_free(&counts);
 		cli_fail(a.what, rc);
 		return rc == GW_ERR_STORE ? EX_DATAERR : CLI_EXIT_FAIL;
 	}
-	/* Pass 2: every record through its decoder. */
+	/* Pass 2: every record through its decoder.  An open undoes an
+	 * import that died half way: then the counts are taken again. */
 	if ((rc = gw_store_open_ex(cfg->data_dir, (size_t)cfg->store_map_size,
-				   0, &st)) != 0 ||
-	    (rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0) {
+				   0, &st)) == 0 && gw_store_undone(st) > 0) {
+		/* (LMDB: one open of a file per process at a time.) */
+		gw_store_close(st);
+		st = NULL;
+		gw_buf_reset(&counts);
+		if ((rc = gw_store_verify(cfg->data_dir, count_one,
+					  &counts)) == 0)
+			rc = gw_store_open_ex(cfg->data_dir,
+					      (size_t)cfg->store_map_size, 0,
+					      &st);
+	}
+	fwrite(counts.data, 1, counts.len, stdout);
+	gw_buf_free(&counts);
+	if (rc != 0 || (rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0) {
 		ex = cli_fail(a.what, rc);
 		goto out;
 	}

@@ -42,7 +42,10 @@ cli_store_open(struct cli_ctx *ctx, struct gw_config **cfg,
 		return rc;
 	if (cfg != NULL)
 		*cfg = c;
-	return gw_store_open_ex(c->data_dir, (size_t)c->store_map_size, 0, st);
+	if ((rc = gw_store_open_ex(c->data_dir, (size_t)c->store_map_size, 0,
+				   st)) == 0)
+		gw_store_set_batch(*st, (size_t)c->store_import_batch);
+	return rc;
 }
 
 void
@@ -65,8 +68,10 @@ cli_store_create(struct cli_ctx *ctx, struct gw_config **cfg,
 	if (cfg != NULL)
 		*cfg = c;
 	if ((rc = gw_store_open_ex(c->data_dir, (size_t)c->store_map_size,
-				   GW_STORE_CREATE, st)) == 0)
+				   GW_STORE_CREATE, st)) == 0) {
+		gw_store_set_batch(*st, (size_t)c->store_import_batch);
 		cli_store_announce(*st);
+	}
 	return rc;
 }
 

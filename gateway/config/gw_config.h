@@ -24,6 +24,7 @@ struct gw_config {
 	char *pin_file;		/* token user PIN, mode 0600/0400 */
 	char *authserv_id;	/* Authentication-Results authserv-id */
 	uint64_t store_map_size; /* LMDB map size, bytes */
+	uint64_t store_import_batch; /* bytes per commit of an import */
 	uint64_t harvest_max_size; /* harvested keys' bound, bytes */
 	char *log_level;	/* error, warning, info, debug */
 	char *decrypt_catch_all; /* identity that decrypts for anyone; "" */

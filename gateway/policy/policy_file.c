@@ -1340,7 +1340,8 @@ stream_pubkeys(struct cstream *c)
 		if ((r = keystore_stream_chunk(c->ks, c->txn,
 					       (const char *)c->buf.data,
 					       c->buf.len, c->src, first,
-					       key_outcome, c)) != 0)
+					       key_outcome, c)) != 0 ||
+		    (r = gw_txn_checkpoint(c->txn)) != 0)
 			return r;
 		gw_buf_reset(&c->buf);
 		if ((r = textstream_chunk(c->ts, &c->buf, TEXTSTREAM_CHUNK,
@@ -1402,7 +1403,8 @@ stream_harvested(struct cstream *c)
 			     &first)) != 0)
 		return r;
 	for (;;) {
-		if ((r = harvested_chunk(c, first)) != 0)
+		if ((r = harvested_chunk(c, first)) != 0 ||
+		    (r = gw_txn_checkpoint(c->txn)) != 0)
 			return r;
 		gw_buf_reset(&c->buf);
 		if ((r = textstream_chunk(c->ts, &c->buf, TEXTSTREAM_CHUNK,

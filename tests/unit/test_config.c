@@ -82,6 +82,12 @@ static const struct cfg_case cases[] = {
 	{.name = "harvest_max_size: 512M by default",
 	 T(""),
 	 .want = {{"harvest_max_size", "536870912"}}},
+	{.name = "store_import_batch: 32M by default",
+	 T(""),
+	 .want = {{"store_import_batch", "33554432"}}},
+	{.name = "store_import_batch: set",
+	 T("store_import_batch = 256K\n"),
+	 .want = {{"store_import_batch", "262144"}}},
 	{.name = "smimegwd: no listener, limits and timeout by default",
 	 T(""),
 	 .want = {{"listener_outgoing", ""},
@@ -494,6 +500,11 @@ static const struct cfg_case cases[] = {
 	 .rc = GW_ERR_CONFIG,
 	 .detail = "%F:1: harvest_max_size: 1023K is out of range "
 		   "(1048576..1099511627776 bytes)"},
+	{.name = "store_import_batch: below 64K",
+	 T("store_import_batch = 63K\n"),
+	 .rc = GW_ERR_CONFIG,
+	 .detail = "%F:1: store_import_batch: 63K is out of range "
+		   "(65536..1073741824 bytes)"},
 	{.name = "harvest_max_size: not a size",
 	 T("harvest_max_size = 512MB\n"),
 	 .rc = GW_ERR_CONFIG,
@@ -793,6 +804,8 @@ field(const struct gw_config *c, const char *key, char *buf, size_t cap)
 		    {"smtp_timeout", offsetof(struct gw_config, smtp_timeout)},
 		    {"journal_map_size",
 		     offsetof(struct gw_config, journal_map_size)},
+		    {"store_import_batch",
+		     offsetof(struct gw_config, store_import_batch)},
 		};
 		size_t i;
 
@@ -1013,7 +1026,7 @@ static void
 test_print_defaults(void **state)
 {
 	struct gw_config *cfg = NULL;
-	char printed[160], got[2048], want[2048];
+	char printed[160], got[4096], want[4096];
 	FILE *fp;
 	size_t n;
 
@@ -1034,6 +1047,7 @@ test_print_defaults(void **state)
 	       "pin_file = \"/etc/smimegw/token.pin\"\n"
 	       "authserv_id = \"%H\"\n"
 	       "store_map_size = 1073741824\n"
+	       "store_import_batch = 33554432\n"
 	       "harvest_max_size = 536870912\n"
 	       "log_level = \"info\"\n"
 	       "decrypt_catch_all = \"\"\n"

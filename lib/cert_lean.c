@@ -5,6 +5,8 @@
 #include "cert_lean.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -23,19 +25,23 @@ struct lean {
 	unsigned char sha256[32];	/* of its DER */
 };
 
+/* Each thread's decoders (a pthread key: freed when it ends). */
+struct lean_thread {
+	struct {
+		int nid;		/* the SPKI's algorithm */
+		OSSL_DECODER_CTX *dec;	/* NULL: no decoder for it */
+	} types[KEY_TYPES];
+	size_t ntypes;
+	EVP_PKEY *out;			/* where every decoder puts its key */
+	EVP_MD_CTX *md;			/* SHA-256 */
+};
+
 static CRYPTO_ONCE lean_once = CRYPTO_ONCE_STATIC_INIT;
 static int lean_ready;
 static int lean_idx = -1;		/* the ex_data slot */
 static OSSL_LIB_CTX *no_keys;		/* only the null provider */
 static EVP_MD *sha256;
-static CRYPTO_RWLOCK *lean_lock;	/* over what follows */
-static EVP_MD_CTX *md_ctx;		/* for sha256, reused */
-static struct {
-	int nid;			/* the SPKI's algorithm */
-	OSSL_DECODER_CTX *dec;		/* NULL: no decoder for it */
-} types[KEY_TYPES];
-static size_t ntypes;
-static EVP_PKEY *dec_out;		/* where every decoder puts its key */
+static pthread_key_t thread_key;
 
 static void
 lean_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -51,25 +57,54 @@ lean_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 }
 
 static void
+thread_free(void *p)
+{
+	struct lean_thread *lt = p;
+	size_t i;
+
+	for (i = 0; i < lt->ntypes; i++)
+		OSSL_DECODER_CTX_free(lt->types[i].dec);
+	EVP_MD_CTX_free(lt->md);
+	free(lt);
+}
+
+static void
 lean_init(void)
 {
 	lean_idx = X509_get_ex_new_index(0, NULL, NULL, NULL, lean_free);
 	lean_ready = lean_idx >= 0 &&
-		     (lean_lock = CRYPTO_THREAD_lock_new()) != NULL &&
+		     pthread_key_create(&thread_key, thread_free) == 0 &&
 		     (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL &&
-		     (md_ctx = EVP_MD_CTX_new()) != NULL &&
 		     (no_keys = OSSL_LIB_CTX_new()) != NULL &&
 		     OSSL_PROVIDER_load(no_keys, "null") != NULL;
 }
 
+/* The calling thread's decoders, made on its first call; NULL when
+ * out of memory. */
+static struct lean_thread *
+thread_state(void)
+{
+	struct lean_thread *lt = pthread_getspecific(thread_key);
+
+	if (lt != NULL)
+		return lt;
+	if ((lt = calloc(1, sizeof(*lt))) == NULL)
+		return NULL;
+	if ((lt->md = EVP_MD_CTX_new()) == NULL ||
+	    pthread_setspecific(thread_key, lt) != 0) {
+		thread_free(lt);
+		return NULL;
+	}
+	return lt;
+}
+
 /*
- * The decoder for keys of algorithm nid, made on first use with the
+ * The decoder for keys of algorithm alg, made on first use with the
  * key type named as d2i_X509() names it; NULL when none decodes it (or
  * the table is full: such keys stay undecoded, as unknown ones do).
- * Called with lean_lock held.
  */
 static OSSL_DECODER_CTX *
-decoder_for(const ASN1_OBJECT *alg)
+decoder_for(struct lean_thread *lt, const ASN1_OBJECT *alg)
 {
 	char name[80];
 	int nid = OBJ_obj2nid(alg);
@@ -77,38 +112,33 @@ decoder_for(const ASN1_OBJECT *alg)
 
 	if (nid == NID_undef)
 		return NULL;
-	for (i = 0; i < ntypes; i++)
-		if (types[i].nid == nid)
-			return types[i].dec;
-	if (ntypes == KEY_TYPES ||
+	for (i = 0; i < lt->ntypes; i++)
+		if (lt->types[i].nid == nid)
+			return lt->types[i].dec;
+	if (lt->ntypes == KEY_TYPES ||
 	    OBJ_obj2txt(name, sizeof(name), alg, 0) <= 0)
 		return NULL;
-	types[ntypes].nid = nid;
-	types[ntypes].dec = OSSL_DECODER_CTX_new_for_pkey(
-	    &dec_out, "DER", "SubjectPublicKeyInfo", name, EVP_PKEY_PUBLIC_KEY,
-	    NULL, NULL);
-	return types[ntypes++].dec;
+	lt->types[lt->ntypes].nid = nid;
+	lt->types[lt->ntypes].dec = OSSL_DECODER_CTX_new_for_pkey(
+	    &lt->out, "DER", "SubjectPublicKeyInfo", name,
+	    EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+	return lt->types[lt->ntypes++].dec;
 }
 
 /* The SHA-256 of len bytes at p into md: 1, or 0. */
 static int
-digest(const unsigned char *p, size_t len, unsigned char md[32])
+digest(struct lean_thread *lt, const unsigned char *p, size_t len,
+       unsigned char md[32])
 {
-	int ok;
-
-	if (!CRYPTO_THREAD_write_lock(lean_lock))
-		return 0;
-	ok = EVP_DigestInit_ex(md_ctx, sha256, NULL) &&
-	     EVP_DigestUpdate(md_ctx, p, len) &&
-	     EVP_DigestFinal_ex(md_ctx, md, NULL);
-	CRYPTO_THREAD_unlock(lean_lock);
-	return ok;
+	return EVP_DigestInit_ex(lt->md, sha256, NULL) &&
+	       EVP_DigestUpdate(lt->md, p, len) &&
+	       EVP_DigestFinal_ex(lt->md, md, NULL);
 }
 
 /* The key of x's SubjectPublicKeyInfo, or NULL (errors dropped, as
  * d2i_X509() drops them). */
 static EVP_PKEY *
-decode_key(X509 *x)
+decode_key(struct lean_thread *lt, X509 *x)
 {
 	X509_PUBKEY *spki = X509_get_X509_PUBKEY(x);
 	const ASN1_OBJECT *alg = NULL;
@@ -123,19 +153,15 @@ decode_key(X509 *x)
 	if (X509_PUBKEY_get0_param((ASN1_OBJECT **)&alg, NULL, NULL, NULL,
 				   spki) &&
 	    (n = i2d_X509_PUBKEY(spki, &der)) > 0 &&
-	    CRYPTO_THREAD_write_lock(lean_lock)) {
-		if ((dec = decoder_for(alg)) != NULL) {
-			p = der;
-			left = (size_t)n;
-			dec_out = NULL;
-			if (OSSL_DECODER_from_data(dec, &p, &left) &&
-			    left == 0)
-				k = dec_out;
-			else
-				EVP_PKEY_free(dec_out);
-			dec_out = NULL;
-		}
-		CRYPTO_THREAD_unlock(lean_lock);
+	    (dec = decoder_for(lt, alg)) != NULL) {
+		p = der;
+		left = (size_t)n;
+		lt->out = NULL;
+		if (OSSL_DECODER_from_data(dec, &p, &left) && left == 0)
+			k = lt->out;
+		else
+			EVP_PKEY_free(lt->out);
+		lt->out = NULL;
 	}
 	OPENSSL_free(der);
 	ERR_pop_to_mark();
@@ -147,13 +173,15 @@ cert_lean_d2i(const unsigned char *der, size_t len,
 	      const unsigned char **end, X509 **out)
 {
 	const unsigned char *p = der;
+	struct lean_thread *lt = NULL;
 	struct lean *l = NULL;
 	X509 *x;
 
 	*out = NULL;
 	if (len > LONG_MAX)
 		return GW_ERR_PARSE;
-	if (!CRYPTO_THREAD_run_once(&lean_once, lean_init) || !lean_ready) {
+	if (!CRYPTO_THREAD_run_once(&lean_once, lean_init) || !lean_ready ||
+	    (lt = thread_state()) == NULL) {
 		/* No lean decoding here: the ordinary decode does it. */
 		ERR_clear_error();
 		x = d2i_X509(NULL, &p, (long)len);
@@ -161,14 +189,14 @@ cert_lean_d2i(const unsigned char *der, size_t len,
 						 ASN1_ITEM_rptr(X509),
 						 no_keys, NULL)) != NULL) {
 		if ((l = OPENSSL_zalloc(sizeof(*l))) == NULL ||
-		    !digest(der, (size_t)(p - der), l->sha256) ||
+		    !digest(lt, der, (size_t)(p - der), l->sha256) ||
 		    !X509_set_ex_data(x, lean_idx, l)) {
 			OPENSSL_free(l);
 			X509_free(x);
 			ERR_clear_error();
 			return GW_ERR_NOMEM;
 		}
-		l->key = decode_key(x);
+		l->key = decode_key(lt, x);
 	}
 	if (x == NULL) {
 		ERR_clear_error();

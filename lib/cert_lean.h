@@ -40,7 +40,8 @@
  * takes is left out, as d2i_X509() leaves it.  0, GW_ERR_PARSE when
  * der does not begin with a certificate (no detail is latched and
  * OpenSSL's error queue is cleared: the caller words it), GW_ERR_NOMEM.
- * One thread at a time uses the decoder (a lock).
+ * Safe in several threads at once: each has its own decoders (freed
+ * when it ends).
  */
 int cert_lean_d2i(const unsigned char *der, size_t len,
 		  const unsigned char **end, X509 **out);

@@ -226,11 +226,9 @@ textfmt_time_parse(const char *src, unsigned no, const char *key,
 	return 0;
 }
 
-/* Base64 (no line breaks) of the block begun at line begin to exactly
- * one DER certificate. */
-static int
-b64_cert(const struct gw_buf *b64, const struct textfmt_lines *it,
-	 unsigned begin, X509 **out)
+int
+textfmt_cert_decode(const char *b64, size_t len, const char *src,
+		    unsigned begin, unsigned flags, X509 **out)
 {
 	EVP_ENCODE_CTX *ctx = NULL;
 	unsigned char *der = NULL;
@@ -238,24 +236,30 @@ b64_cert(const struct gw_buf *b64, const struct textfmt_lines *it,
 	int n = 0, m = 0, rc;
 	X509 *x = NULL;
 
-	if (b64->len == 0)
+	if (len == 0)
 		return gw_err_set(GW_ERR_PARSE, "%s:%u: empty certificate",
-				  it->src, begin);
+				  src, begin);
+	if (len > TEXTFMT_CERT_B64_MAX)
+		return gw_err_set(GW_ERR_LIMIT,
+				  "%s:%u: certificate larger than %zu bytes "
+				  "of base64",
+				  src, begin, TEXTFMT_CERT_B64_MAX);
 	if ((ctx = EVP_ENCODE_CTX_new()) == NULL ||
-	    (der = malloc(b64->len)) == NULL) {
+	    (der = malloc(len)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;
 	}
 	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, der, &n, b64->data, (int)b64->len) < 0 ||
+	if (EVP_DecodeUpdate(ctx, der, &n, (const unsigned char *)b64,
+			     (int)len) < 0 ||
 	    EVP_DecodeFinal(ctx, der + n, &m) < 0) {
-		rc = gw_err_set(GW_ERR_PARSE, "%s:%u: bad base64", it->src,
+		rc = gw_err_set(GW_ERR_PARSE, "%s:%u: bad base64", src,
 				begin);
 		goto out;
 	}
 	n += m;
 	p = der;
-	if (it->flags & TEXTFMT_CERT_LEAN)
+	if (flags & TEXTFMT_CERT_LEAN)
 		(void)cert_lean_d2i(der, (size_t)n, &p, &x);
 	else
 		x = d2i_X509(NULL, &p, n);
@@ -266,21 +270,21 @@ b64_cert(const struct gw_buf *b64, const struct textfmt_lines *it,
 		goto out;
 	}
 	ERR_clear_error();
-	if (!(it->flags & TEXTFMT_CERT_WHY))
+	if (!(flags & TEXTFMT_CERT_WHY))
 		rc = gw_err_set(GW_ERR_PARSE,
 				"%s:%u: the block is not exactly one X.509 "
 				"certificate",
-				it->src, begin);
+				src, begin);
 	else if (x == NULL)
 		rc = gw_err_set(GW_ERR_PARSE,
 				"%s:%u: the block does not hold an X.509 "
 				"certificate",
-				it->src, begin);
+				src, begin);
 	else
 		rc = gw_err_set(GW_ERR_PARSE,
 				"%s:%u: %ld bytes of trailing data after the "
 				"certificate",
-				it->src, begin, (long)(der + n - p));
+				src, begin, (long)(der + n - p));
 out:
 	X509_free(x);
 	free(der);
@@ -292,13 +296,28 @@ int
 textfmt_read_cert(struct textfmt_lines *it, const char *who, X509 **out)
 {
 	struct gw_buf b64;
-	const char *line;
-	size_t n;
-	unsigned begin = it->no;
-	int r, rc;
+	unsigned begin;
+	int rc;
 
 	*out = NULL;
 	gw_buf_init(&b64, TEXTFMT_CERT_B64_MAX);
+	if ((rc = textfmt_cert_b64(it, who, &b64, &begin)) == 0)
+		rc = textfmt_cert_decode((const char *)b64.data, b64.len,
+					 it->src, begin, it->flags, out);
+	gw_buf_free(&b64);
+	return rc;
+}
+
+int
+textfmt_cert_b64(struct textfmt_lines *it, const char *who,
+		 struct gw_buf *b64, unsigned *beginp)
+{
+	const char *line;
+	size_t n, at = b64->len;
+	unsigned begin = it->no;
+	int r, rc;
+
+	*beginp = begin;
 	for (;;) {
 		if ((r = textfmt_next_line(it, &line, &n)) < 0) {
 			rc = r;
@@ -321,7 +340,8 @@ textfmt_read_cert(struct textfmt_lines *it, const char *who, X509 **out)
 					it->src, it->no);
 			goto out;
 		}
-		if ((rc = gw_buf_add(&b64, line, n)) != 0) {
+		if (b64->len - at + n > TEXTFMT_CERT_B64_MAX ||
+		    (rc = gw_buf_add(b64, line, n)) != 0) {
 			gw_err_clear();
 			rc = gw_err_set(GW_ERR_LIMIT,
 					"%s:%u: certificate larger than %zu "
@@ -330,9 +350,9 @@ textfmt_read_cert(struct textfmt_lines *it, const char *who, X509 **out)
 			goto out;
 		}
 	}
-	rc = b64_cert(&b64, it, begin, out);
+	return 0;
 out:
-	gw_buf_free(&b64);
+	b64->len = at;
 	return rc;
 }
 

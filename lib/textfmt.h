@@ -123,6 +123,22 @@ int textfmt_time_parse(const char *src, unsigned no, const char *key,
 int textfmt_read_cert(struct textfmt_lines *it, const char *who, X509 **out);
 
 /*
+ * The same in two steps, for bulk imports that decode many
+ * certificates at once (gw_parallel.h).  textfmt_cert_b64() appends
+ * the block's base64, without line breaks, to b64 and gives the BEGIN
+ * line's number in *begin (its errors are textfmt_read_cert()'s; b64
+ * is left as it was).  textfmt_cert_decode() decodes len bytes of such
+ * base64 from the block begun at line begin of src into exactly one
+ * certificate, as an iterator with these flags would; it touches no
+ * iterator, so several threads may run it at once.
+ */
+struct gw_buf;
+int textfmt_cert_b64(struct textfmt_lines *it, const char *who,
+		     struct gw_buf *b64, unsigned *begin);
+int textfmt_cert_decode(const char *b64, size_t len, const char *src,
+			unsigned begin, unsigned flags, X509 **out);
+
+/*
  * The entries of a file, n of size bytes from base, each named by the
  * NUL-terminated string at key_off and begun on the unsigned line at
  * line_off: 0 when no name is used twice; 1 when one is, with *name,

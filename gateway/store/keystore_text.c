@@ -19,6 +19,7 @@
 #include "cert_info.h"
 #include "cert_lean.h"
 #include "gw_err.h"
+#include "gw_parallel.h"
 #include "identity.h"
 #include "strset.h"
 #include "textfmt.h"
@@ -339,11 +340,23 @@ struct import_entry {
 	unsigned caps;
 	enum keystore_outcome outcome;
 	uint64_t old_added; /* of the record a conflict replaces */
+	/* The certificate until decoded (decode_one()): its base64 in
+	 * the import's b64, and its BEGIN line; then what decoding and
+	 * the checks said (rc, and why: the message they latched). */
+	size_t b64_at, b64_len;
+	unsigned cert_line;	/* 0: none read (the parse stopped first) */
+	int dec_rc, chk_rc;
+	char *why;
 };
 
 struct keystore_import {
 	struct import_entry *e;
 	size_t n, cap;
+	struct gw_buf b64;	/* every entry's certificate, base64 */
+	/* For decode_one(): */
+	const char *src;
+	int allow_expired;
+	time_t now;
 };
 
 void
@@ -353,9 +366,12 @@ keystore_import_free(struct keystore_import *imp)
 
 	if (imp == NULL)
 		return;
-	for (i = 0; i < imp->n; i++)
+	for (i = 0; i < imp->n; i++) {
 		X509_free(imp->e[i].cert);
+		free(imp->e[i].why);
+	}
 	free(imp->e);
+	gw_buf_free(&imp->b64);
 	free(imp);
 }
 
@@ -465,12 +481,10 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 	size_t n, vlen;
 	char key[32], label[96], shown[96];
 	char tmp[KEYSTORE_NAME_MAX + 1];
+	unsigned begin;
 	int r;
 
-	/* An import may hold a million keys: read them lean (the checks
-	 * take the key from cert_pubkey()). */
-	textfmt_lines_init(&it, buf, len, src, first,
-			   TEXT_FLAGS | TEXTFMT_CERT_LEAN);
+	textfmt_lines_init(&it, buf, len, src, first, TEXT_FLAGS);
 	if ((r = textfmt_check_header(&it, KEYSTORE_EXPORT_HEADER,
 				      "a smimegw public key export", 40)) != 0)
 		return r;
@@ -517,9 +531,13 @@ parse_entries(const char *buf, size_t len, const char *src, unsigned first,
 				    "line before it (each entry is 'name: "
 				    "NAME' and exactly one certificate)",
 				    src, it.no);
-			if ((r = textfmt_read_cert(&it, cur->name,
-						   &cur->cert)) != 0)
+			/* Decoded later, all at once (decode_all()). */
+			cur->b64_at = imp->b64.len;
+			if ((r = textfmt_cert_b64(&it, cur->name, &imp->b64,
+						  &begin)) != 0)
 				return r;
+			cur->b64_len = imp->b64.len - cur->b64_at;
+			cur->cert_line = begin;
 			st = ST_TOP;
 			continue;
 		}
@@ -587,6 +605,63 @@ keystore_import_parse(const char *buf, size_t len, const char *src,
 					out);
 }
 
+/* The message gw_err latched, kept with entry e (NULL when out of
+ * memory: the class alone is reported). */
+static void
+keep_why(struct import_entry *e)
+{
+	free(e->why);
+	e->why = strdup(gw_err_detail());
+	gw_err_clear();
+}
+
+/* Entry i's certificate decoded and checked (gw_parallel(): touches
+ * entry i only).  An import may hold a million keys: they are read
+ * lean (the checks take the key from cert_pubkey()). */
+static void
+decode_one(void *arg, size_t i)
+{
+	struct keystore_import *imp = arg;
+	struct import_entry *e = &imp->e[i];
+
+	if (e->cert_line == 0)
+		return;
+	gw_err_clear();
+	e->dec_rc = textfmt_cert_decode(
+	    (const char *)imp->b64.data + e->b64_at, e->b64_len, imp->src,
+	    e->cert_line, TEXT_FLAGS | TEXTFMT_CERT_LEAN, &e->cert);
+	if (e->dec_rc != 0) {
+		keep_why(e);
+		return;
+	}
+	/* A key exported with the date it was stored is restored as the
+	 * store held it: a key that has expired since is kept (lookups
+	 * pass over it), as it was in the store. */
+	e->chk_rc = keystore_check(e->cert,
+				   imp->allow_expired || e->allow_expired == 1 ||
+				       e->added_line != 0,
+				   imp->now, &e->caps);
+	if (e->chk_rc != 0)
+		keep_why(e);
+}
+
+/* The first entry (in file order) whose certificate did not decode,
+ * its error latched again; 0 when none. */
+static int
+first_decode_error(const struct keystore_import *imp)
+{
+	const struct import_entry *e;
+	size_t i;
+
+	for (i = 0; i < imp->n; i++) {
+		e = &imp->e[i];
+		if (e->dec_rc != 0)
+			return e->why ? gw_err_set(e->dec_rc, "%s", e->why)
+				      : e->dec_rc;
+	}
+	return 0;
+}
+
 int
 keystore_import_parse_at(const char *buf, size_t len, const char *src,
 			 unsigned first_line, int allow_expired, time_t now,
@@ -594,9 +669,9 @@ keystore_import_parse_at(const char *buf, size_t len, const char *src,
 {
 	struct keystore_import *imp;
 	struct import_entry *e;
-	char detail[512];
+	char why[1024];
 	size_t i;
-	int rc;
+	int rc, prc;
 
 	*out = NULL;
 	if (now == 0)
@@ -606,25 +681,33 @@ keystore_import_parse_at(const char *buf, size_t len, const char *src,
 				  src, KEYSTORE_EXPORT_MAX);
 	if ((imp = calloc(1, sizeof(*imp))) == NULL)
 		return GW_ERR_NOMEM;
-	if ((rc = parse_entries(buf, len, src,
-				first_line ? first_line : 1, imp)) != 0 ||
-	    (rc = check_unique(imp, src)) != 0)
+	gw_buf_init(&imp->b64, KEYSTORE_EXPORT_MAX);
+	imp->src = src;
+	imp->allow_expired = allow_expired;
+	imp->now = now;
+	/* The text first; then every certificate, decoded and checked on
+	 * every CPU (most of an import's time); errors are reported as
+	 * one pass in file order would: a certificate that does not
+	 * decode before any later syntax error, names used twice, then
+	 * the checks. */
+	prc = parse_entries(buf, len, src, first_line ? first_line : 1, imp);
+	snprintf(why, sizeof(why), "%s", gw_err_detail());
+	gw_err_clear();
+	gw_parallel(imp->n, decode_one, imp);
+	if ((rc = first_decode_error(imp)) != 0)
+		goto out;
+	if (prc != 0) {
+		rc = why[0] ? gw_err_set(prc, "%s", why) : prc;
+		goto out;
+	}
+	if ((rc = check_unique(imp, src)) != 0)
 		goto out;
 	for (i = 0; i < imp->n; i++) {
 		e = &imp->e[i];
-		/* A key exported with the date it was stored is restored as
-		 * the store held it: a key that has expired since is kept
-		 * (lookups pass over it), as it was in the store. */
-		rc = keystore_check(e->cert,
-				    allow_expired || e->allow_expired == 1 ||
-					e->added_line != 0,
-				    now, &e->caps);
-		if (rc != 0) {
-			snprintf(detail, sizeof(detail), "%s",
-				 gw_err_detail());
-			gw_err_clear();
-			rc = gw_err_set(rc, "%s:%u: key '%s': %s", src,
-					e->line, e->name, detail);
+		if (e->chk_rc != 0) {
+			rc = gw_err_set(e->chk_rc, "%s:%u: key '%s': %s", src,
+					e->line, e->name,
+					e->why ? e->why : "");
 			goto out;
 		}
 		/* --allow-expired applies to every entry, and is kept. */

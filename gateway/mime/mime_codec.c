@@ -128,11 +128,11 @@ mime_base64_decoded_max(size_t inlen)
 
 /*
  * Vector blocks (x86 only, chosen at run time): the same work as the
- * 32-bit tables and b64_quantum(), on 16 input bytes at a time (SSSE3:
- * decoding and encoding) or 32 (AVX2: encoding), a decoded block all
- * alphabet bytes or not taken at all.  b64_simd() says which path to
- * take: the best the CPU has, or the one mime_base64_set_isa() forced;
- * every caller keeps the scalar path for the rest.
+ * 32-bit tables and b64_quantum(), on 16 input bytes at a time (SSSE3)
+ * or 32 (AVX2), a decoded block taken only up to its first byte outside
+ * the alphabet, in whole quanta.  b64_simd() says which path to take:
+ * the best the CPU has, or the one mime_base64_set_isa() forced; every
+ * caller keeps the scalar path for the rest.
  */
 enum b64_simd {
 	B64_SCALAR = MIME_B64_ISA_SCALAR,
@@ -391,9 +391,9 @@ b64_dec_lines16(const unsigned char *in, size_t inlen, size_t *ip,
  */
 static inline int
 b64_dec_after(const unsigned char *in, size_t inlen, size_t *ip, size_t *op,
-	      unsigned p, size_t line, size_t *len, size_t *eollen)
+	      size_t p, size_t line, size_t *len, size_t *eollen)
 {
-	size_t i = *ip + (p & ~3u), j;
+	size_t i = *ip + (p & ~(size_t)3), j;
 
 	*op += p / 4 * 3;
 	*ip = i;
@@ -426,8 +426,8 @@ __attribute__((target("ssse3"))) static void
 b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
 	      unsigned char *out, size_t outsz, size_t *op)
 {
-	size_t i = *ip, o = *op, line = i, len, eollen;
-	unsigned bad, p;
+	size_t i = *ip, o = *op, line = i, len, eollen, p;
+	unsigned bad;
 	int r;
 
 	for (;;) {
@@ -438,10 +438,9 @@ b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
 				o += 12;
 				continue;
 			}
-			p = (unsigned)__builtin_ctz(bad);
+			p = (size_t)__builtin_ctz(bad);
 		} else {
-			p = (unsigned)b64_dec_quanta(in, inlen, i, out, outsz,
-						     o);
+			p = b64_dec_quanta(in, inlen, i, out, outsz, o);
 		}
 		r = b64_dec_after(in, inlen, &i, &o, p, line, &len, &eollen);
 		if (r == 0)
@@ -524,9 +523,8 @@ __attribute__((target("avx2"))) static void
 b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
 	     unsigned char *out, size_t outsz, size_t *op)
 {
-	size_t i = *ip, o = *op, line = i, len, eollen;
+	size_t i = *ip, o = *op, line = i, len, eollen, p;
 	uint32_t bad;
-	unsigned p;
 	int r;
 
 	for (;;) {
@@ -538,7 +536,7 @@ b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
 				o += 24;
 				continue;
 			}
-			p = (unsigned)__builtin_ctz(bad);
+			p = (size_t)__builtin_ctz(bad);
 		} else if (inlen - i >= 16 && outsz - o >= 16) {
 			bad = b64_bad16(b64_dec16(in + i, out + o));
 			if (bad == 0) {
@@ -546,10 +544,9 @@ b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
 				o += 12;
 				continue;
 			}
-			p = (unsigned)__builtin_ctz(bad);
+			p = (size_t)__builtin_ctz(bad);
 		} else {
-			p = (unsigned)b64_dec_quanta(in, inlen, i, out, outsz,
-						     o);
+			p = b64_dec_quanta(in, inlen, i, out, outsz, o);
 		}
 		r = b64_dec_after(in, inlen, &i, &o, p, line, &len, &eollen);
 		if (r == 0)

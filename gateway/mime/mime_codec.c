@@ -209,7 +209,9 @@ mime_base64_isa(void)
 
 /*
  * A MIME line as base64 encoders write it: 76 characters, then CRLF.
- * The scalar fast path takes such a line whole, with one validity test.
+ * The scalar fast path takes such a line whole, with one validity test;
+ * the vector ones take lines of any length so, and have a copy of their
+ * lines loop unrolled for this one.
  */
 #define B64_LINE 76
 
@@ -445,7 +447,10 @@ b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
 		r = b64_dec_after(in, inlen, &i, &o, p, line, &len, &eollen);
 		if (r == 0)
 			break;
-		if (r == 2)
+		if (r == 2 && len == B64_LINE) /* unrolled for the common case */
+			b64_dec_lines16(in, inlen, &i, out, outsz, &o, B64_LINE,
+					eollen);
+		else if (r == 2)
 			b64_dec_lines16(in, inlen, &i, out, outsz, &o, len,
 					eollen);
 		line = i;
@@ -551,7 +556,10 @@ b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
 		r = b64_dec_after(in, inlen, &i, &o, p, line, &len, &eollen);
 		if (r == 0)
 			break;
-		if (r == 2 && len >= 32)
+		if (r == 2 && len == B64_LINE) /* unrolled for the common case */
+			b64_dec_lines32(in, inlen, &i, out, outsz, &o, B64_LINE,
+					eollen);
+		else if (r == 2 && len >= 32)
 			b64_dec_lines32(in, inlen, &i, out, outsz, &o, len,
 					eollen);
 		else if (r == 2)

@@ -142,6 +142,8 @@ enum b64_simd {
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define B64_X86 1
+#endif
+#if defined(B64_X86) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -1168,6 +1170,55 @@ crlf_walk(const unsigned char *in, size_t inlen, struct crlf_sink *k)
 	}
 }
 
+/*
+ * 1 when in[] is canonical already (every CR followed by LF, every LF
+ * preceded by CR), as most text is that is checked: then the length is
+ * inlen, found without a pass per line.  64 bytes at a time with SSE2
+ * (on x86-64 always there): the LFs of a block are exactly where a CR
+ * is before them, the CR at the end of a block carried to the next.
+ */
+#ifdef __SSE2__
+/* A bit per byte of in[0..16) that is c. */
+static inline uint64_t
+crlf_mask16(const unsigned char *in, char c)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+	    _mm_loadu_si128((const __m128i *)(const void *)in),
+	    _mm_set1_epi8(c)));
+}
+#endif
+
+static int
+crlf_is_canon(const unsigned char *in, size_t inlen)
+{
+	size_t i = 0;
+	uint64_t cr_before = 0; /* in[i - 1] is a CR */
+
+#ifdef __SSE2__
+	uint64_t cr, lf;
+
+	for (; inlen - i >= 64; i += 64) {
+		cr = crlf_mask16(in + i, '\r') |
+		     crlf_mask16(in + i + 16, '\r') << 16 |
+		     crlf_mask16(in + i + 32, '\r') << 32 |
+		     crlf_mask16(in + i + 48, '\r') << 48;
+		lf = crlf_mask16(in + i, '\n') |
+		     crlf_mask16(in + i + 16, '\n') << 16 |
+		     crlf_mask16(in + i + 32, '\n') << 32 |
+		     crlf_mask16(in + i + 48, '\n') << 48;
+		if (lf != (cr << 1 | cr_before))
+			return 0;
+		cr_before = cr >> 63;
+	}
+#endif
+	for (; i < inlen; i++) {
+		if ((in[i] == '\n') != cr_before)
+			return 0;
+		cr_before = in[i] == '\r';
+	}
+	return !cr_before;
+}
+
 size_t
 mime_crlf_canon_len(const unsigned char *in, size_t inlen)
 {
@@ -1175,6 +1226,8 @@ mime_crlf_canon_len(const unsigned char *in, size_t inlen)
 
 	if (in == NULL)
 		return 0;
+	if (crlf_is_canon(in, inlen))
+		return inlen;
 	crlf_walk(in, inlen, &k);
 	return k.len;
 }

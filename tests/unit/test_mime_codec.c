@@ -862,6 +862,91 @@ test_decode_outsz(void **state)
 	}
 }
 
+/* ---- CRLF ----------------------------------------------------------- */
+
+/* mime_crlf_canon_len() by its definition: a bare LF and a lone CR
+ * (one not followed by LF, at the end too) each become CRLF. */
+static size_t
+model_crlf_len(const unsigned char *p, size_t n)
+{
+	size_t i, len = n;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			len++;
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+			len++;
+	}
+	return len;
+}
+
+static void
+crlf_check(const unsigned char *p, size_t n)
+{
+	unsigned char *out = guarded(mime_crlf_max(n));
+	size_t want = model_crlf_len(p, n), got = mime_crlf_canon_len(p, n);
+	size_t olen = 0;
+
+	if (got != want)
+		fail_msg("crlf length of %zu bytes: %zu, model %zu", n, got,
+			 want);
+	assert_int_equal(mime_crlf_canon(p, n, out, mime_crlf_max(n), &olen),
+			 0);
+	assert_int_equal(olen, want);
+	assert_int_equal(model_crlf_len(out, olen), olen);
+	free(out);
+}
+
+/*
+ * The canonical length (which takes canonical text 16 bytes at a time)
+ * against the model and the conversion: canonical lines with CRLF at
+ * every position around the block edges, then one defect (a bare LF, a
+ * lone CR, a CR dropped or added) at every position; random text of CR,
+ * LF and letters.
+ */
+static void
+test_crlf_len(void **state)
+{
+	uint64_t seed = 0x5a2b8c1d9e0f3a47u;
+	unsigned char *base = guarded(2100), *p = guarded(2101);
+	size_t n, i, at, w;
+
+	(void)state;
+	for (w = 1; w <= 40; w++) {
+		for (n = 0, i = 0; n + 2 <= 300; i++) {
+			if (i % (w + 2) == w)
+				base[n++] = '\r';
+			else if (i % (w + 2) == w + 1)
+				base[n++] = '\n';
+			else
+				base[n++] = 'a';
+		}
+		crlf_check(base, n);
+		for (at = 0; at < n; at++) {
+			memcpy(p, base, n);
+			p[at] = p[at] == '\r' ? '\n' : p[at] == '\n' ? '\r' : '\n';
+			crlf_check(p, n);
+			p[at] = 'x';
+			crlf_check(p, n);
+			memcpy(p, base, at);
+			p[at] = '\r';
+			memcpy(p + at + 1, base + at, n - at);
+			crlf_check(p, n + 1);
+			crlf_check(p, at + 1); /* ends in a CR */
+		}
+	}
+	for (i = 0; i < 3000; i++) {
+		n = rnd_below(&seed, i % 10 == 0 ? 2000 : 80);
+		for (at = 0; at < n; at++) {
+			w = rnd_below(&seed, 10);
+			base[at] = w < 2 ? '\r' : w < 4 ? '\n' : 'a';
+		}
+		crlf_check(base, n);
+	}
+	free(base);
+	free(p);
+}
+
 static void
 test_isa_api(void **state)
 {
@@ -905,18 +990,20 @@ main(void)
 		NPER = sizeof(per_isa) / sizeof(per_isa[0]),
 	};
 	static char names[NPER * NISA][48];
-	struct CMUnitTest tests[1 + NPER * NISA];
+	struct CMUnitTest tests[2 + NPER * NISA];
 	size_t i, j, t = 0;
 
 	memset(tests, 0, sizeof(tests));
 	tests[t].name = "isa_api";
 	tests[t].test_func = test_isa_api;
 	tests[t++].teardown_func = case_teardown;
+	tests[t].name = "crlf_len";
+	tests[t++].test_func = test_crlf_len;
 	for (i = 0; i < NPER; i++) {
 		for (j = 0; j < NISA; j++) {
-			snprintf(names[t - 1], sizeof(names[0]), "%s/%s",
+			snprintf(names[i * NISA + j], sizeof(names[0]), "%s/%s",
 				 per_isa[i].name, isa_name(isas[j]));
-			tests[t].name = names[t - 1];
+			tests[t].name = names[i * NISA + j];
 			tests[t].test_func = per_isa[i].fn;
 			tests[t].teardown_func = case_teardown;
 			tests[t++].initial_state = &isas[j];

@@ -14,7 +14,8 @@
  *   byte 1: 0-127, mime_base64_decoded_max(); 128-255, a fraction
  *     (byte 1 - 128) / 128 of the scalar decoded length, plus 0-3.
  * Every buffer is exactly as large as given to the decoder, so that an
- * address sanitizer sees any read or write past it.
+ * address sanitizer sees any read or write past it.  The same text's
+ * mime_crlf_canon_len() must be the length mime_crlf_canon() gives.
  *
  * Built with clang -fsanitize=fuzzer, or with replay.c under any
  * compiler to run a corpus as a plain test.
@@ -161,6 +162,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(b.out);
 	}
+	free(a.out);
+	/* The canonical length (canonical text taken in blocks) is the
+	 * length of the conversion (a walk per line). */
+	a.out = malloc(len > 0 ? mime_crlf_max(len) : 1);
+	CHECK(a.out != NULL);
+	CHECK(mime_crlf_canon(buf + shift, len, len > 0 ? a.out : NULL,
+			      len > 0 ? mime_crlf_max(len) : 0, &a.len) == 0);
+	CHECK(mime_crlf_canon_len(buf + shift, len) == a.len);
 	free(a.out);
 	free(buf);
 	CHECK(mime_base64_set_isa(MIME_B64_ISA_AUTO) == 0);

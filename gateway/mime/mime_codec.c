@@ -300,8 +300,8 @@ b64_skip_ws(const unsigned char *in, size_t inlen, size_t i)
 	0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10,    \
 	    0x10, 0x10, 0x10, 0x10, 0x10
 #define B64_DEC_OFFSET                                                       \
-	0, 63 - '/', 62 - '+', 52 - '0', -'A', -'A',          \
-	    26 - 'a', 26 - 'a', 0, 0, 0, 0, 0, 0, 0, 0
+	0, 63 - '/', 62 - '+', 52 - '0', -'A', -'A', 26 - 'a', 26 - 'a', 0,  \
+	    0, 0, 0, 0, 0, 0, 0
 
 /*
  * Four 6-bit values per 32-bit lane (a, b, c, d in memory order) to the
@@ -449,7 +449,7 @@ b64_dec_ssse3(const unsigned char *in, size_t inlen, size_t *ip,
 		r = b64_dec_after(in, inlen, &i, &o, p, line, &len, &eollen);
 		if (r == 0)
 			break;
-		if (r == 2 && len == B64_LINE) /* unrolled for the common case */
+		if (r == 2 && len == B64_LINE) /* unrolled for mail's lines */
 			b64_dec_lines16(in, inlen, &i, out, outsz, &o, B64_LINE,
 					eollen);
 		else if (r == 2)
@@ -489,8 +489,8 @@ b64_dec32(const unsigned char *in, unsigned char *out)
 	    t, _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1,
 				-1, -1, 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12,
 				-1, -1, -1, -1));
-	t = _mm256_permutevar8x32_epi32(t,
-					_mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
+	t = _mm256_permutevar8x32_epi32(
+	    t, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
 	_mm256_storeu_si256((__m256i *)(void *)out, t);
 	return bad;
 }
@@ -536,8 +536,9 @@ b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
 
 	for (;;) {
 		if (inlen - i >= 32 && outsz - o >= 32) {
-			bad = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(
-			    b64_dec32(in + i, out + o), _mm256_setzero_si256()));
+			bad = ~(uint32_t)_mm256_movemask_epi8(
+			    _mm256_cmpeq_epi8(b64_dec32(in + i, out + o),
+					      _mm256_setzero_si256()));
 			if (bad == 0) {
 				i += 32;
 				o += 24;
@@ -558,7 +559,7 @@ b64_dec_avx2(const unsigned char *in, size_t inlen, size_t *ip,
 		r = b64_dec_after(in, inlen, &i, &o, p, line, &len, &eollen);
 		if (r == 0)
 			break;
-		if (r == 2 && len == B64_LINE) /* unrolled for the common case */
+		if (r == 2 && len == B64_LINE) /* unrolled for mail's lines */
 			b64_dec_lines32(in, inlen, &i, out, outsz, &o, B64_LINE,
 					eollen);
 		else if (r == 2 && len >= 32)

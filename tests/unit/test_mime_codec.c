@@ -924,7 +924,10 @@ test_crlf_len(void **state)
 		crlf_check(base, n);
 		for (at = 0; at < n; at++) {
 			memcpy(p, base, n);
-			p[at] = p[at] == '\r' ? '\n' : p[at] == '\n' ? '\r' : '\n';
+			if (p[at] == '\r')
+				p[at] = '\n';
+			else
+				p[at] = p[at] == '\n' ? '\r' : '\n';
 			crlf_check(p, n);
 			p[at] = 'x';
 			crlf_check(p, n);

@@ -633,12 +633,9 @@ b64_dec_fast(enum b64_simd simd, const unsigned char *in, size_t inlen,
 			i += 4;
 			o += 3;
 		}
-		if (inlen - i >= 2 && in[i] == '\r' && in[i + 1] == '\n')
-			i += 2;
-		else if (i < inlen && in[i] == '\n')
-			i++;
-		else
+		if ((k = b64_skip_ws(in, inlen, i)) == i)
 			break;
+		i = k;
 	}
 	*ip = i;
 	*op = o;
@@ -659,7 +656,8 @@ mime_base64_decode(const unsigned char *in, size_t inlen, unsigned char *out,
 		goto out;
 	r = GW_ERR_LIMIT;
 	while (i < inlen) {
-		if (q == 0) {
+		/* The fast path takes nothing that starts with a bad byte. */
+		if (q == 0 && b64_val[in[i]] != B64_BAD) {
 			b64_dec_fast(simd, in, inlen, &i, out, outsz, &o);
 			if (i >= inlen)
 				break;

@@ -36,7 +36,7 @@
 #define MIME_DEC_BAD_CHAR 0x01u	  /* byte outside the alphabet, skipped */
 #define MIME_DEC_TRUNCATED 0x02u  /* base64 ended with 6 spare bits */
 #define MIME_DEC_NO_PAD 0x04u	  /* base64 ended without its '=' padding */
-#define MIME_DEC_AFTER_PAD 0x08u  /* base64 data after '=', ignored */
+#define MIME_DEC_AFTER_PAD 0x08u  /* base64: more after '=', ignored */
 #define MIME_DEC_BAD_ESCAPE 0x10u /* QP '=' not followed by hex or EOL */
 
 /*
@@ -44,7 +44,8 @@
  * (odd line lengths, LF-only or CRLF input are all fine), skips other
  * bytes outside the alphabet (MIME_DEC_BAD_CHAR), accepts a missing
  * final padding (MIME_DEC_NO_PAD) and stops at the first '=' that ends
- * the data (alphabet bytes after it: MIME_DEC_AFTER_PAD).
+ * the data (any byte after it but '=' and whitespace:
+ * MIME_DEC_AFTER_PAD).
  * mime_base64_decoded_max(n) >= what n input bytes can decode to.
  *
  * The encoder writes lines of 76 characters, each line including the

@@ -11,7 +11,17 @@
  * output buffer is exactly the size given to the codec, followed by
  * guard bytes that must stay untouched.  A path the CPU lacks is
  * skipped; scalar runs everywhere.  The scalar path itself is checked
- * against RFC 4648 vectors and by round trip in test_mime_parser.c.
+ * against a plain byte-by-byte model of the contract in mime_codec.h
+ * (model_decode(), in every comparison), against RFC 4648 vectors and
+ * by round trip in test_mime_parser.c.
+ *
+ * The vector decoders take lines whole once they have seen one line and
+ * its line end, so the inputs also have many lines of one length, of
+ * lengths that change from line to line, CRLF and LF mixed, whitespace
+ * at line ends, a byte of every value at every position of the first
+ * lines (the line that teaches the length and the ones taken whole),
+ * every prefix (a body cut anywhere), padding cases, and every output
+ * size around the exact one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -219,10 +229,106 @@ dec_run(int isa, const unsigned char *in, size_t n, size_t outsz,
 	assert_guard(r->out, outsz);
 }
 
+static const char b64_alpha[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/*
+ * The decoder's contract (mime_codec.h), byte by byte and plainly: SP,
+ * HT, CR and LF skipped, other bytes outside the alphabet skipped and
+ * flagged, the first '=' ends the data, then the final quantum and what
+ * follows the '='.  Writes the decoded bytes to out (room for
+ * mime_base64_decoded_max(n)); returns their number.  The decoder
+ * returns GW_ERR_LIMIT exactly when that number exceeds outsz.
+ */
+static size_t
+model_decode(const unsigned char *in, size_t n, unsigned char *out,
+	     unsigned *flags)
+{
+	static int alpha_val[256];
+	size_t i = 0, o = 0;
+	uint32_t acc = 0;
+	unsigned q = 0, fl = 0;
+	int padded = 0;
+
+	if (alpha_val[0] == 0) {
+		for (i = 0; i < 256; i++)
+			alpha_val[i] = -1;
+		for (i = 0; i < 64; i++)
+			alpha_val[(unsigned char)b64_alpha[i]] = (int)i;
+		i = 0;
+	}
+	for (; i < n && !padded; i++) {
+		if (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' ||
+		    in[i] == '\n')
+			continue;
+		if (in[i] == '=') {
+			padded = 1;
+			continue;
+		}
+		if (alpha_val[in[i]] < 0) {
+			fl |= MIME_DEC_BAD_CHAR;
+			continue;
+		}
+		acc = acc << 6 | (uint32_t)alpha_val[in[i]];
+		if (++q == 4) {
+			out[o++] = (unsigned char)(acc >> 16);
+			out[o++] = (unsigned char)(acc >> 8);
+			out[o++] = (unsigned char)acc;
+			acc = 0;
+			q = 0;
+		}
+	}
+	if (q == 0 && padded)
+		fl |= MIME_DEC_BAD_CHAR;
+	if (q == 1)
+		fl |= MIME_DEC_TRUNCATED;
+	if (q == 2)
+		out[o++] = (unsigned char)(acc >> 4);
+	if (q == 3) {
+		out[o++] = (unsigned char)(acc >> 10);
+		out[o++] = (unsigned char)(acc >> 2);
+	}
+	if (q >= 2 && !padded)
+		fl |= MIME_DEC_NO_PAD;
+	for (; padded && i < n; i++) {
+		if (in[i] != '=' && in[i] != ' ' && in[i] != '\t' &&
+		    in[i] != '\r' && in[i] != '\n') {
+			fl |= MIME_DEC_AFTER_PAD;
+			break;
+		}
+	}
+	*flags = fl;
+	return o;
+}
+
+/* The scalar result a equals the model's for in[0..n) into outsz. */
+static void
+model_check(const unsigned char *in, size_t n, size_t outsz,
+	    const struct dec_res *a, const char *what)
+{
+	unsigned char *m = malloc(mime_base64_decoded_max(n));
+	unsigned fl;
+	size_t len;
+
+	assert_non_null(m);
+	len = model_decode(in, n, m, &fl);
+	if (a->rc != (len > outsz ? GW_ERR_LIMIT : 0))
+		fail_msg("scalar decode (%s), %zu bytes into %zu: rc %d, "
+			 "model %zu bytes",
+			 what, n, outsz, a->rc, len);
+	if (a->rc == 0 && (a->len != len || memcmp(a->out, m, len) != 0 ||
+			   a->flags != fl))
+		fail_msg("scalar decode (%s), %zu bytes: %zu bytes flags %#x, "
+			 "model %zu bytes flags %#x%s",
+			 what, n, a->len, a->flags, len, fl,
+			 a->len == len ? " (or the bytes differ)" : "");
+	free(m);
+}
+
 /*
  * isa and scalar agree on decoding in[0..n) into outsz bytes (the full
- * mime_base64_decoded_max() when outsz is SIZE_MAX).  Returns the
- * scalar return code.
+ * mime_base64_decoded_max() when outsz is SIZE_MAX), and scalar agrees
+ * with model_decode().  Returns the scalar return code.
  */
 static int
 dec_compare(int isa, const unsigned char *in, size_t n, size_t outsz,
@@ -234,6 +340,7 @@ dec_compare(int isa, const unsigned char *in, size_t n, size_t outsz,
 	if (outsz == SIZE_MAX)
 		outsz = mime_base64_decoded_max(n);
 	dec_run(MIME_B64_ISA_SCALAR, in, n, outsz, &a);
+	model_check(in, n, outsz, &a, what);
 	dec_run(isa, in, n, outsz, &b);
 	if (a.rc != b.rc)
 		fail_msg("%s decode (%s), %zu bytes into %zu: rc %d, scalar %d",
@@ -452,6 +559,397 @@ test_decode_soup(void **state)
 	free(p);
 }
 
+/* ---- lines as the vector decoders take them ------------------------- */
+
+/* A line end other than CRLF and LF, now and then. */
+static const char *
+odd_eol(uint64_t *seed)
+{
+	static const char *const eols[] = {" \r\n", "\t\n", "\r\n ", "\n\n",
+					   "\r",    "\r\r\n", "\n\r\n", "  "};
+
+	return eols[rnd_below(seed, sizeof(eols) / sizeof(eols[0]))];
+}
+
+/*
+ * The characters chars[0..n) as lines for layout mode (see
+ * test_decode_lines), into out (room for 4 * n + 16).  Returns the
+ * length; *clean is 1 when only CRLF and LF were added.
+ */
+static size_t
+relines(uint64_t *seed, const unsigned char *chars, size_t n, unsigned mode,
+	unsigned char *out, int *clean)
+{
+	static const size_t widths[] = {4,  8,  12, 16, 20,  28,  32,  36,
+					40, 44, 48, 60, 64,  72,  76,  80,
+					92, 96, 128, 200, 500, 996};
+	enum { NW = sizeof(widths) / sizeof(widths[0]) };
+	size_t i = 0, o = 0, w, k, left = 0;
+	size_t fixed = widths[rnd_below(seed, NW)];
+	const char *eol = "\r\n";
+
+	*clean = 1;
+	if (mode == 6) /* any width, quanta split across lines */
+		fixed = rnd_below(seed, 998) + 1;
+	while (i < n) {
+		w = fixed;
+		if (mode == 4) /* every line its own width */
+			w = widths[rnd_below(seed, NW)];
+		if (mode == 5) { /* runs of 1 to 10 lines of one width */
+			if (left == 0) {
+				fixed = widths[rnd_below(seed, NW)];
+				left = rnd_below(seed, 10) + 1;
+			}
+			w = fixed;
+			left--;
+		}
+		if (mode == 1)
+			eol = "\n";
+		else if (mode == 2)
+			eol = rnd(seed) % 2 ? "\n" : "\r\n";
+		else if (mode == 3 && rnd_below(seed, 20) == 0) {
+			eol = odd_eol(seed);
+			*clean = 0;
+		} else
+			eol = "\r\n";
+		if (w > n - i)
+			w = n - i;
+		memcpy(out + o, chars + i, w);
+		o += w;
+		i += w;
+		k = strlen(eol);
+		memcpy(out + o, eol, k);
+		o += k;
+	}
+	return o;
+}
+
+/*
+ * Random bytes encoded, then laid out as lines: mode 0, one width from
+ * a list (4 to 996) and CRLF; 1, LF; 2, CRLF or LF at random per line;
+ * 3, CRLF with an odd line end (whitespace around it, a blank line, a
+ * lone CR) now and then; 4, a width per line; 5, runs of lines of one
+ * width; 6, any width from 1 to 998 (lines that split quanta).  Each
+ * decodes to the bytes encoded when the line ends were CRLF and LF
+ * only, and into the exact output size; one byte less is GW_ERR_LIMIT.
+ */
+static void
+test_decode_lines(void **state)
+{
+	int isa = isa_or_skip(state);
+	uint64_t seed = 0x452821e638d01377u;
+	unsigned char *raw, *enc, *chars, *lines;
+	size_t r, n, len, cn, ln;
+	struct dec_res d;
+	unsigned mode;
+	int clean;
+	char what[64];
+
+	for (r = 0; r < 700; r++) {
+		n = r % 10 == 0 ? rnd_below(&seed, 40000)
+				: rnd_below(&seed, 6000);
+		mode = (unsigned)(r % 7);
+		raw = guarded(n);
+		fill_random(&seed, raw, n);
+		enc = guarded(mime_base64_encoded_max(n));
+		set_isa(MIME_B64_ISA_SCALAR);
+		assert_int_equal(mime_base64_encode(raw, n, enc,
+						    mime_base64_encoded_max(n),
+						    &len),
+				 0);
+		chars = guarded(len);
+		cn = rewrap(enc, len, 0, "", chars);
+		lines = guarded(4 * cn + 16);
+		ln = relines(&seed, chars, cn, mode, lines, &clean);
+		snprintf(what, sizeof(what), "lines, mode %u", mode);
+		assert_int_equal(dec_compare(isa, lines, ln, SIZE_MAX, what),
+				 0);
+		dec_compare(isa, lines, ln, n, what);
+		if (n > 0)
+			dec_compare(isa, lines, ln, n - 1, what);
+		if (clean) {
+			dec_run(isa, lines, ln, n, &d);
+			if (d.rc != 0 || d.len != n || d.flags != 0 ||
+			    memcmp(d.out, raw, n) != 0)
+				fail_msg("%s decode (%s), %zu bytes: not the "
+					 "bytes encoded",
+					 isa_name(isa), what, ln);
+			free(d.out);
+		}
+		free(lines);
+		free(chars);
+		free(enc);
+		free(raw);
+	}
+}
+
+/* Alphabet lines of width w ending in eol, nl of them, into p. */
+static size_t
+alpha_lines(uint64_t *seed, size_t w, const char *eol, size_t nl,
+	    unsigned char *p)
+{
+	size_t l, k, o = 0, el = strlen(eol);
+
+	for (l = 0; l < nl; l++) {
+		for (k = 0; k < w; k++)
+			p[o++] = (unsigned char)b64_alpha[rnd_below(seed, 64)];
+		memcpy(p + o, eol, el);
+		o += el;
+	}
+	return o;
+}
+
+/*
+ * In lines of several widths and line ends, a byte of every value
+ * replacing each byte of the first four lines (the first teaches the
+ * vector decoders the line; the next are taken whole), and some bytes
+ * inserted there (which moves the line ends after them).
+ */
+static void
+test_decode_every_byte(void **state)
+{
+	int isa = isa_or_skip(state);
+	static const struct {
+		size_t w;
+		const char *eol;
+		int all; /* all 256 values, or the class edges */
+	} fmt[] = {
+	    {76, "\r\n", 1}, {64, "\n", 1},    {32, "\r\n", 0},
+	    {16, "\n", 0},   {100, "\r\n", 0}, {44, "\n", 0},
+	};
+	static const unsigned char edges[] = {
+	    0x00, 0x09, 0x0a, 0x0d, 0x20, '*', '+', ',', '.', '/', '0',
+	    '9',  ':',  '=',  '@',  'A',  'O', 'P', 'Z', '[', '`', 'a',
+	    'o',  'p',  'z',  '{',  0x7f, 0x80, 0xab, 0xff};
+	static const unsigned char ins[] = {'\r', '\n', ' ', '=', 'A', 0x80};
+	uint64_t seed = 0xbe5466cf34e90c6cu;
+	unsigned char *base = guarded(6 * 103), *p = guarded(6 * 103 + 1);
+	size_t f, len, at, v, nv, span;
+	char what[64];
+
+	for (f = 0; f < sizeof(fmt) / sizeof(fmt[0]); f++) {
+		len = alpha_lines(&seed, fmt[f].w, fmt[f].eol, 6, base);
+		span = 4 * (fmt[f].w + strlen(fmt[f].eol));
+		nv = fmt[f].all ? 256 : sizeof(edges);
+		snprintf(what, sizeof(what), "byte in %zu%s lines", fmt[f].w,
+			 fmt[f].eol[0] == '\r' ? " crlf" : " lf");
+		for (at = 0; at < span; at++) {
+			for (v = 0; v < nv; v++) {
+				memcpy(p, base, len);
+				p[at] = fmt[f].all ? (unsigned char)v
+						   : edges[v];
+				dec_compare(isa, p, len, SIZE_MAX, what);
+			}
+			for (v = 0; v < sizeof(ins); v++) {
+				memcpy(p, base, at);
+				p[at] = ins[v];
+				memcpy(p + at + 1, base + at, len - at);
+				dec_compare(isa, p, len + 1, SIZE_MAX, what);
+			}
+		}
+	}
+	free(base);
+	free(p);
+}
+
+/*
+ * Every prefix of a body (cut anywhere: in a line, in its line end),
+ * and the body from each of its first 160 offsets (the decoder starts
+ * in the middle of a line and of a quantum), CRLF and LF.
+ */
+static void
+test_decode_cuts(void **state)
+{
+	int isa = isa_or_skip(state);
+	uint64_t seed = 0x7bde8f0e2c4a1b93u;
+	unsigned char *enc, *lf;
+	size_t n, len, ll, k;
+
+	for (n = 700; n <= 702; n++) {
+		enc = encoded(&seed, n, &len, 0);
+		lf = guarded(2 * len);
+		ll = rewrap(enc, len, 76, "\n", lf);
+		for (k = 0; k <= len; k++)
+			dec_compare(isa, enc, k, SIZE_MAX, "prefix, crlf");
+		for (k = 0; k <= ll; k++)
+			dec_compare(isa, lf, k, SIZE_MAX, "prefix, lf");
+		for (k = 0; k < 160; k++) {
+			dec_compare(isa, enc + k, len - k, SIZE_MAX,
+				    "from an offset, crlf");
+			dec_compare(isa, lf + k, ll - k, SIZE_MAX,
+				    "from an offset, lf");
+		}
+		free(lf);
+		free(enc);
+	}
+}
+
+/*
+ * The end of the data: every tail length (0 to 2 spare bytes) after 0 to
+ * 3 whole lines, with its padding as written, without it, with one
+ * '=' too many, '=' where no quantum is open, whitespace or data or
+ * garbage after the padding, and a padding split by a line end.
+ */
+static void
+test_decode_padding(void **state)
+{
+	int isa = isa_or_skip(state);
+	static const char *const tails[] = {
+	    "",	     "=",	 "==",	      "===",	"= =",	  "=\r\n=",
+	    "=\r\n", "= \t\r\n", "=QUJD",     "==\r\nQUJD\r\n",
+	    "=-",    "=\x80",	 "\r\n=\r\n", "A",	"AB=",	  "ABC",
+	    "-",     "=\r\n-"};
+	uint64_t seed = 0x3f84d5b5b5470917u;
+	unsigned char *enc, *p;
+	size_t n, len, body, t, tl;
+	char what[64];
+
+	for (n = 0; n <= 57 * 3 + 3; n++) {
+		enc = encoded(&seed, n, &len, 0);
+		p = guarded(len + 32);
+		/* The characters without their padding and last line end. */
+		body = len;
+		while (body > 0 && (enc[body - 1] == '\n' ||
+				    enc[body - 1] == '\r' ||
+				    enc[body - 1] == '='))
+			body--;
+		for (t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+			memcpy(p, enc, body);
+			tl = strlen(tails[t]);
+			memcpy(p + body, tails[t], tl);
+			memcpy(p + body + tl, "\r\n", 2);
+			snprintf(what, sizeof(what), "%zu bytes, tail %zu", n,
+				 t);
+			dec_compare(isa, p, body + tl + 2, SIZE_MAX, what);
+			dec_compare(isa, p, body + tl, SIZE_MAX, what);
+		}
+		dec_compare(isa, enc, len, SIZE_MAX, "as written");
+		free(p);
+		free(enc);
+	}
+}
+
+/*
+ * Every output size from 80 bytes short of the decoded length to 10
+ * over it, and the full mime_base64_decoded_max(): the vector stores
+ * need room past the bytes they keep, so they give way to narrower ones
+ * near the end of out; GW_ERR_LIMIT exactly when the data does not fit.
+ */
+static void
+test_decode_outsz(void **state)
+{
+	int isa = isa_or_skip(state);
+	static const size_t sizes[] = {0,  1,   2,   3,	  4,	56,   57,
+				       58, 100, 570, 571, 572, 4095, 4096};
+	uint64_t seed = 0x0801f2e2858efc16u;
+	unsigned char *enc, *lf;
+	size_t k, n, len, ll, outsz;
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		n = sizes[k];
+		enc = encoded(&seed, n, &len, 0);
+		lf = guarded(2 * len + 1);
+		ll = rewrap(enc, len, 64, "\n", lf);
+		for (outsz = n > 80 ? n - 80 : 0; outsz <= n + 10; outsz++) {
+			assert_int_equal(dec_compare(isa, enc, len, outsz,
+						     "room, crlf"),
+					 outsz < n ? GW_ERR_LIMIT : 0);
+			dec_compare(isa, lf, ll, outsz, "room, lf");
+		}
+		dec_compare(isa, enc, len, SIZE_MAX, "room, crlf");
+		free(lf);
+		free(enc);
+	}
+}
+
+/* ---- CRLF ----------------------------------------------------------- */
+
+/* mime_crlf_canon_len() by its definition: a bare LF and a lone CR
+ * (one not followed by LF, at the end too) each become CRLF. */
+static size_t
+model_crlf_len(const unsigned char *p, size_t n)
+{
+	size_t i, len = n;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			len++;
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+			len++;
+	}
+	return len;
+}
+
+static void
+crlf_check(const unsigned char *p, size_t n)
+{
+	unsigned char *out = guarded(mime_crlf_max(n));
+	size_t want = model_crlf_len(p, n), got = mime_crlf_canon_len(p, n);
+	size_t olen = 0;
+
+	if (got != want)
+		fail_msg("crlf length of %zu bytes: %zu, model %zu", n, got,
+			 want);
+	assert_int_equal(mime_crlf_canon(p, n, out, mime_crlf_max(n), &olen),
+			 0);
+	assert_int_equal(olen, want);
+	assert_int_equal(model_crlf_len(out, olen), olen);
+	free(out);
+}
+
+/*
+ * The canonical length (which takes canonical text 16 bytes at a time)
+ * against the model and the conversion: canonical lines with CRLF at
+ * every position around the block edges, then one defect (a bare LF, a
+ * lone CR, a CR dropped or added) at every position; random text of CR,
+ * LF and letters.
+ */
+static void
+test_crlf_len(void **state)
+{
+	uint64_t seed = 0x5a2b8c1d9e0f3a47u;
+	unsigned char *base = guarded(2100), *p = guarded(2101);
+	size_t n, i, at, w;
+
+	(void)state;
+	for (w = 1; w <= 40; w++) {
+		for (n = 0, i = 0; n + 2 <= 300; i++) {
+			if (i % (w + 2) == w)
+				base[n++] = '\r';
+			else if (i % (w + 2) == w + 1)
+				base[n++] = '\n';
+			else
+				base[n++] = 'a';
+		}
+		crlf_check(base, n);
+		for (at = 0; at < n; at++) {
+			memcpy(p, base, n);
+			if (p[at] == '\r')
+				p[at] = '\n';
+			else
+				p[at] = p[at] == '\n' ? '\r' : '\n';
+			crlf_check(p, n);
+			p[at] = 'x';
+			crlf_check(p, n);
+			memcpy(p, base, at);
+			p[at] = '\r';
+			memcpy(p + at + 1, base + at, n - at);
+			crlf_check(p, n + 1);
+			crlf_check(p, at + 1); /* ends in a CR */
+		}
+	}
+	for (i = 0; i < 3000; i++) {
+		n = rnd_below(&seed, i % 10 == 0 ? 2000 : 80);
+		for (at = 0; at < n; at++) {
+			w = rnd_below(&seed, 10);
+			base[at] = w < 2 ? '\r' : w < 4 ? '\n' : 'a';
+		}
+		crlf_check(base, n);
+	}
+	free(base);
+	free(p);
+}
+
 static void
 test_isa_api(void **state)
 {
@@ -484,24 +982,31 @@ main(void)
 	    {"decode_clean", test_decode_clean},
 	    {"decode_mutated", test_decode_mutated},
 	    {"decode_soup", test_decode_soup},
+	    {"decode_lines", test_decode_lines},
+	    {"decode_every_byte", test_decode_every_byte},
+	    {"decode_cuts", test_decode_cuts},
+	    {"decode_padding", test_decode_padding},
+	    {"decode_outsz", test_decode_outsz},
 	};
 	enum {
 		NISA = sizeof(isas) / sizeof(isas[0]),
 		NPER = sizeof(per_isa) / sizeof(per_isa[0]),
 	};
 	static char names[NPER * NISA][48];
-	struct CMUnitTest tests[1 + NPER * NISA];
+	struct CMUnitTest tests[2 + NPER * NISA];
 	size_t i, j, t = 0;
 
 	memset(tests, 0, sizeof(tests));
 	tests[t].name = "isa_api";
 	tests[t].test_func = test_isa_api;
 	tests[t++].teardown_func = case_teardown;
+	tests[t].name = "crlf_len";
+	tests[t++].test_func = test_crlf_len;
 	for (i = 0; i < NPER; i++) {
 		for (j = 0; j < NISA; j++) {
-			snprintf(names[t - 1], sizeof(names[0]), "%s/%s",
+			snprintf(names[i * NISA + j], sizeof(names[0]), "%s/%s",
 				 per_isa[i].name, isa_name(isas[j]));
-			tests[t].name = names[t - 1];
+			tests[t].name = names[i * NISA + j];
 			tests[t].test_func = per_isa[i].fn;
 			tests[t].teardown_func = case_teardown;
 			tests[t++].initial_state = &isas[j];

@@ -18,6 +18,7 @@
 
 #include <lmdb.h>
 
+#include "gw_be.h"
 #include "gw_buf.h"
 #include "gw_err.h"
 #include "gw_perm.h"
@@ -1165,31 +1166,6 @@ struct undo {
 	int lock;		/* store/import.lock, flock()ed */
 };
 
-static void
-be64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static void
-be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* store/import.lock, locked: how (LOCK_EX, with LOCK_NB or not).  The
  * descriptor, -1 when another holds it (LOCK_NB), or a GW_ERR_*
  * below -1. */
@@ -1232,8 +1208,8 @@ undo_note(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *old)
 				  vlen);
 	head[0] = (unsigned char)i;
 	head[1] = old != NULL;
-	be32(head + 2, (uint32_t)k->mv_size);
-	be32(head + 6, (uint32_t)vlen);
+	gw_be32_put(head + 2, (uint32_t)k->mv_size);
+	gw_be32_put(head + 6, (uint32_t)vlen);
 	if ((rc = gw_buf_add(&t->undo->log, head, sizeof(head))) != 0 ||
 	    (rc = gw_buf_add(&t->undo->log, k->mv_data, k->mv_size)) != 0 ||
 	    (vlen > 0 &&
@@ -1332,8 +1308,8 @@ undo_apply(struct gw_store *st, MDB_txn *txn, const unsigned char *p,
 	for (o = 0; o < n;) {
 		if (n - o < UNDO_HEAD || p[o] >= st->db_hi ||
 		    p[o] < st->db_lo ||
-		    get32(p + o + 2) > n - o - UNDO_HEAD ||
-		    get32(p + o + 6) > n - o - UNDO_HEAD - get32(p + o + 2)) {
+		    gw_be32_get(p + o + 2) > n - o - UNDO_HEAD ||
+		    gw_be32_get(p + o + 6) > n - o - UNDO_HEAD - gw_be32_get(p + o + 2)) {
 			rc = gw_err_set(GW_ERR_STORE,
 					"store %s: the undo journal is "
 					"damaged (an entry at byte %zu)",
@@ -1351,14 +1327,14 @@ undo_apply(struct gw_store *st, MDB_txn *txn, const unsigned char *p,
 			at = na;
 		}
 		at[cnt++] = o;
-		o += UNDO_HEAD + get32(p + o + 2) + get32(p + o + 6);
+		o += UNDO_HEAD + gw_be32_get(p + o + 2) + gw_be32_get(p + o + 6);
 	}
 	for (j = cnt; j-- > 0;) {
 		o = at[j];
 		i = p[o];
-		k.mv_size = get32(p + o + 2);
+		k.mv_size = gw_be32_get(p + o + 2);
 		k.mv_data = (void *)(p + o + UNDO_HEAD);
-		v.mv_size = get32(p + o + 6);
+		v.mv_size = gw_be32_get(p + o + 6);
 		v.mv_data = (void *)(p + o + UNDO_HEAD + k.mv_size);
 		if (p[o + 1])
 			mrc = LMDB(mdb_put(txn, st->dbi[i], &k, &v, 0));
@@ -1532,7 +1508,7 @@ gw_txn_checkpoint(struct gw_txn *t)
 		return 0;
 	if ((rc = db_index(t->st, GW_DB_UNDO, &i)) != 0)
 		return rc;
-	be64(key, u->seq + 1);
+	gw_be64_put(key, u->seq + 1);
 	v.mv_size = u->log.len;
 	v.mv_data = u->log.data;
 	if ((rc = store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,

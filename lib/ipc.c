@@ -7,39 +7,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "gw_be.h"
 #include "gw_buf.h"
 #include "gw_err.h"
-
-/* ---- big-endian integers ---------------------------------------------- */
-
-static void
-be32_put(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-be32_get(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void
-be64_put(unsigned char *p, uint64_t v)
-{
-	be32_put(p, (uint32_t)(v >> 32));
-	be32_put(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-be64_get(const unsigned char *p)
-{
-	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
-}
 
 /* ---- building --------------------------------------------------------- */
 
@@ -57,9 +27,9 @@ ipc_msg_init(struct ipc_msg *m, uint32_t type, uint32_t id)
 	/* Room for a typical frame at once, so it is seldom realloc'd. */
 	if ((m->err = gw_buf_reserve(&m->buf, IPC_MSG_PREALLOC, &p)) != 0)
 		return;
-	be32_put(p, type);
-	be32_put(p + 4, id);
-	be32_put(p + 8, 0);
+	gw_be32_put(p, type);
+	gw_be32_put(p + 4, id);
+	gw_be32_put(p + 8, 0);
 	m->buf.len = IPC_HDR_LEN;
 }
 
@@ -98,7 +68,7 @@ ipc_put_u32(struct ipc_msg *m, uint32_t v)
 {
 	unsigned char b[4];
 
-	be32_put(b, v);
+	gw_be32_put(b, v);
 	return put_field(m, IPC_T_U32, b, sizeof(b));
 }
 
@@ -107,7 +77,7 @@ ipc_put_u64(struct ipc_msg *m, uint64_t v)
 {
 	unsigned char b[8];
 
-	be64_put(b, v);
+	gw_be64_put(b, v);
 	return put_field(m, IPC_T_U64, b, sizeof(b));
 }
 
@@ -126,7 +96,7 @@ ipc_put_bytes(struct ipc_msg *m, const void *p, size_t n)
 		return m->err = gw_err_set(GW_ERR_LIMIT,
 					   "ipc: frame payload over %zu bytes",
 					   IPC_MAX_PAYLOAD);
-	be32_put(b, (uint32_t)n);
+	gw_be32_put(b, (uint32_t)n);
 	if ((rc = put_field(m, IPC_T_BYTES, b, sizeof(b))) != 0)
 		return rc;
 	if ((rc = gw_buf_add(&m->buf, p, n)) != 0)
@@ -199,7 +169,7 @@ ipc_write(int fd, struct ipc_msg *m)
 		return m->err;
 	if (m->buf.data == NULL || m->buf.len < IPC_HDR_LEN)
 		return gw_err_set(GW_ERR_INVALID, "ipc: frame not initialised");
-	be32_put(m->buf.data + 8, (uint32_t)(m->buf.len - IPC_HDR_LEN));
+	gw_be32_put(m->buf.data + 8, (uint32_t)(m->buf.len - IPC_HDR_LEN));
 	return write_full(fd, m->buf.data, m->buf.len);
 }
 
@@ -227,9 +197,9 @@ ipc_read(int fd, struct ipc_frame *f)
 				"(%zu of %d bytes)", got, IPC_HDR_LEN);
 		goto out;
 	}
-	f->type = be32_get(hdr);
-	f->id = be32_get(hdr + 4);
-	len = be32_get(hdr + 8);
+	f->type = gw_be32_get(hdr);
+	f->id = gw_be32_get(hdr + 4);
+	len = gw_be32_get(hdr + 8);
 	if (f->type == 0) {
 		rc = gw_err_set(GW_ERR_PARSE, "ipc: frame type 0");
 		goto out;
@@ -346,7 +316,7 @@ ipc_get_u32(struct ipc_frame *f, uint32_t *v)
 
 	if ((rc = take(f, IPC_T_U32, 4, &p)) != 0)
 		return rc;
-	*v = be32_get(p);
+	*v = gw_be32_get(p);
 	return 0;
 }
 
@@ -358,7 +328,7 @@ ipc_get_u64(struct ipc_frame *f, uint64_t *v)
 
 	if ((rc = take(f, IPC_T_U64, 8, &p)) != 0)
 		return rc;
-	*v = be64_get(p);
+	*v = gw_be64_get(p);
 	return 0;
 }
 
@@ -372,7 +342,7 @@ ipc_get_bytes(struct ipc_frame *f, const unsigned char **p, size_t *n)
 	start = f->pos;
 	if ((rc = take(f, IPC_T_BYTES, 4, &q)) != 0)
 		return rc;
-	len = be32_get(q);
+	len = gw_be32_get(q);
 	if (len > (left = f->buf.len - f->pos)) {
 		f->pos = start;
 		return f->err = gw_err_set(GW_ERR_PARSE,

@@ -5,6 +5,7 @@
 
 #include <openssl/evp.h>
 
+#include "gw_be.h"
 #include "gw_err.h"
 #include "gw_store.h"
 #include "journal.h"
@@ -164,22 +165,6 @@ day_of(time_t now)
 	return now < 0 ? 0 : (uint32_t)(now / DAY_SECONDS);
 }
 
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
 /* The record key of recipient rcpt of m in bucket day. */
 static int
 rec_key(const struct journal_msg *m, const char *rcpt, uint32_t day,
@@ -188,7 +173,7 @@ rec_key(const struct journal_msg *m, const char *rcpt, uint32_t day,
 	unsigned int dlen;
 	EVP_MD_CTX *ctx;
 
-	put_be32(key, day);
+	gw_be32_put(key, day);
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return GW_ERR_NOMEM;
 	if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
@@ -227,7 +212,7 @@ purge_one(void *arg, const void *key, size_t klen, const void *val,
 
 	(void)val;
 	(void)vlen;
-	if (klen == KEY_LEN && get_be32(key) >= p->first_kept)
+	if (klen == KEY_LEN && gw_be32_get(key) >= p->first_kept)
 		return 1;	/* in key order: the rest is kept too */
 	if (klen != KEY_LEN)	/* not ours: cannot be ordered by day */
 		return 0;

@@ -170,6 +170,31 @@ change(struct gw_txn *txn)
 			 GW_ERR_EXISTS);
 }
 
+/* A new case's store, seeded, and its dump in before. */
+static void
+start(char *dir, size_t len, struct gw_buf *before)
+{
+	case_dir(dir, len);
+	gw_buf_init(before, (size_t)64 << 20);
+	seed(dir);
+	dump(dir, before);
+}
+
+/* The store under dir is what before holds, byte for byte (frees
+ * before). */
+static void
+same_as(const char *dir, struct gw_buf *before)
+{
+	struct gw_buf after;
+
+	gw_buf_init(&after, (size_t)64 << 20);
+	dump(dir, &after);
+	assert_int_equal(before->len, after.len);
+	assert_memory_equal(before->data, after.data, before->len);
+	gw_buf_free(before);
+	gw_buf_free(&after);
+}
+
 static struct gw_store *
 open_batched(const char *dir, struct gw_txn **txn)
 {
@@ -184,27 +209,19 @@ open_batched(const char *dir, struct gw_txn **txn)
 static void
 abort_restores(void **state)
 {
-	struct gw_buf before, after;
+	struct gw_buf before;
 	struct gw_store *st;
 	struct gw_txn *txn;
 	char dir[128];
 
 	(void)state;
-	case_dir(dir, sizeof(dir));
-	gw_buf_init(&before, (size_t)64 << 20);
-	gw_buf_init(&after, (size_t)64 << 20);
-	seed(dir);
-	dump(dir, &before);
+	start(dir, sizeof(dir), &before);
 	st = open_batched(dir, &txn);
 	change(txn);
 	gw_txn_abort(txn);
 	gw_store_close(st);
-	dump(dir, &after);
-	assert_int_equal(before.len, after.len);
-	assert_memory_equal(before.data, after.data, before.len);
+	same_as(dir, &before);
 	assert_int_equal(count(dir, GW_DB_UNDO), 0);
-	gw_buf_free(&before);
-	gw_buf_free(&after);
 }
 
 static void
@@ -272,18 +289,14 @@ hold_lock(const char *dir)
 static void
 crash_undone_by_next_open(void **state)
 {
-	struct gw_buf before, after;
+	struct gw_buf before;
 	struct gw_store *st;
 	char dir[128];
 	int status;
 	pid_t pid;
 
 	(void)state;
-	case_dir(dir, sizeof(dir));
-	gw_buf_init(&before, (size_t)64 << 20);
-	gw_buf_init(&after, (size_t)64 << 20);
-	seed(dir);
-	dump(dir, &before);
+	start(dir, sizeof(dir), &before);
 	kill_writer(dir);
 	/* While the lock says it runs, an open leaves its journal. */
 	pid = hold_lock(dir);
@@ -297,13 +310,9 @@ crash_undone_by_next_open(void **state)
 	assert_int_equal(gw_store_open(dir, 0, &st), 0);
 	assert_true(gw_store_undone(st) > 10);
 	gw_store_close(st);
-	dump(dir, &after);
-	assert_int_equal(before.len, after.len);
-	assert_memory_equal(before.data, after.data, before.len);
+	same_as(dir, &before);
 	/* And what the undo left passes the open's file checks. */
 	assert_int_equal(gw_store_verify(dir, NULL, NULL), 0);
-	gw_buf_free(&before);
-	gw_buf_free(&after);
 }
 
 /* A second batched transaction begins after the first ended. */

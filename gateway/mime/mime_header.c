@@ -32,6 +32,21 @@ mime_header_block_len(const unsigned char *msg, size_t len)
 	return len;
 }
 
+/* The first CR, or with canon CR or LF, in p[i..n); n when none. */
+static size_t
+next_eol_byte(const unsigned char *p, size_t i, size_t n, int canon)
+{
+	const unsigned char *cr, *lf;
+
+	cr = memchr(p + i, '\r', n - i);
+	lf = canon ? memchr(p + i, '\n', cr != NULL ? (size_t)(cr - p) - i
+						     : n - i)
+		   : NULL;
+	if (lf != NULL)
+		return (size_t)(lf - p);
+	return cr != NULL ? (size_t)(cr - p) : n;
+}
+
 /*
  * Appends a header field so that it can never become more than one
  * field, nor part of another: a CR not followed by LF (which some
@@ -61,6 +76,9 @@ mime_header_add_field(struct gw_buf *out, const unsigned char *p, size_t n,
 	if (lead > 0 && (lead == n || p[lead] == '\n' || p[lead] == '\r'))
 		return 0;
 	for (i = start = lead; i < n; i++) {
+		/* Only a CR, or with canon an LF, is looked at: go there. */
+		if ((i = next_eol_byte(p, i, n, canon)) == n)
+			break;
 		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) {
 			/* A space inside the field. */
 			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
@@ -164,6 +182,12 @@ trim(const unsigned char *s, size_t *n)
 	return s;
 }
 
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
 int
 mime_header_name_is(const char *name, const char *want)
 {
@@ -171,6 +195,11 @@ mime_header_name_is(const char *name, const char *want)
 	size_t b, wl;
 
 	if (name == NULL || want == NULL)
+		return 0;
+	/* Most names differ from want in their first byte, which is then
+	 * no blank (a blank never starts want). */
+	if (p[0] > 0x20 && p[0] < 0x7f &&
+	    ascii_lower(p[0]) != ascii_lower((unsigned char)want[0]))
 		return 0;
 	e = p + strlen(name);
 	while (p < e && (b = mime_header_blank_len(p, (size_t)(e - p))) > 0)

@@ -34,14 +34,16 @@ struct cert_cache {
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) ------------------------ */
 
+/* The 8 bytes at p as a little-endian number. */
 static uint64_t
 le64(const unsigned char *p)
 {
-	uint64_t v = 0;
-	int i;
+	uint64_t v;
 
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
+	memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 

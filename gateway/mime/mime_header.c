@@ -100,6 +100,23 @@ mime_header_add_field(struct gw_buf *out, const unsigned char *p, size_t n,
 }
 
 int
+mime_header_field_kept(const unsigned char *p, size_t n, int canon)
+{
+	size_t i;
+
+	if (n == 0 || p[n - 1] != '\n' || p[0] == ' ' || p[0] == '\t' ||
+	    (p[0] == '\r' && (n == 1 || p[1] != '\n')))
+		return 0;
+	for (i = 0; (i = next_eol_byte(p, i, n, canon)) < n; i++) {
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+			return 0;
+		if (canon && p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 0;
+	}
+	return 1;
+}
+
+int
 mime_header_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 {
 	unsigned char *dst;

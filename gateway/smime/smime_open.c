@@ -1322,9 +1322,9 @@ done:
 
 /*
  * The message without our authserv-id's result fields, otherwise byte
- * for byte, into out.  When nothing was removed or changed (*removed
- * stays 0), that is the message itself: out then gets only the header
- * fields, and the caller works on the message in place.
+ * for byte, into out.  When nothing would be removed or changed
+ * (*removed stays 0), that is the message itself: out gets nothing, and
+ * the caller works on the message in place.
  */
 static int
 stripped_copy(const unsigned char *msg, size_t len,
@@ -1336,6 +1336,16 @@ stripped_copy(const unsigned char *msg, size_t len,
 	size_t i, before, n;
 	int rc;
 
+	/* The usual case, nothing to take out or change: no copy. */
+	for (i = 0; i < mime_part_header_count(root); i++) {
+		h = mime_part_header_at(root, i);
+		if (smime_is_our_result(h, authserv) ||
+		    !mime_header_field_kept(msg + mime_header_offset(h),
+					    mime_header_length(h), 0))
+			break;
+	}
+	if (i == mime_part_header_count(root))
+		return 0;
 	for (i = 0; i < mime_part_header_count(root); i++) {
 		h = mime_part_header_at(root, i);
 		if (smime_is_our_result(h, authserv)) {

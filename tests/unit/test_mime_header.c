@@ -1,6 +1,7 @@
 /*
  * test_mime_header.c - gateway/mime/mime_header.c: content fields, the
- * header block's length, appending one field and CRLF-canonical bytes,
+ * header block's length, appending one field (and whether that would
+ * change it) and CRLF-canonical bytes,
  * field names and authserv-ids as a lenient reader takes them (the
  * From field's addresses: test_mime_addr.c).  Table tests;
  * inputs are literals with their lengths (they may hold CR, LF, NUL).
@@ -78,6 +79,51 @@ field_case(const unsigned char *in, size_t n, int canon, const char *want,
 }
 
 #define FIELD(in, canon, want) field_case(T(in), canon, want, sizeof(want) - 1)
+
+/*
+ * mime_header_field_kept() says 1 exactly when mime_header_add_field()
+ * would append the field unchanged: every string of up to 7 bytes over
+ * an alphabet of name, colon, blank, CR and LF, with and without canon.
+ */
+static void
+test_field_kept(void **state)
+{
+	static const unsigned char al[] = {'a', ':', ' ', '\t', '\r', '\n'};
+	unsigned char in[7];
+	struct gw_buf b;
+	size_t n, i, k, total, nal = sizeof(al);
+	unsigned long kept = 0;
+	int canon, same;
+
+	(void)state;
+	for (n = 0; n <= sizeof(in); n++) {
+		for (total = 1, i = 0; i < n; i++)
+			total *= nal;
+		for (k = 0; k < total; k++) {
+			size_t v = k;
+
+			for (i = 0; i < n; i++, v /= nal)
+				in[i] = al[v % nal];
+			for (canon = 0; canon <= 1; canon++) {
+				gw_buf_init(&b, 1 << 16);
+				assert_int_equal(
+				    mime_header_add_field(&b, in, n, canon), 0);
+				same = b.len == n &&
+				       (n == 0 || memcmp(b.data, in, n) == 0);
+				assert_int_equal(
+				    mime_header_field_kept(in, n, canon), same);
+				kept += (unsigned long)same;
+				gw_buf_free(&b);
+			}
+		}
+	}
+	assert_true(kept > 1000); /* both answers were seen */
+	assert_int_equal(mime_header_field_kept(T("Subject: hi\r\n"), 1), 1);
+	assert_int_equal(mime_header_field_kept(T("Subject: a\n"), 1), 0);
+	assert_int_equal(mime_header_field_kept(T("Subject: a\n"), 0), 1);
+	assert_int_equal(mime_header_field_kept(T("Subject: a\rb\r\n"), 0),
+			 0);
+}
 
 static void
 test_add_field(void **state)
@@ -275,6 +321,7 @@ main(void)
 	    cmocka_unit_test(test_is_content),
 	    cmocka_unit_test(test_block_len),
 	    cmocka_unit_test(test_add_field),
+	    cmocka_unit_test(test_field_kept),
 	    cmocka_unit_test(test_add_crlf),
 	    cmocka_unit_test(test_add_limit),
 	    cmocka_unit_test(test_name_is),

@@ -836,14 +836,14 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 				 &room)) != 0)
 		goto out;
 	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
-	    (rc = gw_buf_addf(out,
-			      "Content-Type: application/pkcs7-mime; "
-			      "smime-type=%s;\r\n\tname=\"smime.p7m\"\r\n"
-			      "Content-Transfer-Encoding: base64\r\n"
-			      "Content-Disposition: attachment; "
-			      "filename=\"smime.p7m\"\r\n\r\n",
-			      aead ? "authEnveloped-data" : "enveloped-data")) !=
-		0)
+	    (rc = gw_buf_adds(out, "Content-Type: application/pkcs7-mime; "
+				   "smime-type=")) != 0 ||
+	    (rc = gw_buf_adds(out, aead ? "authEnveloped-data"
+					: "enveloped-data")) != 0 ||
+	    (rc = gw_buf_adds(out, ";\r\n\tname=\"smime.p7m\"\r\n"
+				   "Content-Transfer-Encoding: base64\r\n"
+				   "Content-Disposition: attachment; "
+				   "filename=\"smime.p7m\"\r\n\r\n")) != 0)
 		goto out;
 	if (!(flags & CMS_STREAM)) {
 		rc = add_base64(out, der.data, der.len);

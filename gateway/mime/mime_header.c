@@ -4,6 +4,9 @@
 
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "mime_codec.h"
 
@@ -116,6 +119,51 @@ mime_header_field_kept(const unsigned char *p, size_t n, int canon)
 	return 1;
 }
 
+/*
+ * Whether in[0..n) has canonical line ends only (every LF right after a
+ * CR, every CR right before an LF: mime_crlf_canon_len(in, n) == n),
+ * copying it to dst as it goes when dst is not NULL (dst then holds a
+ * prefix of it when the answer is 0).  The line ends of 16 bytes are
+ * checked at once where SSE2 is there: the LFs must be where the CRs
+ * are, one byte on, the CR before the block counting for its first.
+ */
+static int
+crlf_copy(unsigned char *dst, const unsigned char *in, size_t n)
+{
+	unsigned carry = 0; /* the byte before was a CR */
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	__m128i v;
+	unsigned mcr, mlf;
+
+	for (; i + 16 <= n; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+		mcr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr));
+		mlf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
+		if (dst != NULL)
+			_mm_storeu_si128((__m128i *)(void *)(dst + i), v);
+		if (mlf != (((mcr << 1) | carry) & 0xffffu))
+			return 0;
+		carry = mcr >> 15;
+	}
+#endif
+	for (; i < n; i++) {
+		if (dst != NULL)
+			dst[i] = in[i];
+		if ((unsigned)(in[i] == '\n') != carry)
+			return 0;
+		carry = in[i] == '\r';
+	}
+	return carry == 0; /* a CR at the end is no line end yet */
+}
+
+int
+mime_header_crlf_canonical(const unsigned char *in, size_t n)
+{
+	return crlf_copy(NULL, in, n);
+}
+
 int
 mime_header_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 {
@@ -125,9 +173,15 @@ mime_header_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 
 	if (n == 0)
 		return 0;
-	/* Fast path: already canonical (the usual case on the wire). */
-	if (mime_crlf_canon_len(in, n) == n)
-		return gw_buf_add(out, in, n);
+	/* Already canonical (the usual case on the wire): checked as it
+	 * is copied, one pass. */
+	if ((rc = gw_buf_reserve(out, n, &dst)) != 0)
+		return rc;
+	if (crlf_copy(dst, in, n)) {
+		out->len += n;
+		out->data[out->len] = '\0';
+		return 0;
+	}
 	if ((rc = gw_buf_reserve(out, mime_crlf_max(n), &dst)) != 0)
 		return rc;
 	if ((rc = mime_crlf_canon(in, n, dst, mime_crlf_max(n), &len)) != 0)

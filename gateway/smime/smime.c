@@ -761,8 +761,7 @@ entity_pieces(const struct smime_msg *m, struct gw_buf *outer,
 	body = mime_part_body_range(mime_tree_root(t)).start;
 	if (body > m->len)
 		body = m->len;
-	if (mime_crlf_canon_len(m->data + body, m->len - body) !=
-	    m->len - body) {
+	if (!mime_header_crlf_canonical(m->data + body, m->len - body)) {
 		mime_tree_free(tree);
 		return 0;
 	}

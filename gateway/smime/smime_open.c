@@ -1142,7 +1142,7 @@ verify_detached(CMS_ContentInfo *cms, const unsigned char *p, size_t n,
 	rc = verify_layer(cms, b, from, o, content, res);
 	BIO_free(b);
 	if (rc != 0 || res->status == SMIME_OK ||
-	    mime_crlf_canon_len(p, n) == n)
+	    mime_header_crlf_canonical(p, n))
 		return rc;
 	/* Forget the first attempt, certificates it collected included. */
 	if (res->signer_certs != saved.signer_certs)

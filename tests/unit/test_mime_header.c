@@ -18,6 +18,7 @@
 
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "mime_codec.h"
 #include "mime_header.h"
 
 #define T(s) (const unsigned char *)(s), sizeof(s) - 1
@@ -151,6 +152,92 @@ test_add_field(void **state)
 	FIELD("  ", 1, "");
 	/* Bytes otherwise as they are, NUL and 8-bit included. */
 	FIELD("X: \xc3\xa4\x00z\r\n", 1, "X: \xc3\xa4\x00z\r\n");
+}
+
+/* One input: mime_header_crlf_canonical() against
+ * mime_crlf_canon_len(), and mime_header_add_crlf() (after a prefix
+ * already in the buffer) against mime_crlf_canon(). */
+static void
+crlf_one(const unsigned char *in, size_t n, unsigned long *canon)
+{
+	unsigned char want[2 * 64 + 2];
+	size_t wlen = 0;
+	struct gw_buf b;
+	int is = mime_crlf_canon_len(in, n) == n;
+
+	assert_true(n <= 64);
+	assert_int_equal(mime_header_crlf_canonical(in, n), is);
+	*canon += (unsigned long)is;
+	assert_int_equal(mime_crlf_canon(in, n, want, sizeof(want), &wlen),
+			 0);
+	gw_buf_init(&b, 1 << 16);
+	assert_int_equal(gw_buf_adds(&b, "P"), 0);
+	assert_int_equal(mime_header_add_crlf(&b, in, n), 0);
+	assert_int_equal(b.len, 1 + wlen);
+	assert_memory_equal(b.data, "P", 1);
+	if (wlen > 0)
+		assert_memory_equal(b.data + 1, want, wlen);
+	assert_int_equal(b.data[b.len], '\0');
+	gw_buf_free(&b);
+}
+
+/*
+ * The canonical check and copy, 16 bytes at a time, against the codec's
+ * byte-by-byte one: every string of up to 10 bytes of a, CR and LF;
+ * then 40 bytes of 'a' with CRs and LFs at up to three places (the
+ * 16-byte blocks' edges among them), at each of the first 8 offsets.
+ */
+static void
+test_crlf_canonical(void **state)
+{
+	static const unsigned char al[] = {'a', '\r', '\n'};
+	unsigned char in[64];
+	unsigned long canon = 0;
+	size_t n, i, k, v, total, a, b, c, off;
+	int ka, kb, kc;
+
+	(void)state;
+	for (n = 0; n <= 10; n++) {
+		for (total = 1, i = 0; i < n; i++)
+			total *= 3;
+		for (k = 0; k < total; k++) {
+			for (v = k, i = 0; i < n; i++, v /= 3)
+				in[i] = al[v % 3];
+			crlf_one(in, n, &canon);
+		}
+	}
+	for (off = 0; off < 8; off++)
+		for (a = 0; a < 40; a++)
+			for (b = a; b < 40; b++)
+				for (c = b; c < 40; c += 7)
+					for (ka = 1; ka <= 2; ka++)
+						for (kb = 1; kb <= 2; kb++)
+							for (kc = 1; kc <= 2;
+							     kc++) {
+								memset(in, 'a',
+								       sizeof(in));
+								in[off + a] =
+								    al[ka];
+								in[off + b] =
+								    al[kb];
+								in[off + c] =
+								    al[kc];
+								crlf_one(in + off,
+									 40,
+									 &canon);
+							}
+	/* Canonical lines of every length up to 20 across the blocks. */
+	for (n = 1; n <= 20; n++)
+		for (off = 0; off < 16; off++) {
+			memset(in, 'a', sizeof(in));
+			for (i = off + n; i + 1 < 64; i += n + 2) {
+				in[i] = '\r';
+				in[i + 1] = '\n';
+			}
+			crlf_one(in, 64, &canon);
+			crlf_one(in, 62, &canon);
+		}
+	assert_true(canon > 500); /* both answers were seen */
 }
 
 static void
@@ -323,6 +410,7 @@ main(void)
 	    cmocka_unit_test(test_add_field),
 	    cmocka_unit_test(test_field_kept),
 	    cmocka_unit_test(test_add_crlf),
+	    cmocka_unit_test(test_crlf_canonical),
 	    cmocka_unit_test(test_add_limit),
 	    cmocka_unit_test(test_name_is),
 	    cmocka_unit_test(test_authserv_is),

@@ -1,4 +1,5 @@
-/* cert_cache.c - decoded certificates, keyed by the SHA-256 of their DER. */
+/* cert_cache.c - decoded certificates, keyed by a keyed hash of their
+ * DER; a hit compares the bytes. */
 #include "cert_cache.h"
 
 #include <limits.h>
@@ -7,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "gw_err.h"
 
 struct entry {
-	unsigned char md[32];	/* SHA-256 of der */
+	uint64_t h;		/* hash(der) */
 	unsigned char *der;
 	size_t len;
 	X509 *x;
@@ -22,8 +23,8 @@ struct entry {
 
 struct cert_cache {
 	pthread_mutex_t lock;
-	EVP_MD *sha256;		/* fetched once: no provider lookup per hash */
-	EVP_MD_CTX *mdctx;
+	uint64_t k0, k1;	/* the hash key, random per cache */
+	int collide;		/* tests: every hash the same */
 	struct entry **bucket;
 	size_t nbucket;		/* a power of two */
 	struct entry *newest, *oldest;
@@ -31,10 +32,83 @@ struct cert_cache {
 	struct cert_cache_stats st;
 };
 
+/* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) ------------------------ */
+
+/* The 8 bytes at p as a little-endian number. */
+static uint64_t
+le64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+sipround(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = ROTL(v[1], 13);
+	v[1] ^= v[0];
+	v[0] = ROTL(v[0], 32);
+	v[2] += v[3];
+	v[3] = ROTL(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = ROTL(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = ROTL(v[1], 17);
+	v[1] ^= v[2];
+	v[2] = ROTL(v[2], 32);
+}
+
+/* SipHash-2-4 of p[0..n) under the key (k0, k1). */
+static uint64_t
+siphash(uint64_t k0, uint64_t k1, const unsigned char *p, size_t n)
+{
+	uint64_t v[4], m;
+	size_t i, tail = n & 7;
+
+	v[0] = k0 ^ 0x736f6d6570736575ULL;
+	v[1] = k1 ^ 0x646f72616e646f6dULL;
+	v[2] = k0 ^ 0x6c7967656e657261ULL;
+	v[3] = k1 ^ 0x7465646279746573ULL;
+	for (i = 0; i + 8 <= n; i += 8) {
+		m = le64(p + i);
+		v[3] ^= m;
+		sipround(v);
+		sipround(v);
+		v[0] ^= m;
+	}
+	/* The last block: the bytes left and the length's low octet. */
+	m = (uint64_t)(n & 0xff) << 56;
+	while (tail-- > 0)
+		m |= (uint64_t)p[i + tail] << (8 * tail);
+	v[3] ^= m;
+	sipround(v);
+	sipround(v);
+	v[0] ^= m;
+	v[2] ^= 0xff;
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	sipround(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- the cache ------------------------------------------------------- */
+
 struct cert_cache *
 cert_cache_new(size_t max_entries, size_t max_bytes)
 {
 	struct cert_cache *c;
+	unsigned char key[16];
 	size_t nb = 16;
 
 	if (max_entries == 0 || max_bytes == 0 ||
@@ -50,11 +124,13 @@ cert_cache_new(size_t max_entries, size_t max_bytes)
 		return NULL;
 	}
 	if ((c->bucket = calloc(nb, sizeof(*c->bucket))) == NULL ||
-	    (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
-	    (c->mdctx = EVP_MD_CTX_new()) == NULL) {
+	    RAND_bytes(key, sizeof(key)) != 1) {
 		cert_cache_free(c);
 		return NULL;
 	}
+	c->k0 = le64(key);
+	c->k1 = le64(key + 8);
+	OPENSSL_cleanse(key, sizeof(key));
 	return c;
 }
 
@@ -78,18 +154,15 @@ cert_cache_free(struct cert_cache *c)
 		entry_free(e);
 	}
 	free(c->bucket);
-	EVP_MD_CTX_free(c->mdctx);
-	EVP_MD_free(c->sha256);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
+/* A keyed hash's bits are evenly spread, and unknown to a sender who
+ * would fill one bucket. */
 static size_t
-slot(const struct cert_cache *c, const unsigned char *md)
+slot(const struct cert_cache *c, uint64_t h)
 {
-	uint64_t h;
-
-	memcpy(&h, md, sizeof(h)); /* SHA-256 bits are evenly spread */
 	return (size_t)h & (c->nbucket - 1);
 }
 
@@ -124,7 +197,7 @@ evict_oldest(struct cert_cache *c)
 {
 	struct entry *e = c->oldest, **pp;
 
-	for (pp = &c->bucket[slot(c, e->md)]; *pp != e; pp = &(*pp)->next)
+	for (pp = &c->bucket[slot(c, e->h)]; *pp != e; pp = &(*pp)->next)
 		;
 	*pp = e->next;
 	lru_unlink(c, e);
@@ -134,14 +207,14 @@ evict_oldest(struct cert_cache *c)
 	entry_free(e);
 }
 
+/* The bytes decide: the hash only says where to look. */
 static struct entry *
-find(struct cert_cache *c, const unsigned char *md, const unsigned char *der,
-     size_t len)
+find(struct cert_cache *c, uint64_t h, const unsigned char *der, size_t len)
 {
 	struct entry *e;
 
-	for (e = c->bucket[slot(c, md)]; e != NULL; e = e->next)
-		if (memcmp(e->md, md, sizeof(e->md)) == 0 && e->len == len &&
+	for (e = c->bucket[slot(c, h)]; e != NULL; e = e->next)
+		if (e->h == h && e->len == len &&
 		    memcmp(e->der, der, len) == 0)
 			return e;
 	return NULL;
@@ -149,8 +222,8 @@ find(struct cert_cache *c, const unsigned char *md, const unsigned char *der,
 
 /* Keeps x (a reference of its own) for der; no room is no error. */
 static int
-keep(struct cert_cache *c, const unsigned char *md, const unsigned char *der,
-     size_t len, X509 *x)
+keep(struct cert_cache *c, uint64_t h, const unsigned char *der, size_t len,
+     X509 *x)
 {
 	struct entry *e;
 	size_t s;
@@ -170,11 +243,11 @@ keep(struct cert_cache *c, const unsigned char *md, const unsigned char *der,
 	while (c->st.entries > 0 && (c->st.entries >= c->max_entries ||
 				     c->st.bytes + len > c->max_bytes))
 		evict_oldest(c);
-	memcpy(e->md, md, sizeof(e->md));
+	e->h = h;
 	memcpy(e->der, der, len);
 	e->len = len;
 	e->x = x;
-	s = slot(c, md);
+	s = slot(c, h);
 	e->next = c->bucket[s];
 	c->bucket[s] = e;
 	lru_push(c, e);
@@ -187,17 +260,12 @@ static int
 get_locked(struct cert_cache *c, const unsigned char *der, size_t len,
 	   X509 **out)
 {
-	unsigned char md[32];
 	const unsigned char *p = der;
+	uint64_t h = c->collide ? 0 : siphash(c->k0, c->k1, der, len);
 	struct entry *e;
-	unsigned int mdlen = 0;
 	X509 *x;
 
-	if (!EVP_DigestInit_ex(c->mdctx, c->sha256, NULL) ||
-	    !EVP_DigestUpdate(c->mdctx, der, len) ||
-	    !EVP_DigestFinal_ex(c->mdctx, md, &mdlen) || mdlen != sizeof(md))
-		return GW_ERR_NOMEM;
-	if ((e = find(c, md, der, len)) != NULL) {
+	if ((e = find(c, h, der, len)) != NULL) {
 		if (!X509_up_ref(e->x))
 			return GW_ERR_NOMEM;
 		lru_unlink(c, e);
@@ -213,7 +281,7 @@ get_locked(struct cert_cache *c, const unsigned char *der, size_t len,
 		X509_free(x);
 		return GW_ERR_PARSE;
 	}
-	if (keep(c, md, der, len, x) != 0) {
+	if (keep(c, h, der, len, x) != 0) {
 		X509_free(x);
 		return GW_ERR_NOMEM;
 	}
@@ -235,6 +303,21 @@ cert_cache_get(struct cert_cache *c, const unsigned char *der, size_t len,
 	rc = get_locked(c, der, len, out);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+void
+cert_cache_collide_for_tests(struct cert_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->collide = 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t
+cert_cache_hash_for_tests(const unsigned char key[16], const unsigned char *p,
+			  size_t n)
+{
+	return siphash(le64(key), le64(key + 8), p, n);
 }
 
 void

@@ -1,5 +1,6 @@
 /*
- * cert_cache.h - decoded certificates, keyed by the SHA-256 of their DER.
+ * cert_cache.h - decoded certificates, found by a keyed hash of their
+ * DER and told apart by the DER itself.
  *
  * Decoding a certificate with OpenSSL 3.0 costs far more than checking a
  * signature with it: its public key goes through the provider decoders
@@ -8,9 +9,12 @@
  * lookup and a compare of the bytes.
  *
  * What the cache vouches for is only "these exact bytes decode to this
- * object".  A hit needs the same SHA-256 and the same bytes (compared in
- * full, not only the digest); a certificate with any byte changed is a
- * different key and is decoded on its own.  Nothing about trust is kept:
+ * object".  A hit needs the same bytes, compared in full: the hash
+ * (SipHash-2-4 under a key drawn at random for each cache, so that no
+ * sender can aim many certificates at one bucket) only says where to
+ * look, and two certificates with the same hash are still two entries.
+ * A certificate with any byte changed is a different key and is decoded
+ * on its own.  Nothing about trust is kept:
  * chain validation, time and purpose checks and signatures are done by
  * the caller for every use.  Bytes that are not exactly one certificate
  * (trailing bytes, or no certificate at all) are never cached.
@@ -30,6 +34,7 @@
 #define SMIMEGW_CERT_CACHE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/x509.h>
 
@@ -58,6 +63,16 @@ int cert_cache_get(struct cert_cache *c, const unsigned char *der,
 		   size_t len, X509 **out);
 
 void cert_cache_stats(struct cert_cache *c, struct cert_cache_stats *st);
+
+/*
+ * For the tests only (the gateway never calls them): every certificate
+ * of c gets the same hash from now on, so that only the compare of the
+ * bytes tells entries apart; and the hash itself, SipHash-2-4 of
+ * p[0..n) under key (its known answers).
+ */
+void cert_cache_collide_for_tests(struct cert_cache *c);
+uint64_t cert_cache_hash_for_tests(const unsigned char key[16],
+				   const unsigned char *p, size_t n);
 
 /* The process's cache (created on first use); NULL when out of memory:
  * then callers decode every certificate themselves. */

@@ -4,6 +4,9 @@
 
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "mime_codec.h"
 
@@ -30,6 +33,21 @@ mime_header_block_len(const unsigned char *msg, size_t len)
 			return (size_t)(p - msg) + 2;
 	}
 	return len;
+}
+
+/* The first CR, or with canon CR or LF, in p[i..n); n when none. */
+static size_t
+next_eol_byte(const unsigned char *p, size_t i, size_t n, int canon)
+{
+	const unsigned char *cr, *lf;
+
+	cr = memchr(p + i, '\r', n - i);
+	lf = canon ? memchr(p + i, '\n', cr != NULL ? (size_t)(cr - p) - i
+						     : n - i)
+		   : NULL;
+	if (lf != NULL)
+		return (size_t)(lf - p);
+	return cr != NULL ? (size_t)(cr - p) : n;
 }
 
 /*
@@ -61,6 +79,9 @@ mime_header_add_field(struct gw_buf *out, const unsigned char *p, size_t n,
 	if (lead > 0 && (lead == n || p[lead] == '\n' || p[lead] == '\r'))
 		return 0;
 	for (i = start = lead; i < n; i++) {
+		/* Only a CR, or with canon an LF, is looked at: go there. */
+		if ((i = next_eol_byte(p, i, n, canon)) == n)
+			break;
 		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n')) {
 			/* A space inside the field. */
 			if ((rc = gw_buf_add(out, p + start, i - start)) != 0 ||
@@ -82,6 +103,68 @@ mime_header_add_field(struct gw_buf *out, const unsigned char *p, size_t n,
 }
 
 int
+mime_header_field_kept(const unsigned char *p, size_t n, int canon)
+{
+	size_t i;
+
+	if (n == 0 || p[n - 1] != '\n' || p[0] == ' ' || p[0] == '\t' ||
+	    (p[0] == '\r' && (n == 1 || p[1] != '\n')))
+		return 0;
+	for (i = 0; (i = next_eol_byte(p, i, n, canon)) < n; i++) {
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+			return 0;
+		if (canon && p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whether in[0..n) has canonical line ends only (every LF right after a
+ * CR, every CR right before an LF: mime_crlf_canon_len(in, n) == n),
+ * copying it to dst as it goes when dst is not NULL (dst then holds a
+ * prefix of it when the answer is 0).  The line ends of 16 bytes are
+ * checked at once where SSE2 is there: the LFs must be where the CRs
+ * are, one byte on, the CR before the block counting for its first.
+ */
+static int
+crlf_copy(unsigned char *dst, const unsigned char *in, size_t n)
+{
+	unsigned carry = 0; /* the byte before was a CR */
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	__m128i v;
+	unsigned mcr, mlf;
+
+	for (; i + 16 <= n; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+		mcr = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, cr));
+		mlf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf));
+		if (dst != NULL)
+			_mm_storeu_si128((__m128i *)(void *)(dst + i), v);
+		if (mlf != (((mcr << 1) | carry) & 0xffffu))
+			return 0;
+		carry = mcr >> 15;
+	}
+#endif
+	for (; i < n; i++) {
+		if (dst != NULL)
+			dst[i] = in[i];
+		if ((unsigned)(in[i] == '\n') != carry)
+			return 0;
+		carry = in[i] == '\r';
+	}
+	return carry == 0; /* a CR at the end is no line end yet */
+}
+
+int
+mime_header_crlf_canonical(const unsigned char *in, size_t n)
+{
+	return crlf_copy(NULL, in, n);
+}
+
+int
 mime_header_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 {
 	unsigned char *dst;
@@ -90,9 +173,15 @@ mime_header_add_crlf(struct gw_buf *out, const unsigned char *in, size_t n)
 
 	if (n == 0)
 		return 0;
-	/* Fast path: already canonical (the usual case on the wire). */
-	if (mime_crlf_canon_len(in, n) == n)
-		return gw_buf_add(out, in, n);
+	/* Already canonical (the usual case on the wire): checked as it
+	 * is copied, one pass. */
+	if ((rc = gw_buf_reserve(out, n, &dst)) != 0)
+		return rc;
+	if (crlf_copy(dst, in, n)) {
+		out->len += n;
+		out->data[out->len] = '\0';
+		return 0;
+	}
 	if ((rc = gw_buf_reserve(out, mime_crlf_max(n), &dst)) != 0)
 		return rc;
 	if ((rc = mime_crlf_canon(in, n, dst, mime_crlf_max(n), &len)) != 0)
@@ -164,6 +253,12 @@ trim(const unsigned char *s, size_t *n)
 	return s;
 }
 
+static unsigned char
+ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
 int
 mime_header_name_is(const char *name, const char *want)
 {
@@ -171,6 +266,11 @@ mime_header_name_is(const char *name, const char *want)
 	size_t b, wl;
 
 	if (name == NULL || want == NULL)
+		return 0;
+	/* Most names differ from want in their first byte, which is then
+	 * no blank (a blank never starts want). */
+	if (p[0] > 0x20 && p[0] < 0x7f &&
+	    ascii_lower(p[0]) != ascii_lower((unsigned char)want[0]))
 		return 0;
 	e = p + strlen(name);
 	while (p < e && (b = mime_header_blank_len(p, (size_t)(e - p))) > 0)

@@ -71,6 +71,21 @@ size_t mime_header_block_len(const unsigned char *msg, size_t len);
 int mime_header_add_field(struct gw_buf *out, const unsigned char *p,
 			  size_t n, int canon);
 
+/*
+ * 1 when mime_header_add_field(out, p, n, canon) would append exactly
+ * p[0..n): no blank or lone CR before the name, no lone CR (with canon,
+ * no bare LF) inside, and a line end at the end.  Reads p once, writes
+ * nothing: whether a copy of a header block is needed at all.
+ */
+int mime_header_field_kept(const unsigned char *p, size_t n, int canon);
+
+/*
+ * 1 when in[0..n) has canonical line ends only (every LF right after a
+ * CR, every CR right before an LF): mime_crlf_canon_len(in, n) == n,
+ * found 16 bytes at a time where the CPU can.
+ */
+int mime_header_crlf_canonical(const unsigned char *in, size_t n);
+
 /* Appends in[0..n) with canonical CRLF line ends (mime_crlf_canon()):
  * a header block or a body copied after one. */
 int mime_header_add_crlf(struct gw_buf *out, const unsigned char *in,

@@ -211,11 +211,19 @@ is_wsp(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
-/* RFC 2045 token character. */
+/*
+ * RFC 2045 token character: 0x21-0x7e but the tspecials
+ * ()<>@,;:\"/[]?= (bit c of tok_lo for c < 64, of tok_hi from 64 on).
+ */
 static int
 is_token(unsigned char c)
 {
-	return c > ' ' && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+	static const uint64_t tok_lo = 0x03ff6cfa00000000ULL;
+	static const uint64_t tok_hi = 0x7fffffffc7fffffeULL;
+
+	if (c < 64)
+		return (int)((tok_lo >> c) & 1);
+	return c < 128 && ((tok_hi >> (c - 64)) & 1);
 }
 
 static size_t
@@ -493,12 +501,16 @@ field_finish(struct mime_parser *mp)
 	memcpy(h->name, raw + ns, nlen - ns);
 	h->name[nlen - ns] = '\0';
 	v = h->value = h->name + (nlen - ns) + 1;
-	/* Unfold: drop each LF and the CR right before it. */
-	for (vl = 0, i = vstart; i < len; i++) {
-		if (raw[i] == '\n' ||
-		    (raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n'))
-			continue;
-		v[vl++] = (char)raw[i];
+	/* Unfold: drop each LF and the CR right before it, a run of the
+	 * line between them at a time. */
+	for (vl = 0, i = vstart; i < len; i = (size_t)(lf - raw) + 1) {
+		if ((lf = memchr(raw + i, '\n', len - i)) == NULL)
+			lf = raw + len;
+		s = (size_t)(lf - raw);
+		if (s < len && s > i && raw[s - 1] == '\r')
+			s--;
+		memcpy(v + vl, raw + i, s - i);
+		vl += s - i;
 	}
 	while (vl > 0 && (is_wsp((unsigned char)v[vl - 1]) || v[vl - 1] == '\r'))
 		vl--;
@@ -804,6 +816,21 @@ boundary_strict(const unsigned char *b, size_t n)
 }
 
 /*
+ * Whether v[0..n) is shown as it is: bytes that mime_charset_to_utf8()
+ * maps to themselves in every charset it knows (HT, 0x20-0x7f).
+ */
+static int
+display_as_is(const unsigned char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((v[i] < 0x20 && v[i] != '\t') || v[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/*
  * Parse the parameters of a Content-Type (bnd != NULL: also set the
  * part's boundary from the raw "boundary" value) or Content-Disposition.
  */
@@ -852,7 +879,8 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 			}
 		}
 		r = GW_ERR_NOMEM;
-		if ((raw = malloc(total + 1)) == NULL)
+		if ((sec0 != NULL || star != NULL) &&
+		    (raw = malloc(total + 1)) == NULL)
 			goto out;
 		dl = 0;
 		charset[0] = '\0';
@@ -892,8 +920,10 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 		} else if (plain != NULL) {
 			if (nsec > 0)
 				part->defects |= MIME_DEFECT_BAD_PARAMS;
-			memcpy(raw, plain->val, plain->vlen);
+			/* The value as lexed is the raw value: take it. */
+			raw = plain->val;
 			dl = plain->vlen;
+			plain->val = NULL;
 		} else {
 			/* Continuations without a section 0. */
 			part->defects |= MIME_DEFECT_BAD_PARAMS;
@@ -901,16 +931,26 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 			raw = NULL;
 			continue;
 		}
-		if ((disp = malloc(3 * dl + 1)) == NULL)
-			goto out;
-		if (charset[0] == '\0' || !mime_charset_supported(charset))
-			(void)memcpy(charset, "utf-8", 6);
-		if ((r = mime_charset_to_utf8(charset, raw, dl, disp, 3 * dl + 1,
-					      NULL)) != 0)
-			goto out;
+		if (display_as_is(raw, dl)) {
+			/* What every charset maps to itself. */
+			if ((disp = malloc(dl + 1)) == NULL)
+				goto out;
+			memcpy(disp, raw, dl);
+			disp[dl] = '\0';
+		} else {
+			if ((disp = malloc(3 * dl + 1)) == NULL)
+				goto out;
+			if (charset[0] == '\0' ||
+			    !mime_charset_supported(charset))
+				(void)memcpy(charset, "utf-8", 6);
+			if ((r = mime_charset_to_utf8(charset, raw, dl, disp,
+						      3 * dl + 1, NULL)) != 0)
+				goto out;
+		}
+		/* The group's name: rp[a] is not looked at again. */
+		name = rp[a].base;
+		rp[a].base = NULL;
 		r = GW_ERR_NOMEM;
-		if ((name = strdup(rp[a].base)) == NULL)
-			goto out;
 		if ((tmp = grow(out, &cout, nout + 1, sizeof(*out))) == NULL)
 			goto out;
 		out = tmp;
@@ -919,7 +959,7 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 		nout++;
 		name = disp = NULL;
 		if (want_boundary && part->boundary == NULL &&
-		    strcmp(rp[a].base, "boundary") == 0) {
+		    strcmp(out[nout - 1].name, "boundary") == 0) {
 			if (!boundary_usable(raw, dl)) {
 				part->defects |= MIME_DEFECT_NO_BOUNDARY;
 			} else {
@@ -1076,6 +1116,45 @@ set_filename(struct mime_part *part)
 	return mime_decode_rfc2047(fn, part->filename, sz);
 }
 
+enum cfield {
+	CF_OTHER,
+	CF_TYPE,
+	CF_CTE,
+	CF_DISP,
+	CF_MIME_VERSION,
+};
+
+/* Which of the fields analyze() looks at the name is (case-insensitive),
+ * the first letters deciding most names. */
+static enum cfield
+content_field(const char *name)
+{
+	static const char pre[] = "content-";
+	size_t i;
+
+	switch (name[0]) {
+	case 'c':
+	case 'C':
+		for (i = 1; i < sizeof(pre) - 1; i++)
+			if (lower((unsigned char)name[i]) != pre[i])
+				return CF_OTHER;
+		name += sizeof(pre) - 1;
+		if (name_eq(name, "type"))
+			return CF_TYPE;
+		if (name_eq(name, "transfer-encoding"))
+			return CF_CTE;
+		if (name_eq(name, "disposition"))
+			return CF_DISP;
+		return CF_OTHER;
+	case 'm':
+	case 'M':
+		return name_eq(name, "mime-version") ? CF_MIME_VERSION
+						     : CF_OTHER;
+	default:
+		return CF_OTHER;
+	}
+}
+
 /* The header block is complete: work out what the body is. */
 static int
 analyze(struct mime_parser *mp, struct mime_part *part)
@@ -1087,17 +1166,24 @@ analyze(struct mime_parser *mp, struct mime_part *part)
 
 	for (i = 0; i < part->nhdr; i++) {
 		h = part->hdr[i];
-		if (name_eq(h->name, "content-type")) {
+		switch (content_field(h->name)) {
+		case CF_TYPE:
 			if (nct++ == 0)
 				ct = h;
-		} else if (name_eq(h->name, "content-transfer-encoding")) {
+			break;
+		case CF_CTE:
 			if (ncte++ == 0)
 				cte = h;
-		} else if (name_eq(h->name, "content-disposition")) {
+			break;
+		case CF_DISP:
 			if (ncd++ == 0)
 				cd = h;
-		} else if (name_eq(h->name, "mime-version")) {
+			break;
+		case CF_MIME_VERSION:
 			nmv++;
+			break;
+		case CF_OTHER:
+			break;
 		}
 	}
 	if (nct > 1 || ncte > 1 || ncd > 1 || nmv > 1)
@@ -1301,13 +1387,32 @@ delim_end(struct mime_parser *mp, size_t x)
 
 /* ---- header mode ----------------------------------------------------- */
 
+/* Whether any of the 8 bytes in w is NUL, CR or has its high bit set. */
+static int
+hdr_word_flagged(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t cr = w ^ (ones * '\r');
+
+	return ((w & highs) | ((w - ones) & ~w & highs) |
+		((cr - ones) & ~cr & highs)) != 0;
+}
+
 static void
 hdr_line_flags(struct mime_part *part, const unsigned char *line, size_t cont,
 	       size_t eol)
 {
+	uint64_t w;
 	size_t i;
 
-	for (i = 0; i < cont; i++) {
+	/* Eight bytes at a time up to the first word that has one. */
+	for (i = 0; i + 8 <= cont; i += 8) {
+		memcpy(&w, line + i, 8);
+		if (hdr_word_flagged(w))
+			break;
+	}
+	for (; i < cont; i++) {
 		if (line[i] == '\0')
 			part->defects |= MIME_DEFECT_NUL;
 		else if (line[i] >= 0x80)

@@ -761,8 +761,7 @@ entity_pieces(const struct smime_msg *m, struct gw_buf *outer,
 	body = mime_part_body_range(mime_tree_root(t)).start;
 	if (body > m->len)
 		body = m->len;
-	if (mime_crlf_canon_len(m->data + body, m->len - body) !=
-	    m->len - body) {
+	if (!mime_header_crlf_canonical(m->data + body, m->len - body)) {
 		mime_tree_free(tree);
 		return 0;
 	}
@@ -836,14 +835,14 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 				 &room)) != 0)
 		goto out;
 	if ((rc = add_outer(out, &sp, start, made ? made : &lay)) != 0 ||
-	    (rc = gw_buf_addf(out,
-			      "Content-Type: application/pkcs7-mime; "
-			      "smime-type=%s;\r\n\tname=\"smime.p7m\"\r\n"
-			      "Content-Transfer-Encoding: base64\r\n"
-			      "Content-Disposition: attachment; "
-			      "filename=\"smime.p7m\"\r\n\r\n",
-			      aead ? "authEnveloped-data" : "enveloped-data")) !=
-		0)
+	    (rc = gw_buf_adds(out, "Content-Type: application/pkcs7-mime; "
+				   "smime-type=")) != 0 ||
+	    (rc = gw_buf_adds(out, aead ? "authEnveloped-data"
+					: "enveloped-data")) != 0 ||
+	    (rc = gw_buf_adds(out, ";\r\n\tname=\"smime.p7m\"\r\n"
+				   "Content-Transfer-Encoding: base64\r\n"
+				   "Content-Disposition: attachment; "
+				   "filename=\"smime.p7m\"\r\n\r\n")) != 0)
 		goto out;
 	if (!(flags & CMS_STREAM)) {
 		rc = add_base64(out, der.data, der.len);

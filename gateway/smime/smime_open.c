@@ -1142,7 +1142,7 @@ verify_detached(CMS_ContentInfo *cms, const unsigned char *p, size_t n,
 	rc = verify_layer(cms, b, from, o, content, res);
 	BIO_free(b);
 	if (rc != 0 || res->status == SMIME_OK ||
-	    mime_crlf_canon_len(p, n) == n)
+	    mime_header_crlf_canonical(p, n))
 		return rc;
 	/* Forget the first attempt, certificates it collected included. */
 	if (res->signer_certs != saved.signer_certs)
@@ -1184,16 +1184,43 @@ static void
 add_resinfo(struct gw_buf *out, const char *eol, int *n, const char *result,
 	    const char *signer, const char *reason)
 {
-	gw_buf_addf(out, "%s%s\tsmime=%s", *n > 0 ? ";" : "", eol, result);
+	if (*n > 0)
+		gw_buf_adds(out, ";");
+	gw_buf_adds(out, eol);
+	gw_buf_adds(out, "\tsmime=");
+	gw_buf_adds(out, result);
 	if (signer != NULL && signer[0] != '\0') {
-		gw_buf_addf(out, "%s\tbody.smime-identifier=", eol);
+		gw_buf_adds(out, eol);
+		gw_buf_adds(out, "\tbody.smime-identifier=");
 		add_quoted(out, signer);
 	}
 	if (reason != NULL && reason[0] != '\0') {
-		gw_buf_addf(out, "%s\treason=", eol);
+		gw_buf_adds(out, eol);
+		gw_buf_adds(out, "\treason=");
 		add_quoted(out, reason);
 	}
 	(*n)++;
+}
+
+/* sep, name, then v in decimal as "%d" writes it (no printf: this is
+ * on every message's path). */
+static void
+add_count(struct gw_buf *out, const char *sep, const char *name, int v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+				     : (unsigned long long)v;
+
+	do {
+		d[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		d[--i] = '-';
+	gw_buf_adds(out, sep);
+	gw_buf_adds(out, name);
+	gw_buf_add(out, d + i, sizeof(d) - i);
 }
 
 /*
@@ -1210,7 +1237,9 @@ result_headers(const struct smime_open_opts *o,
 	const struct smime_layer *l;
 	int i, n = 0, failure_shown = 0;
 
-	gw_buf_addf(out, "Authentication-Results: %s;", o->authserv_id);
+	gw_buf_adds(out, "Authentication-Results: ");
+	gw_buf_adds(out, o->authserv_id);
+	gw_buf_adds(out, ";");
 	for (i = 0; i < res->nlayers; i++) {
 		l = &res->layer[i];
 		if (l->result == NULL)
@@ -1230,18 +1259,24 @@ result_headers(const struct smime_open_opts *o,
 		add_resinfo(out, eol, &n, res->ar,
 			    strcmp(res->ar, "pass") == 0 ? res->signer : NULL,
 			    res->reason);
-	gw_buf_addf(out,
-		    "%sX-SMIME-Gateway: %s; smime-gateway-message=%d;%s"
-		    "\tsmime-gateway-verified=%d; decrypted=%d; "
-		    "signatures=%d;%s\tlayers=%s",
-		    eol, o->authserv_id, res->smime, eol, res->verified,
-		    res->decrypted, res->signatures, eol,
-		    res->layers[0] ? res->layers : "none");
+	gw_buf_adds(out, eol);
+	gw_buf_adds(out, "X-SMIME-Gateway: ");
+	gw_buf_adds(out, o->authserv_id);
+	add_count(out, "; ", "smime-gateway-message=", res->smime);
+	gw_buf_adds(out, ";");
+	gw_buf_adds(out, eol);
+	add_count(out, "\t", "smime-gateway-verified=", res->verified);
+	add_count(out, "; ", "decrypted=", res->decrypted);
+	add_count(out, "; ", "signatures=", res->signatures);
+	gw_buf_adds(out, ";");
+	gw_buf_adds(out, eol);
+	gw_buf_adds(out, "\tlayers=");
+	gw_buf_adds(out, res->layers[0] ? res->layers : "none");
 	if (res->efail)
 		gw_buf_adds(out, "; efail-nested-encrypted=1");
 	if (res->failed_signatures > 0)
-		gw_buf_addf(out, "; signatures-failed=%d",
-			    res->failed_signatures);
+		add_count(out, "; ", "signatures-failed=",
+			  res->failed_signatures);
 	if (res->unauthenticated)
 		gw_buf_adds(out, "; unauthenticated-encryption=1");
 	if (res->mime_too_deep)
@@ -1287,9 +1322,9 @@ done:
 
 /*
  * The message without our authserv-id's result fields, otherwise byte
- * for byte, into out.  When nothing was removed or changed (*removed
- * stays 0), that is the message itself: out then gets only the header
- * fields, and the caller works on the message in place.
+ * for byte, into out.  When nothing would be removed or changed
+ * (*removed stays 0), that is the message itself: out gets nothing, and
+ * the caller works on the message in place.
  */
 static int
 stripped_copy(const unsigned char *msg, size_t len,
@@ -1301,6 +1336,16 @@ stripped_copy(const unsigned char *msg, size_t len,
 	size_t i, before, n;
 	int rc;
 
+	/* The usual case, nothing to take out or change: no copy. */
+	for (i = 0; i < mime_part_header_count(root); i++) {
+		h = mime_part_header_at(root, i);
+		if (smime_is_our_result(h, authserv) ||
+		    !mime_header_field_kept(msg + mime_header_offset(h),
+					    mime_header_length(h), 0))
+			break;
+	}
+	if (i == mime_part_header_count(root))
+		return 0;
 	for (i = 0; i < mime_part_header_count(root); i++) {
 		h = mime_part_header_at(root, i);
 		if (smime_is_our_result(h, authserv)) {

@@ -5,7 +5,9 @@
  * not kept; the bounds on entries and bytes hold, oldest out first; and
  * through smime_open(), a message whose certificate differs from a
  * cached one by one byte fails, before and after the good one verified,
- * with its SignedData in DER and in indefinite-length BER; the cut
+ * with its SignedData in DER and in indefinite-length BER; with every
+ * hash the same, the bytes alone tell certificates apart, and the hash
+ * is SipHash-2-4 (its known answers); the cut
  * when the lengths around the certificates get shorter octets; store
  * records decode through the same shared cache.
  */
@@ -212,6 +214,86 @@ one_changed_byte_never_hits(void **state)
 	gw_buf_free(&d);
 	cert_cache_free(c);
 	ERR_clear_error();
+}
+
+/*
+ * Every certificate with the same hash (the test hook): only the
+ * compare of the bytes tells entries apart.  Ten certificates, each of
+ * them and each with one byte changed (that still decodes), all in one
+ * bucket: each hit gives its own object, never another's.
+ */
+static void
+same_hash_bytes_decide(void **state)
+{
+	struct cert_cache *c = cert_cache_new(64, 1 << 20);
+	struct gw_buf d[10];
+	X509 *first[10], *x, *y;
+	size_t j;
+	int i, k;
+
+	(void)state;
+	assert_non_null(c);
+	cert_cache_collide_for_tests(c);
+	for (i = 0; i < 10; i++) {
+		assert_non_null(x = make_cert(200 + i));
+		der_of(x, &d[i]);
+		X509_free(x);
+		assert_int_equal(cert_cache_get(c, d[i].data, d[i].len,
+						&first[i]),
+				 0);
+	}
+	assert_int_equal(stats(c).misses, 10);
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(cert_cache_get(c, d[i].data, d[i].len, &x),
+				 0);
+		assert_ptr_equal(x, first[i]);
+		X509_free(x);
+		/* a changed byte near the end (the signature): decodes,
+		 * and is no other certificate's object */
+		j = d[i].len - 3;
+		d[i].data[j] ^= 0x20;
+		assert_int_equal(cert_cache_get(c, d[i].data, d[i].len, &y),
+				 0);
+		assert_int_not_equal(X509_cmp(y, first[i]), 0);
+		for (k = 0; k < 10; k++)
+			assert_ptr_not_equal(y, first[k]);
+		X509_free(y);
+		d[i].data[j] ^= 0x20;
+	}
+	assert_int_equal(stats(c).hits, 10);
+	assert_int_equal(stats(c).misses, 20);
+	for (i = 0; i < 10; i++) {
+		X509_free(first[i]);
+		gw_buf_free(&d[i]);
+	}
+	cert_cache_free(c);
+}
+
+/* The hash is SipHash-2-4: the known answers of its paper (key 00..0f,
+ * message 00..n-1), computed independently. */
+static void
+siphash_known_answers(void **state)
+{
+	static const struct {
+		size_t n;
+		uint64_t h;
+	} kat[] = {
+	    {0, 0x726fdb47dd0e0e31ULL},	 {1, 0x74f839c593dc67fdULL},
+	    {7, 0xab0200f58b01d137ULL},	 {8, 0x93f5f5799a932462ULL},
+	    {15, 0xa129ca6149be45e5ULL}, {63, 0x958a324ceb064572ULL},
+	    {64, 0xacd2c40b8502cad8ULL},
+	};
+	unsigned char k[16], msg[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(k); i++)
+		k[i] = (unsigned char)i;
+	for (i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	for (i = 0; i < sizeof(kat) / sizeof(kat[0]); i++)
+		assert_true(cert_cache_hash_for_tests(k, msg, kat[i].n) ==
+			    kat[i].h);
 }
 
 /* A certificate with a byte after it, cut short, or nothing: refused
@@ -658,6 +740,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(same_der_same_object),
 	    cmocka_unit_test(one_changed_byte_never_hits),
+	    cmocka_unit_test(same_hash_bytes_decide),
+	    cmocka_unit_test(siphash_known_answers),
 	    cmocka_unit_test(not_one_certificate_not_kept),
 	    cmocka_unit_test(eviction_bounds_memory),
 	    cmocka_unit_test(changed_cert_byte_fails_der),

@@ -1,6 +1,7 @@
 /*
  * test_mime_header.c - gateway/mime/mime_header.c: content fields, the
- * header block's length, appending one field and CRLF-canonical bytes,
+ * header block's length, appending one field (and whether that would
+ * change it) and CRLF-canonical bytes,
  * field names and authserv-ids as a lenient reader takes them (the
  * From field's addresses: test_mime_addr.c).  Table tests;
  * inputs are literals with their lengths (they may hold CR, LF, NUL).
@@ -17,6 +18,7 @@
 
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "mime_codec.h"
 #include "mime_header.h"
 
 #define T(s) (const unsigned char *)(s), sizeof(s) - 1
@@ -79,6 +81,51 @@ field_case(const unsigned char *in, size_t n, int canon, const char *want,
 
 #define FIELD(in, canon, want) field_case(T(in), canon, want, sizeof(want) - 1)
 
+/*
+ * mime_header_field_kept() says 1 exactly when mime_header_add_field()
+ * would append the field unchanged: every string of up to 7 bytes over
+ * an alphabet of name, colon, blank, CR and LF, with and without canon.
+ */
+static void
+test_field_kept(void **state)
+{
+	static const unsigned char al[] = {'a', ':', ' ', '\t', '\r', '\n'};
+	unsigned char in[7];
+	struct gw_buf b;
+	size_t n, i, k, total, nal = sizeof(al);
+	unsigned long kept = 0;
+	int canon, same;
+
+	(void)state;
+	for (n = 0; n <= sizeof(in); n++) {
+		for (total = 1, i = 0; i < n; i++)
+			total *= nal;
+		for (k = 0; k < total; k++) {
+			size_t v = k;
+
+			for (i = 0; i < n; i++, v /= nal)
+				in[i] = al[v % nal];
+			for (canon = 0; canon <= 1; canon++) {
+				gw_buf_init(&b, 1 << 16);
+				assert_int_equal(
+				    mime_header_add_field(&b, in, n, canon), 0);
+				same = b.len == n &&
+				       (n == 0 || memcmp(b.data, in, n) == 0);
+				assert_int_equal(
+				    mime_header_field_kept(in, n, canon), same);
+				kept += (unsigned long)same;
+				gw_buf_free(&b);
+			}
+		}
+	}
+	assert_true(kept > 1000); /* both answers were seen */
+	assert_int_equal(mime_header_field_kept(T("Subject: hi\r\n"), 1), 1);
+	assert_int_equal(mime_header_field_kept(T("Subject: a\n"), 1), 0);
+	assert_int_equal(mime_header_field_kept(T("Subject: a\n"), 0), 1);
+	assert_int_equal(mime_header_field_kept(T("Subject: a\rb\r\n"), 0),
+			 0);
+}
+
 static void
 test_add_field(void **state)
 {
@@ -105,6 +152,91 @@ test_add_field(void **state)
 	FIELD("  ", 1, "");
 	/* Bytes otherwise as they are, NUL and 8-bit included. */
 	FIELD("X: \xc3\xa4\x00z\r\n", 1, "X: \xc3\xa4\x00z\r\n");
+}
+
+/* One input: mime_header_crlf_canonical() against
+ * mime_crlf_canon_len(), and mime_header_add_crlf() (after a prefix
+ * already in the buffer) against mime_crlf_canon(). */
+static void
+crlf_one(const unsigned char *in, size_t n, unsigned long *canon)
+{
+	unsigned char want[2 * 64 + 2];
+	size_t wlen = 0;
+	struct gw_buf b;
+	int is = mime_crlf_canon_len(in, n) == n;
+
+	assert_true(n <= 64);
+	assert_int_equal(mime_header_crlf_canonical(in, n), is);
+	*canon += (unsigned long)is;
+	assert_int_equal(mime_crlf_canon(in, n, want, sizeof(want), &wlen),
+			 0);
+	gw_buf_init(&b, 1 << 16);
+	assert_int_equal(gw_buf_adds(&b, "P"), 0);
+	assert_int_equal(mime_header_add_crlf(&b, in, n), 0);
+	assert_int_equal(b.len, 1 + wlen);
+	assert_memory_equal(b.data, "P", 1);
+	if (wlen > 0)
+		assert_memory_equal(b.data + 1, want, wlen);
+	assert_int_equal(b.data[b.len], '\0');
+	gw_buf_free(&b);
+}
+
+/* 40 bytes of 'a' at in + off with a CR or an LF (bits of k) at a, b
+ * and c. */
+static void
+three_marks(unsigned char *in, size_t off, size_t a, size_t b, size_t c,
+	    size_t k, unsigned long *canon)
+{
+	memset(in, 'a', 64);
+	in[off + a] = k & 1 ? '\r' : '\n';
+	in[off + b] = k & 2 ? '\r' : '\n';
+	in[off + c] = k & 4 ? '\r' : '\n';
+	crlf_one(in + off, 40, canon);
+}
+
+/*
+ * The canonical check and copy, 16 bytes at a time, against the codec's
+ * byte-by-byte one: every string of up to 10 bytes of a, CR and LF;
+ * then 40 bytes of 'a' with CRs and LFs at up to three places (the
+ * 16-byte blocks' edges among them), at each of the first 8 offsets.
+ */
+static void
+test_crlf_canonical(void **state)
+{
+	static const unsigned char al[] = {'a', '\r', '\n'};
+	unsigned char in[64];
+	unsigned long canon = 0;
+	size_t n, i, k, v, total, a, b, c, off;
+
+	(void)state;
+	for (n = 0; n <= 10; n++) {
+		for (total = 1, i = 0; i < n; i++)
+			total *= 3;
+		for (k = 0; k < total; k++) {
+			for (v = k, i = 0; i < n; i++, v /= 3)
+				in[i] = al[v % 3];
+			crlf_one(in, n, &canon);
+		}
+	}
+	for (off = 0; off < 8; off++)
+		for (a = 0; a < 40; a++)
+			for (b = a; b < 40; b++)
+				for (c = b; c < 40; c += 7)
+					for (k = 0; k < 8; k++)
+						three_marks(in, off, a, b, c, k,
+							    &canon);
+	/* Canonical lines of every length up to 20 across the blocks. */
+	for (n = 1; n <= 20; n++)
+		for (off = 0; off < 16; off++) {
+			memset(in, 'a', sizeof(in));
+			for (i = off + n; i + 1 < 64; i += n + 2) {
+				in[i] = '\r';
+				in[i + 1] = '\n';
+			}
+			crlf_one(in, 64, &canon);
+			crlf_one(in, 62, &canon);
+		}
+	assert_true(canon > 500); /* both answers were seen */
 }
 
 static void
@@ -275,7 +407,9 @@ main(void)
 	    cmocka_unit_test(test_is_content),
 	    cmocka_unit_test(test_block_len),
 	    cmocka_unit_test(test_add_field),
+	    cmocka_unit_test(test_field_kept),
 	    cmocka_unit_test(test_add_crlf),
+	    cmocka_unit_test(test_crlf_canonical),
 	    cmocka_unit_test(test_add_limit),
 	    cmocka_unit_test(test_name_is),
 	    cmocka_unit_test(test_authserv_is),

@@ -856,20 +856,26 @@ gw_store_verify(const char *dir, gw_store_count_fn fn, void *arg)
  * numbers without comparing them with the file's end.  Records of
  * pages that a write transaction changed are in memory, not the map. */
 static int
-in_file(const struct gw_txn *t, const char *db, const MDB_val *v)
+in_file_at(const struct gw_store *st, uint64_t fsize, const char *db,
+	   const MDB_val *v)
 {
 	const char *p = v->mv_data;
-	const struct gw_store *st = t->st;
 
 	if (p < st->map || p >= st->map + st->map_len ||
-	    ((uint64_t)(p - st->map) <= t->file_size &&
-	     v->mv_size <= t->file_size - (uint64_t)(p - st->map)))
+	    ((uint64_t)(p - st->map) <= fsize &&
+	     v->mv_size <= fsize - (uint64_t)(p - st->map)))
 		return 0;
 	return gw_err_set(GW_ERR_STORE,
 			  "store %s: damaged: a record of database '%s' "
 			  "reaches past the end of the file (run 'smimegw "
 			  "store check')",
 			  st->file, db);
+}
+
+static int
+in_file(const struct gw_txn *t, const char *db, const MDB_val *v)
+{
+	return in_file_at(t->st, t->file_size, db, v);
 }
 
 static int
@@ -1157,10 +1163,21 @@ gw_txn_failed_key(const struct gw_txn *t, const char **db, const void **key,
  * undoes them (the writer died), one that cannot leaves them (it runs).
  */
 #define UNDO_HEAD 10
+#define UNDO_KEY 12	/* batch number (8 bytes), part (4), big-endian */
+#define UNDO_PART 1536	/* bytes of entries a record: one page holds it */
+/*
+ * What a batch counts for each put or delete beside its bytes: the page
+ * it changes.  LMDB's memory is the pages a transaction changed, and
+ * in a large store each index key goes to a page of its own (names are
+ * hashes and fingerprints), so a batch is bounded by its changes more
+ * than by its bytes.
+ */
+#define PAGE_CHARGE 4096
 
 struct undo {
 	size_t batch;		/* bytes written per batch */
-	size_t written;		/* by this batch */
+	size_t written;		/* by this batch: bytes, and a page a
+				 * change (PAGE_CHARGE) */
 	struct gw_buf log;	/* this batch's entries */
 	uint64_t seq;		/* batches committed */
 	int lock;		/* store/import.lock, flock()ed */
@@ -1228,7 +1245,7 @@ undo_put(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *v,
 	MDB_dbi dbi = t->st->dbi[i];
 	int rc;
 
-	t->undo->written += k->mv_size + v->mv_size;
+	t->undo->written += PAGE_CHARGE + k->mv_size + v->mv_size;
 	if (t->st->ix[i] && v->mv_size == 0) {
 		/* A key there already has the same, empty, value. */
 		rc = LMDB(mdb_put(t->txn, dbi, &key, &val, MDB_NOOVERWRITE));
@@ -1262,7 +1279,7 @@ undo_del(struct gw_txn *t, size_t i, const MDB_val *k)
 	const char *db = db_names[i];
 	int rc;
 
-	t->undo->written += k->mv_size;
+	t->undo->written += PAGE_CHARGE + k->mv_size;
 	if ((rc = store_err(LMDB(mdb_get(t->txn, t->st->dbi[i], &key, &old)),
 			    db)) != 0 ||
 	    (rc = in_file(t, db, &old)) != 0 ||
@@ -1361,42 +1378,69 @@ undo_all(struct gw_store *st, size_t *n)
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	unsigned char *copy = NULL;
+	struct gw_buf batch;
+	unsigned char seq[8];
+	uint64_t fsize = 0;
 	int rc = 0, mrc;
 
 	*n = 0;
 	if ((rc = db_index(st, GW_DB_UNDO, &u)) != 0)
 		return rc;
+	gw_buf_init(&batch, SIZE_MAX / 2);
 	for (;;) {
 		if ((rc = headroom(st)) != 0 ||
 		    (rc = store_err(LMDB(mdb_txn_begin(st->env, NULL, 0, &txn)),
 				    "undoing an import")) != 0)
 			break;
 		st->ntxn++;
-		if ((rc = store_err(LMDB(mdb_cursor_open(txn, st->dbi[u],
+		if ((rc = file_size(st, &fsize)) != 0 ||
+		    (rc = store_err(LMDB(mdb_cursor_open(txn, st->dbi[u],
 							 &cur)),
 				    GW_DB_UNDO)) != 0)
 			break;
+		/* The last batch: its parts, in order, copied (the changes
+		 * may move pages of the map), then deleted. */
+		gw_buf_reset(&batch);
 		mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_LAST));
+		if (mrc == 0 && k.mv_size != UNDO_KEY) {
+			rc = gw_err_set(GW_ERR_STORE,
+					"store %s: the undo journal is "
+					"damaged (a key of %zu bytes)",
+					st->file, k.mv_size);
+			break;
+		}
+		if (mrc == 0) {
+			memcpy(seq, k.mv_data, sizeof(seq));
+			k.mv_size = sizeof(seq);
+			k.mv_data = seq;
+			mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE));
+		}
+		while (mrc == 0 && k.mv_size == UNDO_KEY &&
+		       memcmp(k.mv_data, seq, sizeof(seq)) == 0) {
+			if ((rc = in_file_at(st, fsize, GW_DB_UNDO, &v)) != 0 ||
+			    (rc = gw_buf_add(&batch, v.mv_data, v.mv_size)) !=
+				0 ||
+			    (rc = store_err(LMDB(mdb_cursor_del(cur, 0)),
+					    GW_DB_UNDO)) != 0)
+				break;
+			/* After a delete, MDB_NEXT gives the record that
+			 * followed it. */
+			mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT));
+		}
 		guard_enter();
 		mdb_cursor_close(cur);
 		guard_leave(0);
 		cur = NULL;
-		if (mrc == MDB_NOTFOUND)
+		if (rc != 0)
 			break;
-		/* Copied: the changes may move pages of the map. */
-		if ((rc = store_err(mrc, GW_DB_UNDO)) != 0 ||
-		    (copy = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
-			rc = rc ? rc : GW_ERR_NOMEM;
+		if (batch.len == 0 && (mrc == 0 || mrc == MDB_NOTFOUND))
+			break;	/* none left */
+		if (mrc != 0 && mrc != MDB_NOTFOUND) {
+			rc = store_err(mrc, GW_DB_UNDO);
 			break;
 		}
-		memcpy(copy, v.mv_data, v.mv_size);
-		if ((rc = undo_apply(st, txn, copy, v.mv_size)) != 0 ||
-		    (rc = store_err(LMDB(mdb_del(txn, st->dbi[u], &k, NULL)),
-				    GW_DB_UNDO)) != 0)
+		if ((rc = undo_apply(st, txn, batch.data, batch.len)) != 0)
 			break;
-		free(copy);
-		copy = NULL;
 		rc = store_err(LMDB(mdb_txn_commit(txn)), "undoing an import");
 		txn = NULL;
 		st->ntxn--;
@@ -1404,9 +1448,15 @@ undo_all(struct gw_store *st, size_t *n)
 			break;
 		cover(st);
 		walked_update(st);
+		gw_store_trim(st);
 		(*n)++;
 	}
-	free(copy);
+	if (cur != NULL) {
+		guard_enter();
+		mdb_cursor_close(cur);
+		guard_leave(0);
+	}
+	gw_buf_free(&batch);
 	if (txn != NULL) {
 		guard_enter();
 		mdb_txn_abort(txn);
@@ -1499,8 +1549,9 @@ int
 gw_txn_checkpoint(struct gw_txn *t)
 {
 	struct undo *u = t->undo;
-	unsigned char key[8];
-	size_t i = 0;
+	unsigned char key[UNDO_KEY];
+	size_t i = 0, at;
+	uint32_t part;
 	MDB_val k = {sizeof(key), key}, v;
 	int rc;
 
@@ -1508,13 +1559,18 @@ gw_txn_checkpoint(struct gw_txn *t)
 		return 0;
 	if ((rc = db_index(t->st, GW_DB_UNDO, &i)) != 0)
 		return rc;
+	/* In parts that fit in a page: no run of free pages to find. */
 	gw_be64_put(key, u->seq + 1);
-	v.mv_size = u->log.len;
-	v.mv_data = u->log.data;
-	if ((rc = store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k, &v,
-					 MDB_APPEND)),
-			    GW_DB_UNDO)) != 0)
-		return rc;
+	for (at = 0, part = 0; at < u->log.len; at += v.mv_size, part++) {
+		gw_be32_put(key + 8, part);
+		v.mv_size = u->log.len - at < UNDO_PART ? u->log.len - at
+							: UNDO_PART;
+		v.mv_data = u->log.data + at;
+		if ((rc = store_err(LMDB(mdb_put(t->txn, t->st->dbi[i], &k,
+						 &v, MDB_APPEND)),
+				    GW_DB_UNDO)) != 0)
+			return rc;
+	}
 	rc = store_err(LMDB(mdb_txn_commit(t->txn)), "commit");
 	t->txn = NULL;
 	t->st->ntxn--;
@@ -1523,6 +1579,8 @@ gw_txn_checkpoint(struct gw_txn *t)
 	cover(t->st);
 	if (t->chain)
 		walked_update(t->st);
+	/* What the batch read of the map need not stay resident. */
+	gw_store_trim(t->st);
 	u->seq++;
 	u->written = 0;
 	gw_buf_reset(&u->log);

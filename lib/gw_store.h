@@ -192,9 +192,10 @@ int gw_txn_clear(struct gw_txn *txn, const char *db);
  * A long write (an import) in batches.  LMDB keeps every page a write
  * transaction changed in memory until it commits (up to 512 MiB, then
  * it spills some), so a million keys in one transaction hold half a
- * gigabyte.  A batched transaction commits each time about a batch of
- * bytes (gw_store_set_batch(), else GW_STORE_BATCH) were written, at
- * gw_txn_checkpoint(), and keeps
+ * gigabyte.  A batched transaction commits each time it has changed
+ * about a batch of bytes (gw_store_set_batch(), else GW_STORE_BATCH:
+ * what it wrote, and a page for each put or delete, the page it
+ * dirties), at gw_txn_checkpoint(), and keeps
  * an undo journal (GW_DB_UNDO) of what each batch changed, in the
  * batch's own commit.  gw_txn_commit() commits the last batch and drops
  * the journal with it; gw_txn_abort() undoes the batches committed

@@ -1173,11 +1173,19 @@ gw_txn_failed_key(const struct gw_txn *t, const char **db, const void **key,
  * than by its bytes.
  */
 #define PAGE_CHARGE 4096
+/*
+ * A batched transaction lets go of the map pages it has read every so
+ * many changes: in a large store each change reads pages of its own,
+ * and the kernel maps a whole folio of the page cache (up to 64 KiB and
+ * more) for each, so even a batch's reads would hold hundreds of MiB.
+ */
+#define TRIM_EVERY 256
 
 struct undo {
 	size_t batch;		/* bytes written per batch */
 	size_t written;		/* by this batch: bytes, and a page a
 				 * change (PAGE_CHARGE) */
+	size_t changes;		/* since the last trim */
 	struct gw_buf log;	/* this batch's entries */
 	uint64_t seq;		/* batches committed */
 	int lock;		/* store/import.lock, flock()ed */
@@ -1236,6 +1244,17 @@ undo_note(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *old)
 	return 0;
 }
 
+/* One change of n bytes, counted toward the batch and the next trim. */
+static void
+undo_count(struct gw_txn *t, size_t n)
+{
+	t->undo->written += PAGE_CHARGE + n;
+	if (++t->undo->changes >= TRIM_EVERY) {
+		t->undo->changes = 0;
+		gw_store_trim(t->st);
+	}
+}
+
 static int
 undo_put(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *v,
 	 unsigned flags)
@@ -1245,7 +1264,7 @@ undo_put(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *v,
 	MDB_dbi dbi = t->st->dbi[i];
 	int rc;
 
-	t->undo->written += PAGE_CHARGE + k->mv_size + v->mv_size;
+	undo_count(t, k->mv_size + v->mv_size);
 	if (t->st->ix[i] && v->mv_size == 0) {
 		/* A key there already has the same, empty, value. */
 		rc = LMDB(mdb_put(t->txn, dbi, &key, &val, MDB_NOOVERWRITE));
@@ -1279,7 +1298,7 @@ undo_del(struct gw_txn *t, size_t i, const MDB_val *k)
 	const char *db = db_names[i];
 	int rc;
 
-	t->undo->written += PAGE_CHARGE + k->mv_size;
+	undo_count(t, k->mv_size);
 	if ((rc = store_err(LMDB(mdb_get(t->txn, t->st->dbi[i], &key, &old)),
 			    db)) != 0 ||
 	    (rc = in_file(t, db, &old)) != 0 ||

@@ -212,7 +212,7 @@ int gw_txn_clear(struct gw_txn *txn, const char *db);
  * the batch: pointers from gw_txn_get() and running walks end with it.
  * An error leaves the transaction to gw_txn_abort().
  */
-#define GW_STORE_BATCH ((size_t)32 << 20)
+#define GW_STORE_BATCH ((size_t)64 << 20)
 int gw_txn_begin_batched(struct gw_store *st, struct gw_txn **out);
 /* The batch of st's batched transactions (store_import_batch). */
 void gw_store_set_batch(struct gw_store *st, size_t batch);

@@ -50,7 +50,7 @@ static const struct cfg_key keys[] = {
     {"authserv_id", CFG_TOKEN, OFF(authserv_id), NULL, 0, 0, NULL},
     {"store_map_size", CFG_SIZE, OFF(store_map_size), "1G",
      (uint64_t)16 << 20, (uint64_t)1 << 40, NULL},
-    {"store_import_batch", CFG_SIZE, OFF(store_import_batch), "32M",
+    {"store_import_batch", CFG_SIZE, OFF(store_import_batch), "64M",
      (uint64_t)64 << 10, (uint64_t)1 << 30, NULL},
     {"harvest_max_size", CFG_SIZE, OFF(harvest_max_size), "512M",
      (uint64_t)1 << 20, (uint64_t)1 << 40, NULL},

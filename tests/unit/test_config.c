@@ -82,9 +82,9 @@ static const struct cfg_case cases[] = {
 	{.name = "harvest_max_size: 512M by default",
 	 T(""),
 	 .want = {{"harvest_max_size", "536870912"}}},
-	{.name = "store_import_batch: 32M by default",
+	{.name = "store_import_batch: 64M by default",
 	 T(""),
-	 .want = {{"store_import_batch", "33554432"}}},
+	 .want = {{"store_import_batch", "67108864"}}},
 	{.name = "store_import_batch: set",
 	 T("store_import_batch = 256K\n"),
 	 .want = {{"store_import_batch", "262144"}}},
@@ -1047,7 +1047,7 @@ test_print_defaults(void **state)
 	       "pin_file = \"/etc/smimegw/token.pin\"\n"
 	       "authserv_id = \"%H\"\n"
 	       "store_map_size = 1073741824\n"
-	       "store_import_batch = 33554432\n"
+	       "store_import_batch = 67108864\n"
 	       "harvest_max_size = 536870912\n"
 	       "log_level = \"info\"\n"
 	       "decrypt_catch_all = \"\"\n"

@@ -491,7 +491,7 @@ walked_set(const struct gw_store *st, const struct file_id *id)
  * meta page counts (a transaction that deletes much of what it put,
  * such as undoing an import, does).  The open's check would take such
  * a file for a truncated one: the missing pages, all free, are added
- * as zeros (a hole).
+ * as zeros.
  */
 static void
 cover(struct gw_store *st)
@@ -509,9 +509,13 @@ cover(struct gw_store *st)
 	if (sb.st_size >= want ||
 	    (fd = open(st->file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return;
-	/* LMDB's own descriptor keeps its locks: this one only grows the
-	 * file (data.mdb holds no locks; lock.mdb does). */
-	if (ftruncate(fd, want) != 0)
+	/* Runs after the commit, outside LMDB's writer lock: another
+	 * process may have written past want since the stat.  fallocate()
+	 * only ever extends (ftruncate() could cut its pages off).  LMDB's
+	 * own descriptor keeps its locks: data.mdb holds none (lock.mdb
+	 * does). */
+	if (fallocate(fd, 0, sb.st_size, want - sb.st_size) != 0 &&
+	    errno != EOPNOTSUPP)
 		log_warn("store %s: cannot extend it to %lld bytes: %s",
 			 st->file, (long long)want, strerror(errno));
 	close(fd);

@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "gw_err.h"
 #include "mime_codec.h"
 
@@ -1482,28 +1486,61 @@ scan_text(struct mime_parser *mp, const unsigned char *s, size_t n, int *lf)
 }
 
 /*
- * 0x80 set in some byte iff some byte of w is < 0x20 or >= 0x80: a
- * control character (NUL, CR, but also TAB, FF, ...) or an 8-bit byte.
- * Exact as a yes/no answer: without a byte < 0x20 nothing borrows.
+ * The bytes a body scan must stop at: below 0x20 (LF, CR, NUL, but
+ * also TAB, FF, ...) and, when 8-bit bytes are a defect, 0x80 and
+ * above.  scan_mask() gives one block of SCAN_W bytes as a mask, the
+ * stop bytes' bits set and nothing else; byte i of the block is bit
+ * (i << SCAN_SHIFT).  With SSE2 (every x86-64) a block is 16 bytes, a
+ * bit each; otherwise 8 bytes in a word, the top bit of each byte.
  */
-#define SUSPECT(w) ((((w) - ONES * 0x20) | (w)) & HIGHS)
+#if defined(__SSE2__)
+#define SCAN_W 16
+#define SCAN_SHIFT 0
 
-/* The defects of one line's content, byte by byte (see text_run). */
-static unsigned
-content_defects(const unsigned char *p, size_t cont, int flag8)
+static uint64_t
+scan_mask(const unsigned char *p, int flag8)
 {
-	unsigned fl = 0;
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i stop;
+
+	if (flag8) /* signed: 0x80 and above are negative */
+		stop = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+	else /* unsigned v <= 0x1f */
+		stop = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+	return (uint64_t)(unsigned)_mm_movemask_epi8(stop);
+}
+#else
+#define SCAN_W 8
+#define SCAN_SHIFT 3
+
+static uint64_t
+scan_mask(const unsigned char *p, int flag8)
+{
+	uint64_t w, low;
+
+	memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w); /* byte 0 in the low bits */
+#endif
+	/* Exact per byte: below 0x80, x + 0x60 reaches 0x80 iff x >= 0x20,
+	 * and no carry leaves a byte. */
+	low = ~((w & ~HIGHS) + ONES * 0x60) & ~w & HIGHS;
+	return flag8 ? low | (w & HIGHS) : low;
+}
+#endif
+
+/* The same for the last n < SCAN_W bytes, one at a time. */
+static uint64_t
+scan_mask_tail(const unsigned char *p, size_t n, int flag8)
+{
+	uint64_t m = 0;
 	size_t i;
 
-	for (i = 0; i < cont; i++) {
-		if (p[i] == '\0')
-			fl |= MIME_DEFECT_NUL;
-		else if (p[i] == '\r')
-			fl |= MIME_DEFECT_BARE_CR;
-		else if (p[i] >= 0x80 && flag8)
-			fl |= MIME_DEFECT_8BIT_BODY;
-	}
-	return fl;
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || (flag8 && p[i] >= 0x80))
+			m |= (uint64_t)1 << ((i << SCAN_SHIFT) +
+					     (SCAN_SHIFT != 0 ? 7 : 0));
+	return m;
 }
 
 /*
@@ -1523,63 +1560,74 @@ content_defects(const unsigned char *p, size_t cont, int flag8)
  *     with the same error at the same point),
  * so the result is the same for every split of the input.
  *
- * Lines are split with memchr.  A line's content is the bytes before
- * its line end (the LF, or the CRLF); the defects in it are
+ * The chunk is scanned a block at a time (scan_mask()) and only its
+ * stop bytes are looked at: an LF ends a line, whose content is the
+ * bytes before it (and before its CR, if one comes right before it);
+ * the defects in a line's content are
  *   NUL         any 0x00 byte;
  *   8BIT_BODY   any byte >= 0x80, when flag8 (cte not 8bit/binary);
- *   BARE_CR     any CR: the byte after it is still content or the CR
- *               of the CRLF, never the LF.
- * The content is first tested a word at a time for any byte < 0x20 or
- * >= 0x80 (SUSPECT); only a line with one is looked at byte by byte
- * (content_defects).  Per line: LONG_LINE (content > 998 bytes, not
- * binary) via the longest line, and the line-end style (CRLF / LF,
- * BARE_LF) as in body_line_end.
+ *   BARE_CR     any CR not right before the LF (the byte after it is
+ *               still content, or the CR of the CRLF);
+ * TAB and the other control bytes are none.  Per line: LONG_LINE
+ * (content > 998 bytes, not binary) via the longest line, and the
+ * line-end style (CRLF / LF, BARE_LF) as in body_line_end.  A line's
+ * defects count only once its LF is seen.
  */
 static size_t
 text_run(struct mime_parser *mp, const unsigned char *s, size_t n)
 {
 	struct mime_part *part = mp->cur;
-	const unsigned char *p = s, *end = s + n, *nl;
-	size_t len, cont, i, last = 0, lastcont = 0, maxcont = 0;
-	uint64_t w, susp;
-	unsigned fl = 0, eol = 0;
+	const unsigned char *end = s + n, *line = s, *b, *q;
+	size_t cont, last = 0, lastcont = 0, maxcont = 0;
+	uint64_t m;
+	unsigned fl = 0, lfl = 0, eol = 0;
 	int dash = mp->bdepth > 0, crlf;
 	int flag8 = part->cte_class != CTE_8BIT &&
 		    part->cte_class != CTE_BINARY;
 
-	while (p < end && !(dash && *p == '-')) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		len = (size_t)(nl - p);
-		crlf = len > 0 && nl[-1] == '\r';
-		cont = len - (size_t)crlf;
-		if (cont > mp->lim.max_line)
-			break;
-		eol |= crlf ? MIME_EOL_CRLF : MIME_EOL_LF;
-		susp = 0;
-		if (cont >= 8) {
-			for (i = 0; i + 8 <= cont; i += 8) {
-				memcpy(&w, p + i, 8);
-				susp |= SUSPECT(w);
-			}
-			if (i < cont) { /* the last 8 bytes, overlapping */
-				memcpy(&w, p + cont - 8, 8);
-				susp |= SUSPECT(w);
-			}
-		} else {
-			susp = 1; /* short: just look at the bytes */
-		}
-		if (susp != 0)
-			fl |= content_defects(p, cont, flag8);
-		if (cont > maxcont)
-			maxcont = cont;
-		last = (size_t)(p - s);
-		lastcont = cont;
-		p = nl + 1;
-	}
-	if (p == s)
+	if (n == 0 || (dash && *s == '-'))
 		return 0;
-	n = (size_t)(p - s);
+	for (b = s; b < end; b += SCAN_W) {
+		m = (size_t)(end - b) >= SCAN_W
+			? scan_mask(b, flag8)
+			: scan_mask_tail(b, (size_t)(end - b), flag8);
+		for (; m != 0; m &= m - 1) {
+			q = b + ((unsigned)__builtin_ctzll(m) >> SCAN_SHIFT);
+			if (*q == '\r') {
+				if (q + 1 < end && q[1] != '\n')
+					lfl |= MIME_DEFECT_BARE_CR;
+				continue;
+			}
+			if (*q == '\0') {
+				lfl |= MIME_DEFECT_NUL;
+				continue;
+			}
+			if (*q >= 0x80) {
+				lfl |= MIME_DEFECT_8BIT_BODY;
+				continue;
+			}
+			if (*q != '\n')
+				continue;
+			crlf = q > line && q[-1] == '\r';
+			cont = (size_t)(q - line) - (size_t)crlf;
+			if (cont > mp->lim.max_line)
+				goto done;
+			eol |= crlf ? MIME_EOL_CRLF : MIME_EOL_LF;
+			fl |= lfl;
+			lfl = 0;
+			if (cont > maxcont)
+				maxcont = cont;
+			last = (size_t)(line - s);
+			lastcont = cont;
+			line = q + 1;
+			if (dash && line < end && *line == '-')
+				goto done;
+		}
+	}
+done:
+	if (line == s)
+		return 0;
+	n = (size_t)(line - s);
 
 	if (maxcont > RFC_LINE_MAX && part->cte_class != CTE_BINARY)
 		fl |= MIME_DEFECT_LONG_LINE;

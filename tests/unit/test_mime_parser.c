@@ -1061,8 +1061,8 @@ body_line(unsigned char *o, const struct body_mix *mx, uint32_t *x)
 
 	switch (body_rand(x) % 8) {
 	case 0:
-		return (size_t)sprintf((char *)o, "--b%s",
-				       body_rand(x) % 2 ? "--" : "");
+		return (size_t)snprintf((char *)o, 8, "--b%s",
+					body_rand(x) % 2 ? "--" : "");
 	case 1:
 		len = 990 + body_rand(x) % 20; /* around RFC_LINE_MAX */
 		break;
@@ -1101,7 +1101,7 @@ test_body_scan_splits(void **state)
 	for (round = 0; round < 2000; round++) {
 		multi = round % 3 != 0;
 		k = body_rand(&x) % 5;
-		n = (size_t)sprintf((char *)in,
+		n = (size_t)snprintf((char *)in, 256,
 				    multi ? "Content-Type: multipart/mixed; "
 					    "boundary=b\r\n\r\n--b\r\n"
 					    "Content-Transfer-Encoding: %s\r\n"

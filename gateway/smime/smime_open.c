@@ -300,8 +300,25 @@ static const unsigned char oid_enveloped[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
 static const unsigned char oid_auth_enveloped[] = {
     0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17};
 
+/* The content of the element at p as far as its header says:
+ * [*start, *end), *end being n for an indefinite length (its
+ * end-of-contents is not looked for: a BER envelope's content is
+ * thousands of segments, and only the walk that needs the end makes
+ * it). */
+static int
+der_bounds(const unsigned char *p, size_t n, struct der *d, size_t *start,
+	   size_t *end)
+{
+	if (der_hdr(p, n, d) != 0)
+		return -1;
+	*start = d->hlen;
+	*end = d->indef ? n : d->hlen + d->len;
+	return 0;
+}
+
 /* The content type OID of a ContentInfo (*oid, *olen into p) and where
- * its [0] content begins (*c), or -1. */
+ * its [0] content begins (*c), or -1.  The ContentInfo is not walked to
+ * its end. */
 static int
 der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
 		 size_t *olen, size_t *c)
@@ -309,7 +326,7 @@ der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
 	struct der d;
 	size_t s, e;
 
-	if (der_content(p, n, &s, &e) != 0 || p[0] != 0x30 ||
+	if (der_bounds(p, n, &d, &s, &e) != 0 || p[0] != 0x30 ||
 	    der_hdr(p + s, e - s, &d) != 0 || d.tag != 0x06 || d.indef)
 		return -1;
 	*oid = p + s + d.hlen;
@@ -647,35 +664,83 @@ segs_init_method(void)
 	segs_method = m;
 }
 
-/* Whether the element at p (n bytes) is an encryptedContent that reads
- * as segments: [0] primitive, or [0] constructed of primitive OCTET
- * STRINGs only.  Its segments' bounds in *g. */
+/* Whether the element at p (n bytes on) is an encryptedContent that
+ * reads as segments: [0] primitive, or [0] constructed of primitive
+ * OCTET STRINGs only.  Its segments' bounds in *g, their length in
+ * *total, the element's in *used (end-of-contents included): one walk
+ * over the segments. */
 static int
-seg_walk(const unsigned char *p, size_t n, struct segs *g, size_t *total)
+seg_walk(const unsigned char *p, size_t n, struct segs *g, size_t *total,
+	 size_t *used)
 {
-	struct der d;
+	struct der d, sd;
 	size_t s, e, u;
 
-	if (der_hdr(p, n, &d) != 0)
+	if (der_bounds(p, n, &d, &s, &e) != 0)
 		return 0;
 	if (p[0] == 0x80) {
 		g->at = p + d.hlen;
 		g->left = d.len;
 		g->next = g->end = g->at + d.len;
 		*total = d.len;
+		*used = d.hlen + d.len;
 		return 1;
 	}
-	if (p[0] != 0xa0 || der_content(p, n, &s, &e) != 0)
+	if (p[0] != 0xa0)
 		return 0;
-	for (*total = 0, u = s; u < e; u += d.hlen + d.len) {
-		if (der_hdr(p + u, e - u, &d) != 0 || p[u] != 0x04)
+	for (*total = 0, u = s;; u += sd.hlen + sd.len) {
+		if (d.indef && u + 2 <= e && p[u] == 0 && p[u + 1] == 0) {
+			*used = u + 2;
+			break;
+		}
+		if (!d.indef && u == e) {
+			*used = e;
+			break;
+		}
+		if (u >= e || der_hdr(p + u, e - u, &sd) != 0 || p[u] != 0x04)
 			return 0;
-		*total += d.len;
+		*total += sd.len;
 	}
 	g->at = NULL;
 	g->left = 0;
 	g->next = p + s;
-	g->end = p + e;
+	g->end = p + (d.indef ? *used - 2 : e);
+	return 1;
+}
+
+/*
+ * Whether the element cut out, ending at end, lies inside each of the
+ * nw wraps around it (w[0] outermost), and each inside the one around
+ * it: walked from the inside out, each wrap from where the one inside
+ * it ends to its own end, so that a BER content's segments are walked
+ * once (seg_walk()), not once per wrap.  What comes before the cut in
+ * each wrap was walked to find it.
+ */
+static int
+wraps_hold(const unsigned char *p, size_t n, const struct wrap *w, int nw,
+	   size_t end)
+{
+	size_t u, wend;
+	int i;
+
+	for (i = nw - 1; i >= 0; i--) {
+		if (!w[i].d.indef) {
+			wend = w[i].off + w[i].d.hlen + w[i].d.len;
+			if (end > wend)
+				return 0;
+			end = wend;
+			continue;
+		}
+		for (;;) {
+			if (end + 2 <= n && p[end] == 0 && p[end + 1] == 0) {
+				end += 2;
+				break;
+			}
+			if (end >= n || der_skip(p + end, n - end, 1, &u) != 0)
+				return 0;
+			end += u;
+		}
+	}
 	return 1;
 }
 
@@ -742,31 +807,28 @@ cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
 		return 0;
 	w[2].off = c + w[1].d.hlen;
 	if (w[2].off >= n || p[w[2].off] != 0x30 ||
-	    der_hdr(p + w[2].off, n - w[2].off, &w[2].d) != 0 ||
-	    der_content(p + w[2].off, n - w[2].off, &s, &e) != 0)
+	    der_bounds(p + w[2].off, n - w[2].off, &w[2].d, &s, &e) != 0)
 		return 0;
 	s += w[2].off;
 	e += w[2].off;
 	/* version, originatorInfo, recipientInfos: up to the first
-	 * SEQUENCE, the encryptedContentInfo */
+	 * SEQUENCE, the encryptedContentInfo (an end-of-contents before
+	 * it: there is none) */
 	for (i = 0; s < e && p[s] != 0x30; i++, s += u)
-		if (i == 3 || der_skip(p + s, e - s, 0, &u) != 0)
+		if (i == 3 || p[s] == 0 ||
+		    der_skip(p + s, e - s, 0, &u) != 0)
 			return 0;
 	w[3].off = s;
-	if (s >= e || der_hdr(p + s, e - s, &w[3].d) != 0 ||
-	    der_content(p + s, e - s, &cs, &e) != 0)
+	if (s >= e || der_bounds(p + s, e - s, &w[3].d, &cs, &e) != 0)
 		return 0;
 	cs += w[3].off;
 	e += w[3].off;
 	for (i = 0; i < 2 && cs < e; i++, cs += u) /* type, algorithm */
-		if (der_skip(p + cs, e - cs, 0, &u) != 0)
+		if (p[cs] == 0 || der_skip(p + cs, e - cs, 0, &u) != 0)
 			return 0;
-	if (i < 2 || cs >= e || der_skip(p + cs, e - cs, 0, &cu) != 0 ||
-	    !seg_walk(p + cs, cu, &g, clen))
+	if (i < 2 || cs >= e || !seg_walk(p + cs, e - cs, &g, clen, &cu) ||
+	    !wraps_hold(p, n, w, 4, cs + cu))
 		return 0;
-	for (i = 0; i < 4; i++)
-		if (!wrap_holds(p, n, &w[i], cs, cu))
-			return 0;
 	gw_buf_reset(buf);
 	if (gw_buf_reserve(buf, n - cu, &dst) != 0 ||
 	    (*econt = segs_bio(&g)) == NULL)

@@ -1648,6 +1648,62 @@ done:
 	return n;
 }
 
+/* ---- CRLF only? (mime_crlf_scan) ------------------------------------ */
+
+void
+mime_crlf_scan_init(struct mime_crlf_scan *sc)
+{
+	sc->cr = 0;
+	sc->bad = 0;
+}
+
+/*
+ * Every LF has a CR right before it and every CR an LF right after it
+ * exactly when the CRs, moved on by one byte, are where the LFs are: a
+ * block of 16 bytes is two compares and one test, with no look at the
+ * lines one by one.
+ */
+void
+mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
+		    size_t n)
+{
+	unsigned cr = (unsigned)sc->cr;
+	size_t i = 0;
+#if defined(__SSE2__)
+	__m128i v;
+	unsigned lf, c;
+
+	for (; n - i >= 16 && !sc->bad; i += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		lf = (unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+		c = (unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+		if ((((c << 1) | cr) & 0xffffu) != lf)
+			sc->bad = 1;
+		cr = c >> 15;
+	}
+#endif
+	for (; i < n && !sc->bad; i++) {
+		if (p[i] == '\n') {
+			if (!cr)
+				sc->bad = 1;
+			cr = 0;
+		} else {
+			if (cr)
+				sc->bad = 1;
+			cr = p[i] == '\r';
+		}
+	}
+	sc->cr = (int)cr;
+}
+
+int
+mime_crlf_scan_done(const struct mime_crlf_scan *sc)
+{
+	return !sc->bad && !sc->cr;
+}
+
 /* The body line ended at mp->off (past its LF, or at end of input). */
 static int
 body_line_end(struct mime_parser *mp, int eof)

@@ -1159,6 +1159,62 @@ test_body_scan_splits(void **state)
 	free(in);
 }
 
+/*
+ * mime_crlf_scan against mime_crlf_canon_len(): CRLF only exactly when
+ * the canonical form is as long as the input, for random bytes (mostly
+ * CRLF lines, sometimes a lone CR or LF, CR CR LF, a CR at the end), fed
+ * whole, byte by byte, and at random cuts.
+ */
+static void
+test_crlf_scan(void **state)
+{
+	struct mime_crlf_scan sc;
+	unsigned char in[600];
+	size_t n, i, j, at, next;
+	uint32_t x = 0x9e3779b9u, rate;
+	int round, want, yes = 0;
+
+	(void)state;
+	for (round = 0; round < 20000; round++) {
+		n = body_rand(&x) % sizeof(in);
+		rate = 2 + body_rand(&x) % 400;
+		for (i = 0; i < n;) {
+			if (body_rand(&x) % 20 != 0) {
+				in[i++] = (unsigned char)('a' + body_rand(&x) % 26);
+				continue;
+			}
+			if (body_rand(&x) % rate == 0)
+				in[i++] = body_rand(&x) % 2 ? '\r' : '\n';
+			else if (i + 2 <= n) {
+				in[i++] = '\r';
+				in[i++] = '\n';
+			} else {
+				in[i++] = 'z';
+			}
+		}
+		want = mime_crlf_canon_len(in, n) == n;
+		yes += want;
+		mime_crlf_scan_init(&sc);
+		mime_crlf_scan_feed(&sc, in, n);
+		assert_int_equal(mime_crlf_scan_done(&sc), want);
+		mime_crlf_scan_init(&sc);
+		for (i = 0; i < n; i++)
+			mime_crlf_scan_feed(&sc, in + i, 1);
+		assert_int_equal(mime_crlf_scan_done(&sc), want);
+		mime_crlf_scan_init(&sc);
+		for (at = 0; at < n; at = next) {
+			next = at + 1 + body_rand(&x) % 40;
+			if (next > n)
+				next = n;
+			j = next - at;
+			mime_crlf_scan_feed(&sc, in + at, j);
+		}
+		assert_int_equal(mime_crlf_scan_done(&sc), want);
+	}
+	/* Both answers came up often. */
+	assert_true(yes > 2000 && yes < 18000);
+}
+
 static void
 test_api_misuse(void **state)
 {
@@ -1624,6 +1680,7 @@ main(void)
 	    cmocka_unit_test(test_crlf),
 	    cmocka_unit_test(test_rfc2047),
 	    cmocka_unit_test(test_body_scan_splits),
+	    cmocka_unit_test(test_crlf_scan),
 	};
 	struct CMUnitTest tests[NCASES + sizeof(fixed) / sizeof(fixed[0])];
 	size_t i;

@@ -1657,45 +1657,59 @@ mime_crlf_scan_init(struct mime_crlf_scan *sc)
 	sc->bad = 0;
 }
 
+#if defined(__SSE2__)
+/* The bytes equal to c among the 64 at p, a bit each. */
+static uint64_t
+eq64(const unsigned char *p, __m128i c)
+{
+	uint64_t m = 0;
+	int k;
+
+	for (k = 0; k < 4; k++)
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			 _mm_loadu_si128((const __m128i *)(const void *)(p +
+									 16 * k)),
+			 c))
+		     << (16 * k);
+	return m;
+}
+#endif
+
 /*
  * Every LF has a CR right before it and every CR an LF right after it
  * exactly when the CRs, moved on by one byte, are where the LFs are: a
- * block of 16 bytes is two compares and one test, with no look at the
+ * block of 64 bytes is two masks and one compare, with no look at the
  * lines one by one.
  */
 void
 mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
 		    size_t n)
 {
-	unsigned cr = (unsigned)sc->cr;
+	uint64_t cr = (uint64_t)sc->cr;
 	size_t i = 0;
+	int bad = sc->bad;
 #if defined(__SSE2__)
-	__m128i v;
-	unsigned lf, c;
+	const __m128i vlf = _mm_set1_epi8('\n'), vcr = _mm_set1_epi8('\r');
+	uint64_t lf, c;
 
-	for (; n - i >= 16 && !sc->bad; i += 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		lf = (unsigned)_mm_movemask_epi8(
-		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
-		c = (unsigned)_mm_movemask_epi8(
-		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
-		if ((((c << 1) | cr) & 0xffffu) != lf)
-			sc->bad = 1;
-		cr = c >> 15;
+	for (; n - i >= 64 && !bad; i += 64) {
+		lf = eq64(p + i, vlf);
+		c = eq64(p + i, vcr);
+		bad = ((c << 1) | cr) != lf;
+		cr = c >> 63;
 	}
 #endif
-	for (; i < n && !sc->bad; i++) {
+	for (; i < n && !bad; i++) {
 		if (p[i] == '\n') {
-			if (!cr)
-				sc->bad = 1;
+			bad = !cr;
 			cr = 0;
 		} else {
-			if (cr)
-				sc->bad = 1;
+			bad = cr != 0;
 			cr = p[i] == '\r';
 		}
 	}
 	sc->cr = (int)cr;
+	sc->bad = bad;
 }
 
 int

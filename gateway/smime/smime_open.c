@@ -866,7 +866,7 @@ cms_put_certs(CMS_ContentInfo *cms, STACK_OF(X509) *certs)
  * over a ceiling, GW_ERR_NOMEM.
  */
 /* The DER of a part's body: in place (binary, 8bit) or decoded from
- * base64 into der. */
+ * base64 into der, with room bytes in front of it (gw_buf_skip()). */
 static int
 part_der(const unsigned char *msg, const struct mime_part *p, size_t room,
 	 struct gw_buf *der, const unsigned char **q, size_t *dlen)
@@ -883,7 +883,14 @@ part_der(const unsigned char *msg, const struct mime_part *p, size_t room,
 		*dlen = n;
 		return 0;
 	}
-	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n) + room,
+	if (room > 0) {
+		if ((rc = gw_buf_reserve(der, room + mime_base64_decoded_max(n),
+					 &dst)) != 0)
+			return rc;
+		der->len = room;
+		gw_buf_skip(der, room);
+	}
+	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n),
 				 &dst)) != 0 ||
 	    (rc = mime_base64_decode(msg + r.start, n, dst,
 				     mime_base64_decoded_max(n), dlen,
@@ -909,7 +916,7 @@ struct econt {
 	struct gw_buf der;
 	BIO *bio;		/* NULL: the content is in the CMS object */
 	size_t len;		/* the ciphertext's length */
-	size_t room;		/* to leave after the decoded DER */
+	size_t room;		/* to leave in front of the decoded DER */
 	int plain;		/* der holds decrypted content */
 };
 
@@ -1319,7 +1326,6 @@ result_in_place(const struct smime_open_opts *o,
 		struct gw_buf *cur, struct gw_buf *out)
 {
 	struct gw_buf h;
-	unsigned char *dst;
 	size_t max = out->max;
 	int rc;
 
@@ -1332,12 +1338,9 @@ result_in_place(const struct smime_open_opts *o,
 				max);
 		goto done;
 	}
-	if ((rc = gw_buf_reserve(cur, h.len, &dst)) != 0)
+	/* Into the room in front of cur when the rewrap left one. */
+	if ((rc = gw_buf_prepend(cur, h.data, h.len)) != 0)
 		goto done;
-	memmove(cur->data + h.len, cur->data, cur->len);
-	memcpy(cur->data, h.data, h.len);
-	cur->len += h.len;
-	cur->data[cur->len] = '\0';
 	gw_buf_free_secret(out);
 	*out = *cur;
 	out->max = max;
@@ -1484,16 +1487,20 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 /*
  * The same when the entity was decrypted into b, from h on (after the
  * outer fields, or at 0 with the outer fields in pre): pre and the
- * entity's head replace its header block and the body moves next to
- * them, in place, when the body's line ends are CRLF already (as on the
- * wire); else the entity is copied out and rewrapped as above.
+ * entity's head replace its header block next to the body, in place,
+ * when the body's line ends are CRLF already (as on the wire; crlf: the
+ * whole entity's are, mime_crlf_scan), else the entity is copied out
+ * and rewrapped as above.  The body stays where it is when the outer
+ * fields and the head fit in front of it (in its header block and the
+ * room in front of b, gw_buf_skip()); else it moves.
  */
 static int
-rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
+rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre,
+		int crlf)
 {
 	struct gw_buf head, copy;
 	unsigned char *dst;
-	size_t elen = b->len - h, body, blen;
+	size_t elen = b->len - h, body, blen, at, need;
 	int rc;
 
 	gw_buf_init(&head, SMIME_MSG_MAX);
@@ -1502,7 +1509,7 @@ rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
 	if ((rc = rewrap_head(b->data + h, elen, &head, &body)) != 0)
 		goto out;
 	blen = elen - body;
-	if (mime_crlf_canon_len(b->data + h + body, blen) != blen) {
+	if (!crlf && mime_crlf_canon_len(b->data + h + body, blen) != blen) {
 		gw_buf_init(&copy, SMIME_MSG_MAX);
 		if ((rc = gw_buf_add(&copy, b->data + h, elen)) == 0) {
 			b->len = h;
@@ -1513,8 +1520,24 @@ rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
 		gw_buf_free_secret(&copy);
 		goto out;
 	}
-	if (head.len > body &&
-	    (rc = gw_buf_reserve(b, head.len - body, &dst)) != 0)
+	at = h + body; /* where the body starts */
+	need = h + head.len;
+	if (need <= at) {
+		/* The outer fields and the head go right before the body;
+		 * what is in front of them is skipped. */
+		memmove(b->data + at - need, b->data, h);
+		memcpy(b->data + at - need + h, head.data, head.len);
+		gw_buf_skip(b, at - need);
+		goto out;
+	}
+	if (h == 0 && need - at <= b->front) {
+		/* The head's end over the entity's header block, its start
+		 * into the room in front. */
+		memcpy(b->data, head.data + need - at, at);
+		rc = gw_buf_prepend(b, head.data, need - at);
+		goto out;
+	}
+	if ((rc = gw_buf_reserve(b, need - at, &dst)) != 0)
 		goto out;
 	memmove(b->data + h + head.len, b->data + h + body, blen);
 	memcpy(b->data + h, head.data, head.len);
@@ -1670,10 +1693,19 @@ kind_of_cms(CMS_ContentInfo *cms)
 
 /* ---- the layers ------------------------------------------------------ */
 
+/* What the plaintext's BIO shows of each write: its line ends. */
+static void
+crlf_tap(void *arg, const unsigned char *p, size_t n)
+{
+	mime_crlf_scan_feed(arg, p, n);
+}
+
+/* The envelope's content decrypted, appended to plain; sc looks at its
+ * line ends as they are written. */
 static int
 decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
 	      const struct smime_open_opts *o, struct gw_buf *plain,
-	      struct smime_open_result *res)
+	      struct mime_crlf_scan *sc, struct smime_open_result *res)
 {
 	unsigned char *dst;
 	X509 *cert = NULL;
@@ -1712,7 +1744,8 @@ decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
 	 * not grown (each step a copy and a wipe) as it comes. */
 	if (clen > 0 && (rc = gw_buf_reserve(plain, clen, &dst)) != 0)
 		goto out;
-	if ((out = gw_buf_bio(plain)) == NULL) {
+	mime_crlf_scan_init(sc);
+	if ((out = gw_buf_bio_tap(plain, crlf_tap, sc)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;
 	}
@@ -1856,6 +1889,7 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 	       const struct smime_open_opts *o, struct gw_buf *next,
 	       struct smime_open_result *res)
 {
+	struct mime_crlf_scan sc;
 	int over = in_der(ec), rc;
 	size_t eh = 0, max;
 
@@ -1869,20 +1903,23 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 		ec->der.max = ec->der.cap - 1;
 		ec->der.len = 0;
 		ec->plain = 1;
-		rc = decrypt_layer(cms, ec->bio, ec->len, o, &ec->der, res);
+		rc = decrypt_layer(cms, ec->bio, ec->len, o, &ec->der, &sc,
+				   res);
 		ec->der.max = max;
 	} else {
 		/* Into next, after its outer fields. */
 		eh = next->len;
-		rc = decrypt_layer(cms, ec->bio, ec->len, o, next, res);
+		rc = decrypt_layer(cms, ec->bio, ec->len, o, next, &sc, res);
 	}
 	BIO_free(ec->bio);
 	ec->bio = NULL;
 	if (rc != 0 || open_layer(res) == NULL)
 		return rc;
 	if (!over)
-		return rewrap_in_place(next, eh, NULL);
-	if ((rc = rewrap_in_place(&ec->der, 0, next)) != 0)
+		return rewrap_in_place(next, eh, NULL,
+				       mime_crlf_scan_done(&sc));
+	if ((rc = rewrap_in_place(&ec->der, 0, next,
+				  mime_crlf_scan_done(&sc))) != 0)
 		return rc;
 	gw_buf_free_secret(next);
 	*next = ec->der;
@@ -1991,9 +2028,10 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {
-			/* Room after the DER for the outer fields, the
-			 * entity's head and the result fields, should the
-			 * content be decrypted over it. */
+			/* Room in front of the DER for the outer fields,
+			 * the entity's head and the result fields, should
+			 * the content be decrypted over it: the body then
+			 * never moves. */
 			ec.room = mime_part_header_range(root).end +
 				  REWRAP_SLACK;
 			if ((rc = part_cms(cd, root, &cms, &extra, res,

@@ -1490,15 +1490,15 @@ scan_text(struct mime_parser *mp, const unsigned char *s, size_t n, int *lf)
  * also TAB, FF, ...) and, when 8-bit bytes are a defect, 0x80 and
  * above.  scan_mask() gives one block of SCAN_W bytes as a mask, the
  * stop bytes' bits set and nothing else; byte i of the block is bit
- * (i << SCAN_SHIFT).  With SSE2 (every x86-64) a block is 16 bytes, a
+ * (i << SCAN_SHIFT).  With SSE2 (every x86-64) a block is 32 bytes, a
  * bit each; otherwise 8 bytes in a word, the top bit of each byte.
  */
 #if defined(__SSE2__)
-#define SCAN_W 16
+#define SCAN_W 32
 #define SCAN_SHIFT 0
 
-static uint64_t
-scan_mask(const unsigned char *p, int flag8)
+static unsigned
+scan_mask16(const unsigned char *p, int flag8)
 {
 	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 	__m128i stop;
@@ -1507,7 +1507,14 @@ scan_mask(const unsigned char *p, int flag8)
 		stop = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
 	else /* unsigned v <= 0x1f */
 		stop = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-	return (uint64_t)(unsigned)_mm_movemask_epi8(stop);
+	return (unsigned)_mm_movemask_epi8(stop);
+}
+
+static uint64_t
+scan_mask(const unsigned char *p, int flag8)
+{
+	return (uint64_t)scan_mask16(p, flag8) |
+	       (uint64_t)scan_mask16(p + 16, flag8) << 16;
 }
 #else
 #define SCAN_W 8
@@ -1562,8 +1569,9 @@ scan_mask_tail(const unsigned char *p, size_t n, int flag8)
  *
  * The chunk is scanned a block at a time (scan_mask()) and only its
  * stop bytes are looked at: an LF ends a line, whose content is the
- * bytes before it (and before its CR, if one comes right before it);
- * the defects in a line's content are
+ * bytes before it (and before its CR, if one comes right before it:
+ * the CR then ends the line, and its LF is passed over); the defects in
+ * a line's content are
  *   NUL         any 0x00 byte;
  *   8BIT_BODY   any byte >= 0x80, when flag8 (cte not 8bit/binary);
  *   BARE_CR     any CR not right before the LF (the byte after it is
@@ -1577,11 +1585,11 @@ static size_t
 text_run(struct mime_parser *mp, const unsigned char *s, size_t n)
 {
 	struct mime_part *part = mp->cur;
-	const unsigned char *end = s + n, *line = s, *b, *q;
-	size_t cont, last = 0, lastcont = 0, maxcont = 0;
+	const unsigned char *end = s + n, *line = s, *last = s, *b, *q;
+	size_t cont, lastcont = 0, maxcont = 0;
 	uint64_t m;
-	unsigned fl = 0, lfl = 0, eol = 0;
-	int dash = mp->bdepth > 0, crlf;
+	unsigned fl = 0, lfl = 0, eol = 0, e;
+	int dash = mp->bdepth > 0;
 	int flag8 = part->cte_class != CTE_8BIT &&
 		    part->cte_class != CTE_BINARY;
 
@@ -1593,33 +1601,36 @@ text_run(struct mime_parser *mp, const unsigned char *s, size_t n)
 			: scan_mask_tail(b, (size_t)(end - b), flag8);
 		for (; m != 0; m &= m - 1) {
 			q = b + ((unsigned)__builtin_ctzll(m) >> SCAN_SHIFT);
-			if (*q == '\r') {
-				if (q + 1 < end && q[1] != '\n')
+			if (*q == '\n') {
+				if (q < line)
+					continue; /* a CRLF's, ended at the CR */
+				e = MIME_EOL_LF;
+			} else if (*q == '\r') {
+				if (q + 1 >= end)
+					continue; /* the line goes on */
+				if (q[1] != '\n') {
 					lfl |= MIME_DEFECT_BARE_CR;
+					continue;
+				}
+				e = MIME_EOL_CRLF;
+			} else {
+				if (*q == '\0')
+					lfl |= MIME_DEFECT_NUL;
+				else if (*q >= 0x80)
+					lfl |= MIME_DEFECT_8BIT_BODY;
 				continue;
 			}
-			if (*q == '\0') {
-				lfl |= MIME_DEFECT_NUL;
-				continue;
-			}
-			if (*q >= 0x80) {
-				lfl |= MIME_DEFECT_8BIT_BODY;
-				continue;
-			}
-			if (*q != '\n')
-				continue;
-			crlf = q > line && q[-1] == '\r';
-			cont = (size_t)(q - line) - (size_t)crlf;
+			cont = (size_t)(q - line);
 			if (cont > mp->lim.max_line)
 				goto done;
-			eol |= crlf ? MIME_EOL_CRLF : MIME_EOL_LF;
+			eol |= e;
 			fl |= lfl;
 			lfl = 0;
 			if (cont > maxcont)
 				maxcont = cont;
-			last = (size_t)(line - s);
+			last = line;
 			lastcont = cont;
-			line = q + 1;
+			line = q + (e == MIME_EOL_CRLF ? 2 : 1);
 			if (dash && line < end && *line == '-')
 				goto done;
 		}
@@ -1640,7 +1651,7 @@ done:
 	/* The state body_line_end leaves after the last line of the run. */
 	mp->line_part = part;
 	mp->flag8 = flag8;
-	mp->line_start = mp->off + last;
+	mp->line_start = mp->off + (size_t)(last - s);
 	mp->prev_eol = mp->line_start + lastcont;
 	mp->pending_cr = 0;
 	mp->off += n;

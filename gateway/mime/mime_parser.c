@@ -1669,20 +1669,23 @@ mime_crlf_scan_init(struct mime_crlf_scan *sc)
 }
 
 #if defined(__SSE2__)
-/* The bytes equal to c among the 64 at p, a bit each. */
-static uint64_t
+/* The bytes equal to c among the 64 at p, a bit each (written out:
+ * the compiler leaves a loop of four as a loop). */
+static inline uint64_t
 eq64(const unsigned char *p, __m128i c)
 {
-	uint64_t m = 0;
-	int k;
+	const __m128i *v = (const __m128i *)(const void *)p;
+	uint64_t m0, m1, m2, m3;
 
-	for (k = 0; k < 4; k++)
-		m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-			 _mm_loadu_si128((const __m128i *)(const void *)(p +
-									 16 * k)),
-			 c))
-		     << (16 * k);
-	return m;
+	m0 = (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(_mm_loadu_si128(v), c));
+	m1 = (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(_mm_loadu_si128(v + 1), c));
+	m2 = (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(_mm_loadu_si128(v + 2), c));
+	m3 = (unsigned)_mm_movemask_epi8(
+	    _mm_cmpeq_epi8(_mm_loadu_si128(v + 3), c));
+	return m0 | m1 << 16 | m2 << 32 | m3 << 48;
 }
 #endif
 

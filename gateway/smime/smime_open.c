@@ -1700,8 +1700,8 @@ crlf_tap(void *arg, const unsigned char *p, size_t n)
 	mime_crlf_scan_feed(arg, p, n);
 }
 
-/* The envelope's content decrypted, appended to plain; sc looks at its
- * line ends as they are written. */
+/* The envelope's content decrypted, appended to plain; sc (set up by
+ * the caller) looks at its line ends as they are written. */
 static int
 decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
 	      const struct smime_open_opts *o, struct gw_buf *plain,
@@ -1744,7 +1744,6 @@ decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
 	 * not grown (each step a copy and a wipe) as it comes. */
 	if (clen > 0 && (rc = gw_buf_reserve(plain, clen, &dst)) != 0)
 		goto out;
-	mime_crlf_scan_init(sc);
 	if ((out = gw_buf_bio_tap(plain, crlf_tap, sc)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;
@@ -1893,6 +1892,7 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 	int over = in_der(ec), rc;
 	size_t eh = 0, max;
 
+	mime_crlf_scan_init(&sc);
 	if ((rc = rewrap_start(cd, root, over ? 0 : ec->len, next)) != 0)
 		return rc;
 	if (over) {

@@ -1668,60 +1668,63 @@ mime_crlf_scan_init(struct mime_crlf_scan *sc)
 	sc->bad = 0;
 }
 
+/* One byte against the one before it (cr: that was a CR). */
+static int
+crlf_byte(unsigned char c, unsigned *cr)
+{
+	int bad = c == '\n' ? !*cr : *cr != 0;
+
+	*cr = c == '\r';
+	return bad;
+}
+
 #if defined(__SSE2__)
-/* The bytes equal to c among the 64 at p, a bit each (written out:
- * the compiler leaves a loop of four as a loop). */
-static inline uint64_t
-eq64(const unsigned char *p, __m128i c)
+/* The bytes at p that are an LF but not after a CR, or after a CR but
+ * not an LF (p[-1] is read). */
+static inline __m128i
+crlf_diff16(const unsigned char *p)
 {
 	const __m128i *v = (const __m128i *)(const void *)p;
-	uint64_t m0, m1, m2, m3;
+	const __m128i *w = (const __m128i *)(const void *)(p - 1);
 
-	m0 = (unsigned)_mm_movemask_epi8(
-	    _mm_cmpeq_epi8(_mm_loadu_si128(v), c));
-	m1 = (unsigned)_mm_movemask_epi8(
-	    _mm_cmpeq_epi8(_mm_loadu_si128(v + 1), c));
-	m2 = (unsigned)_mm_movemask_epi8(
-	    _mm_cmpeq_epi8(_mm_loadu_si128(v + 2), c));
-	m3 = (unsigned)_mm_movemask_epi8(
-	    _mm_cmpeq_epi8(_mm_loadu_si128(v + 3), c));
-	return m0 | m1 << 16 | m2 << 32 | m3 << 48;
+	return _mm_xor_si128(
+	    _mm_cmpeq_epi8(_mm_loadu_si128(v), _mm_set1_epi8('\n')),
+	    _mm_cmpeq_epi8(_mm_loadu_si128(w), _mm_set1_epi8('\r')));
 }
 #endif
 
 /*
  * Every LF has a CR right before it and every CR an LF right after it
- * exactly when the CRs, moved on by one byte, are where the LFs are: a
- * block of 64 bytes is two masks and one compare, with no look at the
- * lines one by one.
+ * exactly when each byte is an LF just when the byte before it is a CR:
+ * past the first byte, 16 bytes are compared with the 16 one byte
+ * earlier (two loads, two compares), with no look at the lines one by
+ * one and one test per 64 bytes.
  */
 void
 mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
 		    size_t n)
 {
-	uint64_t cr = (uint64_t)sc->cr;
+	unsigned cr = (unsigned)sc->cr;
 	size_t i = 0;
 	int bad = sc->bad;
 #if defined(__SSE2__)
-	const __m128i vlf = _mm_set1_epi8('\n'), vcr = _mm_set1_epi8('\r');
-	uint64_t lf, c;
-
-	for (; n - i >= 64 && !bad; i += 64) {
-		lf = eq64(p + i, vlf);
-		c = eq64(p + i, vcr);
-		bad = ((c << 1) | cr) != lf;
-		cr = c >> 63;
-	}
+	__m128i d;
 #endif
-	for (; i < n && !bad; i++) {
-		if (p[i] == '\n') {
-			bad = !cr;
-			cr = 0;
-		} else {
-			bad = cr != 0;
-			cr = p[i] == '\r';
-		}
+
+	if (n > 0 && !bad)
+		bad = crlf_byte(p[i++], &cr);
+#if defined(__SSE2__)
+	for (; n - i >= 64 && !bad; i += 64) {
+		d = _mm_or_si128(crlf_diff16(p + i), crlf_diff16(p + i + 16));
+		d = _mm_or_si128(d, crlf_diff16(p + i + 32));
+		d = _mm_or_si128(d, crlf_diff16(p + i + 48));
+		bad = _mm_movemask_epi8(d) != 0;
 	}
+	if (i > 0)
+		cr = p[i - 1] == '\r';
+#endif
+	for (; i < n && !bad; i++)
+		bad = crlf_byte(p[i], &cr);
 	sc->cr = (int)cr;
 	sc->bad = bad;
 }

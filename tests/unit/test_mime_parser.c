@@ -1180,7 +1180,8 @@ test_crlf_scan(void **state)
 		rate = 2 + body_rand(&x) % 400;
 		for (i = 0; i < n;) {
 			if (body_rand(&x) % 20 != 0) {
-				in[i++] = (unsigned char)('a' + body_rand(&x) % 26);
+				in[i++] = (unsigned char)('a' +
+							  body_rand(&x) % 26);
 				continue;
 			}
 			if (body_rand(&x) % rate == 0)

@@ -1698,7 +1698,8 @@ crlf_diff16(const unsigned char *p)
  * exactly when each byte is an LF just when the byte before it is a CR:
  * past the first byte, 16 bytes are compared with the 16 one byte
  * earlier (two loads, two compares), with no look at the lines one by
- * one and one test per 64 bytes.
+ * one and one test per 64 bytes; the last block overlaps the one before
+ * (a byte looked at twice gives the same answer).
  */
 void
 mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
@@ -1714,7 +1715,9 @@ mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
 	if (n > 0 && !bad)
 		bad = crlf_byte(p[i++], &cr);
 #if defined(__SSE2__)
-	for (; n - i >= 64 && !bad; i += 64) {
+	for (; i < n && n > 64 && !bad; i += 64) {
+		if (n - i < 64) /* the last 64 bytes, again in part */
+			i = n - 64;
 		d = _mm_or_si128(crlf_diff16(p + i), crlf_diff16(p + i + 16));
 		d = _mm_or_si128(d, crlf_diff16(p + i + 32));
 		d = _mm_or_si128(d, crlf_diff16(p + i + 48));

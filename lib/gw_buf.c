@@ -22,6 +22,7 @@ gw_buf_init(struct gw_buf *b, size_t max)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->front = 0;
 	b->max = max;
 	b->sink = NULL;
 	b->sink_arg = NULL;
@@ -54,17 +55,19 @@ gw_buf_flush(struct gw_buf *b)
 void
 gw_buf_free(struct gw_buf *b)
 {
-	free(b->data);
+	if (b->data != NULL)
+		free(b->data - b->front);
 	b->data = NULL;
-	b->len = b->cap = 0;
+	b->len = b->cap = b->front = 0;
 }
 
 void
 gw_buf_free_secret(struct gw_buf *b)
 {
-	/* The whole block: gw_buf_reset() leaves its bytes behind len. */
+	/* The whole block: gw_buf_reset() leaves its bytes behind len,
+	 * gw_buf_skip() in front of data. */
 	if (b->data != NULL)
-		OPENSSL_cleanse(b->data, b->cap);
+		OPENSSL_cleanse(b->data - b->front, b->front + b->cap);
 	gw_buf_free(b);
 }
 
@@ -85,6 +88,46 @@ gw_buf_consume(struct gw_buf *b, size_t n)
 	}
 	memmove(b->data, b->data + n, b->len - n);
 	b->len -= n;
+}
+
+void
+gw_buf_skip(struct gw_buf *b, size_t n)
+{
+	if (n > b->len)
+		n = b->len;
+	if (n == 0)
+		return;
+	b->data += n;
+	b->len -= n;
+	b->cap -= n;
+	b->front += n;
+}
+
+int
+gw_buf_prepend(struct gw_buf *b, const void *p, size_t n)
+{
+	unsigned char *dst;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n > b->max || b->len > b->max - n)
+		return gw_err_set(GW_ERR_LIMIT,
+				  "more than %zu bytes (a configured ceiling)",
+				  b->max);
+	if (n <= b->front) {
+		b->data -= n;
+		b->cap += n;
+		b->front -= n;
+	} else {
+		if ((rc = gw_buf_reserve(b, n, &dst)) != 0)
+			return rc;
+		memmove(b->data + n, b->data, b->len);
+	}
+	memcpy(b->data, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 int
@@ -119,11 +162,12 @@ gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p)
 		if (b->data != NULL) {
 			memcpy(nd, b->data, b->len);
 			nd[b->len] = '\0';
-			OPENSSL_cleanse(b->data, b->cap);
-			free(b->data);
+			OPENSSL_cleanse(b->data - b->front, b->front + b->cap);
+			free(b->data - b->front);
 		}
 		b->data = nd;
 		b->cap = ncap;
+		b->front = 0;
 	}
 	*p = b->data + b->len;
 	return 0;
@@ -176,9 +220,13 @@ gw_buf_steal(struct gw_buf *b, size_t *len)
 {
 	unsigned char *d = b->data;
 
+	if (d != NULL && b->front > 0) { /* the caller frees the pointer */
+		d -= b->front;
+		memmove(d, b->data, b->len + 1);
+	}
 	*len = b->len;
 	b->data = NULL;
-	b->len = b->cap = 0;
+	b->len = b->cap = b->front = 0;
 	return d;
 }
 
@@ -187,13 +235,22 @@ gw_buf_steal(struct gw_buf *b, size_t *len)
 static BIO_METHOD *buf_bio_method;
 static pthread_once_t buf_bio_once = PTHREAD_ONCE_INIT;
 
+struct buf_bio {
+	struct gw_buf *b;
+	void (*tap)(void *arg, const unsigned char *p, size_t n);
+	void *arg;
+};
+
 static int
 buf_bio_write(BIO *bio, const char *data, int n)
 {
-	struct gw_buf *b = BIO_get_data(bio);
+	struct buf_bio *bb = BIO_get_data(bio);
+	struct gw_buf *b = bb->b;
 
 	if (n < 0 || gw_buf_add(b, data, (size_t)n) != 0)
 		return -1;
+	if (bb->tap != NULL)
+		bb->tap(bb->arg, b->data + b->len - (size_t)n, (size_t)n);
 	return n;
 }
 
@@ -224,6 +281,14 @@ buf_bio_create(BIO *bio)
 	return 1;
 }
 
+static int
+buf_bio_destroy(BIO *bio)
+{
+	free(BIO_get_data(bio));
+	BIO_set_data(bio, NULL);
+	return 1;
+}
+
 static void
 buf_bio_init_method(void)
 {
@@ -236,19 +301,36 @@ buf_bio_init_method(void)
 	BIO_meth_set_puts(m, buf_bio_puts);
 	BIO_meth_set_ctrl(m, buf_bio_ctrl);
 	BIO_meth_set_create(m, buf_bio_create);
+	BIO_meth_set_destroy(m, buf_bio_destroy);
 	buf_bio_method = m;
+}
+
+BIO *
+gw_buf_bio_tap(struct gw_buf *b,
+	       void (*tap)(void *arg, const unsigned char *p, size_t n),
+	       void *arg)
+{
+	struct buf_bio *bb;
+	BIO *bio;
+
+	pthread_once(&buf_bio_once, buf_bio_init_method);
+	if (buf_bio_method == NULL || (bb = malloc(sizeof(*bb))) == NULL)
+		return NULL;
+	if ((bio = BIO_new(buf_bio_method)) == NULL) {
+		free(bb);
+		return NULL;
+	}
+	bb->b = b;
+	bb->tap = tap;
+	bb->arg = arg;
+	BIO_set_data(bio, bb);
+	return bio;
 }
 
 BIO *
 gw_buf_bio(struct gw_buf *b)
 {
-	BIO *bio;
-
-	pthread_once(&buf_bio_once, buf_bio_init_method);
-	if (buf_bio_method == NULL || (bio = BIO_new(buf_bio_method)) == NULL)
-		return NULL;
-	BIO_set_data(bio, b);
-	return bio;
+	return gw_buf_bio_tap(b, NULL, NULL);
 }
 
 void

@@ -21,6 +21,7 @@ struct gw_buf {
 	unsigned char *data;
 	size_t len;
 	size_t cap;
+	size_t front;	/* bytes of the block before data */
 	size_t max;
 	/* gw_buf_set_sink(): where full buffers go (NULL: nowhere). */
 	int (*sink)(void *arg, const unsigned char *p, size_t n);
@@ -35,6 +36,12 @@ void gw_buf_reset(struct gw_buf *b);
 /* Drops the first n bytes (all of them when n >= len): what an output
  * buffer does once they are written. */
 void gw_buf_consume(struct gw_buf *b, size_t n);
+/* Drops the first n bytes (n <= len) without moving the rest: the
+ * block keeps them in front of data (a room for gw_buf_prepend()). */
+void gw_buf_skip(struct gw_buf *b, size_t n);
+/* Puts n bytes in front of the contents: into the room in front when
+ * there is as much, else the contents move. */
+int gw_buf_prepend(struct gw_buf *b, const void *p, size_t n);
 /* Makes room for n more bytes; returns a pointer to them. */
 int gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p);
 int gw_buf_add(struct gw_buf *b, const void *p, size_t n);
@@ -63,6 +70,12 @@ unsigned char *gw_buf_steal(struct gw_buf *b, size_t *len);
  */
 struct bio_st;
 struct bio_st *gw_buf_bio(struct gw_buf *b);
+/* The same, and each write, once appended, is also shown to tap (a look
+ * at the bytes while they are in the cache). */
+struct bio_st *gw_buf_bio_tap(struct gw_buf *b,
+			      void (*tap)(void *arg, const unsigned char *p,
+					  size_t n),
+			      void *arg);
 
 /*
  * Process-wide malloc settings for a process that handles one message

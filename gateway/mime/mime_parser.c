@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "gw_err.h"
 #include "mime_codec.h"
 
@@ -1587,28 +1591,68 @@ scan_text(struct mime_parser *mp, const unsigned char *s, size_t n, int *lf)
 }
 
 /*
- * 0x80 set in some byte iff some byte of w is < 0x20 or >= 0x80: a
- * control character (NUL, CR, but also TAB, FF, ...) or an 8-bit byte.
- * Exact as a yes/no answer: without a byte < 0x20 nothing borrows.
+ * The bytes a body scan must stop at: below 0x20 (LF, CR, NUL, but
+ * also TAB, FF, ...) and, when 8-bit bytes are a defect, 0x80 and
+ * above.  scan_mask() gives one block of SCAN_W bytes as a mask, the
+ * stop bytes' bits set and nothing else; byte i of the block is bit
+ * (i << SCAN_SHIFT).  With SSE2 (every x86-64) a block is 32 bytes, a
+ * bit each; otherwise 8 bytes in a word, the top bit of each byte.
  */
-#define SUSPECT(w) ((((w) - ONES * 0x20) | (w)) & HIGHS)
+#if defined(__SSE2__)
+#define SCAN_W 32
+#define SCAN_SHIFT 0
 
-/* The defects of one line's content, byte by byte (see text_run). */
 static unsigned
-content_defects(const unsigned char *p, size_t cont, int flag8)
+scan_mask16(const unsigned char *p, int flag8)
 {
-	unsigned fl = 0;
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i stop;
+
+	if (flag8) /* signed: 0x80 and above are negative */
+		stop = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+	else /* unsigned v <= 0x1f */
+		stop = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+	return (unsigned)_mm_movemask_epi8(stop);
+}
+
+static uint64_t
+scan_mask(const unsigned char *p, int flag8)
+{
+	return (uint64_t)scan_mask16(p, flag8) |
+	       (uint64_t)scan_mask16(p + 16, flag8) << 16;
+}
+#else
+#define SCAN_W 8
+#define SCAN_SHIFT 3
+
+static uint64_t
+scan_mask(const unsigned char *p, int flag8)
+{
+	uint64_t w, low;
+
+	memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w); /* byte 0 in the low bits */
+#endif
+	/* Exact per byte: below 0x80, x + 0x60 reaches 0x80 iff x >= 0x20,
+	 * and no carry leaves a byte. */
+	low = ~((w & ~HIGHS) + ONES * 0x60) & ~w & HIGHS;
+	return flag8 ? low | (w & HIGHS) : low;
+}
+#endif
+
+/* The same for the last n < SCAN_W bytes, one at a time. */
+static uint64_t
+scan_mask_tail(const unsigned char *p, size_t n, int flag8)
+{
+	uint64_t m = 0;
 	size_t i;
 
-	for (i = 0; i < cont; i++) {
-		if (p[i] == '\0')
-			fl |= MIME_DEFECT_NUL;
-		else if (p[i] == '\r')
-			fl |= MIME_DEFECT_BARE_CR;
-		else if (p[i] >= 0x80 && flag8)
-			fl |= MIME_DEFECT_8BIT_BODY;
-	}
-	return fl;
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || (flag8 && p[i] >= 0x80))
+			m |= (uint64_t)1 << ((i << SCAN_SHIFT) +
+					     (SCAN_SHIFT != 0 ? 7 : 0));
+	return m;
 }
 
 /*
@@ -1628,63 +1672,78 @@ content_defects(const unsigned char *p, size_t cont, int flag8)
  *     with the same error at the same point),
  * so the result is the same for every split of the input.
  *
- * Lines are split with memchr.  A line's content is the bytes before
- * its line end (the LF, or the CRLF); the defects in it are
+ * The chunk is scanned a block at a time (scan_mask()) and only its
+ * stop bytes are looked at: an LF ends a line, whose content is the
+ * bytes before it (and before its CR, if one comes right before it:
+ * the CR then ends the line, and its LF is passed over); the defects in
+ * a line's content are
  *   NUL         any 0x00 byte;
  *   8BIT_BODY   any byte >= 0x80, when flag8 (cte not 8bit/binary);
- *   BARE_CR     any CR: the byte after it is still content or the CR
- *               of the CRLF, never the LF.
- * The content is first tested a word at a time for any byte < 0x20 or
- * >= 0x80 (SUSPECT); only a line with one is looked at byte by byte
- * (content_defects).  Per line: LONG_LINE (content > 998 bytes, not
- * binary) via the longest line, and the line-end style (CRLF / LF,
- * BARE_LF) as in body_line_end.
+ *   BARE_CR     any CR not right before the LF (the byte after it is
+ *               still content, or the CR of the CRLF);
+ * TAB and the other control bytes are none.  Per line: LONG_LINE
+ * (content > 998 bytes, not binary) via the longest line, and the
+ * line-end style (CRLF / LF, BARE_LF) as in body_line_end.  A line's
+ * defects count only once its LF is seen.
  */
 static size_t
 text_run(struct mime_parser *mp, const unsigned char *s, size_t n)
 {
 	struct mime_part *part = mp->cur;
-	const unsigned char *p = s, *end = s + n, *nl;
-	size_t len, cont, i, last = 0, lastcont = 0, maxcont = 0;
-	uint64_t w, susp;
-	unsigned fl = 0, eol = 0;
-	int dash = mp->bdepth > 0, crlf;
+	const unsigned char *end = s + n, *line = s, *last = s, *b, *q;
+	size_t cont, lastcont = 0, maxcont = 0;
+	uint64_t m;
+	unsigned fl = 0, lfl = 0, eol = 0, e;
+	int dash = mp->bdepth > 0;
 	int flag8 = part->cte_class != CTE_8BIT &&
 		    part->cte_class != CTE_BINARY;
 
-	while (p < end && !(dash && *p == '-')) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		len = (size_t)(nl - p);
-		crlf = len > 0 && nl[-1] == '\r';
-		cont = len - (size_t)crlf;
-		if (cont > mp->lim.max_line)
-			break;
-		eol |= crlf ? MIME_EOL_CRLF : MIME_EOL_LF;
-		susp = 0;
-		if (cont >= 8) {
-			for (i = 0; i + 8 <= cont; i += 8) {
-				memcpy(&w, p + i, 8);
-				susp |= SUSPECT(w);
-			}
-			if (i < cont) { /* the last 8 bytes, overlapping */
-				memcpy(&w, p + cont - 8, 8);
-				susp |= SUSPECT(w);
-			}
-		} else {
-			susp = 1; /* short: just look at the bytes */
-		}
-		if (susp != 0)
-			fl |= content_defects(p, cont, flag8);
-		if (cont > maxcont)
-			maxcont = cont;
-		last = (size_t)(p - s);
-		lastcont = cont;
-		p = nl + 1;
-	}
-	if (p == s)
+	if (n == 0 || (dash && *s == '-'))
 		return 0;
-	n = (size_t)(p - s);
+	for (b = s; b < end; b += SCAN_W) {
+		m = (size_t)(end - b) >= SCAN_W
+			? scan_mask(b, flag8)
+			: scan_mask_tail(b, (size_t)(end - b), flag8);
+		for (; m != 0; m &= m - 1) {
+			q = b + ((unsigned)__builtin_ctzll(m) >> SCAN_SHIFT);
+			if (*q == '\n') {
+				if (q < line)
+					continue; /* a CRLF's, ended at the CR */
+				e = MIME_EOL_LF;
+			} else if (*q == '\r') {
+				if (q + 1 >= end)
+					continue; /* the line goes on */
+				if (q[1] != '\n') {
+					lfl |= MIME_DEFECT_BARE_CR;
+					continue;
+				}
+				e = MIME_EOL_CRLF;
+			} else {
+				if (*q == '\0')
+					lfl |= MIME_DEFECT_NUL;
+				else if (*q >= 0x80)
+					lfl |= MIME_DEFECT_8BIT_BODY;
+				continue;
+			}
+			cont = (size_t)(q - line);
+			if (cont > mp->lim.max_line)
+				goto done;
+			eol |= e;
+			fl |= lfl;
+			lfl = 0;
+			if (cont > maxcont)
+				maxcont = cont;
+			last = line;
+			lastcont = cont;
+			line = q + (e == MIME_EOL_CRLF ? 2 : 1);
+			if (dash && line < end && *line == '-')
+				goto done;
+		}
+	}
+done:
+	if (line == s)
+		return 0;
+	n = (size_t)(line - s);
 
 	if (maxcont > RFC_LINE_MAX && part->cte_class != CTE_BINARY)
 		fl |= MIME_DEFECT_LONG_LINE;
@@ -1697,12 +1756,91 @@ text_run(struct mime_parser *mp, const unsigned char *s, size_t n)
 	/* The state body_line_end leaves after the last line of the run. */
 	mp->line_part = part;
 	mp->flag8 = flag8;
-	mp->line_start = mp->off + last;
+	mp->line_start = mp->off + (size_t)(last - s);
 	mp->prev_eol = mp->line_start + lastcont;
 	mp->pending_cr = 0;
 	mp->off += n;
 	mp->ls = LS_START;
 	return n;
+}
+
+/* ---- CRLF only? (mime_crlf_scan) ------------------------------------ */
+
+void
+mime_crlf_scan_init(struct mime_crlf_scan *sc)
+{
+	sc->cr = 0;
+	sc->bad = 0;
+}
+
+/* One byte against the one before it (cr: that was a CR). */
+static int
+crlf_byte(unsigned char c, unsigned *cr)
+{
+	int bad = c == '\n' ? !*cr : *cr != 0;
+
+	*cr = c == '\r';
+	return bad;
+}
+
+#if defined(__SSE2__)
+/* The bytes at p that are an LF but not after a CR, or after a CR but
+ * not an LF (p[-1] is read). */
+static inline __m128i
+crlf_diff16(const unsigned char *p)
+{
+	const __m128i *v = (const __m128i *)(const void *)p;
+	const __m128i *w = (const __m128i *)(const void *)(p - 1);
+
+	return _mm_xor_si128(
+	    _mm_cmpeq_epi8(_mm_loadu_si128(v), _mm_set1_epi8('\n')),
+	    _mm_cmpeq_epi8(_mm_loadu_si128(w), _mm_set1_epi8('\r')));
+}
+#endif
+
+/*
+ * Every LF has a CR right before it and every CR an LF right after it
+ * exactly when each byte is an LF just when the byte before it is a CR:
+ * past the first byte, 16 bytes are compared with the 16 one byte
+ * earlier (two loads, two compares), with no look at the lines one by
+ * one and one test per 64 bytes; the last block overlaps the one before
+ * (a byte looked at twice gives the same answer).
+ */
+void
+mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
+		    size_t n)
+{
+	unsigned cr = (unsigned)sc->cr;
+	size_t i = 0;
+	int bad = sc->bad;
+#if defined(__SSE2__)
+	__m128i d;
+#endif
+
+	if (n > 0 && !bad)
+		bad = crlf_byte(p[i++], &cr);
+#if defined(__SSE2__)
+	for (; i < n && n > 64 && !bad; i += 64) {
+		if (n - i < 64) /* the last 64 bytes, again in part */
+			i = n - 64;
+		d = _mm_or_si128(crlf_diff16(p + i), crlf_diff16(p + i + 16));
+		d = _mm_or_si128(d, crlf_diff16(p + i + 32));
+		d = _mm_or_si128(d, crlf_diff16(p + i + 48));
+		bad = _mm_movemask_epi8(d) != 0;
+	}
+	if (i > 0)
+		cr = p[i - 1] == '\r';
+#endif
+	for (; i < n && !bad; i++)
+		bad = crlf_byte(p[i], &cr);
+	sc->cr = (int)cr;
+	sc->bad = bad;
+}
+
+int
+mime_crlf_scan_done(const struct mime_crlf_scan *sc)
+{
+	return !sc->bad && !sc->cr;
 }
 
 /* The body line ended at mp->off (past its LF, or at end of input). */

@@ -283,6 +283,26 @@ unsigned mime_part_defects_all(const struct mime_part *part);
 /* MIME_EOL_* styles of the lines of this part and its descendants. */
 unsigned mime_part_eol(const struct mime_part *part);
 
+/*
+ * Whether bytes fed in pieces (split anywhere) have CRLF line ends
+ * only: no LF without a CR right before it and no CR without an LF
+ * right after it, a CR at the very end included; in the parser's terms
+ * no MIME_EOL_LF line and no MIME_DEFECT_BARE_CR, and the bytes that
+ * mime_crlf_canon() leaves as they are.  For a look at bytes while they
+ * are still in the cache (a decrypted entity as it is written), not in
+ * a pass of its own.
+ */
+struct mime_crlf_scan {
+	int cr;	 /* the last byte fed was a CR */
+	int bad; /* a line end other than CRLF was seen */
+};
+
+void mime_crlf_scan_init(struct mime_crlf_scan *sc);
+void mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
+			 size_t n);
+/* 1: every line end fed was CRLF (and nothing ends in a CR); else 0. */
+int mime_crlf_scan_done(const struct mime_crlf_scan *sc);
+
 /* Static names for logs: "no-mime-version", ...; "leaf", ... */
 const char *mime_defect_name(unsigned defect_bit);
 const char *mime_kind_name(enum mime_kind kind);

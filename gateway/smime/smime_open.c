@@ -300,8 +300,25 @@ static const unsigned char oid_enveloped[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
 static const unsigned char oid_auth_enveloped[] = {
     0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17};
 
+/* The content of the element at p as far as its header says:
+ * [*start, *end), *end being n for an indefinite length (its
+ * end-of-contents is not looked for: a BER envelope's content is
+ * thousands of segments, and only the walk that needs the end makes
+ * it). */
+static int
+der_bounds(const unsigned char *p, size_t n, struct der *d, size_t *start,
+	   size_t *end)
+{
+	if (der_hdr(p, n, d) != 0)
+		return -1;
+	*start = d->hlen;
+	*end = d->indef ? n : d->hlen + d->len;
+	return 0;
+}
+
 /* The content type OID of a ContentInfo (*oid, *olen into p) and where
- * its [0] content begins (*c), or -1. */
+ * its [0] content begins (*c), or -1.  The ContentInfo is not walked to
+ * its end. */
 static int
 der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
 		 size_t *olen, size_t *c)
@@ -309,7 +326,7 @@ der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
 	struct der d;
 	size_t s, e;
 
-	if (der_content(p, n, &s, &e) != 0 || p[0] != 0x30 ||
+	if (der_bounds(p, n, &d, &s, &e) != 0 || p[0] != 0x30 ||
 	    der_hdr(p + s, e - s, &d) != 0 || d.tag != 0x06 || d.indef)
 		return -1;
 	*oid = p + s + d.hlen;
@@ -647,35 +664,83 @@ segs_init_method(void)
 	segs_method = m;
 }
 
-/* Whether the element at p (n bytes) is an encryptedContent that reads
- * as segments: [0] primitive, or [0] constructed of primitive OCTET
- * STRINGs only.  Its segments' bounds in *g. */
+/* Whether the element at p (n bytes on) is an encryptedContent that
+ * reads as segments: [0] primitive, or [0] constructed of primitive
+ * OCTET STRINGs only.  Its segments' bounds in *g, their length in
+ * *total, the element's in *used (end-of-contents included): one walk
+ * over the segments. */
 static int
-seg_walk(const unsigned char *p, size_t n, struct segs *g, size_t *total)
+seg_walk(const unsigned char *p, size_t n, struct segs *g, size_t *total,
+	 size_t *used)
 {
-	struct der d;
+	struct der d, sd;
 	size_t s, e, u;
 
-	if (der_hdr(p, n, &d) != 0)
+	if (der_bounds(p, n, &d, &s, &e) != 0)
 		return 0;
 	if (p[0] == 0x80) {
 		g->at = p + d.hlen;
 		g->left = d.len;
 		g->next = g->end = g->at + d.len;
 		*total = d.len;
+		*used = d.hlen + d.len;
 		return 1;
 	}
-	if (p[0] != 0xa0 || der_content(p, n, &s, &e) != 0)
+	if (p[0] != 0xa0)
 		return 0;
-	for (*total = 0, u = s; u < e; u += d.hlen + d.len) {
-		if (der_hdr(p + u, e - u, &d) != 0 || p[u] != 0x04)
+	for (*total = 0, u = s;; u += sd.hlen + sd.len) {
+		if (d.indef && u + 2 <= e && p[u] == 0 && p[u + 1] == 0) {
+			*used = u + 2;
+			break;
+		}
+		if (!d.indef && u == e) {
+			*used = e;
+			break;
+		}
+		if (u >= e || der_hdr(p + u, e - u, &sd) != 0 || p[u] != 0x04)
 			return 0;
-		*total += d.len;
+		*total += sd.len;
 	}
 	g->at = NULL;
 	g->left = 0;
 	g->next = p + s;
-	g->end = p + e;
+	g->end = p + (d.indef ? *used - 2 : e);
+	return 1;
+}
+
+/*
+ * Whether the element cut out, ending at end, lies inside each of the
+ * nw wraps around it (w[0] outermost), and each inside the one around
+ * it: walked from the inside out, each wrap from where the one inside
+ * it ends to its own end, so that a BER content's segments are walked
+ * once (seg_walk()), not once per wrap.  What comes before the cut in
+ * each wrap was walked to find it.
+ */
+static int
+wraps_hold(const unsigned char *p, size_t n, const struct wrap *w, int nw,
+	   size_t end)
+{
+	size_t u, wend;
+	int i;
+
+	for (i = nw - 1; i >= 0; i--) {
+		if (!w[i].d.indef) {
+			wend = w[i].off + w[i].d.hlen + w[i].d.len;
+			if (end > wend)
+				return 0;
+			end = wend;
+			continue;
+		}
+		for (;;) {
+			if (end + 2 <= n && p[end] == 0 && p[end + 1] == 0) {
+				end += 2;
+				break;
+			}
+			if (end >= n || der_skip(p + end, n - end, 1, &u) != 0)
+				return 0;
+			end += u;
+		}
+	}
 	return 1;
 }
 
@@ -742,31 +807,28 @@ cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
 		return 0;
 	w[2].off = c + w[1].d.hlen;
 	if (w[2].off >= n || p[w[2].off] != 0x30 ||
-	    der_hdr(p + w[2].off, n - w[2].off, &w[2].d) != 0 ||
-	    der_content(p + w[2].off, n - w[2].off, &s, &e) != 0)
+	    der_bounds(p + w[2].off, n - w[2].off, &w[2].d, &s, &e) != 0)
 		return 0;
 	s += w[2].off;
 	e += w[2].off;
 	/* version, originatorInfo, recipientInfos: up to the first
-	 * SEQUENCE, the encryptedContentInfo */
+	 * SEQUENCE, the encryptedContentInfo (an end-of-contents before
+	 * it: there is none) */
 	for (i = 0; s < e && p[s] != 0x30; i++, s += u)
-		if (i == 3 || der_skip(p + s, e - s, 0, &u) != 0)
+		if (i == 3 || p[s] == 0 ||
+		    der_skip(p + s, e - s, 0, &u) != 0)
 			return 0;
 	w[3].off = s;
-	if (s >= e || der_hdr(p + s, e - s, &w[3].d) != 0 ||
-	    der_content(p + s, e - s, &cs, &e) != 0)
+	if (s >= e || der_bounds(p + s, e - s, &w[3].d, &cs, &e) != 0)
 		return 0;
 	cs += w[3].off;
 	e += w[3].off;
 	for (i = 0; i < 2 && cs < e; i++, cs += u) /* type, algorithm */
-		if (der_skip(p + cs, e - cs, 0, &u) != 0)
+		if (p[cs] == 0 || der_skip(p + cs, e - cs, 0, &u) != 0)
 			return 0;
-	if (i < 2 || cs >= e || der_skip(p + cs, e - cs, 0, &cu) != 0 ||
-	    !seg_walk(p + cs, cu, &g, clen))
+	if (i < 2 || cs >= e || !seg_walk(p + cs, e - cs, &g, clen, &cu) ||
+	    !wraps_hold(p, n, w, 4, cs + cu))
 		return 0;
-	for (i = 0; i < 4; i++)
-		if (!wrap_holds(p, n, &w[i], cs, cu))
-			return 0;
 	gw_buf_reset(buf);
 	if (gw_buf_reserve(buf, n - cu, &dst) != 0 ||
 	    (*econt = segs_bio(&g)) == NULL)
@@ -804,7 +866,7 @@ cms_put_certs(CMS_ContentInfo *cms, STACK_OF(X509) *certs)
  * over a ceiling, GW_ERR_NOMEM.
  */
 /* The DER of a part's body: in place (binary, 8bit) or decoded from
- * base64 into der. */
+ * base64 into der, with room bytes in front of it (gw_buf_skip()). */
 static int
 part_der(const unsigned char *msg, const struct mime_part *p, size_t room,
 	 struct gw_buf *der, const unsigned char **q, size_t *dlen)
@@ -821,7 +883,14 @@ part_der(const unsigned char *msg, const struct mime_part *p, size_t room,
 		*dlen = n;
 		return 0;
 	}
-	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n) + room,
+	if (room > 0) {
+		if ((rc = gw_buf_reserve(der, room + mime_base64_decoded_max(n),
+					 &dst)) != 0)
+			return rc;
+		der->len = room;
+		gw_buf_skip(der, room);
+	}
+	if ((rc = gw_buf_reserve(der, mime_base64_decoded_max(n),
 				 &dst)) != 0 ||
 	    (rc = mime_base64_decode(msg + r.start, n, dst,
 				     mime_base64_decoded_max(n), dlen,
@@ -847,7 +916,7 @@ struct econt {
 	struct gw_buf der;
 	BIO *bio;		/* NULL: the content is in the CMS object */
 	size_t len;		/* the ciphertext's length */
-	size_t room;		/* to leave after the decoded DER */
+	size_t room;		/* to leave in front of the decoded DER */
 	int plain;		/* der holds decrypted content */
 };
 
@@ -1292,7 +1361,6 @@ result_in_place(const struct smime_open_opts *o,
 		struct gw_buf *cur, struct gw_buf *out)
 {
 	struct gw_buf h;
-	unsigned char *dst;
 	size_t max = out->max;
 	int rc;
 
@@ -1305,12 +1373,9 @@ result_in_place(const struct smime_open_opts *o,
 				max);
 		goto done;
 	}
-	if ((rc = gw_buf_reserve(cur, h.len, &dst)) != 0)
+	/* Into the room in front of cur when the rewrap left one. */
+	if ((rc = gw_buf_prepend(cur, h.data, h.len)) != 0)
 		goto done;
-	memmove(cur->data + h.len, cur->data, cur->len);
-	memcpy(cur->data, h.data, h.len);
-	cur->len += h.len;
-	cur->data[cur->len] = '\0';
 	gw_buf_free_secret(out);
 	*out = *cur;
 	out->max = max;
@@ -1467,16 +1532,20 @@ rewrap(const unsigned char *cur, const struct mime_part *root,
 /*
  * The same when the entity was decrypted into b, from h on (after the
  * outer fields, or at 0 with the outer fields in pre): pre and the
- * entity's head replace its header block and the body moves next to
- * them, in place, when the body's line ends are CRLF already (as on the
- * wire); else the entity is copied out and rewrapped as above.
+ * entity's head replace its header block next to the body, in place,
+ * when the body's line ends are CRLF already (as on the wire; crlf: the
+ * whole entity's are, mime_crlf_scan), else the entity is copied out
+ * and rewrapped as above.  The body stays where it is when the outer
+ * fields and the head fit in front of it (in its header block and the
+ * room in front of b, gw_buf_skip()); else it moves.
  */
 static int
-rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
+rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre,
+		int crlf)
 {
 	struct gw_buf head, copy;
 	unsigned char *dst;
-	size_t elen = b->len - h, body, blen;
+	size_t elen = b->len - h, body, blen, at, need;
 	int rc;
 
 	gw_buf_init(&head, SMIME_MSG_MAX);
@@ -1485,7 +1554,7 @@ rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
 	if ((rc = rewrap_head(b->data + h, elen, &head, &body)) != 0)
 		goto out;
 	blen = elen - body;
-	if (mime_crlf_canon_len(b->data + h + body, blen) != blen) {
+	if (!crlf && mime_crlf_canon_len(b->data + h + body, blen) != blen) {
 		gw_buf_init(&copy, SMIME_MSG_MAX);
 		if ((rc = gw_buf_add(&copy, b->data + h, elen)) == 0) {
 			b->len = h;
@@ -1496,8 +1565,24 @@ rewrap_in_place(struct gw_buf *b, size_t h, const struct gw_buf *pre)
 		gw_buf_free_secret(&copy);
 		goto out;
 	}
-	if (head.len > body &&
-	    (rc = gw_buf_reserve(b, head.len - body, &dst)) != 0)
+	at = h + body; /* where the body starts */
+	need = h + head.len;
+	if (need <= at) {
+		/* The outer fields and the head go right before the body;
+		 * what is in front of them is skipped. */
+		memmove(b->data + at - need, b->data, h);
+		memcpy(b->data + at - need + h, head.data, head.len);
+		gw_buf_skip(b, at - need);
+		goto out;
+	}
+	if (h == 0 && need - at <= b->front) {
+		/* The head's end over the entity's header block, its start
+		 * into the room in front. */
+		memcpy(b->data, head.data + need - at, at);
+		rc = gw_buf_prepend(b, head.data, need - at);
+		goto out;
+	}
+	if ((rc = gw_buf_reserve(b, need - at, &dst)) != 0)
 		goto out;
 	memmove(b->data + h + head.len, b->data + h + body, blen);
 	memcpy(b->data + h, head.data, head.len);
@@ -1653,10 +1738,19 @@ kind_of_cms(CMS_ContentInfo *cms)
 
 /* ---- the layers ------------------------------------------------------ */
 
+/* What the plaintext's BIO shows of each write: its line ends. */
+static void
+crlf_tap(void *arg, const unsigned char *p, size_t n)
+{
+	mime_crlf_scan_feed(arg, p, n);
+}
+
+/* The envelope's content decrypted, appended to plain; sc (set up by
+ * the caller) looks at its line ends as they are written. */
 static int
 decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
 	      const struct smime_open_opts *o, struct gw_buf *plain,
-	      struct smime_open_result *res)
+	      struct mime_crlf_scan *sc, struct smime_open_result *res)
 {
 	unsigned char *dst;
 	X509 *cert = NULL;
@@ -1695,7 +1789,7 @@ decrypt_layer(CMS_ContentInfo *cms, BIO *dcont, size_t clen,
 	 * not grown (each step a copy and a wipe) as it comes. */
 	if (clen > 0 && (rc = gw_buf_reserve(plain, clen, &dst)) != 0)
 		goto out;
-	if ((out = gw_buf_bio(plain)) == NULL) {
+	if ((out = gw_buf_bio_tap(plain, crlf_tap, sc)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;
 	}
@@ -1839,9 +1933,11 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 	       const struct smime_open_opts *o, struct gw_buf *next,
 	       struct smime_open_result *res)
 {
+	struct mime_crlf_scan sc;
 	int over = in_der(ec), rc;
 	size_t eh = 0, max;
 
+	mime_crlf_scan_init(&sc);
 	if ((rc = rewrap_start(cd, root, over ? 0 : ec->len, next)) != 0)
 		return rc;
 	if (over) {
@@ -1852,20 +1948,23 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 		ec->der.max = ec->der.cap - 1;
 		ec->der.len = 0;
 		ec->plain = 1;
-		rc = decrypt_layer(cms, ec->bio, ec->len, o, &ec->der, res);
+		rc = decrypt_layer(cms, ec->bio, ec->len, o, &ec->der, &sc,
+				   res);
 		ec->der.max = max;
 	} else {
 		/* Into next, after its outer fields. */
 		eh = next->len;
-		rc = decrypt_layer(cms, ec->bio, ec->len, o, next, res);
+		rc = decrypt_layer(cms, ec->bio, ec->len, o, next, &sc, res);
 	}
 	BIO_free(ec->bio);
 	ec->bio = NULL;
 	if (rc != 0 || open_layer(res) == NULL)
 		return rc;
 	if (!over)
-		return rewrap_in_place(next, eh, NULL);
-	if ((rc = rewrap_in_place(&ec->der, 0, next)) != 0)
+		return rewrap_in_place(next, eh, NULL,
+				       mime_crlf_scan_done(&sc));
+	if ((rc = rewrap_in_place(&ec->der, 0, next,
+				  mime_crlf_scan_done(&sc))) != 0)
 		return rc;
 	gw_buf_free_secret(next);
 	*next = ec->der;
@@ -1974,9 +2073,10 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		if (k == K_PKCS7 || k == K_ENVELOPED || k == K_SIGNED_OPAQUE ||
 		    k == K_CERTS_ONLY) {
-			/* Room after the DER for the outer fields, the
-			 * entity's head and the result fields, should the
-			 * content be decrypted over it. */
+			/* Room in front of the DER for the outer fields,
+			 * the entity's head and the result fields, should
+			 * the content be decrypted over it: the body then
+			 * never moves. */
 			ec.room = mime_part_header_range(root).end +
 				  REWRAP_SLACK;
 			if ((rc = part_cms(cd, root, &cms, &extra, res,

@@ -158,6 +158,107 @@ item15_bio_growth_wipes(void **state)
 	assert_true(watch[nwatch - 1].freed && watch[nwatch - 1].clean);
 }
 
+/* The room in front (gw_buf_skip(), gw_buf_prepend()): the contents
+ * do not move while the room lasts, and every wipe and free takes the
+ * whole block from its start, the bytes in front included. */
+static void
+issue11_front_room(void **state)
+{
+	struct gw_buf b;
+	unsigned char secret[4000];
+	const unsigned char *block;
+	unsigned char *st;
+	size_t n;
+
+	(void)state;
+	memset(secret, 'P', sizeof(secret));
+	gw_buf_init(&b, 1 << 20);
+	assert_int_equal(gw_buf_add(&b, secret, sizeof(secret)), 0);
+	block = b.data;
+	gw_buf_skip(&b, 1000); /* plaintext stays in front */
+	assert_ptr_equal(b.data, block + 1000);
+	assert_int_equal(b.len, 3000);
+	assert_int_equal(b.front, 1000);
+	assert_int_equal(gw_buf_prepend(&b, "Head: x\r\n", 9), 0);
+	assert_ptr_equal(b.data, block + 991); /* in the room, no move */
+	assert_int_equal(b.len, 3009);
+	assert_memory_equal(b.data, "Head: x\r\nPP", 11);
+	assert_int_equal(b.data[b.len], 0);
+	/* More than the room: the contents move, in the same block or a
+	 * new one. */
+	assert_int_equal(gw_buf_prepend(&b, secret, 992), 0);
+	assert_int_equal(b.len, 4001);
+	assert_memory_equal(b.data + 992, "Head: x\r\n", 9);
+	gw_buf_skip(&b, 500);
+	watch_block(b.data - b.front, b.front + b.cap);
+	gw_buf_free_secret(&b);
+	assert_true(watch[0].freed);
+	assert_true(watch[0].clean);
+
+	/* Growth after a skip wipes and frees the old block from its
+	 * start. */
+	nwatch = 0;
+	gw_buf_init(&b, 1 << 20);
+	assert_int_equal(gw_buf_add(&b, secret, 300), 0);
+	gw_buf_skip(&b, 100);
+	watch_block(b.data - b.front, b.front + b.cap);
+	assert_int_equal(gw_buf_add(&b, secret, sizeof(secret)), 0);
+	assert_true(watch[0].freed && watch[0].clean);
+	assert_int_equal(b.front, 0);
+	assert_int_equal(b.len, 200 + sizeof(secret));
+
+	/* steal() hands out the block's start, the contents there. */
+	gw_buf_skip(&b, 150);
+	block = b.data - b.front;
+	st = gw_buf_steal(&b, &n);
+	assert_ptr_equal(st, block);
+	assert_int_equal(n, 50 + sizeof(secret));
+	assert_int_equal(st[n], 0);
+	memset(st, 0, n);
+	free(st);
+	assert_null(b.data);
+}
+
+static struct {
+	size_t calls, bytes;
+	int same; /* each tap saw the bytes just appended */
+} tapped;
+
+static void
+tap_fn(void *arg, const unsigned char *p, size_t n)
+{
+	struct gw_buf *b = arg;
+
+	tapped.calls++;
+	tapped.bytes += n;
+	if (p != b->data + b->len - n)
+		tapped.same = 0;
+}
+
+static void
+issue11_bio_tap(void **state)
+{
+	struct gw_buf b;
+	BIO *bio;
+	char piece[300];
+	int i;
+
+	(void)state;
+	memset(piece, 'T', sizeof(piece));
+	memset(&tapped, 0, sizeof(tapped));
+	tapped.same = 1;
+	gw_buf_init(&b, 1 << 20);
+	assert_non_null(bio = gw_buf_bio_tap(&b, tap_fn, &b));
+	for (i = 0; i < 20; i++)
+		assert_int_equal(BIO_write(bio, piece, 1 + i * 10),
+				 1 + i * 10);
+	BIO_free(bio);
+	assert_int_equal(tapped.calls, 20);
+	assert_int_equal(tapped.bytes, b.len);
+	assert_true(tapped.same);
+	gw_buf_free_secret(&b);
+}
+
 static void
 item15_no_dumps(void **state)
 {
@@ -185,6 +286,8 @@ main(void)
 				   reset_watch),
 	    cmocka_unit_test_setup(item15_bio_growth_wipes, reset_watch),
 	    cmocka_unit_test_setup(item15_no_dumps, reset_watch),
+	    cmocka_unit_test_setup(issue11_front_room, reset_watch),
+	    cmocka_unit_test_setup(issue11_bio_tap, reset_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1027,6 +1027,195 @@ static struct pcase cases[] = {
 
 /* ---- API edge cases -------------------------------------------------- */
 
+/*
+ * The body scan's fast path (whole lines a block at a time) against the
+ * per-line machine: random bodies made of the bytes that matter (LF,
+ * CR, NUL, 8-bit, TAB, '-' and delimiter lines, lines around 998 bytes
+ * and around a small max_line), under each kind of cte, parsed whole
+ * (the fast path takes every run of lines it can), one byte at a time
+ * (the per-line machine takes every line) and at random cuts: the same
+ * result and the same dump every time.
+ */
+static uint32_t
+body_rand(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Each round draws its own few special bytes and how often they come,
+ * so that a defect the fast path misses is often the only one of its
+ * kind in its part (and the dumps differ). */
+struct body_mix {
+	unsigned char special[2];
+	uint32_t rate;
+	uint32_t eol_rate;
+};
+
+static size_t
+body_line(unsigned char *o, const struct body_mix *mx, uint32_t *x)
+{
+	size_t n = 0, len, i;
+
+	switch (body_rand(x) % 8) {
+	case 0:
+		return (size_t)snprintf((char *)o, 8, "--b%s",
+					body_rand(x) % 2 ? "--" : "");
+	case 1:
+		len = 990 + body_rand(x) % 20; /* around RFC_LINE_MAX */
+		break;
+	case 2:
+		len = 30 + body_rand(x) % 40; /* around a small max_line */
+		break;
+	default:
+		len = body_rand(x) % 90;
+		break;
+	}
+	for (i = 0; i < len; i++)
+		o[n++] = body_rand(x) % mx->rate == 0
+			     ? mx->special[body_rand(x) % 2]
+			     : (unsigned char)('A' + body_rand(x) % 26);
+	return n;
+}
+
+static void
+test_body_scan_splits(void **state)
+{
+	static const char *const ctes[] = {"7bit", "8bit", "binary", "base64",
+					   "quoted-printable"};
+	static const char *const eols[] = {"\r\n", "\n", "\r", "\r\r\n"};
+	static const unsigned char pick[] = {'\r', '\n', '\0', 0x80, 0xff,
+					     '\t', '-', ' ', 0x1f, 0x7f};
+	struct body_mix mx;
+	struct pcase c;
+	unsigned char *in;
+	size_t n, i, k, cut[7], *cuts;
+	char *whole, *d;
+	uint32_t x = 0x2545f491u;
+	int round, err, err2, multi;
+
+	(void)state;
+	assert_non_null(in = malloc(64 * 1024));
+	for (round = 0; round < 2000; round++) {
+		multi = round % 3 != 0;
+		k = body_rand(&x) % 5;
+		n = (size_t)snprintf((char *)in, 256,
+				    multi ? "Content-Type: multipart/mixed; "
+					    "boundary=b\r\n\r\n--b\r\n"
+					    "Content-Transfer-Encoding: %s\r\n"
+					    "\r\n"
+					  : "Content-Transfer-Encoding: %s\r\n"
+					    "\r\n",
+				    ctes[k]);
+		mx.special[0] = pick[body_rand(&x) % sizeof(pick)];
+		mx.special[1] = pick[body_rand(&x) % sizeof(pick)];
+		mx.rate = 13 + body_rand(&x) % 1000;
+		mx.eol_rate = 4 + body_rand(&x) % 200;
+		for (i = body_rand(&x) % 60; i > 0; i--) {
+			n += body_line(in + n, &mx, &x);
+			k = body_rand(&x) % mx.eol_rate;
+			if (k < 4) { /* mostly CRLF, the others sometimes */
+				memcpy(in + n, eols[k], strlen(eols[k]));
+				n += strlen(eols[k]);
+			} else {
+				memcpy(in + n, "\r\n", 2);
+				n += 2;
+			}
+		}
+		memset(&c, 0, sizeof(c));
+		c.name = "body_scan";
+		c.in = (const char *)in;
+		c.len = n;
+		if (round % 4 == 1)
+			c.lim.max_line = 40 + body_rand(&x) % 30;
+		whole = parse_cuts(&c, NULL, 0, &err);
+		assert_non_null(cuts = calloc(n + 1, sizeof(*cuts)));
+		for (i = 0; i < n; i++)
+			cuts[i] = i;
+		d = parse_cuts(&c, cuts, n, &err2);
+		assert_int_equal(err2, err);
+		if (err == 0)
+			assert_string_equal(d, whole);
+		free(d);
+		free(cuts);
+		for (i = 0; i < 7; i++)
+			cut[i] = n == 0 ? 0 : body_rand(&x) % n;
+		for (i = 1; i < 7; i++) /* ascending */
+			for (k = i; k > 0 && cut[k - 1] > cut[k]; k--) {
+				size_t t = cut[k];
+
+				cut[k] = cut[k - 1];
+				cut[k - 1] = t;
+			}
+		d = parse_cuts(&c, cut, 7, &err2);
+		assert_int_equal(err2, err);
+		if (err == 0)
+			assert_string_equal(d, whole);
+		free(d);
+		free(whole);
+	}
+	free(in);
+}
+
+/*
+ * mime_crlf_scan against mime_crlf_canon_len(): CRLF only exactly when
+ * the canonical form is as long as the input, for random bytes (mostly
+ * CRLF lines, sometimes a lone CR or LF, CR CR LF, a CR at the end), fed
+ * whole, byte by byte, and at random cuts.
+ */
+static void
+test_crlf_scan(void **state)
+{
+	struct mime_crlf_scan sc;
+	unsigned char in[600];
+	size_t n, i, j, at, next;
+	uint32_t x = 0x9e3779b9u, rate;
+	int round, want, yes = 0;
+
+	(void)state;
+	for (round = 0; round < 20000; round++) {
+		n = body_rand(&x) % sizeof(in);
+		rate = 2 + body_rand(&x) % 400;
+		for (i = 0; i < n;) {
+			if (body_rand(&x) % 20 != 0) {
+				in[i++] = (unsigned char)('a' +
+							  body_rand(&x) % 26);
+				continue;
+			}
+			if (body_rand(&x) % rate == 0)
+				in[i++] = body_rand(&x) % 2 ? '\r' : '\n';
+			else if (i + 2 <= n) {
+				in[i++] = '\r';
+				in[i++] = '\n';
+			} else {
+				in[i++] = 'z';
+			}
+		}
+		want = mime_crlf_canon_len(in, n) == n;
+		yes += want;
+		mime_crlf_scan_init(&sc);
+		mime_crlf_scan_feed(&sc, in, n);
+		assert_int_equal(mime_crlf_scan_done(&sc), want);
+		mime_crlf_scan_init(&sc);
+		for (i = 0; i < n; i++)
+			mime_crlf_scan_feed(&sc, in + i, 1);
+		assert_int_equal(mime_crlf_scan_done(&sc), want);
+		mime_crlf_scan_init(&sc);
+		for (at = 0; at < n; at = next) {
+			next = at + 1 + body_rand(&x) % 40;
+			if (next > n)
+				next = n;
+			j = next - at;
+			mime_crlf_scan_feed(&sc, in + at, j);
+		}
+		assert_int_equal(mime_crlf_scan_done(&sc), want);
+	}
+	/* Both answers came up often. */
+	assert_true(yes > 2000 && yes < 18000);
+}
+
 static void
 test_api_misuse(void **state)
 {
@@ -1491,6 +1680,8 @@ main(void)
 	    cmocka_unit_test(test_qp),
 	    cmocka_unit_test(test_crlf),
 	    cmocka_unit_test(test_rfc2047),
+	    cmocka_unit_test(test_body_scan_splits),
+	    cmocka_unit_test(test_crlf_scan),
 	};
 	struct CMUnitTest tests[NCASES + sizeof(fixed) / sizeof(fixed[0])];
 	size_t i;

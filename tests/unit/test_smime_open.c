@@ -732,14 +732,156 @@ issue11_encrypt_streamed_base64(void **state)
 
 #define NCOUNT (sizeof(count_cases) / sizeof(count_cases[0]))
 #define NNEST (sizeof(nest_cases) / sizeof(nest_cases[0]))
+/* ---- issue 11: decrypt with no move of the body ------------------------- */
+
+/*
+ * The decrypted body stays where it was written: the outer fields, the
+ * entity's head and the result fields go into the room in front of it
+ * (base64: over the decoded DER; binary: into the next message, where
+ * only the entity's header block is room), and the line ends are looked
+ * at as the plaintext is written.  Each entity, as DER and BER, CBC and
+ * GCM, base64 and binary, gives exactly the result fields, the outer
+ * fields and the rewrapped entity (want), and base64 and binary give
+ * the same bytes.  The cases take each way: a head shorter than the
+ * entity's header block (skipped in front), longer (into the room, or
+ * the body moves), bare LF in the header only (the whole entity is not
+ * CRLF, the body is: still in place), in the body (copied), a lone CR,
+ * a large body of CRLF lines, and outer fields larger than the room
+ * they leave for the result fields.
+ */
+static const struct nomove_case {
+	const char *name;
+	const char *outer;	/* outer fields before MIME-Version */
+	size_t pad;		/* and an X-Pad field this long */
+	const char *entity;	/* NULL: a large body of CRLF lines */
+	const char *want;	/* after "MIME-Version: 1.0\r\n" */
+} nomove_cases[] = {
+    {"issue11_nomove_head_shorter", "", 0,
+     "Content-Type: text/plain\r\nX-Inner: one\r\nX-Inner: two\r\n\r\n"
+     "body\r\n",
+     "Content-Type: text/plain\r\n\r\nbody\r\n"},
+    {"issue11_nomove_head_longer", "", 0,
+     "Content-Type: text/plain;\n charset=us-ascii\nContent-Disposition: "
+     "inline\n\nbody\r\nmore\r\n",
+     "Content-Type: text/plain;\r\n charset=us-ascii\r\n"
+     "Content-Disposition: inline\r\n\r\nbody\r\nmore\r\n"},
+    {"issue11_nomove_lf_body_copied", "", 0,
+     "Content-Type: text/plain\r\n\r\nline 1\nline 2\r\n",
+     "Content-Type: text/plain\r\n\r\nline 1\r\nline 2\r\n"},
+    {"issue11_nomove_lone_cr", "", 0,
+     "Content-Type: text/plain\r\n\r\nline\r1\r\n",
+     "Content-Type: text/plain\r\n\r\nline\r\n1\r\n"},
+    {"issue11_nomove_large", "Subject: large\r\n", 0, NULL, NULL},
+    {"issue11_nomove_big_outer", "", 60 * 1024,
+     "Content-Type: text/plain\r\n\r\nbody\r\n",
+     "Content-Type: text/plain\r\n\r\nbody\r\n"},
+};
+
+/* A message around an envelope of entity, with extra outer fields. */
+static void
+nomove_message(const char *outer, const char *entity,
+	       const EVP_CIPHER *cipher, int ber, int bin, struct gw_buf *m)
+{
+	struct gw_buf inner;
+	const char *eoh;
+
+	gw_buf_init(&inner, 1 << 22);
+	envelope_as(entity, cipher, ber, bin, &inner);
+	/* outer fields after From: */
+	eoh = strstr((const char *)inner.data, "\r\n") + 2;
+	gw_buf_add(m, inner.data, (size_t)(eoh - (const char *)inner.data));
+	gw_buf_adds(m, outer);
+	gw_buf_add(m, eoh, inner.len - (size_t)(eoh - (const char *)inner.data));
+	gw_buf_free(&inner);
+}
+
+static void
+test_nomove(void **state)
+{
+	const struct nomove_case *c = *state;
+	struct smime_open_result res;
+	struct gw_buf m, out, want, first, big, outer;
+	const char *entity = c->entity, *w = c->want, *from;
+	int ber, gcm, bin, k;
+	size_t i;
+
+	gw_buf_init(&big, 1 << 22);
+	gw_buf_init(&outer, 1 << 20);
+	if (entity == NULL) {
+		/* about 300 KiB: more than any room, and past the
+		 * scan's 64-byte blocks many times */
+		gw_buf_adds(&big, "Content-Type: application/octet-stream\r\n"
+				  "Content-Transfer-Encoding: base64\r\n\r\n");
+		for (i = 0; i < 4000; i++)
+			gw_buf_addf(&big, "%074zuAB\r\n", i);
+		entity = (const char *)big.data;
+		w = entity;
+	}
+	gw_buf_adds(&outer, c->outer);
+	if (c->pad > 0) {
+		/* outer fields of 60 KiB: the room in front of the DER
+		 * grows with them */
+		gw_buf_adds(&outer, "X-Pad: ");
+		for (i = 0; i < c->pad; i++)
+			gw_buf_adds(&outer, "p");
+		gw_buf_adds(&outer, "\r\n");
+	}
+	for (k = 0; k < 8; k++) {
+		bin = k & 1;
+		ber = (k >> 1) & 1;
+		gcm = k >> 2;
+		gw_buf_init(&m, 1 << 22);
+		gw_buf_init(&out, 1 << 22);
+		gw_buf_init(&want, 1 << 22);
+		nomove_message((const char *)outer.data, entity,
+			       gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc(),
+			       ber, bin, &m);
+		assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+		assert_int_equal(res.status, SMIME_OK);
+		assert_int_equal(res.decrypted, 1);
+		/* result fields, then exactly the outer fields and the
+		 * entity */
+		assert_true(out.len > 0);
+		assert_memory_equal(out.data, "Authentication-Results: ", 24);
+		from = strstr((const char *)out.data, "\r\nFrom: ");
+		assert_non_null(from);
+		gw_buf_addf(&want, "From: unit@unit.example\r\n%s"
+				   "MIME-Version: 1.0\r\n",
+			    (const char *)outer.data);
+		gw_buf_adds(&want, w);
+		from += 2;
+		if (out.len - (size_t)(from - (const char *)out.data) !=
+			want.len ||
+		    memcmp(from, want.data, want.len) != 0)
+			fail_msg("%s%s%s: got\n%.2000s", ber ? "BER" : "DER",
+				 gcm ? ", GCM" : "",
+				 bin ? ", binary" : "", from);
+		assert_int_equal(out.data[out.len], 0);
+		if (bin) { /* the same bytes as from base64 */
+			assert_int_equal(out.len, first.len);
+			assert_memory_equal(out.data, first.data, out.len);
+			gw_buf_free_secret(&first);
+			gw_buf_free_secret(&out);
+		} else {
+			first = out;
+		}
+		smime_open_result_free(&res);
+		gw_buf_free(&m);
+		gw_buf_free(&want);
+	}
+	gw_buf_free(&big);
+	gw_buf_free(&outer);
+}
+
 #define NENV (sizeof(env_cases) / sizeof(env_cases[0]))
 #define NPLACE (sizeof(place_cases) / sizeof(place_cases[0]))
+#define NNOMOVE (sizeof(nomove_cases) / sizeof(nomove_cases[0]))
 
 int
 main(void)
 {
 	struct CMUnitTest counts[NCOUNT], nested[NNEST], env[NENV];
-	struct CMUnitTest place[NPLACE + 2];
+	struct CMUnitTest place[NPLACE + 2], nomove[NNOMOVE];
 	const struct CMUnitTest deep[] = {
 	    cmocka_unit_test(item16_deep_plain_delivered),
 	    cmocka_unit_test(item16_deep_smime_refused),
@@ -776,5 +918,11 @@ main(void)
 	    issue11_encrypt_streamed_base64);
 	failed += _cmocka_run_group_tests("issue11 envelope content in place",
 					  place, NPLACE + 2, setup, teardown);
+	for (i = 0; i < NNOMOVE; i++)
+		nomove[i] = (struct CMUnitTest){nomove_cases[i].name,
+						test_nomove, NULL, NULL,
+						(void *)&nomove_cases[i]};
+	failed += _cmocka_run_group_tests("issue11 decrypt with no move",
+					  nomove, NNOMOVE, setup, teardown);
 	return failed != 0;
 }

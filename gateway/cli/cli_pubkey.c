@@ -1,6 +1,7 @@
 /* cli_pubkey.c - "smimegw pubkey ...": partners' public keys. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,18 +261,88 @@ import_replay(struct import_run *r, int kind, FILE *fp)
 	}
 }
 
-/* One run of the import over the whole file, one transaction. */
+/*
+ * The next chunk of the file, read and parsed (its certificates decoded
+ * and checked) in a thread of its own while the chunk before it is
+ * written: most of an import's time is the parse, and it needs nothing
+ * of the store.
+ */
+struct reader {
+	struct textstream *ts;
+	struct keystore_stream *ks;
+	const char *src;
+	struct gw_buf chunk;
+	struct keystore_import *imp;	/* the chunk parsed; NULL at the end */
+	int rc;
+	char why[1024];			/* its error's detail (per thread) */
+	pthread_t tid;
+	int running;
+};
+
+static void *
+read_next(void *arg)
+{
+	struct reader *rd = arg;
+	unsigned first;
+	int r;
+
+	gw_err_clear();
+	rd->imp = NULL;
+	gw_buf_reset(&rd->chunk);
+	r = textstream_chunk(rd->ts, &rd->chunk, TEXTSTREAM_CHUNK,
+			     keystore_entry_starts, NULL, &first);
+	if (r > 0)
+		r = keystore_stream_parse(rd->ks, (const char *)rd->chunk.data,
+					  rd->chunk.len, rd->src, first,
+					  &rd->imp);
+	rd->rc = r < 0 ? r : 0;
+	snprintf(rd->why, sizeof(rd->why), "%s", gw_err_detail());
+	gw_err_clear();
+	return NULL;
+}
+
+/* Reads and parses the next chunk, in a thread when one starts. */
+static void
+reader_start(struct reader *rd)
+{
+	rd->running = pthread_create(&rd->tid, NULL, read_next, rd) == 0;
+	if (!rd->running)
+		(void)read_next(rd);
+}
+
+/* The chunk reader_start() began: 0 and *imp (NULL at the end of the
+ * file), or its error, latched. */
+static int
+reader_wait(struct reader *rd, struct keystore_import **imp)
+{
+	if (rd->running)
+		pthread_join(rd->tid, NULL);
+	rd->running = 0;
+	*imp = rd->imp;
+	rd->imp = NULL;
+	if (rd->rc != 0 && *imp != NULL) {
+		keystore_import_free(*imp);
+		*imp = NULL;
+	}
+	if (rd->rc != 0 && rd->why[0] != '\0')
+		return gw_err_set(rd->rc, "%s", rd->why);
+	return rd->rc;
+}
+
+/* One run of the import over the whole file, one batched transaction:
+ * each chunk is written while the next is parsed. */
 static int
 import_once(struct gw_store *st, struct import_run *r)
 {
 	struct textstream ts;
 	struct gw_txn *txn = NULL;
-	struct gw_buf chunk;
+	struct reader rd;
+	struct keystore_import *imp = NULL;
 	size_t conflicts;
-	unsigned first;
-	int rc;
+	int rc, next;
 
-	gw_buf_init(&chunk, TEXTSTREAM_CHUNK_MAX);
+	memset(&rd, 0, sizeof(rd));
+	gw_buf_init(&rd.chunk, TEXTSTREAM_CHUNK_MAX);
 	textstream_init(&ts, r->in, r->src);
 	if ((rc = keystore_stream_new(r->a->allow_expired, r->a->replace,
 				      time(NULL), &r->ks)) != 0 ||
@@ -280,24 +351,31 @@ import_once(struct gw_store *st, struct import_run *r)
 					 strerror(errno));
 		goto out;
 	}
+	rd.ts = &ts;
+	rd.ks = r->ks;
+	rd.src = r->src;
 	if ((rc = gw_txn_begin_batched(st, &txn)) != 0)
 		goto out;
-	for (;;) {
-		gw_buf_reset(&chunk);
-		if ((rc = textstream_chunk(&ts, &chunk, TEXTSTREAM_CHUNK,
-					   keystore_entry_starts, NULL,
-					   &first)) <= 0)
-			break;
-		if ((rc = keystore_stream_chunk(r->ks, txn,
-						(const char *)chunk.data,
-						chunk.len, r->src, first,
-						import_outcome, r)) != 0 ||
-		    (rc = gw_txn_checkpoint(txn)) != 0)
-			goto out;
-		gw_store_trim(st);
-	}
-	if (rc < 0)
+	reader_start(&rd);
+	if ((rc = reader_wait(&rd, &imp)) != 0)
 		goto out;
+	while (imp != NULL) {
+		reader_start(&rd);
+		rc = keystore_stream_apply(r->ks, txn, imp, r->src,
+					   import_outcome, r);
+		keystore_import_free(imp);
+		imp = NULL;
+		if (rc == 0)
+			rc = gw_txn_checkpoint(txn);
+		gw_store_trim(st);
+		/* Joined in every case; an error of this chunk comes
+		 * before one of the next. */
+		next = reader_wait(&rd, &imp);
+		if (rc == 0)
+			rc = next;
+		if (rc != 0)
+			goto out;
+	}
 	if (ts.no == 0) {
 		rc = gw_err_set(GW_ERR_PARSE, "%s: empty input", r->src);
 		goto out;
@@ -319,8 +397,9 @@ import_once(struct gw_store *st, struct import_run *r)
 	rc = gw_txn_commit(txn);
 	txn = NULL;
 out:
+	keystore_import_free(imp);
 	gw_txn_abort(txn);
-	gw_buf_free(&chunk);
+	gw_buf_free(&rd.chunk);
 	return rc;
 }
 

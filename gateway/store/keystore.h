@@ -231,6 +231,21 @@ void keystore_stream_free(struct keystore_stream *ks);
 int keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
 			  const char *buf, size_t len, const char *src,
 			  unsigned first, keystore_outcome_fn fn, void *arg);
+/*
+ * keystore_stream_chunk() in its two steps, so that the next chunk can
+ * be parsed while this one is written: keystore_stream_parse() parses,
+ * decodes and checks a chunk into *imp (the caller frees it) and reads
+ * nothing of the store; keystore_stream_apply() checks its names
+ * against the earlier chunks' and writes it.  Each step's calls come in
+ * the file's order; one parse may run in another thread while an apply
+ * runs (they share no state).
+ */
+int keystore_stream_parse(struct keystore_stream *ks, const char *buf,
+			  size_t len, const char *src, unsigned first,
+			  struct keystore_import **imp);
+int keystore_stream_apply(struct keystore_stream *ks, struct gw_txn *txn,
+			  struct keystore_import *imp, const char *src,
+			  keystore_outcome_fn fn, void *arg);
 /* How many entries so far had outcome o. */
 size_t keystore_stream_total(const struct keystore_stream *ks,
 			     enum keystore_outcome o);

@@ -794,7 +794,6 @@ struct keystore_stream {
 	time_t now;
 	int started;		/* the first chunk (with the header) seen */
 	struct strset names;	/* every name so far, with its line */
-	struct gw_buf scratch;	/* header + a later chunk */
 	size_t count[KEYSTORE_REPLACED + 1];
 };
 
@@ -810,7 +809,6 @@ keystore_stream_new(int allow_expired, int replace, time_t now,
 	ks->replace = replace;
 	ks->now = now ? now : time(NULL);
 	strset_init(&ks->names);
-	gw_buf_init(&ks->scratch, TEXTSTREAM_CHUNK_MAX + 64);
 	return 0;
 }
 
@@ -820,7 +818,6 @@ keystore_stream_free(struct keystore_stream *ks)
 	if (ks == NULL)
 		return;
 	strset_free(&ks->names);
-	gw_buf_free(&ks->scratch);
 	free(ks);
 }
 
@@ -856,33 +853,43 @@ stream_unique(struct keystore_stream *ks, const struct keystore_import *imp,
 }
 
 int
-keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
-		      const char *buf, size_t len, const char *src,
-		      unsigned first, keystore_outcome_fn fn, void *arg)
+keystore_stream_parse(struct keystore_stream *ks, const char *buf,
+		      size_t len, const char *src, unsigned first,
+		      struct keystore_import **out)
 {
-	struct keystore_import *imp = NULL;
+	struct gw_buf text;
+	int rc;
+
+	*out = NULL;
+	if (!ks->started) {
+		ks->started = 1;
+		return keystore_import_parse_at(buf, len, src, first,
+						ks->allow_expired, ks->now,
+						out);
+	}
+	/* A later chunk is parsed as a text of its own: the header line,
+	 * numbered as the line before it. */
+	gw_buf_init(&text, TEXTSTREAM_CHUNK_MAX + 64);
+	if ((rc = gw_buf_adds(&text, KEYSTORE_EXPORT_HEADER "\n")) == 0 &&
+	    (rc = gw_buf_add(&text, buf, len)) == 0)
+		rc = keystore_import_parse_at((const char *)text.data,
+					      text.len, src, first - 1,
+					      ks->allow_expired, ks->now, out);
+	gw_buf_free(&text);
+	return rc;
+}
+
+int
+keystore_stream_apply(struct keystore_stream *ks, struct gw_txn *txn,
+		      struct keystore_import *imp, const char *src,
+		      keystore_outcome_fn fn, void *arg)
+{
 	enum keystore_outcome o;
 	size_t i;
 	int rc;
 
-	/* A later chunk is parsed as a text of its own: the header line,
-	 * numbered as the line before it. */
-	if (ks->started) {
-		gw_buf_reset(&ks->scratch);
-		if ((rc = gw_buf_adds(&ks->scratch,
-				      KEYSTORE_EXPORT_HEADER "\n")) != 0 ||
-		    (rc = gw_buf_add(&ks->scratch, buf, len)) != 0)
-			return rc;
-		buf = (const char *)ks->scratch.data;
-		len = ks->scratch.len;
-		first--;
-	}
-	ks->started = 1;
-	if ((rc = keystore_import_parse_at(buf, len, src, first,
-					   ks->allow_expired, ks->now,
-					   &imp)) != 0 ||
-	    (rc = stream_unique(ks, imp, src)) != 0)
-		goto out;
+	if ((rc = stream_unique(ks, imp, src)) != 0)
+		return rc;
 	rc = keystore_import_apply(txn, imp, ks->replace, ks->now);
 	if (rc == GW_ERR_EXISTS) {
 		/* Counted and said; the caller refuses the import. */
@@ -890,14 +897,27 @@ keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
 		rc = 0;
 	}
 	if (rc != 0)
-		goto out;
+		return rc;
 	for (i = 0; i < imp->n; i++) {
 		o = imp->e[i].outcome;
 		ks->count[o]++;
 		if (fn != NULL)
 			fn(arg, imp->e[i].name, imp->e[i].line, o);
 	}
-out:
+	return 0;
+}
+
+int
+keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
+		      const char *buf, size_t len, const char *src,
+		      unsigned first, keystore_outcome_fn fn, void *arg)
+{
+	struct keystore_import *imp = NULL;
+	int rc;
+
+	if ((rc = keystore_stream_parse(ks, buf, len, src, first, &imp)) ==
+	    0)
+		rc = keystore_stream_apply(ks, txn, imp, src, fn, arg);
 	keystore_import_free(imp);
 	return rc;
 }

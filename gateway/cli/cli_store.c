@@ -222,7 +222,8 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 	/* Pass 1: the file, page by page, without mapping it. */
 	gw_buf_init(&counts, (size_t)1 << 20);
 	if ((rc = gw_store_verify(cfg->data_dir, count_one, &counts)) != 0) {
-		fwrite(counts.data, 1, counts.len, stdout);
+		if (counts.len > 0)
+			fwrite(counts.data, 1, counts.len, stdout);
 		gw_buf_free(&counts);
 		cli_fail(a.what, rc);
 		return rc == GW_ERR_STORE ? EX_DATAERR : CLI_EXIT_FAIL;
@@ -241,7 +242,8 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 					      (size_t)cfg->store_map_size, 0,
 					      &st);
 	}
-	fwrite(counts.data, 1, counts.len, stdout);
+	if (counts.len > 0)
+		fwrite(counts.data, 1, counts.len, stdout);
 	gw_buf_free(&counts);
 	if (rc != 0 || (rc = gw_txn_begin(st, GW_TXN_READ, &txn)) != 0) {
 		ex = cli_fail(a.what, rc);

@@ -283,7 +283,7 @@ EOC
 workers() {
 	local p
 	for p in $(pgrep -P "$DPID" 2>/dev/null); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- --worker && echo "$p"
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -- --worker >/dev/null && echo "$p"
 	done
 }
 keyd_pid() { pgrep -P "$DPID" -f smimegw-keyd | head -1; }

@@ -48,7 +48,8 @@ header() {
 			}
 			cur = ""
 		}
-		/^$/ { flush(); done = 1; exit }
+		body { next }
+		/^$/ { flush(); done = 1; body = 1; next }
 		/^[ \t]/ { t = $0; sub(/^[ \t]+/, " ", t); cur = cur t; next }
 		{ flush(); cur = $0 }
 		END { flush() }'
@@ -82,7 +83,7 @@ p7_der() { raw_body "$1" | base64 -d -i 2>/dev/null; }
 cms_kind() { # DER file -> signed-opaque | enveloped | authenveloped | ?
 	local oid
 	oid=$(openssl asn1parse -inform DER -in "$1" 2>/dev/null |
-		awk '/OBJECT/ { sub(/.*:/, ""); print; exit }')
+		awk '!done && /OBJECT/ { sub(/.*:/, ""); print; done = 1 }')
 	case $oid in
 	pkcs7-signedData) echo signed-opaque ;;
 	pkcs7-envelopedData) echo enveloped ;;
@@ -231,7 +232,8 @@ tamper() { # FILE OUT TEXT: the first byte of TEXT becomes its successor
 		off=$(offset_of "$t/der" "$text")
 		[ -n "$off" ] || { rm -rf "$t"; die "$f: '$text' not found in the signed-data"; }
 		poke "$t/der" "$off" "$c"
-		lf "$f" | awk '/^$/ { exit } { print }' | sed 's/$/\r/' >"$out"
+		lf "$f" | awk 'body { next } /^$/ { body = 1; next } { print }' |
+			sed 's/$/\r/' >"$out"
 		printf '\r\n' >>"$out"
 		b64 "$t/der" >>"$out"
 		rm -rf "$t"

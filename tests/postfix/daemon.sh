@@ -69,7 +69,7 @@ start_daemon() {
 workers() {
 	local p
 	for p in $(pgrep -P "$DPID" 2>/dev/null); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- --worker &&
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -- --worker >/dev/null &&
 			echo "$p"
 	done
 }
@@ -233,7 +233,7 @@ ok "after keyd's restart, bob's copy arrives" pf_wait_delivered 4 bob
 w1=$(workers | head -1)
 kill -KILL "$w1"
 for ((i = 0; i < 100; i++)); do
-	[ "$(workers | wc -w)" -ge 2 ] && ! workers | grep -qx "$w1" && break
+	[ "$(workers | wc -w)" -ge 2 ] && ! workers | grep -x "$w1" >/dev/null && break
 	sleep 0.1
 done
 ok "a killed worker: logged" daemon_says "worker [0-9]* (pid $w1) of generation [0-9]* ended: signal 9"

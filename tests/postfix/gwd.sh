@@ -52,7 +52,7 @@ EOC
 gwd_workers() {
 	local p
 	for p in $(pgrep -P "$DPID" 2>/dev/null); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- --worker &&
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -- --worker >/dev/null &&
 			echo "$p"
 	done
 }

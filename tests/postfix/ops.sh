@@ -100,7 +100,7 @@ start_daemon() {
 workers() {
 	local p
 	for p in $(pgrep -P "$DPID" 2>/dev/null); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- --worker &&
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -- --worker >/dev/null &&
 			echo "$p"
 	done
 }

@@ -39,7 +39,9 @@ pos() {
 }
 
 # kill_mid FILE CMD... : runs CMD (which reads FILE) in the background
-# and kills it with SIGKILL once it has read a third of FILE.  RC is its
+# and kills it with SIGKILL once it has read two thirds of FILE (pubkey
+# import reads a chunk ahead of what it writes: by then batches are
+# committed).  RC is its
 # status (137 when the kill found it running).
 kill_mid() {
 	local file=$1 size pid p i
@@ -47,11 +49,11 @@ kill_mid() {
 	size=$(stat -c %s "$file")
 	"$@" >"$T/out" 2>"$T/err" &
 	pid=$!
-	for i in $(seq 1 12000); do
+	for i in $(seq 1 30000); do
 		p=$(pos "$pid" "$file")
-		[ "${p:-0}" -gt $((size / 3)) ] && break
+		[ "${p:-0}" -gt $((size * 2 / 3)) ] && break
 		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
+		sleep 0.02
 	done
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid"

@@ -622,34 +622,45 @@ struct check_ctx {
 	size_t want;	/* index entries the records call for */
 };
 
+/* Every name of s is indexed for record key id (a kind's record:
+ * "record", "identity"), and counted. */
 static int
-check_rec(struct check_ctx *c, X509 *cert, const char *sender,
-	  const uint64_t *lru, const char *id, size_t idlen)
+check_indexed(struct check_ctx *c, const struct names *s, const char *kind,
+	      const void *id, size_t idlen)
 {
-	struct names s;
 	const void *val;
 	char key[IX_KEY_MAX];
 	size_t i, len, vlen;
-	int rc;
+	int rc = 0;
 
-	if ((rc = names_of(cert, sender, lru, c->full, &s)) != 0)
-		goto out;
-	for (i = 0; i < s.n; i++) {
-		if ((rc = ix_key(key, s.v[i], id, idlen, &len)) != 0)
+	for (i = 0; i < s->n; i++) {
+		if ((rc = ix_key(key, s->v[i], id, idlen, &len)) != 0)
 			break;
 		rc = gw_txn_get(c->txn, c->ixdb, key, len, &val, &vlen);
 		if (rc == GW_ERR_NOT_FOUND) {
 			rc = gw_err_set(GW_ERR_STORE,
-					"database '%s': record '%.*s' is not "
+					"database '%s': %s '%.*s' is not "
 					"indexed under '%s'",
-					c->ixdb, (int)idlen, id, s.v[i]);
+					c->ixdb, kind, (int)idlen,
+					(const char *)id, s->v[i]);
 			break;
 		}
 		if (rc != 0)
 			break;
 		c->want++;
 	}
-out:
+	return rc;
+}
+
+static int
+check_rec(struct check_ctx *c, X509 *cert, const char *sender,
+	  const uint64_t *lru, const char *id, size_t idlen)
+{
+	struct names s;
+	int rc;
+
+	if ((rc = names_of(cert, sender, lru, c->full, &s)) == 0)
+		rc = check_indexed(c, &s, "record", id, idlen);
 	names_free(&s);
 	return rc;
 }
@@ -708,31 +719,12 @@ check_identity(void *arg, const struct identity *id)
 {
 	struct check_ctx *c = arg;
 	struct names s;
-	const void *val;
-	char key[IX_KEY_MAX];
-	size_t i, len, vlen;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
-	if ((rc = identity_index_names(id, names_add, &s)) != 0)
-		goto out;
-	for (i = 0; i < s.n; i++) {
-		if ((rc = ix_key(key, s.v[i], id->name, strlen(id->name),
-				 &len)) != 0)
-			break;
-		rc = gw_txn_get(c->txn, c->ixdb, key, len, &val, &vlen);
-		if (rc == GW_ERR_NOT_FOUND) {
-			rc = gw_err_set(GW_ERR_STORE,
-					"database '%s': identity '%s' is not "
-					"indexed under '%s'",
-					c->ixdb, id->name, s.v[i]);
-			break;
-		}
-		if (rc != 0)
-			break;
-		c->want++;
-	}
-out:
+	if ((rc = identity_index_names(id, names_add, &s)) == 0)
+		rc = check_indexed(c, &s, "identity", id->name,
+				   strlen(id->name));
 	names_free(&s);
 	return rc;
 }

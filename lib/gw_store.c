@@ -482,8 +482,8 @@ walked_set(const struct gw_store *st, const struct file_id *id)
 		(void)unlink(tmp);
 }
 
-/* After a commit of this process on a file known sound: the file as
- * LMDB left it is sound too. */
+static int map_used(struct gw_store *st, size_t *used);
+
 /*
  * After a commit: data.mdb as long as its meta page says.  A page that
  * a transaction took from the end of the file and then freed again is
@@ -496,16 +496,14 @@ walked_set(const struct gw_store *st, const struct file_id *id)
 static void
 cover(struct gw_store *st)
 {
-	MDB_envinfo info;
-	MDB_stat ms;
 	struct stat sb;
+	size_t used;
 	off_t want;
 	int fd;
 
-	if (mdb_env_info(st->env, &info) != 0 ||
-	    mdb_env_stat(st->env, &ms) != 0 || stat(st->file, &sb) != 0)
+	if (map_used(st, &used) != 0 || stat(st->file, &sb) != 0)
 		return;
-	want = (off_t)(info.me_last_pgno + 1) * (off_t)ms.ms_psize;
+	want = (off_t)used;
 	if (sb.st_size >= want ||
 	    (fd = open(st->file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return;
@@ -521,6 +519,8 @@ cover(struct gw_store *st)
 	close(fd);
 }
 
+/* After a commit of this process on a file known sound: the file as
+ * LMDB left it is sound too. */
 static void
 walked_update(const struct gw_store *st)
 {

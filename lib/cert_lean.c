@@ -135,6 +135,26 @@ digest(struct lean_thread *lt, const unsigned char *p, size_t len,
 	       EVP_DigestFinal_ex(lt->md, md, NULL);
 }
 
+/*
+ * An rsaEncryption key as OpenSSL's own decoder reads it: its
+ * SubjectPublicKeyInfo decoder for RSA hands the BIT STRING to
+ * d2i_RSAPublicKey() (rsa_pub_decode(); the algorithm's parameters are
+ * not read for this algorithm), and so does d2i_PublicKey(), without
+ * the decoder chain and its fetches (most of the cost of a key).  The
+ * key is a legacy one, which OpenSSL hands to the provider at its first
+ * use.
+ */
+static EVP_PKEY *
+decode_rsa(X509_PUBKEY *spki)
+{
+	const unsigned char *p = NULL;
+	int len = 0;
+
+	if (!X509_PUBKEY_get0_param(NULL, &p, &len, NULL, spki) || p == NULL)
+		return NULL;
+	return d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, len);
+}
+
 /* The key of x's SubjectPublicKeyInfo, or NULL (errors dropped, as
  * d2i_X509() drops them). */
 static EVP_PKEY *
@@ -152,6 +172,9 @@ decode_key(struct lean_thread *lt, X509 *x)
 	ERR_set_mark();
 	if (X509_PUBKEY_get0_param((ASN1_OBJECT **)&alg, NULL, NULL, NULL,
 				   spki) &&
+	    OBJ_obj2nid(alg) == NID_rsaEncryption) {
+		k = decode_rsa(spki);
+	} else if (alg != NULL &&
 	    (n = i2d_X509_PUBKEY(spki, &der)) > 0 &&
 	    (dec = decoder_for(lt, alg)) != NULL) {
 		p = der;

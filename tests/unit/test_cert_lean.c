@@ -260,6 +260,135 @@ unknown_key_algorithm(void **state)
 	OPENSSL_free(der);
 }
 
+/* A certificate whose SubjectPublicKeyInfo is rsaEncryption with
+ * parameters of type ptype (V_ASN1_UNDEF: none) and the n bytes at pk
+ * in its BIT STRING (signed with another key: not read here). */
+static int
+make_rsa_spki_der(const unsigned char *pk, size_t n, int ptype,
+		  unsigned char **der)
+{
+	EVP_PKEY *signer = keygen("EC", "P-256", 0);
+	ASN1_OCTET_STRING *param = NULL;
+	unsigned char *penc;
+	X509 *x;
+	X509_NAME *name;
+	int len;
+
+	assert_non_null(x = X509_new());
+	name = X509_get_subject_name(x);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(
+			     name, "CN", MBSTRING_ASC,
+			     (const unsigned char *)"rsa", -1, -1, 0),
+			 1);
+	assert_int_equal(X509_set_issuer_name(x, name), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, signer), 1);
+	assert_non_null(penc = OPENSSL_malloc(n > 0 ? n : 1));
+	memcpy(penc, pk, n);
+	if (ptype == V_ASN1_OCTET_STRING) {
+		assert_non_null(param = ASN1_OCTET_STRING_new());
+		assert_int_equal(ASN1_OCTET_STRING_set(param,
+						       (const unsigned char *)"p",
+						       1),
+				 1);
+	}
+	assert_int_equal(X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+						OBJ_nid2obj(NID_rsaEncryption),
+						ptype, param, penc, (int)n),
+			 1);
+	assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
+	*der = NULL;
+	len = i2d_X509(x, der);
+	assert_true(len > 0);
+	X509_free(x);
+	EVP_PKEY_free(signer);
+	return len;
+}
+
+/* rsaEncryption keys are read without OpenSSL's decoder chain: for
+ * odd encodings too, the key is what the decoder makes of it (or none
+ * where it makes none). */
+static void
+rsa_keys_as_the_decoder_reads_them(void **state)
+{
+	EVP_PKEY *rsa = keygen("RSA", NULL, 1024);
+	unsigned char *good = NULL, buf[1024], *der;
+	const unsigned char *p;
+	X509 *lean, *plain;
+	EVP_PKEY *k1, *k2;
+	int glen, len;
+	size_t i;
+	static const unsigned char negative[] = {0x30, 0x07, 0x02, 0x02, 0x80,
+						 0x01, 0x02, 0x01, 0x03};
+	static const unsigned char padded[] = {0x30, 0x08, 0x02, 0x03, 0x00,
+					       0x00, 0x01, 0x02, 0x01, 0x03};
+	static const unsigned char one_int[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+	static const unsigned char zero[] = {0x30, 0x06, 0x02, 0x01, 0x00,
+					     0x02, 0x01, 0x03};
+	struct {
+		const unsigned char *pk;
+		size_t n;
+		int ptype;
+	} v[10];
+	size_t nv = 0;
+
+	(void)state;
+	glen = i2d_PublicKey(rsa, &good);
+	assert_true(glen > 0 && (size_t)glen + 3 <= sizeof(buf));
+	memcpy(buf, good, (size_t)glen);
+	memcpy(buf + glen, "xyz", 3);
+	v[nv].pk = good, v[nv].n = (size_t)glen, v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = good, v[nv].n = (size_t)glen, v[nv++].ptype = V_ASN1_UNDEF;
+	v[nv].pk = good, v[nv].n = (size_t)glen,
+	v[nv++].ptype = V_ASN1_OCTET_STRING;
+	v[nv].pk = buf, v[nv].n = (size_t)glen + 3, v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = good, v[nv].n = (size_t)glen - 1,
+	v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = negative, v[nv].n = sizeof(negative),
+	v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = padded, v[nv].n = sizeof(padded), v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = one_int, v[nv].n = sizeof(one_int),
+	v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = zero, v[nv].n = sizeof(zero), v[nv++].ptype = V_ASN1_NULL;
+	v[nv].pk = good, v[nv].n = 0, v[nv++].ptype = V_ASN1_NULL;
+	for (i = 0; i < nv; i++) {
+		len = make_rsa_spki_der(v[i].pk, v[i].n, v[i].ptype, &der);
+		p = der;
+		assert_non_null(plain = d2i_X509(NULL, &p, len));
+		assert_int_equal(cert_lean_d2i(der, (size_t)len, NULL, &lean),
+				 0);
+		assert_int_equal(ERR_peek_error(), 0);
+		k1 = cert_pubkey(plain);
+		k2 = cert_pubkey(lean);
+		ERR_clear_error();
+		/* Cut short, one INTEGER, empty: no key from either. */
+		assert_int_equal(k1 == NULL, i == 4 || i == 7 || i == 9);
+		if (k1 == NULL) {
+			assert_null(k2);
+		} else {
+			assert_non_null(k2);
+			assert_int_equal(EVP_PKEY_eq(k1, k2), 1);
+			assert_int_equal(EVP_PKEY_get_bits(k1),
+					 EVP_PKEY_get_bits(k2));
+			assert_int_equal(EVP_PKEY_is_a(k2, "RSA"), 1);
+		}
+		ERR_clear_error();
+		X509_free(lean);
+		X509_free(plain);
+		OPENSSL_free(der);
+	}
+	/* The well-formed one is the key it was made from. */
+	len = make_rsa_spki_der(good, (size_t)glen, V_ASN1_NULL, &der);
+	assert_int_equal(cert_lean_d2i(der, (size_t)len, NULL, &lean), 0);
+	assert_int_equal(EVP_PKEY_eq(cert_pubkey(lean), rsa), 1);
+	X509_free(lean);
+	OPENSSL_free(der);
+	OPENSSL_free(good);
+	EVP_PKEY_free(rsa);
+}
+
 /* The checks say the same of both: a good key passes, an RSA key too
  * small for the rules fails, with the same words. */
 static void
@@ -313,6 +442,7 @@ main(void)
 	    cmocka_unit_test(every_key_type_mixed),
 	    cmocka_unit_test(trailing_bytes_and_garbage),
 	    cmocka_unit_test(unknown_key_algorithm),
+	    cmocka_unit_test(rsa_keys_as_the_decoder_reads_them),
 	    cmocka_unit_test(checks_agree),
 	};
 

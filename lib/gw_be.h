@@ -1,12 +1,26 @@
 /*
  * gw_be.h - big-endian integers in byte strings: the IPC frames, the
- * journal's and the undo journal's keys and records.  The one home of
+ * journal's and the undo journal's keys and records, the key sorter's
+ * runs.  The one home of
  * the byte order on the wire and on disk.
  */
 #ifndef GW_BE_H
 #define GW_BE_H
 
 #include <stdint.h>
+
+static inline void
+gw_be16_put(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static inline uint16_t
+gw_be16_get(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 static inline void
 gw_be32_put(unsigned char *p, uint32_t v)

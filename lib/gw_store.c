@@ -21,6 +21,7 @@
 #include "gw_be.h"
 #include "gw_buf.h"
 #include "gw_err.h"
+#include "gw_keysort.h"
 #include "gw_perm.h"
 #include "gw_reply.h"
 #include "gw_store_file.h"
@@ -88,6 +89,9 @@ static int undo_del(struct gw_txn *t, size_t i, const MDB_val *k);
 static int undo_clear(struct gw_txn *t, size_t i);
 static int undo_finish(struct gw_txn *t);
 static void undo_end(struct gw_txn *t, int failed);
+static int defer_add(struct gw_txn *t, size_t i, const MDB_val *k);
+static int defer_flush(struct gw_txn *t);
+static int deferred(struct gw_txn *t, size_t i);
 
 /* The single place where LMDB results become GW_ERR_* codes. */
 static int
@@ -944,8 +948,10 @@ gw_txn_commit(struct gw_txn *t)
 
 	rc = t->txn == NULL ? gw_err_set(GW_ERR_INTERNAL, "commit of a "
 							  "failed batch")
-	     : t->undo != NULL ? undo_finish(t)
+	     : t->undo != NULL ? defer_flush(t)
 			       : 0;
+	if (rc == 0 && t->undo != NULL)
+		rc = undo_finish(t);
 	if (rc != 0) {
 		gw_txn_abort(t);
 		return rc;
@@ -992,7 +998,7 @@ gw_txn_get(struct gw_txn *t, const char *db, const void *key, size_t klen,
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(t->st, db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0 || (rc = deferred(t, i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_get(t->txn, t->st->dbi[i], &k, &v)), db)) != 0 ||
 	    (rc = in_file(t, db, &v)) != 0)
@@ -1012,6 +1018,10 @@ gw_txn_put(struct gw_txn *t, const char *db, const void *key, size_t klen,
 	int rc;
 
 	if ((rc = db_index(t->st, db, &i)) != 0)
+		return rc;
+	if (t->undo != NULL && t->st->ix[i] && vlen == 0 && flags == 0)
+		return defer_add(t, i, &k);
+	if ((rc = deferred(t, i)) != 0)
 		return rc;
 	if (t->undo != NULL)
 		return undo_put(t, i, &k, &v, flags);
@@ -1034,7 +1044,7 @@ gw_txn_del(struct gw_txn *t, const char *db, const void *key, size_t klen)
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(t->st, db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0 || (rc = deferred(t, i)) != 0)
 		return rc;
 	if (t->undo != NULL)
 		return undo_del(t, i, &k);
@@ -1049,7 +1059,7 @@ gw_txn_count(struct gw_txn *t, const char *db, size_t *n)
 	int rc;
 
 	*n = 0;
-	if ((rc = db_index(t->st, db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0 || (rc = deferred(t, i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_stat(t->txn, t->st->dbi[i], &ms)), db)) != 0)
 		return rc;
@@ -1072,7 +1082,7 @@ walk(struct gw_txn *t, const char *db, const void *prefix, size_t plen,
 	size_t i = 0;
 	int rc, mrc;
 
-	if ((rc = db_index(t->st, db, &i)) != 0)
+	if ((rc = db_index(t->st, db, &i)) != 0 || (rc = deferred(t, i)) != 0)
 		return rc;
 	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
 			    db)) != 0)
@@ -1125,7 +1135,7 @@ gw_txn_clear(struct gw_txn *t, const char *db)
 	size_t i = 0;
 	int rc;
 
-	if ((rc = db_index(t->st, db, &i)) != 0 ||
+	if ((rc = db_index(t->st, db, &i)) != 0 || (rc = deferred(t, i)) != 0 ||
 	    (t->undo != NULL && (rc = undo_clear(t, i)) != 0))
 		return rc;
 	return store_err(LMDB(mdb_drop(t->txn, t->st->dbi[i], 0)), db);
@@ -1193,6 +1203,8 @@ struct undo {
 	struct gw_buf log;	/* this batch's entries */
 	uint64_t seq;		/* batches committed */
 	int lock;		/* store/import.lock, flock()ed */
+	struct gw_keysort *defer; /* index keys put, not yet written */
+	size_t pend[NDB];	/* of them, each database's */
 };
 
 /* store/import.lock, locked: how (LOCK_EX, with LOCK_NB or not).  The
@@ -1332,6 +1344,142 @@ undo_clear(struct gw_txn *t, size_t i)
 	guard_enter();
 	mdb_cursor_close(cur);
 	guard_leave(0);
+	return rc;
+}
+
+/*
+ * The index keys of a batched transaction wait in a sorter (struct
+ * undo's defer) and are written in key order when it commits, or when
+ * anything else touches their database first (a read, a delete, a put
+ * of another kind), so that the transaction reads what it wrote.  In a
+ * large store the index names (fingerprints, hashes, addresses) fall
+ * each on a page of its own: written as they came, every batch rewrote
+ * a page per key; in order, the pages a batch rewrites hold the keys
+ * it adds, and a page is rewritten about once per flush.
+ *
+ * A put into an index database with an empty value and no flags only
+ * ever adds its key (undo_put()), so deferring it changes nothing but
+ * when the key is written.  The sorter's key is the database's number
+ * (one byte) and the key.
+ */
+static int
+defer_add(struct gw_txn *t, size_t i, const MDB_val *k)
+{
+	unsigned char buf[1 + GW_KEYSORT_KEY_MAX - 1];
+	int rc;
+
+	if (k->mv_size == 0 || k->mv_size > sizeof(buf) - 1)
+		return undo_put(t, i, k, &(MDB_val){0, ""}, 0);
+	buf[0] = (unsigned char)i;
+	memcpy(buf + 1, k->mv_data, k->mv_size);
+	if ((rc = gw_keysort_add(t->undo->defer, buf, 1 + k->mv_size)) != 0)
+		return rc;
+	t->undo->pend[i]++;
+	return 0;
+}
+
+/* Before database i is read or changed otherwise: its keys written. */
+static int
+deferred(struct gw_txn *t, size_t i)
+{
+	if (t->undo == NULL || t->undo->pend[i] == 0)
+		return 0;
+	return defer_flush(t);
+}
+
+struct flush {
+	struct gw_txn *t;
+	MDB_cursor *cur[NDB];
+	size_t charge[NDB];	/* what a key counts toward the batch */
+	int append[NDB];	/* 1: the database was empty */
+	size_t since_trim;
+};
+
+static void
+flush_close(struct flush *f)
+{
+	size_t i;
+
+	guard_enter();
+	for (i = 0; i < NDB; i++)
+		if (f->cur[i] != NULL) {
+			mdb_cursor_close(f->cur[i]);
+			f->cur[i] = NULL;
+		}
+	guard_leave(0);
+}
+
+static int
+flush_one(void *arg, const unsigned char *key, size_t len)
+{
+	struct flush *f = arg;
+	struct gw_txn *t = f->t;
+	size_t i = key[0];
+	MDB_val k = {len - 1, (void *)(key + 1)}, v = {0, ""};
+	int rc, mrc = MDB_KEYEXIST;
+
+	if (f->cur[i] == NULL &&
+	    (rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i],
+						 &f->cur[i])),
+			    db_names[i])) != 0)
+		return rc;
+	/* Past the last key (an index that was empty): filled pages. */
+	if (f->append[i])
+		mrc = LMDB(mdb_cursor_put(f->cur[i], &k, &v, MDB_APPEND));
+	if (mrc == MDB_KEYEXIST)
+		mrc = LMDB(mdb_cursor_put(f->cur[i], &k, &v, MDB_NOOVERWRITE));
+	if (mrc == MDB_KEYEXIST)
+		return 0;	/* there already, or twice in the sorter */
+	if ((rc = store_err(mrc, db_names[i])) != 0 ||
+	    (rc = undo_note(t, i, &k, NULL)) != 0)
+		return rc;
+	t->undo->written += f->charge[i] + 2 * (k.mv_size + 8);
+	if (++f->since_trim >= TRIM_EVERY * 16) {
+		f->since_trim = 0;
+		gw_store_trim(t->st);
+	}
+	if (t->undo->written < t->undo->batch)
+		return 0;
+	flush_close(f);
+	return gw_txn_checkpoint(t);
+}
+
+/*
+ * Every deferred key, in order.  What a key counts toward the batch:
+ * its journal entry, its bytes and node twice (a split leaves pages
+ * half full), and its share of the pages it lands on: keys in order
+ * over a database of L leaf pages, n of them, rewrite about L / n
+ * pages each (at most one: fewer keys than pages).
+ */
+static int
+defer_flush(struct gw_txn *t)
+{
+	struct undo *u = t->undo;
+	struct flush f;
+	MDB_stat ms;
+	size_t i, pages;
+	int rc = 0;
+
+	if (u == NULL || gw_keysort_count(u->defer) == 0)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.t = t;
+	for (i = 0; i < NDB && rc == 0; i++) {
+		if (u->pend[i] == 0)
+			continue;
+		if ((rc = store_err(LMDB(mdb_stat(t->txn, t->st->dbi[i], &ms)),
+				    db_names[i])) != 0)
+			break;
+		pages = ms.ms_leaf_pages * (size_t)ms.ms_psize / u->pend[i];
+		f.charge[i] = pages < PAGE_CHARGE ? pages : PAGE_CHARGE;
+		f.append[i] = ms.ms_entries == 0;
+	}
+	if (rc == 0)
+		rc = gw_keysort_drain(u->defer, flush_one, &f);
+	else
+		rc = gw_keysort_drain(u->defer, NULL, NULL);
+	flush_close(&f);
+	memset(u->pend, 0, sizeof(u->pend));
 	return rc;
 }
 
@@ -1563,6 +1711,13 @@ gw_txn_begin_batched(struct gw_store *st, struct gw_txn **out)
 	}
 	u->batch = st->batch > 0 ? st->batch : GW_STORE_BATCH;
 	u->lock = fd;
+	if ((u->defer = gw_keysort_new(st->path, u->batch / 2)) == NULL) {
+		free(u);
+		gw_txn_abort(*out);
+		*out = NULL;
+		close(fd);
+		return GW_ERR_NOMEM;
+	}
 	gw_buf_init(&u->log, SIZE_MAX / 2);
 	(*out)->undo = u;
 	return 0;
@@ -1651,6 +1806,7 @@ undo_end(struct gw_txn *t, int failed)
 			u->seq == 1 ? "" : "es", gw_strerror(rc),
 			gw_err_detail());
 	gw_buf_free(&u->log);
+	gw_keysort_free(u->defer);
 	close(u->lock);
 	free(u);
 }

@@ -212,7 +212,7 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 	struct gw_txn *txn = NULL;
 	struct gw_buf counts;
 	const char *db;
-	size_t i;
+	size_t i, running = 0;
 	int rc, ex, bad = 0;
 
 	if ((ex = cli_args_parse(&store_spec, argc, argv, NULL, &a)) != 0)
@@ -256,7 +256,18 @@ cli_store_main(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		bad += rc;
 	}
-	/* Pass 3: the indexes against the records. */
+	/* Pass 3: the indexes against the records, unless an import runs:
+	 * its batches so far are in, their index keys come at its end. */
+	if (bad == 0 && (rc = gw_txn_count(txn, GW_DB_UNDO, &running)) == 0 &&
+	    running > 0) {
+		ex = cli_fail(a.what,
+			      gw_err_set(GW_ERR_STORE_BUSY,
+					 "an import is running (its undo "
+					 "journal holds %zu record%s); the "
+					 "indexes are checked once it ends",
+					 running, running == 1 ? "" : "s"));
+		goto out;
+	}
 	if (bad == 0) {
 		gw_err_clear();
 		if ((rc = addr_index_check(txn)) != 0) {

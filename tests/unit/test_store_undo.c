@@ -8,7 +8,11 @@
  *   - a process killed after some batches (no commit, no abort): the
  *     next open undoes them and says so (gw_store_undone()), unless
  *     store/import.lock is held (a writer between two batches);
- *   - a second batched transaction waits for the first.
+ *   - a second batched transaction waits for the first;
+ *   - index keys put in a batched transaction are written in order at
+ *     its commit (or when the index is read first): committed, they are
+ *     all there, once each and in order; aborted, or the commit failing
+ *     while it writes them (a file size limit), nothing is left.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -350,6 +356,175 @@ one_batched_at_a_time(void **state)
 	close(p[1]);
 }
 
+/* ---- deferred index keys --------------------------------------------- */
+
+/* The i-th index key of the deferred cases: scattered over the key
+ * space as fingerprints are. */
+static size_t
+ix_name(int i, char *k, size_t size)
+{
+	uint32_t h = (uint32_t)i * 2654435761u;
+
+	return (size_t)snprintf(k, size, "f:%08x%08x", h, h ^ 0x5bd1e995u) +
+	       1;
+}
+
+/* n index keys, each put twice (deferred, and the second time it is
+ * there already), and a record for every tenth; after half of them,
+ * reads of the index see what was put (the keys are written first). */
+static void
+put_indexed(struct gw_txn *txn, int n)
+{
+	char k[64];
+	const void *v;
+	size_t len, vlen, cnt;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "rec%06d", i);
+		if (i % 10 == 0)
+			assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS, k,
+						    strlen(k), "r", 1, 0),
+					 0);
+		len = ix_name(i, k, sizeof(k));
+		assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, k, len, "",
+					    0, 0),
+				 0);
+		assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, k, len, "",
+					    0, 0),
+				 0);
+		assert_int_equal(gw_txn_checkpoint(txn), 0);
+		if (i == n / 2) {
+			assert_int_equal(gw_txn_get(txn, GW_DB_PUBKEYS_IX, k,
+						    len, &v, &vlen),
+					 0);
+			assert_int_equal(vlen, 0);
+			assert_int_equal(
+			    gw_txn_count(txn, GW_DB_PUBKEYS_IX, &cnt), 0);
+			assert_int_equal(cnt, 50 + (size_t)i + 1);
+		}
+	}
+}
+
+/* Keys in LMDB's order, each once. */
+static int
+in_order(void *arg, const void *key, size_t klen, const void *val,
+	 size_t vlen)
+{
+	struct gw_buf *last = arg;
+	int c;
+
+	(void)val;
+	assert_int_equal(vlen, 0);
+	if (last->len > 0) {
+		c = memcmp(last->data, key, last->len < klen ? last->len : klen);
+		assert_true(c < 0 || (c == 0 && last->len < klen));
+	}
+	gw_buf_reset(last);
+	assert_int_equal(gw_buf_add(last, key, klen), 0);
+	return 0;
+}
+
+/* Batches of 64 KiB: the keys fill the sorter's memory (128 KiB at
+ * least) a few times over. */
+static struct gw_store *
+open_deferred(const char *dir, struct gw_txn **txn)
+{
+	struct gw_store *st;
+
+	assert_int_equal(gw_store_open(dir, 0, &st), 0);
+	gw_store_set_batch(st, 64 << 10);
+	assert_int_equal(gw_txn_begin_batched(st, txn), 0);
+	return st;
+}
+
+static void
+deferred_keys_committed(void **state)
+{
+	struct gw_store *st;
+	struct gw_txn *txn;
+	struct gw_buf last;
+	char dir[128];
+
+	(void)state;
+	case_dir(dir, sizeof(dir));
+	seed(dir);
+	st = open_deferred(dir, &txn);
+	put_indexed(txn, 20000);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	gw_store_close(st);
+	assert_int_equal(count(dir, GW_DB_UNDO), 0);
+	assert_int_equal(count(dir, GW_DB_PUBKEYS), 300 + 2000);
+	assert_int_equal(count(dir, GW_DB_PUBKEYS_IX), 50 + 20000);
+	assert_int_equal(gw_store_open(dir, 0, &st), 0);
+	assert_int_equal(gw_txn_begin(st, GW_TXN_READ, &txn), 0);
+	gw_buf_init(&last, 1024);
+	assert_int_equal(gw_txn_foreach(txn, GW_DB_PUBKEYS_IX, in_order, &last),
+			 0);
+	gw_buf_free(&last);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	assert_int_equal(gw_store_verify(dir, NULL, NULL), 0);
+}
+
+static void
+deferred_keys_aborted(void **state)
+{
+	struct gw_buf before;
+	struct gw_store *st;
+	struct gw_txn *txn;
+	char dir[128];
+
+	(void)state;
+	start(dir, sizeof(dir), &before);
+	st = open_deferred(dir, &txn);
+	put_indexed(txn, 20000);
+	gw_txn_abort(txn);
+	gw_store_close(st);
+	same_as(dir, &before);
+	assert_int_equal(count(dir, GW_DB_UNDO), 0);
+}
+
+/* A writer whose commit fails while it writes the deferred keys, after
+ * some of their batches: data.mdb may not grow past a limit
+ * (RLIMIT_FSIZE; LMDB's write comes up short).  Its own undo cannot
+ * write either, and it exits: the next open undoes the batches. */
+static void
+failed_while_writing_deferred_keys(void **state)
+{
+	struct gw_buf before;
+	struct gw_store *st;
+	struct gw_txn *txn;
+	struct rlimit rl;
+	struct stat sb;
+	char dir[128], file[160];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	start(dir, sizeof(dir), &before);
+	snprintf(file, sizeof(file), "%s/store/data.mdb", dir);
+	assert_int_equal(stat(file, &sb), 0);
+	if ((pid = fork()) == 0) {
+		signal(SIGXFSZ, SIG_IGN);
+		st = open_deferred(dir, &txn);
+		put_indexed(txn, 20000);
+		/* The records' batches are in; the keys wait. */
+		assert_int_equal(stat(file, &sb), 0);
+		rl.rlim_cur = rl.rlim_max = (rlim_t)sb.st_size + (256 << 10);
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(3);
+		_exit(gw_txn_commit(txn) != 0 ? 4 : 5);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 4);
+	assert_int_equal(gw_store_open(dir, 0, &st), 0);
+	assert_true(gw_store_undone(st) > 0);
+	gw_store_close(st);
+	same_as(dir, &before);
+	assert_int_equal(gw_store_verify(dir, NULL, NULL), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -372,6 +547,9 @@ main(void)
 	    cmocka_unit_test(commit_keeps),
 	    cmocka_unit_test(crash_undone_by_next_open),
 	    cmocka_unit_test(one_batched_at_a_time),
+	    cmocka_unit_test(deferred_keys_committed),
+	    cmocka_unit_test(deferred_keys_aborted),
+	    cmocka_unit_test(failed_while_writing_deferred_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

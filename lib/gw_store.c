@@ -1164,8 +1164,14 @@ gw_txn_failed_key(const struct gw_txn *t, const char **db, const void **key,
  * them all with its changes.  An entry says what one put or delete
  * changed, so that undoing it puts that back:
  *
- *   u8 database | u8 had a value | u32 key length | u32 value length |
+ *   u8 database | u8 what | u32 key length | u32 value length |
  *   key | the value it had
+ *
+ * what: UNDO_NONE, the key had no value (undo deletes it); UNDO_OLD, it
+ * had the value that follows (undo puts it back); UNDO_EMPTY, the
+ * database was empty (no key nor value: undo empties it), which the
+ * deferred index keys write once per batch for a database they filled
+ * from empty, instead of an entry per key.
  *
  * Undo applies the entries last first, each batch in a transaction of
  * its own that also removes the batch's record, so a crash while
@@ -1177,6 +1183,9 @@ gw_txn_failed_key(const struct gw_txn *t, const char **db, const void **key,
  * undoes them (the writer died), one that cannot leaves them (it runs).
  */
 #define UNDO_HEAD 10
+#define UNDO_NONE 0
+#define UNDO_OLD 1
+#define UNDO_EMPTY 2
 #define UNDO_KEY 12	/* batch number (8 bytes), part (4), big-endian */
 #define UNDO_PART 1536	/* bytes of entries a record: one page holds it */
 /*
@@ -1248,7 +1257,7 @@ undo_note(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *old)
 						"%zu bytes",
 				  vlen);
 	head[0] = (unsigned char)i;
-	head[1] = old != NULL;
+	head[1] = old != NULL ? UNDO_OLD : UNDO_NONE;
 	gw_be32_put(head + 2, (uint32_t)k->mv_size);
 	gw_be32_put(head + 6, (uint32_t)vlen);
 	if ((rc = gw_buf_add(&t->undo->log, head, sizeof(head))) != 0 ||
@@ -1257,6 +1266,21 @@ undo_note(struct gw_txn *t, size_t i, const MDB_val *k, const MDB_val *old)
 	     (rc = gw_buf_add(&t->undo->log, old->mv_data, vlen)) != 0))
 		return rc;
 	t->undo->written += UNDO_HEAD + k->mv_size + vlen;
+	return 0;
+}
+
+/* Database i was empty when this batch began to fill it. */
+static int
+undo_empty(struct gw_txn *t, size_t i)
+{
+	unsigned char head[UNDO_HEAD] = {0};
+	int rc;
+
+	head[0] = (unsigned char)i;
+	head[1] = UNDO_EMPTY;
+	if ((rc = gw_buf_add(&t->undo->log, head, sizeof(head))) != 0)
+		return rc;
+	t->undo->written += UNDO_HEAD;
 	return 0;
 }
 
@@ -1392,6 +1416,7 @@ struct flush {
 	MDB_cursor *cur[NDB];
 	size_t charge[NDB];	/* what a key counts toward the batch */
 	int append[NDB];	/* 1: the database was empty */
+	int emptied[NDB];	/* its UNDO_EMPTY is in this batch */
 	size_t since_trim;
 };
 
@@ -1430,8 +1455,14 @@ flush_one(void *arg, const unsigned char *key, size_t len)
 		mrc = LMDB(mdb_cursor_put(f->cur[i], &k, &v, MDB_NOOVERWRITE));
 	if (mrc == MDB_KEYEXIST)
 		return 0;	/* there already, or twice in the sorter */
-	if ((rc = store_err(mrc, db_names[i])) != 0 ||
-	    (rc = undo_note(t, i, &k, NULL)) != 0)
+	if ((rc = store_err(mrc, db_names[i])) != 0)
+		return rc;
+	/* A database filled from empty is undone by emptying it. */
+	if (!f->append[i])
+		rc = undo_note(t, i, &k, NULL);
+	else if (!f->emptied[i] && (rc = undo_empty(t, i)) == 0)
+		f->emptied[i] = 1;
+	if (rc != 0)
 		return rc;
 	t->undo->written += f->charge[i] + 2 * (k.mv_size + 8);
 	if (++f->since_trim >= TRIM_EVERY * 16) {
@@ -1441,6 +1472,7 @@ flush_one(void *arg, const unsigned char *key, size_t len)
 	if (t->undo->written < t->undo->batch)
 		return 0;
 	flush_close(f);
+	memset(f->emptied, 0, sizeof(f->emptied));
 	return gw_txn_checkpoint(t);
 }
 
@@ -1495,7 +1527,10 @@ undo_apply(struct gw_store *st, MDB_txn *txn, const unsigned char *p,
 
 	for (o = 0; o < n;) {
 		if (n - o < UNDO_HEAD || p[o] >= st->db_hi ||
-		    p[o] < st->db_lo ||
+		    p[o] < st->db_lo || p[o + 1] > UNDO_EMPTY ||
+		    (p[o + 1] == UNDO_EMPTY &&
+		     (gw_be32_get(p + o + 2) != 0 ||
+		      gw_be32_get(p + o + 6) != 0)) ||
 		    gw_be32_get(p + o + 2) > n - o - UNDO_HEAD ||
 		    gw_be32_get(p + o + 6) > n - o - UNDO_HEAD - gw_be32_get(p + o + 2)) {
 			rc = gw_err_set(GW_ERR_STORE,
@@ -1524,7 +1559,9 @@ undo_apply(struct gw_store *st, MDB_txn *txn, const unsigned char *p,
 		k.mv_data = (void *)(p + o + UNDO_HEAD);
 		v.mv_size = gw_be32_get(p + o + 6);
 		v.mv_data = (void *)(p + o + UNDO_HEAD + k.mv_size);
-		if (p[o + 1])
+		if (p[o + 1] == UNDO_EMPTY)
+			mrc = LMDB(mdb_drop(txn, st->dbi[i], 0));
+		else if (p[o + 1] == UNDO_OLD)
 			mrc = LMDB(mdb_put(txn, st->dbi[i], &k, &v, 0));
 		else if ((mrc = LMDB(mdb_del(txn, st->dbi[i], &k, NULL))) ==
 			 MDB_NOTFOUND)

@@ -393,6 +393,11 @@ put_indexed(struct gw_txn *txn, int n)
 		assert_int_equal(gw_txn_put(txn, GW_DB_PUBKEYS_IX, k, len, "",
 					    0, 0),
 				 0);
+		/* And into an index that is empty: it is filled in order
+		 * and undone by emptying it. */
+		assert_int_equal(gw_txn_put(txn, GW_DB_HARVESTED_IX, k, len,
+					    "", 0, 0),
+				 0);
 		assert_int_equal(gw_txn_checkpoint(txn), 0);
 		if (i == n / 2) {
 			assert_int_equal(gw_txn_get(txn, GW_DB_PUBKEYS_IX, k,
@@ -456,11 +461,15 @@ deferred_keys_committed(void **state)
 	assert_int_equal(count(dir, GW_DB_UNDO), 0);
 	assert_int_equal(count(dir, GW_DB_PUBKEYS), 300 + 2000);
 	assert_int_equal(count(dir, GW_DB_PUBKEYS_IX), 50 + 20000);
+	assert_int_equal(count(dir, GW_DB_HARVESTED_IX), 20000);
 	assert_int_equal(gw_store_open(dir, 0, &st), 0);
 	assert_int_equal(gw_txn_begin(st, GW_TXN_READ, &txn), 0);
 	gw_buf_init(&last, 1024);
 	assert_int_equal(gw_txn_foreach(txn, GW_DB_PUBKEYS_IX, in_order, &last),
 			 0);
+	gw_buf_reset(&last);
+	assert_int_equal(
+	    gw_txn_foreach(txn, GW_DB_HARVESTED_IX, in_order, &last), 0);
 	gw_buf_free(&last);
 	gw_txn_abort(txn);
 	gw_store_close(st);

@@ -151,7 +151,8 @@ static int merge(struct gw_keysort *s,
 static void
 sort_buf(struct gw_keysort *s)
 {
-	qsort_r(s->off, s->n, sizeof(*s->off), off_cmp, s->buf);
+	if (s->n > 1)
+		qsort_r(s->off, s->n, sizeof(*s->off), off_cmp, s->buf);
 }
 
 static int

@@ -201,15 +201,32 @@ same_as(const char *dir, struct gw_buf *before)
 	gw_buf_free(&after);
 }
 
+/* The store under dir, in a batched transaction of batches of batch
+ * bytes. */
 static struct gw_store *
-open_batched(const char *dir, struct gw_txn **txn)
+open_batch(const char *dir, size_t batch, struct gw_txn **txn)
 {
 	struct gw_store *st;
 
 	assert_int_equal(gw_store_open(dir, 0, &st), 0);
-	gw_store_set_batch(st, 8 << 10);
+	gw_store_set_batch(st, batch);
 	assert_int_equal(gw_txn_begin_batched(st, txn), 0);
 	return st;
+}
+
+/* Batches of 8 KiB: many of them. */
+static struct gw_store *
+open_batched(const char *dir, struct gw_txn **txn)
+{
+	return open_batch(dir, 8 << 10, txn);
+}
+
+/* Batches of 64 KiB: the deferred keys fill the sorter's memory
+ * (128 KiB at least) a few times over. */
+static struct gw_store *
+open_deferred(const char *dir, struct gw_txn **txn)
+{
+	return open_batch(dir, 64 << 10, txn);
 }
 
 static void
@@ -428,19 +445,6 @@ in_order(void *arg, const void *key, size_t klen, const void *val,
 	gw_buf_reset(last);
 	assert_int_equal(gw_buf_add(last, key, klen), 0);
 	return 0;
-}
-
-/* Batches of 64 KiB: the keys fill the sorter's memory (128 KiB at
- * least) a few times over. */
-static struct gw_store *
-open_deferred(const char *dir, struct gw_txn **txn)
-{
-	struct gw_store *st;
-
-	assert_int_equal(gw_store_open(dir, 0, &st), 0);
-	gw_store_set_batch(st, 64 << 10);
-	assert_int_equal(gw_txn_begin_batched(st, txn), 0);
-	return st;
 }
 
 static void

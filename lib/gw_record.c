@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cert_cache.h"
+#include "cert_lean.h"
 #include "gw_err.h"
 
 #include <openssl/x509.h>
@@ -197,6 +198,24 @@ gw_rec_get_x509(const struct gw_rec_field *f, X509 **x, const char *what)
 	if (n == NULL)
 		return gw_err_set_ssl(GW_ERR_STORE, "corrupt certificate in %s",
 				      what);
+	X509_free(*x);
+	*x = n;
+	return 0;
+}
+
+int
+gw_rec_get_x509_lean(const struct gw_rec_field *f, X509 **x,
+		     const char *what)
+{
+	const unsigned char *end = NULL;
+	X509 *n = NULL;
+
+	if (cert_lean_d2i(f->p, f->len, &end, &n) != 0 ||
+	    end != f->p + f->len) {
+		X509_free(n);
+		return gw_err_set(GW_ERR_STORE, "corrupt certificate in %s",
+				  what);
+	}
 	X509_free(*x);
 	*x = n;
 	return 0;

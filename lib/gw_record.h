@@ -45,6 +45,13 @@ int gw_rec_put_x509(struct gw_rec_writer *w, unsigned tag, struct x509_st *x);
  * never change it. */
 int gw_rec_get_x509(const struct gw_rec_field *f, struct x509_st **x,
 		    const char *what);
+/* As gw_rec_get_x509(), but read lean (cert_lean.h: its key only
+ * through cert_pubkey()) and not through the cache: for walks that print
+ * or check every record of a large store (an export of a million keys
+ * spent most of its time in OpenSSL's key decoders).  *x is the
+ * caller's. */
+int gw_rec_get_x509_lean(const struct gw_rec_field *f, struct x509_st **x,
+			 const char *what);
 uint64_t gw_rec_u64(const struct gw_rec_field *f);
 
 /* 8 bytes big-endian, as integers are stored (also in keys, so that

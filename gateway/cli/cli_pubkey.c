@@ -562,7 +562,7 @@ cli_pubkey_main(struct cli_ctx *ctx, int argc, char **argv)
 		printf("deleted public key '%s'\n", pos[0]);
 	} else if (strcmp(cmd, "list") == 0) {
 		list_header();
-		if ((rc = keystore_foreach(txn, list_one, NULL)) != 0)
+		if ((rc = keystore_foreach_lean(txn, list_one, NULL)) != 0)
 			goto fail;
 	} else if (strcmp(cmd, "show") == 0) {
 		if ((rc = keystore_get(txn, pos[0], &k)) != 0)

@@ -62,8 +62,10 @@ encode(const struct keystore_key *k, struct gw_rec_writer *w)
 	return gw_rec_put_x509(w, TAG_CERT, k->cert);
 }
 
+/* A record; lean: its certificate read lean (gw_rec_get_x509_lean()). */
 static int
-decode(const unsigned char *buf, size_t len, struct keystore_key **out)
+decode(const unsigned char *buf, size_t len, int lean,
+       struct keystore_key **out)
 {
 	struct keystore_key *k;
 	struct gw_rec_field f;
@@ -98,8 +100,10 @@ decode(const unsigned char *buf, size_t len, struct keystore_key **out)
 			k->updated = gw_rec_u64(&f);
 			break;
 		case TAG_CERT:
-			if ((rc = gw_rec_get_x509(&f, &k->cert,
-						  "public key record")) != 0)
+			if ((rc = (lean ? gw_rec_get_x509_lean
+					: gw_rec_get_x509)(&f, &k->cert,
+							   "public key "
+							   "record")) != 0)
 				goto out;
 			break;
 		default:
@@ -277,7 +281,7 @@ keystore_get(struct gw_txn *txn, const char *name, struct keystore_key **out)
 		return gw_err_set(rc, "no public key named '%s'", name);
 	if (rc != 0)
 		return rc;
-	return decode(val, vlen, out);
+	return decode(val, vlen, 0, out);
 }
 
 /* The index entries of the record stored under name, if any, go (the
@@ -295,7 +299,7 @@ unindex(struct gw_txn *txn, const char *name)
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (decode(val, vlen, &old) != 0) {
+	if (decode(val, vlen, 0, &old) != 0) {
 		gw_err_clear();
 		return addr_index_purge(txn, GW_DB_PUBKEYS_IX, name,
 					strlen(name));
@@ -388,6 +392,7 @@ keystore_del(struct gw_txn *txn, const char *name)
 struct foreach_ctx {
 	keystore_fn fn;
 	void *arg;
+	int lean;
 };
 
 static int
@@ -398,7 +403,7 @@ foreach_one(void *arg, const void *key, size_t klen, const void *val,
 	struct keystore_key *k = NULL;
 	int rc;
 
-	if ((rc = decode(val, vlen, &k)) != 0)
+	if ((rc = decode(val, vlen, c->lean, &k)) != 0)
 		return rc;
 	rc = c->fn(c->arg, k);
 	keystore_key_free(k);
@@ -408,7 +413,15 @@ foreach_one(void *arg, const void *key, size_t klen, const void *val,
 int
 keystore_foreach(struct gw_txn *txn, keystore_fn fn, void *arg)
 {
-	struct foreach_ctx c = {fn, arg};
+	struct foreach_ctx c = {fn, arg, 0};
+
+	return gw_txn_foreach(txn, GW_DB_PUBKEYS, foreach_one, &c);
+}
+
+int
+keystore_foreach_lean(struct gw_txn *txn, keystore_fn fn, void *arg)
+{
+	struct foreach_ctx c = {fn, arg, 1};
 
 	return gw_txn_foreach(txn, GW_DB_PUBKEYS, foreach_one, &c);
 }

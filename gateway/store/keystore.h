@@ -117,6 +117,11 @@ int keystore_del(struct gw_txn *txn, const char *name);
  * 0 to go on, > 0 to stop, < 0 to fail with that code. */
 typedef int (*keystore_fn)(void *arg, const struct keystore_key *k);
 int keystore_foreach(struct gw_txn *txn, keystore_fn fn, void *arg);
+/* As keystore_foreach(), the certificates read lean (cert_lean.h: the
+ * key through cert_pubkey() only, never handed to OpenSSL as a signer,
+ * issuer or recipient) and not through the process's cache: the walks
+ * that print every key (export, search, list). */
+int keystore_foreach_lean(struct gw_txn *txn, keystore_fn fn, void *arg);
 
 /*
  * Calls fn for each key that text (1-256 bytes) matches: a substring,

@@ -240,7 +240,7 @@ keystore_search(struct gw_txn *txn, const char *text, keystore_fn fn,
 		s.hex[o++] = c;
 	}
 	s.hex[o] = '\0';
-	return keystore_foreach(txn, search_one, &s);
+	return keystore_foreach_lean(txn, search_one, &s);
 }
 
 /* ---- export -------------------------------------------------------------- */
@@ -324,7 +324,7 @@ keystore_export_with(struct gw_txn *txn, struct gw_buf *out, unsigned flags)
 				   "# certificate. Lines starting "
 				   "with '#' are comments.\n")) != 0)
 		return rc;
-	return keystore_foreach(txn, export_one, &c);
+	return keystore_foreach_lean(txn, export_one, &c);
 }
 
 /* ---- import -------------------------------------------------------------- */

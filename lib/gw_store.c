@@ -80,6 +80,7 @@ struct gw_txn {
 	const void *fail_key;
 	size_t fail_klen;
 	struct undo *undo;    /* batched (gw_txn_begin_batched()) */
+	unsigned walking;     /* walk()s under way: no batch may end */
 };
 
 struct gw_txn;
@@ -1087,6 +1088,9 @@ walk(struct gw_txn *t, const char *db, const void *prefix, size_t plen,
 	if ((rc = store_err(LMDB(mdb_cursor_open(t->txn, t->st->dbi[i], &cur)),
 			    db)) != 0)
 		return rc;
+	/* fn may touch an index with deferred keys: their flush must not
+	 * end the batch (a commit) under this cursor. */
+	t->walking++;
 	for (mrc = LMDB(mdb_cursor_get(cur, &k, &v,
 				       plen > 0 ? MDB_SET_RANGE : MDB_FIRST));
 	     mrc == 0; mrc = LMDB(mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
@@ -1108,6 +1112,7 @@ walk(struct gw_txn *t, const char *db, const void *prefix, size_t plen,
 			break;
 		}
 	}
+	t->walking--;
 	if (rc == 0 && mrc != MDB_NOTFOUND)
 		rc = store_err(mrc, db);
 	guard_enter();
@@ -1469,7 +1474,7 @@ flush_one(void *arg, const unsigned char *key, size_t len)
 		f->since_trim = 0;
 		gw_store_trim(t->st);
 	}
-	if (t->undo->written < t->undo->batch)
+	if (t->undo->written < t->undo->batch || t->walking > 0)
 		return 0;
 	flush_close(f);
 	memset(f->emptied, 0, sizeof(f->emptied));
@@ -1770,7 +1775,8 @@ gw_txn_checkpoint(struct gw_txn *t)
 	MDB_val k = {sizeof(key), key}, v;
 	int rc;
 
-	if (u == NULL || u->written < u->batch)
+	/* Not under a walk's cursor: a commit would end it. */
+	if (u == NULL || u->written < u->batch || t->walking > 0)
 		return 0;
 	if ((rc = db_index(t->st, GW_DB_UNDO, &i)) != 0)
 		return rc;

@@ -538,6 +538,58 @@ failed_while_writing_deferred_keys(void **state)
 	assert_int_equal(gw_store_verify(dir, NULL, NULL), 0);
 }
 
+/* A walk whose callback reads an index with deferred keys: their
+ * flush is more than a batch, but no batch ends under the walk's
+ * cursor; the walk sees every record, and the commit all the keys. */
+struct walk_reads {
+	struct gw_txn *txn;
+	size_t seen;
+};
+
+static int
+walk_read_ix(void *arg, const void *key, size_t klen, const void *val,
+	     size_t vlen)
+{
+	struct walk_reads *w = arg;
+	const void *v;
+	size_t n;
+	char k[64];
+
+	(void)key, (void)klen, (void)val, (void)vlen;
+	if (w->seen++ == 0) {
+		n = ix_name(7, k, sizeof(k));
+		assert_int_equal(gw_txn_get(w->txn, GW_DB_PUBKEYS_IX, k, n, &v,
+					    &n),
+				 0);
+	}
+	return 0;
+}
+
+static void
+flush_under_a_walk(void **state)
+{
+	struct walk_reads w = {0};
+	struct gw_store *st;
+	struct gw_txn *txn;
+	char dir[128];
+
+	(void)state;
+	case_dir(dir, sizeof(dir));
+	seed(dir);
+	st = open_deferred(dir, &txn);
+	put_indexed(txn, 20000);
+	/* put_indexed() read the index half way: more keys since. */
+	w.txn = txn;
+	assert_int_equal(gw_txn_foreach(txn, GW_DB_PUBKEYS, walk_read_ix, &w),
+			 0);
+	assert_int_equal(w.seen, 300 + 2000);
+	assert_int_equal(gw_txn_commit(txn), 0);
+	gw_store_close(st);
+	assert_int_equal(count(dir, GW_DB_UNDO), 0);
+	assert_int_equal(count(dir, GW_DB_PUBKEYS_IX), 50 + 20000);
+	assert_int_equal(count(dir, GW_DB_HARVESTED_IX), 20000);
+}
+
 static int
 setup(void **state)
 {
@@ -563,6 +615,7 @@ main(void)
 	    cmocka_unit_test(deferred_keys_committed),
 	    cmocka_unit_test(deferred_keys_aborted),
 	    cmocka_unit_test(failed_while_writing_deferred_keys),
+	    cmocka_unit_test(flush_under_a_walk),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

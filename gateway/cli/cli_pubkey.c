@@ -1,7 +1,6 @@
 /* cli_pubkey.c - "smimegw pubkey ...": partners' public keys. */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,81 +260,6 @@ import_replay(struct import_run *r, int kind, FILE *fp)
 	}
 }
 
-/*
- * The next chunk of the file, read and parsed (its certificates decoded
- * and checked) in a thread of its own while the chunk before it is
- * written: most of an import's time is the parse, and it needs nothing
- * of the store.  The thread first frees the chunk written before
- * (spent): its certificates were allocated by the parse's threads, and
- * freed by the writing thread they kept it waiting on the allocator's
- * locks while those threads allocated the next chunk (most of its
- * time, measured); freed here, before the parse starts, nobody waits.
- */
-struct reader {
-	struct textstream *ts;
-	struct keystore_stream *ks;
-	const char *src;
-	struct gw_buf chunk;
-	struct keystore_import *imp;	/* the chunk parsed; NULL at the end */
-	struct keystore_import *spent;	/* the chunk written, to free */
-	int rc;
-	char why[1024];			/* its error's detail (per thread) */
-	pthread_t tid;
-	int running;
-};
-
-static void *
-read_next(void *arg)
-{
-	struct reader *rd = arg;
-	unsigned first;
-	int r;
-
-	gw_err_clear();
-	keystore_import_free(rd->spent);
-	rd->spent = NULL;
-	rd->imp = NULL;
-	gw_buf_reset(&rd->chunk);
-	r = textstream_chunk(rd->ts, &rd->chunk, TEXTSTREAM_CHUNK,
-			     keystore_entry_starts, NULL, &first);
-	if (r > 0)
-		r = keystore_stream_parse(rd->ks, (const char *)rd->chunk.data,
-					  rd->chunk.len, rd->src, first,
-					  &rd->imp);
-	rd->rc = r < 0 ? r : 0;
-	snprintf(rd->why, sizeof(rd->why), "%s", gw_err_detail());
-	gw_err_clear();
-	return NULL;
-}
-
-/* Reads and parses the next chunk, in a thread when one starts. */
-static void
-reader_start(struct reader *rd)
-{
-	rd->running = pthread_create(&rd->tid, NULL, read_next, rd) == 0;
-	if (!rd->running)
-		(void)read_next(rd);
-}
-
-/* The chunk reader_start() began: 0 and *imp (NULL at the end of the
- * file), or its error, latched. */
-static int
-reader_wait(struct reader *rd, struct keystore_import **imp)
-{
-	if (rd->running)
-		pthread_join(rd->tid, NULL);
-	rd->running = 0;
-	*imp = rd->imp;
-	rd->imp = NULL;
-	if (rd->rc != 0 && *imp != NULL) {
-		keystore_import_free(*imp);
-		*imp = NULL;
-	}
-	if (rd->rc != 0 && rd->why[0] != '\0')
-		return gw_err_set(rd->rc, "%s", rd->why);
-	return rd->rc;
-}
-
 /* One run of the import over the whole file, one batched transaction:
  * each chunk is written while the next is parsed. */
 static int
@@ -343,13 +267,11 @@ import_once(struct gw_store *st, struct import_run *r)
 {
 	struct textstream ts;
 	struct gw_txn *txn = NULL;
-	struct reader rd;
-	struct keystore_import *imp = NULL, *parsed;
+	struct keystore_pipe *pipe = NULL;
+	struct keystore_import *imp;
 	size_t conflicts;
-	int rc, next;
+	int rc;
 
-	memset(&rd, 0, sizeof(rd));
-	gw_buf_init(&rd.chunk, TEXTSTREAM_CHUNK_MAX);
 	textstream_init(&ts, r->in, r->src);
 	if ((rc = keystore_stream_new(r->a->allow_expired, r->a->replace,
 				      time(NULL), &r->ks)) != 0 ||
@@ -358,32 +280,22 @@ import_once(struct gw_store *st, struct import_run *r)
 					 strerror(errno));
 		goto out;
 	}
-	rd.ts = &ts;
-	rd.ks = r->ks;
-	rd.src = r->src;
-	if ((rc = gw_txn_begin_batched(st, &txn)) != 0)
+	if ((rc = gw_txn_begin_batched(st, &txn)) != 0 ||
+	    (rc = keystore_pipe_new(r->ks, &ts, r->src, NULL, 0, &pipe)) != 0)
 		goto out;
-	reader_start(&rd);
-	if ((rc = reader_wait(&rd, &imp)) != 0)
-		goto out;
-	while (imp != NULL) {
-		reader_start(&rd);
+	/* An error of a chunk comes before one of the next (parsed
+	 * meanwhile). */
+	while ((rc = keystore_pipe_next(pipe, &imp)) == 0 && imp != NULL) {
 		rc = keystore_stream_apply(r->ks, txn, imp, r->src,
 					   import_outcome, r);
 		if (rc == 0)
 			rc = gw_txn_checkpoint(txn);
 		gw_store_trim(st);
-		/* Joined in every case; an error of this chunk comes
-		 * before one of the next.  This chunk is freed by the
-		 * next reader_start(). */
-		next = reader_wait(&rd, &parsed);
-		rd.spent = imp;
-		imp = parsed;
-		if (rc == 0)
-			rc = next;
 		if (rc != 0)
-			goto out;
+			break;
 	}
+	if (rc != 0)
+		goto out;
 	if (ts.no == 0) {
 		rc = gw_err_set(GW_ERR_PARSE, "%s: empty input", r->src);
 		goto out;
@@ -405,10 +317,8 @@ import_once(struct gw_store *st, struct import_run *r)
 	rc = gw_txn_commit(txn);
 	txn = NULL;
 out:
-	keystore_import_free(imp);
-	keystore_import_free(rd.spent);
+	keystore_pipe_free(pipe);
 	gw_txn_abort(txn);
-	gw_buf_free(&rd.chunk);
 	return rc;
 }
 

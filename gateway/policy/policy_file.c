@@ -1326,29 +1326,26 @@ first_chunk(struct cstream *c, size_t want, textstream_line_fn starts,
 	return r < 0 ? r : 0;
 }
 
+/* The public keys, each chunk written while the next is parsed
+ * (keystore_pipe_new()), up to the next section. */
 static int
 stream_pubkeys(struct cstream *c)
 {
-	unsigned first;
+	struct keystore_pipe *pipe = NULL;
+	struct keystore_import *imp;
 	int r;
 
 	if ((r = keystore_stream_new(0, c->replace, c->now, &c->ks)) != 0 ||
-	    (r = first_chunk(c, TEXTSTREAM_CHUNK, keystore_entry_starts,
-			     &first)) != 0)
+	    (r = keystore_pipe_new(c->ks, c->ts, c->src, section_line, 1,
+				   &pipe)) != 0)
 		return r;
-	for (;;) {
-		if ((r = keystore_stream_chunk(c->ks, c->txn,
-					       (const char *)c->buf.data,
-					       c->buf.len, c->src, first,
+	while ((r = keystore_pipe_next(pipe, &imp)) == 0 && imp != NULL)
+		if ((r = keystore_stream_apply(c->ks, c->txn, imp, c->src,
 					       key_outcome, c)) != 0 ||
 		    (r = gw_txn_checkpoint(c->txn)) != 0)
-			return r;
-		gw_buf_reset(&c->buf);
-		if ((r = textstream_chunk(c->ts, &c->buf, TEXTSTREAM_CHUNK,
-					  keystore_entry_starts, section_line,
-					  &first)) <= 0)
-			return r;
-	}
+			break;
+	keystore_pipe_free(pipe);
+	return r;
 }
 
 static int

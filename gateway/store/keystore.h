@@ -257,4 +257,31 @@ size_t keystore_stream_total(const struct keystore_stream *ks,
 /* A line that begins an entry ("name:"), for textstream_chunk(). */
 int keystore_entry_starts(const char *line, size_t len);
 
+/*
+ * The chunks of a streamed import, each read from ts and parsed by
+ * keystore_stream_parse() in a thread of its own while the caller writes
+ * the chunk before (keystore_stream_apply()): most of an import's time
+ * is the parse, and it needs nothing of the store.  The text ends at the
+ * end of ts or before a line stop accepts (NULL: none; a configuration
+ * export's next section); with take_first, the line next in ts is the
+ * first chunk's first line whatever stop says (a section's header).
+ * The caller does not touch ts until keystore_pipe_next() gave NULL or
+ * an error.
+ *
+ * keystore_pipe_next(): 0 and the next chunk in *imp (NULL at the
+ * end), or the parse's error (latched).  The chunk stays the pipe's:
+ * the caller is done with it when it asks for the next one, and the
+ * thread that parses the chunk after frees it first (freed by the
+ * writer, the certificates the parse threads allocated kept it waiting
+ * on the allocator's locks while those threads allocated the next).
+ * keystore_pipe_free() waits for the thread and frees every chunk.
+ */
+struct keystore_pipe;
+struct textstream;
+int keystore_pipe_new(struct keystore_stream *ks, struct textstream *ts,
+		      const char *src, int (*stop)(const char *, size_t),
+		      int take_first, struct keystore_pipe **out);
+int keystore_pipe_next(struct keystore_pipe *p, struct keystore_import **imp);
+void keystore_pipe_free(struct keystore_pipe *p);
+
 #endif

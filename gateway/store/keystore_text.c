@@ -7,6 +7,7 @@
  */
 #include "keystore.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -926,4 +927,138 @@ int
 keystore_entry_starts(const char *line, size_t len)
 {
 	return len >= 5 && memcmp(line, "name:", 5) == 0;
+}
+
+/* ---- the pipe: the next chunk parsed while one is written ------------- */
+
+struct keystore_pipe {
+	struct keystore_stream *ks;
+	struct textstream *ts;
+	const char *src;
+	int (*stop)(const char *, size_t);
+	int take_first;
+	struct gw_buf chunk;
+	struct keystore_import *imp;	/* the chunk parsed; NULL: the end */
+	struct keystore_import *last;	/* the one given to the caller */
+	struct keystore_import *spent;	/* the one before: freed first */
+	int rc;
+	char why[1024];			/* its error's detail (per thread) */
+	pthread_t tid;
+	int running, done;
+};
+
+static void *
+pipe_read(void *arg)
+{
+	struct keystore_pipe *p = arg;
+	const char *line;
+	unsigned first = 0;
+	size_t n;
+	int r = 1;
+
+	gw_err_clear();
+	keystore_import_free(p->spent);
+	p->spent = NULL;
+	p->imp = NULL;
+	gw_buf_reset(&p->chunk);
+	if (p->take_first) {
+		p->take_first = 0;
+		first = p->ts->no + 1;
+		if ((r = textstream_peek(p->ts, &line, &n)) == 1 &&
+		    (r = gw_buf_add(&p->chunk, line, n)) == 0) {
+			textstream_take(p->ts);
+			r = 1;
+		}
+	}
+	if (r == 1) {
+		unsigned f = 0;
+
+		r = textstream_chunk(p->ts, &p->chunk, TEXTSTREAM_CHUNK,
+				     keystore_entry_starts, p->stop, &f);
+		if (first == 0)
+			first = f;
+		/* The header alone is a chunk too (an empty section). */
+		if (r == 0 && p->chunk.len > 0)
+			r = 1;
+	}
+	if (r > 0)
+		r = keystore_stream_parse(p->ks, (const char *)p->chunk.data,
+					  p->chunk.len, p->src, first, &p->imp);
+	p->rc = r < 0 ? r : 0;
+	snprintf(p->why, sizeof(p->why), "%s", gw_err_detail());
+	gw_err_clear();
+	return NULL;
+}
+
+static void
+pipe_start(struct keystore_pipe *p)
+{
+	p->running = pthread_create(&p->tid, NULL, pipe_read, p) == 0;
+	if (!p->running)
+		(void)pipe_read(p);
+}
+
+static void
+pipe_join(struct keystore_pipe *p)
+{
+	if (p->running)
+		pthread_join(p->tid, NULL);
+	p->running = 0;
+}
+
+int
+keystore_pipe_new(struct keystore_stream *ks, struct textstream *ts,
+		  const char *src, int (*stop)(const char *, size_t),
+		  int take_first, struct keystore_pipe **out)
+{
+	struct keystore_pipe *p;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return GW_ERR_NOMEM;
+	p->ks = ks;
+	p->ts = ts;
+	p->src = src;
+	p->stop = stop;
+	p->take_first = take_first;
+	gw_buf_init(&p->chunk, TEXTSTREAM_CHUNK_MAX);
+	pipe_start(p);
+	*out = p;
+	return 0;
+}
+
+int
+keystore_pipe_next(struct keystore_pipe *p, struct keystore_import **imp)
+{
+	*imp = NULL;
+	if (p->done)
+		return 0;
+	pipe_join(p);
+	/* The caller is done with the chunk it had. */
+	p->spent = p->last;
+	p->last = NULL;
+	if (p->rc != 0 || p->imp == NULL) {
+		p->done = 1;
+		if (p->rc != 0 && p->why[0] != '\0')
+			return gw_err_set(p->rc, "%s", p->why);
+		return p->rc;
+	}
+	p->last = p->imp;
+	p->imp = NULL;
+	pipe_start(p);
+	*imp = p->last;
+	return 0;
+}
+
+void
+keystore_pipe_free(struct keystore_pipe *p)
+{
+	if (p == NULL)
+		return;
+	pipe_join(p);
+	keystore_import_free(p->imp);
+	keystore_import_free(p->last);
+	keystore_import_free(p->spent);
+	gw_buf_free(&p->chunk);
+	free(p);
 }

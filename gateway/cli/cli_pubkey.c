@@ -207,7 +207,7 @@ outcome_name(enum keystore_outcome o)
 
 /*
  * Import: the file is read in chunks of whole entries and applied in
- * one write transaction (keystore_stream_chunk()), so memory stays
+ * one write transaction (keystore_pipe_new()), so memory stays
  * bounded whatever its size and the import is all or nothing.  Each
  * entry's outcome line waits in a temporary file until the commit;
  * conflicts are said on stderr when they refuse the import.  When the

@@ -50,7 +50,7 @@
 #define KEYSTORE_CAP_VERIFY 0x2u
 
 /* Ceilings: one PEM certificate given to add; a text given whole to
- * keystore_import_parse() (a streamed import, keystore_stream_chunk(),
+ * keystore_import_parse() (a streamed import, keystore_pipe_new(),
  * has none: each of its chunks is one such text); one record written
  * by the export. */
 #define KEYSTORE_PEM_MAX ((size_t)1 << 20)
@@ -233,12 +233,9 @@ typedef void (*keystore_outcome_fn)(void *arg, const char *name,
 int keystore_stream_new(int allow_expired, int replace, time_t now,
 			struct keystore_stream **out);
 void keystore_stream_free(struct keystore_stream *ks);
-int keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
-			  const char *buf, size_t len, const char *src,
-			  unsigned first, keystore_outcome_fn fn, void *arg);
 /*
- * keystore_stream_chunk() in its two steps, so that the next chunk can
- * be parsed while this one is written: keystore_stream_parse() parses,
+ * A chunk in two steps, so that the next chunk can be parsed while
+ * this one is written (keystore_pipe_new()): keystore_stream_parse() parses,
  * decodes and checks a chunk into *imp (the caller frees it) and reads
  * nothing of the store; keystore_stream_apply() checks its names
  * against the earlier chunks' and writes it.  Each step's calls come in

@@ -909,21 +909,6 @@ keystore_stream_apply(struct keystore_stream *ks, struct gw_txn *txn,
 }
 
 int
-keystore_stream_chunk(struct keystore_stream *ks, struct gw_txn *txn,
-		      const char *buf, size_t len, const char *src,
-		      unsigned first, keystore_outcome_fn fn, void *arg)
-{
-	struct keystore_import *imp = NULL;
-	int rc;
-
-	if ((rc = keystore_stream_parse(ks, buf, len, src, first, &imp)) ==
-	    0)
-		rc = keystore_stream_apply(ks, txn, imp, src, fn, arg);
-	keystore_import_free(imp);
-	return rc;
-}
-
-int
 keystore_entry_starts(const char *line, size_t len)
 {
 	return len >= 5 && memcmp(line, "name:", 5) == 0;

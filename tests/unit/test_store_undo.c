@@ -229,22 +229,30 @@ open_deferred(const char *dir, struct gw_txn **txn)
 	return open_batch(dir, 64 << 10, txn);
 }
 
+/* fill's changes in batches of batch bytes, aborted: the store is as
+ * it was, and its journal empty. */
 static void
-abort_restores(void **state)
+aborted(size_t batch, void (*fill)(struct gw_txn *))
 {
 	struct gw_buf before;
 	struct gw_store *st;
 	struct gw_txn *txn;
 	char dir[128];
 
-	(void)state;
 	start(dir, sizeof(dir), &before);
-	st = open_batched(dir, &txn);
-	change(txn);
+	st = open_batch(dir, batch, &txn);
+	fill(txn);
 	gw_txn_abort(txn);
 	gw_store_close(st);
 	same_as(dir, &before);
 	assert_int_equal(count(dir, GW_DB_UNDO), 0);
+}
+
+static void
+abort_restores(void **state)
+{
+	(void)state;
+	aborted(8 << 10, change);
 }
 
 static void
@@ -481,21 +489,16 @@ deferred_keys_committed(void **state)
 }
 
 static void
+put_20000(struct gw_txn *txn)
+{
+	put_indexed(txn, 20000);
+}
+
+static void
 deferred_keys_aborted(void **state)
 {
-	struct gw_buf before;
-	struct gw_store *st;
-	struct gw_txn *txn;
-	char dir[128];
-
 	(void)state;
-	start(dir, sizeof(dir), &before);
-	st = open_deferred(dir, &txn);
-	put_indexed(txn, 20000);
-	gw_txn_abort(txn);
-	gw_store_close(st);
-	same_as(dir, &before);
-	assert_int_equal(count(dir, GW_DB_UNDO), 0);
+	aborted(64 << 10, put_20000);
 }
 
 /* A writer whose commit fails while it writes the deferred keys, after

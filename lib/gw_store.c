@@ -1394,7 +1394,7 @@ undo_clear(struct gw_txn *t, size_t i)
 static int
 defer_add(struct gw_txn *t, size_t i, const MDB_val *k)
 {
-	unsigned char buf[1 + GW_KEYSORT_KEY_MAX - 1];
+	unsigned char buf[GW_KEYSORT_KEY_MAX];	/* database, key */
 	int rc;
 
 	if (k->mv_size == 0 || k->mv_size > sizeof(buf) - 1)

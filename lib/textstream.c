@@ -85,6 +85,23 @@ textstream_take(struct textstream *ts)
 }
 
 int
+textstream_take_into(struct textstream *ts, struct gw_buf *out,
+		     unsigned *no)
+{
+	const char *line;
+	size_t n;
+	int r;
+
+	if ((r = textstream_peek(ts, &line, &n)) <= 0)
+		return r;
+	if ((r = gw_buf_add(out, line, n)) != 0)
+		return r;
+	textstream_take(ts);
+	*no = ts->no;
+	return 1;
+}
+
+int
 textstream_chunk(struct textstream *ts, struct gw_buf *out, size_t want,
 		 textstream_line_fn starts, textstream_line_fn stop,
 		 unsigned *first)

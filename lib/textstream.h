@@ -44,6 +44,11 @@ void textstream_init(struct textstream *ts, FILE *fp, const char *src);
 int textstream_peek(struct textstream *ts, const char **line, size_t *len);
 /* Takes the line textstream_peek() showed. */
 void textstream_take(struct textstream *ts);
+/* Takes the next line whatever it is (a section's header) and appends
+ * it to out: 1 and its number in *no, 0 at the end of the file, < 0 on
+ * error (nothing taken). */
+int textstream_take_into(struct textstream *ts, struct gw_buf *out,
+			 unsigned *no);
 
 /*
  * Appends whole lines to out: until the end of the file; or a line for

@@ -1256,13 +1256,8 @@ stream_preamble(struct cstream *c)
 
 	gw_buf_reset(&c->buf);
 	/* The header itself may look like a section ("smimegw-"). */
-	if ((r = textstream_peek(c->ts, &line, &n)) < 0)
+	if ((r = textstream_take_into(c->ts, &c->buf, &first)) < 0)
 		return r;
-	if (r == 1) {
-		if ((r = gw_buf_add(&c->buf, line, n)) != 0)
-			return r;
-		textstream_take(c->ts);
-	}
 	if ((r = textstream_chunk(c->ts, &c->buf, SIZE_MAX, NULL,
 				  section_line, &first)) < 0)
 		return r;
@@ -1310,18 +1305,12 @@ static int
 first_chunk(struct cstream *c, size_t want, textstream_line_fn starts,
 	    unsigned *first)
 {
-	const char *line;
 	unsigned f;
-	size_t n;
 	int r;
 
 	gw_buf_reset(&c->buf);
-	if ((r = textstream_peek(c->ts, &line, &n)) <= 0)
+	if ((r = textstream_take_into(c->ts, &c->buf, first)) <= 0)
 		return r < 0 ? r : GW_ERR_INTERNAL;
-	*first = c->ts->no + 1;
-	if ((r = gw_buf_add(&c->buf, line, n)) != 0)
-		return r;
-	textstream_take(c->ts);
 	r = textstream_chunk(c->ts, &c->buf, want, starts, section_line, &f);
 	return r < 0 ? r : 0;
 }

@@ -936,9 +936,7 @@ static void *
 pipe_read(void *arg)
 {
 	struct keystore_pipe *p = arg;
-	const char *line;
 	unsigned first = 0;
-	size_t n;
 	int r = 1;
 
 	gw_err_clear();
@@ -948,12 +946,7 @@ pipe_read(void *arg)
 	gw_buf_reset(&p->chunk);
 	if (p->take_first) {
 		p->take_first = 0;
-		first = p->ts->no + 1;
-		if ((r = textstream_peek(p->ts, &line, &n)) == 1 &&
-		    (r = gw_buf_add(&p->chunk, line, n)) == 0) {
-			textstream_take(p->ts);
-			r = 1;
-		}
+		r = textstream_take_into(p->ts, &p->chunk, &first);
 	}
 	if (r == 1) {
 		unsigned f = 0;

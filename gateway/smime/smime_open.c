@@ -17,6 +17,7 @@
 #include "mime_header.h"
 #include "mime_parser.h"
 #include "smime.h"
+#include "smime_der.h"
 #include "smime_entity.h"
 #include "smime_from.h"
 
@@ -186,161 +187,6 @@ ssl_reason(char *buf, size_t len, int *lib_reason)
  * nothing allocated, so that such an object is refused before it costs
  * anything.  The walk only counts: malformed DER is left to d2i.
  */
-struct der {
-	unsigned char tag;	/* the first identifier octet */
-	size_t hlen;		/* identifier and length octets */
-	size_t len;		/* content octets (definite length) */
-	int indef;		/* indefinite length: ends with 00 00 */
-};
-
-#define DER_MAX_NEST 32
-
-static int
-der_hdr(const unsigned char *p, size_t n, struct der *d)
-{
-	size_t i = 1, k, nb;
-
-	if (n < 2)
-		return -1;
-	d->tag = p[0];
-	if ((p[0] & 0x1f) == 0x1f) /* high tag number */
-		for (k = 0; i < n && (p[i] & 0x80); i++)
-			if (++k > 4)
-				return -1;
-	if ((p[0] & 0x1f) == 0x1f && ++i > n)
-		return -1;
-	if (i >= n)
-		return -1;
-	d->indef = 0;
-	d->len = 0;
-	if (p[i] < 0x80) {
-		d->len = p[i++];
-	} else if (p[i] == 0x80) {
-		if (!(p[0] & 0x20))
-			return -1;
-		d->indef = 1;
-		i++;
-	} else {
-		nb = p[i++] & 0x7f;
-		if (nb > 4 || nb > n - i)
-			return -1;
-		for (k = 0; k < nb; k++)
-			d->len = (d->len << 8) | p[i++];
-	}
-	d->hlen = i;
-	if (!d->indef && d->len > n - i)
-		return -1;
-	return 0;
-}
-
-/* The length of the whole element at p (end-of-contents included). */
-static int
-der_skip(const unsigned char *p, size_t n, int nest, size_t *used)
-{
-	struct der d;
-	size_t off, u;
-
-	if (nest > DER_MAX_NEST || der_hdr(p, n, &d) != 0)
-		return -1;
-	if (!d.indef) {
-		*used = d.hlen + d.len;
-		return 0;
-	}
-	for (off = d.hlen; off + 2 <= n; off += u) {
-		if (p[off] == 0 && p[off + 1] == 0) {
-			*used = off + 2;
-			return 0;
-		}
-		if (der_skip(p + off, n - off, nest + 1, &u) != 0)
-			return -1;
-	}
-	return -1;
-}
-
-/* The content of the element at p: [*start, *end), the end-of-contents
- * octets of an indefinite length excluded. */
-static int
-der_content(const unsigned char *p, size_t n, size_t *start, size_t *end)
-{
-	struct der d;
-	size_t used;
-
-	if (der_hdr(p, n, &d) != 0)
-		return -1;
-	*start = d.hlen;
-	if (!d.indef) {
-		*end = d.hlen + d.len;
-		return 0;
-	}
-	if (der_skip(p, n, 0, &used) != 0)
-		return -1;
-	*end = used - 2;
-	return 0;
-}
-
-/* How many elements the SET or SEQUENCE at p holds, counting no
- * further than max + 1. */
-static int
-der_count(const unsigned char *p, size_t n, size_t max, size_t *count)
-{
-	size_t s, e, u;
-
-	if (der_content(p, n, &s, &e) != 0)
-		return -1;
-	for (*count = 0; s < e && *count <= max; s += u, (*count)++)
-		if (der_skip(p + s, e - s, 1, &u) != 0)
-			return -1;
-	return 0;
-}
-
-static const unsigned char oid_signed[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-					   0x0d, 0x01, 0x07, 0x02};
-static const unsigned char oid_enveloped[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-					      0x0d, 0x01, 0x07, 0x03};
-static const unsigned char oid_auth_enveloped[] = {
-    0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17};
-
-/* The content of the element at p as far as its header says:
- * [*start, *end), *end being n for an indefinite length (its
- * end-of-contents is not looked for: a BER envelope's content is
- * thousands of segments, and only the walk that needs the end makes
- * it). */
-static int
-der_bounds(const unsigned char *p, size_t n, struct der *d, size_t *start,
-	   size_t *end)
-{
-	if (der_hdr(p, n, d) != 0)
-		return -1;
-	*start = d->hlen;
-	*end = d->indef ? n : d->hlen + d->len;
-	return 0;
-}
-
-/* The content type OID of a ContentInfo (*oid, *olen into p) and where
- * its [0] content begins (*c), or -1.  The ContentInfo is not walked to
- * its end. */
-static int
-der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
-		 size_t *olen, size_t *c)
-{
-	struct der d;
-	size_t s, e;
-
-	if (der_bounds(p, n, &d, &s, &e) != 0 || p[0] != 0x30 ||
-	    der_hdr(p + s, e - s, &d) != 0 || d.tag != 0x06 || d.indef)
-		return -1;
-	*oid = p + s + d.hlen;
-	*olen = d.len;
-	*c = s + d.hlen + d.len;
-	return *c < e ? 0 : -1;
-}
-
-static int
-oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
-       size_t wlen)
-{
-	return olen == wlen && memcmp(oid, want, wlen) == 0;
-}
 
 /*
  * Refuses a SignedData with more certificates or signers than the
@@ -400,25 +246,6 @@ smime_open_cert_cache(void)
 	return cert_cache_shared();
 }
 
-/* The identifier and length octets of a constructed element of content
- * length len (definite) with the one-octet tag; its size. */
-static size_t
-der_put_hdr(unsigned char *b, unsigned char tag, size_t len)
-{
-	size_t n = 0, k;
-
-	b[0] = tag;
-	if (len < 0x80) {
-		b[1] = (unsigned char)len;
-		return 2;
-	}
-	for (k = len; k > 0; k >>= 8)
-		n++;
-	b[1] = (unsigned char)(0x80 | n);
-	for (k = 0; k < n; k++)
-		b[2 + k] = (unsigned char)(len >> (8 * (n - 1 - k)));
-	return 2 + n;
-}
 
 /* One of the elements around a cut one (ContentInfo, its [0], the
  * SignedData or EnvelopedData, ...): where it starts and its header. */

@@ -20,6 +20,7 @@
 #include "smime_der.h"
 #include "smime_entity.h"
 #include "smime_from.h"
+#include "smime_sigcheck.h"
 
 #define MAX_LAYERS SMIME_OPEN_MAX_LAYERS
 
@@ -935,6 +936,29 @@ keep_unverified(CMS_ContentInfo *cms, const struct smime_open_opts *o,
 	return 0;
 }
 
+/* A signer whose signature passed: kept in res, and its certificate
+ * must cover the From fields of from (else the layer fails).  0, or
+ * GW_ERR_NOMEM. */
+static int
+signer_passed(X509 *x, const struct mime_part *from,
+	      struct smime_open_result *res)
+{
+	char why[512], id[256];
+
+	if (open_layer(res) == NULL)
+		return 0; /* a signer before failed the From check */
+	if (res->signer_certs == NULL &&
+	    (res->signer_certs = sk_X509_new_null()) == NULL)
+		return GW_ERR_NOMEM;
+	if (X509_up_ref(x) && !sk_X509_push(res->signer_certs, x))
+		X509_free(x);
+	if (!smime_from_covered(x, from, id, sizeof(id), why, sizeof(why)))
+		fail(res, "fail", "%s", why);
+	else
+		snprintf(res->signer, sizeof(res->signer), "%s", id);
+	return 0;
+}
+
 /* Verifies a SignedData.  dcont: the detached content, or NULL (then the
  * encapsulated content is written to content).  from: the part whose
  * From fields every signer must cover. */
@@ -945,7 +969,7 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const struct mime_part *from,
 {
 	STACK_OF(X509) *signers = NULL;
 	BIO *out = NULL;
-	char why[512], id[256];
+	char why[512];
 	int cms_reason = 0, i, ok, rc = 0;
 
 	ERR_clear_error();
@@ -993,24 +1017,12 @@ verify_layer(CMS_ContentInfo *cms, BIO *dcont, const struct mime_part *from,
 		goto out;
 	}
 	signers = CMS_get0_signers(cms);
-	for (i = 0; i < sk_X509_num(signers); i++) {
-		X509 *x = sk_X509_value(signers, i);
-
-		if (res->signer_certs == NULL &&
-		    (res->signer_certs = sk_X509_new_null()) == NULL) {
-			rc = GW_ERR_NOMEM;
+	for (i = 0; i < sk_X509_num(signers); i++)
+		if ((rc = signer_passed(sk_X509_value(signers, i), from,
+					res)) != 0)
 			goto out;
-		}
-		if (X509_up_ref(x) && !sk_X509_push(res->signer_certs, x))
-			X509_free(x);
-		if (!smime_from_covered(x, from, id, sizeof(id), why,
-					sizeof(why))) {
-			fail(res, "fail", "%s", why);
-			goto out;
-		}
-		snprintf(res->signer, sizeof(res->signer), "%s", id);
-	}
-	res->signatures++;
+	if (open_layer(res) != NULL)
+		res->signatures++;
 out:
 	sk_X509_free(signers);
 	BIO_free(out);
@@ -1667,6 +1679,51 @@ out:
 }
 
 
+/*
+ * A detached signature of the common kind checked without CMS_verify()
+ * (smime_sigcheck.c), over the bytes received: 1 when it passed (the
+ * signer is in res as verify_layer() puts it), 0 when CMS_verify() is
+ * to check it (whatever the reason: a failure is its to word), or
+ * GW_ERR_NOMEM.
+ */
+static int
+detached_fast(const unsigned char *cd, const struct mime_part *sig,
+	      const unsigned char *p, size_t n, const struct mime_part *from,
+	      const struct smime_open_opts *o, struct smime_open_result *res)
+{
+	struct gw_buf der;
+	STACK_OF(X509) *certs = NULL;
+	const unsigned char *q;
+	size_t dlen;
+	X509 *signer = NULL;
+	int rc;
+
+	gw_buf_init(&der, SMIME_MSG_MAX);
+	if ((rc = part_der(cd, sig, 0, &der, &q, &dlen)) != 0 ||
+	    (rc = cms_check_counts(q, dlen)) != 0 ||
+	    (rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0) {
+		/* part_cms() meets the same again, and says so. */
+		gw_err_clear();
+		rc = 0;
+		goto out;
+	}
+	if (!smime_sigcheck(q, dlen, certs, p, n, o->trust, o->extra,
+			    &signer)) {
+		rc = 0;
+		goto out;
+	}
+	if ((rc = signer_passed(signer, from, res)) == 0) {
+		if (open_layer(res) != NULL)
+			res->signatures++;
+		rc = 1;
+	}
+out:
+	X509_free(signer);
+	sk_X509_pop_free(certs, X509_free);
+	gw_buf_free(&der);
+	return rc;
+}
+
 /* Whether the bytes hold anything but white space. */
 static int
 has_text(const unsigned char *p, size_t n)
@@ -1707,10 +1764,16 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 	if (k == K_SIGNED_DETACHED) {
 		r = mime_part_range(mime_part_child(root, 0));
 		epi = mime_part_epilogue(root);
-		if ((rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
+		if ((rc = detached_fast(cd, mime_part_child(root, 1),
+					cd + r.start, r.end - r.start, from, o,
+					res)) < 0)
+			return rc;
+		if (rc == 0 &&
+		    (rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
 				   res, NULL)) != 0)
 			return rc == GW_ERR_PARSE ? 0 : rc;
-		if ((rc = verify_detached(*cms, cd + r.start, r.end - r.start,
+		if (*cms != NULL &&
+		    (rc = verify_detached(*cms, cd + r.start, r.end - r.start,
 					  from, o, entity, res)) != 0)
 			return rc;
 		/* The content is the signed part, in place. */

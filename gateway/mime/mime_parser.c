@@ -1906,6 +1906,13 @@ body_step(struct mime_parser *mp, const unsigned char *s, size_t n,
 	int lf = 0, r = 0;
 
 	*used = 0;
+	if (mp->lim.root_body_unread && mp->cur->parent == NULL &&
+	    mp->cur->kind == MIME_KIND_LEAF) {
+		/* Nothing comes after a root leaf's body: all of it is. */
+		mp->off += n;
+		*used = n;
+		return 0;
+	}
 	switch (mp->ls) {
 	case LS_START:
 		/* Whole ordinary lines in bulk; the rest line by line. */
@@ -1974,6 +1981,8 @@ mime_limits_default(struct mime_limits *lim)
 	lim->max_total = MIME_LIMIT_TOTAL;
 	lim->max_fields = MIME_LIMIT_FIELDS;
 	lim->max_params = MIME_LIMIT_PARAMS;
+	lim->depth_as_leaf = 0;
+	lim->root_body_unread = 0;
 }
 
 struct mime_parser *
@@ -2001,6 +2010,7 @@ mime_parser_new(const struct mime_limits *lim)
 		if (lim->max_params != 0)
 			mp->lim.max_params = lim->max_params;
 		mp->lim.depth_as_leaf = lim->depth_as_leaf;
+		mp->lim.root_body_unread = lim->root_body_unread;
 	}
 	if ((mp->tree = calloc(1, sizeof(*mp->tree))) == NULL)
 		goto out;

@@ -98,6 +98,12 @@ struct mime_limits {
 				    message at max_depth is parsed as a leaf
 				    (MIME_DEFECT_TOO_DEEP) instead of failing
 				    the parse; default 0 (fail) */
+	int root_body_unread;	 /* not a ceiling: when set, the body of a
+				    root that is a leaf is taken as it is,
+				    to the end, unread: it has no defects
+				    and no line limit (for a caller whose
+				    decoder checks what it reads); default
+				    0 (read like any other) */
 };
 
 #define MIME_LIMIT_HEADER_BYTES (256u * 1024u)

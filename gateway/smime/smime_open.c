@@ -1502,6 +1502,9 @@ parse_outer(const unsigned char *e, size_t n, struct mime_tree **out)
 	*out = NULL;
 	mime_limits_default(&lim);
 	lim.depth_as_leaf = 1;
+	/* An S/MIME body is read by the base64 decoder or d2i, which
+	 * refuse what they cannot take; only its range matters here. */
+	lim.root_body_unread = 1;
 	if ((mp = mime_parser_new(&lim)) == NULL)
 		return GW_ERR_NOMEM;
 	if ((rc = mime_parser_feed(mp, e, n)) == 0)

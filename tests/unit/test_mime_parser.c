@@ -290,7 +290,7 @@ run_case(void **state)
 /* ---- the case table -------------------------------------------------- */
 
 #define LIM(hb, line, depth, parts, total, fields, params)                   \
-	{hb, line, depth, parts, total, fields, params, 0}
+	{hb, line, depth, parts, total, fields, params, 0, 0}
 
 static struct pcase cases[] = {
 {"simple_crlf",
@@ -1291,6 +1291,120 @@ test_api_misuse(void **state)
 	assert_string_equal(mime_kind_name(MIME_KIND_MESSAGE), "message");
 }
 
+/* The tree of msg (n bytes) parsed with lim, fed in pieces of step. */
+static struct mime_tree *
+parse_with(const struct mime_limits *lim, const char *msg, size_t n,
+	   size_t step)
+{
+	struct mime_parser *mp;
+	struct mime_tree *t = NULL;
+	size_t at, k;
+
+	assert_non_null(mp = mime_parser_new(lim));
+	for (at = 0; at < n; at += k) {
+		k = n - at < step ? n - at : step;
+		assert_int_equal(mime_parser_feed(mp, (const unsigned char *)msg +
+							  at,
+						  k),
+				 0);
+	}
+	assert_int_equal(mime_parser_finish(mp, &t), 0);
+	mime_parser_free(mp);
+	return t;
+}
+
+/*
+ * root_body_unread: a root leaf's body is the rest of the input, unread
+ * (no defects, no line limit), in every split; a root multipart or
+ * message is parsed as without it.
+ */
+static void
+test_root_body_unread(void **state)
+{
+	static const char leaf[] =
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
+	    "Content-Transfer-Encoding: base64\r\n"
+	    "\r\n"
+	    "MIIB\r\nAAAA\0\xff\r\r\n"
+	    "a line longer than the limit set below: more than sixty-four "
+	    "bytes\n";
+	static const char multi[] =
+	    "Content-Type: multipart/mixed; boundary=b\r\n"
+	    "\r\n"
+	    "--b\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "\r\n"
+	    "a\0b\r\n"
+	    "--b--\r\n"
+	    "epilogue\r\n";
+	static const char msg[] =
+	    "Content-Type: message/rfc822\r\n"
+	    "\r\n"
+	    "Subject: inner\r\n"
+	    "\r\n"
+	    "x\0y\r\n";
+	const char *both[2] = {multi, msg};
+	size_t blen[2] = {sizeof(multi) - 1, sizeof(msg) - 1};
+	struct mime_limits lim;
+	struct mime_tree *t, *u;
+	const struct mime_part *r, *q;
+	struct mime_range b;
+	size_t steps[] = {1, 7, 4096}, i, j, h;
+
+	(void)state;
+	mime_limits_default(&lim);
+	assert_int_equal(lim.root_body_unread, 0);
+	lim.root_body_unread = 1;
+	lim.max_line = 64;
+	h = strstr(leaf, "\r\n\r\n") - leaf + 4;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		t = parse_with(&lim, leaf, sizeof(leaf) - 1, steps[i]);
+		r = mime_tree_root(t);
+		b = mime_part_body_range(r);
+		assert_int_equal(b.start, h);
+		assert_int_equal(b.end, sizeof(leaf) - 1);
+		assert_int_equal(mime_part_defects_all(r), 0);
+		assert_string_equal(mime_part_content_type(r),
+				    "application/pkcs7-mime");
+		mime_tree_free(t);
+	}
+	/* Read, the same body fails the line limit. */
+	lim.root_body_unread = 0;
+	{
+		struct mime_parser *mp = mime_parser_new(&lim);
+
+		assert_non_null(mp);
+		assert_int_equal(mime_parser_feed(mp,
+						  (const unsigned char *)leaf,
+						  sizeof(leaf) - 1),
+				 GW_ERR_LIMIT);
+		mime_parser_free(mp);
+	}
+	lim.max_line = 0;
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			lim.root_body_unread = 1;
+			t = parse_with(&lim, both[j], blen[j], steps[i]);
+			lim.root_body_unread = 0;
+			u = parse_with(&lim, both[j], blen[j], steps[i]);
+			r = mime_tree_root(t);
+			q = mime_tree_root(u);
+			assert_int_equal(mime_part_defects_all(r),
+					 mime_part_defects_all(q));
+			assert_true(mime_part_defects_all(r) &
+				    MIME_DEFECT_NUL);
+			assert_int_equal(mime_part_child_count(r),
+					 mime_part_child_count(q));
+			assert_int_equal(mime_part_range(mime_part_child(r, 0))
+					     .end,
+					 mime_part_range(mime_part_child(q, 0))
+					     .end);
+			mime_tree_free(t);
+			mime_tree_free(u);
+		}
+}
+
 /* The detached-signature use: slice the signed entity by offsets. */
 static void
 test_signed_slice(void **state)
@@ -1682,6 +1796,7 @@ main(void)
 	    cmocka_unit_test(test_rfc2047),
 	    cmocka_unit_test(test_body_scan_splits),
 	    cmocka_unit_test(test_crlf_scan),
+	    cmocka_unit_test(test_root_body_unread),
 	};
 	struct CMUnitTest tests[NCASES + sizeof(fixed) / sizeof(fixed[0])];
 	size_t i;

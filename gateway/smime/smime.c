@@ -19,6 +19,7 @@
 #include "mime_header.h"
 #include "mime_parser.h"
 #include "smime_entity.h"
+#include "smime_envelope.h"
 
 
 int
@@ -816,17 +817,26 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 	aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
 	if (en >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
-	rc = GW_ERR_CRYPTO;
-	if ((in = stream_bio(&pieces_method, &pc)) == NULL ||
-	    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)
-		goto ssl;
-	for (i = 0; i < sk_X509_num(r->certs); i++)
-		if ((rc = add_recipient(cms, sk_X509_value(r->certs, i),
-					r->oaep)) != 0)
+	if (!(flags & CMS_STREAM) && smime_envelope_fits(r)) {
+		/* RSA and AES-CBC: written directly, without OpenSSL's
+		 * CMS structure and its two encoding passes. */
+		if ((rc = smime_envelope_der(r, pc.p, pc.n, 2, &der)) != 0)
 			goto out;
-	if (!(flags & CMS_STREAM) &&
-	    (rc = cms_output(cms, in, flags, en, GW_ERR_CRYPTO, &der)) != 0)
-		goto out;
+	} else {
+		rc = GW_ERR_CRYPTO;
+		if ((in = stream_bio(&pieces_method, &pc)) == NULL ||
+		    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)
+			goto ssl;
+		for (i = 0; i < sk_X509_num(r->certs); i++)
+			if ((rc = add_recipient(cms,
+						sk_X509_value(r->certs, i),
+						r->oaep)) != 0)
+				goto out;
+		if (!(flags & CMS_STREAM) &&
+		    (rc = cms_output(cms, in, flags, en, GW_ERR_CRYPTO,
+				     &der)) != 0)
+			goto out;
+	}
 	/* Streamed, the envelope goes straight into out as base64: room
 	 * for all of it first (4/3 and the line ends, and the CMS around). */
 	if ((flags & CMS_STREAM) &&

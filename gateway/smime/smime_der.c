@@ -104,6 +104,8 @@ der_count(const unsigned char *p, size_t n, size_t max, size_t *count)
 	return 0;
 }
 
+const unsigned char oid_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
+				 0x0d, 0x01, 0x07, 0x01};
 const unsigned char oid_signed[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
 					   0x0d, 0x01, 0x07, 0x02};
 const unsigned char oid_enveloped[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
@@ -153,8 +155,35 @@ oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
 	return olen == wlen && memcmp(oid, want, wlen) == 0;
 }
 
-/* The identifier and length octets of a constructed element of content
- * length len (definite) with the one-octet tag; its size. */
+/* The size of the identifier and length octets of an element with a
+ * one-octet tag and the definite length len. */
+size_t
+der_hdr_len(size_t len)
+{
+	size_t n = 2;
+
+	if (len < 0x80)
+		return n;
+	for (; len > 0; len >>= 8)
+		n++;
+	return n;
+}
+
+/* DER's order of the elements of a SET OF: their encodings compared as
+ * octet strings, the shorter first when it is the start of the other. */
+int
+der_set_cmp(const unsigned char *a, size_t an, const unsigned char *b,
+	    size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	if (c != 0)
+		return c;
+	return an < bn ? -1 : an > bn;
+}
+
+/* The identifier and length octets of an element of content length len
+ * (definite) with the one-octet tag at b; their size (der_hdr_len()). */
 size_t
 der_put_hdr(unsigned char *b, unsigned char tag, size_t len)
 {

@@ -14,15 +14,16 @@
 #include <openssl/x509.h>
 
 #include "gw_err.h"
+#include "smime_der.h"
 
 /*
  * The fixed parts, as OpenSSL encodes them (the test compares).  The
  * digest AlgorithmIdentifiers in the OAEP parameters have no NULL
  * parameters: OpenSSL 3 leaves them out for SHA-2, as RFC 5754 says.
  */
-static const unsigned char oid_enveloped[] = {
+static const unsigned char tlv_enveloped[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03};
-static const unsigned char oid_data[] = {
+static const unsigned char tlv_data[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
 static const unsigned char version0[] = {0x02, 0x01, 0x00};
 /* rsaEncryption, NULL */
@@ -105,35 +106,6 @@ smime_envelope_fits(const struct smime_recipients *r)
 
 /* ---- DER ------------------------------------------------------------ */
 
-/* The size of a tag and a definite length n. */
-static size_t
-hdr_len(size_t n)
-{
-	size_t k = 2;
-
-	if (n < 0x80)
-		return k;
-	for (; n > 0; n >>= 8)
-		k++;
-	return k;
-}
-
-static unsigned char *
-put_hdr(unsigned char *p, unsigned char tag, size_t n)
-{
-	size_t k = hdr_len(n) - 2, i;
-
-	*p++ = tag;
-	if (k == 0) {
-		*p++ = (unsigned char)n;
-		return p;
-	}
-	*p++ = (unsigned char)(0x80 | k);
-	for (i = k; i > 0; i--)
-		*p++ = (unsigned char)(n >> (8 * (i - 1)));
-	return p;
-}
-
 static unsigned char *
 put(unsigned char *p, const void *src, size_t n)
 {
@@ -205,13 +177,13 @@ add_ktri(struct gw_buf *ri, X509 *x, int oaep, const unsigned char *key,
 		goto out;
 	}
 	ias = namelen + (size_t)sn;
-	body = sizeof(version0) + hdr_len(ias) + ias + alglen +
-	       hdr_len(eklen) + eklen;
-	if ((rc = gw_buf_reserve(ri, hdr_len(body) + body, &p)) != 0)
+	body = sizeof(version0) + der_hdr_len(ias) + ias + alglen +
+	       der_hdr_len(eklen) + eklen;
+	if ((rc = gw_buf_reserve(ri, der_hdr_len(body) + body, &p)) != 0)
 		goto out;
-	p = put_hdr(p, 0x30, body);
+	p += der_put_hdr(p, 0x30, body);
 	p = put(p, version0, sizeof(version0));
-	p = put_hdr(p, 0x30, ias);
+	p += der_put_hdr(p, 0x30, ias);
 	p = put(p, name, namelen);
 	if (i2d_ASN1_INTEGER(serial, &p) != sn) {
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
@@ -219,14 +191,14 @@ add_ktri(struct gw_buf *ri, X509 *x, int oaep, const unsigned char *key,
 		goto out;
 	}
 	p = put(p, alg, alglen);
-	p = put_hdr(p, 0x04, eklen);
+	p += der_put_hdr(p, 0x04, eklen);
 	/* RSA gives the modulus' length, always: the length written. */
 	got = eklen;
 	if (EVP_PKEY_encrypt(ctx, p, &got, key, keylen) <= 0 || got != eklen) {
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO, "encrypting the content key");
 		goto out;
 	}
-	ri->len += hdr_len(body) + body;
+	ri->len += der_hdr_len(body) + body;
 out:
 	EVP_PKEY_CTX_free(ctx);
 	return rc;
@@ -237,17 +209,13 @@ struct span {
 	size_t n;
 };
 
-/* DER's order of a SET OF: the encodings compared as octet strings,
- * the shorter first when one is the start of the other. */
+/* DER's order of a SET OF. */
 static int
 span_cmp(const void *a, const void *b)
 {
 	const struct span *x = a, *y = b;
-	int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
 
-	if (c != 0)
-		return c;
-	return x->n < y->n ? -1 : x->n > y->n;
+	return der_set_cmp(x->p, x->n, y->p, y->n);
 }
 
 /*
@@ -327,29 +295,31 @@ write_envelope(struct gw_buf *der, const struct span *set, int nset,
 	ct = content - content % AES_BLOCK + AES_BLOCK;
 	for (i = 0; i < nset; i++)
 		setlen += set[i].n;
-	alg = AES_OID_LEN + hdr_len(AES_IV_LEN) + AES_IV_LEN;
-	eci = sizeof(oid_data) + hdr_len(alg) + alg + hdr_len(ct) + ct;
-	env = sizeof(version0) + hdr_len(setlen) + setlen + hdr_len(eci) + eci;
-	expl = hdr_len(env) + env;
-	ci = sizeof(oid_enveloped) + hdr_len(expl) + expl;
-	total = hdr_len(ci) + ci;
+	alg = AES_OID_LEN + der_hdr_len(AES_IV_LEN) + AES_IV_LEN;
+	eci = sizeof(tlv_data) + der_hdr_len(alg) + alg + der_hdr_len(ct) +
+	      ct;
+	env = sizeof(version0) + der_hdr_len(setlen) + setlen +
+	      der_hdr_len(eci) + eci;
+	expl = der_hdr_len(env) + env;
+	ci = sizeof(tlv_enveloped) + der_hdr_len(expl) + expl;
+	total = der_hdr_len(ci) + ci;
 	if ((rc = gw_buf_reserve(der, total, &start)) != 0)
 		return rc;
-	q = put_hdr(start, 0x30, ci);
-	q = put(q, oid_enveloped, sizeof(oid_enveloped));
-	q = put_hdr(q, 0xa0, expl);
-	q = put_hdr(q, 0x30, env);
+	q = start + der_put_hdr(start, 0x30, ci);
+	q = put(q, tlv_enveloped, sizeof(tlv_enveloped));
+	q += der_put_hdr(q, 0xa0, expl);
+	q += der_put_hdr(q, 0x30, env);
 	q = put(q, version0, sizeof(version0));
-	q = put_hdr(q, 0x31, setlen);
+	q += der_put_hdr(q, 0x31, setlen);
 	for (i = 0; i < nset; i++)
 		q = put(q, set[i].p, set[i].n);
-	q = put_hdr(q, 0x30, eci);
-	q = put(q, oid_data, sizeof(oid_data));
-	q = put_hdr(q, 0x30, alg);
+	q += der_put_hdr(q, 0x30, eci);
+	q = put(q, tlv_data, sizeof(tlv_data));
+	q += der_put_hdr(q, 0x30, alg);
 	q = put(q, aes->oid, AES_OID_LEN);
-	q = put_hdr(q, 0x04, AES_IV_LEN);
+	q += der_put_hdr(q, 0x04, AES_IV_LEN);
 	q = put(q, iv, AES_IV_LEN);
-	q = put_hdr(q, 0x80, ct);
+	q += der_put_hdr(q, 0x80, ct);
 	if ((rc = encrypt_pieces(c, p, n, npieces, q, &got)) != 0)
 		return rc;
 	if (got != ct || (size_t)(q + ct - start) != total)

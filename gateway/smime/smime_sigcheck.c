@@ -262,10 +262,7 @@ alg_id(struct walk *w, const unsigned char **oid, size_t *olen)
 static int
 set_order(const struct walk *a, const struct walk *b)
 {
-	size_t n = a->end < b->end ? a->end : b->end;
-	int c = memcmp(a->p, b->p, n);
-
-	return c < 0 || (c == 0 && a->end <= b->end);
+	return der_set_cmp(a->p, a->end, b->p, b->end) <= 0;
 }
 
 /* Whether an OID's content is one d2i takes: sub-identifiers in the
@@ -418,9 +415,6 @@ read_sig_alg(struct walk *w, const struct signer_info *si)
 static int
 read_attrs(const struct walk *el, struct signer_info *si, size_t mdlen)
 {
-	static const unsigned char id_data[] = {0x06, 0x09, 0x2a, 0x86, 0x48,
-						0x86, 0xf7, 0x0d, 0x01, 0x07,
-						0x01};
 	struct walk w = *el, a, vals, v, prev, seen[MAX_ATTRS];
 	const unsigned char *s, *oid;
 	size_t len, olen, n = 0, i;
@@ -449,8 +443,8 @@ read_attrs(const struct walk *el, struct signer_info *si, size_t mdlen)
 		    !any_ok(&v, s, len))
 			return -1;
 		if (pkcs_oid(oid, olen, 9, 3)) {
-			if (v.end != sizeof(id_data) ||
-			    memcmp(v.p, id_data, sizeof(id_data)) != 0)
+			if (v.p[0] != 0x06 ||
+			    !oid_is(s, len, oid_data, sizeof(oid_data)))
 				return -1;
 			ctype = 1;
 		} else if (pkcs_oid(oid, olen, 9, 4)) {
@@ -506,8 +500,6 @@ read_signer_info(struct walk *w, struct signer_info *si)
 static int
 read_signed_data(const unsigned char *der, size_t n, struct signer_info *si)
 {
-	static const unsigned char id_data[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-						0x0d, 0x01, 0x07, 0x01};
 	struct walk top = {der, 0, n}, ci, x, sd, encap, set;
 	const unsigned char *s;
 	size_t len;
@@ -523,7 +515,7 @@ read_signed_data(const unsigned char *der, size_t n, struct signer_info *si)
 	    digest_algs(&sd, &mds) != 0 ||
 	    enter(&sd, 0x30, &encap) != 0 ||
 	    take(&encap, 0x06, &s, &len, NULL) != 0 ||
-	    !oid_is(s, len, id_data, sizeof(id_data)) ||
+	    !oid_is(s, len, oid_data, sizeof(oid_data)) ||
 	    encap.at != encap.end || enter(&sd, 0x31, &set) != 0 ||
 	    sd.at != sd.end)
 		return -1;

@@ -358,3 +358,13 @@ gw_buf_no_dumps(void)
 				  strerror(errno));
 	return 0;
 }
+
+int
+gw_bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+	int c = memcmp(a, b, an < bn ? an : bn);
+
+	if (c != 0)
+		return c;
+	return an < bn ? -1 : an > bn;
+}

@@ -45,6 +45,10 @@ int gw_buf_prepend(struct gw_buf *b, const void *p, size_t n);
 /* Makes room for n more bytes; returns a pointer to them. */
 int gw_buf_reserve(struct gw_buf *b, size_t n, unsigned char **p);
 int gw_buf_add(struct gw_buf *b, const void *p, size_t n);
+
+/* Byte strings in lexicographic order: as memcmp() over the shorter,
+ * then the shorter first (LMDB's key order, DER's SET OF order). */
+int gw_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
 int gw_buf_adds(struct gw_buf *b, const char *s);
 int gw_buf_addf(struct gw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

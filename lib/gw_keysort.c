@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw_be.h"
+#include "gw_buf.h"
 #include "gw_err.h"
 
 #define RUN_BUF ((size_t)256 << 10)	/* stdio buffer of a run */
@@ -36,24 +37,13 @@ struct gw_keysort {
 };
 
 static int
-key_cmp(const unsigned char *a, size_t alen, const unsigned char *b,
-	size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-
-	if (c != 0)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
-static int
 off_cmp(const void *x, const void *y, void *arg)
 {
 	const unsigned char *buf = arg;
 	const unsigned char *a = buf + *(const uint32_t *)x;
 	const unsigned char *b = buf + *(const uint32_t *)y;
 
-	return key_cmp(a + HEAD, gw_be16_get(a), b + HEAD, gw_be16_get(b));
+	return gw_bytes_cmp(a + HEAD, gw_be16_get(a), b + HEAD, gw_be16_get(b));
 }
 
 struct gw_keysort *
@@ -304,7 +294,7 @@ src_less(const struct merge *m, size_t a, size_t b)
 
 	ka = src_key(m, a, &la);
 	kb = src_key(m, b, &lb);
-	return key_cmp(ka, la, kb, lb) < 0;
+	return gw_bytes_cmp(ka, la, kb, lb) < 0;
 }
 
 static void

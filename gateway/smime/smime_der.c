@@ -169,19 +169,6 @@ der_hdr_len(size_t len)
 	return n;
 }
 
-/* DER's order of the elements of a SET OF: their encodings compared as
- * octet strings, the shorter first when it is the start of the other. */
-int
-der_set_cmp(const unsigned char *a, size_t an, const unsigned char *b,
-	    size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-
-	if (c != 0)
-		return c;
-	return an < bn ? -1 : an > bn;
-}
-
 /* The identifier and length octets of an element of content length len
  * (definite) with the one-octet tag at b; their size (der_hdr_len()). */
 size_t

@@ -28,8 +28,6 @@ int oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
 	   size_t wlen);
 size_t der_hdr_len(size_t len);
 size_t der_put_hdr(unsigned char *b, unsigned char tag, size_t len);
-int der_set_cmp(const unsigned char *a, size_t an, const unsigned char *b,
-		size_t bn);
 
 extern const unsigned char oid_data[9];
 extern const unsigned char oid_signed[9];

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "gw_buf.h"
 #include "gw_err.h"
 #include "smime_der.h"
 
@@ -215,7 +216,7 @@ span_cmp(const void *a, const void *b)
 {
 	const struct span *x = a, *y = b;
 
-	return der_set_cmp(x->p, x->n, y->p, y->n);
+	return gw_bytes_cmp(x->p, x->n, y->p, y->n);
 }
 
 /*

@@ -43,6 +43,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "gw_buf.h"
 #include "smime_der.h"
 
 /* 1.2.840.113549.1.N.M: the PKCS arcs the attributes and RSA live in. */
@@ -262,7 +263,7 @@ alg_id(struct walk *w, const unsigned char **oid, size_t *olen)
 static int
 set_order(const struct walk *a, const struct walk *b)
 {
-	return der_set_cmp(a->p, a->end, b->p, b->end) <= 0;
+	return gw_bytes_cmp(a->p, a->end, b->p, b->end) <= 0;
 }
 
 /* Whether an OID's content is one d2i takes: sub-identifiers in the

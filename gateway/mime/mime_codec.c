@@ -641,21 +641,25 @@ b64_dec_fast(enum b64_simd simd, const unsigned char *in, size_t inlen,
 	*op = o;
 }
 
+void
+mime_base64_dec_init(struct mime_b64_dec *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
 int
-mime_base64_decode(const unsigned char *in, size_t inlen, unsigned char *out,
-		   size_t outsz, size_t *outlen, unsigned *flags)
+mime_base64_dec_update(struct mime_b64_dec *d, const unsigned char *in,
+		       size_t inlen, unsigned char *out, size_t outsz,
+		       size_t *outlen)
 {
 	enum b64_simd simd = b64_simd();
 	size_t i = 0, o = 0;
-	uint32_t acc = 0;
-	unsigned q = 0, fl = 0, v;
-	int padded = 0;
-	int r = GW_ERR_INVALID;
+	uint32_t acc = d->acc;
+	unsigned q = d->q, v;
 
 	if (bad_args(in, inlen, out, outsz, outlen))
-		goto out;
-	r = GW_ERR_LIMIT;
-	while (i < inlen) {
+		return GW_ERR_INVALID;
+	while (!d->padded && i < inlen) {
 		/* The fast path takes nothing that starts with a bad byte. */
 		if (q == 0 && b64_val[in[i]] != B64_BAD) {
 			b64_dec_fast(simd, in, inlen, &i, out, outsz, &o);
@@ -667,7 +671,7 @@ mime_base64_decode(const unsigned char *in, size_t inlen, unsigned char *out,
 			acc = acc << 6 | v;
 			if (++q == 4) {
 				if (outsz - o < 3)
-					goto out;
+					return GW_ERR_LIMIT;
 				out[o++] = (unsigned char)(acc >> 16);
 				out[o++] = (unsigned char)(acc >> 8);
 				out[o++] = (unsigned char)acc;
@@ -675,48 +679,78 @@ mime_base64_decode(const unsigned char *in, size_t inlen, unsigned char *out,
 				acc = 0;
 			}
 		} else if (v == B64_PAD) {
-			padded = 1;
-			break;
+			d->padded = 1;
 		} else if (v != B64_WS) {
-			fl |= MIME_DEC_BAD_CHAR;
+			d->fl |= MIME_DEC_BAD_CHAR;
 		}
 	}
+	/* After the '=' that ends the data: only '=' and white space. */
+	for (; d->padded && i < inlen && !(d->fl & MIME_DEC_AFTER_PAD); i++) {
+		v = b64_val[in[i]];
+		if (v != B64_PAD && v != B64_WS)
+			d->fl |= MIME_DEC_AFTER_PAD;
+	}
+	d->acc = acc;
+	d->q = q;
+	*outlen = o;
+	return 0;
+}
+
+int
+mime_base64_dec_final(struct mime_b64_dec *d, unsigned char *out,
+		      size_t outsz, size_t *outlen, unsigned *flags)
+{
+	size_t o = 0;
+
+	if (bad_args(out, 0, out, outsz, outlen))
+		return GW_ERR_INVALID;
 	/* The final, partial quantum. */
-	switch (q) {
+	switch (d->q) {
 	case 0:
-		if (padded)
-			fl |= MIME_DEC_BAD_CHAR; /* '=' where no quantum was open */
+		if (d->padded)
+			d->fl |= MIME_DEC_BAD_CHAR; /* '=' where no quantum
+						       was open */
 		break;
 	case 1:
-		fl |= MIME_DEC_TRUNCATED;
+		d->fl |= MIME_DEC_TRUNCATED;
 		break;
 	case 2:
-		if (outsz - o < 1)
-			goto out;
-		out[o++] = (unsigned char)(acc >> 4);
+		if (outsz < 1)
+			return GW_ERR_LIMIT;
+		out[o++] = (unsigned char)(d->acc >> 4);
 		break;
 	case 3:
-		if (outsz - o < 2)
-			goto out;
-		out[o++] = (unsigned char)(acc >> 10);
-		out[o++] = (unsigned char)(acc >> 2);
+		if (outsz < 2)
+			return GW_ERR_LIMIT;
+		out[o++] = (unsigned char)(d->acc >> 10);
+		out[o++] = (unsigned char)(d->acc >> 2);
 		break;
 	}
-	if (q >= 2 && !padded)
-		fl |= MIME_DEC_NO_PAD;
-	for (; padded && i < inlen; i++) {
-		v = b64_val[in[i]];
-		if (v != B64_PAD && v != B64_WS) {
-			fl |= MIME_DEC_AFTER_PAD;
-			break;
-		}
-	}
+	if (d->q >= 2 && !d->padded)
+		d->fl |= MIME_DEC_NO_PAD;
 	*outlen = o;
 	if (flags != NULL)
-		*flags |= fl;
-	r = 0;
-out:
-	return r;
+		*flags |= d->fl;
+	return 0;
+}
+
+int
+mime_base64_decode(const unsigned char *in, size_t inlen, unsigned char *out,
+		   size_t outsz, size_t *outlen, unsigned *flags)
+{
+	struct mime_b64_dec d;
+	size_t o, t;
+	int r;
+
+	if (bad_args(in, inlen, out, outsz, outlen))
+		return GW_ERR_INVALID;
+	mime_base64_dec_init(&d);
+	if ((r = mime_base64_dec_update(&d, in, inlen, out, outsz, &o)) != 0 ||
+	    (r = mime_base64_dec_final(&d, out + o, outsz - o, &t, flags)) !=
+		0)
+		return r;
+	*outlen = o + t;
+	return 0;
 }
 
 size_t

@@ -3,7 +3,8 @@
  *
  * Every function here works on one caller-owned input buffer and writes
  * into one caller-owned output buffer; nothing allocates, nothing does
- * I/O, and nothing keeps state between calls.
+ * I/O, and nothing keeps state between calls but what the caller holds
+ * (struct mime_b64_dec).
  *
  * Output sizing: each encoder/decoder has a *_max() function that returns
  * an output size sufficient for any input of that length (SIZE_MAX when
@@ -55,6 +56,28 @@ size_t mime_base64_decoded_max(size_t inlen);
 int mime_base64_decode(const unsigned char *in, size_t inlen,
 		       unsigned char *out, size_t outsz, size_t *outlen,
 		       unsigned *flags);
+
+/*
+ * The same decoder a piece at a time (the input cut anywhere): the
+ * partial quantum, the padding and the flags are carried in d from one
+ * update to the next.  An update takes all of in and needs outsz >=
+ * mime_base64_decoded_max(inlen + 3); final writes the last partial
+ * quantum (at most 2 bytes) and ORs the flags of all pieces into *flags.
+ * mime_base64_decode() is init, one update, final.
+ */
+struct mime_b64_dec {
+	unsigned long acc;	/* the bits of the open quantum */
+	unsigned q;		/* its characters so far, 0-3 */
+	unsigned fl;		/* MIME_DEC_* so far */
+	int padded;		/* the data ended at a '=' */
+};
+
+void mime_base64_dec_init(struct mime_b64_dec *d);
+int mime_base64_dec_update(struct mime_b64_dec *d, const unsigned char *in,
+			   size_t inlen, unsigned char *out, size_t outsz,
+			   size_t *outlen);
+int mime_base64_dec_final(struct mime_b64_dec *d, unsigned char *out,
+			  size_t outsz, size_t *outlen, unsigned *flags);
 size_t mime_base64_encoded_max(size_t inlen);
 int mime_base64_encode(const unsigned char *in, size_t inlen,
 		       unsigned char *out, size_t outsz, size_t *outlen);

@@ -790,6 +790,73 @@ test_decode_cuts(void **state)
  * '=' too many, '=' where no quantum is open, whitespace or data or
  * garbage after the padding, and a padding split by a line end.
  */
+/*
+ * Decoded a piece at a time (mime_base64_dec_*), cut at random points,
+ * every text gives what one call gives: bytes, length and flags.
+ */
+static void
+test_decode_pieces(void **state)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+				    "opqrstuvwxyz0123456789+/";
+	uint64_t seed = 0x5be0cd19137e2179u;
+	unsigned char *p = guarded(4096), *one, *many;
+	struct mime_b64_dec d;
+	size_t r, n, i, k, at, len1, len, got;
+	unsigned fl1, fl;
+
+	(void)isa_or_skip(state);
+	one = malloc(mime_base64_decoded_max(4096));
+	many = malloc(mime_base64_decoded_max(2 * 4096 + 64));
+	assert_non_null(one);
+	assert_non_null(many);
+	for (r = 0; r < 3000; r++) {
+		n = rnd_below(&seed, 4096);
+		for (i = 0; i < n; i++) {
+			k = rnd_below(&seed, 1000);
+			if (i % 78 == 76)
+				p[i] = '\r';
+			else if (i % 78 == 77)
+				p[i] = '\n';
+			else if (k < 2)
+				p[i] = (unsigned char)rnd(&seed);
+			else if (k < 3 && r % 2)
+				p[i] = '=';
+			else
+				p[i] = (unsigned char)
+				    alpha[rnd_below(&seed, sizeof(alpha) - 1)];
+		}
+		fl1 = 0;
+		assert_int_equal(mime_base64_decode(p, n, one,
+						    mime_base64_decoded_max(n),
+						    &len1, &fl1),
+				 0);
+		mime_base64_dec_init(&d);
+		for (at = 0, len = 0; at < n; at += k) {
+			k = 1 + rnd_below(&seed, r % 3 == 0 ? 8 : 600);
+			if (k > n - at)
+				k = n - at;
+			assert_int_equal(mime_base64_dec_update(
+					     &d, p + at, k, many + len,
+					     mime_base64_decoded_max(k + 3),
+					     &got),
+					 0);
+			len += got;
+		}
+		fl = 0;
+		assert_int_equal(mime_base64_dec_final(&d, many + len, 2, &got,
+						       &fl),
+				 0);
+		len += got;
+		assert_int_equal(len, len1);
+		assert_memory_equal(many, one, len1);
+		assert_int_equal(fl, fl1);
+	}
+	free(one);
+	free(many);
+	free(p);
+}
+
 static void
 test_decode_padding(void **state)
 {
@@ -986,6 +1053,7 @@ main(void)
 	    {"decode_every_byte", test_decode_every_byte},
 	    {"decode_cuts", test_decode_cuts},
 	    {"decode_padding", test_decode_padding},
+	    {"decode_pieces", test_decode_pieces},
 	    {"decode_outsz", test_decode_outsz},
 	};
 	enum {

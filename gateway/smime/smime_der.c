@@ -9,6 +9,16 @@
 int
 der_hdr(const unsigned char *p, size_t n, struct der *d)
 {
+	if (der_hdr_open(p, n, d) != 0 ||
+	    (!d->indef && d->len > n - d->hlen))
+		return -1;
+	return 0;
+}
+
+/* The same when only the header need be in the n bytes at p. */
+int
+der_hdr_open(const unsigned char *p, size_t n, struct der *d)
+{
 	size_t i = 1, k, nb;
 
 	if (n < 2)
@@ -39,8 +49,6 @@ der_hdr(const unsigned char *p, size_t n, struct der *d)
 			d->len = (d->len << 8) | p[i++];
 	}
 	d->hlen = i;
-	if (!d->indef && d->len > n - i)
-		return -1;
 	return 0;
 }
 
@@ -187,4 +195,42 @@ der_put_hdr(unsigned char *b, unsigned char tag, size_t len)
 	for (k = 0; k < n; k++)
 		b[2 + k] = (unsigned char)(len >> (8 * (n - 1 - k)));
 	return 2 + n;
+}
+
+/* Writes the header of w with cut content octets less (an indefinite
+ * length stays as it is) at b; its size.  Never longer than the old one:
+ * the minimal length octets of a smaller length are no more. */
+static size_t
+wrap_put(unsigned char *b, const struct der_wrap *w, size_t cut)
+{
+	if (w->d.indef) {
+		b[0] = w->d.tag;
+		b[1] = 0x80;
+		return 2;
+	}
+	return der_put_hdr(b, w->d.tag, w->d.len - cut);
+}
+
+size_t
+der_cut(const unsigned char *p, const struct der_wrap *w, int nw, size_t cs,
+	size_t cu, const unsigned char *after, size_t alen, unsigned char *dst)
+{
+	unsigned char hdr[DER_CUT_WRAPS][8];
+	size_t hlen[DER_CUT_WRAPS], cut = cu, o = 0, from, to;
+	int i;
+
+	for (i = nw - 1; i >= 0; i--) {
+		hlen[i] = wrap_put(hdr[i], &w[i], cut);
+		cut += w[i].d.hlen - hlen[i];
+	}
+	for (i = 0; i < nw; i++) {
+		memcpy(dst + o, hdr[i], hlen[i]);
+		o += hlen[i];
+		from = w[i].off + w[i].d.hlen;
+		to = i + 1 < nw ? w[i + 1].off : cs;
+		memmove(dst + o, p + from, to - from);
+		o += to - from;
+	}
+	memmove(dst + o, after, alen);
+	return o + alen;
 }

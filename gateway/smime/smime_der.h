@@ -17,6 +17,7 @@ struct der {
 #define DER_MAX_NEST 32
 
 int der_hdr(const unsigned char *p, size_t n, struct der *d);
+int der_hdr_open(const unsigned char *p, size_t n, struct der *d);
 int der_skip(const unsigned char *p, size_t n, int nest, size_t *used);
 int der_content(const unsigned char *p, size_t n, size_t *start, size_t *end);
 int der_count(const unsigned char *p, size_t n, size_t max, size_t *count);
@@ -28,6 +29,29 @@ int oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
 	   size_t wlen);
 size_t der_hdr_len(size_t len);
 size_t der_put_hdr(unsigned char *b, unsigned char tag, size_t len);
+
+/* One of the elements around a cut one (ContentInfo, its [0], the
+ * SignedData or EnvelopedData, ...): where it starts and its header. */
+struct der_wrap {
+	size_t off;
+	struct der d;
+};
+
+#define DER_CUT_WRAPS 4
+
+/*
+ * p[0, cs), then after[0, alen): what followed the element [cs, cs + cu)
+ * (p + cs + cu for a cut in place), into dst (p itself: every piece
+ * moves towards the start); its new size.  The nw (at most
+ * DER_CUT_WRAPS) wraps around the element (w[0] at 0, each inside the
+ * one before) get their new lengths, innermost first: each outer one
+ * loses the cut and whatever the headers inside it shrank by (a length
+ * below 256 or 128 takes fewer octets, and one in a longer form than
+ * needed is written minimal).
+ */
+size_t der_cut(const unsigned char *p, const struct der_wrap *w, int nw,
+	       size_t cs, size_t cu, const unsigned char *after, size_t alen,
+	       unsigned char *dst);
 
 extern const unsigned char oid_data[9];
 extern const unsigned char oid_signed[9];

@@ -21,6 +21,7 @@
 #include "smime_entity.h"
 #include "smime_from.h"
 #include "smime_sigcheck.h"
+#include "smime_stream.h"
 
 #define MAX_LAYERS SMIME_OPEN_MAX_LAYERS
 
@@ -248,65 +249,9 @@ smime_open_cert_cache(void)
 }
 
 
-/* One of the elements around a cut one (ContentInfo, its [0], the
- * SignedData or EnvelopedData, ...): where it starts and its header. */
-struct wrap {
-	size_t off;
-	struct der d;
-};
-
-#define DER_CUT_WRAPS 4
-
-/* Writes the header of w with cut content octets less (an indefinite
- * length stays as it is) at b; its size.  Never longer than the old one:
- * the minimal length octets of a smaller length are no more. */
-static size_t
-wrap_put(unsigned char *b, const struct wrap *w, size_t cut)
-{
-	if (w->d.indef) {
-		b[0] = w->d.tag;
-		b[1] = 0x80;
-		return 2;
-	}
-	return der_put_hdr(b, w->d.tag, w->d.len - cut);
-}
-
-/*
- * p[0, n) without the element [cs, cs + cu), into dst (p itself: in
- * place, every piece moves towards the start); its new size.  The nw
- * wraps around the element (w[0] at 0, each inside the one before) get
- * their new lengths, innermost first: each outer one loses the cut and
- * whatever the headers inside it shrank by (a length below 256 or 128
- * takes fewer octets, and one in a longer form than needed is written
- * minimal).
- */
-static size_t
-der_cut(const unsigned char *p, size_t n, const struct wrap *w, int nw,
-	size_t cs, size_t cu, unsigned char *dst)
-{
-	unsigned char hdr[DER_CUT_WRAPS][8];
-	size_t hlen[DER_CUT_WRAPS], cut = cu, o = 0, from, to;
-	int i;
-
-	for (i = nw - 1; i >= 0; i--) {
-		hlen[i] = wrap_put(hdr[i], &w[i], cut);
-		cut += w[i].d.hlen - hlen[i];
-	}
-	for (i = 0; i < nw; i++) {
-		memcpy(dst + o, hdr[i], hlen[i]);
-		o += hlen[i];
-		from = w[i].off + w[i].d.hlen;
-		to = i + 1 < nw ? w[i + 1].off : cs;
-		memmove(dst + o, p + from, to - from);
-		o += to - from;
-	}
-	memmove(dst + o, p + cs + cu, n - cs - cu);
-	return o + n - cs - cu;
-}
-
 /* Whether [s, s + len) lies inside the content of w. */
 static int
-wrap_holds(const unsigned char *p, size_t n, const struct wrap *w, size_t s,
+wrap_holds(const unsigned char *p, size_t n, const struct der_wrap *w, size_t s,
 	   size_t len)
 {
 	size_t used;
@@ -338,7 +283,7 @@ cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
 	      const unsigned char **out, size_t *nout, STACK_OF(X509) **certs)
 {
 	struct cert_cache *cache = smime_open_cert_cache();
-	struct wrap w[3];
+	struct der_wrap w[3];
 	const unsigned char *oid;
 	size_t olen, c, s, e, cs, cu, u;
 	unsigned char *dst;
@@ -394,7 +339,7 @@ cms_cut_certs(const unsigned char *p, size_t n, struct gw_buf *buf,
 		dst = buf->data;
 	else if (gw_buf_reserve(buf, n, &dst) != 0)
 		goto nomem;
-	*nout = der_cut(p, n, w, 3, cs, cu, dst);
+	*nout = der_cut(p, w, 3, cs, cu, p + cs + cu, n - cs - cu, dst);
 	*out = dst;
 	return 1;
 whole:
@@ -545,7 +490,7 @@ seg_walk(const unsigned char *p, size_t n, struct segs *g, size_t *total,
  * each wrap was walked to find it.
  */
 static int
-wraps_hold(const unsigned char *p, size_t n, const struct wrap *w, int nw,
+wraps_hold(const unsigned char *p, size_t n, const struct der_wrap *w, int nw,
 	   size_t end)
 {
 	size_t u, wend;
@@ -615,7 +560,7 @@ cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
 		const unsigned char **out, size_t *nout, BIO **econt,
 		size_t *clen)
 {
-	struct wrap w[4];
+	struct der_wrap w[4];
 	struct segs g;
 	const unsigned char *oid;
 	unsigned char *dst;
@@ -661,7 +606,7 @@ cms_cut_content(const unsigned char *p, size_t n, struct gw_buf *buf,
 	if (gw_buf_reserve(buf, n - cu, &dst) != 0 ||
 	    (*econt = segs_bio(&g)) == NULL)
 		return GW_ERR_NOMEM;
-	*nout = der_cut(p, n, w, 4, cs, cu, dst);
+	*nout = der_cut(p, w, 4, cs, cu, p + cs + cu, n - cs - cu, dst);
 	*out = dst;
 	return 1;
 }
@@ -746,6 +691,8 @@ struct econt {
 	size_t len;		/* the ciphertext's length */
 	size_t room;		/* to leave in front of the decoded DER */
 	int plain;		/* der holds decrypted content */
+	int streamed;		/* der holds it all: smime_stream_decrypt() */
+	struct mime_crlf_scan sc; /* its line ends, when streamed */
 };
 
 static void
@@ -756,6 +703,7 @@ econt_init(struct econt *ec)
 	ec->len = 0;
 	ec->room = 0;
 	ec->plain = 0;
+	ec->streamed = 0;
 }
 
 static void
@@ -766,6 +714,38 @@ econt_free(struct econt *ec)
 	ec->len = 0;
 	buf_free(&ec->der, ec->plain); /* the ciphertext is not secret */
 	ec->plain = 0;
+	ec->streamed = 0;
+}
+
+/*
+ * A large base64 envelope decrypted as it is decoded, when it is of
+ * the kind smime_stream.c takes (cd, root: the layer, k its kind by
+ * label): 1 (ec holds the plaintext, *cms the envelope without its
+ * content, *extra as part_cms() sets it), 0 to open it the whole way,
+ * GW_ERR_NOMEM.  Not for a verify-only open, which refuses envelopes
+ * before it decrypts.
+ */
+static int
+part_stream(const unsigned char *cd, const struct mime_part *root,
+	    enum kind k, int depth, const struct smime_open_opts *o,
+	    struct econt *ec, CMS_ContentInfo **cms, int *extra)
+{
+	struct mime_range r = mime_part_body_range(root);
+	int rc;
+
+	if ((k != K_ENVELOPED && k != K_PKCS7) ||
+	    (depth == 0 && o->only == SMIME_OPEN_VERIFY) ||
+	    strcmp(mime_part_cte(root), "base64") != 0 ||
+	    r.end - r.start < SMIME_STREAM_OPEN_MIN)
+		return 0;
+	mime_crlf_scan_init(&ec->sc);
+	rc = smime_stream_decrypt(cd + r.start, r.end - r.start, ec->room, o,
+				  &ec->der, &ec->sc, cms, extra);
+	if (rc == 1) {
+		ec->streamed = 1;
+		ec->plain = 1;
+	}
+	return rc;
 }
 
 /*
@@ -1827,13 +1807,17 @@ envelope_layer(const unsigned char *cd, const struct mime_part *root,
 	       struct smime_open_result *res)
 {
 	struct mime_crlf_scan sc;
-	int over = in_der(ec), rc;
+	int over = in_der(ec) || ec->streamed, rc;
 	size_t eh = 0, max;
 
 	mime_crlf_scan_init(&sc);
 	if ((rc = rewrap_start(cd, root, over ? 0 : ec->len, next)) != 0)
 		return rc;
-	if (over) {
+	if (ec->streamed) {
+		/* Decrypted as it was decoded, in place. */
+		res->decrypted++;
+		sc = ec->sc;
+	} else if (over) {
 		/* Over its own DER, then the outer fields go in front.  The
 		 * BIO reads from that block: it must never be moved, so the
 		 * buffer may not grow past it (a write that would fails). */
@@ -1972,8 +1956,11 @@ smime_open(const unsigned char *msg, size_t len,
 			 * never moves. */
 			ec.room = mime_part_header_range(root).end +
 				  REWRAP_SLACK;
-			if ((rc = part_cms(cd, root, &cms, &extra, res,
-					   &ec)) != 0) {
+			if ((rc = part_stream(cd, root, k, depth, o, &ec, &cms,
+					      &extra)) < 0)
+				goto out;
+			if (rc == 0 && (rc = part_cms(cd, root, &cms, &extra,
+						      res, &ec)) != 0) {
 				if (rc != GW_ERR_PARSE)
 					goto out;
 				res->smime = 1;

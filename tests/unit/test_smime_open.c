@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -28,6 +29,7 @@
 #include "mime_codec.h"
 #include "smime.h"
 #include "smime_open.h"
+#include "smime_stream.h"
 #include "unit_util.h"
 
 #define AUTHSERV "unit.example"
@@ -529,7 +531,7 @@ envelope_as(const char *entity, const EVP_CIPHER *cipher, int ber, int bin,
 	else
 		assert_int_equal(i2d_CMS_bio(out, cms), 1);
 	n = BIO_get_mem_data(out, &p);
-	gw_buf_init(&der, 1 << 20);
+	gw_buf_init(&der, 16 << 20);
 	assert_int_equal(gw_buf_add(&der, p, (size_t)n), 0);
 	if (bin) {
 		gw_buf_adds(m, "From: unit@unit.example\r\nMIME-Version: 1.0\r\n"
@@ -877,11 +879,329 @@ test_nomove(void **state)
 #define NPLACE (sizeof(place_cases) / sizeof(place_cases[0]))
 #define NNOMOVE (sizeof(nomove_cases) / sizeof(nomove_cases[0]))
 
+/* ---- issue 11: a large envelope decrypted as it is decoded ------------- */
+
+/* An entity of about n bytes: a header, then lines of varied length,
+ * CRLF or (lf) bare LF. */
+static char *
+big_entity(size_t n, int lf, uint32_t seed)
+{
+	char *e = malloc(n + 200);
+	size_t o, k;
+
+	assert_non_null(e);
+	o = (size_t)sprintf(e, "Content-Type: text/plain\r\n\r\n");
+	while (o < n) {
+		seed = seed * 1103515245u + 12345u;
+		for (k = (seed >> 16) % 90; k > 0 && o < n; k--)
+			e[o++] = (char)('!' + (seed >> (k % 16)) % 90);
+		if (!lf)
+			e[o++] = '\r';
+		e[o++] = '\n';
+	}
+	e[o] = '\0';
+	return e;
+}
+
+/* The base64 body of m (der_message()). */
+static const unsigned char *
+body_of(const struct gw_buf *m, size_t *n)
+{
+	const char *b = strstr((const char *)m->data, "\r\n\r\n");
+
+	assert_non_null(b);
+	b += 4;
+	*n = m->len - (size_t)(b - (const char *)m->data);
+	return (const unsigned char *)b;
+}
+
+/* smime_stream_decrypt() on the body of m: its result; plain gets the
+ * plaintext. */
+static int
+stream_of(const struct gw_buf *m, struct gw_buf *plain, int *extra,
+	  int *crlf)
+{
+	struct smime_open_opts o;
+	struct mime_crlf_scan sc;
+	CMS_ContentInfo *cms = NULL;
+	const unsigned char *b;
+	size_t n;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.trust = trust;
+	o.find_key = find_key;
+	b = body_of(m, &n);
+	mime_crlf_scan_init(&sc);
+	r = smime_stream_decrypt(b, n, 100, &o, plain, &sc, &cms, extra);
+	if (r == 1) {
+		assert_non_null(cms);
+		assert_int_equal(OBJ_obj2nid(CMS_get0_type(cms)),
+				 NID_pkcs7_enveloped);
+		*crlf = mime_crlf_scan_done(&sc);
+	} else {
+		assert_null(cms);
+		assert_int_equal(plain->len, 0);
+	}
+	CMS_ContentInfo_free(cms);
+	return r;
+}
+
+/*
+ * DER (one primitive content) and BER (segments), sizes around the
+ * pieces the text is decoded in, CRLF and bare LF: the plaintext is the
+ * entity, byte for byte, and smime_open() gives it as the whole way does.
+ */
+static void
+issue11_stream_decrypts(void **state)
+{
+	static const size_t sizes[] = {140000, 400001, 1200007};
+	struct smime_open_result res;
+	struct gw_buf m, plain, out;
+	const char *ent;
+	char *e;
+	size_t i, el;
+	int ber, lf, extra, crlf;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (ber = 0; ber < 2; ber++)
+			for (lf = 0; lf < 2; lf++) {
+				e = big_entity(sizes[i], lf, (uint32_t)i);
+				gw_buf_init(&m, 8 << 20);
+				gw_buf_init(&plain, 8 << 20);
+				gw_buf_init(&out, 8 << 20);
+				envelope_of(e, EVP_aes_128_cbc(), ber, &m);
+				assert_int_equal(stream_of(&m, &plain, &extra,
+							   &crlf),
+						 1);
+				assert_int_equal(plain.len, strlen(e));
+				assert_memory_equal(plain.data, e, plain.len);
+				assert_int_equal(extra, 0);
+				assert_int_equal(crlf, !lf);
+				assert_int_equal(open_msg(m.data, m.len, &out,
+							  &res),
+						 0);
+				assert_int_equal(res.status, SMIME_OK);
+				assert_int_equal(res.decrypted, 1);
+				/* The entity's body, after its head, its
+				 * bare LFs made CRLF as the whole way does. */
+				ent = strstr(e, "\r\n\r\n") + 4;
+				gw_buf_reset(&plain);
+				for (; *ent != '\0'; ent++)
+					assert_int_equal(
+					    gw_buf_add(&plain,
+						       *ent == '\n' && lf
+							   ? "\r\n"
+							   : ent,
+						       *ent == '\n' && lf ? 2
+									: 1),
+					    0);
+				el = plain.len;
+				assert_true(out.len > el);
+				assert_memory_equal(out.data + out.len - el,
+						    plain.data, el);
+				smime_open_result_free(&res);
+				gw_buf_free_secret(&plain);
+				gw_buf_free_secret(&out);
+				gw_buf_free(&m);
+				free(e);
+			}
+}
+
+/*
+ * What the stream does not take, or cannot finish, goes the whole way,
+ * with nothing left of the attempt: GCM, a changed last byte (the
+ * padding), the text cut inside the content, no key.  Bytes after the
+ * object are taken and flagged.
+ */
+static void
+issue11_stream_falls_back(void **state)
+{
+	struct smime_open_result res, whole;
+	struct gw_buf m, plain, out, cut;
+	struct smime_open_opts o;
+	char *e = big_entity(300000, 0, 7);
+	const unsigned char *b;
+	unsigned char *der;
+	size_t n, dl;
+	int extra, crlf;
+
+	(void)state;
+	gw_buf_init(&plain, 8 << 20);
+	gw_buf_init(&out, 8 << 20);
+	/* GCM: authEnveloped-data, not taken; opened the whole way. */
+	gw_buf_init(&m, 8 << 20);
+	envelope_of(e, EVP_aes_256_gcm(), 1, &m);
+	assert_int_equal(stream_of(&m, &plain, &extra, &crlf), 0);
+	assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+	assert_int_equal(res.decrypted, 1);
+	smime_open_result_free(&res);
+	gw_buf_reset(&out);
+	gw_buf_free(&m);
+
+	/* The DER's last byte changed (the padding block): refused here,
+	 * and the whole way says what it says of it. */
+	gw_buf_init(&m, 8 << 20);
+	envelope_of(e, EVP_aes_256_cbc(), 0, &m);
+	b = body_of(&m, &n);
+	der = malloc(mime_base64_decoded_max(n));
+	assert_non_null(der);
+	assert_int_equal(mime_base64_decode(b, n, der,
+					    mime_base64_decoded_max(n), &dl,
+					    NULL),
+			 0);
+	der[dl - 1] ^= 0x5a;
+	gw_buf_init(&cut, 8 << 20);
+	der_message(&cut, "application/pkcs7-mime; smime-type=enveloped-data",
+		    &(struct gw_buf){der, dl, dl + 1, 0, dl, NULL, NULL, 0});
+	if (stream_of(&cut, &plain, &extra, &crlf) == 1) {
+		/* 1 in 256 or so: the padding came out right. */
+		gw_buf_free_secret(&plain);
+	} else {
+		assert_int_equal(open_msg(cut.data, cut.len, &out, &whole),
+				 0);
+		assert_int_equal(whole.status, SMIME_FAILED);
+		assert_substr(whole.reason, "decryption failed");
+		smime_open_result_free(&whole);
+		gw_buf_reset(&out);
+	}
+	gw_buf_free(&cut);
+
+	/* Bytes after the object: taken, and said. */
+	gw_buf_init(&cut, 8 << 20);
+	der[dl - 1] ^= 0x5a;
+	memcpy(der + dl, "\x01\x02", 2);
+	der_message(&cut, "application/pkcs7-mime; smime-type=enveloped-data",
+		    &(struct gw_buf){der, dl + 2, dl + 3, 0, dl + 2, NULL,
+				     NULL, 0});
+	assert_int_equal(stream_of(&cut, &plain, &extra, &crlf), 1);
+	assert_int_equal(extra, 1);
+	gw_buf_free_secret(&plain);
+	gw_buf_free(&cut);
+
+	/* The text cut inside the content. */
+	gw_buf_init(&cut, 8 << 20);
+	assert_int_equal(gw_buf_add(&cut, m.data, m.len / 2), 0);
+	assert_int_equal(stream_of(&cut, &plain, &extra, &crlf), 0);
+	gw_buf_free(&cut);
+
+	/* No key for it. */
+	memset(&o, 0, sizeof(o));
+	o.trust = trust;
+	{
+		struct mime_crlf_scan sc;
+		CMS_ContentInfo *cms = NULL;
+
+		b = body_of(&m, &n);
+		mime_crlf_scan_init(&sc);
+		assert_int_equal(smime_stream_decrypt(b, n, 0, &o, &plain, &sc,
+						      &cms, &extra),
+				 0);
+		assert_null(cms);
+		assert_int_equal(plain.len, 0);
+	}
+	free(der);
+	gw_buf_free(&m);
+	gw_buf_free_secret(&out);
+	gw_buf_free(&plain);
+	free(e);
+}
+
+/* What CMS_decrypt() (the whole DER, CMS_DEBUG_DECRYPT) makes of der:
+ * 1 and the plaintext in plain, or 0. */
+static int
+cms_decrypt_der(const unsigned char *der, size_t n, struct gw_buf *plain)
+{
+	const unsigned char *q = der;
+	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &q, (long)n);
+	BIO *out = BIO_new(BIO_s_mem());
+	char *p;
+	long len;
+	int ok = 0;
+
+	assert_non_null(out);
+	if (cms != NULL &&
+	    CMS_decrypt(cms, key, cert, NULL, out,
+			CMS_BINARY | CMS_DEBUG_DECRYPT) == 1) {
+		len = BIO_get_mem_data(out, &p);
+		gw_buf_reset(plain);
+		assert_int_equal(gw_buf_add(plain, p, (size_t)len), 0);
+		ok = 1;
+	}
+	ERR_clear_error();
+	BIO_free(out);
+	CMS_ContentInfo_free(cms);
+	return ok;
+}
+
+/*
+ * Bytes of a BER envelope changed one at a time (its start, the
+ * segment headers, its end): whatever the stream decrypts, CMS_decrypt()
+ * decrypts to the same plaintext.
+ */
+static void
+issue11_stream_never_differs(void **state)
+{
+	static const unsigned char flips[] = {0x01, 0x80};
+	struct gw_buf m, plain, want, mm;
+	char *e = big_entity(150000, 0, 3);
+	const unsigned char *b;
+	unsigned char *der;
+	size_t n, dl, i, f, taken = 0;
+	int extra, crlf;
+
+	(void)state;
+	gw_buf_init(&m, 8 << 20);
+	gw_buf_init(&plain, 8 << 20);
+	gw_buf_init(&want, 8 << 20);
+	envelope_of(e, EVP_aes_256_cbc(), 1, &m);
+	b = body_of(&m, &n);
+	der = malloc(mime_base64_decoded_max(n));
+	assert_non_null(der);
+	assert_int_equal(mime_base64_decode(b, n, der,
+					    mime_base64_decoded_max(n), &dl,
+					    NULL),
+			 0);
+	for (i = 0; i < dl; i += i < 700 || i > dl - 64 ? 1 : 997)
+		for (f = 0; f < sizeof(flips); f++) {
+			der[i] ^= flips[f];
+			gw_buf_init(&mm, 8 << 20);
+			der_message(&mm, "application/pkcs7-mime; "
+					 "smime-type=enveloped-data",
+				    &(struct gw_buf){der, dl, dl + 1, 0, dl,
+						     NULL, NULL, 0});
+			if (stream_of(&mm, &plain, &extra, &crlf) == 1) {
+				taken++;
+				if (!cms_decrypt_der(der, dl, &want))
+					fail_msg("byte %zu ^ %02x: streamed, "
+						 "CMS_decrypt() refuses",
+						 i, flips[f]);
+				assert_int_equal(plain.len, want.len);
+				assert_memory_equal(plain.data, want.data,
+						    want.len);
+			}
+			gw_buf_free_secret(&plain);
+			gw_buf_free(&mm);
+			der[i] ^= flips[f];
+		}
+	print_message("%zu changed envelopes decrypted both ways\n", taken);
+	free(der);
+	gw_buf_free(&m);
+	gw_buf_free_secret(&want);
+	free(e);
+}
+
 int
 main(void)
 {
 	struct CMUnitTest counts[NCOUNT], nested[NNEST], env[NENV];
 	struct CMUnitTest place[NPLACE + 2], nomove[NNOMOVE];
+	const struct CMUnitTest stream[] = {
+	    cmocka_unit_test(issue11_stream_decrypts),
+	    cmocka_unit_test(issue11_stream_falls_back),
+	    cmocka_unit_test(issue11_stream_never_differs),
+	};
 	const struct CMUnitTest deep[] = {
 	    cmocka_unit_test(item16_deep_plain_delivered),
 	    cmocka_unit_test(item16_deep_smime_refused),
@@ -924,5 +1244,7 @@ main(void)
 						(void *)&nomove_cases[i]};
 	failed += _cmocka_run_group_tests("issue11 decrypt with no move",
 					  nomove, NNOMOVE, setup, teardown);
+	failed += cmocka_run_group_tests_name("issue11 envelope streamed",
+					      stream, setup, teardown);
 	return failed != 0;
 }

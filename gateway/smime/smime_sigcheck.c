@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -576,18 +577,94 @@ find_signer(STACK_OF(X509) *extra, STACK_OF(X509) *certs,
 	return NULL;
 }
 
-/* What cms_signerinfo_verify_cert() does for CMS_verify(). */
+/*
+ * Seconds since 1970 of a certificate time in the one form each type
+ * has in X509_cmp_time() (YYMMDDHHMMSSZ, YYYYMMDDHHMMSSZ), in *secs; 0
+ * for anything else.  The days from the civil date, as in Howard
+ * Hinnant's days_from_civil (public domain arithmetic).
+ */
+static int
+cert_time(const ASN1_TIME *t, long long *secs)
+{
+	int len = ASN1_STRING_length(t), type = ASN1_STRING_type(t), i;
+	const unsigned char *d = ASN1_STRING_get0_data(t);
+	long long y, m, era, yoe, doy, doe;
+	struct tm tm;
+
+	if (!((type == V_ASN1_UTCTIME && len == 13) ||
+	      (type == V_ASN1_GENERALIZEDTIME && len == 15)) ||
+	    d[len - 1] != 'Z')
+		return 0;
+	for (i = 0; i < len - 1; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return 0;
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	y = (long long)tm.tm_year + 1900;
+	m = tm.tm_mon + 1;
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + tm.tm_mday - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	*secs = ((era * 146097 + doe - 719468) * 86400) + tm.tm_hour * 3600 +
+		tm.tm_min * 60 + tm.tm_sec;
+	return 1;
+}
+
+/* Whether every certificate of the chain is valid at now: notBefore <=
+ * now < notAfter, as check_cert_time() in OpenSSL has it. */
+static int
+chain_times_ok(STACK_OF(X509) *chain, time_t now)
+{
+	long long nb, na;
+	X509 *x;
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		x = sk_X509_value(chain, i);
+		if (!cert_time(X509_get0_notBefore(x), &nb) ||
+		    !cert_time(X509_get0_notAfter(x), &na) ||
+		    nb > (long long)now || na <= (long long)now)
+			return 0;
+	}
+	return sk_X509_num(chain) > 0;
+}
+
+/*
+ * What cms_signerinfo_verify_cert() does for CMS_verify(), but for the
+ * validity times: OpenSSL turns the time into an ASN1_TIME and back, a
+ * lock in gmtime_r() and all, twice per certificate (a tenth of a small
+ * message's check).  The chain is built without them and every
+ * certificate of it checked here, to the second, against the same time.
+ * Without the times OpenSSL takes the first issuer that fits where it
+ * would skip one out of its time for another: that chain then fails
+ * here and goes to CMS_verify(), which finds the other.
+ */
 static int
 chain_ok(X509_STORE *trust, X509 *signer, STACK_OF(X509) *certs)
 {
 	X509_STORE_CTX *ctx;
+	X509_VERIFY_PARAM *vp;
+	unsigned long fl;
+	time_t now;
 	int ok = 0;
 
 	if ((ctx = X509_STORE_CTX_new()) == NULL)
 		return 0;
 	if (X509_STORE_CTX_init(ctx, trust, signer, certs) &&
-	    X509_STORE_CTX_set_default(ctx, "smime_sign"))
-		ok = X509_verify_cert(ctx) > 0;
+	    X509_STORE_CTX_set_default(ctx, "smime_sign")) {
+		vp = X509_STORE_CTX_get0_param(ctx);
+		fl = X509_VERIFY_PARAM_get_flags(vp);
+		now = fl & X509_V_FLAG_USE_CHECK_TIME
+			  ? X509_VERIFY_PARAM_get_time(vp)
+			  : time(NULL);
+		if (X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME))
+			ok = X509_verify_cert(ctx) > 0 &&
+			     ((fl & X509_V_FLAG_NO_CHECK_TIME) ||
+			      chain_times_ok(X509_STORE_CTX_get0_chain(ctx),
+					     now));
+	}
 	X509_STORE_CTX_free(ctx);
 	return ok;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -382,6 +383,79 @@ same_serial_first_left_to_cms_verify(void **state)
 	sk_X509_free(after);
 }
 
+/* A copy of x valid from now + nb to now + na (seconds), signed again
+ * by k. */
+static X509 *
+retimed(X509 *x, long nb, long na, EVP_PKEY *k)
+{
+	X509 *y = X509_dup(x);
+
+	assert_non_null(y);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(y), nb));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(y), na));
+	assert_true(X509_sign(y, k, EVP_sha256()) > 0);
+	return y;
+}
+
+/*
+ * The validity times are checked here, not by OpenSSL: a signer or a
+ * CA out of its time, now or at the time the store is set to, never
+ * passes, and CMS_verify() agrees on each case.
+ */
+static void
+times_as_openssl_has_them(void **state)
+{
+	static const struct {
+		long nb, na;	/* the signer's */
+		int ca_expired;
+		long at;	/* the store's time, from now (0: none) */
+		int want;
+	} c[] = {
+	    {-3600, 86400, 0, 0, 1},
+	    {-3600, -1, 0, 0, 0},	/* expired a second ago */
+	    {60, 86400, 0, 0, 0},	/* not yet valid */
+	    {-3600, 86400, 1, 0, 0},	/* its CA expired */
+	    {-3600, 86400, 0, -7200, 0}, /* before it */
+	    {-3600, 86400, 0, 3600, 1},
+	    {-3600, 86400, 0, 86400 + 10, 0},
+	};
+	X509_STORE *saved = trust;
+	X509 *old_ca = NULL, *x;
+	STACK_OF(X509) *certs;
+	struct sig s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		x = retimed(cert, c[i].nb, c[i].na, ca_key);
+		trust = X509_STORE_new();
+		assert_non_null(trust);
+		if (c[i].ca_expired) {
+			old_ca = retimed(ca, -7200, -60, ca_key);
+			assert_true(X509_STORE_add_cert(trust, old_ca));
+		} else {
+			assert_true(X509_STORE_add_cert(trust, ca));
+		}
+		if (c[i].at != 0)
+			X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(trust),
+						   time(NULL) + c[i].at);
+		certs = certs_of(x, NULL);
+		s = sign_as(x, key, NULL, 0, 0, 0, 0);
+		if (check(&s, content, certs, NULL, x) != c[i].want)
+			fail_msg("case %zu: sigcheck %d", i, !c[i].want);
+		assert_int_equal(cms_verify(s.der, s.n, certs, content,
+					    strlen(content)),
+				 c[i].want);
+		OPENSSL_free(s.der);
+		sk_X509_free(certs);
+		X509_free(x);
+		X509_free(old_ca);
+		old_ca = NULL;
+		X509_STORE_free(trust);
+	}
+	trust = saved;
+}
+
 /*
  * Every byte of the signature, and of the content, flipped (two ways):
  * whatever passes here CMS_verify() passes on the same bytes.
@@ -445,6 +519,7 @@ main(void)
 	    cmocka_unit_test(two_signers_left_to_cms_verify),
 	    cmocka_unit_test(same_serial_first_left_to_cms_verify),
 	    cmocka_unit_test(never_passes_what_cms_verify_refuses),
+	    cmocka_unit_test(times_as_openssl_has_them),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -216,6 +216,14 @@ mime_base64_isa(void)
  * lines loop unrolled for this one.
  */
 #define B64_LINE 76
+/*
+ * How far ahead of the line being decoded its input is fetched into the
+ * cache.  A large body comes from memory, not the cache: measured on
+ * 13.7 MB of mail-formatted base64 decoded in 32 KiB pieces (the
+ * streamed decryption), 2 KiB ahead took the AVX2 path from 6-7 GB/s
+ * to 9-10 GB/s; 1 KiB and 4 KiB did less.
+ */
+#define B64_PREFETCH 2048
 
 static int
 b64_crlf_line(const unsigned char *in, size_t inlen, size_t i)
@@ -369,6 +377,7 @@ b64_dec_lines16(const unsigned char *in, size_t inlen, size_t *ip,
 	while (inlen - i >= len + eollen && outsz - o >= len / 4 * 3 + 4 &&
 	       in[i + len + eollen - 1] == '\n' &&
 	       (eollen == 1 || in[i + len] == '\r')) {
+		_mm_prefetch((const char *)in + i + B64_PREFETCH, _MM_HINT_T0);
 		bad = _mm_setzero_si128();
 		for (k = 0; k < last; k += 16)
 			bad = _mm_or_si128(
@@ -507,6 +516,7 @@ b64_dec_lines32(const unsigned char *in, size_t inlen, size_t *ip,
 	while (inlen - i >= len + eollen && outsz - o >= len / 4 * 3 + 8 &&
 	       in[i + len + eollen - 1] == '\n' &&
 	       (eollen == 1 || in[i + len] == '\r')) {
+		_mm_prefetch((const char *)in + i + B64_PREFETCH, _MM_HINT_T0);
 		bad = _mm256_setzero_si256();
 		for (k = 0; k < last; k += 32)
 			bad = _mm256_or_si256(
@@ -606,6 +616,7 @@ b64_dec_fast(enum b64_simd simd, const unsigned char *in, size_t inlen,
 #endif
 	for (;;) {
 		while (b64_crlf_line(in, inlen, i) && outsz - o >= 57) {
+			__builtin_prefetch(in + i + B64_PREFETCH);
 			bad = 0;
 			for (k = 0; k < B64_LINE / 4; k++) {
 				w = b64_d0[in[i + 4 * k]] |

@@ -13,7 +13,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/smimegw-fuzz.XXXXXX")
 cmake -S "$top" -B "$bld" -DSMIMEGW_FUZZ=ON -DCMAKE_C_COMPILER=clang \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 rc=0
-for t in mime_parser mime_codec smime_open policy_file process smtp_server smtp_client; do
+for t in mime_parser mime_codec smime_open smime_der policy_file process smtp_server smtp_client; do
 	cmake --build "$bld" -j"$(nproc)" --target "fuzz_$t" >/dev/null
 	mkdir -p "$work/$t"
 	cp "$top/tests/fuzz/corpus/$t/"* "$work/$t/"

@@ -43,6 +43,7 @@
 #include "harvest.h"
 #include "keystore.h"
 #include "lookup.h"
+#include "unit_x509.h"
 
 #define T0 ((time_t)1750000000) /* 2025-06-15 15:06:40 UTC */
 #define DAY (24 * 3600)
@@ -194,18 +195,6 @@ static EVP_PKEY *ca_key, *ee_key;
 static X509 *ca_cert;
 static long serial = 1;
 
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_int_equal(X509_add_ext(x, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
-
 static X509 *
 make_cert(const char *cn, const char *email, EVP_PKEY *key, X509 *issuer)
 {
@@ -240,12 +229,15 @@ case_cert(const struct tcase *tc)
 {
 	X509 *x = make_cert("cn.example", tc->subj_email, ee_key, ca_cert);
 
-	add_ext(x, ca_cert, NID_basic_constraints, "critical,CA:FALSE");
-	add_ext(x, ca_cert, NID_key_usage,
-		"critical,digitalSignature,keyAgreement");
-	add_ext(x, ca_cert, NID_ext_key_usage, "emailProtection");
+	assert_true(unit_add_ext(x, ca_cert, NID_basic_constraints,
+				 "critical,CA:FALSE"));
+	assert_true(unit_add_ext(x, ca_cert, NID_key_usage,
+				 "critical,digitalSignature,keyAgreement"));
+	assert_true(unit_add_ext(x, ca_cert, NID_ext_key_usage,
+				 "emailProtection"));
 	if (tc->san != NULL)
-		add_ext(x, ca_cert, NID_subject_alt_name, tc->san);
+		assert_true(unit_add_ext(x, ca_cert, NID_subject_alt_name,
+					 tc->san));
 	assert_true(X509_sign(x, ca_key, EVP_sha256()) > 0);
 	return x;
 }
@@ -260,8 +252,10 @@ group_setup(void **state)
 	    (ee_key = EVP_EC_gen("P-256")) == NULL)
 		return -1;
 	ca_cert = make_cert("Test CA", NULL, ca_key, NULL);
-	add_ext(ca_cert, ca_cert, NID_basic_constraints, "critical,CA:TRUE");
-	add_ext(ca_cert, ca_cert, NID_key_usage, "critical,keyCertSign");
+	assert_true(unit_add_ext(ca_cert, ca_cert, NID_basic_constraints,
+				 "critical,CA:TRUE"));
+	assert_true(unit_add_ext(ca_cert, ca_cert, NID_key_usage,
+				 "critical,keyCertSign"));
 	return X509_sign(ca_cert, ca_key, EVP_sha256()) > 0 ? 0 : -1;
 }
 

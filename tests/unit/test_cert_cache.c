@@ -31,6 +31,7 @@
 #include "mime_codec.h"
 #include "smime_open.h"
 #include "unit_util.h"
+#include "unit_x509.h"
 
 #define FROM "unit@unit.example"
 
@@ -40,45 +41,19 @@ static X509_STORE *trust;
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static int
-add_ext(X509 *x, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-	int ok;
-
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
 /* A self-signed S/MIME signing certificate for FROM with this serial
  * and key k. */
 static X509 *
 make_cert_key(long serial, EVP_PKEY *k)
 {
 	X509 *x;
-	X509_NAME *n;
 
-	if ((x = X509_new()) == NULL)
+	if ((x = unit_cert_new(k, "unit", serial, NULL)) == NULL)
 		return NULL;
-	n = X509_get_subject_name(x);
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !ASN1_INTEGER_set(X509_get_serialNumber(x), serial) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					(const unsigned char *)"unit", -1, -1,
-					0) ||
-	    !X509_set_issuer_name(x, n) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
-	    !X509_set_pubkey(x, k) ||
-	    !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(x, NID_key_usage, "critical,digitalSignature") ||
-	    !add_ext(x, NID_ext_key_usage, "emailProtection") ||
-	    !add_ext(x, NID_subject_alt_name, "email:" FROM) ||
+	if (!unit_add_ext(x, x, NID_basic_constraints, "critical,CA:FALSE") ||
+	    !unit_add_ext(x, x, NID_key_usage, "critical,digitalSignature") ||
+	    !unit_add_ext(x, x, NID_ext_key_usage, "emailProtection") ||
+	    !unit_add_ext(x, x, NID_subject_alt_name, "email:" FROM) ||
 	    X509_sign(x, k, EVP_sha256()) <= 0) {
 		X509_free(x);
 		return NULL;

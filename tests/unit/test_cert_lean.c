@@ -28,6 +28,7 @@
 #include "cert_lean.h"
 #include "gw_err.h"
 #include "keystore.h"
+#include "unit_x509.h"
 
 /* ---- fixtures ---------------------------------------------------------- */
 
@@ -57,18 +58,6 @@ keygen(const char *alg, const char *param, int bits)
 	return k;
 }
 
-static void
-add_ext(X509 *x, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
-
 /* A self-signed partner certificate with key k, as DER in *der. */
 static int
 make_der(EVP_PKEY *k, const char *ku, long serial, unsigned char **der)
@@ -91,11 +80,13 @@ make_der(EVP_PKEY *k, const char *ku, long serial, unsigned char **der)
 	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400 * 30));
 	assert_int_equal(X509_set_pubkey(x, k), 1);
-	add_ext(x, NID_basic_constraints, "critical,CA:FALSE");
-	add_ext(x, NID_key_usage, ku);
-	add_ext(x, NID_ext_key_usage, "emailProtection");
-	add_ext(x, NID_subject_alt_name, "email:lean@partner.example");
-	add_ext(x, NID_subject_key_identifier, "hash");
+	assert_true(unit_add_ext(x, x, NID_basic_constraints,
+				 "critical,CA:FALSE"));
+	assert_true(unit_add_ext(x, x, NID_key_usage, ku));
+	assert_true(unit_add_ext(x, x, NID_ext_key_usage, "emailProtection"));
+	assert_true(unit_add_ext(x, x, NID_subject_alt_name,
+				 "email:lean@partner.example"));
+	assert_true(unit_add_ext(x, x, NID_subject_key_identifier, "hash"));
 	assert_true(X509_sign(x, k, md) > 0);
 	*der = NULL;
 	len = i2d_X509(x, der);

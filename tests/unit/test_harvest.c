@@ -33,6 +33,7 @@
 #include "harvest.h"
 #include "keystore.h"
 #include "lookup.h"
+#include "unit_x509.h"
 
 #define T0 ((time_t)1750000000) /* 2025-06-15 15:06:40 UTC */
 #define DAY (24 * 3600)
@@ -53,18 +54,6 @@ struct spec {
 	const char *eku;	/* NULL: emailProtection */
 	int self;		/* self-signed */
 };
-
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_int_equal(X509_add_ext(x, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
 
 static X509 *
 make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey,
@@ -101,11 +90,13 @@ cert(const struct spec *s)
 		      s->self ? ee_key : ca_key, s->nb, s->na);
 	issuer = s->self ? x : ca_cert;
 	ikey = s->self ? ee_key : ca_key;
-	add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
-	add_ext(x, issuer, NID_key_usage, s->ku ? s->ku : ENC_KU);
-	add_ext(x, issuer, NID_ext_key_usage,
-		s->eku ? s->eku : "emailProtection");
-	add_ext(x, issuer, NID_subject_alt_name, s->san);
+	assert_true(unit_add_ext(x, issuer, NID_basic_constraints,
+				 "critical,CA:FALSE"));
+	assert_true(unit_add_ext(x, issuer, NID_key_usage,
+				 s->ku ? s->ku : ENC_KU));
+	assert_true(unit_add_ext(x, issuer, NID_ext_key_usage,
+				 s->eku ? s->eku : "emailProtection"));
+	assert_true(unit_add_ext(x, issuer, NID_subject_alt_name, s->san));
 	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
 	return x;
 }
@@ -141,8 +132,10 @@ group_setup(void **state)
 		return -1;
 	ca_cert = make_cert("Test CA", ca_key, NULL, ca_key, -1000L * DAY,
 			    3650L * DAY);
-	add_ext(ca_cert, ca_cert, NID_basic_constraints, "critical,CA:TRUE");
-	add_ext(ca_cert, ca_cert, NID_key_usage, "critical,keyCertSign");
+	assert_true(unit_add_ext(ca_cert, ca_cert, NID_basic_constraints,
+				 "critical,CA:TRUE"));
+	assert_true(unit_add_ext(ca_cert, ca_cert, NID_key_usage,
+				 "critical,keyCertSign"));
 	return X509_sign(ca_cert, ca_key, EVP_sha256()) > 0 ? 0 : -1;
 }
 

@@ -30,6 +30,7 @@
 #include "smime_envelope.h"
 #include "smime_open.h"
 #include "unit_util.h"
+#include "unit_x509.h"
 
 #define NRSA 3
 
@@ -46,19 +47,10 @@ static X509 *
 make_cert(EVP_PKEY *k, const char *cn, long serial)
 {
 	X509 *x;
-	X509_NAME *n;
 
-	if ((x = X509_new()) == NULL)
+	if ((x = unit_cert_new(k, cn, serial, NULL)) == NULL)
 		return NULL;
-	n = X509_get_subject_name(x);
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !ASN1_INTEGER_set(X509_get_serialNumber(x), serial) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_issuer_name(x, n) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
-	    !X509_set_pubkey(x, k) || X509_sign(x, k, EVP_sha256()) <= 0) {
+	if (X509_sign(x, k, EVP_sha256()) <= 0) {
 		X509_free(x);
 		return NULL;
 	}

@@ -31,6 +31,7 @@
 #include "smime_open.h"
 #include "smime_stream.h"
 #include "unit_util.h"
+#include "unit_x509.h"
 
 #define AUTHSERV "unit.example"
 
@@ -39,21 +40,6 @@ static X509 *cert;
 static X509_STORE *trust;
 
 /* ---- fixtures ---------------------------------------------------------- */
-
-static int
-add_ext(X509 *x, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-	int ok;
-
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok;
-}
 
 static int
 setup(void **state)
@@ -74,8 +60,10 @@ setup(void **state)
 	    !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(cert), 86400) ||
 	    !X509_set_pubkey(cert, key) ||
-	    !add_ext(cert, NID_key_usage, "critical,keyEncipherment") ||
-	    !add_ext(cert, NID_subject_alt_name, "email:unit@unit.example") ||
+	    !unit_add_ext(cert, cert, NID_key_usage,
+			  "critical,keyEncipherment") ||
+	    !unit_add_ext(cert, cert, NID_subject_alt_name,
+			  "email:unit@unit.example") ||
 	    X509_sign(cert, key, EVP_sha256()) <= 0 ||
 	    !X509_STORE_add_cert(trust, cert))
 		return -1;
@@ -890,7 +878,7 @@ big_entity(size_t n, int lf, uint32_t seed)
 	size_t o, k;
 
 	assert_non_null(e);
-	o = (size_t)sprintf(e, "Content-Type: text/plain\r\n\r\n");
+	o = (size_t)snprintf(e, n + 200, "Content-Type: text/plain\r\n\r\n");
 	while (o < n) {
 		seed = seed * 1103515245u + 12345u;
 		for (k = (seed >> 16) % 90; k > 0 && o < n; k--)
@@ -913,6 +901,34 @@ body_of(const struct gw_buf *m, size_t *n)
 	b += 4;
 	*n = m->len - (size_t)(b - (const char *)m->data);
 	return (const unsigned char *)b;
+}
+
+/* The DER of m's base64 body (malloc'd, 2 bytes to spare), *dl long. */
+static unsigned char *
+der_of(const struct gw_buf *m, size_t *dl)
+{
+	const unsigned char *b;
+	unsigned char *der;
+	size_t n;
+
+	b = body_of(m, &n);
+	der = malloc(mime_base64_decoded_max(n) + 2);
+	assert_non_null(der);
+	assert_int_equal(mime_base64_decode(b, n, der,
+					    mime_base64_decoded_max(n), dl,
+					    NULL),
+			 0);
+	return der;
+}
+
+/* An enveloped-data message of the DER der (dl bytes) into m. */
+static void
+envelope_message(struct gw_buf *m, unsigned char *der, size_t dl)
+{
+	struct gw_buf d = {der, dl, dl + 1, 0, dl, NULL, NULL, 0};
+
+	der_message(m, "application/pkcs7-mime; smime-type=enveloped-data",
+		    &d);
 }
 
 /* smime_stream_decrypt() on the body of m: its result; plain gets the
@@ -1044,17 +1060,10 @@ issue11_stream_falls_back(void **state)
 	 * and the whole way says what it says of it. */
 	gw_buf_init(&m, 8 << 20);
 	envelope_of(e, EVP_aes_256_cbc(), 0, &m);
-	b = body_of(&m, &n);
-	der = malloc(mime_base64_decoded_max(n));
-	assert_non_null(der);
-	assert_int_equal(mime_base64_decode(b, n, der,
-					    mime_base64_decoded_max(n), &dl,
-					    NULL),
-			 0);
+	der = der_of(&m, &dl);
 	der[dl - 1] ^= 0x5a;
 	gw_buf_init(&cut, 8 << 20);
-	der_message(&cut, "application/pkcs7-mime; smime-type=enveloped-data",
-		    &(struct gw_buf){der, dl, dl + 1, 0, dl, NULL, NULL, 0});
+	envelope_message(&cut, der, dl);
 	if (stream_of(&cut, &plain, &extra, &crlf) == 1) {
 		/* 1 in 256 or so: the padding came out right. */
 		gw_buf_free_secret(&plain);
@@ -1072,9 +1081,7 @@ issue11_stream_falls_back(void **state)
 	gw_buf_init(&cut, 8 << 20);
 	der[dl - 1] ^= 0x5a;
 	memcpy(der + dl, "\x01\x02", 2);
-	der_message(&cut, "application/pkcs7-mime; smime-type=enveloped-data",
-		    &(struct gw_buf){der, dl + 2, dl + 3, 0, dl + 2, NULL,
-				     NULL, 0});
+	envelope_message(&cut, der, dl + 2);
 	assert_int_equal(stream_of(&cut, &plain, &extra, &crlf), 1);
 	assert_int_equal(extra, 1);
 	gw_buf_free_secret(&plain);
@@ -1146,9 +1153,8 @@ issue11_stream_never_differs(void **state)
 	static const unsigned char flips[] = {0x01, 0x80};
 	struct gw_buf m, plain, want, mm;
 	char *e = big_entity(150000, 0, 3);
-	const unsigned char *b;
 	unsigned char *der;
-	size_t n, dl, i, f, taken = 0;
+	size_t dl, i, f, taken = 0;
 	int extra, crlf;
 
 	(void)state;
@@ -1156,21 +1162,12 @@ issue11_stream_never_differs(void **state)
 	gw_buf_init(&plain, 8 << 20);
 	gw_buf_init(&want, 8 << 20);
 	envelope_of(e, EVP_aes_256_cbc(), 1, &m);
-	b = body_of(&m, &n);
-	der = malloc(mime_base64_decoded_max(n));
-	assert_non_null(der);
-	assert_int_equal(mime_base64_decode(b, n, der,
-					    mime_base64_decoded_max(n), &dl,
-					    NULL),
-			 0);
+	der = der_of(&m, &dl);
 	for (i = 0; i < dl; i += i < 700 || i > dl - 64 ? 1 : 997)
 		for (f = 0; f < sizeof(flips); f++) {
 			der[i] ^= flips[f];
 			gw_buf_init(&mm, 8 << 20);
-			der_message(&mm, "application/pkcs7-mime; "
-					 "smime-type=enveloped-data",
-				    &(struct gw_buf){der, dl, dl + 1, 0, dl,
-						     NULL, NULL, 0});
+			envelope_message(&mm, der, dl);
 			if (stream_of(&mm, &plain, &extra, &crlf) == 1) {
 				taken++;
 				if (!cms_decrypt_der(der, dl, &want))

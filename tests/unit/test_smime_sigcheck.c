@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "smime_sigcheck.h"
+#include "unit_x509.h"
 
 static EVP_PKEY *ca_key, *key, *ec_key;
 static X509 *ca, *cert, *ec_cert, *twin;
@@ -33,54 +34,30 @@ static const char content[] =
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static int
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-	int ok;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
 /* A certificate for k named cn, serial sn, issued by issuer (itself
  * when NULL, then a CA) with issuer_key. */
 static X509 *
 make_cert(EVP_PKEY *k, const char *cn, long sn, X509 *issuer,
 	  EVP_PKEY *issuer_key)
 {
-	X509 *x = X509_new();
+	X509 *x = unit_cert_new(k, cn, sn, issuer);
 	int ok;
 
 	if (x == NULL)
 		return NULL;
-	ok = X509_set_version(x, X509_VERSION_3) &&
-	     ASN1_INTEGER_set(X509_get_serialNumber(x), sn) &&
-	     X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-					MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1,
-					0) &&
-	     X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer
-								  : x)) &&
-	     X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
-	     X509_gmtime_adj(X509_getm_notAfter(x), 86400) &&
-	     X509_set_pubkey(x, k) &&
-	     add_ext(x, issuer ? issuer : x, NID_subject_key_identifier,
-		     "hash");
+	ok = unit_add_ext(x, issuer ? issuer : x, NID_subject_key_identifier,
+			  "hash");
 	if (ok && issuer == NULL)
-		ok = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE") &&
-		     add_ext(x, x, NID_key_usage, "critical,keyCertSign");
+		ok = unit_add_ext(x, x, NID_basic_constraints,
+				  "critical,CA:TRUE") &&
+		     unit_add_ext(x, x, NID_key_usage, "critical,keyCertSign");
 	else if (ok)
-		ok = add_ext(x, issuer, NID_key_usage,
-			     "critical,digitalSignature") &&
-		     add_ext(x, issuer, NID_ext_key_usage, "emailProtection") &&
-		     add_ext(x, issuer, NID_subject_alt_name,
-			     "email:unit@unit.example");
+		ok = unit_add_ext(x, issuer, NID_key_usage,
+				  "critical,digitalSignature") &&
+		     unit_add_ext(x, issuer, NID_ext_key_usage,
+				  "emailProtection") &&
+		     unit_add_ext(x, issuer, NID_subject_alt_name,
+				  "email:unit@unit.example");
 	if (!ok || X509_sign(x, issuer_key, EVP_sha256()) <= 0) {
 		X509_free(x);
 		return NULL;

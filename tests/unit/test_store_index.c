@@ -66,6 +66,7 @@
 #include "identity.h"
 #include "keystore.h"
 #include "lookup.h"
+#include "unit_x509.h"
 
 #define T0 ((time_t)1750000000)
 #define DAY (24 * 3600)
@@ -75,18 +76,6 @@ static char tmpdir[64];
 static unsigned case_no;
 static EVP_PKEY *key;
 static unsigned long serial = 1;
-
-static void
-add_ext(X509 *x, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_true(X509_add_ext(x, e, -1));
-	X509_EXTENSION_free(e);
-}
 
 /* A self-signed partner certificate with the SAN text san (may be
  * NULL), the subject emailAddress subj (may be NULL), valid from
@@ -115,10 +104,12 @@ cert(const char *san, const char *subj, long from, long days)
 	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x),
 					 (int)(from + days), 0, &t));
 	assert_true(X509_set_pubkey(x, key));
-	add_ext(x, NID_basic_constraints, "critical,CA:FALSE");
-	add_ext(x, NID_key_usage, "critical,digitalSignature,keyAgreement");
+	assert_true(unit_add_ext(x, x, NID_basic_constraints,
+				 "critical,CA:FALSE"));
+	assert_true(unit_add_ext(x, x, NID_key_usage,
+				 "critical,digitalSignature,keyAgreement"));
 	if (san != NULL)
-		add_ext(x, NID_subject_alt_name, san);
+		assert_true(unit_add_ext(x, x, NID_subject_alt_name, san));
 	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
 	return x;
 }
@@ -609,11 +600,13 @@ test_cert_names(void **state)
 
 	(void)state;
 	x[0] = cert("email:a@partner.example", NULL, -1, 365);
-	add_ext(x[0], NID_subject_key_identifier, "hash");
+	assert_true(unit_add_ext(x[0], x[0], NID_subject_key_identifier,
+				 "hash"));
 	assert_true(X509_sign(x[0], key, EVP_sha256()) > 0);
 	x[1] = cert("email:b@partner.example", NULL, -1, 365);
 	x[2] = cert("email:c@partner.example", "c@partner.example", -1, 365);
-	add_ext(x[2], NID_subject_key_identifier, "0102030405");
+	assert_true(unit_add_ext(x[2], x[2], NID_subject_key_identifier,
+				 "0102030405"));
 	assert_true(X509_sign(x[2], key, EVP_sha256()) > 0);
 	x[3] = cert("email:h@harvest.example", NULL, -1, 365);
 	for (i = 0; i < 4; i++)
@@ -939,8 +932,9 @@ test_identity_index(void **state)
 	for (i = 0; i < 3; i++) {
 		x[i] = cert("email:gw@corp.example", NULL, -1, 365);
 		if (i != 1) {
-			add_ext(x[i], NID_subject_key_identifier,
-				i == 0 ? "aa01" : "aa02");
+			assert_true(unit_add_ext(x[i], x[i],
+						 NID_subject_key_identifier,
+						 i == 0 ? "aa01" : "aa02"));
 			assert_true(X509_sign(x[i], key, EVP_sha256()) > 0);
 		}
 		names_for(x[i], isn[i], ski[i], subj, fp);
@@ -1036,8 +1030,10 @@ test_ca_index(void **state)
 	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(ca), -3600));
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(ca), 86400));
 	assert_true(X509_set_pubkey(ca, key));
-	add_ext(ca, NID_basic_constraints, "critical,CA:TRUE");
-	add_ext(ca, NID_key_usage, "critical,keyCertSign,cRLSign");
+	assert_true(unit_add_ext(ca, ca, NID_basic_constraints,
+				 "critical,CA:TRUE"));
+	assert_true(unit_add_ext(ca, ca, NID_key_usage,
+				 "critical,keyCertSign,cRLSign"));
 	assert_true(X509_sign(ca, key, EVP_sha256()) > 0);
 	assert_int_equal(gw_txn_begin(st, GW_TXN_WRITE, &txn), 0);
 	assert_int_equal(addr_index_upgrade(txn), 0);

@@ -40,23 +40,12 @@
 #include "gw_err.h"
 #include "gw_store.h"
 #include "keystore.h"
+#include "unit_x509.h"
 
 static char tmpdir[64];
 static unsigned case_no;
 static EVP_PKEY *pkey;
 static unsigned long serial = 100;
-
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_true(X509_add_ext(x, e, -1));
-	X509_EXTENSION_free(e);
-}
 
 /* A certificate for cn with keyUsage ku, signed by issuer (self-signed
  * when NULL; all share one key pair), with a subject key identifier of
@@ -81,15 +70,17 @@ cert(const char *cn, const char *ku, X509 *issuer)
 	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 30));
 	assert_true(X509_set_pubkey(x, pkey));
-	add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-		"critical,CA:FALSE");
-	add_ext(x, issuer ? issuer : x, NID_key_usage, ku);
+	assert_true(unit_add_ext(x, issuer ? issuer : x, NID_basic_constraints,
+				 "critical,CA:FALSE"));
+	assert_true(unit_add_ext(x, issuer ? issuer : x, NID_key_usage, ku));
 	/* Its own identifier: "hash" would be the same for all of them,
 	 * which share a key. */
 	snprintf(ski, sizeof(ski), "5a5a%08lx", serial);
-	add_ext(x, issuer ? issuer : x, NID_subject_key_identifier, ski);
+	assert_true(unit_add_ext(x, issuer ? issuer : x,
+				 NID_subject_key_identifier, ski));
 	snprintf(san, sizeof(san), "email:%s@partner.example", cn);
-	add_ext(x, issuer ? issuer : x, NID_subject_alt_name, san);
+	assert_true(unit_add_ext(x, issuer ? issuer : x, NID_subject_alt_name,
+				 san));
 	assert_true(X509_sign(x, pkey, EVP_sha256()) > 0);
 	return x;
 }
@@ -309,9 +300,12 @@ test_ca(void **state)
 	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(ca), -7200));
 	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(ca), 86400L * 60));
 	assert_true(X509_set_pubkey(ca, pkey));
-	add_ext(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
-	add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
-	add_ext(ca, ca, NID_subject_key_identifier, "5a5a0000ca");
+	assert_true(unit_add_ext(ca, ca, NID_basic_constraints,
+				 "critical,CA:TRUE"));
+	assert_true(unit_add_ext(ca, ca, NID_key_usage,
+				 "critical,keyCertSign,cRLSign"));
+	assert_true(unit_add_ext(ca, ca, NID_subject_key_identifier,
+				 "5a5a0000ca"));
 	assert_true(X509_sign(ca, pkey, EVP_sha256()) > 0);
 	leaf = cert("leaf", "critical,digitalSignature", ca);
 	others(st, 3);

@@ -28,10 +28,6 @@ static const unsigned char eci_data[] = {
 	0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
 	0x07, 0x01};
 static const unsigned char version1[] = {0x02, 0x01, 0x01};
-/* rsaEncryption, NULL */
-static const unsigned char alg_rsa[] = {
-	0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-	0x01, 0x01, 0x05, 0x00};
 
 /*
  * The signed attributes.  Their encodings all begin 30 and differ in
@@ -131,34 +127,11 @@ smime_signed_fits(const struct smime_signer *s, const EVP_MD *md)
 	       EVP_PKEY_get_size(s->key) <= SIG_MAX && find_sha2(md) != NULL;
 }
 
-/* ---- DER ------------------------------------------------------------ */
-
-static unsigned char *
-put(unsigned char *p, const void *src, size_t n)
-{
-	memcpy(p, src, n);
-	return p + n;
-}
-
-struct span {
-	const unsigned char *p;
-	size_t n;
-};
-
-/* DER's order of a SET OF. */
-static int
-span_cmp(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return gw_bytes_cmp(x->p, x->n, y->p, y->n);
-}
-
 /* ---- the certificates ----------------------------------------------- */
 
 struct certs {
 	unsigned char *der;	/* every certificate's encoding, in turn */
-	struct span *set;	/* each one's, in DER order, once */
+	struct der_span *set;	/* each one's, in DER order, once */
 	int n;
 	size_t len;		/* the SET's contents */
 };
@@ -200,9 +173,10 @@ certs_make(const struct smime_signer *s, struct certs *c)
 		at += c->set[i].n;
 	}
 	if (k > 1)
-		qsort(c->set, (size_t)k, sizeof(*c->set), span_cmp);
+		qsort(c->set, (size_t)k, sizeof(*c->set), der_span_cmp);
 	for (i = 0, kept = 0; i < k; i++) {
-		if (kept > 0 && span_cmp(&c->set[kept - 1], &c->set[i]) == 0)
+		if (kept > 0 &&
+		    der_span_cmp(&c->set[kept - 1], &c->set[i]) == 0)
 			continue;
 		c->set[kept++] = c->set[i];
 		c->len += c->set[i].n;
@@ -264,9 +238,9 @@ put_attr(unsigned char *p, const unsigned char *oid, size_t olen,
 	 const unsigned char *value, size_t vlen)
 {
 	p += der_put_hdr(p, 0x30, olen + der_hdr_len(vlen) + vlen);
-	p = put(p, oid, olen);
+	p = der_put(p, oid, olen);
 	p += der_put_hdr(p, 0x31, vlen);
-	return put(p, value, vlen);
+	return der_put(p, value, vlen);
 }
 
 /*
@@ -289,11 +263,11 @@ attrs_make(unsigned char *a, const unsigned char *tm, size_t tmlen,
 	       tmlen + 2 + sizeof(oid_message_digest) + 2 + mlen +
 	       sizeof(attr_smime_caps);
 	p = a + der_put_hdr(a, 0x31, body);
-	p = put(p, attr_content_type, sizeof(attr_content_type));
+	p = der_put(p, attr_content_type, sizeof(attr_content_type));
 	p = put_attr(p, oid_signing_time, sizeof(oid_signing_time), tm, tmlen);
 	p = put_attr(p, oid_message_digest, sizeof(oid_message_digest), md,
 		     mlen);
-	p = put(p, attr_smime_caps, sizeof(attr_smime_caps));
+	p = der_put(p, attr_smime_caps, sizeof(attr_smime_caps));
 	return (size_t)(p - a);
 }
 
@@ -352,7 +326,7 @@ write_signed(struct gw_buf *der, const struct smime_signer *s,
 				      "serial number");
 	ias = namelen + (size_t)sn;
 	si = sizeof(version1) + der_hdr_len(ias) + ias + ALG_LEN + alen +
-	     sizeof(alg_rsa) + der_hdr_len(siglen) + siglen;
+	     sizeof(der_alg_rsa) + der_hdr_len(siglen) + siglen;
 	sd = sizeof(version1) + 2 + ALG_LEN + sizeof(eci_data) +
 	     der_hdr_len(c->len) + c->len + der_hdr_len(der_hdr_len(si) + si) +
 	     der_hdr_len(si) + si;
@@ -362,31 +336,31 @@ write_signed(struct gw_buf *der, const struct smime_signer *s,
 	if ((rc = gw_buf_reserve(der, total, &start)) != 0)
 		return rc;
 	q = start + der_put_hdr(start, 0x30, ci);
-	q = put(q, tlv_signed, sizeof(tlv_signed));
+	q = der_put(q, tlv_signed, sizeof(tlv_signed));
 	q += der_put_hdr(q, 0xa0, expl);
 	q += der_put_hdr(q, 0x30, sd);
-	q = put(q, version1, sizeof(version1));
+	q = der_put(q, version1, sizeof(version1));
 	q += der_put_hdr(q, 0x31, ALG_LEN);
-	q = put(q, h->alg, ALG_LEN);
-	q = put(q, eci_data, sizeof(eci_data));
+	q = der_put(q, h->alg, ALG_LEN);
+	q = der_put(q, eci_data, sizeof(eci_data));
 	q += der_put_hdr(q, 0xa0, c->len);
 	for (i = 0; i < c->n; i++)
-		q = put(q, c->set[i].p, c->set[i].n);
+		q = der_put(q, c->set[i].p, c->set[i].n);
 	q += der_put_hdr(q, 0x31, der_hdr_len(si) + si);
 	q += der_put_hdr(q, 0x30, si);
-	q = put(q, version1, sizeof(version1));
+	q = der_put(q, version1, sizeof(version1));
 	q += der_put_hdr(q, 0x30, ias);
-	q = put(q, name, namelen);
+	q = der_put(q, name, namelen);
 	if (i2d_ASN1_INTEGER(serial, &q) != sn)
 		return gw_err_set_ssl(GW_ERR_CRYPTO,
 				      "encoding the signer's serial number");
-	q = put(q, h->alg, ALG_LEN);
+	q = der_put(q, h->alg, ALG_LEN);
 	/* The attributes as signed, [0] IMPLICIT for their SET tag. */
 	*q = 0xa0;
-	q = put(q + 1, a + 1, alen - 1);
-	q = put(q, alg_rsa, sizeof(alg_rsa));
+	q = der_put(q + 1, a + 1, alen - 1);
+	q = der_put(q, der_alg_rsa, sizeof(der_alg_rsa));
 	q += der_put_hdr(q, 0x04, siglen);
-	q = put(q, sig, siglen);
+	q = der_put(q, sig, siglen);
 	if ((size_t)(q - start) != total)
 		return gw_err_set(GW_ERR_INTERNAL,
 				  "the signature came to another length");

@@ -328,7 +328,7 @@ verifies(const struct gw_buf *der, const unsigned char *e, size_t n,
 	return ok == 1;
 }
 
-/* ---- the same as OpenSSL's ------------------------------------------------ */
+/* ---- the same as OpenSSL's ----------------------------------------------- */
 
 static const struct same_case {
 	const char *name;

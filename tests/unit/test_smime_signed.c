@@ -34,6 +34,7 @@
 #include "smime_open.h"
 #include "smime_signed.h"
 #include "unit_util.h"
+#include "unit_x509.h"
 
 #define AUTHSERV "unit.example"
 #define FROM "signer@unit.example"
@@ -61,53 +62,26 @@ static int legacy_calls;
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static int
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-	int ok;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok;
-}
-
 /* A certificate for k named cn, issued by issuer with ikey (NULL:
  * itself): a CA, or an S/MIME signer for FROM. */
 static X509 *
 make_cert(EVP_PKEY *k, const char *cn, long serial, X509 *issuer,
 	  EVP_PKEY *ikey, int ca)
 {
-	X509 *x;
-	X509_NAME *n;
+	X509 *x, *by;
 
-	if ((x = X509_new()) == NULL)
+	if ((x = unit_cert_new(k, cn, serial, issuer)) == NULL)
 		return NULL;
-	n = X509_get_subject_name(x);
-	if (!X509_set_version(x, X509_VERSION_3) ||
-	    !ASN1_INTEGER_set(X509_get_serialNumber(x), serial) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-					(const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer)
-					    : n) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400) ||
-	    !X509_set_pubkey(x, k))
-		goto fail;
-	if (ca ? !add_ext(x, issuer ? issuer : x, NID_basic_constraints,
-			  "critical,CA:TRUE") ||
-		     !add_ext(x, issuer ? issuer : x, NID_key_usage,
-			      "critical,keyCertSign")
-	       : !add_ext(x, issuer, NID_key_usage,
-			  "critical,digitalSignature") ||
-		     !add_ext(x, issuer, NID_ext_key_usage,
-			      "emailProtection") ||
-		     !add_ext(x, issuer, NID_subject_alt_name,
-			      "email:" FROM))
+	by = issuer ? issuer : x;
+	if (ca ? !unit_add_ext(x, by, NID_basic_constraints,
+			       "critical,CA:TRUE") ||
+		     !unit_add_ext(x, by, NID_key_usage, "critical,keyCertSign")
+	       : !unit_add_ext(x, by, NID_key_usage,
+			       "critical,digitalSignature") ||
+		     !unit_add_ext(x, by, NID_ext_key_usage,
+				   "emailProtection") ||
+		     !unit_add_ext(x, by, NID_subject_alt_name,
+				   "email:" FROM))
 		goto fail;
 	if (X509_sign(x, ikey ? ikey : k, EVP_sha256()) > 0)
 		return x;

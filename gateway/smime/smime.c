@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -20,6 +21,7 @@
 #include "mime_parser.h"
 #include "smime_entity.h"
 #include "smime_envelope.h"
+#include "smime_signed.h"
 
 
 int
@@ -266,7 +268,27 @@ smime_sign(const unsigned char *msg, size_t len, const struct smime_signer *s,
 	return smime_sign_msg(&m, s, out, NULL);
 }
 
-/* The signature of content [ep, ep + en) in der (CMS, DER or BER). */
+/* Whether the chain's certificate i is the signer's, or one of the
+ * chain's before it: OpenSSL 3.0's CMS_add1_cert() refuses those. */
+static int
+chain_repeats(const struct smime_signer *s, int i)
+{
+	X509 *x = sk_X509_value(s->chain, i);
+	int j;
+
+	if (X509_cmp(x, s->cert) == 0)
+		return 1;
+	for (j = 0; j < i; j++)
+		if (X509_cmp(x, sk_X509_value(s->chain, j)) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The signature of content [ep, ep + en) in der (CMS, DER or BER).  A
+ * detached PKCS#1 v1.5 signature kept in memory is written by
+ * smime_signed.c (the same DER, without OpenSSL's CMS structures).
+ */
 static int
 sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
 	 const unsigned char *ep, size_t en, struct gw_buf *der)
@@ -276,6 +298,9 @@ sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
 	BIO *in = NULL;
 	int i, rc = GW_ERR_CRYPTO;
 
+	if ((flags & (CMS_DETACHED | CMS_STREAM)) == CMS_DETACHED &&
+	    smime_signed_fits(s, md))
+		return smime_signed_der(s, md, ep, en, time(NULL), der);
 	if ((in = BIO_new_mem_buf(ep, (int)en)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
 		goto ssl;
@@ -286,7 +311,8 @@ sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
 	if (s->pss && (rc = set_pss(si, md)) != 0)
 		goto out;
 	for (i = 0; s->chain != NULL && i < sk_X509_num(s->chain); i++)
-		if (!CMS_add1_cert(cms, sk_X509_value(s->chain, i)))
+		if (!chain_repeats(s, i) &&
+		    !CMS_add1_cert(cms, sk_X509_value(s->chain, i)))
 			goto ssl;
 	/* Opaque: the content goes into the structure; stream it straight
 	 * into our buffer instead of through growing memory BIOs. */

@@ -1,7 +1,10 @@
-/* smime_der.c - a walk over DER (and BER) without decoding it. */
+/* smime_der.c - a walk over DER (and BER) without decoding it, and the
+ * pieces the DER writers share. */
 #include "smime_der.h"
 
 #include <string.h>
+
+#include "gw_buf.h"
 
 /* The header of the element at p: its tag (one identifier octet, or a
  * high tag number of at most 4 more), and its definite length, which
@@ -233,4 +236,23 @@ der_cut(const unsigned char *p, const struct der_wrap *w, int nw, size_t cs,
 	}
 	memmove(dst + o, after, alen);
 	return o + alen;
+}
+
+const unsigned char der_alg_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
+				     0x86, 0x48, 0x86, 0xf7, 0x0d,
+				     0x01, 0x01, 0x01, 0x05, 0x00};
+
+unsigned char *
+der_put(unsigned char *p, const void *src, size_t n)
+{
+	memcpy(p, src, n);
+	return p + n;
+}
+
+int
+der_span_cmp(const void *a, const void *b)
+{
+	const struct der_span *x = a, *y = b;
+
+	return gw_bytes_cmp(x->p, x->n, y->p, y->n);
 }

@@ -1,7 +1,8 @@
 /* smime_der.h - a walk over DER (and BER) without decoding it: element
  * headers, bounds and counts, for the looks at CMS objects taken
- * before (or instead of) d2i.  Nothing here allocates; every function
- * fails (-1) on what does not walk and trusts nothing it reads. */
+ * before (or instead of) d2i; and the few pieces the DER writers share.
+ * Nothing here allocates; every function of the walk fails (-1) on
+ * what does not walk and trusts nothing it reads. */
 #ifndef SMIME_DER_H
 #define SMIME_DER_H
 
@@ -29,6 +30,22 @@ int oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
 	   size_t wlen);
 size_t der_hdr_len(size_t len);
 size_t der_put_hdr(unsigned char *b, unsigned char tag, size_t len);
+
+/* For writing DER (smime_envelope.c, smime_signed.c): n bytes of src
+ * at p, and where they end. */
+unsigned char *der_put(unsigned char *p, const void *src, size_t n);
+
+/* An element's encoding, to sort with the others of a SET OF. */
+struct der_span {
+	const unsigned char *p;
+	size_t n;
+};
+
+/* DER's order of a SET OF, for qsort() of struct der_span. */
+int der_span_cmp(const void *a, const void *b);
+
+/* The AlgorithmIdentifier rsaEncryption with NULL parameters. */
+extern const unsigned char der_alg_rsa[15];
 
 /* One of the elements around a cut one (ContentInfo, its [0], the
  * SignedData or EnvelopedData, ...): where it starts and its header. */

@@ -27,10 +27,6 @@ static const unsigned char tlv_enveloped[] = {
 static const unsigned char tlv_data[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};
 static const unsigned char version0[] = {0x02, 0x01, 0x00};
-/* rsaEncryption, NULL */
-static const unsigned char alg_rsa[] = {
-	0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-	0x01, 0x01, 0x05, 0x00};
 /* id-RSAES-OAEP { [0] sha256, [1] mgf1 { sha256 } } (pSource: default) */
 static const unsigned char alg_oaep[] = {
 	0x30, 0x38, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
@@ -105,15 +101,6 @@ smime_envelope_fits(const struct smime_recipients *r)
 	return 1;
 }
 
-/* ---- DER ------------------------------------------------------------ */
-
-static unsigned char *
-put(unsigned char *p, const void *src, size_t n)
-{
-	memcpy(p, src, n);
-	return p + n;
-}
-
 /* ---- the recipients --------------------------------------------------- */
 
 /* A recipient's key, ready to encrypt as smime.c's add_recipient() sets
@@ -159,8 +146,8 @@ add_ktri(struct gw_buf *ri, X509 *x, int oaep, const unsigned char *key,
 	 size_t keylen)
 {
 	const ASN1_INTEGER *serial = X509_get0_serialNumber(x);
-	const unsigned char *name, *alg = oaep ? alg_oaep : alg_rsa;
-	size_t namelen, alglen = oaep ? sizeof(alg_oaep) : sizeof(alg_rsa);
+	const unsigned char *name, *alg = oaep ? alg_oaep : der_alg_rsa;
+	size_t namelen, alglen = oaep ? sizeof(alg_oaep) : sizeof(der_alg_rsa);
 	size_t eklen, got, ias, body;
 	EVP_PKEY_CTX *ctx = NULL;
 	unsigned char *p;
@@ -183,15 +170,15 @@ add_ktri(struct gw_buf *ri, X509 *x, int oaep, const unsigned char *key,
 	if ((rc = gw_buf_reserve(ri, der_hdr_len(body) + body, &p)) != 0)
 		goto out;
 	p += der_put_hdr(p, 0x30, body);
-	p = put(p, version0, sizeof(version0));
+	p = der_put(p, version0, sizeof(version0));
 	p += der_put_hdr(p, 0x30, ias);
-	p = put(p, name, namelen);
+	p = der_put(p, name, namelen);
 	if (i2d_ASN1_INTEGER(serial, &p) != sn) {
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO,
 				    "encoding a recipient's serial number");
 		goto out;
 	}
-	p = put(p, alg, alglen);
+	p = der_put(p, alg, alglen);
 	p += der_put_hdr(p, 0x04, eklen);
 	/* RSA gives the modulus' length, always: the length written. */
 	got = eklen;
@@ -205,27 +192,13 @@ out:
 	return rc;
 }
 
-struct span {
-	const unsigned char *p;
-	size_t n;
-};
-
-/* DER's order of a SET OF. */
-static int
-span_cmp(const void *a, const void *b)
-{
-	const struct span *x = a, *y = b;
-
-	return gw_bytes_cmp(x->p, x->n, y->p, y->n);
-}
-
 /*
  * The RecipientInfos into ri, and in set[] where each one's encoding
  * lies, in DER order.
  */
 static int
 recipients(const struct smime_recipients *r, const unsigned char *key,
-	   size_t keylen, struct gw_buf *ri, struct span *set)
+	   size_t keylen, struct gw_buf *ri, struct der_span *set)
 {
 	size_t *end;
 	int i, k = sk_X509_num(r->certs), rc = 0;
@@ -242,7 +215,7 @@ recipients(const struct smime_recipients *r, const unsigned char *key,
 		set[i].n = end[i] - (i > 0 ? end[i - 1] : 0);
 	}
 	if (rc == 0 && k > 1)
-		qsort(set, (size_t)k, sizeof(*set), span_cmp);
+		qsort(set, (size_t)k, sizeof(*set), der_span_cmp);
 	free(end);
 	return rc;
 }
@@ -281,7 +254,7 @@ encrypt_pieces(EVP_CIPHER_CTX *c, const unsigned char *const p[],
  * into its place.
  */
 static int
-write_envelope(struct gw_buf *der, const struct span *set, int nset,
+write_envelope(struct gw_buf *der, const struct der_span *set, int nset,
 	       const struct aes_cbc *aes, const unsigned char *iv,
 	       EVP_CIPHER_CTX *c, const unsigned char *const p[],
 	       const size_t n[], int npieces)
@@ -307,19 +280,19 @@ write_envelope(struct gw_buf *der, const struct span *set, int nset,
 	if ((rc = gw_buf_reserve(der, total, &start)) != 0)
 		return rc;
 	q = start + der_put_hdr(start, 0x30, ci);
-	q = put(q, tlv_enveloped, sizeof(tlv_enveloped));
+	q = der_put(q, tlv_enveloped, sizeof(tlv_enveloped));
 	q += der_put_hdr(q, 0xa0, expl);
 	q += der_put_hdr(q, 0x30, env);
-	q = put(q, version0, sizeof(version0));
+	q = der_put(q, version0, sizeof(version0));
 	q += der_put_hdr(q, 0x31, setlen);
 	for (i = 0; i < nset; i++)
-		q = put(q, set[i].p, set[i].n);
+		q = der_put(q, set[i].p, set[i].n);
 	q += der_put_hdr(q, 0x30, eci);
-	q = put(q, tlv_data, sizeof(tlv_data));
+	q = der_put(q, tlv_data, sizeof(tlv_data));
 	q += der_put_hdr(q, 0x30, alg);
-	q = put(q, aes->oid, AES_OID_LEN);
+	q = der_put(q, aes->oid, AES_OID_LEN);
 	q += der_put_hdr(q, 0x04, AES_IV_LEN);
-	q = put(q, iv, AES_IV_LEN);
+	q = der_put(q, iv, AES_IV_LEN);
 	q += der_put_hdr(q, 0x80, ct);
 	if ((rc = encrypt_pieces(c, p, n, npieces, q, &got)) != 0)
 		return rc;
@@ -337,7 +310,7 @@ smime_envelope_der(const struct smime_recipients *r,
 		   int npieces, struct gw_buf *der)
 {
 	struct aes_cbc *aes;
-	struct span *set = NULL;
+	struct der_span *set = NULL;
 	struct gw_buf ri;
 	EVP_CIPHER_CTX *c = NULL;
 	unsigned char key[EVP_MAX_KEY_LENGTH], iv[AES_IV_LEN];

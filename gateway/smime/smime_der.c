@@ -256,3 +256,28 @@ der_span_cmp(const void *a, const void *b)
 
 	return gw_bytes_cmp(x->p, x->n, y->p, y->n);
 }
+
+/* The size of a ContentInfo { the OID's TLV (oidlen bytes), [0] {
+ * SEQUENCE of content length len } }, all of it. */
+size_t
+der_ci_len(size_t oidlen, size_t len)
+{
+	size_t seq = der_hdr_len(len) + len;
+	size_t ci = oidlen + der_hdr_len(seq) + seq;
+
+	return der_hdr_len(ci) + ci;
+}
+
+/* Its headers at q, up to the SEQUENCE's content: where that goes. */
+unsigned char *
+der_put_ci(unsigned char *q, const unsigned char *oid, size_t oidlen,
+	   size_t len)
+{
+	size_t seq = der_hdr_len(len) + len;
+
+	q += der_put_hdr(q, 0x30, oidlen + der_hdr_len(seq) + seq);
+	q = der_put(q, oid, oidlen);
+	q += der_put_hdr(q, 0xa0, seq);
+	q += der_put_hdr(q, 0x30, len);
+	return q;
+}

@@ -34,6 +34,9 @@ size_t der_put_hdr(unsigned char *b, unsigned char tag, size_t len);
 /* For writing DER (smime_envelope.c, smime_signed.c): n bytes of src
  * at p, and where they end. */
 unsigned char *der_put(unsigned char *p, const void *src, size_t n);
+size_t der_ci_len(size_t oidlen, size_t len);
+unsigned char *der_put_ci(unsigned char *q, const unsigned char *oid,
+			  size_t oidlen, size_t len);
 
 /* An element's encoding, to sort with the others of a SET OF. */
 struct der_span {

@@ -259,7 +259,7 @@ write_envelope(struct gw_buf *der, const struct der_span *set, int nset,
 	       EVP_CIPHER_CTX *c, const unsigned char *const p[],
 	       const size_t n[], int npieces)
 {
-	size_t content = 0, ct, setlen = 0, alg, eci, env, expl, ci, total;
+	size_t content = 0, ct, setlen = 0, alg, eci, env, total;
 	size_t got = 0;
 	unsigned char *q, *start;
 	int i, rc;
@@ -274,15 +274,10 @@ write_envelope(struct gw_buf *der, const struct der_span *set, int nset,
 	      ct;
 	env = sizeof(version0) + der_hdr_len(setlen) + setlen +
 	      der_hdr_len(eci) + eci;
-	expl = der_hdr_len(env) + env;
-	ci = sizeof(tlv_enveloped) + der_hdr_len(expl) + expl;
-	total = der_hdr_len(ci) + ci;
+	total = der_ci_len(sizeof(tlv_enveloped), env);
 	if ((rc = gw_buf_reserve(der, total, &start)) != 0)
 		return rc;
-	q = start + der_put_hdr(start, 0x30, ci);
-	q = der_put(q, tlv_enveloped, sizeof(tlv_enveloped));
-	q += der_put_hdr(q, 0xa0, expl);
-	q += der_put_hdr(q, 0x30, env);
+	q = der_put_ci(start, tlv_enveloped, sizeof(tlv_enveloped), env);
 	q = der_put(q, version0, sizeof(version0));
 	q += der_put_hdr(q, 0x31, setlen);
 	for (i = 0; i < nset; i++)

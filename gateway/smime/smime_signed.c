@@ -314,7 +314,7 @@ write_signed(struct gw_buf *der, const struct smime_signer *s,
 {
 	const ASN1_INTEGER *serial = X509_get0_serialNumber(s->cert);
 	const unsigned char *name;
-	size_t namelen, ias, si, sd, expl, ci, total;
+	size_t namelen, ias, si, sd, total;
 	unsigned char *q, *start;
 	int i, sn, rc;
 
@@ -330,15 +330,10 @@ write_signed(struct gw_buf *der, const struct smime_signer *s,
 	sd = sizeof(version1) + 2 + ALG_LEN + sizeof(eci_data) +
 	     der_hdr_len(c->len) + c->len + der_hdr_len(der_hdr_len(si) + si) +
 	     der_hdr_len(si) + si;
-	expl = der_hdr_len(sd) + sd;
-	ci = sizeof(tlv_signed) + der_hdr_len(expl) + expl;
-	total = der_hdr_len(ci) + ci;
+	total = der_ci_len(sizeof(tlv_signed), sd);
 	if ((rc = gw_buf_reserve(der, total, &start)) != 0)
 		return rc;
-	q = start + der_put_hdr(start, 0x30, ci);
-	q = der_put(q, tlv_signed, sizeof(tlv_signed));
-	q += der_put_hdr(q, 0xa0, expl);
-	q += der_put_hdr(q, 0x30, sd);
+	q = der_put_ci(start, tlv_signed, sizeof(tlv_signed), sd);
 	q = der_put(q, version1, sizeof(version1));
 	q += der_put_hdr(q, 0x31, ALG_LEN);
 	q = der_put(q, h->alg, ALG_LEN);

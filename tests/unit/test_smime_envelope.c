@@ -107,23 +107,6 @@ certs(int n, int ec)
 	return sk;
 }
 
-/* A CRLF text of n bytes (never ending in a lone CR). */
-static unsigned char *
-text(size_t n)
-{
-	unsigned char *t = malloc(n + 1);
-	size_t i;
-
-	assert_non_null(t);
-	for (i = 0; i < n; i++)
-		t[i] = i % 66 == 64 ? '\r' : i % 66 == 65 ? '\n'
-						       : 'a' + i % 26;
-	if (n > 0 && t[n - 1] == '\r')
-		t[n - 1] = '.';
-	t[n] = '\0';
-	return t;
-}
-
 /* ---- OpenSSL's envelope, as smime.c makes it ----------------------------- */
 
 static void
@@ -320,7 +303,7 @@ test_same(void **state)
 	struct gw_buf ours, theirs;
 	CMS_ContentInfo *a, *b;
 	const unsigned char *q;
-	unsigned char *e = text(c->len);
+	unsigned char *e = unit_crlf_text(c->len);
 	int na, nb;
 
 	memset(&r, 0, sizeof(r));
@@ -404,7 +387,7 @@ issue11_envelope_round_trip(void **state)
 			memset(&r, 0, sizeof(r));
 			r.certs = certs(NRSA, 0);
 			r.oaep = oaep;
-			e = text(trip_sizes[s]);
+			e = unit_crlf_text(trip_sizes[s]);
 			cuts[0] = 0;
 			cuts[1] = trip_sizes[s] / 2;
 			cuts[2] = trip_sizes[s] > 0 ? 1 : 0;
@@ -537,7 +520,7 @@ issue11_envelope_smime_round_trip(void **state)
 		for (i = 0; i < 5; i++) {
 			gw_buf_init(&m, (size_t)1 << 20);
 			gw_buf_init(&entity, (size_t)1 << 20);
-			b = text(sizes[i]);
+			b = unit_crlf_text(sizes[i]);
 			encrypt_msg(&r, b, sizes[i], (int)i % NRSA, &m,
 				    &entity);
 			assert_true(entity.len >= sizes[i]);
@@ -590,7 +573,7 @@ test_fits(void **state)
 	struct gw_buf m, entity, der;
 	const unsigned char *p[1];
 	size_t n[1] = {5};
-	unsigned char *b = text(100);
+	unsigned char *b = unit_crlf_text(100);
 	int i;
 
 	memset(&r, 0, sizeof(r));
@@ -631,7 +614,7 @@ issue11_envelope_ceiling(void **state)
 {
 	struct smime_recipients r;
 	struct gw_buf der;
-	unsigned char *e = text(4096);
+	unsigned char *e = unit_crlf_text(4096);
 
 	(void)state;
 	memset(&r, 0, sizeof(r));

@@ -218,23 +218,6 @@ chain(const char *s)
 	return sk;
 }
 
-/* A CRLF text of n bytes (never ending in a lone CR). */
-static unsigned char *
-text(size_t n)
-{
-	unsigned char *t = malloc(n + 1);
-	size_t i;
-
-	assert_non_null(t);
-	for (i = 0; i < n; i++)
-		t[i] = i % 66 == 64 ? '\r' : i % 66 == 65 ? '\n'
-						       : 'a' + i % 26;
-	if (n > 0 && t[n - 1] == '\r')
-		t[n - 1] = '.';
-	t[n] = '\0';
-	return t;
-}
-
 /* ---- OpenSSL's signature, as smime.c's sign_der() makes it -------------- */
 
 /*
@@ -342,7 +325,7 @@ test_same(void **state)
 	const struct same_case *c = *state;
 	struct smime_signer s;
 	struct gw_buf ours, theirs;
-	unsigned char *e = text(c->len);
+	unsigned char *e = unit_crlf_text(c->len);
 	int calls, n;
 
 	memset(&s, 0, sizeof(s));

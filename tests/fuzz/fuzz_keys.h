@@ -20,10 +20,13 @@
 #ifndef FUZZ_KEYS_H
 #define FUZZ_KEYS_H
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -161,6 +164,34 @@ out:
 		x = NULL;
 	}
 	return x;
+}
+
+/*
+ * The identity as a fuzz target keeps it for the life of the process:
+ * the key, its certificate, a trust store holding that certificate and
+ * a stack of it alone (recipients, or the certificates handed in beside
+ * a message).  Aborts, naming who, when any of it cannot be made.
+ */
+struct fuzz_identity {
+	EVP_PKEY *key;
+	X509 *cert;
+	X509_STORE *trust;
+	STACK_OF(X509) *one;
+};
+
+static inline void
+fuzz_identity_make(struct fuzz_identity *id, const char *who)
+{
+	if ((id->key = fuzz_key_load()) == NULL ||
+	    (id->cert = fuzz_cert_build(id->key)) == NULL ||
+	    (id->trust = X509_STORE_new()) == NULL ||
+	    (id->one = sk_X509_new_null()) == NULL ||
+	    !X509_STORE_add_cert(id->trust, id->cert) ||
+	    !sk_X509_push(id->one, id->cert)) {
+		fprintf(stderr, "%s: init failed\n", who);
+		ERR_print_errors_fp(stderr);
+		abort();
+	}
 }
 
 #endif

@@ -46,27 +46,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct {
-	EVP_PKEY *key;
-	X509 *cert;
-	X509_STORE *trust;
-	STACK_OF(X509) *certs;
-} fz;
+static struct fuzz_identity fz;
 
 static void
 fuzz_init(void)
 {
 	if (fz.key != NULL)
 		return;
-	if ((fz.key = fuzz_key_load()) == NULL ||
-	    (fz.cert = fuzz_cert_build(fz.key)) == NULL ||
-	    (fz.trust = X509_STORE_new()) == NULL ||
-	    (fz.certs = sk_X509_new_null()) == NULL ||
-	    !X509_STORE_add_cert(fz.trust, fz.cert) ||
-	    !sk_X509_push(fz.certs, fz.cert)) {
-		fprintf(stderr, "fuzz_smime_der: init failed\n");
-		abort();
-	}
+	fuzz_identity_make(&fz, "fuzz_smime_der");
 	X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(fz.trust), FUZZ_NOW);
 }
 
@@ -91,7 +78,7 @@ signature(const unsigned char *der, size_t n)
 	BIO *in;
 	int ok;
 
-	if (!smime_sigcheck(der, n, fz.certs,
+	if (!smime_sigcheck(der, n, fz.one,
 			    (const unsigned char *)FUZZ_DER_CONTENT,
 			    strlen(FUZZ_DER_CONTENT), fz.trust, NULL, &signer)) {
 		if (signer != NULL)

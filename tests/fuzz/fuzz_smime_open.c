@@ -56,28 +56,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Made once, kept for the life of the process (still reachable). */
-static struct {
-	EVP_PKEY *key;
-	X509 *cert;
-	X509_STORE *trust;
-	STACK_OF(X509) *rcpt;
-} fz;
+static struct fuzz_identity fz;
 
 static void
 fuzz_init(void)
 {
 	if (fz.key != NULL)
 		return;
-	if ((fz.key = fuzz_key_load()) == NULL ||
-	    (fz.cert = fuzz_cert_build(fz.key)) == NULL ||
-	    (fz.trust = X509_STORE_new()) == NULL ||
-	    (fz.rcpt = sk_X509_new_null()) == NULL ||
-	    !X509_STORE_add_cert(fz.trust, fz.cert) ||
-	    !sk_X509_push(fz.rcpt, fz.cert)) {
-		fprintf(stderr, "fuzz_smime_open: init failed\n");
-		ERR_print_errors_fp(stderr);
-		abort();
-	}
+	fuzz_identity_make(&fz, "fuzz_smime_open");
 	/* As smimegw message open builds its store. */
 	X509_STORE_set_flags(fz.trust, X509_V_FLAG_PARTIAL_CHAIN);
 }
@@ -394,7 +380,7 @@ encrypt_round_trip(const uint8_t *msg, size_t len, unsigned flags,
 	memset(&r, 0, sizeof(r));
 	memset(&res, 0, sizeof(res));
 	cn = ciphers[(flags & FUZZ_IN_CIPHER_MASK) >> FUZZ_IN_CIPHER_SHIFT];
-	r.certs = fz.rcpt;
+	r.certs = fz.one;
 	r.cipher = cn != NULL ? cms_alg_cipher(cn) : NULL;
 	r.oaep = (flags & FUZZ_IN_PSS_OAEP) != 0;
 	gw_buf_init(&env, SMIME_MSG_MAX);

@@ -103,15 +103,17 @@ pctx_cache_free(void *arg)
 	free(c);
 }
 
-/* The thread's verify context for pk and digests[md], or NULL. */
+/* The thread's verify context for pk and digests[md], or NULL; *kept
+ * says whether the thread keeps it (else the caller frees it). */
 static EVP_PKEY_CTX *
-pctx_get(EVP_PKEY *pk, size_t md)
+pctx_get(EVP_PKEY *pk, size_t md, int *kept)
 {
 	struct pctx_cache *c;
 	struct pctx_slot *s;
 	EVP_PKEY_CTX *ctx;
 	size_t i;
 
+	*kept = 0;
 	c = pctx_key_ok ? pthread_getspecific(pctx_key) : NULL;
 	if (c == NULL && pctx_key_ok &&
 	    (c = calloc(1, sizeof(*c))) != NULL &&
@@ -121,8 +123,10 @@ pctx_get(EVP_PKEY *pk, size_t md)
 	}
 	for (i = 0; c != NULL && i < PCTX_SLOTS; i++)
 		if (c->slot[i].ctx != NULL && c->slot[i].pk == pk &&
-		    c->slot[i].md == md)
+		    c->slot[i].md == md) {
+			*kept = 1;
 			return c->slot[i].ctx;
+		}
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL ||
 	    EVP_PKEY_verify_init(ctx) <= 0 ||
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
@@ -131,28 +135,15 @@ pctx_get(EVP_PKEY *pk, size_t md)
 		return NULL;
 	}
 	if (c == NULL)
-		return ctx; /* the caller frees what it did not get here */
+		return ctx;
 	s = &c->slot[c->next];
 	c->next = (c->next + 1) % PCTX_SLOTS;
 	EVP_PKEY_CTX_free(s->ctx);
 	s->pk = pk;
 	s->md = md;
 	s->ctx = ctx;
+	*kept = 1;
 	return ctx;
-}
-
-/* Whether ctx is one the thread keeps (else the caller frees it). */
-static int
-pctx_kept(const EVP_PKEY_CTX *ctx)
-{
-	struct pctx_cache *c;
-	size_t i;
-
-	c = pctx_key_ok ? pthread_getspecific(pctx_key) : NULL;
-	for (i = 0; c != NULL && i < PCTX_SLOTS; i++)
-		if (c->slot[i].ctx == ctx)
-			return 1;
-	return 0;
 }
 
 static void
@@ -681,7 +672,7 @@ signature_ok(const struct signer_info *si, EVP_PKEY *pk,
 	unsigned int hlen;
 	EVP_MD_CTX *mc = NULL;
 	EVP_PKEY_CTX *pc = NULL;
-	int ok = 0;
+	int ok = 0, kept;
 
 	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA ||
 	    !EVP_Digest(content, clen, h, &hlen, md, NULL) ||
@@ -693,10 +684,10 @@ signature_ok(const struct signer_info *si, EVP_PKEY *pk,
 	    !EVP_DigestUpdate(mc, si->attrs + 1, si->alen - 1) ||
 	    !EVP_DigestFinal_ex(mc, h, &hlen))
 		goto out;
-	if ((pc = pctx_get(pk, si->md)) == NULL)
+	if ((pc = pctx_get(pk, si->md, &kept)) == NULL)
 		goto out;
 	ok = EVP_PKEY_verify(pc, si->sig, si->siglen, h, hlen) == 1;
-	if (!pctx_kept(pc))
+	if (!kept)
 		EVP_PKEY_CTX_free(pc);
 out:
 	EVP_MD_CTX_free(mc);

@@ -751,12 +751,26 @@ part_stream(const unsigned char *cd, const struct mime_part *root,
 /*
  * ec: NULL, or where an envelope's content goes when it is cut out
  * (freed by the caller after decrypting, econt_free()); the content is
- * then not in *out.
+ * then not in *out.  peek: NULL, or asked before d2i (*out stays NULL
+ * when it deals with the object).
  */
+/* Asked by part_cms() between the certificate cut and d2i: 1 when it
+ * dealt with the object (it is not decoded then), 0 to go on, or a
+ * GW_ERR_*.  der, n: what the cut left; certs: what it cut, or NULL. */
+struct cms_peek {
+	int (*fn)(const struct cms_peek *pk, const unsigned char *der,
+		  size_t n, STACK_OF(X509) *certs);
+	const unsigned char *content;	/* a detached signature's content */
+	size_t clen;
+	const struct mime_part *from;
+	const struct smime_open_opts *o;
+	struct smime_open_result *res;
+};
+
 static int
 part_cms(const unsigned char *msg, const struct mime_part *p,
 	 CMS_ContentInfo **out, int *extra, struct smime_open_result *res,
-	 struct econt *ec)
+	 struct econt *ec, const struct cms_peek *peek)
 {
 	struct gw_buf der, rest;
 	const unsigned char *q, *q0, *qc;
@@ -802,6 +816,11 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	}
 	if ((rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0)
 		goto out;
+	if (peek != NULL && (rc = peek->fn(peek, q, dlen, certs)) != 0) {
+		if (rc == 1)
+			rc = 0;
+		goto out;
+	}
 	q0 = q;
 	*out = d2i_CMS_ContentInfo(NULL, &q, (long)dlen);
 	if (*out == NULL && certs != NULL) {
@@ -1664,46 +1683,27 @@ out:
 
 /*
  * A detached signature of the common kind checked without CMS_verify()
- * (smime_sigcheck.c), over the bytes received: 1 when it passed (the
- * signer is in res as verify_layer() puts it), 0 when CMS_verify() is
- * to check it (whatever the reason: a failure is its to word), or
- * GW_ERR_NOMEM.
+ * (smime_sigcheck.c) over the bytes received, on what part_cms() cut
+ * (a cms_peek): 1 when it passed (the signer is in res as
+ * verify_layer() puts it), 0 when CMS_verify() is to check it
+ * (whatever the reason: a failure is its to word), or GW_ERR_NOMEM.
  */
 static int
-detached_fast(const unsigned char *cd, const struct mime_part *sig,
-	      const unsigned char *p, size_t n, const struct mime_part *from,
-	      const struct smime_open_opts *o, struct smime_open_result *res)
+detached_fast(const struct cms_peek *pk, const unsigned char *der, size_t n,
+	      STACK_OF(X509) *certs)
 {
-	struct gw_buf der;
-	STACK_OF(X509) *certs = NULL;
-	const unsigned char *q;
-	size_t dlen;
 	X509 *signer = NULL;
 	int rc;
 
-	gw_buf_init(&der, SMIME_MSG_MAX);
-	if ((rc = part_der(cd, sig, 0, &der, &q, &dlen)) != 0 ||
-	    (rc = cms_check_counts(q, dlen)) != 0 ||
-	    (rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0) {
-		/* part_cms() meets the same again, and says so. */
-		gw_err_clear();
-		rc = 0;
-		goto out;
-	}
-	if (!smime_sigcheck(q, dlen, certs, p, n, o->trust, o->extra,
-			    &signer)) {
-		rc = 0;
-		goto out;
-	}
-	if ((rc = signer_passed(signer, from, res)) == 0) {
-		if (open_layer(res) != NULL)
-			res->signatures++;
+	if (!smime_sigcheck(der, n, certs, pk->content, pk->clen,
+			    pk->o->trust, pk->o->extra, &signer))
+		return 0;
+	if ((rc = signer_passed(signer, pk->from, pk->res)) == 0) {
+		if (open_layer(pk->res) != NULL)
+			pk->res->signatures++;
 		rc = 1;
 	}
-out:
 	X509_free(signer);
-	sk_X509_pop_free(certs, X509_free);
-	gw_buf_free(&der);
 	return rc;
 }
 
@@ -1738,6 +1738,7 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 {
 	const struct mime_part *from = root; /* whose From fields to cover */
 	struct mime_range r, epi;
+	struct cms_peek peek;
 	ASN1_OCTET_STRING **pos;
 	int rc;
 
@@ -1747,13 +1748,14 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 	if (k == K_SIGNED_DETACHED) {
 		r = mime_part_range(mime_part_child(root, 0));
 		epi = mime_part_epilogue(root);
-		if ((rc = detached_fast(cd, mime_part_child(root, 1),
-					cd + r.start, r.end - r.start, from, o,
-					res)) < 0)
-			return rc;
-		if (rc == 0 &&
-		    (rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
-				   res, NULL)) != 0)
+		peek.fn = detached_fast;
+		peek.content = cd + r.start;
+		peek.clen = r.end - r.start;
+		peek.from = from;
+		peek.o = o;
+		peek.res = res;
+		if ((rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
+				   res, NULL, &peek)) != 0)
 			return rc == GW_ERR_PARSE ? 0 : rc;
 		if (*cms != NULL &&
 		    (rc = verify_detached(*cms, cd + r.start, r.end - r.start,
@@ -1960,7 +1962,7 @@ smime_open(const unsigned char *msg, size_t len,
 					      &extra)) < 0)
 				goto out;
 			if (rc == 0 && (rc = part_cms(cd, root, &cms, &extra,
-						      res, &ec)) != 0) {
+						      res, &ec, NULL)) != 0) {
 				if (rc != GW_ERR_PARSE)
 					goto out;
 				res->smime = 1;

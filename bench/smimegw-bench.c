@@ -3,10 +3,10 @@
  * and the peers, driven by bench/run.sh (see docs/performance.md).
  *
  * Every measurement is CPU time of this process (or, for "spawn", of
- * each child as wait4() reports it): CLOCK_PROCESS_CPUTIME_ID around a
- * batch of k calls, k chosen so that a batch takes at least --batch-cpu
- * seconds (k = 1 for anything slower), and the median of the per-call
- * times of all batches.  Results are tab-separated lines on stdout, one
+ * each child as wait4() reports it): CLOCK_PROCESS_CPUTIME_ID around
+ * the calls of a round, k of them, k chosen so that they take at least
+ * --batch-cpu seconds (k = 1 for anything slower), and the median of
+ * the per-call times of all rounds (measure_set()).  Results are tab-separated lines on stdout, one
  * per measurement, with a leading tag; diagnostics go to stderr.
  *
  *   gen SIZE FILE
@@ -65,9 +65,11 @@
  *	"b64 enc|dec PATH INPUT_BYTES ITERS SAMPLES MEDIAN_S P10_S P90_S"
  *	per path, then "b64 auto PATH" (the path the gateway takes).
  *
- * Common options: --samples N (number of timed batches), --warmup N
+ * Common options: --samples N (number of timed rounds), --warmup N
  * (untimed calls first), --batch-cpu S, --max-cpu S (stop sampling when
- * the timed CPU exceeds S, keeping at least 5 samples), --malloc-default
+ * the timed CPU exceeds S, keeping at least 5 samples), --slices N (a
+ * round cut into at most N slices, default 16, see measure_set(); 1:
+ * one whole batch of each component after the other), --malloc-default
  * (without it, the process starts with gw_buf_tune_malloc() as the
  * daemon does; the setting holds for every component, the API baseline
  * included).
@@ -118,6 +120,7 @@ struct opts {
 	size_t nrcpt;
 	size_t samples, warmup;
 	double batch_cpu, max_cpu;
+	size_t slices; /* at most this many slices per round (measure_set) */
 	int op_only;  /* op: smimegw alone (for profiling) */
 	int api_only; /* op: the OpenSSL CMS API path alone (token key) */
 	int no_api;   /* op: no API baseline */
@@ -198,32 +201,60 @@ summarise(double *v, size_t n, size_t iters, struct stats *st)
 }
 
 /*
- * One thing to time: fn(arg), k calls per batch, the per-call time of
- * every batch in v.
+ * One thing to time: fn(arg), k calls per round, the per-call time of
+ * every round in v.
  */
 struct comp {
 	const char *name;
 	bench_fn fn;
 	void *arg;
 	size_t k, n;
+	size_t q;     /* calls per slice of a round (measure_set) */
 	double *v;
 	double *raw; /* if set (o->samples long): the per-call time of each
 	              * round, in round order (for paired ratios) */
+	int paired;  /* compared with the other paired components round by
+	              * round: they run side by side in every slice */
 	struct stats st;
 };
 
+/* Runs c's calls of one slice; returns their CPU time. */
+static double
+run_calls(struct comp *c, size_t q)
+{
+	double t0 = cpu_now();
+	size_t j;
+
+	for (j = 0; j < q; j++)
+		if (c->fn(c->arg) != 0)
+			die(c->name, "failed");
+	return cpu_now() - t0;
+}
+
 /*
  * Warm-up and batch-size calibration of each component, then
- * o->samples rounds in which every component runs one timed batch, so
- * that the components of a set see the same machine load (the limit is
- * measured alongside the operation it bounds).
+ * o->samples rounds in which every component runs its batch of k
+ * calls, so that the components of a set see the same machine load (the
+ * limit is measured alongside the operation it bounds).
+ *
+ * A round is cut into slices (at most o->slices, and no more than the
+ * smallest batch has calls): in each slice every component runs its
+ * share of its batch, the paired components (the operation and the API
+ * path, whose per-round times are divided) first and next to each
+ * other, in turns forward and backward.  The machine's speed changes in
+ * bursts of a few milliseconds; whole batches run one after the other
+ * put tens of milliseconds between the two sides of a paired ratio,
+ * and a burst that falls on one side alone tilts that round's ratio.
+ * With --slices 1 a round is one batch of each component in turn.
  */
 static void
 measure_set(struct comp *c, size_t nc, const struct opts *o)
 {
-	double t0, t1, per, total = 0;
-	size_t i, j, s, warm = o->warmup ? o->warmup : 1;
+	double t0, per, total = 0, *acc;
+	size_t i, j, s, sl, ns, np = 0, warm = o->warmup ? o->warmup : 1;
+	size_t *order;
 
+	ns = o->slices ? o->slices : 1;
 	for (i = 0; i < nc; i++) {
 		t0 = cpu_now();
 		for (j = 0; j < warm; j++)
@@ -234,23 +265,45 @@ measure_set(struct comp *c, size_t nc, const struct opts *o)
 			per = 1e-9;
 		c[i].k =
 		    per >= o->batch_cpu ? 1 : (size_t)(o->batch_cpu / per) + 1;
+		if (c[i].k < ns)
+			ns = c[i].k;
 		c[i].n = 0;
 		if ((c[i].v = calloc(o->samples, sizeof(double))) == NULL)
 			die("out of memory", NULL);
 	}
+	if ((acc = calloc(nc, sizeof(*acc))) == NULL ||
+	    (order = calloc(nc, sizeof(*order))) == NULL)
+		die("out of memory", NULL);
+	/* the paired components first, then the rest, in array order */
+	for (i = 0; i < nc; i++)
+		if (c[i].paired)
+			order[np++] = i;
+	for (i = 0, j = np; i < nc; i++)
+		if (!c[i].paired)
+			order[j++] = i;
+	for (i = 0; i < nc; i++) {
+		c[i].q = (c[i].k + ns - 1) / ns;
+		c[i].k = c[i].q * ns;
+	}
 	for (s = 0; s < o->samples; s++) {
+		memset(acc, 0, nc * sizeof(*acc));
+		for (sl = 0; sl < ns; sl++) {
+			for (j = 0; j < nc; j++) {
+				/* paired ones backward in every other slice */
+				i = j < np && (sl & 1) ? order[np - 1 - j]
+				                       : order[j];
+				acc[i] += run_calls(&c[i], c[i].q);
+			}
+		}
 		for (i = 0; i < nc; i++) {
-			t0 = cpu_now();
-			for (j = 0; j < c[i].k; j++)
-				if (c[i].fn(c[i].arg) != 0)
-					die(c[i].name, "failed");
-			t1 = cpu_now();
-			c[i].v[c[i].n++] = (t1 - t0) / (double)c[i].k;
-			total += t1 - t0;
+			c[i].v[c[i].n++] = acc[i] / (double)c[i].k;
+			total += acc[i];
 		}
 		if (o->max_cpu > 0 && total > o->max_cpu && s + 1 >= 5)
 			break;
 	}
+	free(acc);
+	free(order);
 	for (i = 0; i < nc; i++) {
 		if (c[i].raw != NULL)
 			memcpy(c[i].raw, c[i].v, c[i].n * sizeof(double));
@@ -1145,8 +1198,9 @@ api_roundtrip(struct apictx *a, int enc, X509 *swcert, EVP_PKEY *swkey)
  * and with the OpenSSL CMS API path on the same input and key ("api"),
  * and for sign and decrypt with the software key ("api-sw"; decrypt
  * needs --in-sw, a message encrypted to --swcert).  Every component
- * runs one batch per round (measure_set), so all of them see the same
- * machine load.
+ * runs its calls in every round (measure_set), so all of them see the
+ * same machine load, and the operation and the API paths side by side
+ * in each slice of a round (paired).
  */
 static int
 cmd_op(const struct opts *o)
@@ -1260,7 +1314,8 @@ cmd_op(const struct opts *o)
 		                           .arg = &api};
 		goto measure;
 	}
-	comp[nc++] = (struct comp){.name = o->op, .fn = op_once, .arg = &c};
+	comp[nc++] = (struct comp){.name = o->op, .fn = op_once, .arg = &c,
+	                           .paired = 1};
 	if (o->op_only) {
 		/* profiling: the operation alone */
 	} else if (sign) {
@@ -1319,10 +1374,10 @@ cmd_op(const struct opts *o)
 	api.keep = apisw.keep = NULL;
 	if (use_api)
 		comp[nc++] = (struct comp){.name = "api", .fn = api_once,
-		                           .arg = &api};
+		                           .arg = &api, .paired = 1};
 	if (use_apisw)
 		comp[nc++] = (struct comp){.name = "api-sw", .fn = api_once,
-		                           .arg = &apisw};
+		                           .arg = &apisw, .paired = 1};
 
 measure:
 	/* smimegw ÷ API per round: API time / smimegw time, paired */
@@ -1722,6 +1777,7 @@ static const char usage_text[] =
     "       smimegw-bench spawn [--log FILE] -- CMD ARG...\n"
     "       smimegw-bench b64 [--size N]\n"
     "common: --samples N --warmup N --batch-cpu SECONDS --max-cpu SECONDS\n"
+    "        --slices N (at most N slices per round; 1: whole batches)\n"
     "        --malloc-default (skip the gw_buf_tune_malloc() call at start)\n";
 
 static const char *
@@ -1746,6 +1802,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->samples = 31;
 	o->warmup = 2;
 	o->batch_cpu = 0.002;
+	o->slices = 16;
 	for (i = 2; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -1791,14 +1848,17 @@ parse(int argc, char **argv, struct opts *o)
 				die("too many --rcpt", NULL);
 			o->rcpt[o->nrcpt++] = v;
 		} else if (strcmp(a, "--samples") == 0 ||
+		           strcmp(a, "--slices") == 0 ||
 		           strcmp(a, "--warmup") == 0) {
 			v = need(argc, argv, &i);
 			unsigned long long n = strtoull(v, &end, 10);
 			if (*end != '\0' || (n == 0 && a[2] == 's') ||
 			    n > 1000000)
 				die("bad count", v);
-			if (a[2] == 's')
+			if (strcmp(a, "--samples") == 0)
 				o->samples = (size_t)n;
+			else if (a[3] == 'l')
+				o->slices = (size_t)n;
 			else
 				o->warmup = (size_t)n;
 		} else if (strcmp(a, "--batch-cpu") == 0 ||

@@ -40,9 +40,10 @@ smime_parse(const unsigned char *msg, size_t len, struct mime_tree **out)
 }
 
 /*
- * Content from this size on is streamed into the output (BER): it saves
- * the copies of OpenSSL's memory BIOs.  Below it the streaming machinery
- * costs more than it saves (measured: bench/, encrypt at 4 KiB).
+ * Content from this size on is streamed into the output: it saves the
+ * copies of OpenSSL's memory BIOs (and, for an envelope of our own, a
+ * DER copy of the whole).  Below it the streaming machinery costs more
+ * than it saves (measured: bench/, encrypt at 4 KiB).
  */
 #define SMIME_STREAM_MIN ((size_t)64 << 10)
 
@@ -664,15 +665,15 @@ b64sink_put(struct b64sink *k, const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* The next n bytes of the encoding: whole lines now, the rest kept. */
 static int
-b64sink_write(BIO *bio, const char *data, int n)
+b64sink_add(void *arg, const unsigned char *p, size_t left)
 {
-	struct b64sink *k = BIO_get_data(bio);
-	const unsigned char *p = (const unsigned char *)data;
-	size_t left = n > 0 ? (size_t)n : 0, take, whole;
+	struct b64sink *k = arg;
+	size_t take, whole;
 
-	if (n < 0 || k->rc != 0)
-		return -1;
+	if (k->rc != 0)
+		return k->rc;
 	if (k->nc > 0) {
 		take = B64_LINE_IN - k->nc < left ? B64_LINE_IN - k->nc : left;
 		memcpy(k->carry + k->nc, p, take);
@@ -680,16 +681,26 @@ b64sink_write(BIO *bio, const char *data, int n)
 		p += take;
 		left -= take;
 		if (k->nc < B64_LINE_IN)
-			return n;
+			return 0;
 		if ((k->rc = b64sink_put(k, k->carry, B64_LINE_IN)) != 0)
-			return -1;
+			return k->rc;
 		k->nc = 0;
 	}
 	whole = left - left % B64_LINE_IN;
 	if (whole > 0 && (k->rc = b64sink_put(k, p, whole)) != 0)
-		return -1;
+		return k->rc;
 	memcpy(k->carry, p + whole, left - whole);
 	k->nc = left - whole;
+	return 0;
+}
+
+static int
+b64sink_write(BIO *bio, const char *data, int n)
+{
+	if (n < 0 ||
+	    b64sink_add(BIO_get_data(bio), (const unsigned char *)data,
+			(size_t)n) != 0)
+		return -1;
 	return n;
 }
 
@@ -821,7 +832,7 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 	BIO *in = NULL, *b64 = NULL;
 	size_t start = out->len, en;
 	unsigned char *room;
-	int i, rc, aead;
+	int i, rc, aead, ours;
 
 	split_init(&sp);
 	gw_buf_init(&der, SMIME_OUT_MAX + 65536);
@@ -841,14 +852,15 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 	}
 	en = pc.n[0] + pc.n[1];
 	aead = (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER) != 0;
+	ours = smime_envelope_fits(r);
 	if (en >= SMIME_STREAM_MIN)
 		flags |= CMS_STREAM;
-	if (!(flags & CMS_STREAM) && smime_envelope_fits(r)) {
+	if (ours && !(flags & CMS_STREAM)) {
 		/* RSA and AES-CBC: written directly, without OpenSSL's
 		 * CMS structure and its two encoding passes. */
 		if ((rc = smime_envelope_der(r, pc.p, pc.n, 2, &der)) != 0)
 			goto out;
-	} else {
+	} else if (!ours) {
 		rc = GW_ERR_CRYPTO;
 		if ((in = stream_bio(&pieces_method, &pc)) == NULL ||
 		    (cms = CMS_encrypt(NULL, NULL, cipher, flags)) == NULL)
@@ -886,6 +898,14 @@ smime_encrypt_msg(const struct smime_msg *m, const struct smime_recipients *r,
 	}
 	memset(&sink, 0, sizeof(sink));
 	sink.out = out;
+	if (ours) {
+		/* Definite lengths (DER), encrypted and encoded 64 KiB at
+		 * a time. */
+		if ((rc = smime_envelope_stream(r, pc.p, pc.n, 2, b64sink_add,
+						&sink)) == 0)
+			rc = b64sink_end(&sink);
+		goto out;
+	}
 	if ((b64 = stream_bio(&b64sink_method, &sink)) == NULL) {
 		rc = GW_ERR_NOMEM;
 		goto out;

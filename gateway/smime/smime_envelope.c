@@ -248,69 +248,159 @@ encrypt_pieces(EVP_CIPHER_CTX *c, const unsigned char *const p[],
 }
 
 /*
- * The whole ContentInfo into der: every length is known once the
- * RecipientInfos are made (CBC with padding gives the next whole block),
- * so it is written front to back in one pass, the ciphertext straight
- * into its place.
+ * The lengths of an envelope of content bytes: every one is known once
+ * the RecipientInfos are made (CBC with padding gives the next whole
+ * block), so it is written front to back in one pass.
  */
-static int
-write_envelope(struct gw_buf *der, const struct der_span *set, int nset,
-	       const struct aes_cbc *aes, const unsigned char *iv,
-	       EVP_CIPHER_CTX *c, const unsigned char *const p[],
-	       const size_t n[], int npieces)
-{
-	size_t content = 0, ct, setlen = 0, alg, eci, env, total;
-	size_t got = 0;
-	unsigned char *q, *start;
-	int i, rc;
+struct env_len {
+	size_t ct;	/* the ciphertext */
+	size_t setlen;	/* the RecipientInfos */
+	size_t alg;	/* the content's AlgorithmIdentifier */
+	size_t eci;	/* EncryptedContentInfo */
+	size_t env;	/* EnvelopedData */
+	size_t total;	/* ContentInfo */
+};
 
-	for (i = 0; i < npieces; i++)
-		content += n[i];
-	ct = content - content % AES_BLOCK + AES_BLOCK;
+static void
+env_lengths(const struct der_span *set, int nset, size_t content,
+	    struct env_len *L)
+{
+	int i;
+
+	L->ct = content - content % AES_BLOCK + AES_BLOCK;
+	L->setlen = 0;
 	for (i = 0; i < nset; i++)
-		setlen += set[i].n;
-	alg = AES_OID_LEN + der_hdr_len(AES_IV_LEN) + AES_IV_LEN;
-	eci = sizeof(tlv_data) + der_hdr_len(alg) + alg + der_hdr_len(ct) +
-	      ct;
-	env = sizeof(version0) + der_hdr_len(setlen) + setlen +
-	      der_hdr_len(eci) + eci;
-	total = der_ci_len(sizeof(tlv_enveloped), env);
-	if ((rc = gw_buf_reserve(der, total, &start)) != 0)
-		return rc;
-	q = der_put_ci(start, tlv_enveloped, sizeof(tlv_enveloped), env);
+		L->setlen += set[i].n;
+	L->alg = AES_OID_LEN + der_hdr_len(AES_IV_LEN) + AES_IV_LEN;
+	L->eci = sizeof(tlv_data) + der_hdr_len(L->alg) + L->alg +
+		 der_hdr_len(L->ct) + L->ct;
+	L->env = sizeof(version0) + der_hdr_len(L->setlen) + L->setlen +
+		 der_hdr_len(L->eci) + L->eci;
+	L->total = der_ci_len(sizeof(tlv_enveloped), L->env);
+}
+
+/* Everything before the ciphertext (L->total - L->ct bytes) at q;
+ * returns where the ciphertext goes. */
+static unsigned char *
+put_head(unsigned char *q, const struct env_len *L, const struct der_span *set,
+	 int nset, const struct aes_cbc *aes, const unsigned char *iv)
+{
+	int i;
+
+	q = der_put_ci(q, tlv_enveloped, sizeof(tlv_enveloped), L->env);
 	q = der_put(q, version0, sizeof(version0));
-	q += der_put_hdr(q, 0x31, setlen);
+	q += der_put_hdr(q, 0x31, L->setlen);
 	for (i = 0; i < nset; i++)
 		q = der_put(q, set[i].p, set[i].n);
-	q += der_put_hdr(q, 0x30, eci);
+	q += der_put_hdr(q, 0x30, L->eci);
 	q = der_put(q, tlv_data, sizeof(tlv_data));
-	q += der_put_hdr(q, 0x30, alg);
+	q += der_put_hdr(q, 0x30, L->alg);
 	q = der_put(q, aes->oid, AES_OID_LEN);
 	q += der_put_hdr(q, 0x04, AES_IV_LEN);
 	q = der_put(q, iv, AES_IV_LEN);
-	q += der_put_hdr(q, 0x80, ct);
+	q += der_put_hdr(q, 0x80, L->ct);
+	return q;
+}
+
+/* The whole ContentInfo into der, the ciphertext straight into its
+ * place. */
+static int
+write_envelope(struct gw_buf *der, const struct env_len *L,
+	       const struct der_span *set, int nset, const struct aes_cbc *aes,
+	       const unsigned char *iv, EVP_CIPHER_CTX *c,
+	       const unsigned char *const p[], const size_t n[], int npieces)
+{
+	size_t got = 0;
+	unsigned char *q, *start;
+	int rc;
+
+	if ((rc = gw_buf_reserve(der, L->total, &start)) != 0)
+		return rc;
+	q = put_head(start, L, set, nset, aes, iv);
 	if ((rc = encrypt_pieces(c, p, n, npieces, q, &got)) != 0)
 		return rc;
-	if (got != ct || (size_t)(q + ct - start) != total)
+	if (got != L->ct || (size_t)(q + L->ct - start) != L->total)
 		return gw_err_set(GW_ERR_INTERNAL,
 				  "the envelope came to another length");
-	der->len += total;
+	der->len += L->total;
 	der->data[der->len] = '\0';
 	return 0;
 }
 
-int
-smime_envelope_der(const struct smime_recipients *r,
-		   const unsigned char *const p[], const size_t n[],
-		   int npieces, struct gw_buf *der)
+/*
+ * The same bytes given to put in order: the part before the ciphertext
+ * at once, then the ciphertext STREAM_STEP bytes at a time, made in one
+ * scratch block that stays in the cache until put has taken it.
+ */
+#define STREAM_STEP ((size_t)64 << 10)
+
+static int
+stream_envelope(const struct env_len *L, const struct der_span *set, int nset,
+		const struct aes_cbc *aes, const unsigned char *iv,
+		EVP_CIPHER_CTX *c, const unsigned char *const p[],
+		const size_t n[], int npieces, smime_der_put put, void *arg)
+{
+	size_t head = L->total - L->ct, done, k, ct = 0;
+	unsigned char *buf, *q;
+	int i, w, rc = 0;
+
+	if ((buf = malloc(head > STREAM_STEP + AES_BLOCK
+			      ? head
+			      : STREAM_STEP + AES_BLOCK)) == NULL)
+		return GW_ERR_NOMEM;
+	q = put_head(buf, L, set, nset, aes, iv);
+	if ((size_t)(q - buf) != head) {
+		rc = gw_err_set(GW_ERR_INTERNAL,
+				"the envelope came to another length");
+		goto out;
+	}
+	if ((rc = put(arg, buf, head)) != 0)
+		goto out;
+	for (i = 0; i < npieces; i++)
+		for (done = 0; done < n[i]; done += k) {
+			k = n[i] - done < STREAM_STEP ? n[i] - done
+						      : STREAM_STEP;
+			if (!EVP_EncryptUpdate(c, buf, &w, p[i] + done,
+					       (int)k)) {
+				rc = gw_err_set_ssl(GW_ERR_CRYPTO,
+						    "encrypting the content");
+				goto out;
+			}
+			ct += (size_t)w;
+			if ((rc = put(arg, buf, (size_t)w)) != 0)
+				goto out;
+		}
+	if (!EVP_EncryptFinal_ex(c, buf, &w)) {
+		rc = gw_err_set_ssl(GW_ERR_CRYPTO, "encrypting the content");
+		goto out;
+	}
+	ct += (size_t)w;
+	if ((rc = put(arg, buf, (size_t)w)) == 0 && ct != L->ct)
+		rc = gw_err_set(GW_ERR_INTERNAL,
+				"the envelope came to another length");
+out:
+	free(buf);
+	return rc;
+}
+
+/*
+ * The envelope of the pieces for r: a fresh content key (wiped after
+ * use) and IV, the RecipientInfos, then the whole into der, or, with
+ * put set, in order to put.
+ */
+static int
+envelope(const struct smime_recipients *r, const unsigned char *const p[],
+	 const size_t n[], int npieces, struct gw_buf *der, smime_der_put put,
+	 void *arg)
 {
 	struct aes_cbc *aes;
 	struct der_span *set = NULL;
+	struct env_len L;
 	struct gw_buf ri;
 	EVP_CIPHER_CTX *c = NULL;
 	unsigned char key[EVP_MAX_KEY_LENGTH], iv[AES_IV_LEN];
-	size_t keylen;
-	int rc;
+	size_t keylen, content = 0;
+	int i, rc;
 
 	gw_buf_init(&ri, SMIME_OUT_MAX);
 	if (!smime_envelope_fits(r) || (aes = find_aes(r)) == NULL)
@@ -339,12 +429,35 @@ smime_envelope_der(const struct smime_recipients *r,
 		rc = gw_err_set_ssl(GW_ERR_CRYPTO, "setting up %s", aes->name);
 		goto out;
 	}
-	rc = write_envelope(der, set, sk_X509_num(r->certs), aes, iv, c, p, n,
-			    npieces);
+	for (i = 0; i < npieces; i++)
+		content += n[i];
+	env_lengths(set, sk_X509_num(r->certs), content, &L);
+	if (put != NULL)
+		rc = stream_envelope(&L, set, sk_X509_num(r->certs), aes, iv,
+				     c, p, n, npieces, put, arg);
+	else
+		rc = write_envelope(der, &L, set, sk_X509_num(r->certs), aes,
+				    iv, c, p, n, npieces);
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	EVP_CIPHER_CTX_free(c);
 	free(set);
 	gw_buf_free(&ri);
 	return rc;
+}
+
+int
+smime_envelope_der(const struct smime_recipients *r,
+		   const unsigned char *const p[], const size_t n[],
+		   int npieces, struct gw_buf *der)
+{
+	return envelope(r, p, n, npieces, der, NULL, NULL);
+}
+
+int
+smime_envelope_stream(const struct smime_recipients *r,
+		      const unsigned char *const p[], const size_t n[],
+		      int npieces, smime_der_put put, void *arg)
+{
+	return envelope(r, p, n, npieces, NULL, put, arg);
 }

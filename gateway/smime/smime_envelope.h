@@ -44,4 +44,20 @@ int smime_envelope_der(const struct smime_recipients *r,
 		       const unsigned char *const p[], const size_t n[],
 		       int npieces, struct gw_buf *der);
 
+/* Takes the next n bytes of an encoding: 0, or an error code (which
+ * stops the encoding and is returned). */
+typedef int (*smime_der_put)(void *arg, const unsigned char *p, size_t n);
+
+/*
+ * The same envelope as smime_envelope_der() (definite lengths, DER),
+ * given to put in order as it is made instead of held whole: the part
+ * before the ciphertext at once, then the ciphertext 64 KiB at a time
+ * from one scratch block, so that a large envelope is never in memory
+ * twice.  0 or an error as smime_envelope_der(), or put's; after a
+ * failure what put was given is no envelope.
+ */
+int smime_envelope_stream(const struct smime_recipients *r,
+			  const unsigned char *const p[], const size_t n[],
+			  int npieces, smime_der_put put, void *arg);
+
 #endif

@@ -404,6 +404,127 @@ issue11_envelope_round_trip(void **state)
 		}
 }
 
+/* der decodes, and encodes again to exactly der: definite lengths,
+ * DER's choices throughout. */
+static void
+is_der(const struct gw_buf *der)
+{
+	const unsigned char *q = der->data;
+	unsigned char *back = NULL;
+	CMS_ContentInfo *cms;
+	int len;
+
+	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &q, (long)der->len));
+	assert_ptr_equal(q, der->data + der->len);
+	len = i2d_CMS_ContentInfo(cms, &back);
+	assert_int_equal(len, (int)der->len);
+	assert_memory_equal(back, der->data, der->len);
+	OPENSSL_free(back);
+	CMS_ContentInfo_free(cms);
+}
+
+/* A put for smime_envelope_stream(): appends to the buffer, counts the
+ * calls, and fails with GW_ERR_LIMIT at call fail_at (0: never). */
+struct collect {
+	struct gw_buf *to;
+	int calls, fail_at;
+	size_t largest;
+};
+
+static int
+collect(void *arg, const unsigned char *p, size_t n)
+{
+	struct collect *c = arg;
+
+	if (++c->calls == c->fail_at)
+		return GW_ERR_LIMIT;
+	if (c->calls > 1 && n > c->largest)
+		c->largest = n;
+	return gw_buf_add(c->to, p, n);
+}
+
+/* Streamed: the size of the DER one, DER itself, decrypted by every
+ * recipient, the ciphertext in pieces of at most 64 KiB (and one
+ * block) whatever the pieces of the content. */
+static const size_t stream_sizes[] = {0,     1,	    16,	    65535, 65536,
+				      65537, 65552, 200003, 524288};
+
+static void
+issue11_envelope_stream_round_trip(void **state)
+{
+	struct smime_recipients r;
+	struct gw_buf der, streamed;
+	struct collect c;
+	unsigned char *e;
+	size_t s, n, cuts[3], k;
+	int i;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.certs = certs(NRSA, 0);
+	for (s = 0; s < sizeof(stream_sizes) / sizeof(stream_sizes[0]); s++) {
+		n = stream_sizes[s];
+		e = unit_crlf_text(n);
+		cuts[0] = 0;
+		cuts[1] = n / 3;
+		cuts[2] = n > 70000 ? 70000 : n;
+		for (k = 0; k < 3; k++) {
+			const unsigned char *p[2] = {e, e + cuts[k]};
+			size_t len[2] = {cuts[k], n - cuts[k]};
+
+			gw_buf_init(&der, (size_t)1 << 21);
+			gw_buf_init(&streamed, (size_t)1 << 21);
+			our_der(&r, e, n, cuts[k], &der);
+			memset(&c, 0, sizeof(c));
+			c.to = &streamed;
+			gw_err_clear();
+			assert_int_equal(smime_envelope_stream(&r, p, len, 2,
+							       collect, &c),
+					 0);
+			assert_int_equal(streamed.len, der.len);
+			assert_true(c.largest <= ((size_t)64 << 10) + 16);
+			assert_true(c.calls >= 2 + (int)(n >> 16));
+			is_der(&streamed);
+			for (i = 0; i < NRSA; i++)
+				decrypts_to(&streamed, i, e, n);
+			gw_buf_free(&der);
+			gw_buf_free(&streamed);
+		}
+		free(e);
+	}
+	sk_X509_free(r.certs);
+}
+
+/* put's failure ends the envelope and is what it returns. */
+static void
+issue11_envelope_stream_put_fails(void **state)
+{
+	struct smime_recipients r;
+	struct gw_buf streamed;
+	struct collect c;
+	unsigned char *e = unit_crlf_text(200000);
+	const unsigned char *p[1] = {e};
+	size_t n[1] = {200000};
+	int at;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.certs = certs(1, 0);
+	for (at = 1; at <= 5; at++) {
+		gw_buf_init(&streamed, (size_t)1 << 20);
+		memset(&c, 0, sizeof(c));
+		c.to = &streamed;
+		c.fail_at = at;
+		assert_int_equal(smime_envelope_stream(&r, p, n, 1, collect,
+						       &c),
+				 GW_ERR_LIMIT);
+		assert_int_equal(c.calls, at);
+		gw_buf_free(&streamed);
+	}
+	sk_X509_free(r.certs);
+	free(e);
+}
+
 static int
 find_key(void *arg, CMS_ContentInfo *cms, X509 **c, EVP_PKEY **k)
 {
@@ -457,6 +578,8 @@ encrypt_msg(const struct smime_recipients *r, const unsigned char *b,
 	gw_err_clear();
 	assert_int_equal(smime_encrypt(in.data, in.len, r, m), 0);
 	der_of(m, &der);
+	if (smime_envelope_fits(r))
+		is_der(&der);
 	q = der.data;
 	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &q, (long)der.len));
 	assert_non_null(out = BIO_new(BIO_s_mem()));
@@ -499,16 +622,18 @@ opens_to(const struct gw_buf *m, int who, const struct gw_buf *entity)
 
 /*
  * Through smime_encrypt(): entities of 15, 16 and 17 bytes of body
- * after the entity's header, and of 64 KiB - 1 (the largest that is not
- * streamed), each the exact body after that header, each opened again
- * by smime_open().
+ * after the entity's header, of 64 KiB - 1 (the largest that is not
+ * streamed), 64 KiB (the smallest that is) and about 200 KiB, each the
+ * exact body after that header, each opened again by smime_open().
  */
+#define NTRIP 7
+
 static void
 issue11_envelope_smime_round_trip(void **state)
 {
 	struct smime_recipients r;
 	struct gw_buf m, entity;
-	size_t sizes[5] = {0, 15, 16, 17, 0}, hl = 0, i;
+	size_t sizes[NTRIP] = {0, 15, 16, 17, 0, 0, 0}, hl = 0, i;
 	unsigned char *b;
 	int oaep;
 
@@ -517,7 +642,7 @@ issue11_envelope_smime_round_trip(void **state)
 		memset(&r, 0, sizeof(r));
 		r.certs = certs(NRSA, 0);
 		r.oaep = oaep;
-		for (i = 0; i < 5; i++) {
+		for (i = 0; i < NTRIP; i++) {
 			gw_buf_init(&m, (size_t)1 << 20);
 			gw_buf_init(&entity, (size_t)1 << 20);
 			b = unit_crlf_text(sizes[i]);
@@ -531,8 +656,11 @@ issue11_envelope_smime_round_trip(void **state)
 				assert_memory_equal(entity.data + hl, b,
 						    sizes[i]);
 			opens_to(&m, (int)i % NRSA, &entity);
-			if (i == 3)
+			if (i == 3) {
 				sizes[4] = 65535 - hl;
+				sizes[5] = 65536 - hl;
+				sizes[6] = 200000;
+			}
 			free(b);
 			gw_buf_free(&m);
 			gw_buf_free_secret(&entity);
@@ -646,6 +774,8 @@ main(void)
 	struct CMUnitTest same[NSAME], fit[NFIT];
 	const struct CMUnitTest trips[] = {
 	    cmocka_unit_test(issue11_envelope_round_trip),
+	    cmocka_unit_test(issue11_envelope_stream_round_trip),
+	    cmocka_unit_test(issue11_envelope_stream_put_fails),
 	    cmocka_unit_test(issue11_envelope_smime_round_trip),
 	    cmocka_unit_test(issue11_envelope_ceiling),
 	};

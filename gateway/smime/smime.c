@@ -297,6 +297,8 @@ sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
 	BIO *in = NULL;
+	const unsigned char *caps;
+	size_t ncaps;
 	int i, rc = GW_ERR_CRYPTO;
 
 	if ((flags & (CMS_DETACHED | CMS_STREAM)) == CMS_DETACHED &&
@@ -306,8 +308,13 @@ sign_der(const struct smime_signer *s, const EVP_MD *md, unsigned flags,
 	    (cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
 		goto ssl;
 	if ((si = CMS_add1_signer(cms, s->cert, s->key, md,
-				  CMS_BINARY | (s->pss ? CMS_KEY_PARAM : 0))) ==
-	    NULL)
+				  CMS_BINARY | CMS_NOSMIMECAP |
+				      (s->pss ? CMS_KEY_PARAM : 0))) == NULL)
+		goto ssl;
+	/* Our capabilities, not OpenSSL's standard list (smime_signed.c) */
+	caps = smime_signed_caps(&ncaps);
+	if (!CMS_signed_add1_attr_by_NID(si, NID_SMIMECapabilities,
+					 V_ASN1_SEQUENCE, caps, (int)ncaps))
 		goto ssl;
 	if (s->pss && (rc = set_pss(si, md)) != 0)
 		goto out;

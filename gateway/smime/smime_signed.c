@@ -43,29 +43,33 @@ static const unsigned char oid_signing_time[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x05};
 static const unsigned char oid_message_digest[] = {
 	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04};
+static const unsigned char oid_smime_caps[] = {
+	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0f};
 /*
- * smimeCapabilities as CMS_add1_signer() adds them
- * (CMS_add_standard_smimecap(), captured from OpenSSL 3.0 on Debian
- * 12): aes-256-cbc, aes-192-cbc, aes-128-cbc, des-ede3-cbc, rc2-cbc
- * 128, rc2-cbc 64, des-cbc, rc2-cbc 40.  The list is what that build
- * offers; the test compares it against the OpenSSL it runs on.
+ * The smimeCapabilities we announce (RFC 8551 2.5.2), the value of the
+ * attribute: what we decrypt, in the order we prefer it, aes-256-cbc,
+ * aes-192-cbc and aes-128-cbc, without parameters as RFC 3565 has it.
+ * Not OpenSSL's standard list, which goes on with des-ede3-cbc, RC2
+ * and single DES: a sender that takes the list at its word could pick
+ * a cipher the default provider cannot decrypt (RC2, DES), or 3DES,
+ * which is weak (64-bit blocks).
  */
-static const unsigned char attr_smime_caps[] = {
-	0x30, 0x79, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01,
-	0x09, 0x0f, 0x31, 0x6c, 0x30, 0x6a, 0x30, 0x0b, 0x06, 0x09, 0x60,
-	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a, 0x30, 0x0b, 0x06,
-	0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x16, 0x30,
-	0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01,
-	0x02, 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
-	0x03, 0x07, 0x30, 0x0e, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7,
-	0x0d, 0x03, 0x02, 0x02, 0x02, 0x00, 0x80, 0x30, 0x0d, 0x06, 0x08,
-	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x03, 0x02, 0x02, 0x01, 0x40,
-	0x30, 0x07, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x07, 0x30, 0x0d,
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x03, 0x02, 0x02,
-	0x01, 0x28};
+static const unsigned char smime_caps[] = {
+	0x30, 0x27, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+	0x65, 0x03, 0x04, 0x01, 0x2a, 0x30, 0x0b, 0x06, 0x09, 0x60,
+	0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x16, 0x30, 0x0b,
+	0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01,
+	0x02};
 
-/* Room for the SET of signed attributes: at most 4 + 26 + 32 + 81 +
- * 123 octets (GeneralizedTime, SHA-512). */
+const unsigned char *
+smime_signed_caps(size_t *len)
+{
+	*len = sizeof(smime_caps);
+	return smime_caps;
+}
+
+/* Room for the SET of signed attributes: at most 4 + 26 + 32 + 81 + 56
+ * octets (GeneralizedTime, SHA-512). */
 #define ATTRS_MAX 512
 /* The largest RSA signature written here: a 16384-bit key's. */
 #define SIG_MAX 2048
@@ -246,7 +250,11 @@ put_attr(unsigned char *p, const unsigned char *oid, size_t olen,
 /*
  * The SET of signed attributes, its tag 31 (what the signature covers,
  * RFC 5652 5.4), into a (ATTRS_MAX octets): the content's digest dgst
- * and the time; its length.
+ * and the time; its length.  DER sorts a SET OF by the encodings: each
+ * attribute here is a SEQUENCE with a one-octet length, so the shorter
+ * comes first; contentType and signingTime are the shortest, and the
+ * messageDigest of SHA-256 is shorter than the capabilities, that of
+ * SHA-384 or -512 longer.
  */
 static size_t
 attrs_make(unsigned char *a, const unsigned char *tm, size_t tmlen,
@@ -254,20 +262,28 @@ attrs_make(unsigned char *a, const unsigned char *tm, size_t tmlen,
 {
 	unsigned char md[2 + EVP_MAX_MD_SIZE], *p;
 	size_t body, mlen;
+	int md_first;
 
 	md[0] = 0x04;
 	md[1] = (unsigned char)dlen;
 	memcpy(md + 2, dgst, dlen);
 	mlen = 2 + dlen;
+	md_first = sizeof(oid_message_digest) + mlen <
+		   sizeof(oid_smime_caps) + sizeof(smime_caps);
 	body = sizeof(attr_content_type) + 2 + sizeof(oid_signing_time) + 2 +
-	       tmlen + 2 + sizeof(oid_message_digest) + 2 + mlen +
-	       sizeof(attr_smime_caps);
+	       tmlen + 2 + sizeof(oid_message_digest) + 2 + mlen + 2 +
+	       sizeof(oid_smime_caps) + 2 + sizeof(smime_caps);
 	p = a + der_put_hdr(a, 0x31, body);
 	p = der_put(p, attr_content_type, sizeof(attr_content_type));
 	p = put_attr(p, oid_signing_time, sizeof(oid_signing_time), tm, tmlen);
-	p = put_attr(p, oid_message_digest, sizeof(oid_message_digest), md,
-		     mlen);
-	p = der_put(p, attr_smime_caps, sizeof(attr_smime_caps));
+	if (md_first)
+		p = put_attr(p, oid_message_digest, sizeof(oid_message_digest),
+			     md, mlen);
+	p = put_attr(p, oid_smime_caps, sizeof(oid_smime_caps), smime_caps,
+		     sizeof(smime_caps));
+	if (!md_first)
+		p = put_attr(p, oid_message_digest, sizeof(oid_message_digest),
+			     md, mlen);
 	return (size_t)(p - a);
 }
 

@@ -15,8 +15,9 @@
  * algorithm without parameters (RFC 5754), id-data without content,
  * the signer's certificate and the chain's sorted as DER sorts a SET
  * OF, and one SignerInfo: version 1, issuerAndSerialNumber, the signed
- * attributes contentType, signingTime, messageDigest and OpenSSL's
- * standard smimeCapabilities, rsaEncryption with NULL parameters, and
+ * attributes contentType, signingTime, messageDigest and our
+ * smimeCapabilities (smime_signed_caps()), rsaEncryption with NULL
+ * parameters, and
  * the signature over the attributes' DER (RFC 5652 5.4).
  */
 #ifndef SMIME_SIGNED_H
@@ -37,6 +38,13 @@
  * -512.  1 or 0; anything else goes through OpenSSL's CMS code.
  */
 int smime_signed_fits(const struct smime_signer *s, const EVP_MD *md);
+
+/*
+ * The smimeCapabilities every signature of ours announces, on this path
+ * and OpenSSL's (smime.c adds them there): the DER of the attribute's
+ * value, a SEQUENCE OF SMIMECapability, static; its length in *len.
+ */
+const unsigned char *smime_signed_caps(size_t *len);
 
 /*
  * Appends to der the detached signature by s (which

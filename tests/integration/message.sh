@@ -85,6 +85,11 @@ ok "ECDSA verifies in openssl" openssl cms -verify -in "$T/sec.eml" \
 openssl cms -cmsout -print -in "$T/s.eml" >"$T/attrs.txt" 2>&1
 matches "signingTime attribute" "$T/attrs.txt" "signingTime"
 matches "SMIMECapabilities attribute" "$T/attrs.txt" "S/MIME Capabilities"
+for f in attrs pss; do # our signature writer, and OpenSSL's path (PSS)
+	matches "capabilities announce AES-256-CBC ($f)" "$T/$f.txt" "aes-256-cbc"
+	ok "capabilities announce no DES or RC2 ($f)" \
+		sh -c '! grep -Eqi "des-ede3-cbc|rc2-cbc|des-cbc" "$1"' _ "$T/$f.txt"
+done
 
 refused "sign with an encryption-only identity" "identity 'gw-enc' is for encryption only" \
 	gw message sign --cert gw-enc -i "$M"

@@ -233,14 +233,20 @@ openssl_der(const struct smime_signer *s, const EVP_MD *md,
 	CMS_ContentInfo *cms;
 	CMS_SignerInfo *si;
 	ASN1_TIME *t;
+	const unsigned char *caps;
 	unsigned char *p;
+	size_t ncaps;
 	BIO *in;
 	int i, len;
 
 	assert_non_null(in = BIO_new_mem_buf(e, (int)n));
 	assert_non_null(cms = CMS_sign(NULL, NULL, NULL, NULL, flags));
-	assert_non_null(
-	    si = CMS_add1_signer(cms, s->cert, s->key, md, CMS_BINARY));
+	assert_non_null(si = CMS_add1_signer(cms, s->cert, s->key, md,
+					     CMS_BINARY | CMS_NOSMIMECAP));
+	caps = smime_signed_caps(&ncaps);
+	assert_true(CMS_signed_add1_attr_by_NID(si, NID_SMIMECapabilities,
+						V_ASN1_SEQUENCE, caps,
+						(int)ncaps));
 	assert_non_null(t = ASN1_TIME_set(NULL, now));
 	assert_true(CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
 						t->type, t, -1));
@@ -418,6 +424,58 @@ static const struct trip_case {
 };
 
 /*
+ * The smimeCapabilities of the one signer of the signed message m:
+ * exactly ours, AES-CBC only (no 3DES, RC2 or DES), once.
+ */
+static void
+announces_aes_only(const struct gw_buf *m)
+{
+	static const int weak[] = {NID_des_ede3_cbc, NID_rc2_cbc, NID_des_cbc};
+	const unsigned char *caps, *q;
+	const ASN1_STRING *v;
+	STACK_OF(X509_ALGOR) *algs;
+	CMS_SignerInfo *si;
+	CMS_ContentInfo *cms;
+	BIO *in, *dcont = NULL;
+	size_t ncaps;
+	int i, j;
+
+	assert_non_null(in = BIO_new_mem_buf(m->data, (int)m->len));
+	assert_non_null(cms = SMIME_read_CMS(in, &dcont));
+	assert_non_null(si = sk_CMS_SignerInfo_value(
+			    CMS_get0_SignerInfos(cms), 0));
+	assert_int_not_equal(
+	    CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities, -1), -1);
+	assert_int_equal(CMS_signed_get_attr_by_NID(
+			     si, NID_SMIMECapabilities,
+			     CMS_signed_get_attr_by_NID(
+				 si, NID_SMIMECapabilities, -1)),
+			 -1);
+	assert_non_null(v = CMS_signed_get0_data_by_OBJ(
+			    si, OBJ_nid2obj(NID_SMIMECapabilities), -3,
+			    V_ASN1_SEQUENCE));
+	caps = smime_signed_caps(&ncaps);
+	assert_int_equal((size_t)ASN1_STRING_length(v), ncaps);
+	assert_memory_equal(ASN1_STRING_get0_data(v), caps, ncaps);
+	q = caps;
+	assert_non_null(algs = d2i_X509_ALGORS(NULL, &q, (long)ncaps));
+	assert_int_equal(sk_X509_ALGOR_num(algs), 3);
+	for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+		const ASN1_OBJECT *o;
+
+		X509_ALGOR_get0(&o, NULL, NULL, sk_X509_ALGOR_value(algs, i));
+		for (j = 0; j < 3; j++)
+			assert_int_not_equal(OBJ_obj2nid(o), weak[j]);
+	}
+	assert_int_equal(OBJ_obj2nid(sk_X509_ALGOR_value(algs, 0)->algorithm),
+			 NID_aes_256_cbc);
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	CMS_ContentInfo_free(cms);
+	BIO_free(dcont);
+	BIO_free(in);
+}
+
+/*
  * smime_signed_fits() as the case says (smime_signed_der() refuses what
  * does not fit); smime_sign() makes a message smime_open() verifies,
  * whichever path it takes, for a short body and one of 100 KiB.
@@ -471,6 +529,7 @@ test_trip(void **state)
 			      c->mode == SMIME_SIGN_DETACHED
 				  ? "multipart/signed"
 				  : "smime-type=signed-data");
+		announces_aes_only(&m);
 		opens(&m);
 		gw_buf_free(&in);
 		gw_buf_free(&m);

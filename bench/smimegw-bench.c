@@ -59,7 +59,7 @@
  *   b64 [--size N]
  *	The base64 codec alone: N random bytes (default 10 MiB) encoded
  *	in 76-column CRLF lines, and that text decoded, by each
- *	instruction-set path the CPU has (mime_base64_set_isa(): scalar,
+ *	instruction-set path the CPU has (mime_set_isa(): scalar,
  *	ssse3, avx2) and by OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock line
  *	by line, in the same rounds; every output checked first.
  *	"b64 enc|dec PATH INPUT_BYTES ITERS SAMPLES MEDIAN_S P10_S P90_S"
@@ -1604,7 +1604,7 @@ cmd_keyuri(const struct opts *o)
 
 /*
  * One path of the base64 micro-benchmark: our codec with one
- * instruction-set path forced (isa MIME_B64_ISA_*), or OpenSSL's
+ * instruction-set path forced (isa MIME_ISA_*), or OpenSSL's
  * EVP_EncodeBlock/EVP_DecodeBlock line by line (isa 0), the way a
  * caller writes and reads 76-column CRLF lines with them.
  */
@@ -1626,7 +1626,7 @@ b64_once(void *a)
 	int r, pad;
 
 	if (p->isa != 0) {
-		if (mime_base64_set_isa(p->isa) != 0)
+		if (mime_set_isa(p->isa) != 0)
 			return -1;
 		if (p->enc)
 			return mime_base64_encode(p->in, p->inlen, p->out,
@@ -1681,9 +1681,9 @@ cmd_b64(const struct opts *o)
 		const char *name;
 		int isa;
 	} paths[] = {
-	    {"scalar", MIME_B64_ISA_SCALAR},
-	    {"ssse3", MIME_B64_ISA_SSSE3},
-	    {"avx2", MIME_B64_ISA_AVX2},
+	    {"scalar", MIME_ISA_SCALAR},
+	    {"ssse3", MIME_ISA_SSSE3},
+	    {"avx2", MIME_ISA_AVX2},
 	    {"openssl", 0},
 	};
 	enum { NP = sizeof(paths) / sizeof(paths[0]) };
@@ -1706,7 +1706,7 @@ cmd_b64(const struct opts *o)
 		die("out of memory", NULL);
 	for (i = 0; i < n; i++)
 		raw[i] = (unsigned char)xorshift(&seed);
-	if (mime_base64_set_isa(MIME_B64_ISA_SCALAR) != 0 ||
+	if (mime_set_isa(MIME_ISA_SCALAR) != 0 ||
 	    mime_base64_encode(raw, n, enc, encsz, &enclen) != 0)
 		die("b64", "scalar encoding failed");
 	memset(bp, 0, sizeof(bp));
@@ -1716,7 +1716,7 @@ cmd_b64(const struct opts *o)
 			struct b64path *p = &bp[nc];
 
 			if (paths[i].isa != 0 &&
-			    mime_base64_set_isa(paths[i].isa) != 0) {
+			    mime_set_isa(paths[i].isa) != 0) {
 				fprintf(stderr, "smimegw-bench: b64: no %s "
 				        "path on this CPU\n", paths[i].name);
 				continue;
@@ -1749,10 +1749,12 @@ cmd_b64(const struct opts *o)
 		       bp[i].enc ? "enc" : "dec", names[i], bp[i].inlen,
 		       comp[i].st.iters, comp[i].st.samples, comp[i].st.median,
 		       comp[i].st.p10, comp[i].st.p90);
-	mime_base64_set_isa(MIME_B64_ISA_AUTO);
-	for (i = 0; i < NP; i++)
-		if (paths[i].isa == mime_base64_isa())
-			printf("b64\tauto\t%s\n", paths[i].name);
+	/* The best path at or below the level the CPU has. */
+	mime_set_isa(MIME_ISA_AUTO);
+	for (i = NP; i-- > 0;)
+		if (paths[i].isa != 0 && paths[i].isa <= mime_isa())
+			break;
+	printf("b64\tauto\t%s\n", paths[i].name);
 	for (i = 0; i < nc; i++)
 		free(bp[i].out);
 	free(raw);

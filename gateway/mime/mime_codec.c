@@ -118,6 +118,73 @@ bad_args(const void *in, size_t inlen, const void *out, size_t outsz,
 	       outlen == NULL;
 }
 
+/* ---- instruction-set paths (mime_isa) ------------------------------- */
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define MIME_X86 1
+#endif
+#if defined(MIME_X86) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
+/* MIME_ISA_*: the level forced by mime_set_isa(), or AUTO. */
+static _Atomic int isa_forced = MIME_ISA_AUTO;
+
+/* 1 when the CPU (and the build) has that level. */
+static int
+isa_cpu_has(int isa)
+{
+	switch (isa) {
+	case MIME_ISA_SCALAR:
+		return 1;
+#ifdef MIME_X86
+	case MIME_ISA_SSE2:
+		return __builtin_cpu_supports("sse2");
+	case MIME_ISA_SSSE3:
+		return __builtin_cpu_supports("ssse3");
+	case MIME_ISA_AVX2:
+		return __builtin_cpu_supports("avx2");
+#endif
+	default:
+		return 0;
+	}
+}
+
+/* The best level the CPU has. */
+static int
+isa_cpu_best(void)
+{
+	int isa = MIME_ISA_AVX2;
+
+	while (isa > MIME_ISA_SCALAR && !isa_cpu_has(isa))
+		isa--;
+	return isa;
+}
+
+int
+mime_set_isa(int isa)
+{
+	int r = GW_ERR_INVALID;
+
+	if (isa < MIME_ISA_AUTO || isa > MIME_ISA_AVX2)
+		goto out;
+	r = GW_ERR_UNSUPPORTED;
+	if (isa != MIME_ISA_AUTO && !isa_cpu_has(isa))
+		goto out;
+	atomic_store_explicit(&isa_forced, isa, memory_order_relaxed);
+	r = 0;
+out:
+	return r;
+}
+
+int
+mime_isa(void)
+{
+	int f = atomic_load_explicit(&isa_forced, memory_order_relaxed);
+
+	return f != MIME_ISA_AUTO ? f : isa_cpu_best();
+}
+
 /* ---- base64 ---------------------------------------------------------- */
 
 size_t
@@ -131,82 +198,25 @@ mime_base64_decoded_max(size_t inlen)
  * 32-bit tables and b64_quantum(), on 16 input bytes at a time (SSSE3)
  * or 32 (AVX2), a decoded block taken only up to its first byte outside
  * the alphabet, in whole quanta.  b64_simd() says which path to take:
- * the best the CPU has, or the one mime_base64_set_isa() forced; every
- * caller keeps the scalar path for the rest.
+ * the best that mime_isa() allows; every caller keeps the scalar path
+ * for the rest.
  */
 enum b64_simd {
-	B64_SCALAR = MIME_B64_ISA_SCALAR,
-	B64_SSSE3 = MIME_B64_ISA_SSSE3,
-	B64_AVX2 = MIME_B64_ISA_AVX2,
+	B64_SCALAR,
+	B64_SSSE3,
+	B64_AVX2,
 };
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define B64_X86 1
-#endif
-#if defined(B64_X86) || defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
-/* MIME_B64_ISA_*: the path forced by mime_base64_set_isa(), or AUTO. */
-static _Atomic int b64_forced = MIME_B64_ISA_AUTO;
-
-/* 1 when the CPU (and the build) has that path. */
-static int
-b64_cpu_has(enum b64_simd simd)
-{
-	switch (simd) {
-	case B64_SCALAR:
-		return 1;
-#ifdef B64_X86
-	case B64_SSSE3:
-		return __builtin_cpu_supports("ssse3");
-	case B64_AVX2:
-		return __builtin_cpu_supports("avx2");
-#endif
-	default:
-		return 0;
-	}
-}
-
-/* The best path the CPU has. */
-static enum b64_simd
-b64_simd_cpu(void)
-{
-	if (b64_cpu_has(B64_AVX2))
-		return B64_AVX2;
-	if (b64_cpu_has(B64_SSSE3))
-		return B64_SSSE3;
-	return B64_SCALAR;
-}
 
 static enum b64_simd
 b64_simd(void)
 {
-	int f = atomic_load_explicit(&b64_forced, memory_order_relaxed);
+	int isa = mime_isa();
 
-	return f != MIME_B64_ISA_AUTO ? (enum b64_simd)f : b64_simd_cpu();
-}
-
-int
-mime_base64_set_isa(int isa)
-{
-	int r = GW_ERR_INVALID;
-
-	if (isa < MIME_B64_ISA_AUTO || isa > MIME_B64_ISA_AVX2)
-		goto out;
-	r = GW_ERR_UNSUPPORTED;
-	if (isa != MIME_B64_ISA_AUTO && !b64_cpu_has((enum b64_simd)isa))
-		goto out;
-	atomic_store_explicit(&b64_forced, isa, memory_order_relaxed);
-	r = 0;
-out:
-	return r;
-}
-
-int
-mime_base64_isa(void)
-{
-	return (int)b64_simd();
+	if (isa >= MIME_ISA_AVX2)
+		return B64_AVX2;
+	if (isa >= MIME_ISA_SSSE3)
+		return B64_SSSE3;
+	return B64_SCALAR;
 }
 
 /*
@@ -267,7 +277,7 @@ b64_skip_ws(const unsigned char *in, size_t inlen, size_t i)
 	return i;
 }
 
-#ifdef B64_X86
+#ifdef MIME_X86
 /*
  * Legacy SSE and AVX: a function compiled for SSSE3 uses the legacy
  * (non-VEX) encoding of the SSE instructions, and legacy SSE code run
@@ -602,7 +612,7 @@ b64_dec_fast(enum b64_simd simd, const unsigned char *in, size_t inlen,
 	size_t i = *ip, o = *op, k;
 	uint32_t w, bad;
 
-#ifdef B64_X86
+#ifdef MIME_X86
 	if (simd == B64_AVX2) {
 		b64_dec_avx2(in, inlen, ip, out, outsz, op);
 		return;
@@ -800,7 +810,7 @@ b64_enc_lines_scalar(const unsigned char *in, size_t n, unsigned char *out)
 	}
 }
 
-#ifdef B64_X86
+#ifdef MIME_X86
 /*
  * Encoding, 12 input bytes to 16 characters: each 3-byte group into a
  * 32-bit lane as a 24-bit number, its four 6-bit indices into the
@@ -942,7 +952,7 @@ mime_base64_encode(const unsigned char *in, size_t inlen, unsigned char *out,
 	unsigned char tail[3];
 	int r = GW_ERR_INVALID;
 
-	(void)simd; /* without B64_X86 */
+	(void)simd; /* without MIME_X86 */
 	if (bad_args(in, inlen, out, outsz, outlen))
 		goto out;
 	r = GW_ERR_LIMIT;
@@ -955,7 +965,7 @@ mime_base64_encode(const unsigned char *in, size_t inlen, unsigned char *out,
 	 */
 	lines = inlen / 57;
 	switch (simd) {
-#ifdef B64_X86
+#ifdef MIME_X86
 	case B64_AVX2:
 		b64_enc_lines_avx2(in, lines, out);
 		break;

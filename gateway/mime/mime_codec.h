@@ -83,25 +83,32 @@ int mime_base64_encode(const unsigned char *in, size_t inlen,
 		       unsigned char *out, size_t outsz, size_t *outlen);
 
 /*
- * For the tests and the benchmark only (the gateway never calls it):
- * which instruction-set path the base64 encoder and decoder take.
- * MIME_B64_ISA_AUTO, the default, takes the best the CPU has; the
- * others force one, so that each path can be compared with the scalar
- * one on any machine.  Every path gives the same output, return code
- * and flags.  The setting is process-wide (an atomic, so calls running
- * in other threads see either the old or the new path).
+ * For the tests and the benchmark only (the gateway never sets it):
+ * which instruction-set paths the MIME code takes, one setting for all
+ * of them: the base64 encoder and decoder (scalar, SSSE3, AVX2) and
+ * mime_crlf_scan_feed() in mime_parser.h (scalar, SSE2, AVX2).  The
+ * setting is a level, and each takes its best path at or below it:
+ * MIME_ISA_SSSE3 gives base64 its SSSE3 path and the scan its SSE2 one,
+ * MIME_ISA_SSE2 gives base64 the scalar one.  MIME_ISA_AUTO, the
+ * default, is the best level the CPU has (__builtin_cpu_supports(),
+ * which reads what cpuid said at start-up); the others force one, so
+ * that each path can be compared with the scalar one on any machine.
+ * Every path gives the same output, return code and flags.  The
+ * setting is process-wide (an atomic, so calls running in other threads
+ * see either the old or the new path).
  *
- * mime_base64_set_isa() returns 0, GW_ERR_UNSUPPORTED when the CPU (or
- * the build) lacks that path, or GW_ERR_INVALID for an unknown value;
- * the setting is then unchanged.  mime_base64_isa() is the path the
- * next call takes: MIME_B64_ISA_SCALAR, _SSSE3 or _AVX2, never _AUTO.
+ * mime_set_isa() returns 0, GW_ERR_UNSUPPORTED when the CPU (or the
+ * build) lacks that level, or GW_ERR_INVALID for an unknown value; the
+ * setting is then unchanged.  mime_isa() is the level the next call
+ * takes: MIME_ISA_SCALAR to MIME_ISA_AVX2, never MIME_ISA_AUTO.
  */
-#define MIME_B64_ISA_AUTO 0
-#define MIME_B64_ISA_SCALAR 1
-#define MIME_B64_ISA_SSSE3 2
-#define MIME_B64_ISA_AVX2 3
-int mime_base64_set_isa(int isa);
-int mime_base64_isa(void);
+#define MIME_ISA_AUTO 0
+#define MIME_ISA_SCALAR 1
+#define MIME_ISA_SSE2 2
+#define MIME_ISA_SSSE3 3
+#define MIME_ISA_AVX2 4
+int mime_set_isa(int isa);
+int mime_isa(void);
 
 /*
  * Quoted-printable (RFC 2045 6.7).  The decoder turns "=XX" (either

@@ -43,7 +43,7 @@ static void
 decode(int isa, const unsigned char *in, size_t n, size_t outsz,
        struct dec *d)
 {
-	CHECK(mime_base64_set_isa(isa) == 0);
+	CHECK(mime_set_isa(isa) == 0);
 	d->out = malloc(outsz > 0 ? outsz : 1);
 	CHECK(d->out != NULL);
 	d->len = (size_t)-1;
@@ -62,7 +62,7 @@ encode(const uint8_t *data, size_t n, size_t w, const char *eol, size_t *len)
 	size_t el = strlen(eol);
 	unsigned char *enc, *out;
 
-	CHECK(mime_base64_set_isa(MIME_B64_ISA_SCALAR) == 0);
+	CHECK(mime_set_isa(MIME_ISA_SCALAR) == 0);
 	enc = malloc(max + 1);
 	CHECK(enc != NULL);
 	CHECK(mime_base64_encode(data, n, enc, max, &elen) == 0);
@@ -94,7 +94,7 @@ encode(const uint8_t *data, size_t n, size_t w, const char *eol, size_t *len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int isas[] = {MIME_B64_ISA_SSSE3, MIME_B64_ISA_AVX2};
+	static const int isas[] = {MIME_ISA_SSSE3, MIME_ISA_AVX2};
 	unsigned char *text = NULL, *buf;
 	const uint8_t *rest;
 	size_t len, n, shift, outsz, k, at, changes = 0;
@@ -143,15 +143,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(text);
 	outsz = mime_base64_decoded_max(len);
 	if (data[1] >= 128) {
-		decode(MIME_B64_ISA_SCALAR, buf + shift, len, outsz, &a);
+		decode(MIME_ISA_SCALAR, buf + shift, len, outsz, &a);
 		CHECK(a.rc == 0);
 		outsz = a.len / 128 * (data[1] - 128u) +
 			a.len % 128 * (data[1] - 128u) / 128 + (data[1] & 3u);
 		free(a.out);
 	}
-	decode(MIME_B64_ISA_SCALAR, buf + shift, len, outsz, &a);
+	decode(MIME_ISA_SCALAR, buf + shift, len, outsz, &a);
 	for (k = 0; k < sizeof(isas) / sizeof(isas[0]); k++) {
-		if (mime_base64_set_isa(isas[k]) != 0)
+		if (mime_set_isa(isas[k]) != 0)
 			continue; /* not on this CPU */
 		decode(isas[k], buf + shift, len, outsz, &b);
 		CHECK(a.rc == b.rc);
@@ -172,6 +172,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(mime_crlf_canon_len(buf + shift, len) == a.len);
 	free(a.out);
 	free(buf);
-	CHECK(mime_base64_set_isa(MIME_B64_ISA_AUTO) == 0);
+	CHECK(mime_set_isa(MIME_ISA_AUTO) == 0);
 	return 0;
 }

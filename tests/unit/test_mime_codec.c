@@ -2,7 +2,7 @@
  * test_mime_codec.c - every base64 instruction-set path against the
  * scalar one (cmocka).
  *
- * mime_base64_set_isa() forces a path; each case runs the same inputs
+ * mime_set_isa() forces a path; each case runs the same inputs
  * through the scalar path and through the path under test and requires
  * the same return code, length, bytes and flags.  The inputs come from
  * a fixed-seed generator: every length from 0 to a few KiB, then
@@ -91,11 +91,13 @@ static const char *
 isa_name(int isa)
 {
 	switch (isa) {
-	case MIME_B64_ISA_SCALAR:
+	case MIME_ISA_SCALAR:
 		return "scalar";
-	case MIME_B64_ISA_SSSE3:
+	case MIME_ISA_SSE2:
+		return "sse2";
+	case MIME_ISA_SSSE3:
 		return "ssse3";
-	case MIME_B64_ISA_AVX2:
+	case MIME_ISA_AVX2:
 		return "avx2";
 	default:
 		return "auto";
@@ -105,8 +107,8 @@ isa_name(int isa)
 static void
 set_isa(int isa)
 {
-	assert_int_equal(mime_base64_set_isa(isa), 0);
-	assert_int_equal(mime_base64_isa(), isa);
+	assert_int_equal(mime_set_isa(isa), 0);
+	assert_int_equal(mime_isa(), isa);
 }
 
 /* The path under test, or skip() when the CPU lacks it. */
@@ -115,7 +117,7 @@ isa_or_skip(void **state)
 {
 	int isa = *(const int *)*state;
 
-	if (mime_base64_set_isa(isa) == GW_ERR_UNSUPPORTED) {
+	if (mime_set_isa(isa) == GW_ERR_UNSUPPORTED) {
 		print_message("%s: not on this CPU, skipped\n", isa_name(isa));
 		skip();
 	}
@@ -125,7 +127,7 @@ isa_or_skip(void **state)
 static int
 case_teardown(void **state)
 {
-	return mime_base64_set_isa(MIME_B64_ISA_AUTO);
+	return mime_set_isa(MIME_ISA_AUTO);
 }
 
 /* ---- encoding -------------------------------------------------------- */
@@ -155,7 +157,7 @@ enc_compare(int isa, const unsigned char *in, size_t n, size_t outsz)
 {
 	struct enc_res a, b;
 
-	enc_run(MIME_B64_ISA_SCALAR, in, n, outsz, &a);
+	enc_run(MIME_ISA_SCALAR, in, n, outsz, &a);
 	enc_run(isa, in, n, outsz, &b);
 	if (a.rc != b.rc)
 		fail_msg("%s encode, %zu bytes into %zu: rc %d, scalar %d",
@@ -339,7 +341,7 @@ dec_compare(int isa, const unsigned char *in, size_t n, size_t outsz,
 
 	if (outsz == SIZE_MAX)
 		outsz = mime_base64_decoded_max(n);
-	dec_run(MIME_B64_ISA_SCALAR, in, n, outsz, &a);
+	dec_run(MIME_ISA_SCALAR, in, n, outsz, &a);
 	model_check(in, n, outsz, &a, what);
 	dec_run(isa, in, n, outsz, &b);
 	if (a.rc != b.rc)
@@ -374,7 +376,7 @@ encoded(uint64_t *seed, size_t n, size_t *len, size_t cap)
 	unsigned char *enc = guarded(max + cap);
 
 	fill_random(seed, raw, n);
-	set_isa(MIME_B64_ISA_SCALAR);
+	set_isa(MIME_ISA_SCALAR);
 	assert_int_equal(mime_base64_encode(raw, n, enc, max, len), 0);
 	free(raw);
 	return enc;
@@ -652,7 +654,7 @@ test_decode_lines(void **state)
 		raw = guarded(n);
 		fill_random(&seed, raw, n);
 		enc = guarded(mime_base64_encoded_max(n));
-		set_isa(MIME_B64_ISA_SCALAR);
+		set_isa(MIME_ISA_SCALAR);
 		assert_int_equal(mime_base64_encode(raw, n, enc,
 						    mime_base64_encoded_max(n),
 						    &len),
@@ -1022,25 +1024,24 @@ test_isa_api(void **state)
 {
 	int best;
 
-	assert_int_equal(mime_base64_set_isa(MIME_B64_ISA_AUTO), 0);
-	best = mime_base64_isa();
-	assert_true(best >= MIME_B64_ISA_SCALAR && best <= MIME_B64_ISA_AVX2);
-	assert_int_equal(mime_base64_set_isa(MIME_B64_ISA_SCALAR), 0);
-	assert_int_equal(mime_base64_isa(), MIME_B64_ISA_SCALAR);
-	assert_int_equal(mime_base64_set_isa(-1), GW_ERR_INVALID);
-	assert_int_equal(mime_base64_set_isa(MIME_B64_ISA_AVX2 + 1),
-			 GW_ERR_INVALID);
-	assert_int_equal(mime_base64_isa(), MIME_B64_ISA_SCALAR);
-	assert_int_equal(mime_base64_set_isa(MIME_B64_ISA_AUTO), 0);
-	assert_int_equal(mime_base64_isa(), best);
-	print_message("best base64 path on this CPU: %s\n", isa_name(best));
+	assert_int_equal(mime_set_isa(MIME_ISA_AUTO), 0);
+	best = mime_isa();
+	assert_true(best >= MIME_ISA_SCALAR && best <= MIME_ISA_AVX2);
+	assert_int_equal(mime_set_isa(MIME_ISA_SCALAR), 0);
+	assert_int_equal(mime_isa(), MIME_ISA_SCALAR);
+	assert_int_equal(mime_set_isa(-1), GW_ERR_INVALID);
+	assert_int_equal(mime_set_isa(MIME_ISA_AVX2 + 1), GW_ERR_INVALID);
+	assert_int_equal(mime_isa(), MIME_ISA_SCALAR);
+	assert_int_equal(mime_set_isa(MIME_ISA_AUTO), 0);
+	assert_int_equal(mime_isa(), best);
+	print_message("best level on this CPU: %s\n", isa_name(best));
 }
 
 int
 main(void)
 {
-	static int isas[] = {MIME_B64_ISA_SCALAR, MIME_B64_ISA_SSSE3,
-			     MIME_B64_ISA_AVX2};
+	static int isas[] = {MIME_ISA_SCALAR, MIME_ISA_SSSE3,
+			     MIME_ISA_AVX2};
 	static const struct {
 		const char *name;
 		CMUnitTestFunction fn;

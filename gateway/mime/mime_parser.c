@@ -24,6 +24,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define MIME_X86 1 /* AVX2 code, taken when mime_isa() allows it */
+#include <immintrin.h>
+#endif
 
 #include "gw_err.h"
 #include "mime_codec.h"
@@ -1787,6 +1791,19 @@ crlf_byte(unsigned char c, unsigned *cr)
 	return bad;
 }
 
+/*
+ * Every LF has a CR right before it and every CR an LF right after it
+ * exactly when each byte is an LF just when the byte before it is a CR.
+ * The vector paths test p[1..n) so, past the first byte, which the
+ * scalar path takes against the CR carried over: a block of bytes is
+ * compared with the block one byte earlier (two loads, two compares),
+ * with no look at the lines one by one and one test for several blocks;
+ * the last test overlaps the one before (a byte looked at twice gives
+ * the same answer).  Each returns 1 when it finds a line end other than
+ * CRLF, and takes n > CRLF_VEC_MIN.
+ */
+#define CRLF_VEC_MIN 64
+
 #if defined(__SSE2__)
 /* The bytes at p that are an LF but not after a CR, or after a CR but
  * not an LF (p[-1] is read). */
@@ -1800,41 +1817,114 @@ crlf_diff16(const unsigned char *p)
 	    _mm_cmpeq_epi8(_mm_loadu_si128(v), _mm_set1_epi8('\n')),
 	    _mm_cmpeq_epi8(_mm_loadu_si128(w), _mm_set1_epi8('\r')));
 }
+
+/* SSE2: 16 bytes a compare, one test per 64. */
+static int
+crlf_bad_sse2(const unsigned char *p, size_t n)
+{
+	__m128i d;
+	size_t i;
+
+	for (i = 1; i < n; i += 64) {
+		if (n - i < 64) /* the last 64 bytes, again in part */
+			i = n - 64;
+		d = _mm_or_si128(crlf_diff16(p + i), crlf_diff16(p + i + 16));
+		d = _mm_or_si128(d, crlf_diff16(p + i + 32));
+		d = _mm_or_si128(d, crlf_diff16(p + i + 48));
+		if (_mm_movemask_epi8(d) != 0)
+			return 1;
+	}
+	return 0;
+}
+#endif
+
+#ifdef MIME_X86
+/* crlf_diff16() on 32 bytes. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+crlf_diff32(const unsigned char *p)
+{
+	const __m256i *v = (const __m256i *)(const void *)p;
+	const __m256i *w = (const __m256i *)(const void *)(p - 1);
+
+	return _mm256_xor_si256(
+	    _mm256_cmpeq_epi8(_mm256_loadu_si256(v), _mm256_set1_epi8('\n')),
+	    _mm256_cmpeq_epi8(_mm256_loadu_si256(w), _mm256_set1_epi8('\r')));
+}
+
+/* 1 when the 128 bytes at p hold a byte that crlf_diff32() marks. */
+__attribute__((target("avx2"), always_inline)) static inline int
+crlf_bad128(const unsigned char *p)
+{
+	__m256i d;
+
+	d = _mm256_or_si256(crlf_diff32(p), crlf_diff32(p + 32));
+	d = _mm256_or_si256(d, crlf_diff32(p + 64));
+	d = _mm256_or_si256(d, crlf_diff32(p + 96));
+	return !_mm256_testz_si256(d, d);
+}
+
+/*
+ * AVX2: 32 bytes a compare, one test per 128; 65 to 128 bytes are two
+ * blocks of 64, the second overlapping the first.  The whole loop is in
+ * this one function, which calls nothing: no legacy-SSE code runs while
+ * the upper halves of the ymm registers are dirty, and GCC ends it with
+ * vzeroupper (docs/performance.md, "Base64 per instruction set").
+ */
+__attribute__((target("avx2"))) static int
+crlf_bad_avx2(const unsigned char *p, size_t n)
+{
+	__m256i d;
+	size_t i;
+
+	if (n <= 128) {
+		d = _mm256_or_si256(crlf_diff32(p + 1), crlf_diff32(p + 33));
+		d = _mm256_or_si256(d, crlf_diff32(p + n - 64));
+		d = _mm256_or_si256(d, crlf_diff32(p + n - 32));
+		return !_mm256_testz_si256(d, d);
+	}
+	for (i = 1; n - i > 128; i += 128)
+		if (crlf_bad128(p + i))
+			return 1;
+	return crlf_bad128(p + n - 128); /* the last 128, again in part */
+}
 #endif
 
 /*
- * Every LF has a CR right before it and every CR an LF right after it
- * exactly when each byte is an LF just when the byte before it is a CR:
- * past the first byte, 16 bytes are compared with the 16 one byte
- * earlier (two loads, two compares), with no look at the lines one by
- * one and one test per 64 bytes; the last block overlaps the one before
- * (a byte looked at twice gives the same answer).
+ * p[1..n) by the best vector path that mime_isa() allows: 1 or 0 as
+ * above, or -1 when it allows none (the scalar path).
  */
+static int
+crlf_bad_vec(const unsigned char *p, size_t n)
+{
+	int isa = mime_isa();
+
+#ifdef MIME_X86
+	if (isa >= MIME_ISA_AVX2)
+		return crlf_bad_avx2(p, n);
+#endif
+#if defined(__SSE2__)
+	if (isa >= MIME_ISA_SSE2)
+		return crlf_bad_sse2(p, n);
+#endif
+	(void)isa;
+	return -1;
+}
+
 void
 mime_crlf_scan_feed(struct mime_crlf_scan *sc, const unsigned char *p,
 		    size_t n)
 {
 	unsigned cr = (unsigned)sc->cr;
 	size_t i = 0;
-	int bad = sc->bad;
-#if defined(__SSE2__)
-	__m128i d;
-#endif
+	int bad = sc->bad, vec;
 
 	if (n > 0 && !bad)
 		bad = crlf_byte(p[i++], &cr);
-#if defined(__SSE2__)
-	for (; i < n && n > 64 && !bad; i += 64) {
-		if (n - i < 64) /* the last 64 bytes, again in part */
-			i = n - 64;
-		d = _mm_or_si128(crlf_diff16(p + i), crlf_diff16(p + i + 16));
-		d = _mm_or_si128(d, crlf_diff16(p + i + 32));
-		d = _mm_or_si128(d, crlf_diff16(p + i + 48));
-		bad = _mm_movemask_epi8(d) != 0;
+	if (n > CRLF_VEC_MIN && !bad && (vec = crlf_bad_vec(p, n)) >= 0) {
+		bad = vec;
+		cr = p[n - 1] == '\r';
+		i = n;
 	}
-	if (i > 0)
-		cr = p[i - 1] == '\r';
-#endif
 	for (; i < n && !bad; i++)
 		bad = crlf_byte(p[i], &cr);
 	sc->cr = (int)cr;

@@ -296,7 +296,9 @@ unsigned mime_part_eol(const struct mime_part *part);
  * no MIME_EOL_LF line and no MIME_DEFECT_BARE_CR, and the bytes that
  * mime_crlf_canon() leaves as they are.  For a look at bytes while they
  * are still in the cache (a decrypted entity as it is written), not in
- * a pass of its own.
+ * a pass of its own.  On x86 a piece of more than 64 bytes is tested in
+ * SSE2 or AVX2 blocks, as mime_isa() (mime_codec.h) allows; every path
+ * gives the same answer.  Once bad is set, cr means nothing.
  */
 struct mime_crlf_scan {
 	int cr;	 /* the last byte fed was a CR */

@@ -1216,6 +1216,271 @@ test_crlf_scan(void **state)
 	assert_true(yes > 2000 && yes < 18000);
 }
 
+/*
+ * mime_crlf_scan_feed() by each instruction-set path the CPU has
+ * (mime_set_isa(): scalar, SSE2, AVX2), the same pieces to each, and
+ * after every piece each path's state equal to the scalar path's and the
+ * scalar path's to a byte-by-byte model: bad exactly when the bytes so
+ * far hold an LF without a CR before it or a CR with a byte other than
+ * LF after it, and otherwise cr exactly when the last byte was a CR.
+ * The vector paths test a piece from its second byte on in blocks of 64
+ * (SSE2) or 128 (AVX2) bytes, the last block overlapping the one before,
+ * so every length from 0 to 300 has a CR, an LF or a letter put on each
+ * of its bytes (every block edge of both, the very end included); the
+ * pieces are cut anywhere, at block sizes and next to a CR or LF, and
+ * each is copied to a heap block of its own (ASan sees a read outside
+ * it).  A path the CPU lacks is skipped, and said so.
+ */
+struct crlf_paths {
+	int isa[3];
+	const char *name[3];
+	size_t n;
+};
+
+/* pbad[k]: the first k bytes of in hold a line end other than CRLF (a
+ * CR is judged by the byte after it). */
+static unsigned char *
+crlf_model(const unsigned char *in, size_t n)
+{
+	unsigned char *pbad;
+	size_t k;
+
+	assert_non_null(pbad = malloc(n + 1));
+	pbad[0] = 0;
+	for (k = 1; k <= n; k++)
+		pbad[k] = pbad[k - 1] ||
+			  (in[k - 1] == '\n' && (k < 2 || in[k - 2] != '\r')) ||
+			  (k >= 2 && in[k - 2] == '\r' && in[k - 1] != '\n');
+	return pbad;
+}
+
+/* in, in pieces that end at cut[0..ncut), to every path. */
+static void
+crlf_feed_paths(const struct crlf_paths *cp, const unsigned char *in,
+		size_t n, const size_t *cut, size_t ncut)
+{
+	struct mime_crlf_scan sc[3];
+	unsigned char *pbad = crlf_model(in, n), *blk;
+	size_t at = 0, len, off, c, k;
+
+	for (k = 0; k < cp->n; k++)
+		mime_crlf_scan_init(&sc[k]);
+	for (c = 0; c < ncut; at = cut[c++]) {
+		len = cut[c] - at;
+		off = c % 2 ? 0 : at % 32; /* the piece's alignment varies */
+		assert_non_null(blk = malloc(off + len + (off + len == 0)));
+		memcpy(blk + off, in + at, len);
+		for (k = 0; k < cp->n; k++) {
+			assert_int_equal(mime_set_isa(cp->isa[k]), 0);
+			mime_crlf_scan_feed(&sc[k], blk + off, len);
+			if (sc[k].bad != sc[0].bad ||
+			    (!sc[k].bad && sc[k].cr != sc[0].cr))
+				fail_msg("%s: %zu bytes, piece %zu-%zu: "
+					 "bad %d cr %d, scalar bad %d cr %d",
+					 cp->name[k], n, at, cut[c], sc[k].bad,
+					 sc[k].cr, sc[0].bad, sc[0].cr);
+		}
+		free(blk);
+		assert_int_equal(sc[0].bad, pbad[cut[c]]);
+		if (!sc[0].bad)
+			assert_int_equal(sc[0].cr,
+					 cut[c] > 0 && in[cut[c] - 1] == '\r');
+	}
+	for (k = 0; k < cp->n; k++)
+		assert_int_equal(mime_crlf_scan_done(&sc[k]),
+				 !pbad[n] && (n == 0 || in[n - 1] != '\r'));
+	free(pbad);
+}
+
+/*
+ * Piece ends for in (room for 2n + 1): lengths from the block sizes and
+ * one either side, next to the next CR or LF (before it, after it, one
+ * further), up to maxlen, and now and then empty.
+ */
+static size_t
+crlf_cuts(uint32_t *x, const unsigned char *in, size_t n, size_t maxlen,
+	  size_t *cut)
+{
+	static const size_t edge[] = {1,  2,   31,  32,  33,  63,  64,
+				      65, 66,  95,  96,  97,  127, 128,
+				      129, 130, 191, 192, 193, 256, 257};
+	size_t at = 0, nc = 0, len;
+
+	while (at < n) {
+		switch (body_rand(x) % 4) {
+		case 0:
+			len = edge[body_rand(x) % (sizeof(edge) /
+						  sizeof(edge[0]))];
+			break;
+		case 1:
+			for (len = 0; at + len < n && in[at + len] != '\r' &&
+				      in[at + len] != '\n';
+			     len++)
+				;
+			len += body_rand(x) % 3;
+			break;
+		case 2:
+			len = body_rand(x) % (maxlen + 1);
+			break;
+		default:
+			len = 1 + body_rand(x) % 300;
+			break;
+		}
+		if (len > n - at)
+			len = n - at;
+		if (len == 0 && nc > 0 && cut[nc - 1] == at)
+			len = 1; /* no two empty pieces in a row */
+		at += len;
+		cut[nc++] = at;
+	}
+	if (nc == 0)
+		cut[nc++] = 0;
+	return nc;
+}
+
+/* in fed whole, at random cuts (twice) and, if bytes, byte by byte. */
+static void
+crlf_feed_ways(const struct crlf_paths *cp, uint32_t *x,
+	       const unsigned char *in, size_t n, size_t maxlen, int bytes)
+{
+	size_t *cut, i, nc;
+
+	assert_non_null(cut = malloc((2 * n + 1) * sizeof(*cut)));
+	cut[0] = n;
+	crlf_feed_paths(cp, in, n, cut, 1);
+	for (i = 0; i < 2; i++) {
+		nc = crlf_cuts(x, in, n, maxlen, cut);
+		crlf_feed_paths(cp, in, n, cut, nc);
+	}
+	if (bytes && n > 0) {
+		for (i = 0; i < n; i++)
+			cut[i] = i + 1;
+		crlf_feed_paths(cp, in, n, cut, n);
+	}
+	free(cut);
+}
+
+/* n bytes of CRLF lines of 0 to 150 letters (the last one cut short). */
+static void
+crlf_text(uint32_t *x, unsigned char *o, size_t n)
+{
+	size_t i = 0, line = 0;
+
+	while (i < n) {
+		if (line == 0) {
+			line = 1 + body_rand(x) % 151;
+		} else if (--line == 0) {
+			o[i++] = '\r';
+			if (i < n)
+				o[i++] = '\n';
+			continue;
+		}
+		o[i++] = (unsigned char)('a' + body_rand(x) % 26);
+	}
+}
+
+static void
+test_crlf_scan_paths(void **state)
+{
+	static const int isas[] = {MIME_ISA_SCALAR, MIME_ISA_SSE2,
+				   MIME_ISA_AVX2};
+	static const char *const names[] = {"scalar", "sse2", "avx2"};
+	static const unsigned char put[] = {'\r', '\n', 'x'};
+	enum { BIG = 1024 * 1024 + 37 };
+	struct crlf_paths cp;
+	unsigned char *base, *in;
+	size_t n, pos, k, i, at[14];
+	uint32_t x = 0x6a09e667u, rate;
+	int round;
+
+	(void)state;
+	memset(&cp, 0, sizeof(cp));
+	for (k = 0; k < 3; k++) {
+		if (mime_set_isa(isas[k]) != 0) {
+			print_message("crlf scan: no %s path on this CPU, "
+				      "that path skipped\n", names[k]);
+			continue;
+		}
+		cp.isa[cp.n] = isas[k];
+		cp.name[cp.n++] = names[k];
+	}
+	assert_int_equal(cp.isa[0], MIME_ISA_SCALAR);
+	assert_non_null(base = malloc(BIG + 1));
+	assert_non_null(in = malloc(BIG + 1));
+
+	/* Every length to 300: clean, ending in a CR, and a CR, an LF or
+	 * a letter on each byte. */
+	for (n = 0; n <= 300; n++) {
+		crlf_text(&x, base, n);
+		crlf_feed_ways(&cp, &x, base, n, 300, 1);
+		memcpy(in, base, n);
+		in[n] = '\r';
+		crlf_feed_ways(&cp, &x, in, n + 1, 300, 1);
+		for (pos = 0; pos < n; pos++)
+			for (k = 0; k < sizeof(put); k++) {
+				memcpy(in, base, n);
+				in[pos] = put[k];
+				crlf_feed_ways(&cp, &x, in, n, 300,
+					       pos % 37 == 0);
+			}
+	}
+
+	/* Random bytes: mostly CRLF lines, lone CRs and LFs, CR CR LF, LF
+	 * LF, at rates that change from round to round. */
+	for (round = 0; round < 3000; round++) {
+		n = body_rand(&x) % 10 == 0 ? 300 + body_rand(&x) % 5000
+					    : body_rand(&x) % 301;
+		rate = 2 + body_rand(&x) % 400;
+		for (i = 0; i < n; i++) {
+			if (body_rand(&x) % 16 != 0)
+				in[i] = (unsigned char)('a' +
+							body_rand(&x) % 26);
+			else if (body_rand(&x) % rate == 0)
+				in[i] = "\r\n\r\n\r\r\n\n"[body_rand(&x) % 8];
+			else if (i + 2 <= n) {
+				in[i++] = '\r';
+				in[i] = '\n';
+			} else
+				in[i] = 'z';
+		}
+		crlf_feed_ways(&cp, &x, in, n, 400, n <= 300);
+	}
+
+	/* Large: clean, and one CR, LF or letter near each end, at block
+	 * edges, and in the middle; in pieces of up to 70 000 bytes, and
+	 * of 32 KiB as the decryption's. */
+	n = BIG;
+	crlf_text(&x, base, n);
+	crlf_feed_ways(&cp, &x, base, 70000, 70000, 1);
+	crlf_feed_ways(&cp, &x, base, n, 70000, 0);
+	at[0] = 0, at[1] = 1, at[2] = 63, at[3] = 64, at[4] = 65;
+	at[5] = 128, at[6] = 129, at[7] = n / 2, at[8] = n - 129;
+	at[9] = n - 128, at[10] = n - 65, at[11] = n - 64, at[12] = n - 2;
+	at[13] = n - 1;
+	for (i = 0; i < 14; i++)
+		for (k = 0; k < sizeof(put); k++) {
+			size_t cut[BIG / 32768 + 1], nc = 0, end;
+
+			memcpy(in, base, n);
+			in[at[i]] = put[k];
+			crlf_feed_ways(&cp, &x, in, n, 70000, 0);
+			for (end = 32768; end < n; end += 32768)
+				cut[nc++] = end;
+			cut[nc++] = n;
+			crlf_feed_paths(&cp, in, n, cut, nc);
+		}
+	free(base);
+	free(in);
+}
+
+/* Back to the best path for the tests after this one. */
+static int
+isa_auto(void **state)
+{
+	(void)state;
+	return mime_set_isa(MIME_ISA_AUTO);
+}
+
 static void
 test_api_misuse(void **state)
 {
@@ -1796,6 +2061,7 @@ main(void)
 	    cmocka_unit_test(test_rfc2047),
 	    cmocka_unit_test(test_body_scan_splits),
 	    cmocka_unit_test(test_crlf_scan),
+	    cmocka_unit_test_teardown(test_crlf_scan_paths, isa_auto),
 	    cmocka_unit_test(test_root_body_unread),
 	};
 	struct CMUnitTest tests[NCASES + sizeof(fixed) / sizeof(fixed[0])];

@@ -6,7 +6,8 @@
  * signature with it: its public key goes through the provider decoders
  * (OSSL_DECODER_*, locks, allocations) every time.  Senders repeat, so a
  * certificate met before is taken from here: its cost is a hash, a
- * lookup and a compare of the bytes.
+ * lookup and a compare of the bytes; for one of the few most recently
+ * used (a sender's signer and chain, met again) only the compare.
  *
  * What the cache vouches for is only "these exact bytes decode to this
  * object".  A hit needs the same bytes, compared in full: the hash

@@ -7,7 +7,8 @@
  * cached one by one byte fails, before and after the good one verified,
  * with its SignedData in DER and in indefinite-length BER; with every
  * hash the same, the bytes alone tell certificates apart, and the hash
- * is SipHash-2-4 (its known answers); the cut
+ * is SipHash-2-4 (its known answers); the recent entries, compared
+ * before the hash, hit only on the same bytes; the cut
  * when the lengths around the certificates get shorter octets; store
  * records decode through the same shared cache.
  */
@@ -242,6 +243,65 @@ same_hash_bytes_decide(void **state)
 		gw_buf_free(&d[i]);
 	}
 	cert_cache_free(c);
+}
+
+/*
+ * The most recently used entries are compared before any hash: five
+ * certificates in, then for each, itself (a hit: it is the newest now)
+ * and right after it a copy with its last byte changed (equal but for
+ * that byte) or its first byte after the header changed: the copy is
+ * never a kept object (it decodes as another, or not at all).
+ */
+static void
+recent_bytes_decide(void **state)
+{
+	struct cert_cache *c = cert_cache_new(64, 1 << 20);
+	struct gw_buf d[5];
+	X509 *first[5], *x;
+	size_t at[2], j;
+	unsigned long hits;
+	int i, k, rc;
+
+	(void)state;
+	assert_non_null(c);
+	for (i = 0; i < 5; i++) {
+		assert_non_null(x = make_cert(300 + i));
+		der_of(x, &d[i]);
+		X509_free(x);
+		assert_int_equal(cert_cache_get(c, d[i].data, d[i].len,
+						&first[i]),
+				 0);
+	}
+	for (i = 4; i >= 0; i--) {
+		at[0] = d[i].len - 1;
+		at[1] = 4;
+		for (j = 0; j < 2; j++) {
+			hits = stats(c).hits;
+			assert_int_equal(cert_cache_get(c, d[i].data,
+							d[i].len, &x),
+					 0);
+			assert_ptr_equal(x, first[i]);
+			X509_free(x);
+			d[i].data[at[j]] ^= 0x01;
+			rc = cert_cache_get(c, d[i].data, d[i].len, &x);
+			d[i].data[at[j]] ^= 0x01;
+			assert_int_equal(stats(c).hits, hits + 1);
+			if (rc != 0) {
+				assert_int_equal(rc, GW_ERR_PARSE);
+				continue;
+			}
+			for (k = 0; k < 5; k++)
+				assert_ptr_not_equal(x, first[k]);
+			X509_free(x);
+		}
+	}
+	assert_int_equal(stats(c).hits, 10);
+	for (i = 0; i < 5; i++) {
+		X509_free(first[i]);
+		gw_buf_free(&d[i]);
+	}
+	cert_cache_free(c);
+	ERR_clear_error();
 }
 
 /* The hash is SipHash-2-4: the known answers of its paper (key 00..0f,
@@ -716,6 +776,7 @@ main(void)
 	    cmocka_unit_test(same_der_same_object),
 	    cmocka_unit_test(one_changed_byte_never_hits),
 	    cmocka_unit_test(same_hash_bytes_decide),
+	    cmocka_unit_test(recent_bytes_decide),
 	    cmocka_unit_test(siphash_known_answers),
 	    cmocka_unit_test(not_one_certificate_not_kept),
 	    cmocka_unit_test(eviction_bounds_memory),

@@ -7,7 +7,10 @@
  * one function compares such a name with the address; addr_rule_match()
  * and addr_rule_covers() are two views of the same walk.
  */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -428,47 +431,249 @@ entry(const ASN1_STRING *s, size_t *n)
 	return v;
 }
 
-static void
-walk_san(struct walk *w, X509 *cert)
-{
-	GENERAL_NAMES *gens;
-	const GENERAL_NAME *g;
+/* ---- a certificate's names, decoded once ------------------------------- */
+
+/*
+ * The names the rule reads, in the order it reads them: the SAN's
+ * rfc822Name and dNSName entries, then the subject's emailAddress
+ * attributes; entries holding a NUL byte are left out.  Decoding the
+ * SAN extension costs more than the rest of a message's From binding,
+ * and senders repeat, so the names are kept for the last few
+ * certificates met, keyed by exactly what they are read from: the
+ * extnValue bytes of every subjectAltName extension and the subject
+ * name's DER.  A certificate that differs there is another key and
+ * is decoded on its own; one that differs elsewhere only (the key,
+ * the signature, other extensions) has the same names.  Nothing but
+ * the names is kept: the address is compared with them every time.
+ */
+enum name_kind {
+	NAME_EMAIL,		/* SAN rfc822Name */
+	NAME_DNS,		/* SAN dNSName */
+	NAME_SUBJECT_EMAIL,	/* the subject's emailAddress */
+};
+
+struct cert_name {
+	enum name_kind kind;
 	const char *v;
 	size_t n;
-	int i;
+};
 
-	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-		g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type != GEN_EMAIL && g->type != GEN_DNS)
-			continue;
-		if ((v = entry(g->d.ia5, &n)) == NULL)
-			continue;
-		walk_entry(w,
-			   g->type == GEN_EMAIL ? email_match(v, n, w->t)
-						: dns_match(v, n, w->t),
-			   v, n, NULL);
-	}
-	GENERAL_NAMES_free(gens);
+/* One block: this, the names, the key's bytes, the names' bytes. */
+struct cert_names {
+	struct cert_name *name;
+	size_t nname;
+	const unsigned char *key;
+	size_t klen;
+};
+
+#define NAMES_SLOTS 32		/* certificates whose names are kept */
+#define NAMES_KEY_MAX 2048	/* a longer key is not kept */
+#define NAMES_MAX 64		/* nor more names than this */
+#define NAMES_BYTES_MAX 4096	/* nor more bytes of them */
+
+static struct {
+	pthread_mutex_t lock;
+	struct cert_names *slot[NAMES_SLOTS];
+	unsigned next;		/* the slot to take next */
+	unsigned long hits, misses;
+} names_cache = {PTHREAD_MUTEX_INITIALIZER, {NULL}, 0, 0, 0};
+
+/* Appends n bytes (with their length before them) to the key; 0 when
+ * the key would be too long. */
+static int
+key_add(unsigned char *key, size_t *klen, const void *p, size_t n)
+{
+	if (n > NAMES_KEY_MAX || *klen > NAMES_KEY_MAX - sizeof(n) - n)
+		return 0;
+	memcpy(key + *klen, &n, sizeof(n));
+	memcpy(key + *klen + sizeof(n), p, n);
+	*klen += sizeof(n) + n;
+	return 1;
 }
 
-/* The subject's emailAddress attributes (RFC 8550 section 3). */
-static void
-walk_subject(struct walk *w, X509 *cert)
+/* What cert's names are read from (see above), in key; 0 when that is
+ * longer than NAMES_KEY_MAX (not kept then). */
+static int
+names_key(X509 *cert, unsigned char *key, size_t *klen)
 {
-	const X509_NAME *name = X509_get_subject_name(cert);
+	const ASN1_OCTET_STRING *d;
+	const unsigned char *der;
+	size_t dlen;
+	int i = -1;
+
+	*klen = 0;
+	while ((i = X509_get_ext_by_NID(cert, NID_subject_alt_name, i)) >= 0) {
+		d = X509_EXTENSION_get_data(X509_get_ext(cert, i));
+		if (d == NULL ||
+		    !key_add(key, klen, ASN1_STRING_get0_data(d),
+			     (size_t)ASN1_STRING_length(d)))
+			return 0;
+	}
+	return X509_NAME_get0_der(X509_get_subject_name(cert), &der, &dlen) &&
+	       key_add(key, klen, der, dlen);
+}
+
+/*
+ * Calls add (when not NULL) for each of cert's names (gens: its SAN),
+ * in the order the rule reads them; the count and their bytes in *nn
+ * and *bytes.
+ */
+static void
+names_each(X509 *cert, const GENERAL_NAMES *gens, struct cert_names *add,
+	   size_t *nn, size_t *bytes)
+{
+	const X509_NAME *subj = X509_get_subject_name(cert);
+	const GENERAL_NAME *g;
+	struct cert_name *e;
 	const char *v;
 	size_t n;
-	int idx = -1;
+	int i, idx = -1;
 
-	while ((idx = X509_NAME_get_index_by_NID(name, NID_pkcs9_emailAddress,
+	*nn = *bytes = 0;
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if ((g->type != GEN_EMAIL && g->type != GEN_DNS) ||
+		    (v = entry(g->d.ia5, &n)) == NULL)
+			continue;
+		if (add != NULL) {
+			e = &add->name[*nn];
+			e->kind = g->type == GEN_EMAIL ? NAME_EMAIL : NAME_DNS;
+			e->v = v;
+			e->n = n;
+		}
+		(*nn)++;
+		*bytes += n;
+	}
+	while ((idx = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress,
 						 idx)) >= 0) {
-		v = entry(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)),
+		v = entry(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)),
 			  &n);
 		if (v == NULL)
 			continue;
-		walk_entry(w, email_match(v, n, w->t), v, n,
-			   w->notes ? SUBJECT_NOTE : NULL);
+		if (add != NULL) {
+			e = &add->name[*nn];
+			e->kind = NAME_SUBJECT_EMAIL;
+			e->v = v;
+			e->n = n;
+		}
+		(*nn)++;
+		*bytes += n;
+	}
+}
+
+/* The names of cert as the rule reads them, and key (klen bytes), in
+ * one block (free() it); NULL when out of memory.  *small: whether
+ * they are few enough to be kept. */
+static struct cert_names *
+names_decode(X509 *cert, const unsigned char *key, size_t klen, int *small)
+{
+	struct cert_names *cn = NULL;
+	GENERAL_NAMES *gens;
+	unsigned char *p;
+	size_t nn, bytes, i;
+
+	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	names_each(cert, gens, NULL, &nn, &bytes);
+	*small = nn <= NAMES_MAX && bytes <= NAMES_BYTES_MAX;
+	if (nn > SIZE_MAX / 2 / sizeof(*cn->name) ||
+	    (cn = malloc(sizeof(*cn) + nn * sizeof(*cn->name) + klen +
+			 bytes)) == NULL)
+		goto out;
+	cn->name = (struct cert_name *)(cn + 1);
+	names_each(cert, gens, cn, &cn->nname, &bytes);
+	/* The bytes are copied into the block: gens goes. */
+	p = (unsigned char *)(cn->name + cn->nname);
+	if (klen > 0)
+		memcpy(p, key, klen);
+	cn->key = p;
+	cn->klen = klen;
+	p += klen;
+	for (i = 0; i < cn->nname; i++) {
+		memcpy(p, cn->name[i].v, cn->name[i].n);
+		cn->name[i].v = (const char *)p;
+		p += cn->name[i].n;
+	}
+out:
+	GENERAL_NAMES_free(gens);
+	return cn;
+}
+
+static void walk_names(struct walk *w, const struct cert_names *cn);
+
+/*
+ * Walks w over cert's names: those kept for its key under the lock, or
+ * decoded (and kept when the key and the names are small enough).  Out
+ * of memory there are no names: nothing is covered (as when the SAN
+ * could not be decoded for want of memory before).
+ */
+static void
+walk_cert(struct walk *w, X509 *cert)
+{
+	unsigned char key[NAMES_KEY_MAX];
+	struct cert_names *cn, *old = NULL;
+	size_t klen;
+	int keep, small, i;
+
+	keep = names_key(cert, key, &klen);
+	pthread_mutex_lock(&names_cache.lock);
+	for (i = 0; keep && i < NAMES_SLOTS; i++) {
+		cn = names_cache.slot[i];
+		if (cn != NULL && cn->klen == klen &&
+		    memcmp(cn->key, key, klen) == 0) {
+			names_cache.hits++;
+			walk_names(w, cn);
+			pthread_mutex_unlock(&names_cache.lock);
+			return;
+		}
+	}
+	names_cache.misses++;
+	pthread_mutex_unlock(&names_cache.lock);
+	if ((cn = names_decode(cert, key, keep ? klen : 0, &small)) == NULL)
+		return;
+	walk_names(w, cn);
+	if (!keep || !small) {
+		free(cn);
+		return;
+	}
+	pthread_mutex_lock(&names_cache.lock);
+	old = names_cache.slot[names_cache.next];
+	names_cache.slot[names_cache.next] = cn;
+	names_cache.next = (names_cache.next + 1) % NAMES_SLOTS;
+	pthread_mutex_unlock(&names_cache.lock);
+	free(old);
+}
+
+void
+addr_rule_names_stats_for_tests(unsigned long *hits, unsigned long *misses)
+{
+	pthread_mutex_lock(&names_cache.lock);
+	*hits = names_cache.hits;
+	*misses = names_cache.misses;
+	pthread_mutex_unlock(&names_cache.lock);
+}
+
+static void
+walk_names(struct walk *w, const struct cert_names *cn)
+{
+	const struct cert_name *e;
+	size_t i;
+
+	for (i = 0; i < cn->nname; i++) {
+		e = &cn->name[i];
+		switch (e->kind) {
+		case NAME_EMAIL:
+			walk_entry(w, email_match(e->v, e->n, w->t), e->v,
+				   e->n, NULL);
+			break;
+		case NAME_DNS:
+			walk_entry(w, dns_match(e->v, e->n, w->t), e->v, e->n,
+				   NULL);
+			break;
+		case NAME_SUBJECT_EMAIL:
+			walk_entry(w, email_match(e->v, e->n, w->t), e->v,
+				   e->n, w->notes ? SUBJECT_NOTE : NULL);
+			break;
+		}
 	}
 }
 
@@ -486,9 +691,11 @@ walk(X509 *cert, const struct target *t, char *shown, size_t shownlen,
 	w.first = 1;
 	if (shown != NULL && shownlen > 0)
 		shown[0] = '\0';
-	walk_san(&w, cert);
-	walk_subject(&w, cert);
-	ERR_clear_error();
+	walk_cert(&w, cert);
+	/* What a SAN that does not decode left (the caller's queue is
+	 * left empty as before; looking is cheaper than clearing). */
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
 	return w.best;
 }
 
@@ -565,34 +772,23 @@ index_dns(addr_index_fn fn, void *arg, const char *v, size_t n)
 int
 addr_rule_index_names(X509 *cert, addr_index_fn fn, void *arg)
 {
-	GENERAL_NAMES *gens;
-	const GENERAL_NAME *g;
-	const X509_NAME *name;
-	const char *v;
-	size_t n;
-	int i, idx = -1, rc = 0;
+	struct cert_names *cn;
+	const struct cert_name *e;
+	size_t i;
+	int small, rc = 0;
 
 	if (cert == NULL)
 		return 0;
-	gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	for (i = 0; rc == 0 && gens != NULL && i < sk_GENERAL_NAME_num(gens);
-	     i++) {
-		g = sk_GENERAL_NAME_value(gens, i);
-		if ((g->type != GEN_EMAIL && g->type != GEN_DNS) ||
-		    (v = entry(g->d.ia5, &n)) == NULL)
-			continue;
-		rc = g->type == GEN_EMAIL ? index_email(fn, arg, v, n)
-					  : index_dns(fn, arg, v, n);
+	if ((cn = names_decode(cert, NULL, 0, &small)) == NULL) {
+		ERR_clear_error();
+		return GW_ERR_NOMEM;
 	}
-	GENERAL_NAMES_free(gens);
-	name = X509_get_subject_name(cert);
-	while (rc == 0 && (idx = X509_NAME_get_index_by_NID(
-			       name, NID_pkcs9_emailAddress, idx)) >= 0) {
-		v = entry(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx)),
-			  &n);
-		if (v != NULL)
-			rc = index_email(fn, arg, v, n);
+	for (i = 0; rc == 0 && i < cn->nname; i++) {
+		e = &cn->name[i];
+		rc = e->kind == NAME_DNS ? index_dns(fn, arg, e->v, e->n)
+					 : index_email(fn, arg, e->v, e->n);
 	}
+	free(cn);
 	ERR_clear_error();
 	return rc;
 }

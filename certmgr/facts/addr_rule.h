@@ -29,6 +29,13 @@
  * smimegw.conf); then octet for octet.  Entries holding a NUL byte are
  * ignored.  Nothing else of the certificate (CN, validity, key usage)
  * is looked at.
+ *
+ * The names of the last NAMES_SLOTS (32) certificates met are kept
+ * decoded, each keyed by the bytes they come from (every SAN
+ * extension's value and the subject name's DER, 2 KiB at most; at
+ * most 64 names and 4 KiB of them): a certificate that differs there
+ * by one byte is decoded on its own, and the address is compared with
+ * the names every time.  Safe from several threads (one mutex).
  */
 #ifndef ADDR_RULE_H
 #define ADDR_RULE_H
@@ -138,6 +145,10 @@ enum addr_match addr_rule_match(X509 *cert, const char *addr, char *san,
 int addr_rule_covers(X509 *cert, const char *addr, char *identity,
 		     size_t idlen);
 
+/* For the tests only: how often the kept names were found, or not. */
+void addr_rule_names_stats_for_tests(unsigned long *hits,
+				     unsigned long *misses);
+
 /*
  * Index names: what a store index keeps so that a lookup reads only
  * the certificates that may cover an address (gateway/store/addr_index.h).
@@ -160,7 +171,8 @@ int addr_rule_covers(X509 *cert, const char *addr, char *identity,
  *
  * Names longer than ADDR_INDEX_MAX, or holding a NUL byte, are left
  * out: no address is that long.  fn returns 0 to go on, else that code
- * ends the call.
+ * ends the call; GW_ERR_NOMEM when the names could not be read for want
+ * of memory.
  */
 #define ADDR_INDEX_MAX (ADDR_MAX + 2)
 typedef int (*addr_index_fn)(void *arg, const char *name, size_t len);

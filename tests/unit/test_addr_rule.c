@@ -17,6 +17,10 @@
  *            refuses "does not cover the sender address" exactly when
  *            the rule says no (unless the case names an earlier reason).
  *
+ * The names of a certificate are kept decoded for the next time it is
+ * met (test_names_kept_by_bytes, test_names_bounds): only for the same
+ * bytes of the SAN and the subject, within the bounds.
+ *
  * Cases named item01_* are the review's (issue 8, item 1): before the
  * rule had one home, addr_rule_match() and addr_rule_covers() answered
  * differently for upper-case local parts, "*.com" wildcards and
@@ -454,10 +458,165 @@ test_bad_input(void **state)
 	X509_free(x);
 }
 
+/* ---- the names kept per certificate ---------------------------------- */
+
+static void
+names_stats(unsigned long *hits, unsigned long *misses)
+{
+	addr_rule_names_stats_for_tests(hits, misses);
+}
+
+/* x's DER with the first occurrence of what changed to to (same
+ * length), decoded again: another certificate, its signature no longer
+ * valid (the rule does not look at it). */
+static X509 *
+changed_copy(X509 *x, const char *what, const char *to)
+{
+	unsigned char *der = NULL, *at = NULL;
+	const unsigned char *p;
+	size_t n = strlen(what), i;
+	int len = i2d_X509(x, &der);
+	X509 *y;
+
+	assert_true(len > 0);
+	assert_int_equal(strlen(to), n);
+	for (i = 0; i + n <= (size_t)len && at == NULL; i++)
+		if (memcmp(der + i, what, n) == 0)
+			at = der + i;
+	assert_non_null(at);
+	memcpy(at, to, n);
+	p = der;
+	assert_non_null(y = d2i_X509(NULL, &p, len));
+	OPENSSL_free(der);
+	return y;
+}
+
+/* Asks the rule about addr of x: whether it covers, and the identity. */
+static void
+expect(X509 *x, const char *addr, int covers, const char *identity)
+{
+	char id[256];
+
+	assert_int_equal(addr_rule_covers(x, addr, id, sizeof(id)), covers);
+	assert_string_equal(id, identity);
+}
+
+/*
+ * The names come from the certificate met before only when the bytes
+ * they are read from are the same: one byte changed in the SAN's
+ * rfc822Name, in its dNSName or in the subject's emailAddress, and the
+ * certificate is decoded on its own (a miss), and answers for its own
+ * names.  One that differs elsewhere only (the serial) has the same
+ * names (a hit).  The first still hits after them, with its answers.
+ */
+static void
+test_names_kept_by_bytes(void **state)
+{
+	struct tcase tc = {"x", "email:alice@partner.example,DNS:eu.example",
+			   "carol@partner.example", "", INS, ADDR_MATCH_NONE,
+			   "", NULL};
+	unsigned long h0, m0, h, m;
+	X509 *x, *y;
+
+	(void)state;
+	x = case_cert(&tc);
+	names_stats(&h0, &m0);
+	expect(x, "alice@partner.example", 1, "alice@partner.example");
+	names_stats(&h, &m);
+	assert_int_equal(m, m0 + 1);
+	expect(x, "bob@eu.example", 1, "eu.example");
+	expect(x, "carol@partner.example", 1, "carol@partner.example");
+	names_stats(&h, &m);
+	assert_int_equal(h, h0 + 2);
+	assert_int_equal(m, m0 + 1);
+
+	/* the SAN's rfc822Name, one byte */
+	y = changed_copy(x, "alice@", "alica@");
+	names_stats(&h0, &m0);
+	expect(y, "alice@partner.example", 0, "alica@partner.example");
+	expect(y, "alica@partner.example", 1, "alica@partner.example");
+	names_stats(&h, &m);
+	assert_int_equal(m, m0 + 1);
+	assert_int_equal(h, h0 + 1);
+	X509_free(y);
+	/* its dNSName */
+	y = changed_copy(x, "eu.example", "ev.example");
+	expect(y, "bob@eu.example", 0, "alice@partner.example");
+	expect(y, "bob@ev.example", 1, "ev.example");
+	X509_free(y);
+	/* the subject's emailAddress */
+	y = changed_copy(x, "carol@", "caro1@");
+	expect(y, "carol@partner.example", 0, "alice@partner.example");
+	expect(y, "caro1@partner.example", 1, "caro1@partner.example");
+	X509_free(y);
+	names_stats(&h0, &m0);
+	/* the same names in another certificate */
+	tc.name = "y";
+	y = case_cert(&tc);
+	assert_int_not_equal(X509_cmp(x, y), 0);
+	expect(y, "alice@partner.example", 1, "alice@partner.example");
+	names_stats(&h, &m);
+	assert_int_equal(h, h0 + 1);
+	assert_int_equal(m, m0);
+	X509_free(y);
+	expect(x, "alica@partner.example", 0, "alice@partner.example");
+	expect(x, "alice@partner.example", 1, "alice@partner.example");
+	X509_free(x);
+}
+
+/*
+ * More certificates than are kept, asked in turn twice (every one
+ * pushed out before it comes again); and a certificate with more names
+ * than are kept: each answers for its own names every time.
+ */
+static void
+test_names_bounds(void **state)
+{
+	struct tcase tc = {"x", NULL, NULL, "", INS, ADDR_MATCH_NONE, "", NULL};
+	char san[64 * 24 + 32], addr[64], other[64];
+	unsigned long h0, m0, h, m;
+	X509 *x[40];
+	size_t len;
+	int i, round;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		snprintf(san, sizeof(san), "email:u%d@partner.example", i);
+		tc.san = san;
+		x[i] = case_cert(&tc);
+	}
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < 40; i++) {
+			snprintf(addr, sizeof(addr), "u%d@partner.example", i);
+			snprintf(other, sizeof(other), "u%d@partner.example",
+				 (i + 1) % 40);
+			expect(x[i], addr, 1, addr);
+			expect(x[i], other, 0, addr);
+		}
+	for (i = 0; i < 40; i++)
+		X509_free(x[i]);
+	/* 70 dNSNames: more than are kept */
+	len = 0;
+	for (i = 0; i < 70; i++)
+		len += (size_t)snprintf(san + len, sizeof(san) - len,
+					"%sDNS:d%d.example", i ? "," : "", i);
+	tc.san = san;
+	x[0] = case_cert(&tc);
+	names_stats(&h0, &m0);
+	for (round = 0; round < 2; round++) {
+		expect(x[0], "a@d69.example", 1, "d69.example");
+		expect(x[0], "a@d70.example", 0, "d0.example");
+	}
+	names_stats(&h, &m);
+	assert_int_equal(h, h0);
+	assert_int_equal(m, m0 + 4);
+	X509_free(x[0]);
+}
+
 int
 main(void)
 {
-	struct CMUnitTest tests[NCASES + 2];
+	struct CMUnitTest tests[NCASES + 4];
 	size_t i;
 
 	for (i = 0; i < NCASES; i++) {
@@ -469,6 +628,9 @@ main(void)
 	}
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test(test_local_part_names);
 	tests[i++] = (struct CMUnitTest)cmocka_unit_test(test_bad_input);
+	tests[i++] =
+	    (struct CMUnitTest)cmocka_unit_test(test_names_kept_by_bytes);
+	tests[i++] = (struct CMUnitTest)cmocka_unit_test(test_names_bounds);
 	return _cmocka_run_group_tests("addr_rule", tests, i, group_setup,
 				       group_teardown);
 }

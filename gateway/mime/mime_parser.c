@@ -32,6 +32,17 @@
 #include "gw_err.h"
 #include "mime_codec.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define RFC_LINE_MAX 998 /* RFC 5322 2.1.1, line end excluded */
 #define RFC_BOUNDARY_MAX 70
 #define PBUF_MAX (2 + MIME_BOUNDARY_MAX + 2)
@@ -68,7 +79,7 @@ enum lstate {
 
 struct mime_param {
 	char *name;  /* lowercased */
-	char *value; /* display UTF-8 */
+	const char *value; /* display UTF-8 */
 };
 
 struct mime_header {
@@ -102,16 +113,16 @@ struct mime_part {
 	struct mime_header **hdr;
 	size_t nhdr;
 	size_t chdr;
-	char *ctype;
+	const char *ctype;
 	struct mime_param *param;
 	size_t nparam;
-	char *cte;
+	const char *cte;
 	enum cte_class cte_class;
-	char *disp;
+	const char *disp;
 	struct mime_param *dparam;
 	size_t ndparam;
-	char *filename;
-	char *boundary;
+	const char *filename;
+	const char *boundary;
 	size_t blen;
 	enum mp_state mp;
 	unsigned defects;
@@ -120,11 +131,21 @@ struct mime_part {
 	unsigned eol_all;
 };
 
+/* The tree's memory: chunks, each used from its start (see arena_alloc()). */
+struct chunk {
+	struct chunk *next;
+	size_t size;		/* bytes after this header */
+};
+
 struct mime_tree {
 	struct mime_part **parts;
 	size_t nparts;
 	size_t cparts;
 	size_t size;
+	struct chunk *chunks;	/* the newest first */
+	unsigned char *at;	/* the next free byte of the newest */
+	size_t left;		/* bytes free there */
+	size_t next;		/* the next chunk's size, at least */
 };
 
 struct mime_parser {
@@ -183,6 +204,117 @@ grow(void *arr, size_t *cap, size_t need, size_t elsz)
 	return n;
 }
 
+/*
+ * Everything a tree holds (parts, fields, strings, arrays) comes from
+ * its chunks and goes with the tree at once: a small message's header
+ * blocks made a hundred allocations, and their malloc() and free() were
+ * a third of parsing it.  Nothing is freed on its own; an array that
+ * grows is copied and its old copy left (at most as much again as the
+ * arrays hold), a parameter's lexed pieces too (bounded by the header
+ * block).  Under ASan the bytes after each allocation stay poisoned, so
+ * that an overrun into the next one is caught as before.
+ */
+#define ARENA_ALIGN 16
+#define ARENA_CHUNK 4096	  /* the first chunk's bytes; doubling */
+#define ARENA_CHUNK_MAX 65536	  /* up to this */
+#ifdef ARENA_ASAN
+#define ARENA_GAP ARENA_ALIGN
+#else
+#define ARENA_GAP 0
+#endif
+
+/* n bytes (aligned for any field) that live as long as t; NULL on OOM. */
+static void *
+arena_alloc(struct mime_tree *t, size_t n)
+{
+	struct chunk *c;
+	size_t want, size;
+	void *p;
+
+	if (n > SIZE_MAX / 2)
+		return NULL;
+	want = (n + ARENA_GAP + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+	if (want > t->left) {
+		if (t->next < ARENA_CHUNK)
+			t->next = ARENA_CHUNK;
+		size = t->next < want ? want : t->next;
+		if (t->next < ARENA_CHUNK_MAX)
+			t->next *= 2;
+		/* The header is ARENA_ALIGN bytes: what follows is
+		 * aligned as malloc()'s block is. */
+		if ((c = malloc(ARENA_ALIGN + size)) == NULL)
+			return NULL;
+		c->next = t->chunks;
+		c->size = size;
+		t->chunks = c;
+		t->at = (unsigned char *)c + ARENA_ALIGN;
+		t->left = size;
+#ifdef ARENA_ASAN
+		ASAN_POISON_MEMORY_REGION(t->at, size);
+#endif
+	}
+	p = t->at;
+	t->at += want;
+	t->left -= want;
+#ifdef ARENA_ASAN
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+	return p;
+}
+
+static void *
+arena_zalloc(struct mime_tree *t, size_t n)
+{
+	void *p;
+
+	if ((p = arena_alloc(t, n)) != NULL)
+		memset(p, 0, n);
+	return p;
+}
+
+/* grow() for an array of the tree holding n elements: a copy when it
+ * must grow. */
+static void *
+arena_grow(struct mime_tree *t, void *arr, size_t n, size_t *cap,
+	   size_t need, size_t elsz)
+{
+	size_t ncap;
+	void *p;
+
+	if (need <= *cap)
+		return arr;
+	ncap = *cap > 0 ? *cap : 4;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elsz)
+			return NULL;
+		ncap *= 2;
+	}
+	if ((p = arena_alloc(t, ncap * elsz)) == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(p, arr, n * elsz);
+	*cap = ncap;
+	return p;
+}
+
+static void
+arena_free(struct mime_tree *t)
+{
+	struct chunk *c, *next;
+
+	for (c = t->chunks; c != NULL; c = next) {
+		next = c->next;
+#ifdef ARENA_ASAN
+		ASAN_UNPOISON_MEMORY_REGION((unsigned char *)c + ARENA_ALIGN,
+					    c->size);
+#endif
+		free(c);
+	}
+	t->chunks = NULL;
+	t->at = NULL;
+	t->left = 0;
+}
+
 static unsigned char
 lower(unsigned char c)
 {
@@ -200,12 +332,12 @@ name_eq(const char *a, const char *b)
 }
 
 static char *
-lower_dup(const unsigned char *s, size_t n)
+lower_dup(struct mime_tree *t, const unsigned char *s, size_t n)
 {
 	char *d;
 	size_t i;
 
-	if ((d = malloc(n + 1)) == NULL)
+	if ((d = arena_alloc(t, n + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		d[i] = (char)lower(s[i]);
@@ -260,49 +392,12 @@ eol_flags(struct mime_part *part, size_t eol)
 
 /* ---- tree ------------------------------------------------------------ */
 
-static void
-params_free(struct mime_param *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(p[i].name);
-		free(p[i].value);
-	}
-	free(p);
-}
-
-static void
-part_free(struct mime_part *p)
-{
-	size_t i;
-
-	if (p == NULL)
-		return;
-	for (i = 0; i < p->nhdr; i++)
-		free(p->hdr[i]);
-	free(p->hdr);
-	free(p->child);
-	free(p->ctype);
-	params_free(p->param, p->nparam);
-	free(p->cte);
-	free(p->disp);
-	params_free(p->dparam, p->ndparam);
-	free(p->filename);
-	free(p->boundary);
-	free(p);
-}
-
 void
 mime_tree_free(struct mime_tree *tree)
 {
-	size_t i;
-
 	if (tree == NULL)
 		return;
-	for (i = 0; i < tree->nparts; i++)
-		part_free(tree->parts[i]);
-	free(tree->parts);
+	arena_free(tree);
 	free(tree);
 }
 
@@ -328,18 +423,18 @@ part_new(struct mime_parser *mp, struct mime_part *parent, size_t at,
 		goto out;
 	}
 	r = GW_ERR_NOMEM;
-	if ((tmp = grow(t->parts, &t->cparts, t->nparts + 1,
-			sizeof(*t->parts))) == NULL)
+	if ((tmp = arena_grow(t, t->parts, t->nparts, &t->cparts,
+			      t->nparts + 1, sizeof(*t->parts))) == NULL)
 		goto out;
 	t->parts = tmp;
 	if (parent != NULL) {
-		if ((tmp = grow(parent->child, &parent->cchild,
-				parent->nchild + 1,
-				sizeof(*parent->child))) == NULL)
+		if ((tmp = arena_grow(t, parent->child, parent->nchild,
+				      &parent->cchild, parent->nchild + 1,
+				      sizeof(*parent->child))) == NULL)
 			goto out;
 		parent->child = tmp;
 	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = arena_zalloc(t, sizeof(*p))) == NULL)
 		goto out;
 	p->parent = parent;
 	p->tree = t;
@@ -359,10 +454,8 @@ part_new(struct mime_parser *mp, struct mime_part *parent, size_t at,
 		parent->child[parent->nchild++] = p;
 	}
 	*out = p;
-	p = NULL;
 	r = 0;
 out:
-	free(p);
 	return r;
 }
 
@@ -498,12 +591,12 @@ field_finish(struct mime_parser *mp)
 	if (ns > nlen)
 		ns = nlen;
 	r = GW_ERR_NOMEM;
-	if ((tmp = grow(part->hdr, &part->chdr, part->nhdr + 1,
-			sizeof(*part->hdr))) == NULL)
+	if ((tmp = arena_grow(mp->tree, part->hdr, part->nhdr, &part->chdr,
+			      part->nhdr + 1, sizeof(*part->hdr))) == NULL)
 		goto out;
 	part->hdr = tmp;
-	if ((h = malloc(sizeof(*h) + (nlen - ns) + 1 + (len - vstart) + 1)) ==
-	    NULL)
+	if ((h = arena_alloc(mp->tree, sizeof(*h) + (nlen - ns) + 1 +
+					   (len - vstart) + 1)) == NULL)
 		goto out;
 	h->name = (char *)(h + 1);
 	memcpy(h->name, raw + ns, nlen - ns);
@@ -531,11 +624,9 @@ field_finish(struct mime_parser *mp)
 	h->off = mp->field_start;
 	h->len = len;
 	part->hdr[part->nhdr++] = h;
-	h = NULL;
 	mp->nfields++;
 	r = 0;
 out:
-	free(h);
 	return r;
 }
 
@@ -590,18 +681,6 @@ struct rawparam {
 	size_t vlen;
 	int used;
 };
-
-static void
-rawparams_free(struct rawparam *rp, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(rp[i].base);
-		free(rp[i].val);
-	}
-	free(rp);
-}
 
 /* name, name*, name*N, name*N*  ->  base, section (-1), ext.  0 if bad. */
 static int
@@ -678,7 +757,7 @@ params_lex(struct mime_parser *mp, struct mime_part *part,
 		}
 		i = skip_cfws(v, n, i + 1);
 		r = GW_ERR_NOMEM;
-		if ((val = malloc(n - i + 1)) == NULL)
+		if ((val = arena_alloc(mp->tree, n - i + 1)) == NULL)
 			goto out;
 		k = 0;
 		if (i < n && v[i] == '"') {
@@ -702,8 +781,6 @@ params_lex(struct mime_parser *mp, struct mime_part *part,
 		}
 		if (!split_attr(v + a0, alen, &blen, &section, &ext)) {
 			part->defects |= MIME_DEFECT_BAD_PARAMS;
-			free(val);
-			val = NULL;
 			continue;
 		}
 		if (nr >= mp->lim.max_params) {
@@ -714,28 +791,24 @@ params_lex(struct mime_parser *mp, struct mime_part *part,
 			goto out;
 		}
 		r = GW_ERR_NOMEM;
-		if ((tmp = grow(rp, &cr, nr + 1, sizeof(*rp))) == NULL)
+		if ((tmp = arena_grow(mp->tree, rp, nr, &cr, nr + 1,
+				      sizeof(*rp))) == NULL)
 			goto out;
 		rp = tmp;
 		e = &rp[nr];
 		memset(e, 0, sizeof(*e));
-		if ((e->base = lower_dup(v + a0, blen)) == NULL)
+		if ((e->base = lower_dup(mp->tree, v + a0, blen)) == NULL)
 			goto out;
 		nr++;
 		e->section = section;
 		e->ext = ext;
 		e->val = val;
 		e->vlen = k;
-		val = NULL;
 	}
 	*rpp = rp;
 	*nrp = nr;
-	rp = NULL;
-	nr = 0;
 	r = 0;
 out:
-	free(val);
-	rawparams_free(rp, nr);
 	return r;
 }
 
@@ -851,7 +924,7 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 	struct mime_param *out = NULL;
 	size_t nr = 0, nout = 0, cout = 0, a, b, total, dl, nsec, used_sec, s;
 	unsigned char *raw = NULL;
-	char *disp = NULL, *name = NULL;
+	char *disp = NULL;
 	char charset[CHARSET_MAX];
 	void *tmp;
 	int found, r;
@@ -888,7 +961,7 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 		}
 		r = GW_ERR_NOMEM;
 		if ((sec0 != NULL || star != NULL) &&
-		    (raw = malloc(total + 1)) == NULL)
+		    (raw = arena_alloc(mp->tree, total + 1)) == NULL)
 			goto out;
 		dl = 0;
 		charset[0] = '\0';
@@ -931,22 +1004,19 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 			/* The value as lexed is the raw value: take it. */
 			raw = plain->val;
 			dl = plain->vlen;
-			plain->val = NULL;
 		} else {
 			/* Continuations without a section 0. */
 			part->defects |= MIME_DEFECT_BAD_PARAMS;
-			free(raw);
-			raw = NULL;
 			continue;
 		}
+		/* Room for it: the lexed value, or total + 1. */
+		raw[dl] = '\0';
 		if (display_as_is(raw, dl)) {
-			/* What every charset maps to itself. */
-			if ((disp = malloc(dl + 1)) == NULL)
-				goto out;
-			memcpy(disp, raw, dl);
-			disp[dl] = '\0';
+			/* What every charset maps to itself: the raw bytes
+			 * are shown (and never written to again). */
+			disp = (char *)raw;
 		} else {
-			if ((disp = malloc(3 * dl + 1)) == NULL)
+			if ((disp = arena_alloc(mp->tree, 3 * dl + 1)) == NULL)
 				goto out;
 			if (charset[0] == '\0' ||
 			    !mime_charset_supported(charset))
@@ -955,17 +1025,15 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 						      3 * dl + 1, NULL)) != 0)
 				goto out;
 		}
-		/* The group's name: rp[a] is not looked at again. */
-		name = rp[a].base;
-		rp[a].base = NULL;
+		/* The group's name is rp[a]'s (not looked at again). */
 		r = GW_ERR_NOMEM;
-		if ((tmp = grow(out, &cout, nout + 1, sizeof(*out))) == NULL)
+		if ((tmp = arena_grow(mp->tree, out, nout, &cout, nout + 1,
+				      sizeof(*out))) == NULL)
 			goto out;
 		out = tmp;
-		out[nout].name = name;
+		out[nout].name = rp[a].base;
 		out[nout].value = disp;
 		nout++;
-		name = disp = NULL;
 		if (want_boundary && part->boundary == NULL &&
 		    strcmp(out[nout - 1].name, "boundary") == 0) {
 			if (!boundary_usable(raw, dl)) {
@@ -974,26 +1042,15 @@ params_parse(struct mime_parser *mp, struct mime_part *part,
 				if (!boundary_strict(raw, dl))
 					part->defects |=
 					    MIME_DEFECT_BAD_BOUNDARY;
-				raw[dl] = '\0';
-				part->boundary = (char *)raw;
+				part->boundary = (const char *)raw;
 				part->blen = dl;
-				raw = NULL;
 			}
 		}
-		free(raw);
-		raw = NULL;
 	}
 	*outp = out;
 	*noutp = nout;
-	out = NULL;
-	nout = 0;
 	r = 0;
 out:
-	free(raw);
-	free(disp);
-	free(name);
-	params_free(out, nout);
-	rawparams_free(rp, nr);
 	return r;
 }
 
@@ -1025,8 +1082,9 @@ parse_cte(struct mime_part *part, const struct mime_header *h)
 	size_t n, i, t0, k;
 
 	part->cte_class = CTE_7BIT;
+	part->cte = "7bit";
 	if (h == NULL)
-		return (part->cte = strdup("7bit")) == NULL ? GW_ERR_NOMEM : 0;
+		return 0;
 	v = (const unsigned char *)h->value;
 	n = h->vlen;
 	i = skip_cfws(v, n, 0);
@@ -1034,9 +1092,9 @@ parse_cte(struct mime_part *part, const struct mime_header *h)
 		;
 	if (i == t0) {
 		part->defects |= MIME_DEFECT_BAD_CTE;
-		return (part->cte = strdup("7bit")) == NULL ? GW_ERR_NOMEM : 0;
+		return 0;
 	}
-	if ((part->cte = lower_dup(v + t0, i - t0)) == NULL)
+	if ((part->cte = lower_dup(part->tree, v + t0, i - t0)) == NULL)
 		return GW_ERR_NOMEM;
 	if (skip_cfws(v, n, i) < n)
 		part->defects |= MIME_DEFECT_BAD_CTE;
@@ -1055,7 +1113,7 @@ parse_ctype(struct mime_parser *mp, struct mime_part *part,
 {
 	const unsigned char *v = (const unsigned char *)h->value;
 	size_t n = h->vlen, i, t0, tl, s0, sl, k;
-	char *ct = NULL;
+	char *ct;
 	int r = 0;
 
 	i = skip_cfws(v, n, 0);
@@ -1075,7 +1133,7 @@ parse_ctype(struct mime_parser *mp, struct mime_part *part,
 		goto out;
 	}
 	r = GW_ERR_NOMEM;
-	if ((ct = malloc(tl + 1 + sl + 1)) == NULL)
+	if ((ct = arena_alloc(mp->tree, tl + 1 + sl + 1)) == NULL)
 		goto out;
 	for (k = 0; k < tl; k++)
 		ct[k] = (char)lower(v[t0 + k]);
@@ -1084,10 +1142,8 @@ parse_ctype(struct mime_parser *mp, struct mime_part *part,
 		ct[tl + 1 + k] = (char)lower(v[s0 + k]);
 	ct[tl + 1 + sl] = '\0';
 	part->ctype = ct;
-	ct = NULL;
 	r = params_parse(mp, part, v, n, i, &part->param, &part->nparam, 1);
 out:
-	free(ct);
 	return r;
 }
 
@@ -1103,7 +1159,7 @@ parse_disp(struct mime_parser *mp, struct mime_part *part,
 		;
 	if (i == t0)
 		part->defects |= MIME_DEFECT_BAD_PARAMS;
-	if ((part->disp = lower_dup(v + t0, i - t0)) == NULL)
+	if ((part->disp = lower_dup(mp->tree, v + t0, i - t0)) == NULL)
 		return GW_ERR_NOMEM;
 	return params_parse(mp, part, v, n, i, &part->dparam, &part->ndparam,
 			    0);
@@ -1113,15 +1169,17 @@ static int
 set_filename(struct mime_part *part)
 {
 	const char *fn;
+	char *d;
 	size_t sz;
 
 	if ((fn = param_find(part->dparam, part->ndparam, "filename")) == NULL &&
 	    (fn = param_find(part->param, part->nparam, "name")) == NULL)
 		return 0;
 	sz = mime_rfc2047_decoded_max(strlen(fn));
-	if ((part->filename = malloc(sz)) == NULL)
+	if ((d = arena_alloc(part->tree, sz)) == NULL)
 		return GW_ERR_NOMEM;
-	return mime_decode_rfc2047(fn, part->filename, sz);
+	part->filename = d;
+	return mime_decode_rfc2047(fn, d, sz);
 }
 
 enum cfield {
@@ -1202,10 +1260,8 @@ analyze(struct mime_parser *mp, struct mime_part *part)
 		goto out;
 	if (ct != NULL && (r = parse_ctype(mp, part, ct)) != 0)
 		goto out;
-	r = GW_ERR_NOMEM;
-	if (part->ctype == NULL &&
-	    (part->ctype = strdup(part->default_type)) == NULL)
-		goto out;
+	if (part->ctype == NULL)
+		part->ctype = part->default_type;
 	if (cd != NULL && (r = parse_disp(mp, part, cd)) != 0)
 		goto out;
 	identity = part->cte_class != CTE_BASE64 && part->cte_class != CTE_QP;
@@ -1230,7 +1286,6 @@ analyze(struct mime_parser *mp, struct mime_part *part)
 		part->defects |= MIME_DEFECT_TOO_DEEP;
 	}
 	if (part->kind != MIME_KIND_MULTIPART) {
-		free(part->boundary);
 		part->boundary = NULL;
 		part->blen = 0;
 	}

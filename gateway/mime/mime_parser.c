@@ -536,6 +536,30 @@ hbuf_append(struct mime_parser *mp, const unsigned char *s, size_t n)
 	return 0;
 }
 
+/*
+ * Whether a field name's n bytes are all printable and not blank, 33 to
+ * 126 (RFC 5322 ftext): eight at a time, then one by one.
+ */
+static int
+name_ok(const unsigned char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		/* a byte below 33, or above 126 */
+		if ((((w - ones * 33) & ~w) | ((w + ones) | w)) & highs)
+			return 0;
+	}
+	for (; i < n; i++)
+		if ((unsigned char)(p[i] - 33) > 126 - 33)
+			return 0;
+	return 1;
+}
+
 /* hbuf[0..hlen) is one whole field: record it, then empty hbuf. */
 static int
 field_finish(struct mime_parser *mp)
@@ -582,10 +606,7 @@ field_finish(struct mime_parser *mp)
 			nlen--;
 			bad = 1;
 		}
-		for (i = ns; i < nlen; i++)
-			if (raw[i] <= ' ' || raw[i] >= 127)
-				bad = 1;
-		if (bad || nlen == ns)
+		if (bad || nlen == ns || !name_ok(raw + ns, nlen - ns))
 			part->defects |= MIME_DEFECT_HEADER_BAD_NAME;
 	}
 	if (ns > nlen)
@@ -603,22 +624,22 @@ field_finish(struct mime_parser *mp)
 	h->name[nlen - ns] = '\0';
 	v = h->value = h->name + (nlen - ns) + 1;
 	/* Unfold: drop each LF and the CR right before it, a run of the
-	 * line between them at a time. */
+	 * line between them at a time (the first line's LF is known), and
+	 * the blanks before the first byte kept. */
+	lf = raw + first;
 	for (vl = 0, i = vstart; i < len; i = (size_t)(lf - raw) + 1) {
-		if ((lf = memchr(raw + i, '\n', len - i)) == NULL)
+		if (i > first && (lf = memchr(raw + i, '\n', len - i)) == NULL)
 			lf = raw + len;
 		s = (size_t)(lf - raw);
 		if (s < len && s > i && raw[s - 1] == '\r')
 			s--;
+		while (vl == 0 && i < s && is_wsp(raw[i]))
+			i++;
 		memcpy(v + vl, raw + i, s - i);
 		vl += s - i;
 	}
 	while (vl > 0 && (is_wsp((unsigned char)v[vl - 1]) || v[vl - 1] == '\r'))
 		vl--;
-	for (s = 0; s < vl && is_wsp((unsigned char)v[s]); s++)
-		;
-	memmove(v, v + s, vl - s);
-	vl -= s;
 	v[vl] = '\0';
 	h->vlen = vl;
 	h->off = mp->field_start;
@@ -728,7 +749,8 @@ params_lex(struct mime_parser *mp, struct mime_part *part,
 	   size_t *nrp)
 {
 	struct rawparam *rp = NULL, *e;
-	size_t nr = 0, cr = 0, a0, alen, blen, v0, j, k;
+	const unsigned char *q;
+	size_t nr = 0, cr = 0, a0, alen, blen, v0, j, k, e0;
 	unsigned char *val = NULL;
 	void *tmp;
 	int section, ext, r;
@@ -761,7 +783,17 @@ params_lex(struct mime_parser *mp, struct mime_part *part,
 			goto out;
 		k = 0;
 		if (i < n && v[i] == '"') {
-			for (j = i + 1; j < n && v[j] != '"'; j++) {
+			/* Without a quoted-pair up to its end, the value is
+			 * copied at once. */
+			j = i + 1;
+			q = memchr(v + j, '"', n - j);
+			e0 = q != NULL ? (size_t)(q - v) : n;
+			if (memchr(v + j, '\\', e0 - j) == NULL) {
+				memcpy(val, v + j, e0 - j);
+				k = e0 - j;
+				j = e0;
+			}
+			for (; j < n && v[j] != '"'; j++) {
 				if (v[j] == '\\' && j + 1 < n)
 					j++;
 				val[k++] = v[j];
@@ -880,6 +912,21 @@ boundary_usable(const unsigned char *b, size_t n)
 	       memchr(b, '\n', n) == NULL && memchr(b, '\0', n) == NULL;
 }
 
+/*
+ * RFC 2046 bchars: digits, letters and '()+_,-./:=? and space (bit c
+ * of bch_lo for c < 64, of bch_hi from 64 on).
+ */
+static int
+is_bchar(unsigned char c)
+{
+	static const uint64_t bch_lo = 0xa7ffFB8100000000ULL;
+	static const uint64_t bch_hi = 0x07fffffe87fffffeULL;
+
+	if (c < 64)
+		return (int)((bch_lo >> c) & 1);
+	return c < 128 && ((bch_hi >> (c - 64)) & 1);
+}
+
 static int
 boundary_strict(const unsigned char *b, size_t n)
 {
@@ -888,10 +935,7 @@ boundary_strict(const unsigned char *b, size_t n)
 	if (n > RFC_BOUNDARY_MAX || b[n - 1] == ' ')
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!((b[i] >= '0' && b[i] <= '9') ||
-		      (lower(b[i]) >= 'a' && lower(b[i]) <= 'z') ||
-		      strchr("'()+_,-./:=? ", b[i]) != NULL) ||
-		    b[i] == '\0')
+		if (!is_bchar(b[i]))
 			return 0;
 	return 1;
 }
@@ -903,9 +947,22 @@ boundary_strict(const unsigned char *b, size_t n)
 static int
 display_as_is(const unsigned char *v, size_t n)
 {
-	size_t i;
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+	uint64_t w;
+	size_t i = 0, j;
 
-	for (i = 0; i < n; i++)
+	/* Eight at a time while no byte is below 0x20 (HT included, then
+	 * looked at one by one) or from 0x80 on. */
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, v + i, 8);
+		if (((w | ((w - ones * 0x20) & ~w)) & highs) == 0)
+			continue;
+		for (j = i; j < i + 8; j++)
+			if ((v[j] < 0x20 && v[j] != '\t') || v[j] >= 0x80)
+				return 0;
+	}
+	for (; i < n; i++)
 		if ((v[i] < 0x20 && v[i] != '\t') || v[i] >= 0x80)
 			return 0;
 	return 1;
@@ -1190,32 +1247,35 @@ enum cfield {
 	CF_MIME_VERSION,
 };
 
-/* Which of the fields analyze() looks at the name is (case-insensitive),
- * the first letters deciding most names. */
+/* Whether the n bytes at a are s (lower case), ignoring ASCII case. */
+static int
+ci_is(const char *a, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != (unsigned char)s[i])
+			return 0;
+	return 1;
+}
+
+/* Which of the fields analyze() looks at the name is (case-insensitive,
+ * up to a NUL as name_eq() reads it), its length deciding most names. */
 static enum cfield
 content_field(const char *name)
 {
-	static const char pre[] = "content-";
-	size_t i;
-
-	switch (name[0]) {
-	case 'c':
-	case 'C':
-		for (i = 1; i < sizeof(pre) - 1; i++)
-			if (lower((unsigned char)name[i]) != pre[i])
-				return CF_OTHER;
-		name += sizeof(pre) - 1;
-		if (name_eq(name, "type"))
+	switch (strlen(name)) {
+	case 12:
+		if (ci_is(name, "content-type", 12))
 			return CF_TYPE;
-		if (name_eq(name, "transfer-encoding"))
-			return CF_CTE;
-		if (name_eq(name, "disposition"))
-			return CF_DISP;
-		return CF_OTHER;
-	case 'm':
-	case 'M':
-		return name_eq(name, "mime-version") ? CF_MIME_VERSION
-						     : CF_OTHER;
+		return ci_is(name, "mime-version", 12) ? CF_MIME_VERSION
+						       : CF_OTHER;
+	case 19:
+		return ci_is(name, "content-disposition", 19) ? CF_DISP
+							      : CF_OTHER;
+	case 25:
+		return ci_is(name, "content-transfer-encoding", 25) ? CF_CTE
+								    : CF_OTHER;
 	default:
 		return CF_OTHER;
 	}
@@ -1467,10 +1527,22 @@ hdr_line_flags(struct mime_part *part, const unsigned char *line, size_t cont,
 	       size_t eol)
 {
 	uint64_t w;
-	size_t i;
+	size_t i = 0;
 
-	/* Eight bytes at a time up to the first word that has one. */
-	for (i = 0; i + 8 <= cont; i += 8) {
+	/* Sixteen or eight bytes at a time up to the first block that has
+	 * one. */
+#if defined(__SSE2__)
+	for (; i + 16 <= cont; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(line + i));
+		__m128i f = _mm_or_si128(
+		    v, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_setzero_si128()),
+				    _mm_cmpeq_epi8(v, _mm_set1_epi8('\r'))));
+
+		if (_mm_movemask_epi8(f) != 0)
+			break;
+	}
+#endif
+	for (; i + 8 <= cont; i += 8) {
 		memcpy(&w, line + i, 8);
 		if (hdr_word_flagged(w))
 			break;

@@ -7,7 +7,8 @@
  * nested past the parser's depth, and what "verified" means for CBC
  * and GCM envelopes (issue 8, items 5, 10 and 16); an envelope's content
  * read where it lies and its entity rewrapped in place, DER and BER,
- * CBC and GCM (issue 11).  Envelopes are made with smime_encrypt() (or
+ * CBC and GCM (issue 11); whether a detached signature's entity is a
+ * layer, by its kind (issue 11).  Envelopes are made with smime_encrypt() (or
  * CMS_encrypt(), for an exact entity) to a software key generated for
  * the run.
  */
@@ -251,6 +252,126 @@ test_counts(void **state)
 	}
 	smime_open_result_free(&res);
 	gw_buf_free(&der);
+	gw_buf_free(&m);
+	gw_buf_free(&out);
+}
+
+/* ---- issue 11: the signed entity's kind, read off the message's tree --- */
+
+/*
+ * Whether the entity a detached signature covers is itself an S/MIME
+ * layer decides whether the signature is taken off to open it.  That
+ * entity's header block was parsed with the message: its kind is read
+ * there (a multipart/signed one, whose kind depends on its children,
+ * is parsed on its own as before).  Each case signs its entity (with a
+ * certificate not allowed to sign: the signature fails, which still
+ * opens what is inside) and says whether a layer is inside; the test
+ * sees it in the output: the outer multipart/signed (boundary OUTERB)
+ * is gone exactly when the entity was opened as a layer.
+ */
+static const struct kind_case {
+	const char *name;
+	const char *entity;
+	int inside;
+} kind_cases[] = {
+    {"issue11_kind_text", "Content-Type: text/plain\r\n\r\nhello\r\n", 0},
+    {"issue11_kind_no_header", "\r\nhello\r\n", 0},
+    {"issue11_kind_mixed",
+     "Content-Type: multipart/mixed; boundary=in\r\n\r\n--in\r\n"
+     "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n"
+     "\r\nMIAG\r\n--in--\r\n",
+     0},
+    {"issue11_kind_enveloped",
+     "Content-Type: application/pkcs7-mime; smime-type=enveloped-data;\r\n"
+     "\tname=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\nMIAG\r\n",
+     1},
+    {"issue11_kind_quoted_upper",
+     "CONTENT-TYPE: Application/X-PKCS7-MIME; SMIME-TYPE=\"Signed-Data\"\r\n"
+     "\r\nMIAG\r\n",
+     1},
+    {"issue11_kind_certs_only",
+     "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\n\r\n"
+     "MIAG\r\n",
+     0},
+    {"issue11_kind_pkcs7_unlabelled",
+     "Content-Type: application/pkcs7-mime\r\n\r\nMIAG\r\n", 1},
+    {"issue11_kind_p7m_name",
+     "Content-Type: application/octet-stream; name=\"a.p7m\"\r\n\r\nMIAG\r\n",
+     1},
+    {"issue11_kind_p7m_filename",
+     "Content-Type: application/octet-stream\r\nContent-Disposition: "
+     "attachment; filename=\"b.P7M\"\r\n\r\nMIAG\r\n",
+     1},
+    {"issue11_kind_p7m_rfc2231",
+     "Content-Type: application/octet-stream; name*=utf-8''a%2Ep7m\r\n\r\n"
+     "MIAG\r\n",
+     1},
+    {"issue11_kind_pdf",
+     "Content-Type: application/octet-stream; name=\"a.pdf\"\r\n\r\nMIAG\r\n",
+     0},
+    {"issue11_kind_first_type_wins",
+     "Content-Type: text/plain\r\nContent-Type: application/pkcs7-mime\r\n"
+     "\r\nMIAG\r\n",
+     0},
+    {"issue11_kind_bare_lf",
+     "Content-Type: application/pkcs7-mime\n\nMIAG\n", 1},
+    {"issue11_kind_signed_protocol",
+     "Content-Type: multipart/signed; protocol=\"application/pkcs7-"
+     "signature\"; boundary=in\r\n\r\n--in\r\nContent-Type: text/plain\r\n"
+     "\r\nx\r\n--in\r\nContent-Type: text/plain\r\n\r\ny\r\n--in--\r\n",
+     1},
+    {"issue11_kind_signed_second_part",
+     "Content-Type: multipart/signed; boundary=in\r\n\r\n--in\r\n"
+     "Content-Type: text/plain\r\n\r\nx\r\n--in\r\nContent-Type: "
+     "application/pkcs7-signature\r\n\r\nMIAG\r\n--in--\r\n",
+     1},
+    {"issue11_kind_signed_three_parts",
+     "Content-Type: multipart/signed; protocol=\"application/pkcs7-"
+     "signature\"; boundary=in\r\n\r\n--in\r\n\r\nx\r\n--in\r\n\r\ny\r\n"
+     "--in\r\n\r\nz\r\n--in--\r\n",
+     0},
+};
+
+#define NKIND (sizeof(kind_cases) / sizeof(kind_cases[0]))
+
+static void
+test_entity_kind(void **state)
+{
+	const struct kind_case *c = *state;
+	struct smime_open_result res;
+	struct gw_buf m, out;
+	CMS_ContentInfo *cms;
+	unsigned char *der = NULL, *dst;
+	size_t max, n;
+	BIO *in;
+	int dl;
+
+	assert_non_null(in = BIO_new_mem_buf(c->entity, -1));
+	assert_non_null(cms = CMS_sign(cert, key, NULL, in,
+				       CMS_DETACHED | CMS_BINARY));
+	assert_true((dl = i2d_CMS_ContentInfo(cms, &der)) > 0);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	gw_buf_init(&m, (size_t)1 << 20);
+	gw_buf_init(&out, (size_t)1 << 20);
+	gw_buf_addf(&m, "From: unit@unit.example\r\nMIME-Version: 1.0\r\n"
+			"Content-Type: multipart/signed; protocol=\"application/"
+			"pkcs7-signature\"; micalg=sha-256; boundary=OUTERB\r\n"
+			"\r\n--OUTERB\r\n%s\r\n--OUTERB\r\n"
+			"Content-Type: application/pkcs7-signature\r\n"
+			"Content-Transfer-Encoding: base64\r\n\r\n",
+		    c->entity);
+	max = mime_base64_encoded_max((size_t)dl);
+	assert_int_equal(gw_buf_reserve(&m, max, &dst), 0);
+	assert_int_equal(mime_base64_encode(der, (size_t)dl, dst, max, &n), 0);
+	m.len += n;
+	gw_buf_adds(&m, "\r\n--OUTERB--\r\n");
+	OPENSSL_free(der);
+	assert_int_equal(open_msg(m.data, m.len, &out, &res), 0);
+	assert_int_equal(strstr((const char *)out.data, "OUTERB") == NULL,
+			 c->inside);
+	assert_true(res.failed_signatures >= 1);
+	smime_open_result_free(&res);
 	gw_buf_free(&m);
 	gw_buf_free(&out);
 }
@@ -1193,6 +1314,7 @@ int
 main(void)
 {
 	struct CMUnitTest counts[NCOUNT], nested[NNEST], env[NENV];
+	struct CMUnitTest kinds[NKIND];
 	struct CMUnitTest place[NPLACE + 2], nomove[NNOMOVE];
 	const struct CMUnitTest stream[] = {
 	    cmocka_unit_test(issue11_stream_decrypts),
@@ -1219,6 +1341,12 @@ main(void)
 					     NULL, NULL, (void *)&env_cases[i]};
 	failed += _cmocka_run_group_tests("item16 certificates and signers",
 					  counts, NCOUNT, setup, teardown);
+	for (i = 0; i < NKIND; i++)
+		kinds[i] = (struct CMUnitTest){kind_cases[i].name,
+					       test_entity_kind, NULL, NULL,
+					       (void *)&kind_cases[i]};
+	failed += _cmocka_run_group_tests("issue11 signed entity kinds", kinds,
+					  NKIND, setup, teardown);
 	failed += _cmocka_run_group_tests("item10 nested envelopes", nested,
 					  NNEST, setup, teardown);
 	failed += cmocka_run_group_tests_name("item16 MIME depth", deep,

@@ -1543,14 +1543,27 @@ parse_layer(const unsigned char *e, size_t n, int depth,
 	return smime_parse(e, n, out);
 }
 
-/* Whether an entity is itself an S/MIME layer. */
+/*
+ * Whether an entity (e, n bytes) is itself an S/MIME layer.  parsed:
+ * the same entity as the layer's tree has it (the first part of a
+ * multipart/signed), or NULL.  Its header block was parsed there over
+ * the same bytes by the same parser: its content type and parameters
+ * (all that classify() reads but for a multipart/signed's parts) are
+ * what a parse of the entity alone gives, and are read there.  Only a
+ * multipart/signed, whose parts sit deeper in that tree, is parsed on
+ * its own.
+ */
 static int
-content_is_smime(const unsigned char *e, size_t n)
+content_is_smime(const unsigned char *e, size_t n,
+		 const struct mime_part *parsed)
 {
 	struct mime_tree *t = NULL;
 	enum kind k = K_NONE;
 
-	if (parse_layer(e, n, 1, &t) == 0)
+	if (parsed != NULL &&
+	    strcmp(mime_part_content_type(parsed), "multipart/signed") != 0)
+		k = classify(parsed);
+	else if (parse_layer(e, n, 1, &t) == 0)
 		k = classify(mime_tree_root(t));
 	mime_tree_free(t);
 	return k != K_NONE && k != K_CERTS_ONLY;
@@ -2064,7 +2077,12 @@ smime_open(const unsigned char *msg, size_t len,
 			res->failed_signatures++;
 			sig_ok = 0;
 		}
-		smime_inside = ed != NULL && content_is_smime(ed, el);
+		smime_inside =
+		    ed != NULL &&
+		    content_is_smime(ed, el,
+				     k == K_SIGNED_DETACHED
+					 ? mime_part_child(root, 0)
+					 : NULL);
 		/* A failed signature is taken off only to open what is
 		 * inside it; the innermost one stays as it came. */
 		if (!sig_ok && (!smime_inside || o->only == SMIME_OPEN_VERIFY))

@@ -175,17 +175,38 @@ struct walk {
 	size_t at, end;
 };
 
-/* Whether the header d (at p) is the shortest one for its length. */
+/*
+ * The header at p (n bytes on) when it is what a walk here takes: a low
+ * tag number, a definite length in the fewest octets (no leading zero
+ * octet, the long form only from 128 on, at most four octets), its
+ * content inside the n bytes.  -1 for anything else.
+ */
 static int
-minimal(const unsigned char *p, const struct der *d)
+hdr_min(const unsigned char *p, size_t n, struct der *d)
 {
-	size_t want = 2, k;
+	size_t nb, k, len;
 
-	if ((p[0] & 0x1f) == 0x1f)
-		return 0; /* no high tag numbers here */
-	for (k = d->len; d->len >= 0x80 && k > 0; k >>= 8)
-		want++;
-	return d->hlen == want;
+	if (n < 2 || (p[0] & 0x1f) == 0x1f || p[1] == 0x80)
+		return -1;
+	if (p[1] < 0x80) {
+		len = p[1];
+		d->hlen = 2;
+	} else {
+		nb = p[1] & 0x7f;
+		if (nb > 4 || nb > n - 2 || p[2] == 0)
+			return -1;
+		for (len = 0, k = 0; k < nb; k++)
+			len = len << 8 | p[2 + k];
+		if (len < 0x80)
+			return -1;
+		d->hlen = 2 + nb;
+	}
+	if (len > n - d->hlen)
+		return -1;
+	d->tag = p[0];
+	d->len = len;
+	d->indef = 0;
+	return 0;
 }
 
 /*
@@ -200,8 +221,8 @@ take(struct walk *w, unsigned char tag, const unsigned char **s, size_t *len,
 	struct der d;
 	const unsigned char *at = w->p + w->at;
 
-	if (w->at >= w->end || der_hdr(at, w->end - w->at, &d) != 0 ||
-	    d.indef || (tag != 0 && d.tag != tag) || !minimal(at, &d))
+	if (w->at >= w->end || hdr_min(at, w->end - w->at, &d) != 0 ||
+	    (tag != 0 && d.tag != tag))
 		return -1;
 	*s = at + d.hlen;
 	*len = d.len;
@@ -713,8 +734,10 @@ smime_sigcheck(const unsigned char *der, size_t n, STACK_OF(X509) *certs,
 	else
 		ok = signature_ok(&si, pk, content, clen) &&
 		     chain_ok(trust, x, certs) && X509_up_ref(x);
-	/* What failed is CMS_verify()'s to say. */
-	ERR_clear_error();
+	/* What failed is CMS_verify()'s to say (looking is cheaper than
+	 * clearing an empty queue). */
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
 	if (ok)
 		*signer = x;
 	return ok;

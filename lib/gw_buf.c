@@ -368,3 +368,12 @@ gw_bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
 		return c;
 	return an < bn ? -1 : an > bn;
 }
+
+void
+gw_str_copy(char *dst, size_t size, const char *s)
+{
+	size_t n = strnlen(s, size - 1);
+
+	memmove(dst, s, n);
+	dst[n] = '\0';
+}

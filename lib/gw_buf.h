@@ -49,6 +49,9 @@ int gw_buf_add(struct gw_buf *b, const void *p, size_t n);
 /* Byte strings in lexicographic order: as memcmp() over the shorter,
  * then the shorter first (LMDB's key order, DER's SET OF order). */
 int gw_bytes_cmp(const void *a, size_t an, const void *b, size_t bn);
+/* s into dst (size bytes, size > 0), cut to fit: what snprintf(dst,
+ * size, "%s", s) writes, without printf's machinery. */
+void gw_str_copy(char *dst, size_t size, const char *s);
 int gw_buf_adds(struct gw_buf *b, const char *s);
 int gw_buf_addf(struct gw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

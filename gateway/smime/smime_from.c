@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "addr_rule.h"
+#include "gw_buf.h"
 #include "gw_err.h"
 #include "mime_addr.h"
 
@@ -25,13 +26,13 @@ cover_one(void *arg, const char *addr)
 	char id[256];
 
 	if (!addr_rule_covers(c->cert, addr, id, sizeof(id))) {
-		snprintf(c->missed, sizeof(c->missed), "%s", addr);
+		gw_str_copy(c->missed, sizeof(c->missed), addr);
 		if (c->n == 0)
-			snprintf(c->identity, c->idlen, "%s", id);
+			gw_str_copy(c->identity, c->idlen, id);
 		return 1;
 	}
 	if (c->n++ == 0)
-		snprintf(c->identity, c->idlen, "%s", id);
+		gw_str_copy(c->identity, c->idlen, id);
 	return 0;
 }
 

@@ -97,13 +97,14 @@ add_layer(struct smime_open_result *res, const char *name)
 	size_t n = strlen(res->layers);
 	struct smime_layer *l;
 
-	snprintf(res->layers + n, sizeof(res->layers) - n, "%s%s",
-		 n ? "," : "", name);
+	if (n > 0 && n + 1 < sizeof(res->layers))
+		res->layers[n++] = ',';
+	gw_str_copy(res->layers + n, sizeof(res->layers) - n, name);
 	if (res->nlayers == (int)(sizeof(res->layer) / sizeof(res->layer[0])))
 		return; /* cannot happen: MAX_LAYERS are added at most */
 	l = &res->layer[res->nlayers++];
 	memset(l, 0, sizeof(*l));
-	snprintf(l->kind, sizeof(l->kind), "%s", name);
+	gw_str_copy(l->kind, sizeof(l->kind), name);
 }
 
 /* The layer being opened, or NULL when there is none. */
@@ -954,7 +955,7 @@ signer_passed(X509 *x, const struct mime_part *from,
 	if (!smime_from_covered(x, from, id, sizeof(id), why, sizeof(why)))
 		fail(res, "fail", "%s", why);
 	else
-		snprintf(res->signer, sizeof(res->signer), "%s", id);
+		gw_str_copy(res->signer, sizeof(res->signer), id);
 	return 0;
 }
 
@@ -1189,6 +1190,22 @@ result_headers(const struct smime_open_opts *o,
 	if (res->mime_too_deep)
 		gw_buf_adds(out, "; mime-too-deep=1");
 	return gw_buf_adds(out, eol);
+}
+
+/* Room in out for the result fields and n bytes after them at once
+ * (when it fits its ceiling), not a block for the fields and another
+ * when the message comes. */
+#define RESULT_ROOM 1024
+
+static int
+out_room(struct gw_buf *out, size_t n)
+{
+	unsigned char *dst;
+
+	if (n > out->max || RESULT_ROOM > out->max - n ||
+	    out->len > out->max - n - RESULT_ROOM)
+		return 0;
+	return gw_buf_reserve(out, n + RESULT_ROOM, &dst);
 }
 
 /* The result fields, then cur, as out (empty; its block is wiped and
@@ -2069,8 +2086,8 @@ smime_open(const unsigned char *msg, size_t len,
 				       &ed, &el, &extra, res)) != 0)
 			goto out;
 		if ((l = open_layer(res)) != NULL) {
-			snprintf(l->signer, sizeof(l->signer), "%s",
-				 res->signer);
+			gw_str_copy(l->signer, sizeof(l->signer),
+				    res->signer);
 			layer_close(res, "pass");
 			sig_ok = 1;
 		} else {
@@ -2125,8 +2142,9 @@ smime_open(const unsigned char *msg, size_t len,
 					  out)) != 0)
 			goto out;
 		cur_plain = 0; /* cur is empty now */
-	} else if ((rc = result_headers(o, res, changed ? "\r\n" : eol,
-				       out)) != 0 ||
+	} else if ((rc = out_room(out, cl)) != 0 ||
+		   (rc = result_headers(o, res, changed ? "\r\n" : eol,
+					out)) != 0 ||
 		   (rc = gw_buf_add(out, cd, cl)) != 0)
 		goto out;
 out:

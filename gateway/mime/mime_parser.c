@@ -1129,11 +1129,12 @@ parse_cte(struct mime_part *part, const struct mime_header *h)
 {
 	static const struct {
 		const char *name;
+		size_t len;
 		enum cte_class cls;
 	} known[] = {
-	    {"7bit", CTE_7BIT},	    {"8bit", CTE_8BIT},
-	    {"binary", CTE_BINARY}, {"base64", CTE_BASE64},
-	    {"quoted-printable", CTE_QP},
+	    {"7bit", 4, CTE_7BIT},	  {"8bit", 4, CTE_8BIT},
+	    {"binary", 6, CTE_BINARY},	  {"base64", 6, CTE_BASE64},
+	    {"quoted-printable", 16, CTE_QP},
 	};
 	const unsigned char *v;
 	size_t n, i, t0, k;
@@ -1157,7 +1158,8 @@ parse_cte(struct mime_part *part, const struct mime_header *h)
 		part->defects |= MIME_DEFECT_BAD_CTE;
 	part->cte_class = CTE_OTHER;
 	for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-		if (strcmp(part->cte, known[k].name) == 0)
+		if (i - t0 == known[k].len &&
+		    memcmp(part->cte, known[k].name, known[k].len) == 0)
 			part->cte_class = known[k].cls;
 	if (part->cte_class == CTE_OTHER && strncmp(part->cte, "x-", 2) != 0)
 		part->defects |= MIME_DEFECT_BAD_CTE;
@@ -1227,12 +1229,26 @@ set_filename(struct mime_part *part)
 {
 	const char *fn;
 	char *d;
-	size_t sz;
+	size_t sz, n, i;
 
 	if ((fn = param_find(part->dparam, part->ndparam, "filename")) == NULL &&
 	    (fn = param_find(part->param, part->nparam, "name")) == NULL)
 		return 0;
-	sz = mime_rfc2047_decoded_max(strlen(fn));
+	n = strlen(fn);
+	/* Printable ASCII (and HT) without "=?" holds no encoded word and
+	 * nothing the decoder replaces: it comes out as it is. */
+	for (i = 0; i < n; i++)
+		if (((unsigned char)fn[i] < 0x20 && fn[i] != '\t') ||
+		    (unsigned char)fn[i] > 0x7e || (fn[i] == '=' && fn[i + 1] == '?'))
+			break;
+	if (i == n) {
+		if ((d = arena_alloc(part->tree, n + 1)) == NULL)
+			return GW_ERR_NOMEM;
+		memcpy(d, fn, n + 1);
+		part->filename = d;
+		return 0;
+	}
+	sz = mime_rfc2047_decoded_max(n);
 	if ((d = arena_alloc(part->tree, sz)) == NULL)
 		return GW_ERR_NOMEM;
 	part->filename = d;

@@ -1796,8 +1796,6 @@ cmd_b64(const struct opts *o)
 	return 0;
 }
 
-/* ---- arguments --------------------------------------------------------- */
-
 /* ---- CRLF scan ------------------------------------------------------- */
 
 #define CRLF_PIECE 4096
@@ -1880,6 +1878,8 @@ cmd_crlf(const struct opts *o)
 	free(text);
 	return 0;
 }
+
+/* ---- arguments --------------------------------------------------------- */
 
 static const char usage_text[] =
     "usage: smimegw-bench gen SIZE FILE\n"

@@ -184,6 +184,21 @@ struct mime_parser {
 
 /* ---- small helpers --------------------------------------------------- */
 
+/* The capacity an array of cap elements of elsz bytes doubles to so
+ * that need fit (cap when they do); 0 when that would overflow. */
+static size_t
+grown_cap(size_t cap, size_t need, size_t elsz)
+{
+	size_t ncap = cap > 0 ? cap : 4;
+
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elsz)
+			return 0;
+		ncap *= 2;
+	}
+	return ncap;
+}
+
 static void *
 grow(void *arr, size_t *cap, size_t need, size_t elsz)
 {
@@ -192,13 +207,8 @@ grow(void *arr, size_t *cap, size_t need, size_t elsz)
 
 	if (need <= *cap)
 		return arr;
-	ncap = *cap > 0 ? *cap : 4;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elsz)
-			return NULL;
-		ncap *= 2;
-	}
-	if ((n = realloc(arr, ncap * elsz)) == NULL)
+	if ((ncap = grown_cap(*cap, need, elsz)) == 0 ||
+	    (n = realloc(arr, ncap * elsz)) == NULL)
 		return NULL;
 	*cap = ncap;
 	return n;
@@ -283,13 +293,8 @@ arena_grow(struct mime_tree *t, void *arr, size_t n, size_t *cap,
 
 	if (need <= *cap)
 		return arr;
-	ncap = *cap > 0 ? *cap : 4;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elsz)
-			return NULL;
-		ncap *= 2;
-	}
-	if ((p = arena_alloc(t, ncap * elsz)) == NULL)
+	if ((ncap = grown_cap(*cap, need, elsz)) == 0 ||
+	    (p = arena_alloc(t, ncap * elsz)) == NULL)
 		return NULL;
 	if (n > 0)
 		memcpy(p, arr, n * elsz);
@@ -351,19 +356,21 @@ is_wsp(unsigned char c)
 	return c == ' ' || c == '\t';
 }
 
-/*
- * RFC 2045 token character: 0x21-0x7e but the tspecials
- * ()<>@,;:\"/[]?= (bit c of tok_lo for c < 64, of tok_hi from 64 on).
- */
+/* Whether ASCII byte c is in the set whose bit c is set in lo (c < 64)
+ * or bit c - 64 in hi; no byte from 128 on is. */
+static int
+in_ascii_set(unsigned char c, uint64_t lo, uint64_t hi)
+{
+	if (c < 64)
+		return (int)((lo >> c) & 1);
+	return c < 128 && ((hi >> (c - 64)) & 1);
+}
+
+/* RFC 2045 token character: 0x21-0x7e but the tspecials ()<>@,;:\"/[]?= */
 static int
 is_token(unsigned char c)
 {
-	static const uint64_t tok_lo = 0x03ff6cfa00000000ULL;
-	static const uint64_t tok_hi = 0x7fffffffc7fffffeULL;
-
-	if (c < 64)
-		return (int)((tok_lo >> c) & 1);
-	return c < 128 && ((tok_hi >> (c - 64)) & 1);
+	return in_ascii_set(c, 0x03ff6cfa00000000ULL, 0x7fffffffc7fffffeULL);
 }
 
 static size_t
@@ -912,19 +919,11 @@ boundary_usable(const unsigned char *b, size_t n)
 	       memchr(b, '\n', n) == NULL && memchr(b, '\0', n) == NULL;
 }
 
-/*
- * RFC 2046 bchars: digits, letters and '()+_,-./:=? and space (bit c
- * of bch_lo for c < 64, of bch_hi from 64 on).
- */
+/* RFC 2046 bchars: digits, letters and '()+_,-./:=? and space. */
 static int
 is_bchar(unsigned char c)
 {
-	static const uint64_t bch_lo = 0xa7ffFB8100000000ULL;
-	static const uint64_t bch_hi = 0x07fffffe87fffffeULL;
-
-	if (c < 64)
-		return (int)((bch_lo >> c) & 1);
-	return c < 128 && ((bch_hi >> (c - 64)) & 1);
+	return in_ascii_set(c, 0xa7fffb8100000000ULL, 0x07fffffe87fffffeULL);
 }
 
 static int

@@ -7,6 +7,11 @@
 # and the token's files go away once and come back.  At the end every
 # recipient of every message got it exactly once, or it bounced with a
 # DSN that names the message; none is lost.  The counts are printed.
+# Two windows that no relay closes are counted apart, not as
+# duplicates: a next-hop smtpd killed between queueing a copy and its
+# reply, and a worker killed between the next hop's 250 and the
+# delivery journal's record of it (Postfix then logs "lost connection
+# ... while sending end of data" and offers the message again).
 # Before that: a silent client gets 421 after smtp_timeout while a slow
 # one (a byte at a time) is served and mail flows meanwhile; garbage
 # (long lines, NULs, 8-bit junk, random bytes, commands out of order)
@@ -218,6 +223,7 @@ qid_mid, bounced = {}, set()
 copy_by = {}               # reinjected copy -> the smtpd pid that took it
 copies = {}                # (reinjected copy, rcpt) delivered
 hop_deferred = set()       # (queue id, rcpt): 451 "next hop: ..."
+gw_lost = collections.Counter()  # (queue id, rcpt): smimegwd died at "."
 for line in open(log_f, errors="replace"):
     m = re.search(r"reinject/smtpd\[(\d+)\]: ([0-9A-F]+): client=", line)
     if m:
@@ -230,6 +236,11 @@ for line in open(log_f, errors="replace"):
                   r"next hop: ", line)
     if m:
         hop_deferred.add((m.group(1), m.group(2)))
+    m = re.search(r"\]: ([0-9A-F]+): to=<([^>]*)>, relay=127\.0\.0\.1\[.*"
+                  r"status=deferred \(lost connection with .* while "
+                  r"sending end of data", line)
+    if m:
+        gw_lost[(m.group(1), m.group(2))] += 1
     m = re.search(r"\]: ([0-9A-F]+): message-id=(<[^>]*>)", line)
     if m:
         qid_mid[m.group(1)] = m.group(2)
@@ -247,10 +258,18 @@ for (q, r) in copies:
     key = (qid_mid.get(q, "?"), r)
     if copy_by.get(q) in killed and key in hop_deferred:
         hop_window[key] += 1
+# A worker killed after the next hop took the copy and before the
+# delivery journal holds it (the same commit-to-reply window, on our
+# side): Postfix lost the connection at the end of data and offers the
+# message again, and the journal has nothing to answer it with.  At
+# most one copy per such attempt is counted apart.
+gw_window = collections.Counter()
+for (q, r), n in gw_lost.items():
+    gw_window[(qid_mid.get(q, "?"), r)] += n
 dsn_text = "".join(open(os.path.join(dsn_d, f), errors="replace").read()
                    for f in os.listdir(dsn_d))
 c = collections.Counter()
-bad, hop = [], []
+bad, hop, win = [], [], []
 for key, kind in expect.items():
     d, b = deliv.get(key, 0), key in bounced
     if b and key[0] not in dsn_text:
@@ -267,6 +286,9 @@ for key, kind in expect.items():
     elif d > 1 and d - hop_window[key] <= 1:
         c["duplicated by the next hop"] += 1
         hop.append(key)
+    elif d > 1 and d - hop_window[key] - gw_window[key] <= 1:
+        c["duplicated in the journal window"] += 1
+        win.append(key)
     elif d > 1:
         c["duplicated"] += 1
         bad.append(("duplicated x%d" % d, key))
@@ -280,18 +302,20 @@ with open(out_f, "w") as f:
     f.write("messages=%d recipients=%d delivered=%d bounced=%d "
             "(oversized %d) lost=%d duplicated=%d unexpected=%d "
             "delivered+bounced=%d bounced-without-DSN=%d "
-            "duplicated-by-the-next-hop=%d\n"
+            "duplicated-by-the-next-hop=%d "
+            "duplicated-in-the-journal-window=%d\n"
             % (msgs, len(expect), c["delivered"], c["bounced"],
                c["bounced huge"], c["lost"], c["duplicated"],
                c["unexpected"], c["delivered and bounced"],
                c["bounced without a DSN"],
-               c["duplicated by the next hop"]))
+               c["duplicated by the next hop"],
+               c["duplicated in the journal window"]))
     for why, key in bad[:30]:
         f.write("  %s: %s %s\n" % (why, key[0], key[1]))
 with open(out_f + ".bad", "w") as f:
     for why, key in bad[:10]:
         f.write("%s\n" % key[0])
-    for key in hop[:3]:
+    for key in hop[:3] + win[:3]:
         f.write("%s\n" % key[0])
 PY
 # What Postfix and smimegwd logged about the messages at fault.

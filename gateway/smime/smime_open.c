@@ -757,15 +757,22 @@ part_stream(const unsigned char *cd, const struct mime_part *root,
  */
 /* Asked by part_cms() between the certificate cut and d2i: 1 when it
  * dealt with the object (it is not decoded then), 0 to go on, or a
- * GW_ERR_*.  der, n: what the cut left; certs: what it cut, or NULL. */
+ * GW_ERR_*.  der, n: what the cut left; certs: what it cut, or NULL;
+ * owned: the buffer der lies in when it is part_cms()'s own (decoded
+ * or cut, not the message's bytes), which fn may take, else NULL. */
 struct cms_peek {
 	int (*fn)(const struct cms_peek *pk, const unsigned char *der,
-		  size_t n, STACK_OF(X509) *certs);
+		  size_t n, STACK_OF(X509) *certs, struct gw_buf *owned);
 	const unsigned char *content;	/* a detached signature's content */
 	size_t clen;
 	const struct mime_part *from;
 	const struct smime_open_opts *o;
 	struct smime_open_result *res;
+	/* An opaque signature that passed: its content, its signer, and
+	 * whether anything follows the object (as part_cms() says). */
+	struct gw_buf *entity;
+	X509 **signer;
+	int *extra;
 };
 
 static int
@@ -817,7 +824,12 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	}
 	if ((rc = cms_cut_certs(q, dlen, &der, &q, &dlen, &certs)) < 0)
 		goto out;
-	if (peek != NULL && (rc = peek->fn(peek, q, dlen, certs)) != 0) {
+	if (peek != NULL &&
+	    (rc = peek->fn(peek, q, dlen, certs,
+			   der.data != NULL && q >= der.data &&
+				   q + dlen <= der.data + der.cap
+			       ? &der
+			       : NULL)) != 0) {
 		if (rc == 1)
 			rc = 0;
 		goto out;
@@ -1720,11 +1732,12 @@ out:
  */
 static int
 detached_fast(const struct cms_peek *pk, const unsigned char *der, size_t n,
-	      STACK_OF(X509) *certs)
+	      STACK_OF(X509) *certs, struct gw_buf *owned)
 {
 	X509 *signer = NULL;
 	int rc;
 
+	(void)owned;
 	if (!smime_sigcheck(der, n, certs, pk->content, pk->clen,
 			    pk->o->trust, pk->o->extra, &signer))
 		return 0;
@@ -1735,6 +1748,50 @@ detached_fast(const struct cms_peek *pk, const unsigned char *der, size_t n,
 	}
 	X509_free(signer);
 	return rc;
+}
+
+/*
+ * An opaque signature of the common kind checked without CMS_verify()
+ * (smime_sigcheck_opaque()), on what part_cms() cut and decoded into
+ * owned: 1 when it passed (*pk->signer, *pk->extra set, and owned
+ * becomes pk->entity, cut down to the content, as CMS_verify() would
+ * write it, with no copy of it made), 0 when CMS_verify() is to check
+ * it (DER that is the message's own bytes, binary, included).  The
+ * signer goes through signer_passed() in signed_layer(), once the
+ * layer is open.
+ */
+static int
+opaque_fast(const struct cms_peek *pk, const unsigned char *der, size_t n,
+	    STACK_OF(X509) *certs, struct gw_buf *owned)
+{
+	const unsigned char *c;
+	size_t clen, used, i;
+	X509 *signer;
+	struct gw_buf *e = pk->entity;
+
+	if (owned == NULL ||
+	    !smime_sigcheck_opaque(owned->data + (der - owned->data), n, certs,
+				   pk->o->trust, pk->o->extra, &signer, &c,
+				   &clen, &used))
+		return 0;
+	for (i = used; i < n; i++)
+		if (der[i] != 0) {
+			*pk->extra = 1;
+			break;
+		}
+	/* The block holds the DER up to its end (its len is not kept
+	 * while it is decoded into): the content is cut out of that.
+	 * What entity held (a layer before, decrypted perhaps) is
+	 * wiped. */
+	gw_buf_free_secret(e);
+	*e = *owned;
+	gw_buf_init(owned, SMIME_MSG_MAX);
+	e->len = (size_t)(der + n - e->data);
+	gw_buf_skip(e, (size_t)(c - e->data));
+	e->len = clen;
+	e->data[clen] = '\0';
+	*pk->signer = signer;
+	return 1;
 }
 
 /* Whether the bytes hold anything but white space. */
@@ -1749,26 +1806,37 @@ has_text(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* Whether a layer of kind k (by label) is worth opaque_fast(): it may
+ * be an opaque signature, and the open is not a decrypt-only one
+ * (which refuses a signature at the top). */
+static int
+opaque_peek(enum kind k, int depth, const struct smime_open_opts *o)
+{
+	return (k == K_SIGNED_OPAQUE || k == K_PKCS7) &&
+	       !(depth == 0 && o->only == SMIME_OPEN_DECRYPT);
+}
+
 /*
  * Checks a signed layer (root of cd) and finds its content: *ed, *el
  * (NULL when there is none to go on with), and *extra when the layer
  * carries text that its signature does not cover (after the close
  * delimiter of a multipart/signed, or after the CMS object).  A failed
  * signature still gives its content, so that the layers inside can be
- * opened.  cms holds the layer's CMS object for an opaque one, or NULL.
- * 0, or a GW_ERR_* code for the message; the layer's own outcome is
- * in res.
+ * opened.  cms holds the layer's CMS object for an opaque one, or NULL;
+ * fast: the signer of an opaque one whose signature opaque_fast()
+ * passed (its content then in entity, cms NULL), or NULL.  0, or a
+ * GW_ERR_* code for the message; the layer's own outcome is in res.
  */
 static int
 signed_layer(const unsigned char *cd, const struct mime_part *root,
-	     enum kind k, CMS_ContentInfo **cms, int cms_extra,
+	     enum kind k, CMS_ContentInfo **cms, X509 *fast, int cms_extra,
 	     const struct smime_open_opts *o, struct gw_buf *entity,
 	     const unsigned char **ed, size_t *el, int *extra,
 	     struct smime_open_result *res)
 {
 	const struct mime_part *from = root; /* whose From fields to cover */
 	struct mime_range r, epi;
-	struct cms_peek peek;
+	struct cms_peek peek = {0};
 	ASN1_OCTET_STRING **pos;
 	int rc;
 
@@ -1797,10 +1865,19 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 		*extra = has_text(cd + epi.start, epi.end - epi.start);
 		return 0;
 	}
-	if ((rc = verify_layer(*cms, NULL, from, o, entity, res)) != 0)
+	if (fast != NULL) {
+		if ((rc = signer_passed(fast, from, res)) != 0)
+			return rc;
+		if (open_layer(res) != NULL)
+			res->signatures++;
+	} else if ((rc = verify_layer(*cms, NULL, from, o, entity, res)) !=
+		   0) {
 		return rc;
+	}
 	*extra = cms_extra;
-	if (open_layer(res) != NULL) {
+	if (open_layer(res) != NULL || fast != NULL) {
+		/* Verified, or (fast) refused by the From check only: the
+		 * content is in entity, exactly as it came. */
 		*ed = entity->data;
 		*el = entity->len;
 	} else if ((pos = CMS_get0_content(*cms)) != NULL && *pos != NULL) {
@@ -1895,6 +1972,8 @@ smime_open(const unsigned char *msg, size_t len,
 	const struct mime_part *root;
 	struct smime_layer *l;
 	CMS_ContentInfo *cms = NULL;
+	X509 *fast = NULL; /* an opaque signature's signer: opaque_fast() */
+	struct cms_peek peek = {0};
 	enum kind k;
 	const char *eol = "\r\n";
 	int depth, rc, changed = 0, smime_inside, removed = 0, extra = 0;
@@ -1967,6 +2046,8 @@ smime_open(const unsigned char *msg, size_t len,
 	for (depth = 0;; depth++) {
 		CMS_ContentInfo_free(cms);
 		cms = NULL;
+		X509_free(fast);
+		fast = NULL;
 		econt_free(&ec);
 		gw_buf_reset(&entity);
 		gw_buf_reset(&next);
@@ -1991,8 +2072,18 @@ smime_open(const unsigned char *msg, size_t len,
 			if ((rc = part_stream(cd, root, k, depth, o, &ec, &cms,
 					      &extra)) < 0)
 				goto out;
-			if (rc == 0 && (rc = part_cms(cd, root, &cms, &extra,
-						      res, &ec, NULL)) != 0) {
+			/* An opaque signature of the common kind is checked
+			 * before d2i, off the DER (opaque_fast()). */
+			peek.fn = opaque_fast;
+			peek.o = o;
+			peek.entity = &entity;
+			peek.signer = &fast;
+			peek.extra = &extra;
+			if (rc == 0 &&
+			    (rc = part_cms(cd, root, &cms, &extra, res, &ec,
+					   opaque_peek(k, depth, o) ? &peek
+								     : NULL)) !=
+				0) {
 				if (rc != GW_ERR_PARSE)
 					goto out;
 				res->smime = 1;
@@ -2001,7 +2092,7 @@ smime_open(const unsigned char *msg, size_t len,
 			}
 			/* The CMS content type decides; the smime-type
 			 * label is only a hint. */
-			k = kind_of_cms(cms);
+			k = fast != NULL ? K_SIGNED_OPAQUE : kind_of_cms(cms);
 		}
 		if (depth == 0 && o->only == SMIME_OPEN_DECRYPT &&
 		    k != K_ENVELOPED) {
@@ -2082,8 +2173,8 @@ smime_open(const unsigned char *msg, size_t len,
 		}
 		/* Signed, opaque or detached. */
 		add_layer(res, "signed-data");
-		if ((rc = signed_layer(cd, root, k, &cms, extra, o, &entity,
-				       &ed, &el, &extra, res)) != 0)
+		if ((rc = signed_layer(cd, root, k, &cms, fast, extra, o,
+				       &entity, &ed, &el, &extra, res)) != 0)
 			goto out;
 		if ((l = open_layer(res)) != NULL) {
 			gw_str_copy(l->signer, sizeof(l->signer),
@@ -2135,6 +2226,10 @@ smime_open(const unsigned char *msg, size_t len,
 	res->verified = res->status == SMIME_OK && res->smime && covered &&
 			res->signatures + res->decrypted > 0;
 	res->unauthenticated = cbc && !covered;
+	/* The last layer's content (an opaque signature's entity, as
+	 * large as the message) is not part of the output: gone before
+	 * the output is made. */
+	buf_free(&entity, plain);
 	if (out->len == 0 && cd == cur.data && cl == cur.len) {
 		/* The message is ours (rewrapped): the result fields go in
 		 * front of it in place, and out takes it, no copy. */
@@ -2149,6 +2244,7 @@ smime_open(const unsigned char *msg, size_t len,
 		goto out;
 out:
 	CMS_ContentInfo_free(cms);
+	X509_free(fast);
 	econt_free(&ec);
 	mime_tree_free(tree);
 	buf_free(&cur, cur_plain);

@@ -1,6 +1,6 @@
 /*
- * smime_sigcheck.c - the common detached signature checked without
- * CMS_verify().
+ * smime_sigcheck.c - the common signature, detached or opaque, checked
+ * without CMS_verify().
  *
  * For a small message CMS_verify() costs three times the RSA check it
  * makes: d2i of the SignerInfo, the re-encoding of its attributes, a
@@ -24,7 +24,9 @@
  *    bytes signed are the bytes OpenSSL re-encodes the attributes to;
  *  - no unsigned attributes, no CRLs, no certificate left in the DER
  *    (what the cut refused), eContentType and the contentType
- *    attribute both id-data;
+ *    attribute both id-data; an opaque signature's content one
+ *    primitive OCTET STRING, or a constructed one of primitive
+ *    segments (BER), digested where it lies and given out joined;
  *  - the signer is looked for as CMS_set1_signers_certs() looks: extra
  *    first, then the message's certificates, in order; a certificate
  *    with the same serial but an issuer name encoded otherwise (which
@@ -507,12 +509,83 @@ read_signer_info(struct walk *w, struct signer_info *si)
 }
 
 /*
+ * The content a signature covers: a detached one's bytes, or an opaque
+ * one's OCTET STRING inside the DER, primitive or constructed (BER's
+ * segments, as streaming encoders write them: then p, len hold the
+ * segments, each a primitive OCTET STRING, and the value is theirs
+ * joined); used: how far the ContentInfo reaches.
+ */
+struct econtent {
+	const unsigned char *p;
+	size_t len;
+	int segs;
+	size_t vlen;	/* the value's length (len unless segs) */
+	size_t used;
+};
+
+/* Calls fn on each piece of ec's value, in order, while it returns 1:
+ * 1 when every piece was taken. */
+static int
+econtent_each(const struct econtent *ec,
+	      int (*fn)(void *arg, const unsigned char *p, size_t n),
+	      void *arg)
+{
+	struct walk w = {ec->p, 0, ec->len};
+	const unsigned char *s;
+	size_t len;
+
+	if (!ec->segs)
+		return fn(arg, ec->p, ec->len);
+	while (w.at < w.end)
+		if (take(&w, 0x04, &s, &len, NULL) != 0 || !fn(arg, s, len))
+			return 0;
+	return 1;
+}
+
+/* Counts the value's bytes in *arg. */
+static int
+seg_count(void *arg, const unsigned char *p, size_t n)
+{
+	(void)p;
+	*(size_t *)arg += n;
+	return 1;
+}
+
+/* eContent [0] { OCTET STRING }: one primitive, definite string, or a
+ * constructed one of primitive, definite segments (none nested). */
+static int
+read_econtent(struct walk *encap, struct econtent *ec)
+{
+	struct walk x, segs;
+
+	if (enter(encap, 0xa0, &x) != 0)
+		return -1;
+	ec->segs = x.at < x.end && x.p[x.at] == 0x24;
+	if (ec->segs) {
+		if (enter(&x, 0x24, &segs) != 0)
+			return -1;
+		ec->p = segs.p + segs.at;
+		ec->len = segs.end - segs.at;
+		ec->vlen = 0;
+		if (!econtent_each(ec, seg_count, &ec->vlen))
+			return -1;
+	} else if (take(&x, 0x04, &ec->p, &ec->len, NULL) != 0) {
+		return -1;
+	} else {
+		ec->vlen = ec->len;
+	}
+	return x.at == x.end ? 0 : -1;
+}
+
+/*
  * ContentInfo { signedData, [0] SignedData { version, digestAlgorithms,
- * encapContentInfo { id-data } (no eContent: detached), signerInfos
- * SET { one } } }, with neither certificates (cut out) nor CRLs left.
+ * encapContentInfo { id-data, eContent }, signerInfos SET { one } } },
+ * with neither certificates (cut out) nor CRLs left; eContent absent
+ * (detached) when ec is NULL, else present and read into ec.
  */
 static int
-read_signed_data(const unsigned char *der, size_t n, struct signer_info *si)
+read_signed_data(const unsigned char *der, size_t n, struct signer_info *si,
+		 struct econtent *ec)
 {
 	struct walk top = {der, 0, n}, ci, x, sd, encap, set;
 	const unsigned char *s;
@@ -530,9 +603,12 @@ read_signed_data(const unsigned char *der, size_t n, struct signer_info *si)
 	    enter(&sd, 0x30, &encap) != 0 ||
 	    take(&encap, 0x06, &s, &len, NULL) != 0 ||
 	    !oid_is(s, len, oid_data, sizeof(oid_data)) ||
+	    (ec != NULL && read_econtent(&encap, ec) != 0) ||
 	    encap.at != encap.end || enter(&sd, 0x31, &set) != 0 ||
 	    sd.at != sd.end)
 		return -1;
+	if (ec != NULL)
+		ec->used = top.at;
 	return read_signer_info(&set, si) == 0 && set.at == set.end &&
 		       (mds & (1u << si->md))
 		   ? 0
@@ -681,11 +757,17 @@ chain_ok(X509_STORE *trust, X509 *signer, STACK_OF(X509) *certs)
 	return ok;
 }
 
+static int
+digest_piece(void *arg, const unsigned char *p, size_t n)
+{
+	return EVP_DigestUpdate(arg, p, n);
+}
+
 /* The content's digest against messageDigest, then the signature over
  * the attributes' DER as a SET (RFC 5652, 5.4). */
 static int
 signature_ok(const struct signer_info *si, EVP_PKEY *pk,
-	     const unsigned char *content, size_t clen)
+	     const struct econtent *ec)
 {
 	const EVP_MD *md = md_fetched[si->md];
 	unsigned char h[EVP_MAX_MD_SIZE];
@@ -695,11 +777,20 @@ signature_ok(const struct signer_info *si, EVP_PKEY *pk,
 	EVP_PKEY_CTX *pc = NULL;
 	int ok = 0, kept;
 
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA ||
-	    !EVP_Digest(content, clen, h, &hlen, md, NULL) ||
-	    hlen != si->dlen || memcmp(h, si->digest, hlen) != 0)
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA)
 		return 0;
-	if ((mc = EVP_MD_CTX_new()) == NULL ||
+	if (!ec->segs) {
+		if (!EVP_Digest(ec->p, ec->len, h, &hlen, md, NULL))
+			return 0;
+	} else if ((mc = EVP_MD_CTX_new()) == NULL ||
+		   !EVP_DigestInit_ex(mc, md, NULL) ||
+		   !econtent_each(ec, digest_piece, mc) ||
+		   !EVP_DigestFinal_ex(mc, h, &hlen)) {
+		goto out;
+	}
+	if (hlen != si->dlen || memcmp(h, si->digest, hlen) != 0)
+		goto out;
+	if ((mc == NULL && (mc = EVP_MD_CTX_new()) == NULL) ||
 	    !EVP_DigestInit_ex(mc, md, NULL) ||
 	    !EVP_DigestUpdate(mc, &set_tag, 1) ||
 	    !EVP_DigestUpdate(mc, si->attrs + 1, si->alen - 1) ||
@@ -715,10 +806,15 @@ out:
 	return ok;
 }
 
-int
-smime_sigcheck(const unsigned char *der, size_t n, STACK_OF(X509) *certs,
-	       const unsigned char *content, size_t clen, X509_STORE *trust,
-	       STACK_OF(X509) *extra, X509 **signer)
+/* Signatures passed here, process-wide (smime_sigcheck_passed()). */
+static _Atomic unsigned long passed;
+
+/* smime_sigcheck() and smime_sigcheck_opaque(): the content given in
+ * ec (detached, opaque 0) or read from the DER into it (opaque 1). */
+static int
+sigcheck(const unsigned char *der, size_t n, STACK_OF(X509) *certs,
+	 struct econtent *ec, int opaque, X509_STORE *trust,
+	 STACK_OF(X509) *extra, X509 **signer)
 {
 	struct signer_info si;
 	EVP_PKEY *pk;
@@ -727,18 +823,74 @@ smime_sigcheck(const unsigned char *der, size_t n, STACK_OF(X509) *certs,
 
 	*signer = NULL;
 	pthread_once(&md_once, md_init);
-	if (trust == NULL || read_signed_data(der, n, &si) != 0 ||
+	if (trust == NULL ||
+	    read_signed_data(der, n, &si, opaque ? ec : NULL) != 0 ||
 	    (x = find_signer(extra, certs, &si)) == NULL ||
 	    (pk = X509_get0_pubkey(x)) == NULL)
 		ok = 0;
 	else
-		ok = signature_ok(&si, pk, content, clen) &&
-		     chain_ok(trust, x, certs) && X509_up_ref(x);
+		ok = signature_ok(&si, pk, ec) && chain_ok(trust, x, certs) &&
+		     X509_up_ref(x);
 	/* What failed is CMS_verify()'s to say (looking is cheaper than
 	 * clearing an empty queue). */
 	if (ERR_peek_error() != 0)
 		ERR_clear_error();
-	if (ok)
+	if (ok) {
 		*signer = x;
+		passed++;
+	}
 	return ok;
+}
+
+unsigned long
+smime_sigcheck_passed(void)
+{
+	return passed;
+}
+
+int
+smime_sigcheck(const unsigned char *der, size_t n, STACK_OF(X509) *certs,
+	       const unsigned char *content, size_t clen, X509_STORE *trust,
+	       STACK_OF(X509) *extra, X509 **signer)
+{
+	struct econtent ec = {content, clen, 0, clen, 0};
+
+	return sigcheck(der, n, certs, &ec, 0, trust, extra, signer);
+}
+
+/* Moves a segment's value to *arg, the end of those moved before. */
+static int
+seg_join(void *arg, const unsigned char *p, size_t n)
+{
+	unsigned char **to = arg;
+
+	memmove(*to, p, n);
+	*to += n;
+	return 1;
+}
+
+int
+smime_sigcheck_opaque(unsigned char *der, size_t n, STACK_OF(X509) *certs,
+		      X509_STORE *trust, STACK_OF(X509) *extra,
+		      X509 **signer, const unsigned char **content,
+		      size_t *clen, size_t *used)
+{
+	struct econtent ec;
+	unsigned char *to;
+
+	if (!sigcheck(der, n, certs, &ec, 1, trust, extra, signer))
+		return 0;
+	if (ec.segs) {
+		/* The values move down over the headers before them,
+		 * from the first segment's header on: what is written
+		 * never reaches the next header still to be read. */
+		to = der + (ec.p - der);
+		*content = to;
+		econtent_each(&ec, seg_join, &to);
+	} else {
+		*content = ec.p;
+	}
+	*clen = ec.vlen;
+	*used = ec.used;
+	return 1;
 }

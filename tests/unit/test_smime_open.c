@@ -8,7 +8,8 @@
  * and GCM envelopes (issue 8, items 5, 10 and 16); an envelope's content
  * read where it lies and its entity rewrapped in place, DER and BER,
  * CBC and GCM (issue 11); whether a detached signature's entity is a
- * layer, by its kind (issue 11).  Envelopes are made with smime_encrypt() (or
+ * layer, by its kind, and an opaque signature checked off the DER as
+ * CMS_verify() checks it (issue 11).  Envelopes are made with smime_encrypt() (or
  * CMS_encrypt(), for an exact entity) to a software key generated for
  * the run.
  */
@@ -30,6 +31,7 @@
 #include "mime_codec.h"
 #include "smime.h"
 #include "smime_open.h"
+#include "smime_sigcheck.h"
 #include "smime_stream.h"
 #include "unit_util.h"
 #include "unit_x509.h"
@@ -1310,6 +1312,165 @@ issue11_stream_never_differs(void **state)
 	free(e);
 }
 
+/* ---- issue 11: opaque signatures off the DER ----------------------------- */
+
+static const char opaque_entity[] =
+    "Content-Type: text/plain; charset=us-ascii\r\n\r\nOpaque text.\r\n";
+
+/* A self-signed signing certificate for key, trusted in *store. */
+static X509 *
+signing_cert(X509_STORE **store)
+{
+	X509 *x = unit_cert_new(key, "unit signer", 9, NULL);
+
+	assert_non_null(x);
+	assert_true(unit_add_ext(x, x, NID_key_usage,
+				 "critical,digitalSignature"));
+	assert_true(unit_add_ext(x, x, NID_subject_alt_name,
+				 "email:unit@unit.example"));
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_non_null(*store = X509_STORE_new());
+	assert_true(X509_STORE_add_cert(*store, x));
+	return x;
+}
+
+/*
+ * A message From from, opaque-signed by x over opaque_entity: DER, or
+ * BER as a streaming encoder writes it; tail: bytes after the object;
+ * flip: a byte of the entity inside the DER changed.
+ */
+static void
+opaque_msg(struct gw_buf *m, X509 *x, const char *from, int ber,
+	   const char *tail, int flip)
+{
+	unsigned flags = CMS_BINARY | (ber ? CMS_STREAM : 0);
+	CMS_ContentInfo *cms;
+	BIO *in = BIO_new_mem_buf(opaque_entity, -1), *b = BIO_new(BIO_s_mem());
+	unsigned char *der, *dst, *at;
+	size_t max, n, dl;
+	char *p;
+
+	assert_non_null(in);
+	assert_non_null(b);
+	assert_non_null(cms = CMS_sign(x, key, NULL, in, flags));
+	assert_true(ber ? i2d_CMS_bio_stream(b, cms, in, flags)
+			: i2d_CMS_bio(b, cms));
+	dl = (size_t)BIO_get_mem_data(b, &p);
+	assert_non_null(der = malloc(dl + strlen(tail)));
+	memcpy(der, p, dl);
+	memcpy(der + dl, tail, strlen(tail));
+	dl += strlen(tail);
+	if (flip) {
+		at = memmem(der, dl, "Opaque", 6);
+		assert_non_null(at);
+		at[0] ^= 0x20;
+	}
+	gw_buf_addf(m, "From: %s\r\nMIME-Version: 1.0\r\nContent-Type: "
+		       "application/pkcs7-mime; smime-type=signed-data; "
+		       "name=smime.p7m\r\nContent-Transfer-Encoding: "
+		       "base64\r\n\r\n",
+		    from);
+	max = mime_base64_encoded_max(dl);
+	assert_int_equal(gw_buf_reserve(m, max, &dst), 0);
+	assert_int_equal(mime_base64_encode(der, dl, dst, max, &n), 0);
+	m->len += n;
+	free(der);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(b);
+}
+
+/* smime_open() of an opaque message against store, the signature
+ * removed when it verified if remove: the result and out. */
+static void
+open_opaque(const struct gw_buf *m, X509_STORE *store, int remove,
+	    struct gw_buf *out, struct smime_open_result *res)
+{
+	struct smime_open_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.trust = store;
+	o.authserv_id = AUTHSERV;
+	o.remove_signature = remove;
+	gw_buf_reset(out);
+	gw_err_clear();
+	assert_int_equal(smime_open(m->data, m->len, &o, out, res), 0);
+}
+
+/*
+ * An opaque signature is checked off the DER (smime_sigcheck_passed()
+ * counts it), DER and BER (streamed, the content in segments) alike: the same result both ways and, the
+ * signature removed, the same entity byte for byte; a changed content
+ * byte fails, a From the signer does not cover fails, bytes after the
+ * object leave it unverified.
+ */
+static void
+issue11_opaque_off_the_der(void **state)
+{
+	static const struct {
+		const char *from, *tail;
+		int flip, status, sigs, verified;
+		unsigned long fast;	/* passed off the DER, each way */
+	} c[] = {
+	    {"unit@unit.example", "", 0, SMIME_OK, 1, 1, 1},
+	    {"unit@unit.example", "", 1, SMIME_FAILED, 0, 0, 0},
+	    {"other@unit.example", "", 0, SMIME_FAILED, 0, 0, 1},
+	    {"unit@unit.example", "junk", 0, SMIME_OK, 1, 0, 1},
+	};
+	unsigned long before;
+	struct smime_open_result res, bres;
+	struct gw_buf m, bm, out, bout;
+	X509_STORE *store;
+	X509 *x = signing_cert(&store);
+	size_t i;
+
+	(void)state;
+	gw_buf_init(&m, (size_t)1 << 20);
+	gw_buf_init(&bm, (size_t)1 << 20);
+	gw_buf_init(&out, (size_t)1 << 20);
+	gw_buf_init(&bout, (size_t)1 << 20);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		gw_buf_reset(&m);
+		gw_buf_reset(&bm);
+		opaque_msg(&m, x, c[i].from, 0, c[i].tail, c[i].flip);
+		opaque_msg(&bm, x, c[i].from, 1, c[i].tail, c[i].flip);
+		before = smime_sigcheck_passed();
+		open_opaque(&m, store, 0, &out, &res);
+		assert_int_equal(smime_sigcheck_passed() - before, c[i].fast);
+		before = smime_sigcheck_passed();
+		open_opaque(&bm, store, 0, &bout, &bres);
+		assert_int_equal(smime_sigcheck_passed() - before, c[i].fast);
+		if ((int)res.status != c[i].status || res.signatures != c[i].sigs ||
+		    res.verified != c[i].verified)
+			fail_msg("case %zu: status %d signatures %d verified "
+				 "%d (%s)",
+				 i, (int)res.status, res.signatures,
+				 res.verified, res.reason);
+		assert_int_equal(bres.status, res.status);
+		assert_int_equal(bres.signatures, res.signatures);
+		assert_int_equal(bres.verified, res.verified);
+		smime_open_result_free(&res);
+		smime_open_result_free(&bres);
+		if (c[i].status != SMIME_OK)
+			continue;
+		/* The signature removed: the same entity both ways. */
+		open_opaque(&m, store, 1, &out, &res);
+		open_opaque(&bm, store, 1, &bout, &bres);
+		assert_int_equal(out.len, bout.len);
+		assert_memory_equal(out.data, bout.data, out.len);
+		assert_non_null(memmem(out.data, out.len,
+				       "\r\n\r\nOpaque text.\r\n", 18));
+		smime_open_result_free(&res);
+		smime_open_result_free(&bres);
+	}
+	X509_free(x);
+	X509_STORE_free(store);
+	gw_buf_free(&m);
+	gw_buf_free(&bm);
+	gw_buf_free(&out);
+	gw_buf_free(&bout);
+}
+
 int
 main(void)
 {
@@ -1320,6 +1481,9 @@ main(void)
 	    cmocka_unit_test(issue11_stream_decrypts),
 	    cmocka_unit_test(issue11_stream_falls_back),
 	    cmocka_unit_test(issue11_stream_never_differs),
+	};
+	const struct CMUnitTest opaque[] = {
+	    cmocka_unit_test(issue11_opaque_off_the_der),
 	};
 	const struct CMUnitTest deep[] = {
 	    cmocka_unit_test(item16_deep_plain_delivered),
@@ -1371,5 +1535,7 @@ main(void)
 					  nomove, NNOMOVE, setup, teardown);
 	failed += cmocka_run_group_tests_name("issue11 envelope streamed",
 					      stream, setup, teardown);
+	failed += cmocka_run_group_tests_name("issue11 opaque signatures",
+					      opaque, setup, teardown);
 	return failed != 0;
 }

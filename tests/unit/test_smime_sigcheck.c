@@ -1,6 +1,6 @@
 /*
  * test_smime_sigcheck.c - gateway/smime/smime_sigcheck.c: the common
- * detached signature passes, everything else is left to CMS_verify()
+ * signature, detached or opaque, passes, everything else is left to CMS_verify()
  * (issue 11), and nothing passes that CMS_verify() refuses: every byte
  * of a signature flipped, each result compared with CMS_verify() on the
  * same bytes.  Signatures are made with CMS_sign() by a software key
@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "gw_buf.h"
 #include "smime_sigcheck.h"
 #include "unit_x509.h"
 
@@ -486,6 +487,342 @@ never_passes_what_cms_verify_refuses(void **state)
 	sk_X509_free(certs);
 }
 
+/* ---- opaque signatures ------------------------------------------------- */
+
+/* An opaque signature of content by cert (CMS_NOCERTS): DER, or with
+ * streamed, BER as a streaming encoder writes it (indefinite lengths,
+ * the content in a constructed OCTET STRING). */
+static struct sig
+sign_opaque(int streamed)
+{
+	unsigned flags = CMS_BINARY | CMS_NOCERTS | (streamed ? CMS_STREAM : 0);
+	struct sig s = {NULL, 0};
+	CMS_ContentInfo *cms;
+	BIO *in = BIO_new_mem_buf(content, (int)strlen(content));
+	BIO *out = BIO_new(BIO_s_mem());
+	char *p;
+	long len;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	cms = CMS_sign(cert, key, NULL, in, flags);
+	assert_non_null(cms);
+	if (streamed)
+		assert_true(i2d_CMS_bio_stream(out, cms, in, flags));
+	else
+		assert_true(i2d_CMS_bio(out, cms));
+	len = BIO_get_mem_data(out, &p);
+	assert_true(len > 0);
+	s.der = OPENSSL_malloc((size_t)len);
+	assert_non_null(s.der);
+	memcpy(s.der, p, (size_t)len);
+	s.n = (size_t)len;
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+	return s;
+}
+
+/* smime_sigcheck_opaque() on a copy of s (which it may change): 1 also
+ * checks the signer, that nothing from *used on changed, and gives the
+ * content found in c (reset first) and the object's length in *used. */
+static int
+check_opaque(const struct sig *s, STACK_OF(X509) *certs, X509 *want,
+	     struct gw_buf *c, size_t *used)
+{
+	const unsigned char *p = NULL;
+	unsigned char *m = OPENSSL_malloc(s->n);
+	X509 *signer = NULL;
+	size_t clen = 0;
+	int r;
+
+	assert_non_null(m);
+	memcpy(m, s->der, s->n);
+	gw_buf_reset(c);
+	r = smime_sigcheck_opaque(m, s->n, certs, trust, NULL, &signer, &p,
+				  &clen, used);
+	if (r == 1) {
+		assert_ptr_equal(signer, want);
+		X509_free(signer);
+		assert_true(p >= m && clen <= *used && *used <= s->n);
+		assert_memory_equal(m + *used, s->der + *used, s->n - *used);
+		assert_int_equal(gw_buf_add(c, p, clen), 0);
+	} else {
+		assert_null(signer);
+	}
+	assert_int_equal(ERR_peek_error(), 0);
+	OPENSSL_free(m);
+	return r;
+}
+
+/* CMS_verify() of an opaque signature, the certificates put back: 1
+ * and what it writes out in *got (freed by the caller), or 0. */
+static int
+cms_verify_opaque(const unsigned char *der, size_t n, STACK_OF(X509) *certs,
+		  BIO **got)
+{
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)n);
+	int i, ok = 0;
+
+	*got = BIO_new(BIO_s_mem());
+	assert_non_null(*got);
+	if (cms != NULL) {
+		for (i = 0; i < sk_X509_num(certs); i++)
+			CMS_add1_cert(cms, sk_X509_value(certs, i));
+		ok = CMS_verify(cms, NULL, trust, NULL, *got, CMS_BINARY) == 1;
+	}
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The common kind passes with its content given out, DER and BER
+ * (segments); a detached check of it, an opaque check of a detached
+ * one, and bytes after the object, each as the text says. */
+static void
+opaque_common_kind_passes(void **state)
+{
+	STACK_OF(X509) *certs = certs_of(cert, NULL);
+	struct sig s = sign_opaque(0), ber = sign_opaque(1), det = sign_plain(0);
+	struct sig tail;
+	struct gw_buf c;
+	size_t used = 0;
+
+	(void)state;
+	gw_buf_init(&c, 1 << 20);
+	assert_int_equal(check_opaque(&s, certs, cert, &c, &used), 1);
+	assert_int_equal(c.len, strlen(content));
+	assert_memory_equal(c.data, content, c.len);
+	assert_int_equal(used, s.n);
+	assert_int_equal(check_opaque(&ber, certs, cert, &c, &used), 1);
+	assert_int_equal(c.len, strlen(content));
+	assert_memory_equal(c.data, content, c.len);
+	assert_int_equal(used, ber.n);
+	/* The same object is not a detached signature, nor the other way. */
+	assert_int_equal(check(&s, content, certs, NULL, NULL), 0);
+	assert_int_equal(check_opaque(&det, certs, NULL, &c, &used), 0);
+	/* Bytes after the object: a pass, and used says where it ends. */
+	tail.n = s.n + 3;
+	tail.der = OPENSSL_malloc(tail.n);
+	assert_non_null(tail.der);
+	memcpy(tail.der, s.der, s.n);
+	memcpy(tail.der + s.n, "abc", 3);
+	assert_int_equal(check_opaque(&tail, certs, cert, &c, &used), 1);
+	assert_int_equal(used, s.n);
+	OPENSSL_free(tail.der);
+	OPENSSL_free(s.der);
+	OPENSSL_free(ber.der);
+	OPENSSL_free(det.der);
+	sk_X509_free(certs);
+	gw_buf_free(&c);
+}
+
+/* A DER element's header at p: its length in *len, the header's
+ * length returned (definite lengths only, as DER has them). */
+static size_t
+der_head(const unsigned char *p, size_t *len)
+{
+	size_t i, nb;
+
+	if (p[1] < 0x80) {
+		*len = p[1];
+		return 2;
+	}
+	nb = p[1] & 0x7f;
+	for (*len = 0, i = 0; i < nb; i++)
+		*len = *len << 8 | p[2 + i];
+	return 2 + nb;
+}
+
+/* The whole element at p: its length. */
+static size_t
+der_el(const unsigned char *p)
+{
+	size_t len, h = der_head(p, &len);
+
+	return h + len;
+}
+
+static void
+ber_open(struct gw_buf *b, unsigned char tag)
+{
+	unsigned char h[2] = {tag, 0x80};
+
+	gw_buf_add(b, h, 2);
+}
+
+static void
+ber_close(struct gw_buf *b)
+{
+	gw_buf_add(b, "\0\0", 2);
+}
+
+/*
+ * The opaque DER signature s again, as a streaming encoder would write
+ * it: every wrapper indefinite, the content in segments of cut bytes
+ * (the last one shorter), inside a second constructed string when
+ * nested.
+ */
+static void
+to_ber(const struct sig *s, size_t cut, int nested, struct gw_buf *b)
+{
+	const unsigned char *p = s->der, *sd, *sd_end, *v;
+	size_t len, vlen, i, k;
+	unsigned char h[6];
+
+	gw_buf_reset(b);
+	p += der_head(p, &len);			/* ContentInfo */
+	ber_open(b, 0x30);
+	gw_buf_add(b, p, der_el(p));		/* signedData OID */
+	p += der_el(p);
+	p += der_head(p, &len);			/* [0] */
+	ber_open(b, 0xa0);
+	sd = p + der_head(p, &len);		/* SignedData */
+	sd_end = sd + len;
+	ber_open(b, 0x30);
+	p = sd;
+	for (i = 0; i < 2; i++) {		/* version, digestAlgorithms */
+		gw_buf_add(b, p, der_el(p));
+		p += der_el(p);
+	}
+	p += der_head(p, &len);			/* encapContentInfo */
+	ber_open(b, 0x30);
+	gw_buf_add(b, p, der_el(p));		/* id-data */
+	p += der_el(p);
+	p += der_head(p, &len);			/* [0] eContent */
+	ber_open(b, 0xa0);
+	v = p + der_head(p, &vlen);		/* OCTET STRING */
+	ber_open(b, 0x24);
+	if (nested)
+		ber_open(b, 0x24);
+	for (i = 0; i < vlen; i += k) {
+		k = vlen - i < cut ? vlen - i : cut;
+		h[0] = 0x04;
+		if (k < 0x80) {
+			h[1] = (unsigned char)k;
+			gw_buf_add(b, h, 2);
+		} else {
+			h[1] = 0x82;
+			h[2] = (unsigned char)(k >> 8);
+			h[3] = (unsigned char)k;
+			gw_buf_add(b, h, 4);
+		}
+		gw_buf_add(b, v + i, k);
+	}
+	if (nested)
+		ber_close(b);
+	ber_close(b);				/* the string */
+	ber_close(b);				/* [0] */
+	ber_close(b);				/* encapContentInfo */
+	p = v + vlen;
+	gw_buf_add(b, p, (size_t)(sd_end - p));	/* signerInfos */
+	ber_close(b);				/* SignedData */
+	ber_close(b);				/* [0] */
+	ber_close(b);				/* ContentInfo */
+}
+
+/* Segments of 1, 7, 200 and 4096 bytes (one, then): the value is the
+ * segments joined, what CMS_verify() writes; a nested constructed
+ * string is left to CMS_verify(). */
+static void
+opaque_segments_joined(void **state)
+{
+	STACK_OF(X509) *certs = certs_of(cert, NULL);
+	struct sig s = sign_opaque(0), m;
+	static const size_t cut[] = {1, 7, 200, 4096};
+	struct gw_buf ber, c;
+	size_t i, used;
+	char *out;
+	long olen;
+	BIO *got;
+
+	(void)state;
+	gw_buf_init(&ber, 1 << 20);
+	gw_buf_init(&c, 1 << 20);
+	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+		to_ber(&s, cut[i], 0, &ber);
+		m.der = ber.data;
+		m.n = ber.len;
+		assert_int_equal(check_opaque(&m, certs, cert, &c, &used), 1);
+		assert_int_equal(used, m.n);
+		assert_int_equal(cms_verify_opaque(m.der, m.n, certs, &got), 1);
+		olen = BIO_get_mem_data(got, &out);
+		assert_int_equal((size_t)olen, c.len);
+		assert_memory_equal(out, c.data, c.len);
+		assert_memory_equal(c.data, content, strlen(content));
+		BIO_free(got);
+	}
+	to_ber(&s, 7, 1, &ber);
+	m.der = ber.data;
+	m.n = ber.len;
+	assert_int_equal(check_opaque(&m, certs, NULL, &c, &used), 0);
+	gw_buf_free(&ber);
+	gw_buf_free(&c);
+	OPENSSL_free(s.der);
+	sk_X509_free(certs);
+}
+
+/*
+ * Every byte of an opaque signature flipped (two ways), its content
+ * included, DER and BER: whatever passes here CMS_verify() passes on
+ * the same bytes, and writes out exactly the content given out here.
+ */
+static void
+opaque_never_passes_what_cms_verify_refuses(void **state)
+{
+	STACK_OF(X509) *certs = certs_of(cert, NULL);
+	struct sig s = sign_opaque(0), b, m;
+	static const unsigned char flips[] = {0x01, 0x80};
+	struct gw_buf ber, c;
+	size_t i, f, used, passed = 0, k;
+	char *out;
+	long olen;
+	BIO *got;
+	int ok;
+
+	(void)state;
+	gw_buf_init(&ber, 1 << 20);
+	gw_buf_init(&c, 1 << 20);
+	to_ber(&s, 7, 0, &ber);
+	for (k = 0; k < 2; k++) {
+		/* DER, then BER in segments of 7 bytes. */
+		b.der = k == 0 ? s.der : ber.data;
+		b.n = k == 0 ? s.n : ber.len;
+		m.der = OPENSSL_malloc(b.n);
+		assert_non_null(m.der);
+		m.n = b.n;
+		for (i = 0; i < b.n; i++)
+			for (f = 0; f < sizeof(flips); f++) {
+				memcpy(m.der, b.der, b.n);
+				m.der[i] ^= flips[f];
+				if (check_opaque(&m, certs, cert, &c, &used) !=
+				    1)
+					continue;
+				passed++;
+				ok = cms_verify_opaque(m.der, m.n, certs, &got);
+				if (!ok)
+					print_message("%s byte %zu (%02x) ^ "
+						      "%02x passed\n",
+						      k ? "BER" : "DER", i,
+						      b.der[i], flips[f]);
+				assert_int_equal(ok, 1);
+				olen = BIO_get_mem_data(got, &out);
+				assert_int_equal((size_t)olen, c.len);
+				assert_memory_equal(out, c.data, c.len);
+				BIO_free(got);
+			}
+		print_message("%s: %zu of %zu flips pass both\n",
+			      k ? "BER" : "DER", passed, 2 * b.n);
+		passed = 0;
+		OPENSSL_free(m.der);
+	}
+	gw_buf_free(&ber);
+	gw_buf_free(&c);
+	OPENSSL_free(s.der);
+	sk_X509_free(certs);
+}
+
 int
 main(void)
 {
@@ -497,6 +834,9 @@ main(void)
 	    cmocka_unit_test(same_serial_first_left_to_cms_verify),
 	    cmocka_unit_test(never_passes_what_cms_verify_refuses),
 	    cmocka_unit_test(times_as_openssl_has_them),
+	    cmocka_unit_test(opaque_common_kind_passes),
+	    cmocka_unit_test(opaque_segments_joined),
+	    cmocka_unit_test(opaque_never_passes_what_cms_verify_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,7 +16,9 @@
 #      EVP_EncodeBlock/EVP_DecodeBlock line by line);
 #   4. smimegw in-process (smimegw-bench op, token key loaded once):
 #      sign (detached), encrypt to 1 and 10 recipients, decrypt (token
-#      key), verify (detached); in the same rounds, the primitives of
+#      key), verify (detached, and opaque: signed by smimegw with
+#      --sign-mode opaque, DER at 4 KiB and streamed BER in 4 KiB
+#      segments from 100 KiB on); in the same rounds, the primitives of
 #      the operation's limit and the baseline: OpenSSL's CMS API
 #      (CMS_sign/CMS_encrypt + SMIME_write_CMS, SMIME_read_CMS +
 #      CMS_decrypt/CMS_verify) on the same input with the same token key,
@@ -132,13 +134,16 @@ log "messages and inputs (signed by and encrypted to the identity)"
 for s in $SIZES; do
 	"$BENCH" gen $s m$s.eml
 	gw message sign --cert bench -i m$s.eml -o s$s.eml
+	gw message sign --cert bench --sign-mode opaque -i m$s.eml -o so$s.eml
 	gw message encrypt --to bench -i m$s.eml -o e$s.eml
 	gw message encrypt --to r1.pem -i m$s.eml -o er1_$s.eml
 done
 for s in $SIZES; do
-	openssl cms -verify -in s$s.eml -CAfile id.pem -purpose smimesign \
-		-out /dev/null 2>/dev/null ||
-		{ echo "run.sh: openssl does not verify s$s.eml" >&2; exit 1; }
+	for f in s$s.eml so$s.eml; do
+		openssl cms -verify -in $f -CAfile id.pem -purpose smimesign \
+			-out /dev/null 2>/dev/null ||
+			{ echo "run.sh: openssl does not verify $f" >&2; exit 1; }
+	done
 done
 
 # ---- sample counts -------------------------------------------------------------
@@ -209,6 +214,7 @@ for s in $SIZES; do
 	run_op encrypt10 --op encrypt --in m$s.eml $(printf -- '--rcpt %s ' "${RCPT10[@]}")
 	run_op decrypt --op decrypt --in e$s.eml --in-sw er1_$s.eml
 	run_op verify --op verify --in s$s.eml
+	run_op verify-opaque --op verify --in so$s.eml
 
 	log "openssl cms, one process per message, $l (${PEERS[$s]} processes per operation)"
 	peer() {
@@ -224,6 +230,7 @@ for s in $SIZES; do
 	peer decrypt-token openssl cms -decrypt "${ENG[@]}" -recip id.pem -in e$s.eml -out o.eml
 	peer decrypt-sw openssl cms -decrypt -inkey r1.key -recip r1.pem -in er1_$s.eml -out o.eml
 	peer verify openssl cms -verify -in s$s.eml -CAfile id.pem -purpose smimesign -out o.eml
+	peer verify-opaque openssl cms -verify -in so$s.eml -CAfile id.pem -purpose smimesign -out o.eml
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 t_end=$(date +%s)
@@ -273,9 +280,9 @@ END {
 	tdec = P["rsa2048-decrypt-token@0"]; sdec = P["rsa2048-decrypt-sw@0"]
 	print "| op | size | limit msg/s | smimegw in-process (% of limit) | OpenSSL CMS API in-process, token key (% of limit) | smimegw ÷ API | CMS API, software key (% of its limit) | `openssl cms`, 1 process/msg, token key (% of limit) | smimegw ÷ openssl cms | `openssl cms`, software key (% of its limit) | peak RSS MiB smimegw / API / openssl | iterations smimegw / API / openssl |"
 	print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-	split("sign encrypt1 encrypt10 decrypt verify", ops, " ")
+	nops = split("sign encrypt1 encrypt10 decrypt verify verify-opaque", ops, " ")
 	nbt = 0; nba = 0; nbn = 0
-	for (o = 1; o <= 5; o++) for (i = 1; i <= n; i++) {
+	for (o = 1; o <= nops; o++) for (i = 1; i <= n; i++) {
 		op = ops[o]; s = sz[i]; L = lbl(s)
 		pe = op; pw = ""
 		if (op == "sign") { pe = "sign-token"; pw = "sign-sw" }
@@ -315,7 +322,7 @@ END {
 	print "| op | " (n >= 1 ? lbl(sz[1]) : "") (n >= 2 ? " | " lbl(sz[2]) : "") (n >= 3 ? " | " lbl(sz[3]) : "") (n >= 4 ? " | " lbl(sz[4]) : "") " |"
 	printf "|---|"; for (i = 1; i <= n; i++) printf "---:|"; print ""
 	nrb = 0
-	for (o = 1; o <= 5; o++) {
+	for (o = 1; o <= nops; o++) {
 		op = ops[o]; printf "| %s |", op == "sign" ? "sign-detached" : op
 		for (i = 1; i <= n; i++) {
 			k = op "@" lbl(sz[i]); bound = 2 * sz[i] / 1048576 + 16

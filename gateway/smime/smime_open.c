@@ -803,8 +803,7 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 		goto out;
 	if (bio != NULL) {
 		q0 = qc;
-		if ((*out = d2i_CMS_ContentInfo(NULL, &qc, (long)clen)) !=
-		    NULL) {
+		if ((*out = smime_d2i_cut_envelope(&qc, clen)) != NULL) {
 			for (i = (size_t)(qc - q0); extra != NULL && i < clen;
 			     i++)
 				if (q0[i] != 0)

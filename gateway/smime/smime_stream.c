@@ -388,7 +388,7 @@ final_object(const struct gw_buf *head, const struct head *h, size_t cu,
 	len = der_cut(head->data, h->w, 4, h->cs, cu, tail->data, tail->len,
 		      dst);
 	q = q0 = dst;
-	if ((*cms = d2i_CMS_ContentInfo(NULL, &q, (long)len)) == NULL)
+	if ((*cms = smime_d2i_cut_envelope(&q, len)) == NULL)
 		goto out;
 	*extra = 0;
 	for (i = (size_t)(q - q0); i < len; i++)
@@ -398,6 +398,21 @@ final_object(const struct gw_buf *head, const struct head *h, size_t cu,
 out:
 	gw_buf_free(&whole);
 	return ok;
+}
+
+CMS_ContentInfo *
+smime_d2i_cut_envelope(const unsigned char **q, size_t len)
+{
+	CMS_ContentInfo *cms;
+	ASN1_OCTET_STRING **pos;
+
+	if ((cms = d2i_CMS_ContentInfo(NULL, q, (long)len)) == NULL)
+		return NULL;
+	if ((pos = CMS_get0_content(cms)) == NULL || *pos != NULL) {
+		CMS_ContentInfo_free(cms);
+		return NULL;
+	}
+	return cms;
 }
 
 /* The envelope's start with an empty content, decoded (for the key). */

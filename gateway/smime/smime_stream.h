@@ -36,4 +36,13 @@ int smime_stream_decrypt(const unsigned char *b64, size_t n, size_t room,
 			 struct mime_crlf_scan *sc, CMS_ContentInfo **cms,
 			 int *extra);
 
+/*
+ * d2i of an envelope (len bytes at *q) whose encryptedContent was cut
+ * out (der_cut()): NULL when it does not decode, or when it still holds
+ * a content, which only an element after the cut can be (a second
+ * [0], say, that OpenSSL refuses in the whole object): such an object
+ * is left to be decoded whole, as it came.
+ */
+CMS_ContentInfo *smime_d2i_cut_envelope(const unsigned char **q, size_t len);
+
 #endif

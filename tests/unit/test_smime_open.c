@@ -1312,6 +1312,64 @@ issue11_stream_never_differs(void **state)
 	free(e);
 }
 
+/* ---- issue 11: a second content after the cut one ------------------------ */
+
+/*
+ * An envelope (BER, indefinite lengths) with an empty [0] primitive
+ * after its encryptedContent, inside EncryptedContentInfo: OpenSSL
+ * refuses the object, and so must the content read where it lies
+ * (small: cut out in memory; large: decrypted as it is decoded), where
+ * the cut would leave that [0] in the content's place.
+ */
+static void
+issue11_second_content_refused(void **state)
+{
+	static const size_t sizes[] = {2000, 300000};
+	struct smime_open_result res;
+	struct gw_buf m, cut, out, plain;
+	const unsigned char *q;
+	unsigned char *der, *two;
+	size_t i, dl;
+	char *e;
+	int extra, crlf;
+
+	(void)state;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		e = big_entity(sizes[i], 0, 11);
+		gw_buf_init(&m, 8 << 20);
+		gw_buf_init(&cut, 8 << 20);
+		gw_buf_init(&out, 8 << 20);
+		gw_buf_init(&plain, 8 << 20);
+		envelope_of(e, EVP_aes_256_cbc(), 1, &m);
+		der = der_of(&m, &dl);
+		/* Five end-of-contents close it: [0], EncryptedContentInfo,
+		 * EnvelopedData, [0], ContentInfo. */
+		assert_memory_equal(der + dl - 10, "\0\0\0\0\0\0\0\0\0\0", 10);
+		assert_non_null(two = malloc(dl + 2));
+		memcpy(two, der, dl - 8);
+		memcpy(two + dl - 8, "\x80\x00", 2);
+		memcpy(two + dl - 6, der + dl - 8, 8);
+		q = two;
+		assert_null(d2i_CMS_ContentInfo(NULL, &q, (long)(dl + 2)));
+		ERR_clear_error();
+		envelope_message(&cut, two, dl + 2);
+		if (sizes[i] >= 200000)
+			assert_int_equal(
+			    stream_of(&cut, &plain, &extra, &crlf), 0);
+		assert_int_equal(open_msg(cut.data, cut.len, &out, &res), 0);
+		assert_int_equal(res.decrypted, 0);
+		assert_int_equal(res.status, SMIME_FAILED);
+		smime_open_result_free(&res);
+		free(two);
+		free(der);
+		free(e);
+		gw_buf_free(&m);
+		gw_buf_free(&cut);
+		gw_buf_free(&out);
+		gw_buf_free_secret(&plain);
+	}
+}
+
 /* ---- issue 11: opaque signatures off the DER ----------------------------- */
 
 static const char opaque_entity[] =
@@ -1484,6 +1542,7 @@ main(void)
 	};
 	const struct CMUnitTest opaque[] = {
 	    cmocka_unit_test(issue11_opaque_off_the_der),
+	    cmocka_unit_test(issue11_second_content_refused),
 	};
 	const struct CMUnitTest deep[] = {
 	    cmocka_unit_test(item16_deep_plain_delivered),

@@ -1,8 +1,9 @@
 /*
  * fuzz_smime_der.c - libFuzzer target for the CMS read off the DER by
- * our own code: smime_sigcheck() (a detached signature checked without
- * CMS_verify()) and smime_stream_decrypt() (an envelope decrypted as
- * its base64 is decoded).  Both may only ever decide a success that
+ * our own code: smime_sigcheck() and smime_sigcheck_opaque() (a
+ * detached or an opaque signature checked without CMS_verify()) and
+ * smime_stream_decrypt() (an envelope decrypted as its base64 is
+ * decoded).  Both may only ever decide a success that
  * OpenSSL's CMS code decides too; the target checks exactly that.
  *
  * The first input byte picks the path (even: signature, odd: envelope);
@@ -13,7 +14,10 @@
  *    certificate of fuzz_keys.h is handed in beside it and trusted, the
  *    clock at FUZZ_NOW.  When smime_sigcheck() passes, CMS_verify() on
  *    the same DER and certificate must pass, and the signer must be
- *    that certificate.
+ *    that certificate.  The same DER is also checked as an opaque
+ *    signature (smime_sigcheck_opaque()): when that passes, d2i must
+ *    end where it says the object ends, and CMS_verify() without
+ *    detached content must pass and write exactly its content.
  *  - envelope: the DER is base64-encoded (76-column lines) and given to
  *    smime_stream_decrypt() with the fixed key.  When it decrypts,
  *    CMS_decrypt() (CMS_DEBUG_DECRYPT) of the same DER must decrypt to
@@ -102,6 +106,52 @@ signature(const unsigned char *der, size_t n)
 	ERR_clear_error();
 }
 
+/* The same DER as an opaque signature, on a copy (the check may join
+ * BER segments in it): when it passes, CMS_verify() without detached
+ * content passes and writes exactly the content given out. */
+static void
+opaque(const unsigned char *der, size_t n)
+{
+	const unsigned char *q = der, *c;
+	unsigned char *m = malloc(n ? n : 1);
+	CMS_ContentInfo *cms;
+	X509 *signer = NULL;
+	size_t clen, used;
+	BIO *out;
+	char *p;
+	long len;
+	int ok;
+
+	if (m == NULL)
+		abort();
+	memcpy(m, der, n);
+	if (!smime_sigcheck_opaque(m, n, fz.one, fz.trust, NULL, &signer, &c,
+				   &clen, &used)) {
+		if (signer != NULL)
+			abort();
+		free(m);
+		return;
+	}
+	if (signer != fz.cert || ERR_peek_error() != 0 || used > n ||
+	    c < m || c + clen > m + used ||
+	    memcmp(m + used, der + used, n - used) != 0)
+		abort();
+	X509_free(signer);
+	if ((cms = d2i_CMS_ContentInfo(NULL, &q, (long)n)) == NULL ||
+	    (size_t)(q - der) != used)
+		abort(); /* passed what d2i refuses, or ends elsewhere */
+	if (!CMS_add1_cert(cms, fz.cert) || (out = BIO_new(BIO_s_mem())) == NULL)
+		abort();
+	ok = CMS_verify(cms, NULL, fz.trust, NULL, out, CMS_BINARY);
+	len = BIO_get_mem_data(out, &p);
+	if (ok != 1 || (size_t)len != clen || memcmp(p, c, clen) != 0)
+		abort(); /* passed what CMS_verify() refuses, or other bytes */
+	BIO_free(out);
+	CMS_ContentInfo_free(cms);
+	free(m);
+	ERR_clear_error();
+}
+
 static void
 envelope(const unsigned char *der, size_t n)
 {
@@ -173,7 +223,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (data[0] & 1)
 		envelope(data + 1, size - 1);
-	else
+	else {
 		signature(data + 1, size - 1);
+		opaque(data + 1, size - 1);
+	}
 	return 0;
 }

@@ -60,10 +60,12 @@ write_seed(const char *name, unsigned char kind, CMS_ContentInfo *cms,
 	BIO_free(mem);
 }
 
+/* A signature of FUZZ_DER_CONTENT: detached unless extra holds
+ * CMS_STREAM or opaque is set (then opaque, BER with CMS_STREAM). */
 static void
 signature(const char *name, const EVP_MD *md, unsigned extra)
 {
-	unsigned flags = CMS_DETACHED | CMS_BINARY | CMS_NOCERTS | extra;
+	unsigned flags = CMS_BINARY | CMS_NOCERTS | extra;
 	BIO *in = BIO_new_mem_buf(FUZZ_DER_CONTENT,
 				  (int)strlen(FUZZ_DER_CONTENT));
 	CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL,
@@ -71,9 +73,9 @@ signature(const char *name, const EVP_MD *md, unsigned extra)
 
 	if (in == NULL || cms == NULL ||
 	    CMS_add1_signer(cms, cert, key, md, flags) == NULL ||
-	    !CMS_final(cms, in, NULL, flags))
+	    (!(flags & CMS_STREAM) && !CMS_final(cms, in, NULL, flags)))
 		die(name);
-	write_seed(name, 0, cms, NULL, 0);
+	write_seed(name, 0, cms, in, flags & CMS_STREAM);
 	CMS_ContentInfo_free(cms);
 	BIO_free(in);
 }
@@ -124,9 +126,11 @@ main(int argc, char **argv)
 	if ((key = fuzz_key_load()) == NULL ||
 	    (cert = fuzz_cert_build(key)) == NULL)
 		die("the fixed identity");
-	signature("sig_sha256", EVP_sha256(), 0);
-	signature("sig_sha384", EVP_sha384(), 0);
-	signature("sig_keyid", EVP_sha256(), CMS_USE_KEYID);
+	signature("sig_sha256", EVP_sha256(), CMS_DETACHED);
+	signature("sig_sha384", EVP_sha384(), CMS_DETACHED);
+	signature("sig_keyid", EVP_sha256(), CMS_DETACHED | CMS_USE_KEYID);
+	signature("sig_opaque_der", EVP_sha256(), 0);
+	signature("sig_opaque_ber", EVP_sha256(), CMS_STREAM);
 	envelope("env_der_short", EVP_aes_128_cbc(), 100, 0, 0);
 	envelope("env_ber_short", EVP_aes_256_cbc(), 100, 1, 0);
 	envelope("env_ber_long", EVP_aes_256_cbc(), 70000, 1, 0);

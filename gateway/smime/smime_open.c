@@ -753,7 +753,8 @@ part_stream(const unsigned char *cd, const struct mime_part *root,
  * ec: NULL, or where an envelope's content goes when it is cut out
  * (freed by the caller after decrypting, econt_free()); the content is
  * then not in *out.  peek: NULL, or asked before d2i (*out stays NULL
- * when it deals with the object).
+ * when it deals with the object).  secret: the part was decrypted (an
+ * opaque signature's content in it): what is decoded is wiped.
  */
 /* Asked by part_cms() between the certificate cut and d2i: 1 when it
  * dealt with the object (it is not decoded then), 0 to go on, or a
@@ -778,7 +779,7 @@ struct cms_peek {
 static int
 part_cms(const unsigned char *msg, const struct mime_part *p,
 	 CMS_ContentInfo **out, int *extra, struct smime_open_result *res,
-	 struct econt *ec, const struct cms_peek *peek)
+	 struct econt *ec, const struct cms_peek *peek, int secret)
 {
 	struct gw_buf der, rest;
 	const unsigned char *q, *q0, *qc;
@@ -869,8 +870,8 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 out:
 	BIO_free(bio);
 	sk_X509_pop_free(certs, X509_free);
-	gw_buf_free(&rest);
-	gw_buf_free(&der);
+	buf_free(&rest, secret);
+	buf_free(&der, secret);
 	return rc;
 }
 
@@ -1851,8 +1852,9 @@ signed_layer(const unsigned char *cd, const struct mime_part *root,
 		peek.from = from;
 		peek.o = o;
 		peek.res = res;
+		/* A signature part holds no content: nothing secret. */
 		if ((rc = part_cms(cd, mime_part_child(root, 1), cms, NULL,
-				   res, NULL, &peek)) != 0)
+				   res, NULL, &peek, 0)) != 0)
 			return rc == GW_ERR_PARSE ? 0 : rc;
 		if (*cms != NULL &&
 		    (rc = verify_detached(*cms, cd + r.start, r.end - r.start,
@@ -2081,8 +2083,8 @@ smime_open(const unsigned char *msg, size_t len,
 			if (rc == 0 &&
 			    (rc = part_cms(cd, root, &cms, &extra, res, &ec,
 					   opaque_peek(k, depth, o) ? &peek
-								     : NULL)) !=
-				0) {
+								     : NULL,
+					   plain)) != 0) {
 				if (rc != GW_ERR_PARSE)
 					goto out;
 				res->smime = 1;

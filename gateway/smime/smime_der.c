@@ -160,6 +160,17 @@ der_content_info(const unsigned char *p, size_t n, const unsigned char **oid,
 }
 
 int
+der_trailing(const unsigned char *p, size_t from, size_t n)
+{
+	size_t i;
+
+	for (i = from; i < n; i++)
+		if (p[i] != 0)
+			return 1;
+	return 0;
+}
+
+int
 oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
        size_t wlen)
 {

@@ -26,6 +26,9 @@ int der_bounds(const unsigned char *p, size_t n, struct der *d, size_t *start,
 	       size_t *end);
 int der_content_info(const unsigned char *p, size_t n,
 		     const unsigned char **oid, size_t *olen, size_t *c);
+/* Whether p[from, n) holds a byte other than zero: what follows a
+ * decoded object and is not padding (BER's trailing zeros are). */
+int der_trailing(const unsigned char *p, size_t from, size_t n);
 int oid_is(const unsigned char *oid, size_t olen, const unsigned char *want,
 	   size_t wlen);
 size_t der_hdr_len(size_t len);

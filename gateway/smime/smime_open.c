@@ -785,7 +785,7 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	const unsigned char *q, *q0, *qc;
 	STACK_OF(X509) *certs = NULL;
 	BIO *bio = NULL;
-	size_t dlen = 0, clen = 0, ctlen = 0, i;
+	size_t dlen = 0, clen = 0, ctlen = 0;
 	int rc;
 
 	*out = NULL;
@@ -805,10 +805,9 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 	if (bio != NULL) {
 		q0 = qc;
 		if ((*out = smime_d2i_cut_envelope(&qc, clen)) != NULL) {
-			for (i = (size_t)(qc - q0); extra != NULL && i < clen;
-			     i++)
-				if (q0[i] != 0)
-					*extra = 1;
+			if (extra != NULL)
+				*extra = der_trailing(q0, (size_t)(qc - q0),
+						      clen);
 			BIO_free(ec->bio);
 			gw_buf_free(&ec->der);
 			ec->der = der; /* where the BIO reads */
@@ -863,9 +862,8 @@ part_cms(const unsigned char *msg, const struct mime_part *p,
 		*out = NULL;
 		goto out;
 	}
-	for (i = (size_t)(q - q0); extra != NULL && i < dlen; i++)
-		if (q0[i] != 0)
-			*extra = 1;
+	if (extra != NULL)
+		*extra = der_trailing(q0, (size_t)(q - q0), dlen);
 	rc = 0;
 out:
 	BIO_free(bio);
@@ -1765,7 +1763,7 @@ opaque_fast(const struct cms_peek *pk, const unsigned char *der, size_t n,
 	    STACK_OF(X509) *certs, struct gw_buf *owned)
 {
 	const unsigned char *c;
-	size_t clen, used, i;
+	size_t clen, used;
 	X509 *signer;
 	struct gw_buf *e = pk->entity;
 
@@ -1774,11 +1772,7 @@ opaque_fast(const struct cms_peek *pk, const unsigned char *der, size_t n,
 				   pk->o->trust, pk->o->extra, &signer, &c,
 				   &clen, &used))
 		return 0;
-	for (i = used; i < n; i++)
-		if (der[i] != 0) {
-			*pk->extra = 1;
-			break;
-		}
+	*pk->extra = der_trailing(der, used, n);
 	/* The block holds the DER up to its end (its len is not kept
 	 * while it is decoded into): the content is cut out of that.
 	 * What entity held (a layer before, decrypted perhaps) is

@@ -374,7 +374,7 @@ final_object(const struct gw_buf *head, const struct head *h, size_t cu,
 	struct gw_buf whole;
 	const unsigned char *q, *q0;
 	unsigned char *dst;
-	size_t len, i, end;
+	size_t len, end;
 	int k, ok = 0;
 
 	for (k = 0; k < 4; k++) {
@@ -390,10 +390,7 @@ final_object(const struct gw_buf *head, const struct head *h, size_t cu,
 	q = q0 = dst;
 	if ((*cms = smime_d2i_cut_envelope(&q, len)) == NULL)
 		goto out;
-	*extra = 0;
-	for (i = (size_t)(q - q0); i < len; i++)
-		if (q0[i] != 0)
-			*extra = 1;
+	*extra = der_trailing(q0, (size_t)(q - q0), len);
 	ok = 1;
 out:
 	gw_buf_free(&whole);

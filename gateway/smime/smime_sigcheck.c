@@ -779,19 +779,15 @@ signature_ok(const struct signer_info *si, EVP_PKEY *pk,
 
 	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA)
 		return 0;
-	if (!ec->segs) {
-		if (!EVP_Digest(ec->p, ec->len, h, &hlen, md, NULL))
-			return 0;
-	} else if ((mc = EVP_MD_CTX_new()) == NULL ||
-		   !EVP_DigestInit_ex(mc, md, NULL) ||
-		   !econtent_each(ec, digest_piece, mc) ||
-		   !EVP_DigestFinal_ex(mc, h, &hlen)) {
-		goto out;
-	}
-	if (hlen != si->dlen || memcmp(h, si->digest, hlen) != 0)
-		goto out;
-	if ((mc == NULL && (mc = EVP_MD_CTX_new()) == NULL) ||
+	/* One context for both digests: the content's, piece by piece
+	 * (one piece unless BER's segments), then the attributes'. */
+	if ((mc = EVP_MD_CTX_new()) == NULL ||
 	    !EVP_DigestInit_ex(mc, md, NULL) ||
+	    !econtent_each(ec, digest_piece, mc) ||
+	    !EVP_DigestFinal_ex(mc, h, &hlen) || hlen != si->dlen ||
+	    memcmp(h, si->digest, hlen) != 0)
+		goto out;
+	if (!EVP_DigestInit_ex(mc, md, NULL) ||
 	    !EVP_DigestUpdate(mc, &set_tag, 1) ||
 	    !EVP_DigestUpdate(mc, si->attrs + 1, si->alen - 1) ||
 	    !EVP_DigestFinal_ex(mc, h, &hlen))

@@ -2038,6 +2038,12 @@ smime_open(const unsigned char *msg, size_t len,
 		cl = len;
 	}
 
+	/* What opaque_fast() is given, the same for every layer. */
+	peek.fn = opaque_fast;
+	peek.o = o;
+	peek.entity = &entity;
+	peek.signer = &fast;
+	peek.extra = &extra;
 	for (depth = 0;; depth++) {
 		CMS_ContentInfo_free(cms);
 		cms = NULL;
@@ -2069,11 +2075,6 @@ smime_open(const unsigned char *msg, size_t len,
 				goto out;
 			/* An opaque signature of the common kind is checked
 			 * before d2i, off the DER (opaque_fast()). */
-			peek.fn = opaque_fast;
-			peek.o = o;
-			peek.entity = &entity;
-			peek.signer = &fast;
-			peek.extra = &extra;
 			if (rc == 0 &&
 			    (rc = part_cms(cd, root, &cms, &extra, res, &ec,
 					   opaque_peek(k, depth, o) ? &peek

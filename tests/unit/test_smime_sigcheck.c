@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "gw_buf.h"
+#include "smime_der.h"
 #include "smime_sigcheck.h"
 #include "unit_x509.h"
 
@@ -618,28 +619,23 @@ opaque_common_kind_passes(void **state)
 	gw_buf_free(&c);
 }
 
-/* A DER element's header at p: its length in *len, the header's
- * length returned (definite lengths only, as DER has them). */
+/* The header of the DER element at p (before end, smime_der.h's
+ * walk): its content's length in *len, the header's length returned. */
 static size_t
-der_head(const unsigned char *p, size_t *len)
+der_head(const unsigned char *p, const unsigned char *end, size_t *len)
 {
-	size_t i, nb;
+	struct der d;
 
-	if (p[1] < 0x80) {
-		*len = p[1];
-		return 2;
-	}
-	nb = p[1] & 0x7f;
-	for (*len = 0, i = 0; i < nb; i++)
-		*len = *len << 8 | p[2 + i];
-	return 2 + nb;
+	assert_int_equal(der_hdr(p, (size_t)(end - p), &d), 0);
+	*len = d.len;
+	return d.hlen;
 }
 
 /* The whole element at p: its length. */
 static size_t
-der_el(const unsigned char *p)
+der_el(const unsigned char *p, const unsigned char *end)
 {
-	size_t len, h = der_head(p, &len);
+	size_t len, h = der_head(p, end, &len);
 
 	return h + len;
 }
@@ -667,47 +663,38 @@ ber_close(struct gw_buf *b)
 static void
 to_ber(const struct sig *s, size_t cut, int nested, struct gw_buf *b)
 {
-	const unsigned char *p = s->der, *sd, *sd_end, *v;
+	const unsigned char *p = s->der, *end = s->der + s->n, *sd, *sd_end, *v;
 	size_t len, vlen, i, k;
 	unsigned char h[6];
 
 	gw_buf_reset(b);
-	p += der_head(p, &len);			/* ContentInfo */
+	p += der_head(p, end, &len);			/* ContentInfo */
 	ber_open(b, 0x30);
-	gw_buf_add(b, p, der_el(p));		/* signedData OID */
-	p += der_el(p);
-	p += der_head(p, &len);			/* [0] */
+	gw_buf_add(b, p, der_el(p, end));		/* signedData OID */
+	p += der_el(p, end);
+	p += der_head(p, end, &len);			/* [0] */
 	ber_open(b, 0xa0);
-	sd = p + der_head(p, &len);		/* SignedData */
+	sd = p + der_head(p, end, &len);		/* SignedData */
 	sd_end = sd + len;
 	ber_open(b, 0x30);
 	p = sd;
 	for (i = 0; i < 2; i++) {		/* version, digestAlgorithms */
-		gw_buf_add(b, p, der_el(p));
-		p += der_el(p);
+		gw_buf_add(b, p, der_el(p, end));
+		p += der_el(p, end);
 	}
-	p += der_head(p, &len);			/* encapContentInfo */
+	p += der_head(p, end, &len);			/* encapContentInfo */
 	ber_open(b, 0x30);
-	gw_buf_add(b, p, der_el(p));		/* id-data */
-	p += der_el(p);
-	p += der_head(p, &len);			/* [0] eContent */
+	gw_buf_add(b, p, der_el(p, end));		/* id-data */
+	p += der_el(p, end);
+	p += der_head(p, end, &len);			/* [0] eContent */
 	ber_open(b, 0xa0);
-	v = p + der_head(p, &vlen);		/* OCTET STRING */
+	v = p + der_head(p, end, &vlen);		/* OCTET STRING */
 	ber_open(b, 0x24);
 	if (nested)
 		ber_open(b, 0x24);
 	for (i = 0; i < vlen; i += k) {
 		k = vlen - i < cut ? vlen - i : cut;
-		h[0] = 0x04;
-		if (k < 0x80) {
-			h[1] = (unsigned char)k;
-			gw_buf_add(b, h, 2);
-		} else {
-			h[1] = 0x82;
-			h[2] = (unsigned char)(k >> 8);
-			h[3] = (unsigned char)k;
-			gw_buf_add(b, h, 4);
-		}
+		gw_buf_add(b, h, der_put_hdr(h, 0x04, k));
 		gw_buf_add(b, v + i, k);
 	}
 	if (nested)

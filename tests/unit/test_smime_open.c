@@ -191,21 +191,29 @@ signed_data(struct gw_buf *out, int ncerts, int nsigners, int indef)
 	gw_buf_free(&ci);
 }
 
-/* A message whose body is der, base64, under the Content-Type ct. */
+/* A message From from whose body is the n bytes at der, base64, under
+ * the Content-Type ct. */
+static void
+der_message_from(struct gw_buf *m, const char *from, const char *ct,
+		 const unsigned char *der, size_t len)
+{
+	unsigned char *dst;
+	size_t max = mime_base64_encoded_max(len), n;
+
+	gw_buf_addf(m, "From: %s\r\nMIME-Version: 1.0\r\n"
+		       "Content-Type: %s\r\n"
+		       "Content-Transfer-Encoding: base64\r\n\r\n",
+		    from, ct);
+	assert_int_equal(gw_buf_reserve(m, max, &dst), 0);
+	assert_int_equal(mime_base64_encode(der, len, dst, max, &n), 0);
+	m->len += n;
+}
+
+/* The same From unit@unit.example, der in a buffer. */
 static void
 der_message(struct gw_buf *m, const char *ct, const struct gw_buf *der)
 {
-	unsigned char *dst;
-	size_t max = mime_base64_encoded_max(der->len), n;
-
-	gw_buf_addf(m, "From: unit@unit.example\r\nMIME-Version: 1.0\r\n"
-		       "Content-Type: %s\r\n"
-		       "Content-Transfer-Encoding: base64\r\n\r\n",
-		    ct);
-	assert_int_equal(gw_buf_reserve(m, max, &dst), 0);
-	assert_int_equal(mime_base64_encode(der->data, der->len, dst, max, &n),
-			 0);
-	m->len += n;
+	der_message_from(m, "unit@unit.example", ct, der->data, der->len);
 }
 
 /* ---- item 16: certificates and signers per SignedData ------------------ */
@@ -1404,8 +1412,8 @@ opaque_msg(struct gw_buf *m, X509 *x, const char *from, int ber,
 	unsigned flags = CMS_BINARY | (ber ? CMS_STREAM : 0);
 	CMS_ContentInfo *cms;
 	BIO *in = BIO_new_mem_buf(opaque_entity, -1), *b = BIO_new(BIO_s_mem());
-	unsigned char *der, *dst, *at;
-	size_t max, n, dl;
+	unsigned char *der, *at;
+	size_t dl;
 	char *p;
 
 	assert_non_null(in);
@@ -1423,15 +1431,10 @@ opaque_msg(struct gw_buf *m, X509 *x, const char *from, int ber,
 		assert_non_null(at);
 		at[0] ^= 0x20;
 	}
-	gw_buf_addf(m, "From: %s\r\nMIME-Version: 1.0\r\nContent-Type: "
-		       "application/pkcs7-mime; smime-type=signed-data; "
-		       "name=smime.p7m\r\nContent-Transfer-Encoding: "
-		       "base64\r\n\r\n",
-		    from);
-	max = mime_base64_encoded_max(dl);
-	assert_int_equal(gw_buf_reserve(m, max, &dst), 0);
-	assert_int_equal(mime_base64_encode(der, dl, dst, max, &n), 0);
-	m->len += n;
+	der_message_from(m, from,
+			 "application/pkcs7-mime; smime-type=signed-data; "
+			 "name=smime.p7m",
+			 der, dl);
 	free(der);
 	CMS_ContentInfo_free(cms);
 	BIO_free(in);
